@@ -1,0 +1,188 @@
+import { ActivityNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Logger } from 'pino';
+import { appendAudit } from '../db/audit-repository';
+import {
+  acknowledgeReboot,
+  claimPendingCommands,
+  findCommandForDevice,
+  finishedReboots,
+  storeOutcome,
+  type CommandRow,
+} from '../db/command-repository';
+import type { Db } from '../db/database';
+import { enrollDevice, findCredentialHash, recordCheckIn } from '../db/fleet-repository';
+import type { AgentCommand, CommandError, RebootResult } from '../domain/device-protocol';
+import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
+import type { CommandNotifier } from './command-notifier';
+import { formatCredential, hashSecret, newSecret, parseCredential, secretMatches } from './credentials';
+import { describeZodError, HttpError } from './errors';
+import type { Metrics } from './metrics';
+import { parse } from './validation';
+
+export const BOOT_ID_HEADER = 'x-patchflow-boot-id';
+
+interface DeviceLocals { deviceId: string; bootId?: string }
+
+export interface GatewayDeps {
+  db: Db;
+  client: Client;
+  notifier: CommandNotifier;
+  log: Logger;
+  metrics: Metrics;
+  pollWaitSeconds: number;
+}
+
+const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
+  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
+
+/**
+ * The agent gateway (/agent/v1): the only door an endpoint has. Agents enroll, long-poll for
+ * commands and post results; results complete the waiting activities (asynchronous completion).
+ * Agents never talk to Temporal.
+ */
+export function createAgentGateway(deps: GatewayDeps): Router {
+  const { db, client, notifier, log, metrics } = deps;
+  const router = express.Router();
+
+  router.post('/enroll', asyncRoute(async (req, res) => {
+    const body = parse(enrollSchema, req.body, 'body');
+    const secret = newSecret();
+    const deviceId = await enrollDevice(db, hashSecret(body.enrollmentToken), hashSecret(secret), body.bootId);
+    if (!deviceId) throw new HttpError(401, 'enrollment token is unknown or already used');
+    await appendAudit(db, [{ actor: `device:${deviceId}`, action: 'device.enrolled', deviceId, details: { hostname: body.hostname ?? null } }]);
+    log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
+    res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret) });
+  }));
+
+  /** Every other route: the device's own credential, and the request counts as a check-in. */
+  const authenticate = asyncRoute(async (req, res) => {
+    const header = req.get('authorization') ?? '';
+    const parsed = parseCredential(header.replace(/^Bearer\s+/i, ''));
+    if (!parsed) throw new HttpError(401, 'missing or malformed device credential (Authorization: Bearer <credential>)');
+    const hash = await findCredentialHash(db, parsed.deviceId);
+    if (!hash || !secretMatches(parsed.secret, hash)) throw new HttpError(401, 'device credential is not valid');
+    const rawBoot = req.get(BOOT_ID_HEADER);
+    const boot = rawBoot === undefined ? undefined : bootIdHeader.safeParse(rawBoot);
+    if (boot && !boot.success) throw new HttpError(400, `header ${BOOT_ID_HEADER}: ${describeZodError(boot.error, 'value')}`);
+    const locals: DeviceLocals = { deviceId: parsed.deviceId, bootId: boot?.data };
+    res.locals.device = locals;
+    await checkIn(locals);
+  });
+  router.use((req, res, next) => { authenticate(req, res, (err?: unknown) => next(err)); });
+
+  /** A check-in with a new boot id proves an acknowledged reboot finished: complete it. */
+  async function checkIn(device: DeviceLocals): Promise<void> {
+    await recordCheckIn(db, device.deviceId, device.bootId);
+    if (!device.bootId) return;
+    for (const row of await finishedReboots(db, device.deviceId, device.bootId)) {
+      const result: RebootResult = { previousBootId: row.ackedBootId!, bootId: device.bootId };
+      if (await storeOutcome(db, row.id, { status: 'succeeded', result })) {
+        await completeActivity(row, { status: 'succeeded', result });
+        log.info({ deviceId: device.deviceId, commandId: row.id, bootId: device.bootId }, 'reboot finished');
+      }
+    }
+  }
+
+  /**
+   * Completes or fails the activity waiting on a command. When that attempt is gone (timed out while
+   * the device was away), the stored outcome is what the next attempt returns, so nothing is lost.
+   */
+  async function completeActivity(row: CommandRow, outcome: { status: 'succeeded'; result: unknown } | { status: 'failed'; error: CommandError }): Promise<boolean> {
+    try {
+      if (outcome.status === 'succeeded') {
+        await client.activity.complete(row.taskToken, outcome.result);
+      } else {
+        await client.activity.fail(row.taskToken, ApplicationFailure.create({
+          type: outcome.error.code,
+          message: outcome.error.message,
+          nonRetryable: !outcome.error.retryable,
+        }));
+      }
+      return true;
+    } catch (err) {
+      if (err instanceof ActivityNotFoundError) {
+        log.info({ commandId: row.id }, 'activity attempt no longer waiting; outcome kept for the next attempt');
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  router.get('/commands', asyncRoute(async (req, res) => {
+    const device = res.locals.device as DeviceLocals;
+    const query = parse(pollQuerySchema, req.query, 'query');
+    const waitMs = (query.wait ?? deps.pollWaitSeconds) * 1000;
+    const aborted = new AbortController();
+    res.on('close', () => aborted.abort());
+    const deadline = Date.now() + waitMs;
+    let rows = await claimPendingCommands(db, device.deviceId);
+    while (rows.length === 0 && Date.now() < deadline && !aborted.signal.aborted) {
+      await notifier.wait(device.deviceId, deadline - Date.now(), aborted.signal);
+      rows = await claimPendingCommands(db, device.deviceId);
+    }
+    if (aborted.signal.aborted && rows.length > 0) {
+      // The agent hung up: give the commands back so its next poll gets them.
+      await db.query(`UPDATE agent_commands SET status = 'pending' WHERE id = ANY($1::text[]) AND status = 'claimed'`, [rows.map((r) => r.id)]);
+      return;
+    }
+    const commands: AgentCommand[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload as never, attempt: r.attempt }));
+    metrics.commandsDelivered.inc(commands.length);
+    res.json({ commands });
+  }));
+
+  router.post('/commands/:id/result', asyncRoute(async (req, res) => {
+    const device = res.locals.device as DeviceLocals;
+    const { id } = parse(commandIdParam, req.params, 'params');
+    const outcome = parse(outcomeSchema, req.body, 'body');
+    const row = await findCommandForDevice(db, id, device.deviceId);
+    if (!row) throw new HttpError(404, `command ${id} not found for this device`);
+    if (row.status === 'cancelled') throw new HttpError(409, `command ${id} was withdrawn; its result is not needed`);
+    if (row.status === 'succeeded') {
+      res.json({ accepted: true, status: row.status, duplicate: true });
+      return;
+    }
+
+    if (outcome.status === 'acknowledged') {
+      if (row.type !== 'reboot') throw new HttpError(400, `body.status: "acknowledged" is only for reboot commands, not ${row.type}`);
+      if (!device.bootId) throw new HttpError(400, `header ${BOOT_ID_HEADER} is required to acknowledge a reboot`);
+      const acked = await acknowledgeReboot(db, id, device.bootId);
+      if (acked) await client.activity.heartbeat(row.taskToken, { stage: 'rebooting' }).catch(() => undefined);
+      metrics.commandResults.inc({ type: row.type, status: 'acknowledged' });
+      res.json({ accepted: true, status: acked?.status ?? row.status });
+      return;
+    }
+
+    let stored: Parameters<typeof storeOutcome>[2];
+    if (outcome.status === 'succeeded') {
+      const result = resultSchemas[row.type].safeParse(outcome.result);
+      if (!result.success) throw new HttpError(400, describeZodError(result.error, 'body.result'));
+      stored = { status: 'succeeded', result: result.data };
+    } else {
+      stored = { status: 'failed', error: outcome.error };
+    }
+    const updated = await storeOutcome(db, id, stored);
+    if (!updated) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
+    const delivered = await completeActivity(updated, stored);
+    metrics.commandResults.inc({ type: row.type, status: outcome.status });
+    log.info({ deviceId: device.deviceId, commandId: id, type: row.type, status: outcome.status, delivered }, 'command result');
+    res.json({ accepted: true, status: updated.status, delivered });
+  }));
+
+  router.post('/commands/:id/progress', asyncRoute(async (req, res) => {
+    const device = res.locals.device as DeviceLocals;
+    const { id } = parse(commandIdParam, req.params, 'params');
+    const progress = parse(progressSchema, req.body, 'body');
+    const row = await findCommandForDevice(db, id, device.deviceId);
+    if (!row) throw new HttpError(404, `command ${id} not found for this device`);
+    if (!['pending', 'claimed', 'acknowledged'].includes(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
+    // Heartbeat details show in the Web UI's pending activity: the operator sees "download 50%".
+    await client.activity.heartbeat(row.taskToken, progress).catch((err) => {
+      if (!(err instanceof ActivityNotFoundError)) throw err;
+    });
+    res.status(202).json({ accepted: true });
+  }));
+
+  return router;
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { Classification, CommandType, RebootBehavior, Severity } from '../domain/device-protocol';
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
+const kb = z.string().regex(/^KB\d{6,8}$/, 'must look like KB5034441');
+const exitCode = z.number().int().min(-2147483648).max(4294967295);
+
+const scannedUpdate = z.object({
+  updateId: z.string().min(1).max(100),
+  revision: z.number().int().min(0),
+  kb,
+  title: z.string().min(1).max(500),
+  product: z.string().min(1).max(200),
+  classification: z.enum(Object.values(Classification) as [Classification, ...Classification[]]),
+  severity: z.enum(Object.values(Severity) as [Severity, ...Severity[]]),
+  publishedAt: z.string().datetime({ offset: true }).or(z.string().date()),
+  sizeBytes: z.number().int().min(0),
+  sha256,
+  downloadUrl: z.string().min(1).max(2000),
+  fileName: z.string().min(1).max(260),
+  rebootBehavior: z.enum(Object.values(RebootBehavior) as [RebootBehavior, ...RebootBehavior[]]),
+  installed: z.boolean(),
+});
+
+/** The result schema of each command type: a device's answer is checked before it reaches a workflow. */
+export const resultSchemas: Record<CommandType, z.ZodType> = {
+  scan: z.object({
+    bootId: z.string().min(1).max(200),
+    updates: z.array(scannedUpdate).max(10000),
+    rebootPending: z.boolean(),
+    freeDiskBytes: z.number().int().min(0),
+    scannedAt: z.string().datetime({ offset: true }),
+  }),
+  download: z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0) }),
+  copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
+  execute: z.object({ kb, exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),
+  reboot: z.object({ previousBootId: z.string().min(1), bootId: z.string().min(1) }),
+  cleanup: z.object({ removedFiles: z.number().int().min(0), workingFolderEmpty: z.boolean(), installFolderEmpty: z.boolean() }),
+};
+
+export const outcomeSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('succeeded'), result: z.unknown() }),
+  z.object({
+    status: z.literal('failed'),
+    error: z.object({ code: z.string().min(1).max(100), message: z.string().min(1).max(4000), retryable: z.boolean() }),
+  }),
+  z.object({ status: z.literal('acknowledged') }),
+]);
+
+export const progressSchema = z.object({
+  message: z.string().min(1).max(1000),
+  percent: z.number().min(0).max(100).optional(),
+});
+
+export const enrollSchema = z.object({
+  enrollmentToken: z.string().min(20).max(200),
+  hostname: z.string().min(1).max(255).optional(),
+  bootId: z.string().min(1).max(200),
+});
+
+export const pollQuerySchema = z.object({
+  wait: z.coerce.number().int().min(0).max(120).optional(),
+});
+
+export const bootIdHeader = z.string().min(1).max(200);
+
+export const commandIdParam = z.object({ id: z.string().min(1).max(1000) });

@@ -1,0 +1,77 @@
+import { Client as PgClient } from 'pg';
+import type { Logger } from 'pino';
+import { COMMAND_CHANNEL } from '../db/command-repository';
+
+/**
+ * Wakes agents' long polls when a command for their device is written. One LISTEN connection per
+ * gateway process; the NOTIFY payload is the device id. Any replica learns of any command, so there is
+ * no in-memory queue another replica cannot see. If the connection drops, it reconnects, and waiting
+ * polls are woken so they re-read the table (nothing is lost, a poll just returns early).
+ */
+export class CommandNotifier {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private client?: PgClient;
+  private stopped = false;
+
+  constructor(private readonly databaseUrl: string, private readonly log: Logger) {}
+
+  async start(): Promise<void> {
+    const client = new PgClient({ connectionString: this.databaseUrl });
+    client.on('notification', (msg) => { if (msg.payload) this.wake(msg.payload); });
+    client.on('error', (err) => {
+      this.log.warn({ err }, 'command notifier connection lost; reconnecting');
+      this.wakeAll();
+      this.reconnectSoon();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${COMMAND_CHANNEL}`);
+    this.client = client;
+  }
+
+  private reconnectSoon(): void {
+    if (this.stopped) return;
+    this.client = undefined;
+    setTimeout(() => {
+      this.start().catch((err) => { this.log.warn({ err }, 'command notifier reconnect failed'); this.reconnectSoon(); });
+    }, 1000).unref();
+  }
+
+  /** Resolves when a command for the device is announced, after `ms`, or when `signal` aborts. */
+  wait(deviceId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(deviceId);
+      if (!set) this.waiters.set(deviceId, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        set!.delete(done);
+        if (set!.size === 0) this.waiters.delete(deviceId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  private wake(deviceId: string): void {
+    for (const w of [...(this.waiters.get(deviceId) ?? [])]) w();
+  }
+
+  private wakeAll(): void {
+    for (const id of [...this.waiters.keys()]) this.wake(id);
+  }
+
+  /** Number of agents currently long-polling this replica. */
+  get waiting(): number {
+    let n = 0;
+    for (const s of this.waiters.values()) n += s.size;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeAll();
+    await this.client?.end().catch(() => undefined);
+  }
+}

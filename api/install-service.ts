@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { claimDeviceForOperation } from '../activities/device-claim';
+import { appendAudit } from '../db/audit-repository';
+import type { Db } from '../db/database';
+import { findDevice } from '../db/fleet-repository';
+import { releaseDevice } from '../db/operation-repository';
+import { NotFoundError } from '../domain/errors';
+import {
+  INSTALL_WORKFLOW_TYPE,
+  cancelInstallUpdate,
+  installWorkflowId,
+  progressQuery,
+  type DeviceInstallInput,
+  type InstallProgress,
+  type InstallResult,
+  type InstallTiming,
+} from '../workflows/install.contract';
+import { ClientIdAttr, DeviceIdAttr, OperationAttr, PatchKBsAttr, SiteIdAttr } from '../workflows/search-attributes';
+
+export interface InstallServiceDeps {
+  db: Db;
+  client: Client;
+  log: Logger;
+  taskQueue: string;
+  /** per-step timeouts and retry pacing passed to every install (tests and demos shorten them) */
+  installTiming?: Partial<InstallTiming>;
+}
+
+/** A sortable, unique key: time first so the Web UI's list of a device's installs reads in order. */
+function newInstallKey(): string {
+  return `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+function summaryOf(device: { name: string; clientName: string; siteName: string }, kbs?: string[]): string {
+  const what = kbs && kbs.length > 0 ? `${kbs.length} patch${kbs.length === 1 ? '' : 'es'}` : 'missing patches';
+  return `Install ${what} on ${device.name} · ${device.clientName} / ${device.siteName}`;
+}
+
+/**
+ * Starts an install on a device: claims the device (one install operation at a time, 409 otherwise),
+ * then starts deviceInstallWorkflow. A failed start releases the claim, so nothing is left held.
+ */
+export async function startInstall(
+  deps: InstallServiceDeps,
+  request: { deviceId: string; kbs?: string[]; rebootAllowed?: boolean; requestedBy: string },
+): Promise<{ workflowId: string; key: string }> {
+  const device = await findDevice(deps.db, request.deviceId);
+  if (!device) throw new NotFoundError('device', request.deviceId);
+  const key = newInstallKey();
+  const workflowId = installWorkflowId(device.id, key);
+  await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });
+  const input: DeviceInstallInput = {
+    deviceId: device.id,
+    deviceName: device.name,
+    clientId: device.clientId,
+    clientName: device.clientName,
+    siteId: device.siteId,
+    siteName: device.siteName,
+    kbs: request.kbs,
+    rebootAllowed: request.rebootAllowed ?? true,
+    workingFolder: device.workingFolder,
+    installFolder: device.installFolder,
+    requestedBy: request.requestedBy,
+    timing: deps.installTiming,
+  };
+  try {
+    await deps.client.workflow.start(INSTALL_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: [input],
+      staticSummary: summaryOf(device, request.kbs),
+      staticDetails: `Requested by ${request.requestedBy}. Device ${device.name} (${device.id}), ${device.clientName} / ${device.siteName}.` +
+        (request.kbs?.length ? ` KBs: ${request.kbs.join(', ')}.` : ''),
+      typedSearchAttributes: [
+        { key: DeviceIdAttr, value: device.id },
+        { key: ClientIdAttr, value: device.clientId },
+        { key: SiteIdAttr, value: device.siteId },
+        { key: OperationAttr, value: 'install' },
+        { key: PatchKBsAttr, value: request.kbs ?? [] },
+      ],
+    });
+  } catch (err) {
+    await releaseDevice(deps.db, device.id, workflowId);
+    throw err;
+  }
+  await appendAudit(deps.db, [{
+    actor: request.requestedBy, action: 'install.started', deviceId: device.id, subject: workflowId,
+    details: { kbs: request.kbs ?? null, rebootAllowed: input.rebootAllowed },
+  }]);
+  deps.log.info({ deviceId: device.id, workflowId, kbs: request.kbs }, 'install started');
+  return { workflowId, key };
+}
+
+export interface InstallView {
+  workflowId: string;
+  status: string;
+  startedAt: string;
+  closedAt: string | null;
+  progress: InstallProgress | null;
+  result: InstallResult | null;
+  failure: string | null;
+}
+
+/** An install's state: live progress while it runs, its result once it is done. */
+export async function describeInstall(deps: InstallServiceDeps, workflowId: string): Promise<InstallView> {
+  const handle = deps.client.workflow.getHandle(workflowId);
+  let d;
+  try {
+    d = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new NotFoundError('install', workflowId);
+    throw err;
+  }
+  const view: InstallView = {
+    workflowId,
+    status: d.status.name,
+    startedAt: d.startTime.toISOString(),
+    closedAt: d.closeTime ? d.closeTime.toISOString() : null,
+    progress: null,
+    result: null,
+    failure: null,
+  };
+  if (d.status.name === 'RUNNING') {
+    view.progress = await handle.query(progressQuery);
+  } else if (d.status.name === 'COMPLETED') {
+    view.result = (await handle.result()) as InstallResult;
+  } else {
+    view.failure = await handle.result().then(() => null, (err: Error) => (err.cause as Error | undefined)?.message ?? err.message);
+  }
+  return view;
+}
+
+/** Asks a running install to stop; cleanup still runs on the device. */
+export async function cancelInstall(deps: InstallServiceDeps, workflowId: string, reason: string, actor: string) {
+  const handle = deps.client.workflow.getHandle(workflowId);
+  try {
+    await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new NotFoundError('install', workflowId);
+    throw err;
+  }
+  const answer = await handle.executeUpdate(cancelInstallUpdate, { args: [{ reason }] });
+  await appendAudit(deps.db, [{ actor, action: 'install.cancel_requested', subject: workflowId, details: { reason } }]);
+  return answer;
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { ALL_PATCH_STATUSES, type PatchStatus } from '../domain/patch-status';
+import { installFolderProblem, workingFolderProblem } from '../domain/folders';
+
+const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const uuid = z.string().uuid('must be a UUID');
+
+export const createClientSchema = z.object({ name }).strict();
+export const createSiteSchema = z.object({ name }).strict();
+export const clientIdParam = z.object({ clientId: uuid });
+export const deviceIdParam = z.object({ deviceId: uuid });
+export const installParams = z.object({ deviceId: uuid, key: z.string().regex(/^[a-z0-9-]{1,64}$/, 'is not an install key') });
+
+export const createDeviceSchema = z.object({
+  siteId: uuid,
+  name: z.string().trim().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a host name such as SRV-01'),
+  deviceType: z.enum(['server', 'workstation']),
+  os: z.string().trim().min(1).max(200).optional(),
+  workingFolder: z.string().optional().superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : workingFolderProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  installFolder: z.string().optional().superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : installFolderProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+}).strict();
+
+export const listDevicesQuery = z.object({ clientId: uuid.optional(), siteId: uuid.optional() });
+export const listSitesQuery = z.object({ clientId: uuid.optional() });
+export const devicePatchesQuery = z.object({
+  status: z.enum(ALL_PATCH_STATUSES as [PatchStatus, ...PatchStatus[]]).optional(),
+});
+
+export const startInstallSchema = z.object({
+  kbs: z.array(z.string().trim().regex(/^KB\d{6,8}$/i, 'must look like KB5034441')).min(1).max(500).optional(),
+  rebootAllowed: z.boolean().optional(),
+}).strict();
+
+export const cancelInstallSchema = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
+
+export const auditQuery = z.object({ deviceId: uuid.optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });

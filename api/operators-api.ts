@@ -1,0 +1,125 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { appendAudit, listAudit } from '../db/audit-repository';
+import { withTransaction } from '../db/database';
+import { findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites } from '../db/fleet-repository';
+import { listDevicePatches } from '../db/patch-repository';
+import { ConflictError, NotFoundError } from '../domain/errors';
+import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../domain/folders';
+import { installWorkflowId } from '../workflows/install.contract';
+import { hashSecret, newSecret } from './credentials';
+import { cancelInstall, describeInstall, startInstall, type InstallServiceDeps } from './install-service';
+import type { Metrics } from './metrics';
+import {
+  auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
+  deviceIdParam, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema,
+} from './operator-schemas';
+import { parse } from './validation';
+
+const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
+  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
+
+/** The operators' API (/api/v1): fleet, patch status and installs. Handlers parse, call, map. */
+export function createOperatorsApi(deps: InstallServiceDeps & { metrics: Metrics }): Router {
+  const { db } = deps;
+  const router = express.Router();
+  const actorOf = (res: Response): string => res.locals.actor as string;
+
+  router.post('/clients', asyncRoute(async (req, res) => {
+    const body = parse(createClientSchema, req.body, 'body');
+    const client = await insertClient(db, body.name);
+    await appendAudit(db, [{ actor: actorOf(res), action: 'client.created', subject: client.id, details: { name: client.name } }]);
+    res.status(201).location(`/api/v1/clients/${client.id}`).json(client);
+  }));
+
+  router.get('/clients', asyncRoute(async (_req, res) => {
+    res.json({ clients: await listClients(db) });
+  }));
+
+  router.post('/clients/:clientId/sites', asyncRoute(async (req, res) => {
+    const { clientId } = parse(clientIdParam, req.params, 'params');
+    const body = parse(createSiteSchema, req.body, 'body');
+    if (!(await findClient(db, clientId))) throw new NotFoundError('client', clientId);
+    const site = await insertSite(db, clientId, body.name);
+    await appendAudit(db, [{ actor: actorOf(res), action: 'site.created', subject: site.id, details: { name: site.name, clientId } }]);
+    res.status(201).json(site);
+  }));
+
+  router.get('/sites', asyncRoute(async (req, res) => {
+    const q = parse(listSitesQuery, req.query, 'query');
+    res.json({ sites: await listSites(db, q.clientId) });
+  }));
+
+  router.post('/devices', asyncRoute(async (req, res) => {
+    const body = parse(createDeviceSchema, req.body, 'body');
+    if (!(await findSite(db, body.siteId))) throw new NotFoundError('site', body.siteId);
+    const enrollmentToken = newSecret();
+    const device = await withTransaction(db, async (tx) => {
+      const d = await insertDevice(tx, {
+        siteId: body.siteId, name: body.name, deviceType: body.deviceType, os: body.os,
+        enrollmentTokenHash: hashSecret(enrollmentToken),
+        workingFolder: body.workingFolder ?? DEFAULT_WORKING_FOLDER,
+        installFolder: body.installFolder ?? DEFAULT_INSTALL_FOLDER,
+      });
+      await appendAudit(tx, [{ actor: actorOf(res), action: 'device.created', deviceId: d.id, details: { name: d.name } }]);
+      return d;
+    });
+    // The enrollment token is shown once: only its hash is stored.
+    res.status(201).location(`/api/v1/devices/${device.id}`).json({ device, enrollmentToken });
+  }));
+
+  router.get('/devices', asyncRoute(async (req, res) => {
+    const q = parse(listDevicesQuery, req.query, 'query');
+    res.json({ devices: await listDevices(db, q) });
+  }));
+
+  router.get('/devices/:deviceId', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const device = await findDevice(db, deviceId);
+    if (!device) throw new NotFoundError('device', deviceId);
+    res.json(device);
+  }));
+
+  router.get('/devices/:deviceId/patches', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const q = parse(devicePatchesQuery, req.query, 'query');
+    if (!(await findDevice(db, deviceId))) throw new NotFoundError('device', deviceId);
+    res.json({ patches: await listDevicePatches(db, deviceId, q) });
+  }));
+
+  router.post('/devices/:deviceId/installs', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const body = parse(startInstallSchema, req.body, 'body');
+    const started = await startInstall(deps, {
+      deviceId, kbs: body.kbs?.map((k) => k.toUpperCase()), rebootAllowed: body.rebootAllowed, requestedBy: actorOf(res),
+    });
+    deps.metrics.installsStarted.inc();
+    const location = `/api/v1/devices/${deviceId}/installs/${started.key}`;
+    res.status(202).location(location).json({ ...started, location });
+  }));
+
+  router.get('/devices/:deviceId/installs/:key', asyncRoute(async (req, res) => {
+    const { deviceId, key } = parse(installParams, req.params, 'params');
+    res.json(await describeInstall(deps, installWorkflowId(deviceId, key)));
+  }));
+
+  router.post('/devices/:deviceId/installs/:key/cancel', asyncRoute(async (req, res) => {
+    const { deviceId, key } = parse(installParams, req.params, 'params');
+    const body = parse(cancelInstallSchema, req.body, 'body');
+    try {
+      const answer = await cancelInstall(deps, installWorkflowId(deviceId, key), body.reason ?? 'cancelled by operator', actorOf(res));
+      res.status(202).json(answer);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ConflictError(`cannot cancel: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      if (err instanceof Error && /workflow execution already completed/i.test(err.message)) throw new ConflictError('cannot cancel: the install has already finished');
+      throw err;
+    }
+  }));
+
+  router.get('/audit', asyncRoute(async (req, res) => {
+    const q = parse(auditQuery, req.query, 'query');
+    res.json({ entries: await listAudit(db, q) });
+  }));
+
+  return router;
+}

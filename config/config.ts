@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * The one typed configuration, read once at startup from the environment and passed into factories.
+ * Deep modules never read process.env. A wrong value fails here, naming the variable.
+ */
+const schema = z.object({
+  /** PostgreSQL URL; unset means an embedded PostgreSQL under DATA_DIR (dev) */
+  DATABASE_URL: z.string().url().optional(),
+  /** where `npm start` keeps embedded Postgres and the Temporal dev server's database */
+  DATA_DIR: z.string().default('.data'),
+  /** an existing Temporal frontend (host:port); unset means start a dev server */
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('patchflow'),
+  /** the Temporal CLI binary; else .tools/venv/bin/temporal, then `temporal` on PATH, then the SDK download */
+  TEMPORAL_CLI_PATH: z.string().optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  /** dev server ports used by `npm start` */
+  TEMPORAL_DEV_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  /** the API and agent gateway */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** operators' API key (role admin); required outside development */
+  PATCHFLOW_API_KEY: z.string().min(16, 'PATCHFLOW_API_KEY must be at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** how long an agent's long poll waits for a command, in seconds */
+  AGENT_POLL_WAIT_SECONDS: z.coerce.number().int().min(1).max(120).default(25),
+  /** number of simulated devices `npm start` runs */
+  DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Reads the configuration, throwing an error that names every wrong variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}

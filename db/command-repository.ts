@@ -1,0 +1,142 @@
+import type { CommandError, CommandType } from '../domain/device-protocol';
+import type { Queryable } from './database';
+
+/** Channel on which a new command for a device is announced; the payload is the device id. */
+export const COMMAND_CHANNEL = 'patchflow_agent_commands';
+
+export type CommandStatus = 'pending' | 'claimed' | 'acknowledged' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface CommandRow {
+  id: string;
+  deviceId: string;
+  workflowId: string;
+  type: CommandType;
+  payload: unknown;
+  taskToken: Buffer;
+  attempt: number;
+  status: CommandStatus;
+  ackedBootId: string | null;
+  result: unknown;
+  error: CommandError | null;
+}
+
+const toRow = (r: Record<string, any>): CommandRow => ({
+  id: r.id,
+  deviceId: r.device_id,
+  workflowId: r.workflow_id,
+  type: r.type,
+  payload: r.payload,
+  taskToken: r.task_token,
+  attempt: r.attempt,
+  status: r.status,
+  ackedBootId: r.acked_boot_id,
+  result: r.result,
+  error: r.error,
+});
+
+/**
+ * Records the current attempt of a device step and returns the row as it now stands.
+ * - new: inserted as pending.
+ * - finished (succeeded, or failed for good): left alone, so a retry returns the stored outcome
+ *   instead of asking the device again.
+ * - acknowledged reboot: keeps waiting for the device to come back; only the task token moves on.
+ * - otherwise: offered to the device again (pending) with the new attempt's task token, because an
+ *   attempt that timed out may never have reached the device.
+ * Then announces it on the device's channel (NOTIFY is delivered on commit).
+ */
+export async function recordCommandAttempt(
+  db: Queryable,
+  c: { id: string; deviceId: string; workflowId: string; type: CommandType; payload: unknown; taskToken: Buffer; attempt: number },
+): Promise<CommandRow> {
+  const { rows } = await db.query(
+    `WITH up AS (
+       INSERT INTO agent_commands AS ac (id, device_id, workflow_id, type, payload, task_token, attempt, status)
+       VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::jsonb, $6::bytea, $7::int, 'pending')
+       ON CONFLICT (id) DO UPDATE SET
+         task_token = EXCLUDED.task_token,
+         attempt = EXCLUDED.attempt,
+         status = CASE WHEN ac.status IN ('succeeded', 'acknowledged', 'cancelled') THEN ac.status
+                       WHEN ac.status = 'failed' AND (ac.error->>'retryable')::boolean IS NOT TRUE THEN ac.status
+                       ELSE 'pending' END,
+         updated_at = now()
+       RETURNING *
+     ), notify AS (
+       SELECT pg_notify($8::text, $2::text) FROM up WHERE up.status = 'pending'
+     )
+     SELECT up.*, (SELECT count(*) FROM notify) AS notified FROM up`,
+    [c.id, c.deviceId, c.workflowId, c.type, JSON.stringify(c.payload), c.taskToken, c.attempt, COMMAND_CHANNEL],
+  );
+  return toRow(rows[0]);
+}
+
+/**
+ * Hands the device its pending commands, each once per attempt: the UPDATE claims them, so a second
+ * poll (from this or another gateway replica) does not get the same attempt again.
+ */
+export async function claimPendingCommands(db: Queryable, deviceId: string, limit = 10): Promise<CommandRow[]> {
+  const { rows } = await db.query(
+    `UPDATE agent_commands SET status = 'claimed', claimed_attempt = attempt, claimed_at = now(), updated_at = now()
+     WHERE id IN (
+       SELECT id FROM agent_commands WHERE device_id = $1::uuid AND status = 'pending'
+       ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)
+     RETURNING *`,
+    [deviceId, limit],
+  );
+  return rows.map(toRow).sort((a, b) => a.id.localeCompare(b.id));
+}
+
+export async function findCommandForDevice(db: Queryable, id: string, deviceId: string): Promise<CommandRow | undefined> {
+  const { rows } = await db.query('SELECT * FROM agent_commands WHERE id = $1::text AND device_id = $2::uuid', [id, deviceId]);
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+/** Stores a device's final answer; returns false when the command was already finished or cancelled. */
+export async function storeOutcome(
+  db: Queryable,
+  id: string,
+  outcome: { status: 'succeeded'; result: unknown } | { status: 'failed'; error: CommandError },
+): Promise<CommandRow | undefined> {
+  const { rows } = await db.query(
+    `UPDATE agent_commands SET status = $2::text, result = $3::jsonb, error = $4::jsonb,
+            finished_at = now(), updated_at = now()
+     WHERE id = $1::text AND status IN ('pending', 'claimed', 'acknowledged', 'failed')
+     RETURNING *`,
+    [
+      id,
+      outcome.status,
+      outcome.status === 'succeeded' ? JSON.stringify(outcome.result) : null,
+      outcome.status === 'failed' ? JSON.stringify(outcome.error) : null,
+    ],
+  );
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+/** Marks a reboot as acknowledged by the device running boot `bootId`. */
+export async function acknowledgeReboot(db: Queryable, id: string, bootId: string): Promise<CommandRow | undefined> {
+  const { rows } = await db.query(
+    `UPDATE agent_commands SET status = 'acknowledged', acked_boot_id = $2::text, updated_at = now()
+     WHERE id = $1::text AND type = 'reboot' AND status IN ('pending', 'claimed') RETURNING *`,
+    [id, bootId],
+  );
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+/** Acknowledged reboots of a device that a check-in with boot id `bootId` proves finished. */
+export async function finishedReboots(db: Queryable, deviceId: string, bootId: string): Promise<CommandRow[]> {
+  const { rows } = await db.query(
+    `SELECT * FROM agent_commands
+     WHERE device_id = $1::uuid AND type = 'reboot' AND status = 'acknowledged' AND acked_boot_id <> $2::text`,
+    [deviceId, bootId],
+  );
+  return rows.map(toRow);
+}
+
+/** Withdraws a workflow's unfinished commands (cancelled install); returns how many. */
+export async function cancelOpenCommands(db: Queryable, workflowId: string, exceptIds: string[] = []): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE agent_commands SET status = 'cancelled', finished_at = now(), updated_at = now()
+     WHERE workflow_id = $1::text AND status IN ('pending', 'claimed', 'acknowledged') AND NOT (id = ANY($2::text[]))`,
+    [workflowId, exceptIds],
+  );
+  return rowCount ?? 0;
+}

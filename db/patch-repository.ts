@@ -1,0 +1,165 @@
+import type { PatchFile, ScannedUpdate } from '../domain/device-protocol';
+import type { PatchStatus } from '../domain/patch-status';
+import type { Queryable } from './database';
+
+/**
+ * Upserts the catalog rows of a scan in one statement (unnest, never a row per round trip).
+ * A known update keeps its first_seen_at and, at the same revision, its metadata and SHA-256: the
+ * catalog, not a device, is the authority on what a file must hash to. A new revision replaces them.
+ */
+export async function upsertCatalog(db: Queryable, updates: ScannedUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  const col = <K extends keyof ScannedUpdate>(k: K) => updates.map((u) => u[k]);
+  await db.query(
+    `INSERT INTO patches (update_id, revision, kb, title, product, classification, severity, published_at,
+                          size_bytes, sha256, download_url, file_name, reboot_behavior)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                          $8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[])
+     ON CONFLICT (update_id) DO UPDATE SET
+       revision = EXCLUDED.revision, kb = EXCLUDED.kb, title = EXCLUDED.title, product = EXCLUDED.product,
+       classification = EXCLUDED.classification, severity = EXCLUDED.severity,
+       published_at = EXCLUDED.published_at, size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256,
+       download_url = EXCLUDED.download_url, file_name = EXCLUDED.file_name,
+       reboot_behavior = EXCLUDED.reboot_behavior
+     WHERE patches.revision < EXCLUDED.revision`,
+    [
+      col('updateId'), col('revision'), col('kb'), col('title'), col('product'), col('classification'),
+      col('severity'), col('publishedAt'), col('sizeBytes'), col('sha256'), col('downloadUrl'), col('fileName'),
+      col('rebootBehavior'),
+    ],
+  );
+}
+
+/**
+ * Reconciles a device's statuses with a scan, in one statement:
+ * - reported missing: a new row is Missing; an Installed row becomes Missing again (removed, or
+ *   superseded locally); Pending / Installing / Failed / Ignored / Reboot Required rows keep their
+ *   status, because an install or an operator owns them.
+ * - reported installed: becomes Installed; the install date stays as it was (set only by Patchflow).
+ */
+export async function reconcileScan(db: Queryable, deviceId: string, updates: ScannedUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  await db.query(
+    `INSERT INTO device_patches AS dp (device_id, update_id, status)
+     SELECT $1::uuid, u.update_id, CASE WHEN u.installed THEN 'installed' ELSE 'missing' END
+     FROM unnest($2::text[], $3::bool[]) AS u(update_id, installed)
+     ON CONFLICT (device_id, update_id) DO UPDATE SET
+       status = CASE
+         WHEN EXCLUDED.status = 'installed' THEN 'installed'
+         WHEN dp.status = 'installed' THEN 'missing'
+         ELSE dp.status END,
+       status_changed_at = CASE
+         WHEN dp.status IS DISTINCT FROM (CASE WHEN EXCLUDED.status = 'installed' THEN 'installed'
+                                              WHEN dp.status = 'installed' THEN 'missing' ELSE dp.status END)
+         THEN now() ELSE dp.status_changed_at END`,
+    [deviceId, updates.map((u) => u.updateId), updates.map((u) => u.installed)],
+  );
+}
+
+/** One status change of one patch on one device, written by an install as it happens. */
+export interface PatchStateChange {
+  updateId: string;
+  status: PatchStatus;
+  /** set when Patchflow installed the patch */
+  installedAt?: string;
+  exitCode?: number;
+  error?: string;
+  /** add one to the failed attempts */
+  countFailure?: boolean;
+}
+
+/** Writes a batch of status changes in one statement. */
+export async function applyPatchStates(
+  db: Queryable,
+  deviceId: string,
+  operationId: string,
+  changes: PatchStateChange[],
+): Promise<void> {
+  if (changes.length === 0) return;
+  await db.query(
+    `INSERT INTO device_patches AS dp (device_id, update_id, status, installed_at, last_exit_code, last_error,
+                                       failed_attempts, last_operation_id)
+     SELECT $1::uuid, c.update_id, c.status, c.installed_at, c.exit_code, c.error,
+            CASE WHEN c.count_failure THEN 1 ELSE 0 END, $2::text
+     FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[], $8::bool[])
+          AS c(update_id, status, installed_at, exit_code, error, count_failure)
+     ON CONFLICT (device_id, update_id) DO UPDATE SET
+       status = EXCLUDED.status,
+       status_changed_at = CASE WHEN dp.status = EXCLUDED.status THEN dp.status_changed_at ELSE now() END,
+       installed_at = COALESCE(EXCLUDED.installed_at, dp.installed_at),
+       last_exit_code = COALESCE(EXCLUDED.last_exit_code, dp.last_exit_code),
+       last_error = CASE WHEN EXCLUDED.status IN ('installed', 'reboot_required') THEN NULL
+                         ELSE COALESCE(EXCLUDED.last_error, dp.last_error) END,
+       failed_attempts = dp.failed_attempts + EXCLUDED.failed_attempts,
+       last_operation_id = EXCLUDED.last_operation_id`,
+    [
+      deviceId,
+      operationId,
+      changes.map((c) => c.updateId),
+      changes.map((c) => c.status),
+      changes.map((c) => c.installedAt ?? null),
+      changes.map((c) => c.exitCode ?? null),
+      changes.map((c) => c.error ?? null),
+      changes.map((c) => c.countFailure ?? false),
+    ],
+  );
+}
+
+export interface DevicePatchRow {
+  updateId: string;
+  kb: string;
+  title: string;
+  product: string;
+  classification: string;
+  severity: string;
+  status: PatchStatus;
+  statusChangedAt: string;
+  installedAt: string | null;
+  lastExitCode: number | null;
+  lastError: string | null;
+  failedAttempts: number;
+  lastOperationId: string | null;
+}
+
+export async function listDevicePatches(
+  db: Queryable,
+  deviceId: string,
+  filter: { status?: PatchStatus } = {},
+): Promise<DevicePatchRow[]> {
+  const { rows } = await db.query(
+    `SELECT dp.update_id, p.kb, p.title, p.product, p.classification, p.severity, dp.status,
+            dp.status_changed_at, dp.installed_at, dp.last_exit_code, dp.last_error, dp.failed_attempts,
+            dp.last_operation_id
+     FROM device_patches dp JOIN patches p ON p.update_id = dp.update_id
+     WHERE dp.device_id = $1::uuid AND ($2::text IS NULL OR dp.status = $2::text)
+     ORDER BY p.kb`,
+    [deviceId, filter.status ?? null],
+  );
+  return rows.map((r) => ({
+    updateId: r.update_id,
+    kb: r.kb,
+    title: r.title,
+    product: r.product,
+    classification: r.classification,
+    severity: r.severity,
+    status: r.status,
+    statusChangedAt: r.status_changed_at.toISOString(),
+    installedAt: r.installed_at ? r.installed_at.toISOString() : null,
+    lastExitCode: r.last_exit_code === null ? null : Number(r.last_exit_code),
+    lastError: r.last_error,
+    failedAttempts: r.failed_attempts,
+    lastOperationId: r.last_operation_id,
+  }));
+}
+
+/** The catalog's file facts (hash, URL, size) for these updates, keyed by update id. */
+export async function catalogFiles(db: Queryable, updateIds: string[]): Promise<Record<string, PatchFile>> {
+  const { rows } = await db.query(
+    `SELECT update_id, kb, file_name, download_url, size_bytes, sha256 FROM patches WHERE update_id = ANY($1::text[])`,
+    [updateIds],
+  );
+  return Object.fromEntries(rows.map((r) => [r.update_id, {
+    updateId: r.update_id, kb: r.kb, fileName: r.file_name, downloadUrl: r.download_url,
+    sizeBytes: Number(r.size_bytes), sha256: r.sha256,
+  }]));
+}

@@ -1,0 +1,210 @@
+/**
+ * The device protocol: what the install workflow asks of a device, and what a device answers.
+ * Shared by the workflow (types only), the deviceCommand activity, the agent gateway and the agents.
+ * Every shape here is JSON: it travels in Temporal payloads, in agent_commands rows and over HTTPS.
+ */
+
+/** The steps a device can be asked to run. */
+export const CommandType = {
+  /** Report every applicable update, installed or missing (Windows Update Agent search). */
+  Scan: 'scan',
+  /** Fetch one update into the working folder and check its SHA-256 against the catalog. */
+  Download: 'download',
+  /** Copy downloaded updates from the working folder to the install folder. */
+  Copy: 'copy',
+  /** Run one update's installer from the install folder; the exit code is the answer. */
+  Execute: 'execute',
+  /** Restart Windows. Acknowledged first; done when the device checks in with a new boot id. */
+  Reboot: 'reboot',
+  /** Empty the working and install folders. Runs after every install, whatever its outcome. */
+  Cleanup: 'cleanup',
+} as const;
+export type CommandType = (typeof CommandType)[keyof typeof CommandType];
+
+/** Windows Update classifications, as WUA names them. */
+export const Classification = {
+  SecurityUpdate: 'Security Updates',
+  CriticalUpdate: 'Critical Updates',
+  UpdateRollup: 'Update Rollups',
+  ServicePack: 'Service Packs',
+  Update: 'Updates',
+  FeaturePack: 'Feature Packs',
+  Definition: 'Definition Updates',
+  Driver: 'Drivers',
+  Tool: 'Tools',
+} as const;
+export type Classification = (typeof Classification)[keyof typeof Classification];
+
+/** MSRC severity. Many updates carry none: those are "Unrated", never an accidental approval. */
+export const Severity = {
+  Critical: 'Critical',
+  Important: 'Important',
+  Moderate: 'Moderate',
+  Low: 'Low',
+  Unrated: 'Unrated',
+} as const;
+export type Severity = (typeof Severity)[keyof typeof Severity];
+
+/** Whether an update asks for a restart after it installs. */
+export const RebootBehavior = {
+  NeverReboots: 'never',
+  AlwaysRequiresReboot: 'always',
+  CanRequestReboot: 'can_request',
+} as const;
+export type RebootBehavior = (typeof RebootBehavior)[keyof typeof RebootBehavior];
+
+/** One applicable update as a scan reports it. */
+export interface ScannedUpdate {
+  /** WUA update id (a GUID) */
+  updateId: string;
+  revision: number;
+  /** e.g. "KB5034441" */
+  kb: string;
+  title: string;
+  product: string;
+  classification: Classification;
+  severity: Severity;
+  /** ISO date */
+  publishedAt: string;
+  sizeBytes: number;
+  /** lower-case hex SHA-256 of the installer file */
+  sha256: string;
+  downloadUrl: string;
+  /** installer file name, e.g. "windows10.0-kb5034441-x64.msu" */
+  fileName: string;
+  rebootBehavior: RebootBehavior;
+  installed: boolean;
+}
+
+export interface ScanPayload {
+  /** why the scan runs ("pre-scan", "post-scan", "scheduled") */
+  reason: string;
+}
+export interface ScanResult {
+  bootId: string;
+  /** every applicable update, installed or not */
+  updates: ScannedUpdate[];
+  /** Windows says a reboot is pending (e.g. from an earlier install) */
+  rebootPending: boolean;
+  freeDiskBytes: number;
+  scannedAt: string;
+}
+
+/** What a device needs to fetch and check one update. */
+export interface PatchFile {
+  updateId: string;
+  kb: string;
+  fileName: string;
+  downloadUrl: string;
+  sizeBytes: number;
+  /** the catalog's SHA-256: the device refuses a file that does not match */
+  sha256: string;
+}
+
+export interface DownloadPayload {
+  patch: PatchFile;
+  workingFolder: string;
+}
+export interface DownloadResult {
+  kb: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface CopyPayload {
+  patches: PatchFile[];
+  workingFolder: string;
+  installFolder: string;
+}
+export interface CopyResult {
+  copied: { kb: string; path: string }[];
+}
+
+export interface ExecutePayload {
+  patch: PatchFile;
+  installFolder: string;
+}
+export interface ExecuteResult {
+  kb: string;
+  /** the installer's exit code (or WUA HRESULT as an unsigned 32-bit number) */
+  exitCode: number;
+  durationMs: number;
+  /** the device found the update already installed and did not run the installer */
+  alreadyInstalled: boolean;
+}
+
+export interface RebootPayload {
+  reason: string;
+}
+export interface RebootResult {
+  previousBootId: string;
+  bootId: string;
+}
+
+export interface CleanupPayload {
+  workingFolder: string;
+  installFolder: string;
+}
+export interface CleanupResult {
+  removedFiles: number;
+  workingFolderEmpty: boolean;
+  installFolderEmpty: boolean;
+}
+
+export interface CommandPayloads {
+  scan: ScanPayload;
+  download: DownloadPayload;
+  copy: CopyPayload;
+  execute: ExecutePayload;
+  reboot: RebootPayload;
+  cleanup: CleanupPayload;
+}
+export interface CommandResults {
+  scan: ScanResult;
+  download: DownloadResult;
+  copy: CopyResult;
+  execute: ExecuteResult;
+  reboot: RebootResult;
+  cleanup: CleanupResult;
+}
+
+/** A command as the gateway hands it to an agent. */
+export interface AgentCommand<T extends CommandType = CommandType> {
+  /** stable across retries of the same step: the agent's journal key */
+  id: string;
+  type: T;
+  payload: CommandPayloads[T];
+  /** which delivery this is (1 for the first); informational, the journal keys on `id` */
+  attempt: number;
+}
+
+/** Why a device could not do what it was asked. `retryable: false` ends the step for good. */
+export interface CommandError {
+  /** machine-readable, e.g. "HashMismatch", "DiskFull", "FileMissing", "DownloadFailed" */
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** Error codes the agents use. */
+export const CommandErrorCode = {
+  HashMismatch: 'HashMismatch',
+  DiskFull: 'DiskFull',
+  FileMissing: 'FileMissing',
+  DownloadFailed: 'DownloadFailed',
+  UnsafeFolder: 'UnsafeFolder',
+  UnknownCommand: 'UnknownCommand',
+} as const;
+
+/**
+ * What an agent posts to /agent/v1/commands/:id/result.
+ * - succeeded: the step is done, `result` is the type's result.
+ * - failed: the step could not be done, `error` says why.
+ * - acknowledged: only for reboot: the device is about to restart; the step completes when it checks
+ *   in again with a new boot id.
+ */
+export type CommandOutcome =
+  | { status: 'succeeded'; result: CommandResults[CommandType] }
+  | { status: 'failed'; error: CommandError }
+  | { status: 'acknowledged' };

@@ -1,0 +1,36 @@
+/** Base for business outcomes that callers branch on by `type` and operators read by `message`. */
+export abstract class PatchflowError extends Error {
+  abstract readonly type: string;
+}
+
+/** Thrown when a device already runs an install operation and another one is asked for. */
+export class DeviceBusyError extends PatchflowError {
+  readonly type = 'DeviceBusy';
+  constructor(readonly deviceId: string, readonly runningWorkflowId: string) {
+    super(`device ${deviceId} is busy with ${runningWorkflowId}; one install operation per device at a time`);
+  }
+}
+
+/** Thrown when a named record (device, client, site, operation, command) does not exist. */
+export class NotFoundError extends PatchflowError {
+  readonly type = 'NotFound';
+  constructor(readonly what: string, readonly id: string) {
+    super(`${what} ${id} not found`);
+  }
+}
+
+/** Thrown when a request is well-formed but conflicts with current state (duplicate name, used token). */
+export class ConflictError extends PatchflowError {
+  readonly type = 'Conflict';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Thrown when a request names something that cannot be done as asked (e.g. an unsafe folder). */
+export class UnprocessableError extends PatchflowError {
+  readonly type = 'Unprocessable';
+  constructor(message: string, readonly field?: string) {
+    super(message);
+  }
+}

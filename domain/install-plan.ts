@@ -1,0 +1,36 @@
+import type { PatchFile, ScannedUpdate } from './device-protocol';
+
+export interface InstallPlan {
+  /** the updates to install, in the order they will run */
+  patches: ScannedUpdate[];
+  /** KBs asked for explicitly that the device does not need: not applicable or already installed */
+  skippedKbs: string[];
+}
+
+const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
+
+/**
+ * Chooses what an install installs from a pre-scan. With explicit KBs: those that are missing.
+ * Without: every missing update (a device in no approval policy installs every missing patch; the
+ * approval resolver narrows this once policies exist). Servicing stack updates go first, because a
+ * cumulative update can require the newest servicing stack (0x800f0823).
+ */
+export function planInstall(updates: ScannedUpdate[], kbs?: string[]): InstallPlan {
+  const missing = updates.filter((u) => !u.installed);
+  let chosen = missing;
+  const skippedKbs: string[] = [];
+  if (kbs && kbs.length > 0) {
+    const wanted = new Set(kbs.map(normaliseKb));
+    chosen = missing.filter((u) => wanted.has(normaliseKb(u.kb)));
+    const found = new Set(chosen.map((u) => normaliseKb(u.kb)));
+    skippedKbs.push(...[...wanted].filter((kb) => !found.has(kb)));
+  }
+  const isSsu = (u: ScannedUpdate) => /servicing stack/i.test(u.title);
+  const ordered = [...chosen].sort((a, b) => Number(isSsu(b)) - Number(isSsu(a)) || a.kb.localeCompare(b.kb));
+  return { patches: ordered, skippedKbs };
+}
+
+/** What a device needs to fetch and verify one update. */
+export function patchFileOf(u: ScannedUpdate): PatchFile {
+  return { updateId: u.updateId, kb: u.kb, fileName: u.fileName, downloadUrl: u.downloadUrl, sizeBytes: u.sizeBytes, sha256: u.sha256 };
+}

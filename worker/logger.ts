@@ -1,0 +1,13 @@
+import pino, { type Logger } from 'pino';
+
+/** The process logger: JSON lines, secrets redacted wherever they appear in a logged object. */
+export function createLogger(level: string, name = 'patchflow'): Logger {
+  return pino({
+    name,
+    level,
+    redact: {
+      paths: ['*.credential', '*.enrollmentToken', '*.apiKey', '*.password', 'req.headers.authorization', '*.taskToken'],
+      censor: '[redacted]',
+    },
+  });
+}

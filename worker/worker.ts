@@ -1,0 +1,54 @@
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime, Worker, type LogLevel, type NativeConnection } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities';
+import type { Db } from '../db/database';
+
+let runtimeInstalled = false;
+
+/**
+ * Routes the SDK's own logs (worker lifecycle, workflow `log` calls, activity logs) into pino, so the
+ * worker writes one structured stream. The Runtime is process-wide and can be installed once.
+ */
+export function installRuntimeLogger(log: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdkLog = log.child({ component: 'temporal-sdk' });
+  const pinoLevel: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+    TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
+  };
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('INFO', (entry) => {
+        const { message, meta, level } = entry;
+        sdkLog[pinoLevel[level]](meta ?? {}, message);
+      }),
+    });
+  } catch {
+    // A Runtime already exists in this process (e.g. created by a test environment): keep it.
+  }
+}
+
+export interface PatchflowWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Db;
+  client: Client;
+  log: Logger;
+  /** a prebuilt workflow bundle (tests build it once); absent: bundle workflows/ now */
+  workflowBundlePath?: string;
+}
+
+/** The Patchflow worker: every workflow in workflows/ and every activity over real dependencies. */
+export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    ...(o.workflowBundlePath
+      ? { workflowBundle: { codePath: o.workflowBundlePath } }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }) }),
+  });
+}

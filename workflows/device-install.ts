@@ -1,0 +1,259 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { DeviceCommandActivities, InstallBookkeepingActivities } from '../activities';
+import type { PatchStateChange } from '../db/patch-repository';
+import type { CleanupResult, CommandPayloads, CommandResults, CommandType, PatchFile, ScanResult } from '../domain/device-protocol';
+import { ExecutionOutcome, interpretExitCode } from '../domain/exit-codes';
+import { planInstall } from '../domain/install-plan';
+import { PatchStatus } from '../domain/patch-status';
+import {
+  DEFAULT_INSTALL_TIMING,
+  cancelInstallUpdate,
+  progressQuery,
+  type DeviceInstallInput,
+  type InstallOutcome,
+  type InstallProgress,
+  type InstallResult,
+  type InstallStep,
+  type PatchProgress,
+} from './install.contract';
+import { PatchKBsAttr } from './search-attributes';
+
+const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** Text of an activity failure's cause, for an operator: "HashMismatch: SHA-256 of … is …". */
+function failureText(err: unknown): { type?: string; message: string } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? undefined, message: cause.message };
+  return { message: cause instanceof Error ? cause.message : String(cause) };
+}
+
+/**
+ * Installs patches on one device, step by step as an operator's runbook says:
+ * pre-scan → download (working folder, SHA-256 checked) → copy (install folder) → execute → reboot
+ * (when a patch needs it and the install may) → post-scan (verify) → cleanup (always).
+ * Each device step is an activity the device's agent completes; an offline device is simply waited for.
+ */
+export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<InstallResult> {
+  const timing = { ...DEFAULT_INSTALL_TIMING, ...input.timing };
+  const { workflowId } = workflowInfo();
+  const state: InstallProgress = { step: 'claim', patches: [], skippedKbs: [], cancelRequested: false, rebooted: false };
+  const work = new CancellationScope();
+  const files = new Map<string, PatchFile>();
+
+  setHandler(progressQuery, () => state);
+  setHandler(
+    cancelInstallUpdate,
+    ({ reason }) => {
+      state.cancelRequested = true;
+      log.info('cancel requested', { reason });
+      work.cancel();
+      return { accepted: true, step: state.step };
+    },
+    {
+      validator: (_request) => {
+        if (state.step === 'cleanup' || state.step === 'done') throw new Error(`install is already at ${state.step}`);
+      },
+    },
+  );
+
+  const device = proxyActivities<DeviceCommandActivities>({
+    startToCloseTimeout: '1 hour',
+    retry: {
+      initialInterval: `${timing.retryInitialSeconds} seconds`,
+      maximumInterval: `${timing.retryMaxSeconds} seconds`,
+      backoffCoefficient: 2,
+    },
+  });
+
+  /** One device step, with its own per-attempt timeout and a summary the Web UI shows. */
+  async function command<T extends CommandType>(type: T, payload: CommandPayloads[T], summary: string): Promise<CommandResults[T]> {
+    const result = await device.deviceCommand.executeWithOptions(
+      {
+        startToCloseTimeout: `${timing.commandTimeoutSeconds[type]} seconds`,
+        retry: {
+          initialInterval: `${timing.retryInitialSeconds} seconds`,
+          maximumInterval: `${timing.retryMaxSeconds} seconds`,
+          backoffCoefficient: 2,
+        },
+        summary,
+      },
+      [input.deviceId, type, payload],
+    );
+    return result as CommandResults[T];
+  }
+
+  function enter(step: InstallStep, details: string): void {
+    state.step = step;
+    setCurrentDetails(`**${step}**: ${details}`);
+  }
+
+  async function record(changes: (PatchStateChange & { kb: string })[]): Promise<void> {
+    for (const c of changes) {
+      const p = state.patches.find((x) => x.updateId === c.updateId);
+      if (p) {
+        p.status = c.status;
+        if (c.exitCode !== undefined) p.exitCode = c.exitCode;
+        if (c.error !== undefined) p.error = c.error;
+      }
+    }
+    await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes });
+  }
+
+  const change = (p: PatchProgress, status: PatchStatus, extra: Partial<PatchStateChange> = {}) =>
+    ({ updateId: p.updateId, kb: p.kb, status, ...extra });
+  const now = () => new Date().toISOString(); // workflow time: the task's timestamp, deterministic on replay
+
+  async function scan(reason: string): Promise<{ scan: ScanResult; catalog: Record<string, PatchFile> }> {
+    const result = await command('scan', { reason }, `${reason} of ${input.deviceName}`);
+    const catalog = await bookkeeping.recordScan(input.deviceId, result);
+    return { scan: result, catalog };
+  }
+
+  async function runSteps(): Promise<void> {
+    enter('pre-scan', `scanning ${input.deviceName}`);
+    const pre = await scan('pre-scan');
+    const plan = planInstall(pre.scan.updates, input.kbs);
+    state.skippedKbs = plan.skippedKbs;
+    state.patches = plan.patches.map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Pending }));
+    for (const u of plan.patches) files.set(u.updateId, pre.catalog[u.updateId]);
+    if (state.patches.length === 0) return;
+    upsertSearchAttributes([{ key: PatchKBsAttr, value: state.patches.map((p) => p.kb) }]);
+    await record(state.patches.map((p) => change(p, PatchStatus.Pending)));
+
+    enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
+    await record(state.patches.map((p) => change(p, PatchStatus.Installing)));
+    const downloaded: PatchProgress[] = [];
+    for (const p of state.patches) {
+      try {
+        await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
+        downloaded.push(p);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const f = failureText(err);
+        // A permanent download failure (e.g. a hash mismatch) fails this patch, never the others.
+        await record([change(p, PatchStatus.Failed, { error: `download refused: ${f.message}`, countFailure: true })]);
+      }
+    }
+    if (downloaded.length === 0) return;
+
+    enter('copy', `${downloaded.length} patches to ${input.installFolder}`);
+    await command(
+      'copy',
+      { patches: downloaded.map((p) => files.get(p.updateId)!), workingFolder: input.workingFolder, installFolder: input.installFolder },
+      `copy ${downloaded.length} patches to ${input.installFolder}`,
+    );
+
+    for (const p of downloaded) {
+      enter('execute', `${p.kb} (${downloaded.indexOf(p) + 1} of ${downloaded.length})`);
+      await executeOne(p);
+    }
+
+    const needsReboot = state.patches.some((p) => p.status === PatchStatus.RebootRequired);
+    if (needsReboot && input.rebootAllowed) {
+      enter('reboot', `restarting ${input.deviceName} to finish ${state.patches.filter((p) => p.status === PatchStatus.RebootRequired).length} patches`);
+      await command('reboot', { reason: 'patches installed pending reboot' }, `reboot ${input.deviceName}`);
+      state.rebooted = true;
+    }
+
+    enter('post-scan', 'verifying what was installed');
+    const post = await scan('post-scan');
+    const installedNow = new Set(post.scan.updates.filter((u) => u.installed).map((u) => u.updateId));
+    const verified: (PatchStateChange & { kb: string })[] = [];
+    for (const p of state.patches) {
+      if (p.status === PatchStatus.RebootRequired && installedNow.has(p.updateId)) {
+        verified.push(change(p, PatchStatus.Installed, { installedAt: now() }));
+      } else if (p.status === PatchStatus.Installed && !installedNow.has(p.updateId) && post.scan.updates.some((u) => u.updateId === p.updateId)) {
+        verified.push(change(p, PatchStatus.Failed, { error: 'post-scan still reports the patch missing', countFailure: true }));
+      }
+    }
+    await record(verified);
+  }
+
+  async function executeOne(p: PatchProgress): Promise<void> {
+    for (let busy = 0; ; busy++) {
+      let exitCode: number;
+      try {
+        const r = await command('execute', { patch: files.get(p.updateId)!, installFolder: input.installFolder }, `execute ${p.kb}`);
+        exitCode = r.exitCode;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        await record([change(p, PatchStatus.Failed, { error: `not executed: ${failureText(err).message}`, countFailure: true })]);
+        return;
+      }
+      const meaning = interpretExitCode(exitCode);
+      const error = `${meaning.display} ${meaning.name}: ${meaning.description}${meaning.hint ? ` ${meaning.hint}` : ''}`;
+      switch (meaning.outcome) {
+        case ExecutionOutcome.Installed:
+          return record([change(p, PatchStatus.Installed, { exitCode, installedAt: now() })]);
+        case ExecutionOutcome.AlreadyInstalled:
+          // Windows had it already: Installed, but with no install date, since Patchflow did not install it.
+          return record([change(p, PatchStatus.Installed, { exitCode })]);
+        case ExecutionOutcome.InstalledPendingReboot:
+          return record([change(p, PatchStatus.RebootRequired, { exitCode })]);
+        case ExecutionOutcome.NotApplicable:
+          return record([change(p, PatchStatus.Missing, { exitCode, error })]);
+        case ExecutionOutcome.Busy:
+          if (busy < timing.busyRetries) {
+            // Another installer holds the Windows Installer mutex: wait, retry, count no failure.
+            await sleep(`${timing.busyBackoffSeconds} seconds`);
+            continue;
+          }
+          return record([change(p, PatchStatus.Failed, { exitCode, error: `${error} (still busy after ${busy + 1} tries)`, countFailure: true })]);
+        default:
+          return record([change(p, PatchStatus.Failed, { exitCode, error, countFailure: true })]);
+      }
+    }
+  }
+
+  let outcomeError: unknown;
+  let cleanup: CleanupResult | null = null;
+  await bookkeeping.claimDeviceOperation({ deviceId: input.deviceId, workflowId, operation: 'install' });
+  try {
+    await work.run(runSteps);
+  } catch (err) {
+    outcomeError = err;
+  } finally {
+    // Cleanup runs whatever happened, cancellation included, and cannot itself be cancelled.
+    await CancellationScope.nonCancellable(async () => {
+      enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
+      await bookkeeping.withdrawOpenCommands({ workflowId });
+      cleanup = await command('cleanup', { workingFolder: input.workingFolder, installFolder: input.installFolder }, 'cleanup working and install folders');
+      // Patches the install never reached are Missing again, not stuck in Pending or Installing.
+      const unfinished = state.patches.filter((p) => p.status === PatchStatus.Pending || p.status === PatchStatus.Installing);
+      await record(unfinished.map((p) => change(p, PatchStatus.Missing)));
+      await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
+    });
+    enter('done', 'finished');
+  }
+
+  if (outcomeError !== undefined) {
+    if (isCancellation(outcomeError) && state.cancelRequested) {
+      return { ...state, outcome: 'cancelled', cleanup };
+    }
+    throw outcomeError;
+  }
+  return { ...state, outcome: outcomeOf(state), cleanup };
+}
+
+function outcomeOf(state: InstallProgress): InstallOutcome {
+  if (state.patches.length === 0) return 'nothing_to_install';
+  const failed = state.patches.filter((p) => p.status === PatchStatus.Failed).length;
+  if (failed === 0) return 'succeeded';
+  return failed === state.patches.length ? 'failed' : 'partially_failed';
+}

@@ -1,0 +1,2 @@
+/** Every workflow type the worker registers (this file is the bundle's entry point). */
+export { deviceInstallWorkflow } from './device-install';

@@ -1,0 +1,98 @@
+/**
+ * The contract of deviceInstallWorkflow: its id scheme, input, progress, result and message
+ * definitions. api/ and cli/ import this file, never the workflow body.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { CleanupResult, CommandType } from '../domain/device-protocol';
+import type { PatchStatus } from '../domain/patch-status';
+
+export const INSTALL_WORKFLOW_TYPE = 'deviceInstallWorkflow';
+
+/** `install/<deviceId>/<key>`: what and for whom, readable in the Web UI's list. */
+export function installWorkflowId(deviceId: string, key: string): string {
+  return `install/${deviceId}/${key}`;
+}
+
+/** The device id and key of an install workflow id, or undefined when it is not one. */
+export function parseInstallWorkflowId(workflowId: string): { deviceId: string; key: string } | undefined {
+  const m = /^install\/([^/]+)\/(.+)$/.exec(workflowId);
+  return m ? { deviceId: m[1], key: m[2] } : undefined;
+}
+
+/** How long each device step may take per attempt, and how retries back off. */
+export interface InstallTiming {
+  /** per-attempt limit of each step: past it the device "did not answer" and the step is offered again */
+  commandTimeoutSeconds: Record<CommandType, number>;
+  /** first wait before offering an unanswered step again (default 5 s) */
+  retryInitialSeconds: number;
+  /** longest wait between offers while a device stays offline (default 300 s) */
+  retryMaxSeconds: number;
+  /** how often an execution answered "another install is running" (1618) is retried (default 5) */
+  busyRetries: number;
+  /** wait before retrying a busy execution (default 60 s) */
+  busyBackoffSeconds: number;
+}
+
+/** Realistic defaults: a cumulative update can take an hour to execute, a reboot half an hour. */
+export const DEFAULT_INSTALL_TIMING: InstallTiming = {
+  commandTimeoutSeconds: { scan: 600, download: 1800, copy: 600, execute: 3600, reboot: 1800, cleanup: 300 },
+  retryInitialSeconds: 5,
+  retryMaxSeconds: 300,
+  busyRetries: 5,
+  busyBackoffSeconds: 60,
+};
+
+export interface DeviceInstallInput {
+  deviceId: string;
+  /** names for summaries and logs */
+  deviceName: string;
+  clientId: string;
+  clientName: string;
+  siteId: string;
+  siteName: string;
+  /** explicit KBs to install; absent: every approved missing patch (skeleton: every missing patch) */
+  kbs?: string[];
+  /** may the install restart the device when a patch asks for it (default true) */
+  rebootAllowed: boolean;
+  workingFolder: string;
+  installFolder: string;
+  /** who asked: "api-key:admin", "demo" */
+  requestedBy: string;
+  timing?: Partial<InstallTiming>;
+}
+
+/** Where the install is. */
+export type InstallStep =
+  | 'claim' | 'pre-scan' | 'download' | 'copy' | 'execute' | 'reboot' | 'post-scan' | 'cleanup' | 'done';
+
+export interface PatchProgress {
+  updateId: string;
+  kb: string;
+  title: string;
+  status: PatchStatus;
+  exitCode?: number;
+  /** why it failed or was not installed, in an operator's words */
+  error?: string;
+}
+
+export interface InstallProgress {
+  step: InstallStep;
+  patches: PatchProgress[];
+  /** KBs asked for explicitly that the device does not need (not applicable or already installed) */
+  skippedKbs: string[];
+  cancelRequested: boolean;
+  rebooted: boolean;
+}
+
+export type InstallOutcome = 'succeeded' | 'partially_failed' | 'failed' | 'nothing_to_install' | 'cancelled';
+
+export interface InstallResult extends InstallProgress {
+  outcome: InstallOutcome;
+  cleanup: CleanupResult | null;
+}
+
+/** Current step and per-patch state. */
+export const progressQuery = defineQuery<InstallProgress>('progress');
+
+/** Asks the install to stop: steps not yet run are skipped, cleanup still runs. */
+export const cancelInstallUpdate = defineUpdate<{ accepted: boolean; step: InstallStep }, [{ reason?: string }]>('cancel');
