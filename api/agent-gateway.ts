@@ -57,7 +57,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   }));
 
   /** Every other route: the device's own credential, and the request counts as a check-in. */
-  const authenticate = asyncRoute(async (req, res) => {
+  const authenticate = async (req: Request, res: Response): Promise<void> => {
     const header = req.get('authorization') ?? '';
     const parsed = parseCredential(header.replace(/^Bearer\s+/i, ''));
     if (!parsed) throw new HttpError(401, 'missing or malformed device credential (Authorization: Bearer <credential>)');
@@ -69,8 +69,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const locals: DeviceLocals = { deviceId: parsed.deviceId, bootId: boot?.data };
     res.locals.device = locals;
     await checkIn(locals);
-  });
-  router.use((req, res, next) => { authenticate(req, res, (err?: unknown) => next(err)); });
+  };
+  router.use((req, res, next) => { authenticate(req, res).then(() => next(), next); });
 
   /** A check-in with a new boot id proves an acknowledged reboot finished: complete it. */
   async function checkIn(device: DeviceLocals): Promise<void> {

@@ -1,0 +1,36 @@
+import { loadConfig } from '../config/config';
+import { createPool } from '../db/database';
+import { runMigrations } from '../db/migrate';
+import { createLogger } from '../worker/logger';
+import { connectClient } from '../worker/temporal-connection';
+import { startServer } from './app';
+
+/** The API and agent gateway process for production: needs DATABASE_URL, TEMPORAL_ADDRESS, PATCHFLOW_API_KEY. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'patchflow-api');
+  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'PATCHFLOW_API_KEY'] as const) {
+    if (!config[name]) throw new Error(`${name} is required for the API process`);
+  }
+  await runMigrations(config.DATABASE_URL!, (msg) => log.info(msg));
+  const db = createPool(config.DATABASE_URL!);
+  const client = await connectClient(config.TEMPORAL_ADDRESS!, config);
+  const server = await startServer(
+    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS },
+    { port: config.PORT, host: '0.0.0.0' },
+  );
+  log.info({ url: server.url }, 'API and agent gateway listening');
+  const stop = async () => {
+    await server.stop();
+    await db.end();
+    await client.connection.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error(JSON.stringify({ level: 'fatal', msg: 'api failed', err: String(err?.stack ?? err) }));
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+import { loadConfig } from '../config/config';
+import { createPool } from '../db/database';
+import { createLogger } from './logger';
+import { connectClient, connectWorker } from './temporal-connection';
+import { createPatchflowWorker, installRuntimeLogger } from './worker';
+
+/**
+ * The worker process for production (and for tests that kill it): needs DATABASE_URL and
+ * TEMPORAL_ADDRESS. PATCHFLOW_WORKFLOW_BUNDLE may name a prebuilt workflow bundle.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'patchflow-worker');
+  if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker process');
+  if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required for the worker process');
+  installRuntimeLogger(log);
+  const db = createPool(config.DATABASE_URL);
+  const client = await connectClient(config.TEMPORAL_ADDRESS, config);
+  const connection = await connectWorker(config.TEMPORAL_ADDRESS, config);
+  const worker = await createPatchflowWorker({
+    connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log,
+    workflowBundlePath: process.env.PATCHFLOW_WORKFLOW_BUNDLE,
+  });
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  // The SDK shuts the worker down on SIGINT/SIGTERM by itself; run() resolves once it has drained.
+  await worker.run();
+  await db.end();
+  await client.connection.close();
+  await connection.close();
+  log.info('worker stopped');
+}
+
+main().catch((err) => {
+  console.error(JSON.stringify({ level: 'fatal', msg: 'worker failed', err: String(err?.stack ?? err) }));
+  process.exit(1);
+});
