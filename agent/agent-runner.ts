@@ -1,0 +1,160 @@
+import type { AgentCommand, CommandOutcome } from '../domain/device-protocol';
+import { GatewayClient, GatewayError, isTransient, type EnrollResponse, type Progress } from './gateway-client';
+import type { SimulatedWindowsDevice } from './simulated-device';
+import { backoffMs, sleep } from './timing';
+
+/** Optional structured log line, pino-shaped: `log({ deviceId }, 'message')`. */
+export type AgentLog = (obj: Record<string, unknown>, msg: string) => void;
+
+export interface SimulatedAgentOptions {
+  /** the gateway's base URL, e.g. "http://127.0.0.1:3000" */
+  baseUrl: string;
+  device: SimulatedWindowsDevice;
+  /** an existing device credential; else `enrollmentToken` is exchanged for one */
+  credential?: string;
+  enrollmentToken?: string;
+  /** how long each long poll waits for a command; default 25 s */
+  pollWaitSeconds?: number;
+  log?: AgentLog;
+  /** aborting stops the agent promptly, including an open long poll, a backoff or a reboot */
+  signal: AbortSignal;
+  /** called once the device has its credential (after enrollment, or at once when given one) */
+  onEnrolled?: (enrollment: { deviceId?: string; credential: string }) => void;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Runs one simulated endpoint against the agent gateway until `signal` aborts: enroll if needed, then
+ * poll → run each command on the device → post its outcome. Offline spells and reboots are honoured by
+ * not polling for a while, exactly as an unreachable machine would behave. Resolves when stopped;
+ * rejects only when the gateway refuses the device for good (bad enrollment token or credential).
+ */
+export async function runSimulatedAgent(options: SimulatedAgentOptions): Promise<void> {
+  const { device, signal } = options;
+  const log: AgentLog = options.log ?? (() => undefined);
+  const pollWaitSeconds = options.pollWaitSeconds ?? 25;
+  const client = new GatewayClient({ baseUrl: options.baseUrl, bootId: () => device.bootId, fetch: options.fetch });
+  const ctx: Ctx = { client, device, signal, log: (obj, msg) => log({ device: device.name, ...obj }, msg) };
+
+  const enrollment = await obtainCredential(options, ctx);
+  if (!enrollment) return; // stopped while enrolling
+  client.setCredential(enrollment.credential);
+  options.onEnrolled?.(enrollment);
+
+  let failures = 0;
+  while (!signal.aborted) {
+    let commands: AgentCommand[];
+    try {
+      commands = await client.pollCommands(pollWaitSeconds, signal);
+      failures = 0;
+    } catch (err) {
+      if (signal.aborted) break;
+      if (!isTransient(err)) {
+        ctx.log({ err: describe(err) }, 'gateway refused the device; agent stops');
+        throw err;
+      }
+      failures++;
+      ctx.log({ err: describe(err), retryInMs: backoffMs(failures) }, 'poll failed; retrying');
+      await sleep(backoffMs(failures), signal);
+      continue;
+    }
+    for (const command of commands) {
+      if (signal.aborted) break; // unanswered commands time out on the server and come back later
+      await runCommand(ctx, command);
+    }
+  }
+}
+
+interface Ctx {
+  client: GatewayClient;
+  device: SimulatedWindowsDevice;
+  signal: AbortSignal;
+  log: AgentLog;
+}
+
+async function obtainCredential(options: SimulatedAgentOptions, ctx: Ctx): Promise<{ deviceId?: string; credential: string } | undefined> {
+  if (options.credential) return { credential: options.credential };
+  if (!options.enrollmentToken) throw new Error(`device ${ctx.device.name}: give either a credential or an enrollment token`);
+  for (let attempt = 1; !ctx.signal.aborted; attempt++) {
+    try {
+      const enrolled: EnrollResponse = await ctx.client.enroll(
+        { enrollmentToken: options.enrollmentToken, hostname: ctx.device.name, bootId: ctx.device.bootId },
+        ctx.signal,
+      );
+      ctx.log({ deviceId: enrolled.deviceId }, 'enrolled');
+      return enrolled;
+    } catch (err) {
+      if (ctx.signal.aborted) return undefined;
+      if (!isTransient(err)) throw err;
+      ctx.log({ err: describe(err) }, 'enrollment failed; retrying');
+      await sleep(backoffMs(attempt), ctx.signal);
+    }
+  }
+  return undefined;
+}
+
+async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
+  const { device, client, signal } = ctx;
+  ctx.log({ commandId: command.id, type: command.type, attempt: command.attempt }, 'command received');
+  // Progress is best effort: it only feeds the activity heartbeat. All of it is sent before the result.
+  const progressPosts: Promise<void>[] = [];
+  const onProgress = (progress: Progress) => {
+    progressPosts.push(client.postProgress(command.id, progress, signal).catch((err) => {
+      ctx.log({ commandId: command.id, err: describe(err) }, 'progress not delivered');
+    }));
+  };
+  const outcome = await device.handle(command, { onProgress });
+  await Promise.all(progressPosts);
+
+  // The step has run, but the machine drops off the network before it can say so: the server sees
+  // silence, times the attempt out and delivers the command again later (answered from the journal).
+  const awayMs = device.offlineSpellFor(command);
+  if (awayMs !== undefined) {
+    device.goOffline(`offline for ${awayMs} ms after ${command.type} ${command.id}`);
+    await sleep(awayMs, signal);
+    device.comeOnline();
+  }
+
+  const delivery = await postOutcome(ctx, command, outcome);
+
+  // Restart only once the gateway has the acknowledgement: a withdrawn reboot (409) must not happen.
+  if (outcome.status === 'acknowledged' && delivery === 'delivered') {
+    // Windows restarts: no polls until it is back, then the first poll carries the new boot id, which
+    // is how the gateway learns that the reboot finished.
+    device.goOffline(`rebooting for ${command.id}`);
+    await sleep(device.rebootDurationMs, signal);
+    const { bootId } = device.completeReboot();
+    device.comeOnline();
+    ctx.log({ commandId: command.id, bootId }, 'rebooted');
+  }
+}
+
+/** Retries network failures until delivered; a 404/409 means the server no longer wants it. */
+async function postOutcome(ctx: Ctx, command: AgentCommand, outcome: CommandOutcome): Promise<'delivered' | 'dropped' | 'stopped'> {
+  for (let attempt = 1; !ctx.signal.aborted; attempt++) {
+    try {
+      await ctx.client.postResult(command.id, outcome, ctx.signal);
+      ctx.log({ commandId: command.id, type: command.type, status: outcome.status }, 'result posted');
+      return 'delivered';
+    } catch (err) {
+      if (ctx.signal.aborted) return 'stopped';
+      if (err instanceof GatewayError && (err.status === 404 || err.status === 409)) {
+        ctx.log({ commandId: command.id, status: err.status, err: err.message }, 'result not wanted; dropped');
+        return 'dropped';
+      }
+      if (!isTransient(err)) {
+        ctx.log({ commandId: command.id, err: describe(err) }, 'result refused; dropped');
+        return 'dropped';
+      }
+      ctx.log({ commandId: command.id, err: describe(err), retryInMs: backoffMs(attempt) }, 'result not delivered; retrying');
+      await sleep(backoffMs(attempt), ctx.signal);
+    }
+  }
+  return 'stopped';
+}
+
+function describe(err: unknown): string {
+  if (err instanceof GatewayError) return `${err.status} ${err.message}`;
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  return e?.cause?.code ? `${e.message} (${e.cause.code})` : String(e?.message ?? err);
+}

@@ -1,0 +1,82 @@
+import { runSimulatedAgent, type AgentLog } from './agent-runner';
+import type { SimulatedWindowsDevice } from './simulated-device';
+
+export interface FleetMember {
+  device: SimulatedWindowsDevice;
+  /** exchanged for a credential at start; ignored when `credential` is given */
+  enrollmentToken?: string;
+  credential?: string;
+}
+
+export interface FleetAgent {
+  device: SimulatedWindowsDevice;
+  /** the server's id for the device, once enrolled (unknown when started with a credential) */
+  deviceId?: string;
+  credential?: string;
+  /** why the agent stopped on its own (a refused token or credential), if it did */
+  error?: unknown;
+}
+
+export interface SimulatedFleet {
+  devices: SimulatedWindowsDevice[];
+  agents: FleetAgent[];
+  /** resolves once every agent has a credential; rejects when one could not enroll */
+  ready: Promise<void>;
+  /** aborts every agent (open long polls included) and waits for all of them to end */
+  stop(): Promise<void>;
+}
+
+export interface SimulatedFleetOptions {
+  baseUrl: string;
+  devices: FleetMember[];
+  /** default 25 s */
+  pollWaitSeconds?: number;
+  log?: AgentLog;
+  fetch?: typeof fetch;
+}
+
+/** Runs many simulated agents in one process, each with its own device, poll loop and credential. */
+export function startSimulatedFleet(options: SimulatedFleetOptions): SimulatedFleet {
+  const controller = new AbortController();
+  const agents: FleetAgent[] = options.devices.map((m) => ({ device: m.device, credential: m.credential }));
+  const enrolled: Promise<void>[] = [];
+  const running = options.devices.map((member, i) => {
+    const agent = agents[i]!;
+    let markEnrolled!: () => void;
+    let markFailed!: (err: unknown) => void;
+    enrolled.push(new Promise<void>((resolve, reject) => { markEnrolled = resolve; markFailed = reject; }));
+    return runSimulatedAgent({
+      baseUrl: options.baseUrl,
+      device: member.device,
+      credential: member.credential,
+      enrollmentToken: member.enrollmentToken,
+      pollWaitSeconds: options.pollWaitSeconds,
+      log: options.log,
+      fetch: options.fetch,
+      signal: controller.signal,
+      onEnrolled: ({ deviceId, credential }) => {
+        agent.deviceId = deviceId;
+        agent.credential = credential;
+        markEnrolled();
+      },
+    }).then(
+      () => markEnrolled(), // stopped before enrolling: nothing to wait for
+      (err: unknown) => {
+        agent.error = err;
+        markFailed(err);
+        options.log?.({ device: member.device.name, err: String((err as Error)?.message ?? err) }, 'agent stopped');
+      },
+    );
+  });
+  const ready = Promise.all(enrolled).then(() => undefined);
+  ready.catch(() => undefined); // callers that never await `ready` must not see an unhandled rejection
+  return {
+    devices: options.devices.map((m) => m.device),
+    agents,
+    ready,
+    async stop() {
+      controller.abort();
+      await Promise.all(running);
+    },
+  };
+}

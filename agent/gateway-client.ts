@@ -1,0 +1,138 @@
+import type { AgentCommand, CommandOutcome } from '../domain/device-protocol';
+
+/** The gateway answered with a status other than 2xx; `message` is the JSON body's `error`. */
+export class GatewayError extends Error {
+  constructor(readonly status: number, message: string, readonly body?: unknown) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+export interface EnrollRequest {
+  enrollmentToken: string;
+  hostname: string;
+  bootId: string;
+}
+export interface EnrollResponse {
+  deviceId: string;
+  credential: string;
+}
+export interface Progress {
+  message: string;
+  percent?: number;
+}
+
+export interface GatewayClientOptions {
+  /** e.g. "http://127.0.0.1:3000" (no trailing /agent/v1) */
+  baseUrl: string;
+  /** the device credential from enrollment; set later with `setCredential` */
+  credential?: string;
+  /** the device's current boot id, sent with every call: a new one tells the gateway a reboot finished */
+  bootId: () => string;
+  /** a request that takes longer than this (beyond a long poll's wait) is abandoned; default 15 s */
+  requestTimeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+const BOOT_ID_HEADER = 'X-Patchflow-Boot-Id';
+
+/**
+ * HTTP client for the agent gateway (/agent/v1). Every call after enrollment carries the device's
+ * credential and boot id, so every call is also a check-in.
+ */
+export class GatewayClient {
+  private credential: string | undefined;
+  private readonly baseUrl: string;
+  private readonly fetch: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: GatewayClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.credential = options.credential;
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.timeoutMs = options.requestTimeoutMs ?? 15_000;
+  }
+
+  setCredential(credential: string): void {
+    this.credential = credential;
+  }
+
+  /** Exchanges a one-time enrollment token for the device's id and credential (201). */
+  async enroll(request: EnrollRequest, signal?: AbortSignal): Promise<EnrollResponse> {
+    const body = await this.call('POST', '/agent/v1/enroll', { body: request, signal, authenticated: false });
+    const { deviceId, credential } = (body ?? {}) as Partial<EnrollResponse>;
+    if (typeof deviceId !== 'string' || typeof credential !== 'string') {
+      throw new GatewayError(201, 'enrollment answer lacks deviceId or credential', body);
+    }
+    this.credential = credential;
+    return { deviceId, credential };
+  }
+
+  /** Long-polls for commands; an empty list when nothing arrived within `waitSeconds`. */
+  async pollCommands(waitSeconds: number, signal?: AbortSignal): Promise<AgentCommand[]> {
+    const body = await this.call('GET', `/agent/v1/commands?wait=${encodeURIComponent(waitSeconds)}`, {
+      signal,
+      extraTimeoutMs: waitSeconds * 1000,
+    });
+    const commands = (body as { commands?: unknown })?.commands;
+    if (!Array.isArray(commands)) throw new GatewayError(200, 'poll answer lacks a commands array', body);
+    return commands as AgentCommand[];
+  }
+
+  /** Posts a command's outcome (200). */
+  async postResult(commandId: string, outcome: CommandOutcome, signal?: AbortSignal): Promise<unknown> {
+    return this.call('POST', `/agent/v1/commands/${encodeURIComponent(commandId)}/result`, { body: outcome, signal });
+  }
+
+  /** Posts progress of a running command (202); the gateway turns it into an activity heartbeat. */
+  async postProgress(commandId: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', `/agent/v1/commands/${encodeURIComponent(commandId)}/progress`, { body: progress, signal });
+  }
+
+  private async call(
+    method: 'GET' | 'POST',
+    route: string,
+    opts: { body?: unknown; signal?: AbortSignal; authenticated?: boolean; extraTimeoutMs?: number },
+  ): Promise<unknown> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.authenticated !== false) {
+      if (!this.credential) throw new Error('the device has no credential yet: enroll first');
+      headers.authorization = `Bearer ${this.credential}`;
+      headers[BOOT_ID_HEADER] = this.options.bootId();
+    }
+    // A dead connection must not hang an agent forever: every request has a deadline.
+    const timeout = AbortSignal.timeout(this.timeoutMs + (opts.extraTimeoutMs ?? 0));
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const response = await this.fetch(`${this.baseUrl}${route}`, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal,
+    });
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: unknown })?.error;
+      const message = typeof error === 'string' ? error : `${method} ${route} answered ${response.status}`;
+      throw new GatewayError(response.status, message, parsed);
+    }
+    return parsed;
+  }
+}
+
+/**
+ * Whether a failed call is worth repeating as is: network failures, timeouts, 5xx and 429. A 4xx
+ * other than 429 means the request itself is wrong (or no longer wanted), so repeating cannot help.
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof GatewayError) return err.status >= 500 || err.status === 429;
+  return true;
+}

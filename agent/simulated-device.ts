@@ -1,0 +1,511 @@
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import {
+  CommandErrorCode,
+  CommandType,
+  RebootBehavior,
+  type AgentCommand,
+  type CleanupPayload,
+  type CommandError,
+  type CommandOutcome,
+  type CopyPayload,
+  type DownloadPayload,
+  type ExecutePayload,
+  type RebootResult,
+  type ScanResult,
+} from '../domain/device-protocol';
+import { formatExitCode } from '../domain/exit-codes';
+import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, installFolderProblem, workingFolderProblem } from '../domain/folders';
+import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
+import { randomGuid, randomInt, randomStream, seedFromText, shuffled, type Random } from './prng';
+import { emptyDirectory, fileExists, listFiles, SandboxPathError, WindowsSandbox, windowsJoin } from './sandbox';
+import { sleep } from './timing';
+
+/** Installer exit codes the simulator produces (unsigned 32-bit, as Windows reports HRESULTs). */
+export const ExitCode = {
+  Success: 0,
+  /** ERROR_SUCCESS_REBOOT_REQUIRED */
+  RebootRequired: 3010,
+  /** ERROR_SUCCESS_REBOOT_INITIATED */
+  RebootInitiated: 1641,
+  /** WU_S_REBOOT_REQUIRED */
+  WuRebootRequired: 0x00240005,
+  /** WU_S_ALREADY_INSTALLED (2359302) */
+  AlreadyInstalled: 0x00240006,
+  /** WU_E_NOT_APPLICABLE */
+  NotApplicable: 0x80240017,
+  /** ERROR_INSTALL_ALREADY_RUNNING */
+  InstallAlreadyRunning: 1618,
+  /** WU_E_OPERATIONINPROGRESS */
+  OperationInProgress: 0x80240009,
+  /** ERROR_INSTALL_FAILURE as an HRESULT (2147944003) */
+  InstallFailure: 0x80070643,
+} as const;
+
+const PENDING_REBOOT_CODES = new Set<number>([ExitCode.RebootRequired, ExitCode.RebootInitiated, ExitCode.WuRebootRequired]);
+const INSTALLED_CODES = new Set<number>([ExitCode.Success, ExitCode.AlreadyInstalled]);
+/** Another installation held the lock: nothing was installed, and a later delivery may run the step. */
+const BUSY_CODES = new Set<number>([ExitCode.InstallAlreadyRunning, ExitCode.OperationInProgress]);
+
+/** The device stops polling for a while: after receiving a matching command, before answering it. */
+export interface OfflineSpell {
+  /** only after a command of this type (any type when unset) */
+  afterCommand?: CommandType;
+  /** only after a command about this KB (download, execute, or a copy that includes it) */
+  kb?: string;
+  durationMs: number;
+  /** how many matching commands trigger the spell; default 1 */
+  times?: number;
+}
+
+export interface SimulatedDeviceOptions {
+  /** local identity of the simulated machine (not the server's device id, which enrollment assigns) */
+  id: string;
+  /** a real local directory; `C:\X\Y` maps to `<sandboxDir>/C/X/Y` */
+  sandboxDir: string;
+  /** hostname sent at enrollment; default: the id upper-cased */
+  name?: string;
+  /** default: drawn from the seed */
+  os?: DeviceOs;
+  /** every random choice derives from it; default: derived from the id */
+  seed?: number;
+  /** catalog KBs that are not installed; default: a seeded subset of 3–8 applicable updates */
+  missingKbs?: string[];
+  /** exit codes returned by successive real executions of a KB; 0 (or 3010 for "always reboot" updates) after */
+  exitCodes?: Record<string, number[]>;
+  /** KBs whose downloads arrive corrupted (truncated), so the SHA-256 check refuses them */
+  corruptDownloads?: string[];
+  /** how long a restart keeps the device away; default 3000 ms */
+  rebootDurationMs?: number;
+  offline?: OfflineSpell[];
+  /** probability (0–1) that a download or an execution fails at random (seeded); default 0 */
+  failureRate?: number;
+  /** free space on C: before anything is staged; default: drawn from the seed (20–120 GB) */
+  freeDiskBytes?: number;
+  /** how long an installer runs; default 50 ms */
+  executeDurationMs?: number;
+  /** how long a download takes; default 20 ms */
+  downloadDurationMs?: number;
+  /** Windows already says a restart is pending (e.g. from an install outside Patchflow) */
+  rebootPending?: boolean;
+  /** clock for timestamps in results and events; default: the system clock */
+  now?: () => Date;
+}
+
+/** One line of the device's own log, for tests and demos. */
+export interface DeviceEvent {
+  at: string;
+  commandId?: string;
+  /** a command type, or "reboot-completed", "offline", "online", "journal-hit" */
+  type: string;
+  kb?: string;
+  detail: string;
+}
+
+export interface HandleOptions {
+  /** called while a long step (download) runs, e.g. at 50% and 100% */
+  onProgress?: (progress: { message: string; percent?: number }) => void;
+}
+
+const fail = (code: string, message: string, retryable: boolean): CommandOutcome => ({
+  status: 'failed',
+  error: { code, message, retryable },
+});
+/** Our own code for a command whose payload could never work (a file name with a path in it). */
+const INVALID_PAYLOAD = 'InvalidPayload';
+const GB = 1024 ** 3;
+
+/**
+ * A Windows machine in a directory: it scans, downloads, copies, executes, reboots and cleans up the
+ * way a real endpoint would, including the ugly parts (failing installers, corrupt downloads, offline
+ * spells, restarts). It keeps a journal by command id, so a retried delivery is answered from the
+ * journal instead of running a patch twice.
+ */
+export class SimulatedWindowsDevice {
+  readonly id: string;
+  readonly name: string;
+  readonly os: DeviceOs;
+  readonly seed: number;
+  readonly sandbox: WindowsSandbox;
+  readonly rebootDurationMs: number;
+  readonly events: DeviceEvent[] = [];
+
+  private currentBootId: string;
+  private readonly installed = new Set<string>();
+  private readonly awaitingReboot = new Set<string>();
+  private windowsSaysRebootPending: boolean;
+  private readonly journal = new Map<string, CommandOutcome>();
+  private readonly inFlight = new Map<string, Promise<CommandOutcome>>();
+  /** reboot command id → the boot id it was acknowledged from */
+  private readonly acknowledgedReboots = new Map<string, string>();
+  private readonly executions = new Map<string, number>();
+  private readonly exitCodeQueues = new Map<string, number[]>();
+  private readonly corrupt: Set<string>;
+  private readonly spells: { spell: OfflineSpell; remaining: number }[];
+  /** local file → simulated size in bytes: what staging takes from the free disk */
+  private readonly staged = new Map<string, number>();
+  private readonly baseFreeDiskBytes: number;
+  private readonly failureRate: number;
+  private readonly executeDurationMs: number;
+  private readonly downloadDurationMs: number;
+  private readonly failures: Random;
+  private readonly boots: Random;
+  private readonly now: () => Date;
+  private online = true;
+
+  constructor(options: SimulatedDeviceOptions) {
+    this.id = options.id;
+    this.name = options.name ?? options.id.toUpperCase();
+    this.seed = options.seed ?? seedFromText(options.id);
+    this.sandbox = new WindowsSandbox(options.sandboxDir);
+    const setup = randomStream(this.seed, 'setup');
+    this.os = options.os ?? ALL_OS[randomInt(setup, 0, ALL_OS.length - 1)]!;
+    this.baseFreeDiskBytes = options.freeDiskBytes ?? randomInt(setup, 20, 120) * GB;
+    this.rebootDurationMs = options.rebootDurationMs ?? 3000;
+    this.executeDurationMs = options.executeDurationMs ?? 50;
+    this.downloadDurationMs = options.downloadDurationMs ?? 20;
+    this.failureRate = options.failureRate ?? 0;
+    this.windowsSaysRebootPending = options.rebootPending ?? false;
+    this.now = options.now ?? (() => new Date());
+    this.failures = randomStream(this.seed, 'failures');
+    this.boots = randomStream(this.seed, 'boots');
+    this.currentBootId = randomGuid(this.boots);
+    this.corrupt = new Set((options.corruptDownloads ?? []).map(normaliseKb));
+    this.spells = (options.offline ?? []).map((spell) => ({ spell, remaining: spell.times ?? 1 }));
+    for (const [kb, codes] of Object.entries(options.exitCodes ?? {})) this.exitCodeQueues.set(normaliseKb(kb), codes.map((c) => c >>> 0));
+
+    const applicable = catalogFor(this.os);
+    const missing = options.missingKbs
+      ? new Set(options.missingKbs.map(normaliseKb))
+      : defaultMissing(this.seed, applicable);
+    for (const u of applicable) if (!missing.has(u.kb)) this.installed.add(u.kb);
+  }
+
+  // ---- state that tests and the runner read ----
+
+  /** Changes on every restart: the gateway recognises a finished reboot by it. */
+  get bootId(): string {
+    return this.currentBootId;
+  }
+  /** KBs effective now (not those waiting for a restart). */
+  installedKbs(): string[] {
+    return [...this.installed].sort();
+  }
+  /** KBs installed by an execution that exited 3010/1641/0x00240005, effective after the next restart. */
+  pendingRebootKbs(): string[] {
+    return [...this.awaitingReboot].sort();
+  }
+  /** Applicable KBs that are neither installed nor waiting for a restart. */
+  missingKbs(): string[] {
+    return catalogFor(this.os).map((u) => u.kb).filter((kb) => !this.installed.has(kb) && !this.awaitingReboot.has(kb));
+  }
+  isInstalled(kb: string): boolean {
+    return this.installed.has(normaliseKb(kb));
+  }
+  isRebootPending(): boolean {
+    return this.windowsSaysRebootPending || this.awaitingReboot.size > 0;
+  }
+  /** How many times an installer really ran for a KB (journal answers, "already installed" and busy answers excluded). */
+  executionCount(kb: string): number {
+    return this.executions.get(normaliseKb(kb)) ?? 0;
+  }
+  /** The final outcome journalled for a command id, if any. */
+  journalEntry(commandId: string): CommandOutcome | undefined {
+    return this.journal.get(commandId);
+  }
+  freeDiskBytes(): number {
+    let used = 0;
+    for (const bytes of this.staged.values()) used += bytes;
+    return Math.max(0, this.baseFreeDiskBytes - used);
+  }
+  /** Files in the working and install folders, relative to each. */
+  async folderContents(
+    workingFolder = DEFAULT_WORKING_FOLDER,
+    installFolder = DEFAULT_INSTALL_FOLDER,
+  ): Promise<{ working: string[]; install: string[] }> {
+    return {
+      working: await listFiles(this.sandbox.localPath(workingFolder)),
+      install: await listFiles(this.sandbox.localPath(installFolder)),
+    };
+  }
+
+  // ---- offline bookkeeping for the runner ----
+
+  isOnline(): boolean {
+    return this.online;
+  }
+  goOffline(reason: string): void {
+    this.online = false;
+    this.record({ type: 'offline', detail: reason });
+  }
+  comeOnline(): void {
+    this.online = true;
+    this.record({ type: 'online', detail: `back online (boot ${this.currentBootId})` });
+  }
+  /**
+   * How long to stay away after receiving this command, if an offline spell matches it. Each match
+   * uses up one of the spell's `times`, so the same options give the same run every time.
+   */
+  offlineSpellFor(command: AgentCommand): number | undefined {
+    const kbs = kbsOf(command);
+    for (const entry of this.spells) {
+      const { spell } = entry;
+      if (entry.remaining <= 0) continue;
+      if (spell.afterCommand && spell.afterCommand !== command.type) continue;
+      if (spell.kb && !kbs.includes(normaliseKb(spell.kb))) continue;
+      entry.remaining--;
+      return spell.durationMs;
+    }
+    return undefined;
+  }
+
+  // ---- commands ----
+
+  /**
+   * Runs one command. A command id with a final outcome in the journal is answered from the journal
+   * and nothing runs again; retryable failures and busy answers are not final, so a later delivery runs.
+   */
+  async handle(command: AgentCommand, options: HandleOptions = {}): Promise<CommandOutcome> {
+    const journalled = this.journal.get(command.id);
+    if (journalled) {
+      this.record({ commandId: command.id, type: 'journal-hit', kb: kbsOf(command)[0], detail: `${command.type} answered from the journal (delivery ${command.attempt})` });
+      return journalled;
+    }
+    // A second delivery that arrives while the first still runs waits for the same answer.
+    const running = this.inFlight.get(command.id);
+    if (running) return running;
+    const run = this.run(command, options).finally(() => this.inFlight.delete(command.id));
+    this.inFlight.set(command.id, run);
+    const outcome = await run;
+    if (isFinal(command, outcome)) this.journal.set(command.id, outcome);
+    return outcome;
+  }
+
+  /** The restart finished: a new boot id, and what waited for the restart is now installed. */
+  completeReboot(): RebootResult {
+    const previousBootId = this.currentBootId;
+    this.currentBootId = randomGuid(this.boots);
+    for (const kb of this.awaitingReboot) this.installed.add(kb);
+    const finished = [...this.awaitingReboot];
+    this.awaitingReboot.clear();
+    this.windowsSaysRebootPending = false;
+    // A re-delivery of an acknowledged reboot after the restart is answered "done", never rebooted again.
+    for (const [commandId, ackedBootId] of this.acknowledgedReboots) {
+      this.journal.set(commandId, { status: 'succeeded', result: { previousBootId: ackedBootId, bootId: this.currentBootId } });
+    }
+    this.acknowledgedReboots.clear();
+    this.record({ type: 'reboot-completed', detail: `boot ${previousBootId} → ${this.currentBootId}; finished ${finished.join(', ') || 'nothing pending'}` });
+    return { previousBootId, bootId: this.currentBootId };
+  }
+
+  private async run(command: AgentCommand, options: HandleOptions): Promise<CommandOutcome> {
+    try {
+      switch (command.type) {
+        case CommandType.Scan: return this.scan(command);
+        case CommandType.Download: return await this.download(command as AgentCommand<'download'>, options);
+        case CommandType.Copy: return await this.copy(command as AgentCommand<'copy'>);
+        case CommandType.Execute: return await this.execute(command as AgentCommand<'execute'>);
+        case CommandType.Reboot: return this.reboot(command);
+        case CommandType.Cleanup: return await this.cleanup(command as AgentCommand<'cleanup'>);
+        default: {
+          const type: string = (command as { type: string }).type;
+          this.record({ commandId: command.id, type, detail: 'unknown command type' });
+          return fail(CommandErrorCode.UnknownCommand, `this agent does not know the command type "${type}"`, false);
+        }
+      }
+    } catch (err) {
+      if (err instanceof SandboxPathError) return this.refuse(command, INVALID_PAYLOAD, err.message, false);
+      // A disk or file-system error on the endpoint: worth another try.
+      return this.refuse(command, 'DeviceError', `${command.type} failed on the device: ${(err as Error).message}`, true);
+    }
+  }
+
+  private scan(command: AgentCommand): CommandOutcome {
+    const updates = catalogFor(this.os).map(({ appliesTo: _appliesTo, ...u }) => ({ ...u, installed: this.installed.has(u.kb) }));
+    const result: ScanResult = {
+      bootId: this.currentBootId,
+      updates,
+      rebootPending: this.isRebootPending(),
+      freeDiskBytes: this.freeDiskBytes(),
+      scannedAt: this.now().toISOString(),
+    };
+    this.record({ commandId: command.id, type: command.type, detail: `${updates.length} applicable, ${updates.filter((u) => !u.installed).length} missing` });
+    return { status: 'succeeded', result };
+  }
+
+  private async download(command: AgentCommand<'download'>, options: HandleOptions): Promise<CommandOutcome> {
+    const { patch, workingFolder }: DownloadPayload = command.payload;
+    const kb = normaliseKb(patch.kb);
+    const problem = workingFolderProblem(workingFolder);
+    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false, kb);
+    const update = findUpdate(patch);
+    if (!update) return this.refuse(command, CommandErrorCode.DownloadFailed, `GET ${patch.downloadUrl} answered 404 Not Found: ${kb} is not in the catalog`, false, kb);
+    const file = this.sandbox.localFile(workingFolder, patch.fileName);
+    const windowsPath = windowsJoin(workingFolder, patch.fileName);
+    const free = this.freeDiskBytes() + (this.staged.get(file) ?? 0);
+    if (patch.sizeBytes > free) {
+      return this.refuse(command, CommandErrorCode.DiskFull, `${windowsPath} needs ${patch.sizeBytes} bytes, C: has ${free} free`, true, kb);
+    }
+    options.onProgress?.({ message: `downloading ${patch.fileName}`, percent: 50 });
+    await sleep(this.downloadDurationMs);
+    if (this.randomFailure()) {
+      return this.refuse(command, CommandErrorCode.DownloadFailed, `GET ${patch.downloadUrl} failed: connection reset (simulated)`, true, kb);
+    }
+    let content = simulatedFileContent(update);
+    // A transfer cut short is the common real-world corruption: a truncated file.
+    if (this.corrupt.has(kb)) content = content.subarray(0, Math.floor(content.length / 2));
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, content);
+    this.staged.set(file, patch.sizeBytes);
+    const actual = sha256Of(await readFile(file));
+    const expected = patch.sha256.toLowerCase();
+    if (actual !== expected) {
+      await rm(file, { force: true });
+      this.staged.delete(file);
+      return this.refuse(command, CommandErrorCode.HashMismatch, `SHA-256 of ${windowsPath} is ${actual}, catalog says ${expected}`, false, kb);
+    }
+    options.onProgress?.({ message: `downloaded ${patch.fileName}, SHA-256 verified`, percent: 100 });
+    this.record({ commandId: command.id, type: command.type, kb, detail: `${windowsPath} (${content.length} bytes, SHA-256 ok)` });
+    // `bytes` is what was written: simulated installers are small stand-ins for the catalog's size.
+    return { status: 'succeeded', result: { kb, path: windowsPath, sha256: actual, bytes: content.length } };
+  }
+
+  private async copy(command: AgentCommand<'copy'>): Promise<CommandOutcome> {
+    const { patches, workingFolder, installFolder }: CopyPayload = command.payload;
+    const problem = workingFolderProblem(workingFolder) ?? installFolderProblem(installFolder);
+    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false);
+    await mkdir(this.sandbox.localPath(installFolder), { recursive: true });
+    const copied: { kb: string; path: string }[] = [];
+    for (const patch of patches) {
+      const kb = normaliseKb(patch.kb);
+      const from = this.sandbox.localFile(workingFolder, patch.fileName);
+      if (!(await fileExists(from))) {
+        return this.refuse(command, CommandErrorCode.FileMissing, `${windowsJoin(workingFolder, patch.fileName)} is missing; download ${kb} again`, true, kb);
+      }
+      const to = this.sandbox.localFile(installFolder, patch.fileName);
+      await copyFile(from, to);
+      this.staged.set(to, patch.sizeBytes);
+      copied.push({ kb, path: windowsJoin(installFolder, patch.fileName) });
+    }
+    this.record({ commandId: command.id, type: command.type, detail: `copied ${copied.map((c) => c.kb).join(', ') || 'nothing'} to ${installFolder}` });
+    return { status: 'succeeded', result: { copied } };
+  }
+
+  private async execute(command: AgentCommand<'execute'>): Promise<CommandOutcome> {
+    const { patch, installFolder }: ExecutePayload = command.payload;
+    const kb = normaliseKb(patch.kb);
+    const problem = installFolderProblem(installFolder);
+    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false, kb);
+    const file = this.sandbox.localFile(installFolder, patch.fileName);
+    const windowsPath = windowsJoin(installFolder, patch.fileName);
+    if (!(await fileExists(file))) {
+      return this.refuse(command, CommandErrorCode.FileMissing, `${windowsPath} is missing; copy ${kb} again`, true, kb);
+    }
+    // Checked again right before running: nothing runs whose hash does not match the catalog, even if
+    // the file changed between download and execute.
+    const actual = sha256Of(await readFile(file));
+    const expected = patch.sha256.toLowerCase();
+    if (actual !== expected) {
+      return this.refuse(command, CommandErrorCode.HashMismatch, `SHA-256 of ${windowsPath} is ${actual}, catalog says ${expected}; not executed`, false, kb);
+    }
+
+    const update = findUpdate(patch);
+    if (!update || !update.appliesTo.includes(this.os)) {
+      return this.answerExecute(command, kb, ExitCode.NotApplicable, 0, false, `${kb} does not apply to ${this.os}`);
+    }
+    // Installed state is re-checked before every run: a retry whose first run did install must not run again.
+    if (this.installed.has(kb) || this.awaitingReboot.has(kb)) {
+      return this.answerExecute(command, kb, ExitCode.AlreadyInstalled, 0, true, `${kb} is already installed; installer not run`);
+    }
+    const exitCode = this.nextExitCode(update);
+    if (!BUSY_CODES.has(exitCode)) this.executions.set(kb, this.executionCount(kb) + 1);
+    await sleep(this.executeDurationMs);
+    if (INSTALLED_CODES.has(exitCode)) this.installed.add(kb);
+    else if (PENDING_REBOOT_CODES.has(exitCode)) this.awaitingReboot.add(kb);
+    return this.answerExecute(command, kb, exitCode, this.executeDurationMs, false, `installer exited ${formatExitCode(exitCode)}`);
+  }
+
+  private answerExecute(command: AgentCommand, kb: string, exitCode: number, durationMs: number, alreadyInstalled: boolean, detail: string): CommandOutcome {
+    this.record({ commandId: command.id, type: command.type, kb, detail });
+    return { status: 'succeeded', result: { kb, exitCode: exitCode >>> 0, durationMs, alreadyInstalled } };
+  }
+
+  /** The configured sequence first; then a seeded random failure; then what the update normally does. */
+  private nextExitCode(update: CatalogUpdate): number {
+    const queued = this.exitCodeQueues.get(update.kb)?.shift();
+    if (queued !== undefined) return queued;
+    if (this.randomFailure()) return ExitCode.InstallFailure;
+    return update.rebootBehavior === RebootBehavior.AlwaysRequiresReboot ? ExitCode.RebootRequired : ExitCode.Success;
+  }
+
+  private randomFailure(): boolean {
+    return this.failureRate > 0 && this.failures() < this.failureRate;
+  }
+
+  private reboot(command: AgentCommand): CommandOutcome {
+    if (!this.acknowledgedReboots.has(command.id)) {
+      this.acknowledgedReboots.set(command.id, this.currentBootId);
+      this.record({ commandId: command.id, type: command.type, detail: `restart requested from boot ${this.currentBootId}` });
+    }
+    return { status: 'acknowledged' };
+  }
+
+  private async cleanup(command: AgentCommand<'cleanup'>): Promise<CommandOutcome> {
+    const { workingFolder, installFolder }: CleanupPayload = command.payload;
+    // Cleanup deletes everything inside both folders: refusing a protected folder here is what keeps a
+    // wrong setting from emptying C:\Windows.
+    const problem = workingFolderProblem(workingFolder) ?? installFolderProblem(installFolder);
+    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false);
+    const working = this.sandbox.localPath(workingFolder);
+    const install = this.sandbox.localPath(installFolder);
+    const removedFiles = (await emptyDirectory(working)) + (await emptyDirectory(install));
+    for (const file of [...this.staged.keys()]) {
+      if (isInside(file, working) || isInside(file, install)) this.staged.delete(file);
+    }
+    const workingFolderEmpty = (await listFiles(working)).length === 0;
+    const installFolderEmpty = (await listFiles(install)).length === 0;
+    this.record({ commandId: command.id, type: command.type, detail: `removed ${removedFiles} files` });
+    return { status: 'succeeded', result: { removedFiles, workingFolderEmpty, installFolderEmpty } };
+  }
+
+  private refuse(command: AgentCommand, code: string, message: string, retryable: boolean, kb?: string): CommandOutcome {
+    const error: CommandError = { code, message, retryable };
+    this.record({ commandId: command.id, type: command.type, kb, detail: `${code}: ${message}` });
+    return { status: 'failed', error };
+  }
+
+  private record(event: Omit<DeviceEvent, 'at'>): void {
+    this.events.push({ at: this.now().toISOString(), ...event });
+  }
+}
+
+/** A seeded 3–8 of the applicable updates (fewer when fewer apply). */
+function defaultMissing(seed: number, applicable: CatalogUpdate[]): Set<string> {
+  const random = randomStream(seed, 'missing');
+  const count = Math.min(applicable.length, randomInt(random, 3, 8));
+  return new Set(shuffled(random, applicable.map((u) => u.kb)).slice(0, count));
+}
+
+/** Final answers are journalled; busy answers and retryable failures invite another delivery. */
+function isFinal(command: AgentCommand, outcome: CommandOutcome): boolean {
+  if (outcome.status === 'acknowledged') return false; // journalled as done by completeReboot
+  if (outcome.status === 'failed') return !outcome.error.retryable;
+  if (command.type === CommandType.Execute) {
+    const { exitCode } = outcome.result as { exitCode: number };
+    return !BUSY_CODES.has(exitCode >>> 0);
+  }
+  return true;
+}
+
+function kbsOf(command: AgentCommand): string[] {
+  const p = command.payload as Partial<DownloadPayload & CopyPayload>;
+  if (p.patch) return [normaliseKb(p.patch.kb)];
+  if (p.patches) return p.patches.map((x) => normaliseKb(x.kb));
+  return [];
+}
+
+function isInside(file: string, dir: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+

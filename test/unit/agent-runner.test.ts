@@ -1,0 +1,189 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { runSimulatedAgent } from '../../agent/agent-runner';
+import { findUpdate } from '../../agent/catalog';
+import { startSimulatedFleet } from '../../agent/fleet';
+import { SimulatedWindowsDevice } from '../../agent/simulated-device';
+import type { AgentCommand, CommandOutcome, PatchFile } from '../../domain/device-protocol';
+import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../../domain/folders';
+
+/** What the fake gateway saw, one entry per request. */
+interface Seen { method: string; url: string; auth?: string; bootId?: string; body?: unknown; at: number }
+
+/**
+ * A minimal in-memory stand-in for /agent/v1: enough to drive the runner's HTTP loop. The real
+ * gateway is tested by the integration suite.
+ */
+class FakeGateway {
+  readonly seen: Seen[] = [];
+  readonly queue: AgentCommand[] = [];
+  readonly results = new Map<string, CommandOutcome[]>();
+  /** status codes to answer the next result posts with, before accepting */
+  resultFailures: number[] = [];
+  private waiters: (() => void)[] = [];
+  private server!: Server;
+  baseUrl = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => { void this.route(req, res); });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+  push(command: AgentCommand): void {
+    this.queue.push(command);
+    this.waiters.splice(0).forEach((w) => w());
+  }
+  async until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error('condition not reached in time');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = raw ? JSON.parse(raw) : undefined;
+    const url = req.url ?? '';
+    this.seen.push({ method: req.method!, url, auth: req.headers.authorization, bootId: req.headers['x-patchflow-boot-id'] as string | undefined, body, at: Date.now() });
+    const send = (status: number, json: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json)); };
+
+    if (url === '/agent/v1/enroll') {
+      if (body.enrollmentToken !== 'token-0123456789abcdefghij') return send(401, { error: 'enrollment token is unknown or already used' });
+      return send(201, { deviceId: 'dev-1', credential: 'dev-1.secret' });
+    }
+    if (req.headers.authorization !== 'Bearer dev-1.secret') return send(401, { error: 'device credential is not valid' });
+    if (url.startsWith('/agent/v1/commands?')) {
+      const wait = Number(new URL(url, 'http://x').searchParams.get('wait')) * 1000;
+      if (this.queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          this.waiters.push(() => { clearTimeout(timer); resolve(); });
+          res.on('close', () => { clearTimeout(timer); resolve(); });
+        });
+      }
+      return send(200, { commands: this.queue.splice(0) });
+    }
+    const m = /^\/agent\/v1\/commands\/([^/]+)\/(result|progress)$/.exec(url);
+    if (m && m[2] === 'progress') return send(202, { accepted: true });
+    if (m && m[2] === 'result') {
+      const failure = this.resultFailures.shift();
+      if (failure) return send(failure, { error: `simulated ${failure}` });
+      const id = decodeURIComponent(m[1]!);
+      this.results.set(id, [...(this.results.get(id) ?? []), body]);
+      return send(200, { accepted: true });
+    }
+    send(404, { error: `no route ${req.method} ${url}` });
+  }
+}
+
+function patchFile(kb: string): PatchFile {
+  const u = findUpdate({ kb })!;
+  return { updateId: u.updateId, kb: u.kb, fileName: u.fileName, downloadUrl: u.downloadUrl, sizeBytes: u.sizeBytes, sha256: u.sha256 };
+}
+
+let sandboxDir: string;
+let gateway: FakeGateway;
+let controller: AbortController;
+beforeEach(async () => {
+  sandboxDir = await mkdtemp(path.join(tmpdir(), 'patchflow-runner-'));
+  gateway = new FakeGateway();
+  await gateway.start();
+  controller = new AbortController();
+});
+afterEach(async () => {
+  controller.abort();
+  await gateway.stop();
+  await rm(sandboxDir, { recursive: true, force: true });
+});
+
+const newDevice = (options: Partial<ConstructorParameters<typeof SimulatedWindowsDevice>[0]> = {}) =>
+  new SimulatedWindowsDevice({ id: 'ws-01', sandboxDir, os: 'win10', missingKbs: ['KB5034441', 'KB5035845'], executeDurationMs: 0, downloadDurationMs: 0, rebootDurationMs: 200, ...options });
+
+describe('runSimulatedAgent', () => {
+  it('enrolls, then polls with credential and boot id, runs commands and posts outcomes and progress', async () => {
+    const device = newDevice();
+    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, enrollmentToken: 'token-0123456789abcdefghij', pollWaitSeconds: 1, signal: controller.signal });
+    const id = 'install/dev-1/op/download-KB5034441'; // slashes: ids are workflow id + activity id
+    gateway.push({ id, type: 'download', payload: { patch: patchFile('KB5034441'), workingFolder: DEFAULT_WORKING_FOLDER }, attempt: 1 });
+    await gateway.until(() => gateway.results.has(id));
+
+    expect(gateway.seen[0]).toMatchObject({ method: 'POST', url: '/agent/v1/enroll', body: { hostname: 'WS-01', bootId: device.bootId } });
+    const poll = gateway.seen.find((s) => s.url.startsWith('/agent/v1/commands?'))!;
+    expect(poll).toMatchObject({ auth: 'Bearer dev-1.secret', bootId: device.bootId, url: '/agent/v1/commands?wait=1' });
+    expect(gateway.results.get(id)).toEqual([{ status: 'succeeded', result: expect.objectContaining({ kb: 'KB5034441', sha256: patchFile('KB5034441').sha256 }) }]);
+    const progress = gateway.seen.filter((s) => s.url.endsWith('/progress')).map((s) => (s.body as { percent: number }).percent);
+    expect(progress).toEqual([50, 100]);
+    controller.abort();
+    await run;
+  });
+
+  it('acknowledges a reboot, stays away, and comes back with a new boot id', async () => {
+    const device = newDevice();
+    const firstBoot = device.bootId;
+    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', pollWaitSeconds: 1, signal: controller.signal });
+    gateway.push({ id: 'reboot-1', type: 'reboot', payload: { reason: 'install' }, attempt: 1 });
+    await gateway.until(() => gateway.results.has('reboot-1'));
+    const ackedAt = Date.now();
+    expect(gateway.results.get('reboot-1')).toEqual([{ status: 'acknowledged' }]);
+    await gateway.until(() => gateway.seen.some((s) => s.bootId && s.bootId !== firstBoot));
+    const back = gateway.seen.find((s) => s.bootId && s.bootId !== firstBoot)!;
+    expect(back.at - ackedAt).toBeGreaterThanOrEqual(150); // no poll during the 200 ms restart
+    expect(back.bootId).toBe(device.bootId);
+    // Delivered again after the restart: answered "done" from the journal, no second restart.
+    gateway.push({ id: 'reboot-1', type: 'reboot', payload: { reason: 'install' }, attempt: 2 });
+    await gateway.until(() => gateway.results.get('reboot-1')!.length === 2);
+    expect(gateway.results.get('reboot-1')![1]).toEqual({ status: 'succeeded', result: { previousBootId: firstBoot, bootId: device.bootId } });
+    expect(device.events.filter((e) => e.type === 'reboot-completed')).toHaveLength(1);
+    controller.abort();
+    await run;
+  });
+
+  it('goes silent after an offline-spell command, answers when back, and retries a result that hit a 503', async () => {
+    const device = newDevice({ offline: [{ afterCommand: 'execute', kb: 'KB5034441', durationMs: 300 }] });
+    await device.handle({ id: 'd', type: 'download', payload: { patch: patchFile('KB5034441'), workingFolder: DEFAULT_WORKING_FOLDER }, attempt: 1 });
+    await device.handle({ id: 'c', type: 'copy', payload: { patches: [patchFile('KB5034441')], workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 1 });
+    gateway.resultFailures = [503];
+    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', pollWaitSeconds: 1, signal: controller.signal });
+    const sentAt = Date.now();
+    gateway.push({ id: 'exec-1', type: 'execute', payload: { patch: patchFile('KB5034441'), installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 1 });
+    await gateway.until(() => gateway.results.has('exec-1'));
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(300);
+    expect(gateway.results.get('exec-1')).toEqual([{ status: 'succeeded', result: expect.objectContaining({ exitCode: 0 }) }]);
+    expect(gateway.seen.filter((s) => s.url.endsWith('/exec-1/result'))).toHaveLength(2); // 503, then accepted
+    expect(device.events.map((e) => e.type)).toEqual(expect.arrayContaining(['offline', 'online']));
+    // The server re-delivers the same command (its attempt timed out): the journal answers.
+    gateway.push({ id: 'exec-1', type: 'execute', payload: { patch: patchFile('KB5034441'), installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 2 });
+    await gateway.until(() => gateway.results.get('exec-1')!.length === 2);
+    expect(device.executionCount('KB5034441')).toBe(1);
+    controller.abort();
+    await run;
+  });
+
+  it('rejects when the enrollment token is refused', async () => {
+    const device = newDevice();
+    await expect(runSimulatedAgent({ baseUrl: gateway.baseUrl, device, enrollmentToken: 'wrong-token-0123456789', signal: controller.signal }))
+      .rejects.toMatchObject({ status: 401, message: 'enrollment token is unknown or already used' });
+  });
+});
+
+describe('startSimulatedFleet', () => {
+  it('runs several agents and stops promptly while they long-poll', async () => {
+    const devices = [0, 1, 2].map((i) => newDevice({ id: `ws-0${i}` }));
+    const fleet = startSimulatedFleet({ baseUrl: gateway.baseUrl, devices: devices.map((device) => ({ device, credential: 'dev-1.secret' })), pollWaitSeconds: 30 });
+    await fleet.ready;
+    await gateway.until(() => new Set(gateway.seen.filter((s) => s.url.startsWith('/agent/v1/commands?')).map((s) => s.bootId)).size === 3);
+    const started = Date.now();
+    await fleet.stop();
+    expect(Date.now() - started).toBeLessThan(1000); // the 30 s long polls were aborted
+    expect(fleet.agents.every((a) => a.error === undefined)).toBe(true);
+  });
+});

@@ -1,0 +1,236 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { catalogFor, findUpdate, sha256Of, simulatedFileContent } from '../../agent/catalog';
+import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
+import type {
+  AgentCommand,
+  CommandOutcome,
+  CommandPayloads,
+  CommandType,
+  ExecuteResult,
+  PatchFile,
+  ScanResult,
+} from '../../domain/device-protocol';
+import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../../domain/folders';
+
+const INSTALL_FAILURE = 0x80070643; // 2147944003
+const ALREADY_INSTALLED = 0x00240006; // 2359302
+
+let sandboxDir: string;
+beforeEach(async () => {
+  sandboxDir = await mkdtemp(path.join(tmpdir(), 'patchflow-agent-'));
+});
+afterEach(async () => {
+  await rm(sandboxDir, { recursive: true, force: true });
+});
+
+const device = (options: Partial<SimulatedDeviceOptions> = {}) =>
+  new SimulatedWindowsDevice({ id: 'srv-01', sandboxDir, os: 'win10', executeDurationMs: 0, downloadDurationMs: 0, ...options });
+
+let nextId = 0;
+const command = <T extends CommandType>(type: T, payload: CommandPayloads[T], id = `cmd-${++nextId}`): AgentCommand<T> => ({ id, type, payload, attempt: 1 });
+
+function patchFile(kb: string): PatchFile {
+  const u = findUpdate({ kb })!;
+  return { updateId: u.updateId, kb: u.kb, fileName: u.fileName, downloadUrl: u.downloadUrl, sizeBytes: u.sizeBytes, sha256: u.sha256 };
+}
+const download = (kb: string) => command('download', { patch: patchFile(kb), workingFolder: DEFAULT_WORKING_FOLDER });
+const copy = (...kbs: string[]) => command('copy', { patches: kbs.map(patchFile), workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER });
+const execute = (kb: string, id?: string) => command('execute', { patch: patchFile(kb), installFolder: DEFAULT_INSTALL_FOLDER }, id);
+const cleanup = () => command('cleanup', { workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER });
+
+function succeeded<R>(outcome: CommandOutcome): R {
+  if (outcome.status !== 'succeeded') throw new Error(`expected success, got ${JSON.stringify(outcome)}`);
+  return outcome.result as R;
+}
+
+/** Download and copy a KB so it is ready to execute. */
+async function stage(d: SimulatedWindowsDevice, kb: string): Promise<void> {
+  succeeded(await d.handle(download(kb)));
+  succeeded(await d.handle(copy(kb)));
+}
+
+async function scan(d: SimulatedWindowsDevice): Promise<ScanResult> {
+  return succeeded<ScanResult>(await d.handle(command('scan', { reason: 'pre-scan' })));
+}
+
+describe('catalog', () => {
+  it('gives each kind of Windows its own updates with hashes of the simulated files', () => {
+    const win10 = catalogFor('win10').map((u) => u.kb);
+    expect(win10).toContain('KB5034441');
+    expect(win10).not.toContain('KB5034129'); // a Server 2022 cumulative update
+    for (const u of catalogFor('server2022')) {
+      expect(u.sha256).toBe(sha256Of(simulatedFileContent(u)));
+      expect(u.kb).toMatch(/^KB\d{6,8}$/);
+      expect(u.updateId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
+  });
+});
+
+describe('SimulatedWindowsDevice', () => {
+  it('scan lists every applicable update and flags exactly the missing ones', async () => {
+    const d = device({ missingKbs: ['KB5034441', 'KB5035845'] });
+    const result = await scan(d);
+    expect(result.updates.map((u) => u.kb).sort()).toEqual(catalogFor('win10').map((u) => u.kb).sort());
+    expect(result.updates.filter((u) => !u.installed).map((u) => u.kb).sort()).toEqual(['KB5034441', 'KB5035845']);
+    expect(result.bootId).toBe(d.bootId);
+    expect(result.rebootPending).toBe(false);
+    expect(result.freeDiskBytes).toBeGreaterThan(0);
+  });
+
+  it('download writes a file whose SHA-256 matches the catalog', async () => {
+    const d = device({ missingKbs: ['KB5034441'] });
+    const result = succeeded<{ kb: string; path: string; sha256: string; bytes: number }>(await d.handle(download('KB5034441')));
+    expect(result.kb).toBe('KB5034441');
+    expect(result.path).toBe(`${DEFAULT_WORKING_FOLDER}\\windows10.0-kb5034441-x64.msu`);
+    expect(result.sha256).toBe(patchFile('KB5034441').sha256);
+    expect((await d.folderContents()).working).toEqual(['windows10.0-kb5034441-x64.msu']);
+    // The file really is in the sandbox, under the mapped Windows path.
+    const local = path.join(sandboxDir, 'C', 'ProgramData', 'Patchflow', 'Working', 'windows10.0-kb5034441-x64.msu');
+    expect(d.sandbox.localFile(DEFAULT_WORKING_FOLDER, 'windows10.0-kb5034441-x64.msu')).toBe(local);
+  });
+
+  it('refuses a corrupted download with a non-retryable HashMismatch and leaves no file', async () => {
+    const d = device({ missingKbs: ['KB5034441'], corruptDownloads: ['KB5034441'] });
+    const outcome = await d.handle(download('KB5034441'));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'HashMismatch', retryable: false } });
+    expect(outcome.status === 'failed' && outcome.error.message).toMatch(/^SHA-256 of C:\\ProgramData\\Patchflow\\Working\\windows10\.0-kb5034441-x64\.msu is [0-9a-f]{64}, catalog says [0-9a-f]{64}$/);
+    expect((await d.folderContents()).working).toEqual([]);
+  });
+
+  it('never executes a file that no longer matches the catalog', async () => {
+    const d = device({ missingKbs: ['KB5034441'] });
+    await stage(d, 'KB5034441');
+    await writeFile(d.sandbox.localFile(DEFAULT_INSTALL_FOLDER, patchFile('KB5034441').fileName), 'tampered');
+    const outcome = await d.handle(execute('KB5034441'));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'HashMismatch', retryable: false } });
+    expect(d.executionCount('KB5034441')).toBe(0);
+  });
+
+  it('execute runs the configured exit-code sequence: 0x80070643, then 0', async () => {
+    const d = device({ missingKbs: ['KB5034441'], exitCodes: { KB5034441: [INSTALL_FAILURE] } });
+    await stage(d, 'KB5034441');
+    const first = succeeded<ExecuteResult>(await d.handle(execute('KB5034441')));
+    expect(first).toMatchObject({ kb: 'KB5034441', exitCode: 2147944003, alreadyInstalled: false });
+    expect(d.isInstalled('KB5034441')).toBe(false);
+    const second = succeeded<ExecuteResult>(await d.handle(execute('KB5034441')));
+    expect(second).toMatchObject({ exitCode: 0, alreadyInstalled: false });
+    expect(d.isInstalled('KB5034441')).toBe(true);
+    expect(d.executionCount('KB5034441')).toBe(2);
+  });
+
+  it('answers a repeated command id from the journal without executing again', async () => {
+    const d = device({ missingKbs: ['KB5034441'], exitCodes: { KB5034441: [INSTALL_FAILURE] } });
+    await stage(d, 'KB5034441');
+    const first = await d.handle(execute('KB5034441', 'install/dev-1/op-1/execute-KB5034441'));
+    const again = await d.handle({ ...execute('KB5034441', 'install/dev-1/op-1/execute-KB5034441'), attempt: 2 });
+    expect(again).toEqual(first);
+    expect(succeeded<ExecuteResult>(again).exitCode).toBe(INSTALL_FAILURE); // the journalled answer, not the next code (0)
+    expect(d.executionCount('KB5034441')).toBe(1);
+    expect(d.events.filter((e) => e.type === 'journal-hit')).toHaveLength(1);
+  });
+
+  it('does not journal a busy answer, so a later delivery of the same command runs', async () => {
+    const d = device({ missingKbs: ['KB5034441'], exitCodes: { KB5034441: [1618] } });
+    await stage(d, 'KB5034441');
+    expect(succeeded<ExecuteResult>(await d.handle(execute('KB5034441', 'exec-busy'))).exitCode).toBe(1618);
+    expect(d.journalEntry('exec-busy')).toBeUndefined();
+    expect(succeeded<ExecuteResult>(await d.handle(execute('KB5034441', 'exec-busy'))).exitCode).toBe(0);
+    expect(d.executionCount('KB5034441')).toBe(1);
+  });
+
+  it('answers 0x00240006 for an already-installed KB without running the installer', async () => {
+    const d = device({ missingKbs: [] });
+    await stage(d, 'KB5034441');
+    const result = succeeded<ExecuteResult>(await d.handle(execute('KB5034441')));
+    expect(result).toMatchObject({ exitCode: ALREADY_INSTALLED, alreadyInstalled: true });
+    expect(result.exitCode).toBe(2359302);
+    expect(d.executionCount('KB5034441')).toBe(0);
+  });
+
+  it('after 3010 the KB is not installed until the restart; the reboot is journalled by command id', async () => {
+    const d = device({ missingKbs: ['KB5035845'] }); // a cumulative update: "always" reboots, so 3010 by default
+    await stage(d, 'KB5035845');
+    expect(succeeded<ExecuteResult>(await d.handle(execute('KB5035845'))).exitCode).toBe(3010);
+    let result = await scan(d);
+    expect(result.updates.find((u) => u.kb === 'KB5035845')!.installed).toBe(false);
+    expect(result.rebootPending).toBe(true);
+    // Executing it again before the restart finds it installed (pending reboot) and does not run it.
+    expect(succeeded<ExecuteResult>(await d.handle(execute('KB5035845'))).exitCode).toBe(ALREADY_INSTALLED);
+
+    const bootBefore = d.bootId;
+    expect(await d.handle(command('reboot', { reason: 'install' }, 'reboot-1'))).toEqual({ status: 'acknowledged' });
+    const { bootId } = d.completeReboot();
+    expect(bootId).not.toBe(bootBefore);
+    result = await scan(d);
+    expect(result.updates.find((u) => u.kb === 'KB5035845')!.installed).toBe(true);
+    expect(result.rebootPending).toBe(false);
+    expect(result.bootId).toBe(bootId);
+    // The same reboot delivered again after the restart is answered as done, with no second restart.
+    expect(await d.handle(command('reboot', { reason: 'install' }, 'reboot-1'))).toEqual({
+      status: 'succeeded',
+      result: { previousBootId: bootBefore, bootId },
+    });
+    expect(d.bootId).toBe(bootId);
+    expect(d.executionCount('KB5035845')).toBe(1);
+  });
+
+  it('cleanup empties both folders and gives the staged space back', async () => {
+    const d = device({ missingKbs: ['KB5034441', 'KB5035845'] });
+    const freeBefore = d.freeDiskBytes();
+    await stage(d, 'KB5034441');
+    await stage(d, 'KB5035845');
+    expect(await d.folderContents()).toEqual({
+      working: ['windows10.0-kb5034441-x64.msu', 'windows10.0-kb5035845-x64.msu'],
+      install: ['windows10.0-kb5034441-x64.msu', 'windows10.0-kb5035845-x64.msu'],
+    });
+    expect(d.freeDiskBytes()).toBeLessThan(freeBefore);
+    const result = succeeded(await d.handle(cleanup()));
+    expect(result).toEqual({ removedFiles: 4, workingFolderEmpty: true, installFolderEmpty: true });
+    expect(await d.folderContents()).toEqual({ working: [], install: [] });
+    expect(d.freeDiskBytes()).toBe(freeBefore);
+  });
+
+  it('refuses C:\\Windows\\System32 as a working folder and writes nothing', async () => {
+    const d = device({ missingKbs: ['KB5034441'] });
+    const outcome = await d.handle(command('download', { patch: patchFile('KB5034441'), workingFolder: 'C:\\Windows\\System32' }));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', retryable: false } });
+    const cleaned = await d.handle(command('cleanup', { workingFolder: 'C:\\Windows\\System32', installFolder: DEFAULT_INSTALL_FOLDER }));
+    expect(cleaned).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder' } });
+    expect(await d.folderContents('C:\\Windows\\System32')).toEqual({ working: [], install: [] });
+  });
+
+  it('refuses a download when the disk is too small, as a retryable DiskFull', async () => {
+    const d = device({ missingKbs: ['KB5035845'], freeDiskBytes: 100 * 1024 * 1024 });
+    const outcome = await d.handle(download('KB5035845')); // ~675 MB
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'DiskFull', retryable: true } });
+  });
+
+  it('reports a missing installer as a retryable FileMissing', async () => {
+    const d = device({ missingKbs: ['KB5034441'] });
+    const outcome = await d.handle(execute('KB5034441'));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'FileMissing', retryable: true } });
+    expect(d.executionCount('KB5034441')).toBe(0);
+  });
+
+  it('same seed → same OS, missing set and boot id; another seed → a different device', () => {
+    const a = new SimulatedWindowsDevice({ id: 'a', sandboxDir, seed: 42 });
+    const b = new SimulatedWindowsDevice({ id: 'b', sandboxDir, seed: 42 });
+    expect(b.os).toBe(a.os);
+    expect(b.missingKbs()).toEqual(a.missingKbs());
+    expect(b.bootId).toBe(a.bootId);
+    expect(a.missingKbs().length).toBeGreaterThanOrEqual(3);
+    expect(a.missingKbs().length).toBeLessThanOrEqual(8);
+    const others = [1, 2, 3, 4, 5].map((seed) => new SimulatedWindowsDevice({ id: 'c', sandboxDir, seed, os: a.os }).missingKbs());
+    expect(others.some((m) => JSON.stringify(m) !== JSON.stringify(a.missingKbs()))).toBe(true);
+  });
+
+  it('offline spells match by command type and KB and are used up', () => {
+    const d = device({ offline: [{ afterCommand: 'execute', kb: 'KB5034441', durationMs: 500, times: 1 }] });
+    expect(d.offlineSpellFor(download('KB5034441'))).toBeUndefined();
+    expect(d.offlineSpellFor(execute('KB5035845'))).toBeUndefined();
+    expect(d.offlineSpellFor(execute('KB5034441'))).toBe(500);
+    expect(d.offlineSpellFor(execute('KB5034441'))).toBeUndefined();
+  });
+});
