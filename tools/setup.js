@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Brings a fresh clone to a runnable state before `npm start`, `npm test` and `npm run bench`:
-//   1. npm packages (`npm ci`) when node_modules is missing or older than package-lock.json;
+//   1. npm packages (`npm install` of the locked versions) when node_modules is missing or older than package-lock.json;
 //   2. the pinned Temporal tools (tools/requirements.txt) into the project-local venv .tools/venv.
 // Plain Node with no dependencies, because it runs before any package is installed.
 // Each step is skipped when a stamp file says it is already done for the current pins.
@@ -31,7 +31,10 @@ function ensureNpmPackages() {
   const stamp = path.join(root, 'node_modules', '.patchflow-lock-sha256');
   const want = digest('package-lock.json');
   if (stampMatches(stamp, want)) return;
-  run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install` rather than `npm ci`: it installs the locked versions too, but does not refuse to
+  // run when a registry mirror lacks other platforms' optional binaries (e.g. @swc/core-darwin-arm64),
+  // which `npm ci` reports as a lock file out of sync.
+  run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['install', '--no-audit', '--no-fund']);
   fs.writeFileSync(stamp, want);
 }
 

@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { startSimulatedFleet, type FleetMember, type SimulatedFleet } from '../agent/fleet';
+import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../agent/simulated-device';
+
+/** One demo machine: where it lives and how its simulated Windows behaves. */
+interface DemoDevice {
+  client: string;
+  site: string;
+  name: string;
+  type: 'server' | 'workstation';
+  sim: Omit<SimulatedDeviceOptions, 'id' | 'sandboxDir' | 'name'>;
+}
+
+/**
+ * The demo fleet: three clients, two sites each, servers and workstations, with the field's usual
+ * trouble sprinkled in (a failing installer, a corrupt download, a machine that drops off the network).
+ */
+function demoDevices(count: number): DemoDevice[] {
+  const layout: [string, string][] = [
+    ['Acme Manufacturing', 'HQ'], ['Acme Manufacturing', 'Plant 2'],
+    ['Northwind Legal', 'Downtown'], ['Northwind Legal', 'Remote'],
+    ['Contoso Clinics', 'Main Street'], ['Contoso Clinics', 'Lakeside'],
+  ];
+  const trouble: DemoDevice['sim'][] = [
+    {},
+    { exitCodes: { KB5034439: [0x80070643] } },
+    { offline: [{ afterCommand: 'download', durationMs: 20_000 }] },
+    { corruptDownloads: ['KB890830'] },
+    {},
+    { exitCodes: { KB5034441: [1618, 0] } },
+  ];
+  const devices: DemoDevice[] = [];
+  for (let i = 0; i < count; i++) {
+    const [client, site] = layout[i % layout.length];
+    const server = i % 3 !== 2;
+    const os = server ? (i % 2 === 0 ? 'server2022' : 'server2019') : (i % 2 === 0 ? 'win11' : 'win10');
+    const prefix = client.split(' ')[0].toUpperCase().slice(0, 4);
+    devices.push({
+      client, site, type: server ? 'server' : 'workstation',
+      name: `${prefix}-${server ? 'SRV' : 'WS'}-${String(i + 1).padStart(2, '0')}`,
+      sim: { os, seed: 1000 + i, rebootDurationMs: 8_000, executeDurationMs: 1_500, downloadDurationMs: 800, ...trouble[i % trouble.length] },
+    });
+  }
+  return devices;
+}
+
+interface SavedAgent { deviceId: string; credential: string }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Api = (method: string, urlPath: string, body?: unknown) => Promise<any>;
+
+/** Finds or creates a client, site and device through the API; a new device comes with its enrollment token. */
+async function ensureDevice(api: Api, d: DemoDevice): Promise<{ deviceId: string; enrollmentToken?: string }> {
+  type Named = { id: string; name: string };
+  const { clients } = (await api('GET', '/api/v1/clients')) as { clients: Named[] };
+  const client: Named = clients.find((c) => c.name === d.client) ?? (await api('POST', '/api/v1/clients', { name: d.client }));
+  const { sites } = (await api('GET', `/api/v1/sites?clientId=${client.id}`)) as { sites: Named[] };
+  const site: Named = sites.find((s) => s.name === d.site) ?? (await api('POST', `/api/v1/clients/${client.id}/sites`, { name: d.site }));
+  const { devices } = (await api('GET', `/api/v1/devices?siteId=${site.id}`)) as { devices: Named[] };
+  const existing = devices.find((x) => x.name === d.name);
+  if (existing) return { deviceId: existing.id };
+  const created: { device: { id: string }; enrollmentToken: string } = await api('POST', '/api/v1/devices', {
+    siteId: site.id, name: d.name, deviceType: d.type, os: d.sim.os,
+  });
+  return { deviceId: created.device.id, enrollmentToken: created.enrollmentToken };
+}
+
+export interface DemoFleet {
+  fleet: SimulatedFleet;
+  deviceIds: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Registers the demo devices (once; their credentials are kept in DATA_DIR so the next `npm start`
+ * re-uses them) and runs their simulated agents in this process.
+ */
+export async function startDemoFleet(options: { apiUrl: string; apiKey: string; dataDir: string; count: number; log: Logger }): Promise<DemoFleet> {
+  const api: Api = async (method, urlPath, body) => {
+    const res = await fetch(`${options.apiUrl}${urlPath}`, {
+      method,
+      headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json()) as { error?: string };
+    if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${json.error}`);
+    return json;
+  };
+  const savedFile = path.join(options.dataDir, 'demo-agents.json');
+  const saved: Record<string, SavedAgent> = fs.existsSync(savedFile) ? JSON.parse(fs.readFileSync(savedFile, 'utf8')) : {};
+
+  const members: FleetMember[] = [];
+  const deviceIds: string[] = [];
+  for (const d of demoDevices(options.count)) {
+    const { deviceId, enrollmentToken } = await ensureDevice(api, d);
+    const credential = saved[d.name]?.deviceId === deviceId ? saved[d.name].credential : undefined;
+    if (!credential && !enrollmentToken) {
+      options.log.warn({ device: d.name }, 'demo device exists but its credential is lost; skipping it');
+      continue;
+    }
+    const device = new SimulatedWindowsDevice({
+      id: d.name.toLowerCase(), name: d.name, sandboxDir: path.join(options.dataDir, 'simulated-agents', d.name), ...d.sim,
+    });
+    members.push({ device, credential, enrollmentToken: credential ? undefined : enrollmentToken });
+    deviceIds.push(deviceId);
+  }
+
+  const fleet = startSimulatedFleet({
+    baseUrl: options.apiUrl,
+    devices: members,
+    pollWaitSeconds: 20,
+    log: (obj, msg) => options.log.debug({ component: 'simulated-agent', ...obj }, msg),
+  });
+  await fleet.ready;
+  fleet.agents.forEach((a, i) => {
+    if (a.credential) saved[a.device.name] = { deviceId: a.deviceId ?? deviceIds[i], credential: a.credential };
+  });
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  fs.writeFileSync(savedFile, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  return { fleet, deviceIds, stop: () => fleet.stop() };
+}

@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { newSecret } from '../api/credentials';
+import { loadConfig } from '../config/config';
+import { createLogger } from '../worker/logger';
+import { startDemoFleet } from './demo-fleet';
+import { startDevStack } from './stack';
+
+/** The operators' API key: PATCHFLOW_API_KEY, else one generated on the first start and kept in DATA_DIR. */
+function apiKeyFor(dataDir: string, configured?: string): string {
+  if (configured) return configured;
+  const file = path.join(dataDir, 'api-key');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const key = `pf_dev_${newSecret()}`;
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, key, { mode: 0o600 });
+  return key;
+}
+
+/**
+ * `npm start`: embedded PostgreSQL, the Temporal dev server with its Web UI, the worker, the API and
+ * a simulated demo fleet that starts installing at once. Ctrl-C stops everything; the data under
+ * DATA_DIR (default .data/) is there again on the next start.
+ */
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const config = loadConfig();
+  const dataDir = path.resolve(config.DATA_DIR);
+  // The terminal shows the banner and progress lines; the full structured log goes to a file.
+  const logFile = path.join(dataDir, 'patchflow.log');
+  const log = createLogger(config.LOG_LEVEL, 'patchflow-dev', logFile);
+  const say = (msg: string) => process.stdout.write(`${msg}\n`);
+  say(`Starting Patchflow: PostgreSQL, Temporal dev server, worker, API${config.DEMO_DEVICES ? `, ${config.DEMO_DEVICES} simulated devices` : ''} (log: ${logFile})`);
+  const apiKey = apiKeyFor(dataDir, config.PATCHFLOW_API_KEY);
+
+  const stack = await startDevStack(config, log, {
+    apiKey,
+    // Demo pacing: an unanswered step is offered again within half a minute, so the demo's
+    // offline device visibly catches up instead of waiting out production-length timeouts.
+    installTiming: {
+      commandTimeoutSeconds: { scan: 60, download: 15, copy: 60, execute: 120, reboot: 120, cleanup: 60 },
+      retryInitialSeconds: 2,
+      retryMaxSeconds: 15,
+      busyBackoffSeconds: 5,
+    },
+  });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await demo?.stop().catch(() => undefined);
+    await stack.stop();
+    log.info('stopped; data kept in %s', dataDir);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  let demo: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
+  if (config.DEMO_DEVICES > 0) {
+    demo = await startDemoFleet({ apiUrl: stack.apiUrl, apiKey, dataDir, count: config.DEMO_DEVICES, log });
+    let started = 0;
+    for (const deviceId of demo.deviceIds) {
+      const res = await fetch(`${stack.apiUrl}/api/v1/devices/${deviceId}/installs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      if (res.status === 202) started++;
+      else log.info({ deviceId, status: res.status, answer: await res.json() }, 'demo install not started');
+    }
+    log.info({ devices: demo.deviceIds.length, installsStarted: started }, 'demo fleet running');
+    say(`Demo fleet: ${demo.deviceIds.length} simulated devices, ${started} installs started.`);
+  }
+
+  const ui = stack.temporalUiUrl ? `${stack.temporalUiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows` : `(existing server at ${stack.temporalAddress})`;
+  const lines = [
+    '',
+    `Patchflow is running (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s).`,
+    `  API + agent gateway  ${stack.apiUrl}   (API key in ${config.PATCHFLOW_API_KEY ? 'PATCHFLOW_API_KEY' : path.join(config.DATA_DIR, 'api-key')})`,
+    `  Temporal Web UI      ${ui}`,
+    `  Temporal frontend    ${stack.temporalAddress}`,
+    `  Metrics              ${stack.apiUrl}/metrics   (same API key)`,
+    `  Data                 ${dataDir}`,
+    `  Log                  ${logFile}`,
+    '',
+    'Try:',
+    `  curl -s -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices`,
+    `  curl -s -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices/<deviceId>/patches`,
+    `  curl -s -X POST -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\`,
+    `       -d '{"kbs":["KB5034439"]}' ${stack.apiUrl}/api/v1/devices/<deviceId>/installs`,
+    `  In the Web UI, filter with:  Operation = "install"   or   DeviceId = "<deviceId>"`,
+    '',
+    'Ctrl-C stops everything; the next `npm start` finds the same data again.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+main().catch((err) => {
+  console.error(`npm start failed: ${err?.stack ?? err}`);
+  process.exit(1);
+});
