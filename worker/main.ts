@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'patchflow-worker');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker process');
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required for the worker process');
-  installRuntimeLogger(log);
+  installRuntimeLogger(log, { metricsBindAddress: config.WORKER_METRICS_ADDRESS });
   const db = createPool(config.DATABASE_URL);
   const client = await connectClient(config.TEMPORAL_ADDRESS, config);
   const connection = await connectWorker(config.TEMPORAL_ADDRESS, config);

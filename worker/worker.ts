@@ -8,9 +8,11 @@ let runtimeInstalled = false;
 
 /**
  * Routes the SDK's own logs (worker lifecycle, workflow `log` calls, activity logs) into pino, so the
- * worker writes one structured stream. The Runtime is process-wide and can be installed once.
+ * worker writes one structured stream, and, given `metricsBindAddress` ("0.0.0.0:9464"), serves the
+ * SDK's Prometheus metrics (task latencies, slots, activity outcomes) on it. The Runtime is
+ * process-wide and can be installed once.
  */
-export function installRuntimeLogger(log: Logger): void {
+export function installRuntimeLogger(log: Logger, options: { metricsBindAddress?: string } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLog = log.child({ component: 'temporal-sdk' });
@@ -23,6 +25,9 @@ export function installRuntimeLogger(log: Logger): void {
         const { message, meta, level } = entry;
         sdkLog[pinoLevel[level]](meta ?? {}, message);
       }),
+      ...(options.metricsBindAddress
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsBindAddress, countersTotalSuffix: true } } } }
+        : {}),
     });
   } catch {
     // A Runtime already exists in this process (e.g. created by a test environment): keep it.

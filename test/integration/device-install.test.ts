@@ -221,10 +221,13 @@ test('cancel: steps not yet run are skipped, cleanup still runs, unreached patch
 
 test('the worker is killed mid-install and a new one finishes it, with no patch executed twice', async () => {
   await h.stopWorker();
+  // The worker runs in its own Node process (tsx as a loader, so the PID is the worker itself and
+  // SIGKILL really kills it: no wrapper process left running).
   const spawnWorker = (): ChildProcess => spawn(
-    path.resolve(__dirname, '../../node_modules/.bin/tsx'),
-    [path.resolve(__dirname, '../../worker/main.ts')],
+    process.execPath,
+    ['--import', 'tsx', path.resolve(__dirname, '../../worker/main.ts')],
     {
+      cwd: path.resolve(__dirname, '../..'),
       env: {
         ...process.env,
         DATABASE_URL: process.env.PATCHFLOW_TEST_DATABASE_URL,
@@ -243,10 +246,17 @@ test('the worker is killed mid-install and a new one finishes it, with no patch 
     await eventually(async () => (device.executionCount(SSU) > 0 ? true : undefined), 60_000, 'first execution');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
+    // Nothing answers for this task queue now: the killed worker is really gone.
+    expect(child.signalCode).toBe('SIGKILL');
     await h.startWorker();
     const result = await resultOf(workflowId);
 
     expect(result.outcome).toBe('succeeded');
+    // Workflow tasks were run by the killed worker process and then by the new worker.
+    const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+    const identities = new Set((history.events ?? []).map((e) => e.workflowTaskStartedEventAttributes?.identity).filter(Boolean));
+    expect([...identities].some((id) => id!.startsWith(`${child.pid}@`))).toBe(true);
+    expect(identities.size).toBeGreaterThan(1);
     for (const kb of [SECURITY, SSU, MSRT]) expect(device.executionCount(kb)).toBe(1);
     expect(Object.values(await patchesByKb(deviceId)).filter((p: any) => [SECURITY, SSU, MSRT].includes(p.kb)).map((p: any) => p.status))
       .toEqual(['installed', 'installed', 'installed']);
