@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { runSimulatedAgent, type AgentLog } from './agent-runner';
 import type { SimulatedWindowsDevice } from './simulated-device';
 
@@ -38,6 +39,8 @@ export interface SimulatedFleetOptions {
 /** Runs many simulated agents in one process, each with its own device, poll loop and credential. */
 export function startSimulatedFleet(options: SimulatedFleetOptions): SimulatedFleet {
   const controller = new AbortController();
+  // Every agent of the fleet listens on this one signal: hundreds of listeners are expected here.
+  setMaxListeners(0, controller.signal);
   const agents: FleetAgent[] = options.devices.map((m) => ({ device: m.device, credential: m.credential }));
   const enrolled: Promise<void>[] = [];
   const running = options.devices.map((member, i) => {

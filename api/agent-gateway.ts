@@ -117,10 +117,15 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
     const deadline = Date.now() + waitMs;
-    let rows = await claimPendingCommands(db, device.deviceId);
-    while (rows.length === 0 && Date.now() < deadline && !aborted.signal.aborted) {
-      await notifier.wait(device.deviceId, deadline - Date.now(), aborted.signal);
+    let rows: CommandRow[];
+    for (;;) {
+      const announced = notifier.subscribe(device.deviceId, deadline - Date.now(), aborted.signal);
       rows = await claimPendingCommands(db, device.deviceId);
+      if (rows.length > 0 || Date.now() >= deadline || aborted.signal.aborted) {
+        announced.cancel();
+        break;
+      }
+      await announced.promise;
     }
     if (aborted.signal.aborted && rows.length > 0) {
       // The agent hung up: give the commands back so its next poll gets them.

@@ -36,22 +36,28 @@ export class CommandNotifier {
     }, 1000).unref();
   }
 
-  /** Resolves when a command for the device is announced, after `ms`, or when `signal` aborts. */
-  wait(deviceId: string, ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
+  /**
+   * Subscribes to the device's announcements: `promise` resolves when a command for it is announced,
+   * after `ms`, or when `signal` aborts; `cancel` ends the subscription. Subscribe *before* reading the
+   * table, so a command announced between the read and the wait is not missed.
+   */
+  subscribe(deviceId: string, ms: number, signal?: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => {
       let set = this.waiters.get(deviceId);
       if (!set) this.waiters.set(deviceId, (set = new Set()));
-      const done = () => {
+      done = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);
         set!.delete(done);
         if (set!.size === 0) this.waiters.delete(deviceId);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(done, Math.max(0, ms));
       signal?.addEventListener('abort', done, { once: true });
       set.add(done);
     });
+    return { promise, cancel: done };
   }
 
   private wake(deviceId: string): void {

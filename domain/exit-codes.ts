@@ -1,7 +1,7 @@
 /**
  * What an installer's exit code means for the patch, from Microsoft's MSI and WUA documentation
  * (../shared/DOMAIN-RULES.md §3.2). wusa.exe reports WUA HRESULTs, MSI reports Win32 codes, so both
- * families live in one table. Codes are compared as unsigned 32-bit numbers (0x80070643, not -2147024573).
+ * families live in one table. Codes are compared as unsigned 32-bit numbers (0x80070643, not -2147023293).
  */
 
 /** The patch-level outcome of one execution. */

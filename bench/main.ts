@@ -1,0 +1,21 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { installBench } from './install-bench';
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+/** `npm run bench -- <name> [options]`: benchmarks that print figures (never timed assertions in tests). */
+const program = new Command('bench').description('Patchflow benchmarks');
+program
+  .command('install', { isDefault: true })
+  .description('N devices, one install each, through API, gateway, worker, Temporal and PostgreSQL')
+  .option('--devices <n>', 'number of simulated devices', positiveInt, 20)
+  .action(async (opts: { devices: number }) => installBench(opts.devices));
+
+program.parseAsync().then(() => process.exit(0)).catch((err) => {
+  console.error(err?.stack ?? err);
+  process.exit(1);
+});

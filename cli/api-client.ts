@@ -1,0 +1,100 @@
+/**
+ * A small typed client of the operators' API (/api/v1). HTTP only: the CLI never talks to Temporal
+ * or PostgreSQL. Row types are imported as types from the server's modules, so they cannot drift.
+ */
+import type { InstallView } from '../api/install-service';
+import type { ClientRow, DeviceRow, SiteRow } from '../db/fleet-repository';
+import type { DevicePatchRow } from '../db/patch-repository';
+import type { PatchStatus } from '../domain/patch-status';
+import type { InstallStep } from '../workflows/install.contract';
+
+/** The API answered with an error status; `message` is its `{ error }` text. */
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** The API could not be reached at all (refused, DNS, reset). */
+export class ConnectionError extends Error {
+  constructor(readonly url: string, readonly reason: string) {
+    super(`cannot reach the Patchflow API at ${url}: ${reason}`);
+  }
+}
+
+export interface CreatedDevice { device: DeviceRow; enrollmentToken: string }
+export interface StartedInstall { workflowId: string; key: string; location: string }
+
+export class PatchflowApi {
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: { baseUrl: string; apiKey: string; fetch?: typeof fetch }) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  get<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
+    const q = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+    return this.request<T>('GET', q ? `${path}?${q}` : path);
+  }
+
+  post<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = `${this.baseUrl}/api/v1${path}`;
+    let res: Response;
+    try {
+      res = await (this.options.fetch ?? fetch)(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.apiKey}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      // fetch hides the socket error in `cause` (ECONNREFUSED, ENOTFOUND, ...)
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ConnectionError(this.baseUrl, cause?.code ?? cause?.message ?? (err as Error).message);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      throw new ApiError(res.status, `${method} ${path}: the answer is not JSON (${truncateText(text)})`);
+    }
+    if (!res.ok) {
+      const message = (json as { error?: unknown }).error;
+      throw new ApiError(res.status, typeof message === 'string' ? message : `${method} ${path} failed`);
+    }
+    return json as T;
+  }
+
+  // ---- the routes of api/operators-api.ts ----
+
+  listClients = () => this.get<{ clients: ClientRow[] }>('/clients').then((r) => r.clients);
+  createClient = (name: string) => this.post<ClientRow>('/clients', { name });
+
+  listSites = (clientId?: string) => this.get<{ sites: SiteRow[] }>('/sites', { clientId }).then((r) => r.sites);
+  createSite = (clientId: string, name: string) => this.post<SiteRow>(`/clients/${enc(clientId)}/sites`, { name });
+
+  listDevices = (filter: { clientId?: string; siteId?: string } = {}) =>
+    this.get<{ devices: DeviceRow[] }>('/devices', filter).then((r) => r.devices);
+  createDevice = (d: { siteId: string; name: string; deviceType: 'server' | 'workstation'; os?: string }) =>
+    this.post<CreatedDevice>('/devices', d);
+  getDevice = (deviceId: string) => this.get<DeviceRow>(`/devices/${enc(deviceId)}`);
+  devicePatches = (deviceId: string, status?: PatchStatus) =>
+    this.get<{ patches: DevicePatchRow[] }>(`/devices/${enc(deviceId)}/patches`, { status }).then((r) => r.patches);
+
+  startInstall = (deviceId: string, body: { kbs?: string[]; rebootAllowed?: boolean }) =>
+    this.post<StartedInstall>(`/devices/${enc(deviceId)}/installs`, body);
+  getInstall = (deviceId: string, key: string) => this.get<InstallView>(`/devices/${enc(deviceId)}/installs/${enc(key)}`);
+  cancelInstall = (deviceId: string, key: string, reason?: string) =>
+    this.post<{ accepted: boolean; step: InstallStep }>(`/devices/${enc(deviceId)}/installs/${enc(key)}/cancel`, reason ? { reason } : {});
+}
+
+const enc = encodeURIComponent;
+const truncateText = (t: string) => (t.length > 80 ? `${t.slice(0, 79)}…` : t);

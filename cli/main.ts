@@ -1,0 +1,202 @@
+/**
+ * `patchflow`: the operators' command line. It speaks HTTP to the operators' API only (see
+ * api/operators-api.ts); it never touches Temporal or PostgreSQL. Run it with `npx patchflow …`
+ * (cli/bin.js) or `npm run patchflow -- …`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import type { InstallView } from '../api/install-service';
+import { ApiError, ConnectionError, PatchflowApi } from './api-client';
+import {
+  parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
+} from './format';
+import { runSimulatedAgents } from './simulate';
+import { clientsTable, deviceFields, devicePatchesTable, devicesTable, installText, sitesTable } from './views';
+
+interface GlobalOptions { apiUrl: string; apiKey?: string; json?: boolean }
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const warn = (text: string) => process.stderr.write(`${text}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The API key: --api-key, else PATCHFLOW_API_KEY, else the key `npm start` generated in
+ * DATA_DIR/api-key (so the CLI works against a local dev stack with no setup).
+ */
+function resolveApiKey(given: string | undefined): string {
+  if (given) return given;
+  const file = path.resolve(process.env.DATA_DIR ?? '.data', 'api-key');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  throw new UsageError('no API key: pass --api-key <key> or set PATCHFLOW_API_KEY');
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('patchflow')
+    .description('Operate Patchflow through its operators\' API: fleet, patch status and installs')
+    .addOption(new Option('--api-url <url>', 'operators\' API base URL').env('PATCHFLOW_API_URL').default('http://127.0.0.1:3000'))
+    .addOption(new Option('--api-key <key>', 'operators\' API key').env('PATCHFLOW_API_KEY')) // .env(): help never prints the key
+    .option('--json', 'print the API\'s raw JSON instead of tables')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)');
+
+  const globals = () => program.opts<GlobalOptions>();
+  const api = () => new PatchflowApi({ baseUrl: globals().apiUrl, apiKey: resolveApiKey(globals().apiKey) });
+  /** Raw JSON with --json, else the human rendering. */
+  const emit = <T>(data: T, human: (d: T) => string) => say(globals().json ? JSON.stringify(data, null, 2) : human(data));
+
+  // ---- clients ----
+  const clients = program.command('clients').description('MSP clients');
+  clients.command('list').description('list clients').action(async () => {
+    emit(await api().listClients(), clientsTable);
+  });
+  clients.command('create <name>').description('create a client').action(async (name: string) => {
+    emit(await api().createClient(parseName(name, 'client name')), (c) => `created client ${c.name}: ${c.id}`);
+  });
+
+  // ---- sites ----
+  const sites = program.command('sites').description('sites of a client');
+  sites.command('list').description('list sites').option('--client <id>', 'only this client\'s sites').action(async (o: { client?: string }) => {
+    emit(await api().listSites(o.client === undefined ? undefined : parseUuid(o.client, '--client')), sitesTable);
+  });
+  sites.command('create <name>').description('create a site').requiredOption('--client <id>', 'the client it belongs to')
+    .action(async (name: string, o: { client: string }) => {
+      const site = await api().createSite(parseUuid(o.client, '--client'), parseName(name, 'site name'));
+      emit(site, (s) => `created site ${s.clientName} / ${s.name}: ${s.id}`);
+    });
+
+  // ---- devices ----
+  const devices = program.command('devices').description('managed devices and their patches');
+  devices.command('list').description('list devices').option('--client <id>', 'only this client').option('--site <id>', 'only this site')
+    .action(async (o: { client?: string; site?: string }) => {
+      const filter = {
+        clientId: o.client === undefined ? undefined : parseUuid(o.client, '--client'),
+        siteId: o.site === undefined ? undefined : parseUuid(o.site, '--site'),
+      };
+      emit(await api().listDevices(filter), devicesTable);
+    });
+  devices.command('create <name>').description('register a device; prints its one-time enrollment token')
+    .requiredOption('--site <id>', 'the site it belongs to').requiredOption('--type <type>', 'server or workstation')
+    .option('--os <os>', 'operating system, e.g. server2022, win11')
+    .action(async (name: string, o: { site: string; type: string; os?: string }) => {
+      const body = { siteId: parseUuid(o.site, '--site'), name: parseDeviceName(name), deviceType: parseDeviceType(o.type), os: o.os?.trim() || undefined };
+      emit(await api().createDevice(body), (c) => [
+        `created device ${c.device.name}: ${c.device.id}`,
+        `enrollment token: ${c.enrollmentToken}`,
+        'warning: the enrollment token is shown only once (only its hash is stored). Give it to the device\'s agent now.',
+      ].join('\n'));
+    });
+  devices.command('show <deviceId>').description('show one device').action(async (id: string) => {
+    emit(await api().getDevice(parseUuid(id, 'device id')), deviceFields);
+  });
+  devices.command('patches <deviceId>').description('a device\'s patches and their status')
+    .option('--status <status>', 'only patches with this status (missing, pending, installing, installed, failed, ignored, reboot_required)')
+    .action(async (id: string, o: { status?: string }) => {
+      const rows = await api().devicePatches(parseUuid(id, 'device id'), o.status ? parsePatchStatus(o.status) : undefined);
+      emit(rows, (r) => (r.length ? devicePatchesTable(r) : 'no patches (the device has not been scanned yet, or none match)'));
+    });
+
+  // ---- installs ----
+  const install = program.command('install').description('patch installs (one durable workflow per device install)');
+  install.command('start <deviceId>').description('install patches on a device (default: every missing patch)')
+    .option('--kb <KB...>', 'only these KBs (space or comma separated), e.g. KB5034441')
+    .option('--no-reboot', 'never restart the device; patches needing a restart stay reboot_required')
+    .action(async (id: string, o: { kb?: string[]; reboot: boolean }) => {
+      const deviceId = parseUuid(id, 'device id');
+      const started = await api().startInstall(deviceId, { kbs: o.kb ? parseKbs(o.kb) : undefined, rebootAllowed: o.reboot });
+      emit(started, (s) => [
+        `install started: ${s.workflowId}`,
+        `key:      ${s.key}`,
+        `location: ${s.location}`,
+        `watch it: patchflow install show ${deviceId} ${s.key} --watch`,
+      ].join('\n'));
+    });
+  install.command('show <deviceId> <key>').description('an install\'s status, step and per-patch state')
+    .option('--watch', 'poll every 2 s until the install is no longer RUNNING')
+    .action(async (id: string, key: string, o: { watch?: boolean }) => {
+      await showInstall(api(), parseUuid(id, 'device id'), parseInstallKey(key), !!o.watch, !!globals().json);
+    });
+  install.command('cancel <deviceId> <key>').description('ask a running install to stop (cleanup still runs)')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (id: string, key: string, o: { reason?: string }) => {
+      const answer = await api().cancelInstall(parseUuid(id, 'device id'), parseInstallKey(key), o.reason?.trim() || undefined);
+      emit(answer, (a) => (a.accepted ? `cancel requested at step ${a.step}; cleanup still runs` : `cancel not accepted (step ${a.step})`));
+    });
+
+  // ---- simulated agents ----
+  program.command('agent').description('run simulated Windows agents in this process until Ctrl-C')
+    .requiredOption('--simulate <n>', 'how many simulated devices (SIM-001, SIM-002, …)')
+    .option('--client <name>', 'client to put them in (created when missing)', 'Simulated')
+    .option('--site <name>', 'site to put them in (created when missing)', 'Lab')
+    .option('--type <type>', 'server or workstation (default: a mix)')
+    .option('--seed <n>', 'seed for every simulated device\'s random choices (default: from the device id)')
+    .option('--sandbox <dir>', 'root of the devices\' sandbox folders', path.join('.data', 'simulated-agents'))
+    .option('--poll-wait <s>', 'long-poll wait in seconds', '25')
+    .option('--verbose', 'print every agent event')
+    .action(async (o: { simulate: string; client: string; site: string; type?: string; seed?: string; sandbox: string; pollWait: string; verbose?: boolean }) => {
+      const options = {
+        apiUrl: globals().apiUrl.replace(/\/+$/, ''),
+        count: parseIntOption(o.simulate, '--simulate', 1, 500),
+        clientName: parseName(o.client, '--client'),
+        siteName: parseName(o.site, '--site'),
+        type: o.type ? parseDeviceType(o.type) : undefined,
+        seed: o.seed === undefined ? undefined : parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1),
+        sandboxRoot: path.resolve(o.sandbox),
+        pollWaitSeconds: parseIntOption(o.pollWait, '--poll-wait', 1, 120),
+        verbose: !!o.verbose,
+      };
+      process.exitCode = await runSimulatedAgents(api(), options, { say, warn });
+    });
+
+  return program;
+}
+
+/** Prints an install once, or (--watch) every time it changes until it is no longer RUNNING. */
+async function showInstall(api: PatchflowApi, deviceId: string, key: string, watch: boolean, json: boolean): Promise<void> {
+  const render = (v: InstallView) => (json ? JSON.stringify(v, null, 2) : installText(v));
+  // In a terminal the view is redrawn in place; piped output gets one block per change instead.
+  const redraw = watch && !json && process.stdout.isTTY;
+  let last = '';
+  for (;;) {
+    const view = await api.getInstall(deviceId, key);
+    const text = render(view);
+    if (text !== last) {
+      if (redraw) process.stdout.write('\x1b[2J\x1b[H');
+      else if (last) say('');
+      say(text);
+      last = text;
+    }
+    if (!watch || view.status !== 'RUNNING') return;
+    await sleep(2000);
+  }
+}
+
+/** `error: …` on stderr; the API's own message where there is one. */
+function describeError(err: unknown): string {
+  if (err instanceof ApiError) {
+    const hint = err.status === 401 ? ' (check --api-key or PATCHFLOW_API_KEY)' : '';
+    return `error: ${err.message} (HTTP ${err.status})${hint}`;
+  }
+  if (err instanceof ConnectionError) {
+    return `error: ${err.message}\nIs Patchflow running? Start it with \`npm start\`, or point --api-url / PATCHFLOW_API_URL at it.`;
+  }
+  if (err instanceof UsageError) return `error: ${err.message}`;
+  return `error: ${(err as Error)?.stack ?? String(err)}`;
+}
+
+async function main(): Promise<void> {
+  await buildProgram().parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
+  warn(describeError(err));
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+/** How each API answer reads in a terminal (pure: rows in, text out). `--json` bypasses all of this. */
+import type { InstallView } from '../api/install-service';
+import type { ClientRow, DeviceRow, SiteRow } from '../db/fleet-repository';
+import type { DevicePatchRow } from '../db/patch-repository';
+import type { PatchProgress } from '../workflows/install.contract';
+import { formatDate, formatExitCode, formatLastResult, renderFields, renderTable, truncate, yesNo } from './format';
+
+export const clientsTable = (rows: ClientRow[]): string =>
+  renderTable(['ID', 'NAME', 'CREATED'], rows.map((c) => [c.id, c.name, formatDate(c.createdAt)]));
+
+export const sitesTable = (rows: SiteRow[]): string =>
+  renderTable(['ID', 'CLIENT', 'NAME', 'CREATED'], rows.map((s) => [s.id, s.clientName, s.name, formatDate(s.createdAt)]));
+
+export const devicesTable = (rows: DeviceRow[]): string =>
+  renderTable(
+    ['ID', 'NAME', 'TYPE', 'OS', 'CLIENT', 'SITE', 'ENROLLED', 'LAST CHECK-IN'],
+    rows.map((d) => [d.id, d.name, d.deviceType, d.os, d.clientName, d.siteName, yesNo(d.enrolled), formatDate(d.lastCheckInAt)]),
+  );
+
+export const deviceFields = (d: DeviceRow): string =>
+  renderFields([
+    ['ID', d.id], ['Name', d.name], ['Type', d.deviceType], ['OS', d.os],
+    ['Client', `${d.clientName} (${d.clientId})`], ['Site', `${d.siteName} (${d.siteId})`],
+    ['Enrolled', d.enrolled ? `yes, ${formatDate(d.enrolledAt)}` : 'no (waiting for its agent to enroll)'],
+    ['Last check-in', formatDate(d.lastCheckInAt)], ['Boot id', d.bootId],
+    ['Working folder', d.workingFolder], ['Install folder', d.installFolder], ['Created', formatDate(d.createdAt)],
+  ]);
+
+export const devicePatchesTable = (rows: DevicePatchRow[]): string =>
+  renderTable(
+    ['KB', 'TITLE', 'CLASSIFICATION', 'STATUS', 'INSTALLED', 'LAST RESULT'],
+    rows.map((p) => [p.kb, truncate(p.title, 48), p.classification, p.status, formatDate(p.installedAt), formatLastResult(p.lastExitCode, p.lastError)]),
+  );
+
+const patchesTable = (rows: PatchProgress[]): string =>
+  renderTable(
+    ['KB', 'TITLE', 'STATUS', 'EXIT CODE', 'ERROR'],
+    rows.map((p) => [p.kb, truncate(p.title, 48), p.status, formatExitCode(p.exitCode), truncate(p.error, 60)]),
+  );
+
+/** An install: where it is (or how it ended) and each patch's state. */
+export function installText(v: InstallView): string {
+  const state = v.result ?? v.progress;
+  const fields: [string, string | null][] = [
+    ['Install', v.workflowId],
+    ['Status', v.status],
+  ];
+  if (state) fields.push(['Step', state.step]);
+  if (v.result) fields.push(['Outcome', v.result.outcome]);
+  fields.push(['Started', formatDate(v.startedAt)], ['Closed', formatDate(v.closedAt)]);
+  if (state) {
+    fields.push(['Rebooted', yesNo(state.rebooted)]);
+    if (state.cancelRequested) fields.push(['Cancel', 'requested']);
+    if (state.skippedKbs.length) fields.push(['Skipped', `${state.skippedKbs.join(', ')} (not needed on this device)`]);
+  }
+  const c = v.result?.cleanup;
+  if (c) fields.push(['Cleanup', `${c.removedFiles} file(s) removed; working folder ${c.workingFolderEmpty ? 'empty' : 'NOT empty'}, install folder ${c.installFolderEmpty ? 'empty' : 'NOT empty'}`]);
+  if (v.failure) fields.push(['Failure', v.failure]);
+  const head = renderFields(fields);
+  if (!state) return head;
+  return `${head}\n\n${state.patches.length ? patchesTable(state.patches) : v.result ? '(no patches to install)' : '(no patches selected yet)'}`;
+}
