@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Classification, CommandType, RebootBehavior, Severity } from '../domain/device-protocol';
+import { Classification, type CommandType, RebootBehavior, Severity } from '../domain/device-protocol';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
 const kb = z.string().regex(/^KB\d{6,8}$/, 'must look like KB5034441');

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
@@ -80,7 +81,7 @@ export async function startServer(deps: AppDeps, options: { port: number; host?:
   await notifier.start();
   const app = createApp(deps, notifier, createMetrics());
   const host = options.host ?? '127.0.0.1';
-  const server = await new Promise<import('node:http').Server>((resolve, reject) => {
+  const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(options.port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   // Long polls hold a request open for up to two minutes: keep idle sockets longer than that.

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { ZodError } from 'zod';
+import { type ZodError } from 'zod';
 import { PatchflowError } from '../domain/errors';
 
 /** An error with an HTTP status, thrown by handlers for request problems. */

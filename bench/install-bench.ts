@@ -28,7 +28,7 @@ export async function installBench(devices: number): Promise<void> {
   } as NodeJS.ProcessEnv);
   const apiKey = 'bench-api-key-0123456789';
   const stack = await startDevStack(config, log, { apiKey });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const api = async (method: string, p: string, body?: unknown): Promise<any> => {
     const res = await fetch(`${stack.apiUrl}${p}`, {
       method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),

@@ -48,7 +48,7 @@ function demoDevices(count: number): DemoDevice[] {
 
 interface SavedAgent { deviceId: string; credential: string }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Api = (method: string, urlPath: string, body?: unknown) => Promise<any>;
 
 /** Finds or creates a client, site and device through the API; a new device comes with its enrollment token. */

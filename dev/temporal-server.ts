@@ -81,7 +81,7 @@ export async function startTemporalDevServer(options: {
     } catch (err) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`temporal dev server did not answer on ${address} within 60 s: ${(err as Error).message}`);
+        throw new Error(`temporal dev server did not answer on ${address} within 60 s: ${(err as Error).message}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 250));
     }

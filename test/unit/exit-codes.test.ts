@@ -1,4 +1,4 @@
-import { ExecutionOutcome, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
+import { type ExecutionOutcome, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
 
 // One row per code, readable against ../shared/DOMAIN-RULES.md §3.2 and rules 26–30.
 const table: [code: number, outcome: ExecutionOutcome, countsAsFailure: boolean, name: string][] = [
