@@ -5,17 +5,30 @@ import { appendAudit, type AuditEntry } from '../db/audit-repository';
 import { cancelOpenCommands } from '../db/command-repository';
 import { withTransaction, type Db } from '../db/database';
 import { releaseDevice } from '../db/operation-repository';
-import { applyPatchStates, catalogFiles, reconcileScan, upsertCatalog, type PatchStateChange } from '../db/patch-repository';
+import { applyPatchStates, catalogFiles, type PatchStateChange } from '../db/patch-repository';
+import { processScan } from '../db/scan-repository';
 import type { PatchFile, ScanResult } from '../domain/device-protocol';
 import { DeviceBusyError } from '../domain/errors';
 import { claimDeviceForOperation } from './device-claim';
 import { PatchStatus } from '../domain/patch-status';
+import { Decision, installsAutomatically, installsOnRequest } from '../domain/approval-model';
+import { explainDecision } from '../domain/approval-resolver';
+import { stampNewPatches } from '../db/approval-repository';
+import { loadApprovalModel, loadDeviceStates } from '../db/approval-model-loader';
+import type { RefusedPatch } from '../workflows/install.contract';
 
 const AUDITED: Partial<Record<PatchStatus, string>> = {
   [PatchStatus.Installed]: 'patch.installed',
   [PatchStatus.RebootRequired]: 'patch.installed_pending_reboot',
   [PatchStatus.Failed]: 'patch.failed',
 };
+
+export interface ApprovalSelection {
+  allowed: string[];
+  refused: RefusedPatch[];
+  uninstall: string[];
+  reprocessed: string[];
+}
 
 /** Short bookkeeping steps of an install, run as local activities (cheap in history events). */
 export function createInstallBookkeepingActivities(deps: { db: Db; client: Client; log: Logger }) {
@@ -46,11 +59,9 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
      * the device) says what each file must hash to.
      */
     async recordScan(deviceId: string, scan: ScanResult): Promise<Record<string, PatchFile>> {
-      return withTransaction(db, async (tx) => {
-        await upsertCatalog(tx, scan.updates);
-        await reconcileScan(tx, deviceId, scan.updates);
-        return catalogFiles(tx, scan.updates.map((u) => u.updateId));
-      });
+      // The same processing as a scheduled scan (digest, catalog, policy stamps, statuses).
+      await processScan(db, deviceId, scan, stampNewPatches);
+      return catalogFiles(db, scan.updates.map((u) => u.updateId));
     },
 
     /** Writes patch status changes in one batch, with an audit row per install outcome. */
@@ -68,6 +79,36 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
         await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes);
         await appendAudit(tx, audit);
       });
+    },
+
+    /**
+     * Which candidate patches this install may install, by the approval resolver (the one source of
+     * truth for every install path): Approved ones for a plain install; anything but Ignored for an
+     * explicit request (these KBs on this device). Also: installed patches an Uninstall action asks to
+     * remove, and Failed patches a Reprocess failed action re-arms (their attempts reset here).
+     */
+    async selectByApproval(args: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean }): Promise<ApprovalSelection> {
+      const model = await loadApprovalModel(db, { deviceIds: [args.deviceId] });
+      const states = await loadDeviceStates(db, [args.deviceId]);
+      const kbOf = new Map(model.patches.map((p) => [p.updateId, p.kb]));
+      const selection: ApprovalSelection = { allowed: [], refused: [], uninstall: [], reprocessed: [] };
+      for (const updateId of args.candidates) {
+        const d = explainDecision(model, args.deviceId, updateId, states);
+        const may = args.explicit ? installsOnRequest(d.decision) : installsAutomatically(d.decision);
+        if (may) selection.allowed.push(updateId);
+        else selection.refused.push({ updateId, kb: kbOf.get(updateId) ?? updateId, decision: d.decision, reason: d.reason });
+        if (d.reprocessFailed) selection.reprocessed.push(updateId);
+      }
+      for (const updateId of args.installed) {
+        if (explainDecision(model, args.deviceId, updateId, states).decision === Decision.Uninstall) selection.uninstall.push(updateId);
+      }
+      if (selection.reprocessed.length > 0) {
+        await db.query(
+          `UPDATE device_patches SET failed_attempts = 0 WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
+          [args.deviceId, selection.reprocessed],
+        );
+      }
+      return selection;
     },
 
     /** Withdraws commands the device has not answered (an install that stops early); returns how many. */

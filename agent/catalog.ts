@@ -51,6 +51,23 @@ type Entry = {
   revision?: number;
 };
 
+/** Monthly cumulative updates supersede the earlier months' (Microsoft's LCU model). */
+const SUPERSEDED_BY: Record<string, string> = {
+  KB5034129: 'KB5035857', KB5034770: 'KB5035857', // Server 2022
+  KB5034127: 'KB5035849', KB5034768: 'KB5035849', // Server 2019
+  KB5034122: 'KB5035845', KB5034763: 'KB5035845', // Windows 10
+  KB5034123: 'KB5035853', KB5034765: 'KB5035853', KB5034204: 'KB5035853', // Windows 11
+};
+/** The last updates that still carried a security bulletin id (bulletins ended in 2017). */
+const BULLETINS: Record<string, string> = { KB2918614: 'MS14-049' };
+/** .NET Framework 4.8.1 offline packages need an interactive installer: "Manual Install Only". */
+const MANUAL_INSTALL_ONLY = new Set(['KB5011258', 'KB5011048']);
+
+/** wusa /uninstall removes .msu updates, except servicing stacks, which Windows never removes. */
+function isUninstallable(e: Entry): boolean {
+  return e.fileName.endsWith('.msu') && !/servicing stack/i.test(e.title);
+}
+
 const { Server2022: S22, Server2019: S19, Win11: W11, Win10: W10 } = DeviceOs;
 const C = Classification;
 const S = Severity;
@@ -168,6 +185,10 @@ function toCatalogUpdate(e: Entry): CatalogUpdate {
     sha256: sha256Hex(simulatedFileContent(base)),
     downloadUrl: downloadUrlOf(e),
     rebootBehavior: e.reboot,
+    securityBulletin: BULLETINS[e.kb] ?? null,
+    installType: MANUAL_INSTALL_ONLY.has(e.kb) ? 'manual_install_only' : 'normal',
+    supersededBy: SUPERSEDED_BY[e.kb] ?? null,
+    uninstallable: isUninstallable(e),
     appliesTo: e.appliesTo,
   };
 }

@@ -40,6 +40,10 @@ export const ExitCode = {
   OperationInProgress: 0x80240009,
   /** ERROR_INSTALL_FAILURE as an HRESULT (2147944003) */
   InstallFailure: 0x80070643,
+  /** WU_S_ALREADY_UNINSTALLED */
+  AlreadyUninstalled: 0x00240007,
+  /** WU_E_UNINSTALL_NOT_ALLOWED: servicing stacks and some updates cannot be removed */
+  UninstallNotAllowed: 0x80240028,
 } as const;
 
 const PENDING_REBOOT_CODES = new Set<number>([ExitCode.RebootRequired, ExitCode.RebootInitiated, ExitCode.WuRebootRequired]);
@@ -139,6 +143,7 @@ export class SimulatedWindowsDevice {
   /** reboot command id → the boot id it was acknowledged from */
   private readonly acknowledgedReboots = new Map<string, string>();
   private readonly executions = new Map<string, number>();
+  private readonly uninstalls = new Map<string, number>();
   private readonly exitCodeQueues = new Map<string, number[]>();
   private readonly corrupt: Set<string>;
   private readonly spells: { spell: OfflineSpell; remaining: number }[];
@@ -307,6 +312,7 @@ export class SimulatedWindowsDevice {
         case CommandType.Execute: return await this.execute(command as AgentCommand<'execute'>);
         case CommandType.Reboot: return this.reboot(command);
         case CommandType.Cleanup: return await this.cleanup(command as AgentCommand<'cleanup'>);
+        case CommandType.Uninstall: return await this.uninstall(command as AgentCommand<'uninstall'>);
         default: {
           const type: string = (command as { type: string }).type;
           this.record({ commandId: command.id, type, detail: 'unknown command type' });
@@ -448,6 +454,28 @@ export class SimulatedWindowsDevice {
       this.record({ commandId: command.id, type: command.type, detail: `restart requested from boot ${this.currentBootId}` });
     }
     return { status: 'acknowledged' };
+  }
+
+  /** wusa /uninstall: removes an installed, uninstallable update; re-checks installed state first. */
+  private async uninstall(command: AgentCommand<'uninstall'>): Promise<CommandOutcome> {
+    const kb = normaliseKb(command.payload.kb);
+    const update = findUpdate({ kb, updateId: command.payload.updateId });
+    const answer = (exitCode: number, notInstalled: boolean, detail: string): CommandOutcome => {
+      this.record({ commandId: command.id, type: command.type, kb, detail });
+      return { status: 'succeeded', result: { kb, exitCode: exitCode >>> 0, durationMs: this.executeDurationMs, notInstalled } };
+    };
+    if (!this.installed.has(kb) && !this.awaitingReboot.has(kb)) return answer(ExitCode.AlreadyUninstalled, true, `${kb} is not installed; nothing removed`);
+    if (!update?.uninstallable) return answer(ExitCode.UninstallNotAllowed, false, `${kb} cannot be uninstalled`);
+    await sleep(this.executeDurationMs);
+    this.installed.delete(kb);
+    this.awaitingReboot.delete(kb);
+    this.uninstalls.set(kb, (this.uninstalls.get(kb) ?? 0) + 1);
+    return answer(ExitCode.Success, false, `${kb} removed`);
+  }
+
+  /** How many times an update was really removed (tests: never twice for one request). */
+  uninstallCount(kb: string): number {
+    return this.uninstalls.get(normaliseKb(kb)) ?? 0;
   }
 
   private async cleanup(command: AgentCommand<'cleanup'>): Promise<CommandOutcome> {

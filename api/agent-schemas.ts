@@ -20,6 +20,11 @@ const scannedUpdate = z.object({
   fileName: z.string().min(1).max(260),
   rebootBehavior: z.enum(Object.values(RebootBehavior) as [RebootBehavior, ...RebootBehavior[]]),
   installed: z.boolean(),
+  // Agents before these fields existed send none: read that as the common case.
+  securityBulletin: z.string().max(50).nullable().default(null),
+  installType: z.enum(['normal', 'manual_install_only', 'windows_update_web_site']).default('normal'),
+  supersededBy: z.string().max(100).nullable().default(null),
+  uninstallable: z.boolean().default(false),
 });
 
 /** The result schema of each command type: a device's answer is checked before it reaches a workflow. */
@@ -35,6 +40,7 @@ export const resultSchemas: Record<CommandType, z.ZodType> = {
   copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
   execute: z.object({ kb, exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),
   reboot: z.object({ previousBootId: z.string().min(1), bootId: z.string().min(1) }),
+  uninstall: z.object({ kb, exitCode, durationMs: z.number().min(0), notInstalled: z.boolean() }),
   cleanup: z.object({ removedFiles: z.number().int().min(0), workingFolderEmpty: z.boolean(), installFolderEmpty: z.boolean() }),
 };
 

@@ -4,13 +4,15 @@ import type { Client } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
-import type { InstallTiming } from '../workflows/install.contract';
+import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
 import { CommandNotifier } from './command-notifier';
 import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { createMetrics, type Metrics } from './metrics';
 import { createOperatorsApi } from './operators-api';
+import { createPoliciesApi } from './policies-api';
+import type { ScanServiceDeps } from './scan-service';
 
 export interface AppDeps {
   db: Db;
@@ -21,7 +23,8 @@ export interface AppDeps {
   /** the operators' API key (role admin) */
   apiKey: string;
   pollWaitSeconds: number;
-  installTiming?: Partial<InstallTiming>;
+  installTiming?: InstallTimingInput;
+  scanTiming?: ScanServiceDeps['scanTiming'];
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -64,6 +67,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   });
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, pollWaitSeconds: deps.pollWaitSeconds }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -15,7 +15,7 @@ import {
   type DeviceInstallInput,
   type InstallProgress,
   type InstallResult,
-  type InstallTiming,
+  type InstallTimingInput,
 } from '../workflows/install.contract';
 import { ClientIdAttr, DeviceIdAttr, OperationAttr, PatchKBsAttr, SiteIdAttr } from '../workflows/search-attributes';
 
@@ -25,7 +25,7 @@ export interface InstallServiceDeps {
   log: Logger;
   taskQueue: string;
   /** per-step timeouts and retry pacing passed to every install (tests and demos shorten them) */
-  installTiming?: Partial<InstallTiming>;
+  installTiming?: InstallTimingInput;
 }
 
 /** A sortable, unique key: time first so the Web UI's list of a device's installs reads in order. */

@@ -40,3 +40,16 @@ export const startInstallSchema = z.object({
 export const cancelInstallSchema = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
 
 export const auditQuery = z.object({ deviceId: uuid.optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
+
+export const scopeScanSchema = z.object({
+  scopeType: z.enum(['all', 'client', 'site', 'device_type']),
+  scopeId: z.string().optional(),
+}).strict().superRefine((v, ctx) => {
+  if (v.scopeType === 'all') return;
+  if (!v.scopeId) ctx.addIssue({ code: 'custom', path: ['scopeId'], message: `is required for scopeType ${v.scopeType}` });
+  else if (v.scopeType === 'device_type' && !['server', 'workstation'].includes(v.scopeId)) {
+    ctx.addIssue({ code: 'custom', path: ['scopeId'], message: 'must be server or workstation for scopeType device_type' });
+  } else if (v.scopeType !== 'device_type' && !/^[0-9a-f-]{36}$/i.test(v.scopeId)) {
+    ctx.addIssue({ code: 'custom', path: ['scopeId'], message: 'must be a UUID' });
+  }
+});

@@ -9,9 +9,12 @@ import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../domain/folder
 import { installWorkflowId } from '../workflows/install.contract';
 import { hashSecret, newSecret } from './credentials';
 import { cancelInstall, describeInstall, startInstall, type InstallServiceDeps } from './install-service';
+import { describeScan, startDeviceScan, startScopeScan, type ScanServiceDeps } from './scan-service';
+import { findDeviceScan } from '../db/scan-repository';
+import { scanWorkflowId } from '../workflows/scan.contract';
 import type { Metrics } from './metrics';
 import {
-  auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
+  auditQuery, cancelInstallSchema, scopeScanSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
   deviceIdParam, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema,
 } from './operator-schemas';
 import { parse } from './validation';
@@ -20,7 +23,7 @@ const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** The operators' API (/api/v1): fleet, patch status and installs. Handlers parse, call, map. */
-export function createOperatorsApi(deps: InstallServiceDeps & { metrics: Metrics }): Router {
+export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & { metrics: Metrics }): Router {
   const { db } = deps;
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
@@ -114,6 +117,31 @@ export function createOperatorsApi(deps: InstallServiceDeps & { metrics: Metrics
       if (err instanceof Error && /workflow execution already completed/i.test(err.message)) throw new ConflictError('cannot cancel: the install has already finished');
       throw err;
     }
+  }));
+
+  router.post('/devices/:deviceId/scans', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const started = await startDeviceScan(deps, deviceId, actorOf(res));
+    const location = `/api/v1/devices/${deviceId}/scans/${started.key}`;
+    res.status(202).location(location).json({ ...started, location });
+  }));
+
+  router.get('/devices/:deviceId/scans/:key', asyncRoute(async (req, res) => {
+    const { deviceId, key } = parse(installParams, req.params, 'params');
+    res.json(await describeScan(deps, scanWorkflowId(deviceId, key)));
+  }));
+
+  router.get('/devices/:deviceId/last-scan', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const scan = await findDeviceScan(db, deviceId);
+    if (!scan) throw new NotFoundError('scan of device', deviceId);
+    res.json(scan);
+  }));
+
+  router.post('/scans', asyncRoute(async (req, res) => {
+    const body = parse(scopeScanSchema, req.body, 'body');
+    const started = await startScopeScan(deps, body, actorOf(res));
+    res.status(202).json({ scans: started });
   }));
 
   router.get('/audit', asyncRoute(async (req, res) => {

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { installBench } from './install-bench';
+import { resolverBench } from './resolver-bench';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -14,6 +15,12 @@ program
   .description('N devices, one install each, through API, gateway, worker, Temporal and PostgreSQL')
   .option('--devices <n>', 'number of simulated devices', positiveInt, 20)
   .action(async (opts: { devices: number }) => installBench(opts.devices));
+program
+  .command('resolver')
+  .description('every (device, patch) approval decision of a seeded fleet, in one resolveFleet pass')
+  .option('--devices <n>', 'number of devices', positiveInt, 10000)
+  .option('--patches <n>', 'number of patches', positiveInt, 3000)
+  .action((opts: { devices: number; patches: number }) => resolverBench(opts.devices, opts.patches));
 
 program.parseAsync().then(() => process.exit(0)).catch((err) => {
   console.error(err?.stack ?? err);

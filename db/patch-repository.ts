@@ -12,22 +12,39 @@ export async function upsertCatalog(db: Queryable, updates: ScannedUpdate[]): Pr
   const col = <K extends keyof ScannedUpdate>(k: K) => updates.map((u) => u[k]);
   await db.query(
     `INSERT INTO patches (update_id, revision, kb, title, product, classification, severity, published_at,
-                          size_bytes, sha256, download_url, file_name, reboot_behavior)
+                          size_bytes, sha256, download_url, file_name, reboot_behavior, security_bulletin,
+                          install_type, superseded_by, uninstallable)
      SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                          $8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[])
+                          $8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],
+                          $14::text[], $15::text[], $16::text[], $17::bool[])
      ON CONFLICT (update_id) DO UPDATE SET
        revision = EXCLUDED.revision, kb = EXCLUDED.kb, title = EXCLUDED.title, product = EXCLUDED.product,
        classification = EXCLUDED.classification, severity = EXCLUDED.severity,
        published_at = EXCLUDED.published_at, size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256,
        download_url = EXCLUDED.download_url, file_name = EXCLUDED.file_name,
-       reboot_behavior = EXCLUDED.reboot_behavior
+       reboot_behavior = EXCLUDED.reboot_behavior, security_bulletin = EXCLUDED.security_bulletin,
+       install_type = EXCLUDED.install_type, superseded_by = EXCLUDED.superseded_by,
+       uninstallable = EXCLUDED.uninstallable, revision_seen_at = now()
      WHERE patches.revision < EXCLUDED.revision`,
     [
       col('updateId'), col('revision'), col('kb'), col('title'), col('product'), col('classification'),
       col('severity'), col('publishedAt'), col('sizeBytes'), col('sha256'), col('downloadUrl'), col('fileName'),
-      col('rebootBehavior'),
+      col('rebootBehavior'), col('securityBulletin'), col('installType'), col('supersededBy'), col('uninstallable'),
     ],
   );
+  // Supersedence is a fact about the catalog, not a revision: it can arrive later for a known update.
+  await db.query(
+    `UPDATE patches p SET superseded_by = u.superseded_by
+     FROM unnest($1::text[], $2::text[]) AS u(update_id, superseded_by)
+     WHERE p.update_id = u.update_id AND u.superseded_by IS NOT NULL AND p.superseded_by IS DISTINCT FROM u.superseded_by`,
+    [col('updateId'), col('supersededBy')],
+  );
+}
+
+/** The catalog's revision of each of these updates (absent: never seen). */
+export async function knownRevisions(db: Queryable, updateIds: string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query('SELECT update_id, revision FROM patches WHERE update_id = ANY($1::text[])', [updateIds]);
+  return new Map(rows.map((r) => [r.update_id as string, Number(r.revision)]));
 }
 
 /**
@@ -53,6 +70,13 @@ export async function reconcileScan(db: Queryable, deviceId: string, updates: Sc
                                               WHEN dp.status = 'installed' THEN 'missing' ELSE dp.status END)
          THEN now() ELSE dp.status_changed_at END`,
     [deviceId, updates.map((u) => u.updateId), updates.map((u) => u.installed)],
+  );
+  // Gone from the list after an install: Windows no longer offers it because it is in place.
+  await db.query(
+    `UPDATE device_patches SET status = 'installed', status_changed_at = now()
+     WHERE device_id = $1::uuid AND status IN ('reboot_required', 'installing')
+       AND NOT (update_id = ANY($2::text[]))`,
+    [deviceId, updates.map((u) => u.updateId)],
   );
 }
 

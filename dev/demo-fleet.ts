@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { startSimulatedFleet, type FleetMember, type SimulatedFleet } from '../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../agent/simulated-device';
+import { demoApi } from './demo-policy';
 
 /** One demo machine: where it lives and how its simulated Windows behaves. */
 interface DemoDevice {
@@ -23,13 +24,14 @@ function demoDevices(count: number): DemoDevice[] {
     ['Northwind Legal', 'Downtown'], ['Northwind Legal', 'Remote'],
     ['Contoso Clinics', 'Main Street'], ['Contoso Clinics', 'Lakeside'],
   ];
+  // Each trouble names security updates (approved by the demo policy) so that the install meets it.
   const trouble: DemoDevice['sim'][] = [
     {},
-    { exitCodes: { KB5034439: [0x80070643] } },
+    { exitCodes: { KB5034439: [0x80070643], KB5034232: [0x80070643] }, missingKbs: ['KB5034439', 'KB5034232'] },
     { offline: [{ afterCommand: 'download', durationMs: 20_000 }] },
-    { corruptDownloads: ['KB890830'] },
+    { corruptDownloads: ['KB2918614'], missingKbs: ['KB2918614'] },
     {},
-    { exitCodes: { KB5034441: [1618, 0] } },
+    { exitCodes: { KB2918614: [1618, 0] }, missingKbs: ['KB2918614'] },
   ];
   const devices: DemoDevice[] = [];
   for (let i = 0; i < count; i++) {
@@ -78,16 +80,7 @@ export interface DemoFleet {
  * re-uses them) and runs their simulated agents in this process.
  */
 export async function startDemoFleet(options: { apiUrl: string; apiKey: string; dataDir: string; count: number; log: Logger }): Promise<DemoFleet> {
-  const api: Api = async (method, urlPath, body) => {
-    const res = await fetch(`${options.apiUrl}${urlPath}`, {
-      method,
-      headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await res.json()) as { error?: string };
-    if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${json.error}`);
-    return json;
-  };
+  const api: Api = demoApi(options.apiUrl, options.apiKey);
   const savedFile = path.join(options.dataDir, 'demo-agents.json');
   const saved: Record<string, SavedAgent> = fs.existsSync(savedFile) ? JSON.parse(fs.readFileSync(savedFile, 'utf8')) : {};
 
@@ -100,9 +93,10 @@ export async function startDemoFleet(options: { apiUrl: string; apiKey: string; 
       options.log.warn({ device: d.name }, 'demo device exists but its credential is lost; skipping it');
       continue;
     }
-    const device = new SimulatedWindowsDevice({
-      id: d.name.toLowerCase(), name: d.name, sandboxDir: path.join(options.dataDir, 'simulated-agents', d.name), ...d.sim,
-    });
+    const base = { id: d.name.toLowerCase(), name: d.name, sandboxDir: path.join(options.dataDir, 'simulated-agents', d.name), ...d.sim };
+    // The trouble's KBs come on top of what the seed leaves missing (where they apply to this OS).
+    const seeded = new SimulatedWindowsDevice({ ...base, missingKbs: undefined }).missingKbs();
+    const device = new SimulatedWindowsDevice({ ...base, missingKbs: [...new Set([...seeded, ...(d.sim.missingKbs ?? [])])] });
     members.push({ device, credential, enrollmentToken: credential ? undefined : enrollmentToken });
     deviceIds.push(deviceId);
   }

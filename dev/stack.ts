@@ -7,7 +7,7 @@ import type { Config } from '../config/config';
 import { createPool, type Db } from '../db/database';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { runMigrations } from '../db/migrate';
-import type { InstallTiming } from '../workflows/install.contract';
+import type { InstallTimingInput } from '../workflows/install.contract';
 import { connectClient, connectWorker } from '../worker/temporal-connection';
 import { createPatchflowWorker, installRuntimeLogger } from '../worker/worker';
 import { findTemporalCli, startTemporalDevServer } from './temporal-server';
@@ -27,7 +27,7 @@ export interface DevStack {
  * DATABASE_URL), Temporal (a dev server with the Web UI unless TEMPORAL_ADDRESS), the worker and the
  * API + agent gateway. Stops in reverse order.
  */
-export async function startDevStack(config: Config, log: Logger, options: { apiKey: string; installTiming?: Partial<InstallTiming> }): Promise<DevStack> {
+export async function startDevStack(config: Config, log: Logger, options: { apiKey: string; installTiming?: InstallTimingInput }): Promise<DevStack> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((err) => log.warn({ err }, 'error while stopping'));

@@ -4,6 +4,7 @@ import { newSecret } from '../api/credentials';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../worker/logger';
 import { startDemoFleet } from './demo-fleet';
+import { demoApi, ensureDemoPolicies, scanFleet } from './demo-policy';
 import { startDevStack } from './stack';
 
 /** The operators' API key: PATCHFLOW_API_KEY, else one generated on the first start and kept in DATA_DIR. */
@@ -60,6 +61,10 @@ async function main(): Promise<void> {
   let demo: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
   if (config.DEMO_DEVICES > 0) {
     demo = await startDemoFleet({ apiUrl: stack.apiUrl, apiKey, dataDir, count: config.DEMO_DEVICES, log });
+    const api = demoApi(stack.apiUrl, apiKey);
+    await ensureDemoPolicies(api);
+    const scanned = await scanFleet(api, stack.client);
+    say(`Scanned ${scanned.scanned} devices under the demo approval policies${scanned.unfinished ? ` (${scanned.unfinished} still scanning)` : ''}.`);
     let started = 0;
     for (const deviceId of demo.deviceIds) {
       const res = await fetch(`${stack.apiUrl}/api/v1/devices/${deviceId}/installs`, {

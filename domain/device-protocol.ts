@@ -18,6 +18,8 @@ export const CommandType = {
   Reboot: 'reboot',
   /** Empty the working and install folders. Runs after every install, whatever its outcome. */
   Cleanup: 'cleanup',
+  /** Remove an installed update (an operator's Uninstall action); the exit code is the answer. */
+  Uninstall: 'uninstall',
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -74,6 +76,14 @@ export interface ScannedUpdate {
   fileName: string;
   rebootBehavior: RebootBehavior;
   installed: boolean;
+  /** e.g. "MS10-043"; null for most updates since Microsoft retired bulletins in 2017 */
+  securityBulletin: string | null;
+  /** "normal", "manual_install_only" (cannot install silently) or "windows_update_web_site" */
+  installType: 'normal' | 'manual_install_only' | 'windows_update_web_site';
+  /** KB of the update that supersedes this one, if any */
+  supersededBy: string | null;
+  /** Windows can remove it (wusa /uninstall); servicing stack updates cannot be */
+  uninstallable: boolean;
 }
 
 export interface ScanPayload {
@@ -152,6 +162,18 @@ export interface CleanupResult {
   installFolderEmpty: boolean;
 }
 
+export interface UninstallPayload {
+  updateId: string;
+  kb: string;
+}
+export interface UninstallResult {
+  kb: string;
+  exitCode: number;
+  durationMs: number;
+  /** the update was not installed: nothing was removed */
+  notInstalled: boolean;
+}
+
 export interface CommandPayloads {
   scan: ScanPayload;
   download: DownloadPayload;
@@ -159,6 +181,7 @@ export interface CommandPayloads {
   execute: ExecutePayload;
   reboot: RebootPayload;
   cleanup: CleanupPayload;
+  uninstall: UninstallPayload;
 }
 export interface CommandResults {
   scan: ScanResult;
@@ -167,6 +190,7 @@ export interface CommandResults {
   execute: ExecuteResult;
   reboot: RebootResult;
   cleanup: CleanupResult;
+  uninstall: UninstallResult;
 }
 
 /** A command as the gateway hands it to an agent. */

@@ -81,3 +81,13 @@ export function interpretExitCode(code: number): ExitCodeMeaning & { code: numbe
     display,
   };
 }
+
+/** What an uninstall's exit code means: removed (perhaps pending a reboot), or not. */
+export function interpretUninstallExitCode(code: number, notInstalled: boolean): { removed: boolean; pendingReboot: boolean; description: string } {
+  const u = code >>> 0;
+  if (notInstalled || u === 0x00240007) return { removed: true, pendingReboot: false, description: 'WU_S_ALREADY_UNINSTALLED: the update was not installed.' };
+  if (u === 0) return { removed: true, pendingReboot: false, description: 'Removed.' };
+  if (u === 3010 || u === 1641 || u === 0x00240005) return { removed: true, pendingReboot: true, description: 'Removed; a restart finishes the removal.' };
+  if (u === 0x80240028) return { removed: false, pendingReboot: false, description: '0x80240028 WU_E_UNINSTALL_NOT_ALLOWED: Windows does not allow removing this update.' };
+  return { removed: false, pendingReboot: false, description: `the uninstaller exited with ${formatExitCode(u)}.` };
+}

@@ -5,6 +5,8 @@ export interface InstallPlan {
   patches: ScannedUpdate[];
   /** KBs asked for explicitly that the device does not need: not applicable or already installed */
   skippedKbs: string[];
+  /** superseded updates left out because their successor is missing too (it installs instead) */
+  supersededKbs: string[];
 }
 
 const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
@@ -15,8 +17,17 @@ const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB
  * approval resolver narrows this once policies exist). Servicing stack updates go first, because a
  * cumulative update can require the newest servicing stack (0x800f0823).
  */
-export function planInstall(updates: ScannedUpdate[], kbs?: string[]): InstallPlan {
-  const missing = updates.filter((u) => !u.installed);
+export function planInstall(updates: ScannedUpdate[], kbs?: string[], options: { skipSuperseded?: boolean } = {}): InstallPlan {
+  let missing = updates.filter((u) => !u.installed);
+  const supersededKbs: string[] = [];
+  if (options.skipSuperseded) {
+    // Installing January's cumulative update and then March's is wasted time and a reboot: March's
+    // contains January's. Skip an update whose successor is missing too (Kaseya logs such skips).
+    const missingKbs = new Set(missing.map((u) => normaliseKb(u.kb)));
+    const superseded = (u: ScannedUpdate) => u.supersededBy !== null && u.supersededBy !== undefined && missingKbs.has(normaliseKb(u.supersededBy));
+    supersededKbs.push(...missing.filter(superseded).map((u) => u.kb));
+    missing = missing.filter((u) => !superseded(u));
+  }
   let chosen = missing;
   const skippedKbs: string[] = [];
   if (kbs && kbs.length > 0) {
@@ -27,7 +38,7 @@ export function planInstall(updates: ScannedUpdate[], kbs?: string[]): InstallPl
   }
   const isSsu = (u: ScannedUpdate) => /servicing stack/i.test(u.title);
   const ordered = [...chosen].sort((a, b) => Number(isSsu(b)) - Number(isSsu(a)) || a.kb.localeCompare(b.kb));
-  return { patches: ordered, skippedKbs };
+  return { patches: ordered, skippedKbs, supersededKbs };
 }
 
 /** What a device needs to fetch and verify one update. */

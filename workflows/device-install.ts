@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  patched,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
@@ -14,12 +15,12 @@ import {
 } from '@temporalio/workflow';
 import type { DeviceCommandActivities, InstallBookkeepingActivities } from '../activities';
 import type { PatchStateChange } from '../db/patch-repository';
-import type { CleanupResult, CommandPayloads, CommandResults, CommandType, PatchFile, ScanResult } from '../domain/device-protocol';
-import { ExecutionOutcome, interpretExitCode } from '../domain/exit-codes';
+import type { CleanupResult, CommandPayloads, CommandResults, CommandType, PatchFile, ScannedUpdate, ScanResult } from '../domain/device-protocol';
+import { ExecutionOutcome, interpretExitCode, interpretUninstallExitCode } from '../domain/exit-codes';
 import { planInstall } from '../domain/install-plan';
 import { canTransition, PatchStatus } from '../domain/patch-status';
 import {
-  DEFAULT_INSTALL_TIMING,
+  resolveTiming,
   cancelInstallUpdate,
   progressQuery,
   type DeviceInstallInput,
@@ -30,6 +31,9 @@ import {
   type PatchProgress,
 } from './install.contract';
 import { PatchKBsAttr } from './search-attributes';
+
+/** patched() marker: patch selection by approval policy, superseded skips and uninstalls (issue 4). */
+export const APPROVAL_POLICY_PATCH = 'approval-policy-selection';
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -50,7 +54,7 @@ function failureText(err: unknown): { type?: string; message: string } {
  * Each device step is an activity the device's agent completes; an offline device is simply waited for.
  */
 export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<InstallResult> {
-  const timing = { ...DEFAULT_INSTALL_TIMING, ...input.timing };
+  const timing = resolveTiming(input.timing);
   const { workflowId } = workflowInfo();
   const state: InstallProgress = { step: 'claim', patches: [], skippedKbs: [], cancelRequested: false, rebooted: false };
   const work = new CancellationScope();
@@ -135,43 +139,82 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   async function runSteps(): Promise<void> {
     enter('pre-scan', `scanning ${input.deviceName}`);
     const pre = await scan('pre-scan');
-    const plan = planInstall(pre.scan.updates, input.kbs);
+    // Installs started before approval policies existed (recorded histories) take the old path.
+    const byPolicy = patched(APPROVAL_POLICY_PATCH);
+    const plan = planInstall(pre.scan.updates, input.kbs, { skipSuperseded: byPolicy });
     state.skippedKbs = plan.skippedKbs;
-    state.patches = plan.patches.map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Pending }));
-    for (const u of plan.patches) files.set(u.updateId, pre.catalog[u.updateId]);
-    if (state.patches.length === 0) return;
-    upsertSearchAttributes([{ key: PatchKBsAttr, value: state.patches.map((p) => p.kb) }]);
-    await record(state.patches.map((p) => change(p, PatchStatus.Pending)));
+    let patches = plan.patches;
+    let removals: ScannedUpdate[] = [];
+    if (byPolicy) {
+      state.supersededKbs = plan.supersededKbs;
+      const verdict = await bookkeeping.selectByApproval({
+        deviceId: input.deviceId,
+        candidates: patches.map((u) => u.updateId),
+        installed: pre.scan.updates.filter((u) => u.installed).map((u) => u.updateId),
+        explicit: Boolean(input.kbs && input.kbs.length > 0),
+      });
+      const allowed = new Set(verdict.allowed);
+      const remove = new Set(verdict.uninstall);
+      state.refused = verdict.refused;
+      patches = patches.filter((u) => allowed.has(u.updateId));
+      removals = pre.scan.updates.filter((u) => u.installed && remove.has(u.updateId));
+      state.removals = removals.map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Installed }));
+    }
+    state.patches = patches.map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Pending }));
+    for (const u of patches) files.set(u.updateId, pre.catalog[u.updateId]);
+    if (state.patches.length === 0 && removals.length === 0) return;
+    upsertSearchAttributes([{ key: PatchKBsAttr, value: [...state.patches, ...(state.removals ?? [])].map((p) => p.kb) }]);
 
-    enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
-    await record(state.patches.map((p) => change(p, PatchStatus.Installing)));
     const downloaded: PatchProgress[] = [];
-    for (const p of state.patches) {
-      try {
-        await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
-        downloaded.push(p);
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        const f = failureText(err);
-        // A permanent download failure (e.g. a hash mismatch) fails this patch, never the others.
-        await record([change(p, PatchStatus.Failed, { error: `download refused: ${f.message}`, countFailure: true })]);
+    if (state.patches.length > 0) {
+      await record(state.patches.map((p) => change(p, PatchStatus.Pending)));
+      enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
+      await record(state.patches.map((p) => change(p, PatchStatus.Installing)));
+      for (const p of state.patches) {
+        try {
+          await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
+          downloaded.push(p);
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          const f = failureText(err);
+          // A permanent download failure (e.g. a hash mismatch) fails this patch, never the others.
+          await record([change(p, PatchStatus.Failed, { error: `download refused: ${f.message}`, countFailure: true })]);
+        }
       }
     }
-    if (downloaded.length === 0) return;
+    if (downloaded.length === 0 && removals.length === 0) return;
 
-    enter('copy', `${downloaded.length} patches to ${input.installFolder}`);
-    await command(
-      'copy',
-      { patches: downloaded.map((p) => files.get(p.updateId)!), workingFolder: input.workingFolder, installFolder: input.installFolder },
-      `copy ${downloaded.length} patches to ${input.installFolder}`,
-    );
-
-    for (const p of downloaded) {
-      enter('execute', `${p.kb} (${downloaded.indexOf(p) + 1} of ${downloaded.length})`);
-      await executeOne(p);
+    if (downloaded.length > 0) {
+      enter('copy', `${downloaded.length} patches to ${input.installFolder}`);
+      await command(
+        'copy',
+        { patches: downloaded.map((p) => files.get(p.updateId)!), workingFolder: input.workingFolder, installFolder: input.installFolder },
+        `copy ${downloaded.length} patches to ${input.installFolder}`,
+      );
+      for (const p of downloaded) {
+        enter('execute', `${p.kb} (${downloaded.indexOf(p) + 1} of ${downloaded.length})`);
+        await executeOne(p);
+      }
     }
 
-    const needsReboot = state.patches.some((p) => p.status === PatchStatus.RebootRequired);
+    let removalNeedsReboot = false;
+    for (const r of state.removals ?? []) {
+      enter('uninstall', `${r.kb} (an operator's Uninstall action)`);
+      const result = await command('uninstall', { updateId: r.updateId, kb: r.kb }, `uninstall ${r.kb}`);
+      const meaning = interpretUninstallExitCode(result.exitCode, result.notInstalled);
+      r.exitCode = result.exitCode;
+      if (meaning.removed) {
+        removalNeedsReboot ||= meaning.pendingReboot;
+      } else {
+        r.error = meaning.description;
+        await bookkeeping.recordPatchStates({
+          deviceId: input.deviceId, workflowId,
+          changes: [{ updateId: r.updateId, kb: r.kb, status: PatchStatus.Installed, exitCode: result.exitCode, error: `uninstall failed: ${meaning.description}` }],
+        });
+      }
+    }
+
+    const needsReboot = removalNeedsReboot || state.patches.some((p) => p.status === PatchStatus.RebootRequired);
     if (needsReboot && input.rebootAllowed) {
       enter('reboot', `restarting ${input.deviceName} to finish ${state.patches.filter((p) => p.status === PatchStatus.RebootRequired).length} patches`);
       await command('reboot', { reason: 'patches installed pending reboot' }, `reboot ${input.deviceName}`);
@@ -188,6 +231,13 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       } else if (p.status === PatchStatus.Installed && !installedNow.has(p.updateId) && post.scan.updates.some((u) => u.updateId === p.updateId)) {
         verified.push(change(p, PatchStatus.Failed, { error: 'post-scan still reports the patch missing', countFailure: true }));
       }
+    }
+    // A removal counts once the post-scan no longer finds the update installed: it is Missing again.
+    for (const r of state.removals ?? []) {
+      if (r.error) continue;
+      r.status = installedNow.has(r.updateId) ? PatchStatus.Installed : PatchStatus.Missing;
+      if (r.status === PatchStatus.Installed) r.error = 'post-scan still reports the update installed (a reboot may finish the removal)';
+      verified.push({ updateId: r.updateId, kb: r.kb, status: r.status, exitCode: r.exitCode, ...(r.error ? { error: r.error } : {}) });
     }
     await record(verified);
   }

@@ -35,7 +35,7 @@ export interface InstallTiming {
 
 /** Realistic defaults: a cumulative update can take an hour to execute, a reboot half an hour. */
 export const DEFAULT_INSTALL_TIMING: InstallTiming = {
-  commandTimeoutSeconds: { scan: 600, download: 1800, copy: 600, execute: 3600, reboot: 1800, cleanup: 300 },
+  commandTimeoutSeconds: { scan: 600, download: 1800, copy: 600, execute: 3600, reboot: 1800, cleanup: 300, uninstall: 3600 },
   retryInitialSeconds: 5,
   retryMaxSeconds: 300,
   busyRetries: 5,
@@ -58,12 +58,34 @@ export interface DeviceInstallInput {
   installFolder: string;
   /** who asked: "api-key:admin", "demo" */
   requestedBy: string;
-  timing?: Partial<InstallTiming>;
+  timing?: InstallTimingInput;
+}
+
+/** Timing as callers give it: any part may be left out and takes the default. */
+export type InstallTimingInput = Partial<Omit<InstallTiming, 'commandTimeoutSeconds'>> & {
+  commandTimeoutSeconds?: Partial<Record<CommandType, number>>;
+};
+
+/** The defaults with `input` laid over them, step timeouts one by one. */
+export function resolveTiming(input: InstallTimingInput = {}): InstallTiming {
+  return {
+    ...DEFAULT_INSTALL_TIMING,
+    ...input,
+    commandTimeoutSeconds: { ...DEFAULT_INSTALL_TIMING.commandTimeoutSeconds, ...input.commandTimeoutSeconds },
+  };
 }
 
 /** Where the install is. */
 export type InstallStep =
-  | 'claim' | 'pre-scan' | 'download' | 'copy' | 'execute' | 'reboot' | 'post-scan' | 'cleanup' | 'done';
+  | 'claim' | 'pre-scan' | 'download' | 'copy' | 'execute' | 'uninstall' | 'reboot' | 'post-scan' | 'cleanup' | 'done';
+
+/** A missing patch the install left out, and why (policy, Ignore): shown to the operator. */
+export interface RefusedPatch {
+  updateId: string;
+  kb: string;
+  decision: string;
+  reason: string;
+}
 
 export interface PatchProgress {
   updateId: string;
@@ -80,6 +102,12 @@ export interface InstallProgress {
   patches: PatchProgress[];
   /** KBs asked for explicitly that the device does not need (not applicable or already installed) */
   skippedKbs: string[];
+  /** missing patches approval left out, with the resolver's reason (installs since approval policies) */
+  refused?: RefusedPatch[];
+  /** superseded updates skipped because their successor installs in the same run */
+  supersededKbs?: string[];
+  /** installed updates removed by an operator's Uninstall action */
+  removals?: PatchProgress[];
   cancelRequested: boolean;
   rebooted: boolean;
 }

@@ -6,14 +6,14 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { startServer, type RunningServer } from '../../api/app';
 import { createPool, type Db } from '../../db/database';
-import type { InstallTiming } from '../../workflows/install.contract';
+import type { InstallTimingInput } from '../../workflows/install.contract';
 import { connectClient } from '../../worker/temporal-connection';
 import { createPatchflowWorker, installRuntimeLogger } from '../../worker/worker';
 
 export const API_KEY = 'test-api-key-0123456789abcdef';
 
 /** Short per-step timeouts so offline spells and retries play out in seconds. */
-export const FAST_TIMING: Partial<InstallTiming> = {
+export const FAST_TIMING: InstallTimingInput = {
   commandTimeoutSeconds: { scan: 5, download: 4, copy: 5, execute: 8, reboot: 10, cleanup: 5 },
   retryInitialSeconds: 1,
   retryMaxSeconds: 2,
@@ -41,7 +41,7 @@ export interface Harness {
  * One test file's world: a pg pool on the run's database, a Temporal client, a worker on a task queue
  * of its own, and the real API + gateway on a free port. Agents talk to `server.url` over HTTP.
  */
-export async function startHarness(options: { installTiming?: Partial<InstallTiming>; startWorker?: boolean } = {}): Promise<Harness> {
+export async function startHarness(options: { installTiming?: InstallTimingInput; startWorker?: boolean } = {}): Promise<Harness> {
   const databaseUrl = process.env.PATCHFLOW_TEST_DATABASE_URL!;
   const address = process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS!;
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -51,7 +51,11 @@ export async function startHarness(options: { installTiming?: Partial<InstallTim
   const taskQueue = `test-${randomUUID()}`;
   const scratch = fs.mkdtempSync(path.join(process.env.PATCHFLOW_TEST_SCRATCH!, 'h-'));
   const server = await startServer(
-    { db, databaseUrl, client, log, taskQueue, apiKey: API_KEY, pollWaitSeconds: 2, installTiming: options.installTiming ?? FAST_TIMING },
+    {
+      db, databaseUrl, client, log, taskQueue, apiKey: API_KEY, pollWaitSeconds: 2,
+      installTiming: options.installTiming ?? FAST_TIMING,
+      scanTiming: { scanTimeoutSeconds: 5, retryInitialSeconds: 1, retryMaxSeconds: 2 },
+    },
     { port: 0 },
   );
   let connection: NativeConnection | undefined;

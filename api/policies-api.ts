@@ -1,0 +1,338 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import {
+  copyApprovals, deleteKbOverride, findPatchRefs, findPolicyApprovals, listKbOverrides, listPatchActions, setExplicitApprovals,
+  setKbOverride, setPatchActions, stampCatalogInPolicy, type PatchRef,
+} from '../db/approval-repository';
+import { appendAudit } from '../db/audit-repository';
+import { withTransaction, type Db, type Queryable } from '../db/database';
+import { findClient, findDevice, findSite } from '../db/fleet-repository';
+import {
+  addPolicyMember, deletePolicy, deletePolicyDefault, findPolicy, insertPolicy, listPolicies, listPolicyMembers, removePolicyMember,
+  setPolicyDefault, updatePolicy, type PolicyRow,
+} from '../db/policy-repository';
+import { listPatchApprovals, policySummary } from '../db/policy-views';
+import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
+import { deviceApprovals } from './patch-views';
+import {
+  approvalByPatchSchema, copyApprovalsSchema, defaultSchema, deleteDefaultSchema, deviceIdParam, kbOverrideSchema, kbParam,
+  memberSchema, patchActionsQuery, patchActionsSchema, patchListQuery, policyApprovalsSchema, policyIdParam, summaryQuery,
+  updatePolicySchema, createPolicySchema,
+} from './policy-schemas';
+import { parse } from './validation';
+
+const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
+  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
+
+const DEFAULT_CHANGE_NOTE = 'applies to patches discovered from now on; known patches keep their status (Kaseya)';
+const ALL_POLICIES_NOTE = "sets the patch's status in ALL policies";
+
+async function policyOr404(db: Queryable, id: string, forUpdate = false): Promise<PolicyRow> {
+  const policy = await findPolicy(db, id, { forUpdate });
+  if (!policy) throw new NotFoundError('policy', id);
+  return policy;
+}
+
+/** The catalog patches named by update id / KB, or a 404 naming those that match nothing. */
+async function patchesOr404(db: Queryable, names: { updateIds?: string[]; kbs?: string[] }): Promise<PatchRef[]> {
+  const found = await findPatchRefs(db, names);
+  const unknown = [...found.unknownKbs, ...found.unknownUpdateIds];
+  if (unknown.length > 0) throw new NotFoundError(unknown.length === 1 ? 'patch' : 'patches', unknown.join(', '));
+  return found.patches;
+}
+
+/** A device, site or client scope must exist; a device type or "all" always does. */
+async function scopeOr404(db: Queryable, scopeType: string, scopeId: string): Promise<void> {
+  const find = { device: findDevice, site: findSite, client: findClient }[scopeType as 'device' | 'site' | 'client'];
+  if (find && !(await find(db, scopeId))) throw new NotFoundError(scopeType, scopeId);
+}
+
+const kbsOf = (patches: PatchRef[]) => [...new Set(patches.map((p) => p.kb))];
+
+/**
+ * Approval policies and actions by scope (/api/v1): Kaseya's Approval by Policy / by Patch, KB
+ * overrides and policy summary, N-able's per-scope actions, and each device's effective decisions.
+ * Every change runs in one transaction with its audit row; bad input is refused before anything is written.
+ */
+export function createPoliciesApi(deps: { db: Db }): Router {
+  const { db } = deps;
+  const router = express.Router();
+  const actorOf = (res: Response): string => res.locals.actor as string;
+
+  // ---- policies ----------------------------------------------------------------------------------
+
+  router.post('/policies', asyncRoute(async (req, res) => {
+    const body = parse(createPolicySchema, req.body, 'body');
+    const answer = await withTransaction(db, async (tx) => {
+      const id = await insertPolicy(tx, body);
+      const stampedPatches = await stampCatalogInPolicy(tx, id);
+      const policy = (await findPolicy(tx, id))!;
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'policy.created', subject: id,
+        details: { name: policy.name, switches: body, defaults: policy.defaults, fallbackDefault: policy.fallbackDefault, stampedPatches },
+      }]);
+      return { ...policy, stampedPatches };
+    });
+    res.status(201).location(`/api/v1/policies/${answer.id}`).json(answer);
+  }));
+
+  router.get('/policies', asyncRoute(async (_req, res) => {
+    res.json({ policies: await listPolicies(db) });
+  }));
+
+  router.get('/policies/:id', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    res.json(await policyOr404(db, id));
+  }));
+
+  router.patch('/policies/:id', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const body = parse(updatePolicySchema, req.body, 'body');
+    const policy = await withTransaction(db, async (tx) => {
+      const before = await policyOr404(tx, id, true);
+      await updatePolicy(tx, id, body);
+      const after = (await findPolicy(tx, id))!;
+      const changes = Object.fromEntries(Object.keys(body).map((k) => {
+        const field = k as keyof typeof body;
+        return [k, { from: before[field], to: after[field] }];
+      }));
+      await appendAudit(tx, [{ actor: actorOf(res), action: 'policy.updated', subject: id, details: { name: after.name, changes } }]);
+      return after;
+    });
+    res.json(policy);
+  }));
+
+  // A policy with members is refused (409): deleting it would silently change what its devices may
+  // install (a device left in no policy gets every patch approved). Remove the members first.
+  router.delete('/policies/:id', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const answer = await withTransaction(db, async (tx) => {
+      const policy = await policyOr404(tx, id, true);
+      if (policy.members > 0) {
+        throw new ConflictError(`policy '${policy.name}' still has ${policy.members} member(s); remove them first (DELETE /policies/${id}/members)`);
+      }
+      const { approvals } = await deletePolicy(tx, id);
+      await appendAudit(tx, [{ actor: actorOf(res), action: 'policy.deleted', subject: id, details: { name: policy.name, approvalsRemoved: approvals } }]);
+      return { deleted: id, name: policy.name, approvalsRemoved: approvals };
+    });
+    res.json(answer);
+  }));
+
+  // ---- membership --------------------------------------------------------------------------------
+
+  router.get('/policies/:id/members', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    await policyOr404(db, id);
+    res.json({ members: await listPolicyMembers(db, id) });
+  }));
+
+  router.post('/policies/:id/members', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const body = parse(memberSchema, req.body, 'body');
+    const scopeId = body.scopeId ?? '';
+    const added = await withTransaction(db, async (tx) => {
+      const policy = await policyOr404(tx, id, true);
+      await scopeOr404(tx, body.scopeType, scopeId);
+      const isNew = await addPolicyMember(tx, id, body.scopeType, scopeId);
+      if (isNew) {
+        await appendAudit(tx, [{
+          actor: actorOf(res), action: 'policy.member_added', subject: id,
+          deviceId: body.scopeType === 'device' ? scopeId : undefined,
+          details: { policy: policy.name, scopeType: body.scopeType, scopeId },
+        }]);
+      }
+      return isNew;
+    });
+    res.status(added ? 201 : 200).json({ added, scopeType: body.scopeType, scopeId, members: await listPolicyMembers(db, id) });
+  }));
+
+  router.delete('/policies/:id/members', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const body = parse(memberSchema, req.body, 'body');
+    const scopeId = body.scopeId ?? '';
+    await withTransaction(db, async (tx) => {
+      const policy = await policyOr404(tx, id, true);
+      if (!(await removePolicyMember(tx, id, body.scopeType, scopeId))) {
+        throw new NotFoundError('membership', `${body.scopeType}:${scopeId} in policy '${policy.name}'`);
+      }
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'policy.member_removed', subject: id,
+        deviceId: body.scopeType === 'device' ? scopeId : undefined,
+        details: { policy: policy.name, scopeType: body.scopeType, scopeId },
+      }]);
+    });
+    res.json({ removed: true, scopeType: body.scopeType, scopeId, members: await listPolicyMembers(db, id) });
+  }));
+
+  // ---- defaults ----------------------------------------------------------------------------------
+
+  // Kaseya: a default applies only when a patch is first discovered; known patches keep their status.
+  router.put('/policies/:id/defaults', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const body = parse(defaultSchema, req.body, 'body');
+    const previous = await withTransaction(db, async (tx) => {
+      const policy = await policyOr404(tx, id, true);
+      const prev = await setPolicyDefault(tx, id, body);
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'policy.default_changed', subject: id,
+        details: { policy: policy.name, kind: body.kind, key: body.key, from: prev ?? null, to: body.status, restampedPatches: 0 },
+      }]);
+      return prev;
+    });
+    res.json({ default: body, previous: previous ?? null, restampedPatches: 0, note: DEFAULT_CHANGE_NOTE });
+  }));
+
+  router.delete('/policies/:id/defaults', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const body = parse(deleteDefaultSchema, req.body, 'body');
+    const previous = await withTransaction(db, async (tx) => {
+      const policy = await policyOr404(tx, id, true);
+      const prev = await deletePolicyDefault(tx, id, body);
+      if (!prev) throw new NotFoundError('default', `${body.kind} '${body.key}' in policy '${policy.name}'`);
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'policy.default_removed', subject: id,
+        details: { policy: policy.name, kind: body.kind, key: body.key, from: prev, restampedPatches: 0 },
+      }]);
+      return prev;
+    });
+    res.json({ removed: { ...body, status: previous }, restampedPatches: 0, note: DEFAULT_CHANGE_NOTE });
+  }));
+
+  // ---- approvals ---------------------------------------------------------------------------------
+
+  // Approval by Policy: explicit statuses for some patches in one policy.
+  router.put('/policies/:id/approvals', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const body = parse(policyApprovalsSchema, req.body, 'body');
+    const answer = await withTransaction(db, async (tx) => {
+      const policy = await policyOr404(tx, id, true);
+      const patches = await patchesOr404(tx, body);
+      const updateIds = patches.map((p) => p.updateId);
+      const note = body.note ?? `set by ${actorOf(res)} (approval by policy)`;
+      const change = await setExplicitApprovals(tx, { policyIds: [id], updateIds, status: body.status, note });
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'patch.approval_set', subject: id,
+        details: { policy: policy.name, status: body.status, kbs: kbsOf(patches), updateIds, approvalsChanged: change.approvalsChanged, note },
+      }]);
+      return {
+        policyId: id, policy: policy.name, status: body.status, patches: updateIds.length,
+        approvalsChanged: change.approvalsChanged, approvals: await findPolicyApprovals(tx, id, updateIds),
+      };
+    });
+    res.json(answer);
+  }));
+
+  // Approval by Patch: the same explicit status in every policy (Kaseya's warning: ALL policies).
+  router.put('/patches/approval', asyncRoute(async (req, res) => {
+    const body = parse(approvalByPatchSchema, req.body, 'body');
+    const answer = await withTransaction(db, async (tx) => {
+      const patches = await patchesOr404(tx, body);
+      const updateIds = patches.map((p) => p.updateId);
+      const note = body.note ?? `set by ${actorOf(res)} (approval by patch, all policies)`;
+      const change = await setExplicitApprovals(tx, { policyIds: 'all', updateIds, status: body.status, note });
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'patch.approval_set_all_policies', subject: kbsOf(patches).join(','),
+        details: { status: body.status, kbs: kbsOf(patches), updateIds, ...change, note },
+      }]);
+      return { status: body.status, patches: updateIds.length, kbs: kbsOf(patches), ...change, note: ALL_POLICIES_NOTE };
+    });
+    res.json(answer);
+  }));
+
+  router.post('/policies/:id/copy-approvals', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const body = parse(copyApprovalsSchema, req.body, 'body');
+    if (body.toPolicyId === id) throw new UnprocessableError('cannot copy a policy\'s approvals onto itself', 'toPolicyId');
+    const answer = await withTransaction(db, async (tx) => {
+      const from = await policyOr404(tx, id);
+      const to = await policyOr404(tx, body.toPolicyId, true);
+      const { copied, changed } = await copyApprovals(tx, id, to.id);
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'policy.approvals_copied', subject: to.id,
+        details: { from: { id, name: from.name }, to: { id: to.id, name: to.name }, copied, changed },
+      }]);
+      return { fromPolicyId: id, toPolicyId: to.id, copied, changed };
+    });
+    res.json(answer);
+  }));
+
+  router.get('/policies/:id/summary', asyncRoute(async (req, res) => {
+    const { id } = parse(policyIdParam, req.params, 'params');
+    const q = parse(summaryQuery, req.query, 'query');
+    const policy = await policyOr404(db, id);
+    const summary = await policySummary(db, id, q.groupBy);
+    res.json({ policyId: id, policy: policy.name, groupBy: q.groupBy, ...summary });
+  }));
+
+  router.get('/patches', asyncRoute(async (req, res) => {
+    const q = parse(patchListQuery, req.query, 'query');
+    const patches = await listPatchApprovals(db, { name: q.name, kb: q.kb, classification: q.classification, product: q.product, approval: q.status });
+    res.json({ patches });
+  }));
+
+  // ---- KB overrides ------------------------------------------------------------------------------
+
+  router.get('/kb-overrides', asyncRoute(async (_req, res) => {
+    res.json({ overrides: await listKbOverrides(db) });
+  }));
+
+  router.put('/kb-overrides/:kb', asyncRoute(async (req, res) => {
+    const { kb } = parse(kbParam, req.params, 'params');
+    const body = parse(kbOverrideSchema, req.body, 'body');
+    const previous = await withTransaction(db, async (tx) => {
+      const prev = await setKbOverride(tx, kb, body.status);
+      await appendAudit(tx, [{ actor: actorOf(res), action: 'kb_override.set', subject: kb, details: { kb, from: prev ?? null, to: body.status } }]);
+      return prev;
+    });
+    res.json({ kb, status: body.status, previous: previous ?? null, note: 'applies to every present and future patch of this KB, in all policies' });
+  }));
+
+  router.delete('/kb-overrides/:kb', asyncRoute(async (req, res) => {
+    const { kb } = parse(kbParam, req.params, 'params');
+    const previous = await withTransaction(db, async (tx) => {
+      const prev = await deleteKbOverride(tx, kb);
+      if (!prev) throw new NotFoundError('KB override', kb);
+      await appendAudit(tx, [{ actor: actorOf(res), action: 'kb_override.cleared', subject: kb, details: { kb, from: prev } }]);
+      return prev;
+    });
+    res.json({ kb, cleared: true, previous });
+  }));
+
+  // ---- actions by scope --------------------------------------------------------------------------
+
+  router.get('/patch-actions', asyncRoute(async (req, res) => {
+    const q = parse(patchActionsQuery, req.query, 'query');
+    res.json({ actions: await listPatchActions(db, q) });
+  }));
+
+  router.put('/patch-actions', asyncRoute(async (req, res) => {
+    const body = parse(patchActionsSchema, req.body, 'body');
+    const answer = await withTransaction(db, async (tx) => {
+      await scopeOr404(tx, body.scopeType, body.scopeId);
+      const patches = await patchesOr404(tx, body);
+      if (body.action === 'uninstall') {
+        const refused = kbsOf(patches.filter((p) => !p.uninstallable));
+        if (refused.length > 0) {
+          throw new UnprocessableError(`uninstall is offered only for patches marked uninstallable; not uninstallable: ${refused.join(', ')}`, 'action');
+        }
+      }
+      const updateIds = patches.map((p) => p.updateId);
+      const changed = await setPatchActions(tx, { scopeType: body.scopeType, scopeId: body.scopeId, updateIds, action: body.action });
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'patch.action_set', subject: `${body.scopeType}:${body.scopeId}`,
+        deviceId: body.scopeType === 'device' ? body.scopeId : undefined,
+        details: { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, kbs: kbsOf(patches), updateIds, changed },
+      }]);
+      return { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, patches: updateIds.length, changed };
+    });
+    res.json(answer);
+  }));
+
+  // ---- a device's effective approval -------------------------------------------------------------
+
+  router.get('/devices/:deviceId/approvals', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    res.json(await deviceApprovals(db, deviceId));
+  }));
+
+  return router;
+}

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { appendAudit } from '../db/audit-repository';
+import type { Db } from '../db/database';
+import { findDevice, listDevices, type DeviceRow } from '../db/fleet-repository';
+import { NotFoundError } from '../domain/errors';
+import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput, type PatchScanResult } from '../workflows/scan.contract';
+import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+
+export interface ScanServiceDeps {
+  db: Db;
+  client: Client;
+  log: Logger;
+  taskQueue: string;
+  /** shorter step pacing for tests and demos */
+  scanTiming?: Pick<PatchScanInput, 'scanTimeoutSeconds' | 'retryInitialSeconds' | 'retryMaxSeconds'>;
+}
+
+const newKey = () => `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+/** Starts patchScanWorkflow for one device. Scans are silent (no reboot), so they need no device claim. */
+export async function startScanFor(deps: ScanServiceDeps, device: DeviceRow, requestedBy: string): Promise<{ workflowId: string; key: string }> {
+  const key = newKey();
+  const workflowId = scanWorkflowId(device.id, key);
+  const input: PatchScanInput = {
+    deviceId: device.id, deviceName: device.name, clientName: device.clientName, siteName: device.siteName,
+    reason: `requested by ${requestedBy}`, ...deps.scanTiming,
+  };
+  await deps.client.workflow.start(SCAN_WORKFLOW_TYPE, {
+    workflowId,
+    taskQueue: deps.taskQueue,
+    args: [input],
+    staticSummary: `Scan ${device.name} · ${device.clientName} / ${device.siteName}`,
+    staticDetails: `Requested by ${requestedBy}. Device ${device.name} (${device.id}).`,
+    typedSearchAttributes: [
+      { key: DeviceIdAttr, value: device.id },
+      { key: ClientIdAttr, value: device.clientId },
+      { key: SiteIdAttr, value: device.siteId },
+      { key: OperationAttr, value: 'scan' },
+    ],
+  });
+  return { workflowId, key };
+}
+
+export async function startDeviceScan(deps: ScanServiceDeps, deviceId: string, requestedBy: string) {
+  const device = await findDevice(deps.db, deviceId);
+  if (!device) throw new NotFoundError('device', deviceId);
+  const started = await startScanFor(deps, device, requestedBy);
+  await appendAudit(deps.db, [{ actor: requestedBy, action: 'scan.started', deviceId, subject: started.workflowId }]);
+  return started;
+}
+
+/** Scans every device of a scope (all devices, a client, a site, or a device type). */
+export async function startScopeScan(
+  deps: ScanServiceDeps,
+  scope: { scopeType: 'all' | 'client' | 'site' | 'device_type'; scopeId?: string },
+  requestedBy: string,
+) {
+  const devices = (await listDevices(deps.db, {
+    clientId: scope.scopeType === 'client' ? scope.scopeId : undefined,
+    siteId: scope.scopeType === 'site' ? scope.scopeId : undefined,
+  })).filter((d) => scope.scopeType !== 'device_type' || d.deviceType === scope.scopeId);
+  const started: { deviceId: string; workflowId: string }[] = [];
+  for (const d of devices) started.push({ deviceId: d.id, ...(await startScanFor(deps, d, requestedBy)) });
+  await appendAudit(deps.db, [{ actor: requestedBy, action: 'scan.started_for_scope', subject: `${scope.scopeType}:${scope.scopeId ?? ''}`, details: { devices: started.length } }]);
+  deps.log.info({ scope, devices: started.length }, 'scope scan started');
+  return started;
+}
+
+export async function describeScan(deps: ScanServiceDeps, workflowId: string) {
+  const handle = deps.client.workflow.getHandle(workflowId);
+  let d;
+  try {
+    d = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new NotFoundError('scan', workflowId);
+    throw err;
+  }
+  return {
+    workflowId,
+    status: d.status.name,
+    startedAt: d.startTime.toISOString(),
+    closedAt: d.closeTime?.toISOString() ?? null,
+    result: d.status.name === 'COMPLETED' ? ((await handle.result()) as PatchScanResult) : null,
+  };
+}

@@ -1,0 +1,130 @@
+import type {
+  ApprovalDevice, ApprovalModel, ApprovalPatch, ApprovalPolicy, ApprovalStatus, DevicePatchState, PatchAction, PolicyApproval,
+} from '../domain/approval-model';
+import type { Queryable } from './database';
+
+/**
+ * Loads everything approval is decided from, in seven queries whatever the fleet size: the catalog,
+ * the devices (all, or `deviceIds`) with the policies they are in (directly, or through their site,
+ * client, device type or an "all devices" membership), every policy with its statuses and defaults,
+ * KB overrides, actions by scope and the names of sites and clients for reasons.
+ * Queries run one after another so that `db` may be a transaction's client.
+ */
+export async function loadApprovalModel(db: Queryable, options: { deviceIds?: string[] } = {}): Promise<ApprovalModel> {
+  const deviceIds = options.deviceIds ?? null;
+
+  const patchRows = (await db.query(
+    `SELECT update_id, kb, title, classification, product, install_type, superseded_by, uninstallable
+     FROM patches ORDER BY kb, update_id`,
+  )).rows;
+  const patches: ApprovalPatch[] = patchRows.map((r) => ({
+    updateId: r.update_id, kb: r.kb, title: r.title, classification: r.classification, product: r.product,
+    installType: r.install_type, supersededBy: r.superseded_by, uninstallable: r.uninstallable,
+  }));
+
+  const deviceRows = (await db.query(
+    `SELECT d.id, d.name, d.site_id, s.client_id, d.device_type,
+            ARRAY(SELECT DISTINCT m.policy_id::text FROM policy_members m
+                  WHERE (m.scope_type = 'device' AND m.scope_id = d.id::text)
+                     OR (m.scope_type = 'site' AND m.scope_id = d.site_id::text)
+                     OR (m.scope_type = 'client' AND m.scope_id = s.client_id::text)
+                     OR (m.scope_type = 'device_type' AND m.scope_id = d.device_type)
+                     OR m.scope_type = 'all'
+                  ORDER BY 1) AS policy_ids
+     FROM devices d JOIN sites s ON s.id = d.site_id
+     WHERE $1::uuid[] IS NULL OR d.id = ANY($1::uuid[])
+     ORDER BY d.name, d.id`,
+    [deviceIds],
+  )).rows;
+  const devices: ApprovalDevice[] = deviceRows.map((r) => ({
+    id: r.id, name: r.name, siteId: r.site_id, clientId: r.client_id, deviceType: r.device_type, policyIds: r.policy_ids,
+  }));
+
+  const policyRows = (await db.query(
+    `SELECT id, name, deny_manual_install_only, deny_windows_update_web_site, deny_superseded, fallback_default
+     FROM approval_policies ORDER BY name`,
+  )).rows;
+  const approvalRows = (await db.query('SELECT policy_id, update_id, status, source, note FROM policy_approvals')).rows;
+  const defaultRows = (await db.query('SELECT policy_id, kind, key, status FROM policy_defaults')).rows;
+
+  const approvals = groupBy(approvalRows, (r) => r.policy_id as string);
+  const defaults = groupBy(defaultRows, (r) => r.policy_id as string);
+  const policies: ApprovalPolicy[] = policyRows.map((r) => {
+    const own = defaults.get(r.id) ?? [];
+    const byKind = (kind: string) => new Map<string, ApprovalStatus>(own.filter((d) => d.kind === kind).map((d) => [d.key, d.status]));
+    return {
+      id: r.id,
+      name: r.name,
+      denyManualInstallOnly: r.deny_manual_install_only,
+      denyWindowsUpdateWebSite: r.deny_windows_update_web_site,
+      denySuperseded: r.deny_superseded,
+      approvals: new Map<string, PolicyApproval>((approvals.get(r.id) ?? []).map((a) => [
+        a.update_id,
+        a.note === null ? { status: a.status, source: a.source } : { status: a.status, source: a.source, note: a.note },
+      ])),
+      classificationDefaults: byKind('classification'),
+      productDefaults: byKind('product'),
+      fallbackDefault: r.fallback_default,
+    };
+  });
+
+  const kbOverrides = new Map<string, ApprovalStatus>(
+    (await db.query('SELECT kb, status FROM kb_overrides')).rows.map((r) => [String(r.kb).toUpperCase(), r.status]),
+  );
+
+  // Actions at device level only matter for the devices loaded; every other level is shared.
+  const actionRows = (await db.query(
+    `SELECT scope_type, scope_id, update_id, action FROM patch_actions
+     WHERE scope_type <> 'device' OR $1::text[] IS NULL OR scope_id = ANY($1::text[])`,
+    [deviceIds],
+  )).rows;
+  const actions = new Map<string, Map<string, PatchAction>>();
+  for (const r of actionRows) {
+    const key = `${r.scope_type}:${r.scope_id}`;
+    let byUpdate = actions.get(key);
+    if (!byUpdate) actions.set(key, (byUpdate = new Map()));
+    byUpdate.set(r.update_id, r.action);
+  }
+
+  const nameRows = (await db.query(
+    `SELECT 'site' AS kind, id::text, name FROM sites UNION ALL SELECT 'client', id::text, name FROM clients`,
+  )).rows;
+  const names = {
+    sites: new Map<string, string>(nameRows.filter((r) => r.kind === 'site').map((r) => [r.id, r.name])),
+    clients: new Map<string, string>(nameRows.filter((r) => r.kind === 'client').map((r) => [r.id, r.name])),
+  };
+
+  return { patches, devices, policies, kbOverrides, actions, names };
+}
+
+/** What each device reports for each patch, keyed by device id then update id. */
+export type DeviceStates = ReadonlyMap<string, ReadonlyMap<string, DevicePatchState>>;
+
+/**
+ * The status and failed attempts of every patch on these devices, in one query, as a map
+ * device id → update id → state (what the resolver's `deviceStates` takes).
+ */
+export async function loadDeviceStates(db: Queryable, deviceIds: string[]): Promise<DeviceStates> {
+  const { rows } = await db.query(
+    `SELECT device_id, update_id, status, failed_attempts FROM device_patches WHERE device_id = ANY($1::uuid[])`,
+    [deviceIds],
+  );
+  const states = new Map<string, Map<string, DevicePatchState>>(deviceIds.map((id) => [id, new Map()]));
+  for (const r of rows) {
+    let byUpdate = states.get(r.device_id);
+    if (!byUpdate) states.set(r.device_id, (byUpdate = new Map()));
+    byUpdate.set(r.update_id, { status: r.status, failedAttempts: Number(r.failed_attempts) });
+  }
+  return states;
+}
+
+function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
+}

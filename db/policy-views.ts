@@ -1,0 +1,187 @@
+import type { ApprovalStatus, InstallType } from '../domain/approval-model';
+import type { Queryable } from './database';
+
+/**
+ * A policy's status for a patch as the resolver reads it, in SQL over aliases p (patches),
+ * pol (approval_policies), pa (policy_approvals), pd / cd (product / classification default) and
+ * ko (kb_overrides): a KB override wins in every policy; an explicit status stands; a default
+ * status (stamped, or the default that will be stamped) is overridden with Denied by the policy's
+ * switches for Manual Install Only, Windows Update Web Site and superseded updates.
+ */
+const EFFECTIVE_STATUS = `
+  CASE WHEN ko.status IS NOT NULL THEN ko.status
+       WHEN pa.source = 'explicit' THEN pa.status
+       WHEN (pol.deny_manual_install_only AND p.install_type = 'manual_install_only')
+         OR (pol.deny_windows_update_web_site AND p.install_type = 'windows_update_web_site')
+         OR (pol.deny_superseded AND p.superseded_by IS NOT NULL) THEN 'denied'
+       ELSE COALESCE(pa.status, pd.status, cd.status, pol.fallback_default) END`;
+
+/** Where EFFECTIVE_STATUS came from. */
+const STATUS_SOURCE = `
+  CASE WHEN ko.status IS NOT NULL THEN 'kb_override'
+       WHEN pa.source = 'explicit' THEN 'explicit'
+       WHEN (pol.deny_manual_install_only AND p.install_type = 'manual_install_only')
+         OR (pol.deny_windows_update_web_site AND p.install_type = 'windows_update_web_site')
+         OR (pol.deny_superseded AND p.superseded_by IS NOT NULL) THEN 'deny_switch'
+       ELSE 'default' END`;
+
+const POLICY_JOINS = `
+  LEFT JOIN policy_approvals pa ON pa.policy_id = pol.id AND pa.update_id = p.update_id
+  LEFT JOIN policy_defaults pd ON pd.policy_id = pol.id AND pd.kind = 'product' AND pd.key = p.product
+  LEFT JOIN policy_defaults cd ON cd.policy_id = pol.id AND cd.kind = 'classification' AND cd.key = p.classification
+  LEFT JOIN kb_overrides ko ON ko.kb = regexp_replace(upper(trim(p.kb)), '^(\\d)', 'KB\\1')`;
+
+export type SummaryGroup = 'classification' | 'product';
+
+export interface SummaryCounts { approved: number; denied: number; pendingApproval: number; total: number }
+
+export interface SummaryRow extends SummaryCounts {
+  key: string;
+  /** the status a newly discovered patch of this classification/product gets */
+  defaultStatus: ApprovalStatus;
+  /** where that default is set: its own row, or the policy's fallback */
+  defaultFrom: 'classification' | 'product' | 'fallback';
+}
+
+/**
+ * Kaseya's "Patch Approval Policy Status" table for one policy: per classification (or product) the
+ * number of catalog patches Approved / Denied / Pending Approval, their total and the default, plus
+ * the totals row. Counts use the status as approval is decided (see EFFECTIVE_STATUS).
+ */
+export async function policySummary(
+  db: Queryable,
+  policyId: string,
+  groupBy: SummaryGroup,
+): Promise<{ rows: SummaryRow[]; totals: SummaryCounts }> {
+  const column = groupBy === 'product' ? 'p.product' : 'p.classification';
+  const { rows } = await db.query(
+    `WITH eff AS (
+       SELECT ${column} AS key, ${EFFECTIVE_STATUS} AS status
+       FROM patches p JOIN approval_policies pol ON pol.id = $1::uuid ${POLICY_JOINS}
+     )
+     SELECT e.key,
+            count(*) FILTER (WHERE e.status = 'approved') AS approved,
+            count(*) FILTER (WHERE e.status = 'denied') AS denied,
+            count(*) FILTER (WHERE e.status = 'pending_approval') AS pending_approval,
+            count(*) AS total,
+            COALESCE(d.status, pol.fallback_default) AS default_status,
+            CASE WHEN d.status IS NULL THEN 'fallback' ELSE $2::text END AS default_from
+     FROM eff e JOIN approval_policies pol ON pol.id = $1::uuid
+     LEFT JOIN policy_defaults d ON d.policy_id = pol.id AND d.kind = $2::text AND d.key = e.key
+     GROUP BY e.key, d.status, pol.fallback_default
+     ORDER BY e.key`,
+    [policyId, groupBy],
+  );
+  const out: SummaryRow[] = rows.map((r) => ({
+    key: r.key,
+    approved: Number(r.approved),
+    denied: Number(r.denied),
+    pendingApproval: Number(r.pending_approval),
+    total: Number(r.total),
+    defaultStatus: r.default_status,
+    defaultFrom: r.default_from,
+  }));
+  const totals = out.reduce<SummaryCounts>(
+    (t, r) => ({
+      approved: t.approved + r.approved, denied: t.denied + r.denied,
+      pendingApproval: t.pendingApproval + r.pendingApproval, total: t.total + r.total,
+    }),
+    { approved: 0, denied: 0, pendingApproval: 0, total: 0 },
+  );
+  return { rows: out, totals };
+}
+
+export type OverallApproval = ApprovalStatus | 'mixed';
+
+export interface PatchPolicyStatus {
+  policyId: string;
+  policyName: string;
+  status: ApprovalStatus;
+  source: 'explicit' | 'default' | 'kb_override' | 'deny_switch';
+  /** false: the policy has no row for the patch yet (its default applies) */
+  stamped: boolean;
+  note: string | null;
+}
+
+export interface PatchApprovalRow {
+  updateId: string;
+  kb: string;
+  title: string;
+  classification: string;
+  product: string;
+  severity: string;
+  securityBulletin: string | null;
+  publishedAt: string | null;
+  installType: InstallType;
+  supersededBy: string | null;
+  uninstallable: boolean;
+  kbOverride: ApprovalStatus | null;
+  /** the common status of every policy, 'mixed' when they differ, null when there is no policy */
+  approval: OverallApproval | null;
+  policies: PatchPolicyStatus[];
+}
+
+export interface PatchListFilter {
+  /** part of the title */
+  name?: string;
+  /** part of the KB */
+  kb?: string;
+  classification?: string;
+  product?: string;
+  approval?: OverallApproval;
+}
+
+const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** Kaseya's Approval by Patch list: each catalog patch with its status in every policy, in one query. */
+export async function listPatchApprovals(db: Queryable, filter: PatchListFilter = {}): Promise<PatchApprovalRow[]> {
+  const { rows } = await db.query(
+    `WITH filtered AS (
+       SELECT p.* FROM patches p
+       WHERE ($1::text IS NULL OR p.title ILIKE $1::text)
+         AND ($2::text IS NULL OR p.kb ILIKE $2::text)
+         AND ($3::text IS NULL OR p.classification = $3::text)
+         AND ($4::text IS NULL OR p.product = $4::text)
+     ), eff AS (
+       SELECT p.update_id, pol.id AS policy_id, pol.name AS policy_name,
+              ${EFFECTIVE_STATUS} AS status, ${STATUS_SOURCE} AS source, pa.policy_id IS NOT NULL AS stamped, pa.note
+       FROM filtered p CROSS JOIN approval_policies pol ${POLICY_JOINS}
+     ), agg AS (
+       SELECT update_id,
+              json_agg(json_build_object('policyId', policy_id, 'policyName', policy_name, 'status', status,
+                                         'source', source, 'stamped', stamped, 'note', note) ORDER BY policy_name) AS policies,
+              CASE WHEN count(DISTINCT status) = 1 THEN min(status) ELSE 'mixed' END AS approval
+       FROM eff GROUP BY update_id
+     )
+     SELECT f.update_id, f.kb, f.title, f.classification, f.product, f.severity, f.security_bulletin, f.published_at,
+            f.install_type, f.superseded_by, f.uninstallable, ko.status AS kb_override,
+            a.approval, COALESCE(a.policies, '[]'::json) AS policies
+     FROM filtered f LEFT JOIN agg a ON a.update_id = f.update_id
+     LEFT JOIN kb_overrides ko ON ko.kb = regexp_replace(upper(trim(f.kb)), '^(\\d)', 'KB\\1')
+     WHERE $5::text IS NULL OR a.approval = $5::text
+     ORDER BY f.kb, f.update_id`,
+    [
+      filter.name ? like(filter.name) : null,
+      filter.kb ? like(filter.kb) : null,
+      filter.classification ?? null,
+      filter.product ?? null,
+      filter.approval ?? null,
+    ],
+  );
+  return rows.map((r) => ({
+    updateId: r.update_id,
+    kb: r.kb,
+    title: r.title,
+    classification: r.classification,
+    product: r.product,
+    severity: r.severity,
+    securityBulletin: r.security_bulletin,
+    publishedAt: r.published_at ? r.published_at.toISOString() : null,
+    installType: r.install_type,
+    supersededBy: r.superseded_by,
+    uninstallable: r.uninstallable,
+    kbOverride: r.kb_override,
+    approval: r.approval,
+    policies: r.policies,
+  }));
+}

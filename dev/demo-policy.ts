@@ -1,0 +1,47 @@
+import type { Client } from '@temporalio/client';
+
+type Api = (method: string, urlPath: string, body?: unknown) => Promise<any>;
+
+/** An API caller for the demo: JSON in and out, throwing with the API's error text. */
+export function demoApi(apiUrl: string, apiKey: string): Api {
+  return async (method, urlPath, body) => {
+    const res = await fetch(`${apiUrl}${urlPath}`, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json()) as { error?: string };
+    if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${json.error}`);
+    return json;
+  };
+}
+
+/**
+ * The demo's approval policies, one per device type, with the new-policy defaults (security and
+ * critical updates Approved, service packs Denied, everything else Pending Approval). Created once.
+ */
+export async function ensureDemoPolicies(api: Api): Promise<string[]> {
+  const { policies } = (await api('GET', '/api/v1/policies')) as { policies: { id: string; name: string }[] };
+  const ids: string[] = [];
+  for (const [name, deviceType] of [['Demo - Servers', 'server'], ['Demo - Workstations', 'workstation']] as const) {
+    let policy = policies.find((p) => p.name === name);
+    if (!policy) {
+      policy = await api('POST', '/api/v1/policies', { name, denySuperseded: true });
+      await api('POST', `/api/v1/policies/${policy!.id}/members`, { scopeType: 'device_type', scopeId: deviceType });
+    }
+    ids.push(policy!.id);
+  }
+  return ids;
+}
+
+/** Scans every device (scan/... workflows) and waits for them, so installs see fresh results. */
+export async function scanFleet(api: Api, client: Client, timeoutMs = 90_000): Promise<{ scanned: number; unfinished: number }> {
+  const { scans } = (await api('POST', '/api/v1/scans', { scopeType: 'all' })) as { scans: { workflowId: string }[] };
+  const deadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+  let unfinished = 0;
+  await Promise.all(scans.map(async (s) => {
+    const done = await Promise.race([client.workflow.getHandle(s.workflowId).result().then(() => 'done' as const), deadline]);
+    if (done === 'timeout') unfinished++;
+  }));
+  return { scanned: scans.length - unfinished, unfinished };
+}

@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { catalogFor } from '../../agent/catalog';
+import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { SimulatedWindowsDevice } from '../../agent/simulated-device';
+import type { ScannedUpdate } from '../../domain/device-protocol';
+import type { PatchScanResult } from '../../workflows/scan.contract';
+import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
+
+jest.setTimeout(90_000);
+
+let h: Harness;
+const fleets: SimulatedFleet[] = [];
+beforeAll(async () => { h = await startHarness(); });
+afterAll(async () => {
+  for (const f of fleets) await f.stop();
+  await h.stop();
+});
+
+async function scanOf(deviceId: string): Promise<{ workflowId: string; result: PatchScanResult }> {
+  const r = await h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
+  expect(r.status).toBe(202);
+  const result = (await h.client.workflow.getHandle(r.body.workflowId).result()) as PatchScanResult;
+  return { workflowId: r.body.workflowId, result };
+}
+
+const statusRows = async (deviceId: string) =>
+  (await h.db.query(`SELECT update_id, status, status_changed_at FROM device_patches WHERE device_id = $1 ORDER BY update_id`, [deviceId])).rows;
+
+test('a scan fills the catalog and the device patch list; an identical scan writes no status rows', async () => {
+  const { deviceId, enrollmentToken } = await h.createDevice('SRV-SCAN');
+  const device = new SimulatedWindowsDevice({
+    id: 'srv-scan', name: 'SRV-SCAN', os: 'server2022', sandboxDir: fs.mkdtempSync(path.join(h.scratch, 'scan-')),
+    missingKbs: ['KB5035857', 'KB5034439', 'KB5034129'],
+  });
+  const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
+  fleets.push(fleet);
+  await fleet.ready;
+
+  const first = await scanOf(deviceId);
+  const applicable = catalogFor('server2022');
+  expect(first.result).toMatchObject({ changed: true, updatesReported: applicable.length, missing: 3, installed: applicable.length - 3 });
+  const patches = (await h.api('GET', `/api/v1/devices/${deviceId}/patches`)).body.patches as any[];
+  expect(patches).toHaveLength(applicable.length);
+  expect(patches.filter((p) => p.status === 'missing').map((p) => p.kb).sort()).toEqual(['KB5034129', 'KB5034439', 'KB5035857']);
+  // Installed by something other than Patchflow: Installed, with no install date.
+  expect(patches.filter((p) => p.status === 'installed').every((p) => p.installedAt === null)).toBe(true);
+  const catalog = await h.db.query(`SELECT kb, superseded_by, uninstallable FROM patches WHERE kb = 'KB5034129'`);
+  expect(catalog.rows[0]).toEqual({ kb: 'KB5034129', superseded_by: 'KB5035857', uninstallable: true });
+
+  const before = await statusRows(deviceId);
+  const lastScan = (await h.api('GET', `/api/v1/devices/${deviceId}/last-scan`)).body;
+  const second = await scanOf(deviceId);
+  expect(second.result.changed).toBe(false);
+  expect(await statusRows(deviceId)).toEqual(before);
+  const lastScanAfter = (await h.api('GET', `/api/v1/devices/${deviceId}/last-scan`)).body;
+  expect(lastScanAfter.lastChangedAt).toBe(lastScan.lastChangedAt);
+  expect(new Date(lastScanAfter.lastScannedAt).getTime()).toBeGreaterThan(new Date(lastScan.lastScannedAt).getTime());
+  await maybeRecordHistory(h.client, first.workflowId, 'patchScanWorkflow-first-scan');
+});
+
+test('a scope scan starts one scan per device of the scope', async () => {
+  const a = await h.createDevice('WS-SCOPE-1');
+  const r = await h.api('POST', '/api/v1/scans', { scopeType: 'client', scopeId: a.clientId });
+  expect(r.status).toBe(202);
+  expect(r.body.scans.map((s: any) => s.deviceId)).toEqual([a.deviceId]);
+  const bad = await h.api('POST', '/api/v1/scans', { scopeType: 'site' });
+  expect(bad.status).toBe(400);
+  expect(bad.body.error).toMatch(/body\.scopeId: is required/);
+  await h.client.workflow.getHandle(r.body.scans[0].workflowId).terminate('no agent in this test');
+});
+
+/** A hand-driven agent: answers the next scan command with the given updates. */
+async function answerScan(credential: string, updates: ScannedUpdate[]) {
+  const headers = { authorization: `Bearer ${credential}`, 'x-patchflow-boot-id': 'boot-1', 'content-type': 'application/json' };
+  const command = await eventually(async () => {
+    const res = await fetch(`${h.server.url}/agent/v1/commands?wait=1`, { headers });
+    return ((await res.json()) as any).commands[0];
+  }, 20_000, 'scan command');
+  const res = await fetch(`${h.server.url}/agent/v1/commands/${encodeURIComponent(command.id)}/result`, {
+    method: 'POST', headers,
+    body: JSON.stringify({ status: 'succeeded', result: { bootId: 'boot-1', updates, rebootPending: false, freeDiskBytes: 10 ** 10, scannedAt: new Date().toISOString() } }),
+  });
+  expect(res.status).toBe(200);
+}
+
+test('a patch seen at a new revision is reported as revised', async () => {
+  const { deviceId, enrollmentToken } = await h.createDevice('SRV-REV');
+  const enroll = await fetch(`${h.server.url}/agent/v1/enroll`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enrollmentToken, bootId: 'boot-1' }),
+  });
+  const { credential } = (await enroll.json()) as any;
+  const base = catalogFor('server2022').slice(0, 3).map(({ appliesTo: _a, ...u }) => ({ ...u, installed: false }));
+
+  const first = h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
+  await answerScan(credential, base);
+  await h.client.workflow.getHandle((await first).body.workflowId).result();
+
+  const revised = base.map((u, i) => (i === 0 ? { ...u, revision: u.revision + 1 } : u));
+  const second = h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
+  await answerScan(credential, revised);
+  const result = (await h.client.workflow.getHandle((await second).body.workflowId).result()) as PatchScanResult;
+  expect(result.changed).toBe(true);
+  expect(result.revisedKbs).toEqual([base[0].kb]);
+  expect(result.newKbs).toEqual([]);
+  const row = await h.db.query('SELECT revision FROM patches WHERE update_id = $1', [base[0].updateId]);
+  expect(row.rows[0].revision).toBe(base[0].revision + 1);
+});

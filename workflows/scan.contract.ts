@@ -1,0 +1,24 @@
+/** The contract of patchScanWorkflow: id scheme, input and result. api/ and cli/ import this file. */
+import type { ScanSummary } from '../db/scan-repository';
+
+export const SCAN_WORKFLOW_TYPE = 'patchScanWorkflow';
+
+/** `scan/<deviceId>/<key>` */
+export function scanWorkflowId(deviceId: string, key: string): string {
+  return `scan/${deviceId}/${key}`;
+}
+
+export interface PatchScanInput {
+  deviceId: string;
+  deviceName: string;
+  clientName: string;
+  siteName: string;
+  /** why: "requested by api-key:admin", "scheduled", "demo" */
+  reason: string;
+  /** per-attempt limit of the scan step (default 600 s) and the pacing of offers while the device is away */
+  scanTimeoutSeconds?: number;
+  retryInitialSeconds?: number;
+  retryMaxSeconds?: number;
+}
+
+export type PatchScanResult = ScanSummary;
