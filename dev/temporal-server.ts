@@ -68,6 +68,9 @@ export async function startTemporalDevServer(options: {
   const child: ChildProcess = spawn(options.cliPath, args, { stdio: ['ignore', out, out], detached: false });
   let exited: string | undefined;
   child.once('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; });
+  // However this process ends, the dev server ends with it (it stops cleanly on SIGTERM).
+  const killOnExit = () => { if (!exited) child.kill('SIGTERM'); };
+  process.once('exit', killOnExit);
 
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;

@@ -84,18 +84,34 @@ async function answerScan(credential: string, updates: ScannedUpdate[]) {
   expect(res.status).toBe(200);
 }
 
-test('a patch seen at a new revision is reported as revised', async () => {
+test('a patch seen at a new revision returns to Pending Approval', async () => {
   const { deviceId, enrollmentToken } = await h.createDevice('SRV-REV');
+  const policy = await h.api('POST', '/api/v1/policies', { name: `Revision test ${deviceId.slice(0, 8)}` });
+  await h.api('POST', `/api/v1/policies/${policy.body.id}/members`, { scopeType: 'device', scopeId: deviceId });
   const enroll = await fetch(`${h.server.url}/agent/v1/enroll`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enrollmentToken, bootId: 'boot-1' }),
   });
   const { credential } = (await enroll.json()) as any;
-  const base = catalogFor('server2022').slice(0, 3).map(({ appliesTo: _a, ...u }) => ({ ...u, installed: false }));
+  // First an update whose default is Pending Approval (classification 'Updates'), then two others.
+  const all = catalogFor('server2022');
+  const first = all.find((u) => u.classification === 'Updates')!;
+  const base = [first, ...all.filter((u) => u !== first).slice(0, 2)].map(({ appliesTo: _a, ...u }) => ({ ...u, installed: false }));
 
-  const first = h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
+  const firstScan = h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
   await answerScan(credential, base);
-  await h.client.workflow.getHandle((await first).body.workflowId).result();
+  await h.client.workflow.getHandle((await firstScan).body.workflowId).result();
 
+  // An approver approves it explicitly in this policy...
+  const approved = await h.api('PUT', `/api/v1/policies/${policy.body.id}/approvals`, { updateIds: [base[0].updateId], status: 'approved' });
+  expect(approved.status).toBeLessThan(300);
+  const statusIn = async () => {
+    const list = await h.api('GET', `/api/v1/patches?kb=${base[0].kb}`);
+    const patch = (list.body.patches as any[]).find((p) => p.updateId === base[0].updateId);
+    return patch.policies.find((p: any) => p.policyId === policy.body.id);
+  };
+  expect((await statusIn()).status).toBe('approved');
+
+  // ...then Microsoft revises it: the new revision must be approved again.
   const revised = base.map((u, i) => (i === 0 ? { ...u, revision: u.revision + 1 } : u));
   const second = h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
   await answerScan(credential, revised);
@@ -105,4 +121,7 @@ test('a patch seen at a new revision is reported as revised', async () => {
   expect(result.newKbs).toEqual([]);
   const row = await h.db.query('SELECT revision FROM patches WHERE update_id = $1', [base[0].updateId]);
   expect(row.rows[0].revision).toBe(base[0].revision + 1);
+  const after = await statusIn();
+  expect(after.status).toBe('pending_approval');
+  await h.api('DELETE', `/api/v1/policies/${policy.body.id}/members`, { scopeType: 'device', scopeId: deviceId });
 });
