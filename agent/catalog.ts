@@ -56,8 +56,20 @@ const SUPERSEDED_BY: Record<string, string> = {
   KB5034129: 'KB5035857', KB5034770: 'KB5035857', // Server 2022
   KB5034127: 'KB5035849', KB5034768: 'KB5035849', // Server 2019
   KB5034122: 'KB5035845', KB5034763: 'KB5035845', // Windows 10
+  KB5031356: 'KB5035845', KB5032189: 'KB5035845', KB5033372: 'KB5035845',
+  KB5032339: 'KB5033909', // .NET Framework on Windows 10
   KB5034123: 'KB5035853', KB5034765: 'KB5035853', KB5034204: 'KB5035853', // Windows 11
 };
+/**
+ * Realistic prerequisites for Server 2019 (1809), for `SimulatedDeviceOptions.prerequisites`: every 1809
+ * cumulative update since August 2021 needs the KB5005112 servicing stack first, and Windows reports the
+ * cumulative update only once it is in. Opt-in: devices have no prerequisites unless given them.
+ */
+export const SERVER_2019_PREREQUISITES: Readonly<Record<string, string>> = Object.freeze({
+  KB5034127: 'KB5005112',
+  KB5034768: 'KB5005112',
+  KB5035849: 'KB5005112',
+});
 /** The last updates that still carried a security bulletin id (bulletins ended in 2017). */
 const BULLETINS: Record<string, string> = { KB2918614: 'MS14-049' };
 /** .NET Framework 4.8.1 offline packages need an interactive installer: "Manual Install Only". */
@@ -108,6 +120,19 @@ const ENTRIES: Entry[] = [
   { kb: 'KB4023057', title: 'Update for Windows 10 Version 22H2 for x64-based Systems (KB4023057)', product: 'Windows 10', classification: C.CriticalUpdate, severity: S.Unrated, publishedAt: '2023-09-26', mb: 3.1, reboot: R.NeverReboots, fileName: 'windows10.0-kb4023057-x64.msu', appliesTo: [W10], revision: 212 },
   { kb: 'KB5033909', title: '2024-01 Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for Windows 10 Version 22H2 for x64 (KB5033909)', product: '.NET Framework', classification: C.SecurityUpdate, severity: S.Important, publishedAt: '2024-01-09', mb: 72.5, reboot: R.CanRequestReboot, fileName: 'windows10.0-kb5033909-x64-ndp481.msu', appliesTo: [W10] },
   { kb: 'KB5011048', title: 'Microsoft .NET Framework 4.8.1 for Windows 10 Version 22H2 for x64 (KB5011048)', product: '.NET Framework', classification: C.FeaturePack, severity: S.Unrated, publishedAt: '2022-08-09', mb: 75.9, reboot: R.CanRequestReboot, fileName: 'windows10.0-kb5011048-x64-ndp481.msu', appliesTo: [W10] },
+  // Older Windows 10 releases a machine that sat in a drawer still reports (the LCUs are superseded),
+  // and the small platform updates that pile up on a never-patched machine.
+  { kb: 'KB5031356', title: '2023-10 Cumulative Update for Windows 10 Version 22H2 for x64-based Systems (KB5031356)', product: 'Windows 10', classification: C.SecurityUpdate, severity: S.Critical, publishedAt: '2023-10-10', mb: 612.4, reboot: R.AlwaysRequiresReboot, fileName: 'windows10.0-kb5031356-x64.msu', appliesTo: [W10] },
+  { kb: 'KB5032189', title: '2023-11 Cumulative Update for Windows 10 Version 22H2 for x64-based Systems (KB5032189)', product: 'Windows 10', classification: C.SecurityUpdate, severity: S.Critical, publishedAt: '2023-11-14', mb: 626.7, reboot: R.AlwaysRequiresReboot, fileName: 'windows10.0-kb5032189-x64.msu', appliesTo: [W10] },
+  { kb: 'KB5033372', title: '2023-12 Cumulative Update for Windows 10 Version 22H2 for x64-based Systems (KB5033372)', product: 'Windows 10', classification: C.SecurityUpdate, severity: S.Critical, publishedAt: '2023-12-12', mb: 639.0, reboot: R.AlwaysRequiresReboot, fileName: 'windows10.0-kb5033372-x64.msu', appliesTo: [W10] },
+  { kb: 'KB5032339', title: '2023-11 Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for Windows 10 Version 22H2 for x64 (KB5032339)', product: '.NET Framework', classification: C.SecurityUpdate, severity: S.Important, publishedAt: '2023-11-14', mb: 70.9, reboot: R.CanRequestReboot, fileName: 'windows10.0-kb5032339-x64-ndp481.msu', appliesTo: [W10] },
+  { kb: 'KB4577586', title: 'Update for Removal of Adobe Flash Player for Windows 10 Version 22H2 for x64-based systems (KB4577586)', product: 'Windows 10', classification: C.Update, severity: S.Unrated, publishedAt: '2021-07-13', mb: 0.4, reboot: R.AlwaysRequiresReboot, fileName: 'windows10.0-kb4577586-x64.msu', appliesTo: [W10] },
+  { kb: 'KB5005463', title: 'Update for Windows 10 Version 22H2 for x64-based Systems (KB5005463)', product: 'Windows 10', classification: C.Update, severity: S.Unrated, publishedAt: '2023-05-09', mb: 1.4, reboot: R.NeverReboots, fileName: 'windows10.0-kb5005463-x64.msu', appliesTo: [W10] },
+  { kb: 'KB5001716', title: 'Update for Windows 10 Version 22H2 for x64-based Systems (KB5001716)', product: 'Windows 10', classification: C.CriticalUpdate, severity: S.Unrated, publishedAt: '2023-08-08', mb: 0.9, reboot: R.NeverReboots, fileName: 'windows10.0-kb5001716-x64.msu', appliesTo: [W10] },
+  { kb: 'KB4481252', title: 'Update for Microsoft Silverlight (KB4481252)', product: 'Silverlight', classification: C.FeaturePack, severity: S.Unrated, publishedAt: '2019-02-12', mb: 7.3, reboot: R.NeverReboots, fileName: 'silverlight_x64-kb4481252.exe', appliesTo: [W10] },
+  { kb: 'KB5002519', title: 'Security Update for Microsoft Excel 2016 (KB5002519) 64-Bit Edition', product: 'Office 2016', classification: C.SecurityUpdate, severity: S.Important, publishedAt: '2023-12-12', mb: 58.4, reboot: R.CanRequestReboot, fileName: 'excel2016-kb5002519-fullfile-x64-glb.exe', appliesTo: OFFICE_HOSTS },
+  { kb: 'KB5002469', title: 'Security Update for Microsoft Word 2016 (KB5002469) 64-Bit Edition', product: 'Office 2016', classification: C.SecurityUpdate, severity: S.Important, publishedAt: '2023-11-14', mb: 29.8, reboot: R.CanRequestReboot, fileName: 'word2016-kb5002469-fullfile-x64-glb.exe', appliesTo: OFFICE_HOSTS },
+  { kb: 'KB4475581', title: 'Service Pack 1 for Microsoft Office 2016 Language Interface Pack (KB4475581) 64-Bit Edition', product: 'Office 2016', classification: C.ServicePack, severity: S.Unrated, publishedAt: '2019-08-13', mb: 12.2, reboot: R.CanRequestReboot, fileName: 'lip2016-kb4475581-fullfile-x64-glb.exe', appliesTo: OFFICE_HOSTS },
 
   // Windows 11 23H2
   { kb: 'KB5034123', title: '2024-01 Cumulative Update for Windows 11 Version 23H2 for x64-based Systems (KB5034123)', product: 'Windows 11', classification: C.SecurityUpdate, severity: S.Critical, publishedAt: '2024-01-09', mb: 640.4, reboot: R.AlwaysRequiresReboot, fileName: 'windows11.0-kb5034123-x64.msu', appliesTo: [W11] },

@@ -92,6 +92,14 @@ export interface SimulatedDeviceOptions {
   downloadDurationMs?: number;
   /** Windows already says a restart is pending (e.g. from an install outside Patchflow) */
   rebootPending?: boolean;
+  /**
+   * `{ KB_A: KB_B }`: KB_A is not applicable until KB_B is installed (effective, not waiting for a
+   * restart): scans leave it out and executing it answers 0x80240017 (WU_E_NOT_APPLICABLE). Models a
+   * patch whose prerequisite arrives in a later cycle, e.g. a cumulative update that Windows reports
+   * only once the servicing stack it needs is in. An update already installed is reported as usual.
+   * Default: none. `SERVER_2019_PREREQUISITES` (catalog) is the realistic set for Server 2019.
+   */
+  prerequisites?: Record<string, string>;
   /** clock for timestamps in results and events; default: the system clock */
   now?: () => Date;
 }
@@ -145,6 +153,8 @@ export class SimulatedWindowsDevice {
   private readonly executions = new Map<string, number>();
   private readonly uninstalls = new Map<string, number>();
   private readonly exitCodeQueues = new Map<string, number[]>();
+  /** KB → the KB that must be installed before it applies */
+  private readonly prerequisites = new Map<string, string>();
   private readonly corrupt: Set<string>;
   private readonly spells: { spell: OfflineSpell; remaining: number }[];
   /** local file → simulated size in bytes: what staging takes from the free disk */
@@ -178,6 +188,7 @@ export class SimulatedWindowsDevice {
     this.corrupt = new Set((options.corruptDownloads ?? []).map(normaliseKb));
     this.spells = (options.offline ?? []).map((spell) => ({ spell, remaining: spell.times ?? 1 }));
     for (const [kb, codes] of Object.entries(options.exitCodes ?? {})) this.exitCodeQueues.set(normaliseKb(kb), codes.map((c) => c >>> 0));
+    for (const [kb, needs] of Object.entries(options.prerequisites ?? {})) this.prerequisites.set(normaliseKb(kb), normaliseKb(needs));
 
     const applicable = catalogFor(this.os);
     const missing = options.missingKbs
@@ -200,9 +211,19 @@ export class SimulatedWindowsDevice {
   pendingRebootKbs(): string[] {
     return [...this.awaitingReboot].sort();
   }
-  /** Applicable KBs that are neither installed nor waiting for a restart. */
+  /** Applicable KBs that are neither installed nor waiting for a restart (those waiting for a prerequisite excluded). */
   missingKbs(): string[] {
-    return catalogFor(this.os).map((u) => u.kb).filter((kb) => !this.installed.has(kb) && !this.awaitingReboot.has(kb));
+    return catalogFor(this.os).map((u) => u.kb).filter((kb) => !this.installed.has(kb) && !this.awaitingReboot.has(kb) && !this.blockedByPrerequisite(kb));
+  }
+  /**
+   * The prerequisite a KB still waits for, if any: set by the `prerequisites` option, and only while
+   * the KB itself is neither installed nor waiting for a restart.
+   */
+  missingPrerequisiteOf(kb: string): string | undefined {
+    const k = normaliseKb(kb);
+    const needs = this.prerequisites.get(k);
+    if (needs === undefined || this.installed.has(k) || this.awaitingReboot.has(k)) return undefined;
+    return this.installed.has(needs) ? undefined : needs;
   }
   isInstalled(kb: string): boolean {
     return this.installed.has(normaliseKb(kb));
@@ -326,8 +347,19 @@ export class SimulatedWindowsDevice {
     }
   }
 
+  /**
+   * Windows does not offer an update that waits for its prerequisite, nor one whose successor is
+   * already installed (once March's cumulative update is in, January's is no longer applicable).
+   */
+  private blockedByPrerequisite(kb: string): boolean {
+    if (this.missingPrerequisiteOf(kb) !== undefined) return true;
+    const successor = findUpdate({ kb })?.supersededBy;
+    return successor !== null && successor !== undefined && this.installed.has(normaliseKb(successor)) && !this.installed.has(kb);
+  }
+
   private scan(command: AgentCommand): CommandOutcome {
-    const updates = catalogFor(this.os).map(({ appliesTo: _appliesTo, ...u }) => ({ ...u, installed: this.installed.has(u.kb) }));
+    // An update waiting for its prerequisite is not applicable yet: Windows does not report it.
+    const updates = catalogFor(this.os).filter((u) => !this.blockedByPrerequisite(u.kb)).map(({ appliesTo: _appliesTo, ...u }) => ({ ...u, installed: this.installed.has(u.kb) }));
     const result: ScanResult = {
       bootId: this.currentBootId,
       updates,
@@ -422,6 +454,13 @@ export class SimulatedWindowsDevice {
     // Installed state is re-checked before every run: a retry whose first run did install must not run again.
     if (this.installed.has(kb) || this.awaitingReboot.has(kb)) {
       return this.answerExecute(command, kb, ExitCode.AlreadyInstalled, 0, true, `${kb} is already installed; installer not run`);
+    }
+    const prerequisite = this.missingPrerequisiteOf(kb);
+    if (prerequisite !== undefined) {
+      return this.answerExecute(command, kb, ExitCode.NotApplicable, 0, false, `${kb} is not applicable until ${prerequisite} is installed; installer not run`);
+    }
+    if (this.blockedByPrerequisite(kb)) {
+      return this.answerExecute(command, kb, ExitCode.NotApplicable, 0, false, `${kb} is superseded by an installed update; installer not run`);
     }
     const exitCode = this.nextExitCode(update);
     if (!BUSY_CODES.has(exitCode)) this.executions.set(kb, this.executionCount(kb) + 1);

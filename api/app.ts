@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { createOperatorsApi } from './operators-api';
 import { createPoliciesApi } from './policies-api';
 import type { ScanServiceDeps } from './scan-service';
+import type { InitialUpdateDeps } from './initial-update-service';
 
 export interface AppDeps {
   db: Db;
@@ -25,6 +26,8 @@ export interface AppDeps {
   pollWaitSeconds: number;
   installTiming?: InstallTimingInput;
   scanTiming?: ScanServiceDeps['scanTiming'];
+  initialUpdateRetry?: InitialUpdateDeps['initialUpdateRetry'];
+  initialUpdateHistoryLimit?: number;
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */

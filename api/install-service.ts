@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { executeUpdateRetrying } from './workflow-updates';
 import { claimDeviceForOperation } from '../activities/device-claim';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
@@ -141,7 +142,7 @@ export async function cancelInstall(deps: InstallServiceDeps, workflowId: string
     if (err instanceof WorkflowNotFoundError) throw new NotFoundError('install', workflowId);
     throw err;
   }
-  const answer = await handle.executeUpdate(cancelInstallUpdate, { args: [{ reason }] });
+  const answer = await executeUpdateRetrying(handle, cancelInstallUpdate, [{ reason }]);
   await appendAudit(deps.db, [{ actor, action: 'install.cancel_requested', subject: workflowId, details: { reason } }]);
   return answer;
 }

@@ -53,3 +53,6 @@ export const scopeScanSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['scopeId'], message: 'must be a UUID' });
   }
 });
+
+/** No options yet: the Initial Update installs every approved missing patch. */
+export const startInitialUpdateSchema = z.object({}).strict();

@@ -10,11 +10,12 @@ import { installWorkflowId } from '../workflows/install.contract';
 import { hashSecret, newSecret } from './credentials';
 import { cancelInstall, describeInstall, startInstall, type InstallServiceDeps } from './install-service';
 import { describeScan, startDeviceScan, startScopeScan, type ScanServiceDeps } from './scan-service';
+import { cancelDeviceInitialUpdate, describeInitialUpdate, startInitialUpdate, type InitialUpdateDeps } from './initial-update-service';
 import { findDeviceScan } from '../db/scan-repository';
 import { scanWorkflowId } from '../workflows/scan.contract';
 import type { Metrics } from './metrics';
 import {
-  auditQuery, cancelInstallSchema, scopeScanSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
+  auditQuery, cancelInstallSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
   deviceIdParam, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema,
 } from './operator-schemas';
 import { parse } from './validation';
@@ -23,7 +24,7 @@ const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** The operators' API (/api/v1): fleet, patch status and installs. Handlers parse, call, map. */
-export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & { metrics: Metrics }): Router {
+export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & InitialUpdateDeps & { metrics: Metrics }): Router {
   const { db } = deps;
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
@@ -117,6 +118,25 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
       if (err instanceof Error && /workflow execution already completed/i.test(err.message)) throw new ConflictError('cannot cancel: the install has already finished');
       throw err;
     }
+  }));
+
+  router.post('/devices/:deviceId/initial-update', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    parse(startInitialUpdateSchema, req.body, 'body');
+    const started = await startInitialUpdate(deps, deviceId, actorOf(res));
+    const location = `/api/v1/devices/${deviceId}/initial-update`;
+    res.status(started.existing ? 200 : 202).location(location).json({ ...started, location });
+  }));
+
+  router.get('/devices/:deviceId/initial-update', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    res.json(await describeInitialUpdate(deps, deviceId));
+  }));
+
+  router.post('/devices/:deviceId/initial-update/cancel', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const body = parse(cancelInstallSchema, req.body, 'body');
+    res.status(202).json(await cancelDeviceInitialUpdate(deps, deviceId, body.reason ?? 'cancelled by operator', actorOf(res)));
   }));
 
   router.post('/devices/:deviceId/scans', asyncRoute(async (req, res) => {

@@ -280,7 +280,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
 
   let outcomeError: unknown;
   let cleanup: CleanupResult | null = null;
-  await bookkeeping.claimDeviceOperation({ deviceId: input.deviceId, workflowId, operation: 'install' });
+  await bookkeeping.claimDeviceOperation({ deviceId: input.deviceId, workflowId: input.operationHolder ?? workflowId, operation: 'install' });
   try {
     await work.run(runSteps);
   } catch (err) {
@@ -294,7 +294,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       // Patches the install never reached are Missing again, not stuck in Pending or Installing.
       const unfinished = state.patches.filter((p) => p.status === PatchStatus.Pending || p.status === PatchStatus.Installing);
       await record(unfinished.map((p) => change(p, PatchStatus.Missing)));
-      await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
+      if (!input.operationHolder) await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
     });
     enter('done', 'finished');
   }

@@ -1,3 +1,4 @@
 /** Every workflow type the worker registers (this file is the bundle's entry point). */
 export { deviceInstallWorkflow } from './device-install';
 export { patchScanWorkflow } from './patch-scan';
+export { initialUpdateWorkflow } from './initial-update';

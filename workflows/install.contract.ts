@@ -59,6 +59,11 @@ export interface DeviceInstallInput {
   /** who asked: "api-key:admin", "demo" */
   requestedBy: string;
   timing?: InstallTimingInput;
+  /**
+   * The workflow that holds the device's one-operation claim when this install runs on its behalf
+   * (an Initial Update cycle): the install works under that claim and leaves releasing it to the holder.
+   */
+  operationHolder?: string;
 }
 
 /** Timing as callers give it: any part may be left out and takes the default. */

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { catalogFor, findUpdate, sha256Of, simulatedFileContent } from '../../agent/catalog';
+import { catalogFor, findUpdate, SERVER_2019_PREREQUISITES, sha256Of, simulatedFileContent } from '../../agent/catalog';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
 import type {
   AgentCommand,
@@ -232,5 +232,73 @@ describe('SimulatedWindowsDevice', () => {
     expect(d.offlineSpellFor(execute('KB5035845'))).toBeUndefined();
     expect(d.offlineSpellFor(execute('KB5034441'))).toBe(500);
     expect(d.offlineSpellFor(execute('KB5034441'))).toBeUndefined();
+  });
+});
+
+describe('SimulatedWindowsDevice prerequisites', () => {
+  const NOT_APPLICABLE = 0x80240017; // WU_E_NOT_APPLICABLE, 2149842967
+  const SSU = 'KB5005112'; // Server 2019 servicing stack
+  const LCU = 'KB5035849'; // 2024-03 Server 2019 cumulative update, needs the SSU
+  const server2019 = (options: Partial<SimulatedDeviceOptions> = {}) =>
+    device({ os: 'server2019', missingKbs: [SSU, LCU], prerequisites: { ...SERVER_2019_PREREQUISITES }, ...options });
+  const listed = async (d: SimulatedWindowsDevice) => new Map((await scan(d)).updates.map((u) => [u.kb, u.installed]));
+
+  it('none by default: the cumulative update is reported while the servicing stack is missing', async () => {
+    const scanned = await listed(device({ os: 'server2019', missingKbs: [SSU, LCU] }));
+    expect(scanned.get(LCU)).toBe(false);
+    expect(scanned.get(SSU)).toBe(false);
+  });
+
+  it('leaves an update out of the scan until its prerequisite is installed, then lists it as missing', async () => {
+    const d = server2019();
+    const before = await listed(d);
+    expect(before.has(LCU)).toBe(false);
+    expect(before.get(SSU)).toBe(false);
+    // an update that is already installed is reported as usual, prerequisite or not
+    expect(before.get('KB5034127')).toBe(true);
+    expect(d.missingKbs()).not.toContain(LCU);
+    expect(d.missingPrerequisiteOf(LCU)).toBe(SSU);
+
+    await stage(d, SSU);
+    expect(succeeded<ExecuteResult>(await d.handle(execute(SSU))).exitCode).toBe(0);
+    const after = await listed(d);
+    expect(after.get(SSU)).toBe(true);
+    expect(after.get(LCU)).toBe(false);
+    expect(d.missingKbs()).toContain(LCU);
+    expect(d.missingPrerequisiteOf(LCU)).toBeUndefined();
+
+    // and once installed it stays listed, installed
+    await stage(d, LCU);
+    expect(succeeded<ExecuteResult>(await d.handle(execute(LCU))).exitCode).toBe(3010);
+    d.completeReboot();
+    expect((await listed(d)).get(LCU)).toBe(true);
+  });
+
+  it('execute before the prerequisite answers 0x80240017 without running the installer', async () => {
+    const d = server2019();
+    await stage(d, LCU);
+    const result = succeeded<ExecuteResult>(await d.handle(execute(LCU)));
+    expect(result).toMatchObject({ kb: LCU, exitCode: NOT_APPLICABLE, alreadyInstalled: false });
+    expect(d.executionCount(LCU)).toBe(0);
+    expect(d.isInstalled(LCU)).toBe(false);
+    expect(d.isRebootPending()).toBe(false);
+  });
+
+  it('a prerequisite waiting for a restart does not count until the restart', async () => {
+    const d = server2019({ exitCodes: { [SSU]: [3010] } });
+    await stage(d, SSU);
+    await stage(d, LCU);
+    expect(succeeded<ExecuteResult>(await d.handle(execute(SSU))).exitCode).toBe(3010);
+    expect((await listed(d)).has(LCU)).toBe(false);
+    expect(succeeded<ExecuteResult>(await d.handle(execute(LCU))).exitCode).toBe(NOT_APPLICABLE);
+    d.completeReboot();
+    expect((await listed(d)).get(LCU)).toBe(false);
+    expect(succeeded<ExecuteResult>(await d.handle(execute(LCU))).exitCode).toBe(3010);
+    expect(d.executionCount(LCU)).toBe(1);
+  });
+
+  it('accepts KBs without the prefix or in lower case', async () => {
+    const d = device({ os: 'server2019', missingKbs: [SSU, LCU], prerequisites: { '5035849': 'kb5005112' } });
+    expect((await listed(d)).has(LCU)).toBe(false);
   });
 });
