@@ -7,12 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { InstallView } from '../api/install-service';
+import type { InitialUpdateView } from '../api/initial-update-service';
 import { ApiError, ConnectionError, PatchflowApi } from './api-client';
 import {
   parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
 } from './format';
 import { runSimulatedAgents } from './simulate';
-import { clientsTable, deviceFields, devicePatchesTable, devicesTable, installText, sitesTable } from './views';
+import { clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, sitesTable } from './views';
 
 interface GlobalOptions { apiUrl: string; apiKey?: string; json?: boolean }
 
@@ -129,6 +130,46 @@ function buildProgram(): Command {
     .action(async (id: string, key: string, o: { reason?: string }) => {
       const answer = await api().cancelInstall(parseUuid(id, 'device id'), parseInstallKey(key), o.reason?.trim() || undefined);
       emit(answer, (a) => (a.accepted ? `cancel requested at step ${a.step}; cleanup still runs` : `cancel not accepted (step ${a.step})`));
+    });
+
+  // ---- Initial Update ----
+  const iu = program.command('initial-update').description('patch a new machine to fully current (one per device)');
+  iu.command('start <deviceId>').description('start the device\'s Initial Update (or show the running one)')
+    .action(async (id: string) => {
+      const deviceId = parseUuid(id, 'device id');
+      const started = await api().post<{ workflowId: string; existing: boolean }>(`/api/v1/devices/${deviceId}/initial-update`, {});
+      emit(started, (s) => [
+        s.existing ? `already running: ${s.workflowId}` : `Initial Update started: ${s.workflowId}`,
+        `watch it: patchflow initial-update show ${deviceId} --watch`,
+      ].join('\n'));
+    });
+  iu.command('show <deviceId>').description('cycle, step, installed / remaining / failed patches')
+    .option('--watch', 'poll every 2 s until it is no longer RUNNING')
+    .action(async (id: string, o: { watch?: boolean }) => {
+      const deviceId = parseUuid(id, 'device id');
+      let last = '';
+      for (;;) {
+        const view = await api().get<InitialUpdateView>(`/api/v1/devices/${deviceId}/initial-update`);
+        const text = globals().json ? JSON.stringify(view, null, 2) : initialUpdateText(view);
+        if (text !== last) { if (last) say(''); say(text); last = text; }
+        if (!o.watch || view.status !== 'RUNNING') return;
+        await sleep(2000);
+      }
+    });
+  iu.command('cancel <deviceId>').description('stop the Initial Update (the running install still cleans up)')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (id: string, o: { reason?: string }) => {
+      const answer = await api().post<{ accepted: boolean; cycle: number }>(
+        `/api/v1/devices/${parseUuid(id, 'device id')}/initial-update/cancel`, o.reason?.trim() ? { reason: o.reason.trim() } : {});
+      emit(answer, (a) => (a.accepted ? `cancel requested during cycle ${a.cycle}` : 'cancel not accepted'));
+    });
+
+  // ---- scans ----
+  program.command('scan <deviceId>').description('scan a device for applicable updates (results processed only when they changed)')
+    .action(async (id: string) => {
+      const deviceId = parseUuid(id, 'device id');
+      const started = await api().post<{ workflowId: string; location: string }>(`/api/v1/devices/${deviceId}/scans`, {});
+      emit(started, (s) => `scan started: ${s.workflowId}\nresult: GET ${s.location}`);
     });
 
   // ---- simulated agents ----

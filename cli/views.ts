@@ -1,4 +1,5 @@
 /** How each API answer reads in a terminal (pure: rows in, text out). `--json` bypasses all of this. */
+import type { InitialUpdateView } from '../api/initial-update-service';
 import type { InstallView } from '../api/install-service';
 import type { ClientRow, DeviceRow, SiteRow } from '../db/fleet-repository';
 import type { DevicePatchRow } from '../db/patch-repository';
@@ -59,4 +60,24 @@ export function installText(v: InstallView): string {
   const head = renderFields(fields);
   if (!state) return head;
   return `${head}\n\n${state.patches.length ? patchesTable(state.patches) : v.result ? '(no patches to install)' : '(no patches selected yet)'}`;
+}
+
+/** An Initial Update: where it is, what it did, what is left, what needs attention. */
+export function initialUpdateText(v: InitialUpdateView): string {
+  const lines = [`${v.workflowId}  ${v.status}  (history ${v.historyLength} events)`];
+  if (v.device.waitingForDeviceSince) lines.push(`waiting for the device since ${v.device.waitingForDeviceSince}`);
+  const p = v.progress;
+  if (p) {
+    lines.push(`cycle ${p.cycle}, ${p.step}${p.currentGroup ? ` (${p.currentGroup})` : ''}; ${p.reboots} reboots; run ${p.runs}`);
+    lines.push(`installed: ${p.installed.join(', ') || '-'}`);
+    lines.push(`remaining: ${p.remaining.join(', ') || '-'}`);
+    for (const f of p.failed) lines.push(`failed ${f.kb}: ${f.attempts} attempts${f.needsAttention ? ' (needs attention)' : ''}: ${f.lastError ?? ''}`);
+  }
+  const r = v.result;
+  if (r) {
+    lines.push(`${r.outcome}: ${r.cycles} cycles, ${r.reboots} reboots, ${r.installed.length} installed, ${r.runs} runs`);
+    for (const a of r.needsAttention) lines.push(`needs attention ${a.kb}: ${a.attempts} attempts: ${a.lastError ?? ''}`);
+  }
+  if (v.failure) lines.push(`failed: ${v.failure}`);
+  return lines.join('\n');
 }

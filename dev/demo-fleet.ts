@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { catalogFor } from '../agent/catalog';
 import { startSimulatedFleet, type FleetMember, type SimulatedFleet } from '../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../agent/simulated-device';
 import { demoApi } from './demo-policy';
@@ -11,6 +12,8 @@ interface DemoDevice {
   site: string;
   name: string;
   type: 'server' | 'workstation';
+  /** a newly enrolled machine: Initial Update rather than a plain install */
+  initialUpdate?: boolean;
   sim: Omit<SimulatedDeviceOptions, 'id' | 'sandboxDir' | 'name'>;
 }
 
@@ -45,6 +48,12 @@ function demoDevices(count: number): DemoDevice[] {
       sim: { os, seed: 1000 + i, rebootDurationMs: 8_000, executeDurationMs: 1_500, downloadDurationMs: 800, ...trouble[i % trouble.length] },
     });
   }
+  // A machine that just joined Acme: never patched, it gets an Initial Update instead of an install.
+  devices.push({
+    client: 'Acme Manufacturing', site: 'HQ', type: 'workstation', name: 'ACME-WS-NEW', initialUpdate: true,
+    sim: { os: 'win10', seed: 999, rebootDurationMs: 5_000, executeDurationMs: 500, downloadDurationMs: 200,
+      missingKbs: catalogFor('win10').map((u) => u.kb), prerequisites: { KB5035845: 'KB5031539' } },
+  });
   return devices;
 }
 
@@ -71,7 +80,10 @@ async function ensureDevice(api: Api, d: DemoDevice): Promise<{ deviceId: string
 
 export interface DemoFleet {
   fleet: SimulatedFleet;
+  /** devices that get a plain install */
   deviceIds: string[];
+  /** newly enrolled devices that get an Initial Update */
+  newMachineIds: string[];
   stop(): Promise<void>;
 }
 
@@ -86,6 +98,8 @@ export async function startDemoFleet(options: { apiUrl: string; apiKey: string; 
 
   const members: FleetMember[] = [];
   const deviceIds: string[] = [];
+  const newMachineIds: string[] = [];
+  const order: string[] = [];
   for (const d of demoDevices(options.count)) {
     const { deviceId, enrollmentToken } = await ensureDevice(api, d);
     const credential = saved[d.name]?.deviceId === deviceId ? saved[d.name].credential : undefined;
@@ -98,7 +112,8 @@ export async function startDemoFleet(options: { apiUrl: string; apiKey: string; 
     const seeded = new SimulatedWindowsDevice({ ...base, missingKbs: undefined }).missingKbs();
     const device = new SimulatedWindowsDevice({ ...base, missingKbs: [...new Set([...seeded, ...(d.sim.missingKbs ?? [])])] });
     members.push({ device, credential, enrollmentToken: credential ? undefined : enrollmentToken });
-    deviceIds.push(deviceId);
+    (d.initialUpdate ? newMachineIds : deviceIds).push(deviceId);
+    order.push(deviceId);
   }
 
   const fleet = startSimulatedFleet({
@@ -109,9 +124,9 @@ export async function startDemoFleet(options: { apiUrl: string; apiKey: string; 
   });
   await fleet.ready;
   fleet.agents.forEach((a, i) => {
-    if (a.credential) saved[a.device.name] = { deviceId: a.deviceId ?? deviceIds[i], credential: a.credential };
+    if (a.credential) saved[a.device.name] = { deviceId: a.deviceId ?? order[i], credential: a.credential };
   });
   fs.mkdirSync(options.dataDir, { recursive: true });
   fs.writeFileSync(savedFile, JSON.stringify(saved, null, 2), { mode: 0o600 });
-  return { fleet, deviceIds, stop: () => fleet.stop() };
+  return { fleet, deviceIds, newMachineIds, stop: () => fleet.stop() };
 }

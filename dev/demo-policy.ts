@@ -31,6 +31,9 @@ export async function ensureDemoPolicies(api: Api): Promise<string[]> {
     }
     ids.push(policy!.id);
   }
+  // Servicing stack updates are classified "Updates" (Pending Approval by default), yet cumulative
+  // updates need them first: MSPs approve them by KB Override, for present and future revisions.
+  for (const kb of ['KB5031539', 'KB5031988', 'KB5005112']) await api('PUT', `/api/v1/kb-overrides/${kb}`, { status: 'approved' });
   return ids;
 }
 

@@ -75,8 +75,16 @@ async function main(): Promise<void> {
       if (res.status === 202) started++;
       else log.info({ deviceId, status: res.status, answer: await res.json() }, 'demo install not started');
     }
+    for (const deviceId of demo.newMachineIds) {
+      const res = await fetch(`${stack.apiUrl}/api/v1/devices/${deviceId}/initial-update`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      say(`New machine ${deviceId}: Initial Update ${res.status === 202 ? 'started' : res.status === 200 ? 'already running' : `not started (${res.status})`} (initial-update/${deviceId}).`);
+    }
     log.info({ devices: demo.deviceIds.length, installsStarted: started }, 'demo fleet running');
-    say(`Demo fleet: ${demo.deviceIds.length} simulated devices, ${started} installs started.`);
+    say(`Demo fleet: ${demo.deviceIds.length + demo.newMachineIds.length} simulated devices, ${started} installs started.`);
   }
 
   const ui = stack.temporalUiUrl ? `${stack.temporalUiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows` : `(existing server at ${stack.temporalAddress})`;

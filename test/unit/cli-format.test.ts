@@ -169,3 +169,24 @@ describe('views', () => {
     expect(out).not.toMatch(/^KB/m);
   });
 });
+
+import { initialUpdateText } from '../../cli/views';
+
+describe('initial update view', () => {
+  test('shows cycle, step, what is left, what needs attention, and an offline device', () => {
+    const text = initialUpdateText({
+      workflowId: 'initial-update/d1', status: 'RUNNING', startedAt: '', closedAt: null, historyLength: 120,
+      progress: {
+        cycle: 4, step: 'install', currentGroup: 'os_security', remaining: ['KB5035845'], installed: ['KB5031539'],
+        failed: [{ updateId: 'u', kb: 'KB5033909', attempts: 5, needsAttention: true, lastError: '0x80070643 ERROR_INSTALL_FAILURE' }],
+        reboots: 2, runs: 1, startedAt: '', cancelRequested: false,
+      },
+      result: null, failure: null,
+      device: { lastCheckInAt: '2026-11-23T10:00:00.000Z', online: false, waitingForDeviceSince: '2026-11-23T10:00:00.000Z' },
+    });
+    expect(text).toContain('cycle 4, install (os_security); 2 reboots');
+    expect(text).toContain('remaining: KB5035845');
+    expect(text).toContain('failed KB5033909: 5 attempts (needs attention)');
+    expect(text).toContain('waiting for the device since 2026-11-23T10:00:00.000Z');
+  });
+});
