@@ -103,7 +103,8 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
       ctx.log({ commandId: command.id, err: describe(err) }, 'progress not delivered');
     }));
   };
-  const outcome = await device.handle(command, { onProgress });
+  // The signal ends a reboot warning or prompt in progress when the agent stops (no restart follows).
+  const outcome = await device.handle(command, { onProgress, signal });
   await Promise.all(progressPosts);
 
   // The step has run, but the machine drops off the network before it can say so: the server sees

@@ -11,6 +11,7 @@ import {
   type CopyPayload,
   type DownloadPayload,
   type ExecutePayload,
+  type RebootPayload,
   type RebootResult,
   type ScanResult,
 } from '../domain/device-protocol';
@@ -102,13 +103,31 @@ export interface SimulatedDeviceOptions {
   prerequisites?: Record<string, string>;
   /** clock for timestamps in results and events; default: the system clock */
   now?: () => Date;
+  /** a user is logged on (reboot modes warn, skip or ask them); default false: nobody, so every mode restarts at once */
+  userLoggedOn?: boolean;
+  /**
+   * Successive answers the logged-on user gives to reboot prompts: "yes", "no", or "none" (no answer
+   * within the prompt's minutes). Each prompt uses one; when they run out the user does not answer.
+   */
+  rebootAnswers?: RebootAnswer[];
+  /** real milliseconds one "minute" of a reboot warning or prompt takes in the simulation; default 10 */
+  minuteMs?: number;
 }
+
+/** What a logged-on user does with a reboot prompt: accept, decline, or ignore it until it times out. */
+export type RebootAnswer = 'yes' | 'no' | 'none';
+
+/** `ask_every` gives up after this many prompts and reports the reboot skipped (no answer). */
+export const MAX_REBOOT_PROMPTS = 50;
 
 /** One line of the device's own log, for tests and demos. */
 export interface DeviceEvent {
   at: string;
   commandId?: string;
-  /** a command type, or "reboot-completed", "offline", "online", "journal-hit" */
+  /**
+   * a command type, or "reboot-completed", "reboot-warning", "reboot-prompt", "reboot-skipped",
+   * "offline", "online", "journal-hit"
+   */
   type: string;
   kb?: string;
   detail: string;
@@ -117,6 +136,8 @@ export interface DeviceEvent {
 export interface HandleOptions {
   /** called while a long step (download) runs, e.g. at 50% and 100% */
   onProgress?: (progress: { message: string; percent?: number }) => void;
+  /** the agent stops: a reboot warning or prompt in progress ends without restarting (a retryable failure) */
+  signal?: AbortSignal;
 }
 
 const fail = (code: string, message: string, retryable: boolean): CommandOutcome => ({
@@ -150,6 +171,9 @@ export class SimulatedWindowsDevice {
   private readonly inFlight = new Map<string, Promise<CommandOutcome>>();
   /** reboot command id → the boot id it was acknowledged from */
   private readonly acknowledgedReboots = new Map<string, string>();
+  private loggedOn: boolean;
+  private readonly rebootAnswers: RebootAnswer[];
+  private readonly minuteMs: number;
   private readonly executions = new Map<string, number>();
   private readonly uninstalls = new Map<string, number>();
   private readonly exitCodeQueues = new Map<string, number[]>();
@@ -182,6 +206,9 @@ export class SimulatedWindowsDevice {
     this.failureRate = options.failureRate ?? 0;
     this.windowsSaysRebootPending = options.rebootPending ?? false;
     this.now = options.now ?? (() => new Date());
+    this.loggedOn = options.userLoggedOn ?? false;
+    this.rebootAnswers = [...(options.rebootAnswers ?? [])];
+    this.minuteMs = options.minuteMs ?? 10;
     this.failures = randomStream(this.seed, 'failures');
     this.boots = randomStream(this.seed, 'boots');
     this.currentBootId = randomGuid(this.boots);
@@ -230,6 +257,18 @@ export class SimulatedWindowsDevice {
   }
   isRebootPending(): boolean {
     return this.windowsSaysRebootPending || this.awaitingReboot.size > 0;
+  }
+  /** Whether a user is logged on (reboot modes warn, skip or ask them). */
+  isUserLoggedOn(): boolean {
+    return this.loggedOn;
+  }
+  /** A user logs on or off (tests and demos). */
+  setUserLoggedOn(loggedOn: boolean): void {
+    this.loggedOn = loggedOn;
+  }
+  /** Queues more answers to reboot prompts, after those not used yet. */
+  queueRebootAnswers(...answers: RebootAnswer[]): void {
+    this.rebootAnswers.push(...answers);
   }
   /** How many times an installer really ran for a KB (journal answers, "already installed" and busy answers excluded). */
   executionCount(kb: string): number {
@@ -331,7 +370,7 @@ export class SimulatedWindowsDevice {
         case CommandType.Download: return await this.download(command as AgentCommand<'download'>, options);
         case CommandType.Copy: return await this.copy(command as AgentCommand<'copy'>);
         case CommandType.Execute: return await this.execute(command as AgentCommand<'execute'>);
-        case CommandType.Reboot: return this.reboot(command);
+        case CommandType.Reboot: return await this.reboot(command as AgentCommand<'reboot'>, options);
         case CommandType.Cleanup: return await this.cleanup(command as AgentCommand<'cleanup'>);
         case CommandType.Uninstall: return await this.uninstall(command as AgentCommand<'uninstall'>);
         default: {
@@ -487,12 +526,75 @@ export class SimulatedWindowsDevice {
     return this.failureRate > 0 && this.failures() < this.failureRate;
   }
 
-  private reboot(command: AgentCommand): CommandOutcome {
-    if (!this.acknowledgedReboots.has(command.id)) {
+  /**
+   * Restart Windows, after the interaction the command's mode asks for (Kaseya's Reboot Action; absent
+   * = immediate). Restarting is answered "acknowledged" (the runner restarts once the gateway has it);
+   * not restarting is answered at once as succeeded with `skipped` and the unchanged boot id. A
+   * re-delivery of an acknowledged reboot neither prompts nor restarts again.
+   */
+  private async reboot(command: AgentCommand<'reboot'>, options: HandleOptions): Promise<CommandOutcome> {
+    if (this.acknowledgedReboots.has(command.id)) return { status: 'acknowledged' };
+    const mode = command.payload.mode ?? { kind: 'immediate' };
+    const problem = rebootModeProblem(mode);
+    if (problem) return this.refuse(command, INVALID_PAYLOAD, problem, false);
+
+    const loggedOn = this.loggedOn;
+    const restart = (detail: string): CommandOutcome => {
       this.acknowledgedReboots.set(command.id, this.currentBootId);
-      this.record({ commandId: command.id, type: command.type, detail: `restart requested from boot ${this.currentBootId}` });
+      this.record({ commandId: command.id, type: command.type, detail: `restart requested from boot ${this.currentBootId}: ${detail}` });
+      return { status: 'acknowledged' };
+    };
+    const skip = (reason: 'user_logged_on' | 'user_declined' | 'no_answer', waitedMinutes: number, detail: string): CommandOutcome => {
+      this.record({ commandId: command.id, type: 'reboot-skipped', detail: `${reason}: ${detail}` });
+      const result: RebootResult = { previousBootId: this.currentBootId, bootId: this.currentBootId, skipped: { reason }, userWasLoggedOn: loggedOn, waitedMinutes };
+      return { status: 'succeeded', result };
+    };
+    const interrupted = (what: string): CommandOutcome =>
+      this.refuse(command, 'Interrupted', `the agent stopped during ${what}; the machine did not restart`, true);
+    /** Simulated minutes pass; false when the agent stopped meanwhile. */
+    const wait = async (minutes: number): Promise<boolean> => {
+      await sleep(minutes * this.minuteMs, options.signal);
+      return !options.signal?.aborted;
+    };
+    const prompt = (n: number, minutes: number): RebootAnswer => {
+      const answer = this.rebootAnswers.shift() ?? 'none';
+      this.record({ commandId: command.id, type: 'reboot-prompt', detail: `prompt ${n} (answer within ${minutes} min): ${answer}` });
+      options.onProgress?.({ message: `asking the logged-on user to reboot (prompt ${n})` });
+      return answer;
+    };
+
+    // Nobody logged on: every mode restarts at once (rule 23).
+    if (mode.kind === 'immediate' || !loggedOn) return restart(`${mode.kind}${loggedOn ? '' : ', nobody logged on'}`);
+
+    switch (mode.kind) {
+      case 'warn': {
+        this.record({ commandId: command.id, type: 'reboot-warning', detail: `user warned: restart in ${mode.minutes} min` });
+        options.onProgress?.({ message: `warned the logged-on user: restart in ${mode.minutes} minutes` });
+        if (!(await wait(mode.minutes))) return interrupted('the reboot warning');
+        return restart(`after a ${mode.minutes} min warning`);
+      }
+      case 'skip_if_user_logged_on':
+        return skip('user_logged_on', 0, 'a user is logged on; reboot skipped');
+      case 'ask_every': {
+        let waited = 0;
+        for (let n = 1; n <= MAX_REBOOT_PROMPTS; n++) {
+          if (prompt(n, mode.minutes) === 'yes') return restart(`user accepted prompt ${n}`);
+          // declined or ignored: ask again N minutes later (the last unanswered prompt times out too)
+          if (!(await wait(mode.minutes))) return interrupted('the reboot prompts');
+          waited += mode.minutes;
+        }
+        return skip('no_answer', waited, `no "yes" after ${MAX_REBOOT_PROMPTS} prompts`);
+      }
+      case 'ask': {
+        const answer = prompt(1, mode.minutes);
+        if (answer === 'yes') return restart('user accepted');
+        if (answer === 'no') return skip('user_declined', 0, 'the user declined the reboot');
+        if (!(await wait(mode.minutes))) return interrupted('the reboot prompt');
+        return mode.ifNoAnswer === 'reboot'
+          ? restart(`no answer in ${mode.minutes} min`)
+          : skip('no_answer', mode.minutes, `no answer in ${mode.minutes} min; doing nothing`);
+      }
     }
-    return { status: 'acknowledged' };
   }
 
   /** wusa /uninstall: removes an installed, uninstallable update; re-checks installed state first. */
@@ -543,6 +645,25 @@ export class SimulatedWindowsDevice {
 
   private record(event: Omit<DeviceEvent, 'at'>): void {
     this.events.push({ at: this.now().toISOString(), ...event });
+  }
+}
+
+/** Why a reboot mode cannot be applied (an unknown kind, minutes out of range), or undefined. */
+function rebootModeProblem(mode: NonNullable<RebootPayload['mode']>): string | undefined {
+  const kind: string = mode.kind;
+  switch (mode.kind) {
+    case 'immediate':
+    case 'skip_if_user_logged_on':
+      return undefined;
+    case 'warn':
+    case 'ask_every':
+    case 'ask': {
+      if (!Number.isInteger(mode.minutes) || mode.minutes < 1 || mode.minutes > 1440) return `reboot mode ${kind}: minutes must be a whole number from 1 to 1440, got ${String(mode.minutes)}`;
+      if (mode.kind === 'ask' && mode.ifNoAnswer !== 'reboot' && mode.ifNoAnswer !== 'do_nothing') return `reboot mode ask: ifNoAnswer must be "reboot" or "do_nothing", got ${String(mode.ifNoAnswer)}`;
+      return undefined;
+    }
+    default:
+      return `this agent does not know the reboot mode "${kind}"; it did not restart`;
   }
 }
 

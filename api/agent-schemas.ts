@@ -39,7 +39,17 @@ export const resultSchemas: Record<CommandType, z.ZodType> = {
   download: z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0) }),
   copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
   execute: z.object({ kb, exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),
-  reboot: z.object({ previousBootId: z.string().min(1), bootId: z.string().min(1) }),
+  // A device that did not restart (Reboot Action: user logged on, declined, no answer) says why, with its
+  // unchanged boot id; older agents send only the two boot ids.
+  reboot: z
+    .object({
+      previousBootId: z.string().min(1),
+      bootId: z.string().min(1),
+      skipped: z.object({ reason: z.enum(['user_logged_on', 'user_declined', 'no_answer']) }).optional(),
+      userWasLoggedOn: z.boolean().optional(),
+      waitedMinutes: z.number().min(0).optional(),
+    })
+    .refine((r) => !r.skipped || r.previousBootId === r.bootId, { message: 'a skipped reboot keeps its boot id: bootId must equal previousBootId', path: ['bootId'] }),
   uninstall: z.object({ kb, exitCode, durationMs: z.number().min(0), notInstalled: z.boolean() }),
   cleanup: z.object({ removedFiles: z.number().int().min(0), workingFolderEmpty: z.boolean(), installFolderEmpty: z.boolean() }),
 };

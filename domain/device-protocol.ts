@@ -146,10 +146,40 @@ export interface ExecuteResult {
 
 export interface RebootPayload {
   reason: string;
+  /**
+   * What the device does with the logged-on user before it restarts (Kaseya's Reboot Action, less the
+   * scheduling, which the workflow does; see domain/reboot-actions.ts). Only the device knows who is
+   * logged on, so it applies this itself. Nobody logged on: every mode restarts at once. Absent:
+   * `immediate`, which is what agents did before modes existed.
+   * - immediate: restart now, no warning.
+   * - warn: tell the user the machine restarts in `minutes` (no permission asked, no dismissing), then restart.
+   * - skip_if_user_logged_on: a user is logged on → do not restart (answer `skipped: user_logged_on`).
+   * - ask_every: ask the user every `minutes` until they accept, then restart.
+   * - ask: ask once; "yes" restarts, "no" does not (`user_declined`); no answer within `minutes` →
+   *   restart (`ifNoAnswer: 'reboot'`) or not (`'do_nothing'`, `no_answer`).
+   */
+  mode?:
+    | { kind: 'immediate' }
+    | { kind: 'warn'; minutes: number }
+    | { kind: 'skip_if_user_logged_on' }
+    | { kind: 'ask_every'; minutes: number }
+    | { kind: 'ask'; minutes: number; ifNoAnswer: 'reboot' | 'do_nothing' };
 }
+/**
+ * A restart that happened: `bootId` differs from `previousBootId` (the gateway builds this when the
+ * device checks in with a new boot id). A restart the device did NOT do (the user was logged on,
+ * declined or did not answer) is answered at once as `succeeded` with `skipped` and the same boot id
+ * in both fields; the patches stay Reboot Required.
+ */
 export interface RebootResult {
   previousBootId: string;
   bootId: string;
+  /** set only when the device did not restart; then `previousBootId === bootId` */
+  skipped?: { reason: 'user_logged_on' | 'user_declined' | 'no_answer' };
+  /** whether a user was logged on when the command arrived (devices that know say so) */
+  userWasLoggedOn?: boolean;
+  /** minutes spent warning or waiting for answers before restarting or giving up */
+  waitedMinutes?: number;
 }
 
 export interface CleanupPayload {

@@ -302,3 +302,157 @@ describe('SimulatedWindowsDevice prerequisites', () => {
     expect((await listed(d)).has(LCU)).toBe(false);
   });
 });
+
+describe('SimulatedWindowsDevice reboot modes (Kaseya Reboot Actions)', () => {
+  type Mode = NonNullable<CommandPayloads['reboot']['mode']>;
+  const reboot = (mode: Mode | undefined, id?: string) => command('reboot', mode ? { reason: 'install', mode } : { reason: 'install' }, id);
+  const eventsOf = (d: SimulatedWindowsDevice, type: string) => d.events.filter((e) => e.type === type);
+  const skipped = (d: SimulatedWindowsDevice, reason: string, extra: object = {}) => ({
+    status: 'succeeded',
+    result: { previousBootId: d.bootId, bootId: d.bootId, skipped: { reason }, userWasLoggedOn: true, ...extra },
+  });
+  const ACK = { status: 'acknowledged' };
+
+  const MODES: Mode[] = [
+    { kind: 'immediate' },
+    { kind: 'warn', minutes: 5 },
+    { kind: 'skip_if_user_logged_on' },
+    { kind: 'ask_every', minutes: 5 },
+    { kind: 'ask', minutes: 5, ifNoAnswer: 'reboot' },
+    { kind: 'ask', minutes: 5, ifNoAnswer: 'do_nothing' },
+  ];
+
+  it.each(MODES)('nobody logged on: $kind restarts at once, without warning or asking', async (mode) => {
+    const d = device({ minuteMs: 1000 }); // a wait would show
+    const started = Date.now();
+    expect(await d.handle(reboot(mode))).toEqual(ACK);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(eventsOf(d, 'reboot-warning')).toEqual([]);
+    expect(eventsOf(d, 'reboot-prompt')).toEqual([]);
+  });
+
+  it('no mode (older servers) and immediate restart at once even with a user logged on', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 1000 });
+    expect(await d.handle(reboot(undefined))).toEqual(ACK);
+    expect(await d.handle(reboot({ kind: 'immediate' }))).toEqual(ACK);
+    expect(eventsOf(d, 'reboot-prompt')).toEqual([]);
+  });
+
+  it('warn: a logged-on user is warned, the device waits N minutes, then restarts', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 10 });
+    const progress: string[] = [];
+    const started = Date.now();
+    expect(await d.handle(reboot({ kind: 'warn', minutes: 3 }), { onProgress: (p) => progress.push(p.message) })).toEqual(ACK);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    expect(eventsOf(d, 'reboot-warning').map((e) => e.detail)).toEqual(['user warned: restart in 3 min']);
+    expect(progress).toEqual(['warned the logged-on user: restart in 3 minutes']);
+    expect(eventsOf(d, 'reboot-prompt')).toEqual([]); // no permission asked
+  });
+
+  it('skip_if_user_logged_on: a logged-on user means no restart, answered at once with the same boot id', async () => {
+    const d = device({ userLoggedOn: true, missingKbs: ['KB5035845'] });
+    await stage(d, 'KB5035845');
+    expect(succeeded<ExecuteResult>(await d.handle(execute('KB5035845'))).exitCode).toBe(3010);
+    const boot = d.bootId;
+    expect(await d.handle(reboot({ kind: 'skip_if_user_logged_on' }, 'skip-1'))).toEqual(skipped(d, 'user_logged_on', { waitedMinutes: 0 }));
+    expect(d.bootId).toBe(boot);
+    expect(d.isRebootPending()).toBe(true); // the patch stays Reboot Required
+    expect(eventsOf(d, 'reboot-skipped')).toHaveLength(1);
+    // The same command again is answered from the journal, even after the user logs off.
+    d.setUserLoggedOn(false);
+    expect(await d.handle(reboot({ kind: 'skip_if_user_logged_on' }, 'skip-1'))).toEqual(skipped(d, 'user_logged_on', { waitedMinutes: 0 }));
+    expect(eventsOf(d, 'journal-hit')).toHaveLength(1);
+    // A new reboot command, now that nobody is logged on, restarts.
+    expect(await d.handle(reboot({ kind: 'skip_if_user_logged_on' }, 'skip-2'))).toEqual(ACK);
+  });
+
+  it('ask_every: asks again every N minutes until the user says yes', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 1, rebootAnswers: ['none', 'no', 'none', 'yes'] });
+    expect(await d.handle(reboot({ kind: 'ask_every', minutes: 2 }))).toEqual(ACK);
+    expect(eventsOf(d, 'reboot-prompt').map((e) => e.detail)).toEqual([
+      'prompt 1 (answer within 2 min): none',
+      'prompt 2 (answer within 2 min): no',
+      'prompt 3 (answer within 2 min): none',
+      'prompt 4 (answer within 2 min): yes',
+    ]);
+  });
+
+  it('ask_every: gives up after 50 prompts without a yes and reports no answer', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 0, rebootAnswers: ['no', 'no'] });
+    expect(await d.handle(reboot({ kind: 'ask_every', minutes: 10 }))).toEqual(skipped(d, 'no_answer', { waitedMinutes: 500 }));
+    expect(eventsOf(d, 'reboot-prompt')).toHaveLength(50);
+  });
+
+  it('ask: yes restarts at once, no declines at once', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 1000, rebootAnswers: ['yes', 'no', 'no'] });
+    const started = Date.now();
+    expect(await d.handle(reboot({ kind: 'ask', minutes: 5, ifNoAnswer: 'do_nothing' }))).toEqual(ACK);
+    expect(await d.handle(reboot({ kind: 'ask', minutes: 5, ifNoAnswer: 'do_nothing' }))).toEqual(skipped(d, 'user_declined', { waitedMinutes: 0 }));
+    // "no" means no, even when silence would have rebooted
+    expect(await d.handle(reboot({ kind: 'ask', minutes: 5, ifNoAnswer: 'reboot' }))).toEqual(skipped(d, 'user_declined', { waitedMinutes: 0 }));
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it('ask, no answer: waits N minutes, then restarts (reboot) or does nothing (do_nothing)', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 5 });
+    let started = Date.now();
+    expect(await d.handle(reboot({ kind: 'ask', minutes: 4, ifNoAnswer: 'reboot' }))).toEqual(ACK);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15);
+    started = Date.now();
+    expect(await d.handle(reboot({ kind: 'ask', minutes: 4, ifNoAnswer: 'do_nothing' }))).toEqual(skipped(d, 'no_answer', { waitedMinutes: 4 }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15);
+    expect(eventsOf(d, 'reboot-prompt')).toHaveLength(2);
+  });
+
+  it('a re-delivered reboot neither prompts nor restarts again, before or after the restart', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 0, rebootAnswers: ['yes'] });
+    const mode: Mode = { kind: 'ask', minutes: 5, ifNoAnswer: 'do_nothing' };
+    const boot = d.bootId;
+    expect(await d.handle(reboot(mode, 'ask-1'))).toEqual(ACK);
+    // delivered again before the restart (the acknowledgement got lost): no second prompt
+    expect(await d.handle(reboot(mode, 'ask-1'))).toEqual(ACK);
+    expect(eventsOf(d, 'reboot-prompt')).toHaveLength(1);
+    const { bootId } = d.completeReboot();
+    expect(await d.handle(reboot(mode, 'ask-1'))).toEqual({ status: 'succeeded', result: { previousBootId: boot, bootId } });
+    expect(eventsOf(d, 'reboot-prompt')).toHaveLength(1);
+    expect(eventsOf(d, 'reboot-completed')).toHaveLength(1);
+  });
+
+  it('a second delivery during a prompt waits for the same answer', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 5, rebootAnswers: ['none'] });
+    const cmd = reboot({ kind: 'ask', minutes: 2, ifNoAnswer: 'do_nothing' }, 'ask-2');
+    const [first, second] = await Promise.all([d.handle(cmd), d.handle({ ...cmd, attempt: 2 })]);
+    expect(first).toEqual(skipped(d, 'no_answer', { waitedMinutes: 2 }));
+    expect(second).toEqual(first);
+    expect(eventsOf(d, 'reboot-prompt')).toHaveLength(1);
+  });
+
+  it('the agent stopping during a warning or prompt does not restart and leaves the command to a later delivery', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 1000, rebootAnswers: ['none'] });
+    const stop = new AbortController();
+    const pending = d.handle(reboot({ kind: 'warn', minutes: 10 }, 'warn-1'), { signal: stop.signal });
+    setTimeout(() => stop.abort(), 10);
+    const outcome = await pending;
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'Interrupted', retryable: true } });
+    expect(d.journalEntry('warn-1')).toBeUndefined();
+    // the next delivery warns again and restarts
+    d.setUserLoggedOn(false);
+    expect(await d.handle(reboot({ kind: 'warn', minutes: 10 }, 'warn-1'))).toEqual(ACK);
+  });
+
+  it('refuses a mode it does not know instead of restarting', async () => {
+    const d = device({ userLoggedOn: true });
+    const outcome = await d.handle(reboot({ kind: 'nag' } as unknown as Mode));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'InvalidPayload', retryable: false } });
+    expect((outcome as { error: { message: string } }).error.message).toMatch(/reboot mode "nag"/);
+    expect(await d.handle(reboot({ kind: 'warn', minutes: 0 }))).toMatchObject({ status: 'failed', error: { code: 'InvalidPayload' } });
+  });
+
+  it('answers can be queued later; when they run out the user does not answer', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 0 });
+    d.queueRebootAnswers('no');
+    expect(await d.handle(reboot({ kind: 'ask', minutes: 1, ifNoAnswer: 'reboot' }))).toEqual(skipped(d, 'user_declined', { waitedMinutes: 0 }));
+    expect(await d.handle(reboot({ kind: 'ask', minutes: 1, ifNoAnswer: 'do_nothing' }))).toEqual(skipped(d, 'no_answer', { waitedMinutes: 1 }));
+    expect(d.isUserLoggedOn()).toBe(true);
+  });
+});

@@ -1,0 +1,309 @@
+/**
+ * Kaseya's eight Reboot Actions (DOMAIN-RULES §2.4, rules 22–24): what happens after an install cycle
+ * left patches waiting for a restart.
+ *
+ * The work is split the way a real agent splits it. The workflow plans (`planReboot`): no reboot, a
+ * durable timer until a day and time in the device's time zone, or a reboot command at once. The
+ * DEVICE applies the interactive part carried in the command's `mode` (is a user logged on? warn, ask,
+ * wait for the answer), because only the device knows who is logged on. A device that does not
+ * restart answers `succeeded` with `skipped` (see RebootResult); the workflow then rescans (rule 24).
+ *
+ * Pure and deterministic (Intl only): safe to import from workflow code.
+ */
+import { z } from 'zod';
+import type { RebootPayload, RebootResult } from './device-protocol';
+
+/** The eight Reboot Actions, as Kaseya names them. */
+export const RebootAction = {
+  /** Reboot right after the update, without warning. */
+  RebootImmediately: 'reboot_immediately',
+  /** Reboot on a given day (or every day) at a given device-local time, only if an install cycle ran. */
+  RebootAt: 'reboot_at',
+  /** Warn the user the machine reboots in N minutes (no permission asked, cannot dismiss); nobody logged on → now. */
+  WarnThenReboot: 'warn_then_reboot',
+  /** DEFAULT: a user is logged on → skip the reboot (patches stay Reboot Required); nobody logged on → now. */
+  SkipIfUserLoggedOn: 'skip_if_user_logged_on',
+  /** A user is logged on → ask every N minutes until they accept; nobody logged on → now. */
+  AskEveryNMinutes: 'ask_every_n_minutes',
+  /** A user is logged on → ask; reboot if no answer in N minutes ("no" = no reboot); nobody logged on → now. */
+  AskThenRebootIfNoAnswer: 'ask_then_reboot_if_no_answer',
+  /** A user is logged on → ask; do nothing if no answer in N minutes ("yes" reboots); nobody logged on → now. */
+  AskThenDoNothingIfNoAnswer: 'ask_then_do_nothing_if_no_answer',
+  /** Never reboot: a rescan runs and the patches stay Reboot Required (pending clears if nothing is still missing). */
+  DoNotReboot: 'do_not_reboot',
+} as const;
+export type RebootAction = (typeof RebootAction)[keyof typeof RebootAction];
+
+/** Days for `reboot_at`: a weekday, or `every_day` (the next occurrence of the time). */
+export const REBOOT_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun', 'every_day'] as const;
+export type RebootDay = (typeof REBOOT_DAYS)[number];
+
+/** A Reboot Action with the parameters it needs. Minutes are 1–1440; time is "HH:MM" (24 h, device-local). */
+export type RebootActionConfig =
+  | { action: typeof RebootAction.RebootImmediately }
+  | { action: typeof RebootAction.RebootAt; day: RebootDay; time: string }
+  | { action: typeof RebootAction.WarnThenReboot; minutes: number }
+  | { action: typeof RebootAction.SkipIfUserLoggedOn }
+  | { action: typeof RebootAction.AskEveryNMinutes; minutes: number }
+  | { action: typeof RebootAction.AskThenRebootIfNoAnswer; minutes: number }
+  | { action: typeof RebootAction.AskThenDoNothingIfNoAnswer; minutes: number }
+  | { action: typeof RebootAction.DoNotReboot };
+
+/** Kaseya's default: skip the reboot when a user is logged on. */
+export const DEFAULT_REBOOT_ACTION: RebootActionConfig = Object.freeze({ action: RebootAction.SkipIfUserLoggedOn });
+
+/** The interaction a reboot command asks of the device (RebootPayload.mode). */
+export type RebootMode = NonNullable<RebootPayload['mode']>;
+/** Why a device did not restart (RebootResult.skipped.reason). */
+export type RebootSkipReason = NonNullable<RebootResult['skipped']>['reason'];
+
+// ---- validation ----
+
+const MINUTES_MESSAGE = 'must be a whole number of minutes from 1 to 1440';
+const minutes = z
+  .number({ error: (issue) => (issue.input === undefined ? `is required (${MINUTES_MESSAGE.replace('must be ', '')})` : MINUTES_MESSAGE) })
+  .int({ error: MINUTES_MESSAGE })
+  .min(1, { error: MINUTES_MESSAGE })
+  .max(1440, { error: MINUTES_MESSAGE });
+const time = z
+  .string({ error: (issue) => (issue.input === undefined ? 'is required: a 24-hour "HH:MM", e.g. "03:30"' : 'must be a 24-hour "HH:MM", e.g. "03:30"') })
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a 24-hour "HH:MM" from 00:00 to 23:59, e.g. "03:30"' });
+const day = z.enum(REBOOT_DAYS, {
+  error: (issue) => (issue.input === undefined ? `is required: one of ${REBOOT_DAYS.join(', ')}` : `must be one of ${REBOOT_DAYS.join(', ')}`),
+});
+const action = <A extends RebootAction>(a: A) => z.literal(a);
+
+/** The zod schema of a RebootActionConfig (strict: unknown fields are refused). Reusable by the API. */
+export const rebootActionConfigSchema = z.discriminatedUnion(
+  'action',
+  [
+    z.strictObject({ action: action(RebootAction.RebootImmediately) }),
+    z.strictObject({ action: action(RebootAction.RebootAt), day, time }),
+    z.strictObject({ action: action(RebootAction.WarnThenReboot), minutes }),
+    z.strictObject({ action: action(RebootAction.SkipIfUserLoggedOn) }),
+    z.strictObject({ action: action(RebootAction.AskEveryNMinutes), minutes }),
+    z.strictObject({ action: action(RebootAction.AskThenRebootIfNoAnswer), minutes }),
+    z.strictObject({ action: action(RebootAction.AskThenDoNothingIfNoAnswer), minutes }),
+    z.strictObject({ action: action(RebootAction.DoNotReboot) }),
+  ],
+  { error: () => `action must be one of ${Object.values(RebootAction).join(', ')}` },
+);
+
+// Compile-time check: the schema's output is exactly RebootActionConfig, both ways.
+type SchemaOutput = z.infer<typeof rebootActionConfigSchema>;
+const _sameShape: [SchemaOutput] extends [RebootActionConfig] ? ([RebootActionConfig] extends [SchemaOutput] ? true : never) : never = true;
+void _sameShape;
+
+export type RebootActionValidation =
+  | { ok: true; config: RebootActionConfig }
+  | {
+      ok: false;
+      /** every problem on one line, e.g. `rebootAction.minutes: must be a whole number of minutes from 1 to 1440` */
+      message: string;
+      issues: { path: string; message: string }[];
+    };
+
+/**
+ * Parses a Reboot Action from JSON (an API body, a stored policy). `where` prefixes the paths in the
+ * messages. Never throws.
+ */
+export function validateRebootAction(raw: unknown, where = 'rebootAction'): RebootActionValidation {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    const message = `must be an object like {"action": "${RebootAction.SkipIfUserLoggedOn}"}`;
+    return { ok: false, message: `${where}: ${message}`, issues: [{ path: where, message }] };
+  }
+  const parsed = rebootActionConfigSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const issues = parsed.error.issues.map((issue) => {
+    // discriminatedUnion reports an unknown action at the object; name the field instead.
+    const p = issue.code === 'invalid_union' && issue.path.length === 0 ? ['action'] : issue.path;
+    let message = issue.message.replace(/^action /, '');
+    if (issue.code === 'unrecognized_keys') message = `${issue.keys.map((k) => `"${k}"`).join(', ')} ${issue.keys.length === 1 ? 'is' : 'are'} not a setting of ${(raw as { action?: unknown }).action as string}`;
+    return { path: [where, ...p.map(String)].join('.'), message };
+  });
+  return { ok: false, message: issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues };
+}
+
+// ---- description ----
+
+const DAY_NAMES: Record<Exclude<RebootDay, 'every_day'>, string> = {
+  mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday',
+};
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+
+/** One human line for summaries and the UI, worded like Kaseya's Reboot Action page. */
+export function describeRebootAction(config: RebootActionConfig): string {
+  switch (config.action) {
+    case RebootAction.RebootImmediately:
+      return 'Reboot immediately after update';
+    case RebootAction.RebootAt:
+      return config.day === 'every_day'
+        ? `Reboot every day at ${config.time} (device local time) after install`
+        : `Reboot ${DAY_NAMES[config.day]} at ${config.time} (device local time) after install`;
+    case RebootAction.WarnThenReboot:
+      return `Warn user that the machine will reboot in ${plural(config.minutes, 'minute')} (without asking permission); reboot at once if nobody is logged on`;
+    case RebootAction.SkipIfUserLoggedOn:
+      return 'Skip reboot if user logged on (patches stay Reboot Required until a reboot and rescan)';
+    case RebootAction.AskEveryNMinutes:
+      return `If user logged on, ask to reboot every ${plural(config.minutes, 'minute')} until the reboot occurs; reboot at once if nobody is logged on`;
+    case RebootAction.AskThenRebootIfNoAnswer:
+      return `If user logged on, ask permission; reboot if no response in ${plural(config.minutes, 'minute')}; reboot at once if nobody is logged on`;
+    case RebootAction.AskThenDoNothingIfNoAnswer:
+      return `If user logged on, ask permission; do nothing if no response in ${plural(config.minutes, 'minute')}; reboot at once if nobody is logged on`;
+    case RebootAction.DoNotReboot:
+      return 'Do not reboot after update (a rescan runs; patches stay Reboot Required)';
+  }
+}
+
+// ---- planning ----
+
+export interface RebootPlanInput {
+  /** an install cycle ran and left something waiting for a restart */
+  rebootNeeded: boolean;
+  /** workflow time */
+  now: Date;
+  /** the device's IANA time zone, e.g. "Europe/London" */
+  timezone: string;
+  /** the command's reason; default "patches installed pending reboot" */
+  reason?: string;
+}
+
+export type RebootPlan =
+  | {
+      kind: 'none';
+      /** `not_needed`: nothing waits for a restart; `do_not_reboot`: the action forbids it (rescan; patches stay Reboot Required) */
+      reason: 'not_needed' | 'do_not_reboot';
+      detail: string;
+    }
+  /** Sleep on a durable timer until `at`, then send `then` as the reboot command. */
+  | { kind: 'wait_until'; at: Date; then: RebootPayload }
+  /** Send `payload` as the reboot command now; the device applies its `mode`. */
+  | { kind: 'command'; payload: RebootPayload };
+
+/**
+ * What the workflow does about the restart after an install cycle. Pure: `now` is the workflow's
+ * clock, and `reboot_at` is computed in the device's time zone (throws a RangeError for an unknown
+ * zone: check with `isValidTimeZone` first).
+ */
+export function planReboot(config: RebootActionConfig, input: RebootPlanInput): RebootPlan {
+  if (!input.rebootNeeded) return { kind: 'none', reason: 'not_needed', detail: 'no patch is waiting for a restart' };
+  const reason = input.reason ?? 'patches installed pending reboot';
+  const payload = (mode: RebootMode): RebootPayload => ({ reason: `${reason} (${describeRebootAction(config)})`, mode });
+  switch (config.action) {
+    case RebootAction.DoNotReboot:
+      return { kind: 'none', reason: 'do_not_reboot', detail: 'Reboot Action is "Do not reboot": rescan; patches stay Reboot Required' };
+    case RebootAction.RebootImmediately:
+      return { kind: 'command', payload: payload({ kind: 'immediate' }) };
+    case RebootAction.RebootAt:
+      return { kind: 'wait_until', at: nextOccurrence(config.day, config.time, input.now, input.timezone), then: payload({ kind: 'immediate' }) };
+    case RebootAction.WarnThenReboot:
+      return { kind: 'command', payload: payload({ kind: 'warn', minutes: config.minutes }) };
+    case RebootAction.SkipIfUserLoggedOn:
+      return { kind: 'command', payload: payload({ kind: 'skip_if_user_logged_on' }) };
+    case RebootAction.AskEveryNMinutes:
+      return { kind: 'command', payload: payload({ kind: 'ask_every', minutes: config.minutes }) };
+    case RebootAction.AskThenRebootIfNoAnswer:
+      return { kind: 'command', payload: payload({ kind: 'ask', minutes: config.minutes, ifNoAnswer: 'reboot' }) };
+    case RebootAction.AskThenDoNothingIfNoAnswer:
+      return { kind: 'command', payload: payload({ kind: 'ask', minutes: config.minutes, ifNoAnswer: 'do_nothing' }) };
+  }
+}
+
+/** Whether a reboot answer means the machine really restarted (not skipped, a new boot id). */
+export function rebootHappened(result: RebootResult): boolean {
+  return !result.skipped && result.previousBootId !== result.bootId;
+}
+
+/** A human line for why a device did not restart. */
+export function describeRebootSkip(reason: RebootSkipReason): string {
+  switch (reason) {
+    case 'user_logged_on': return 'reboot skipped: a user is logged on';
+    case 'user_declined': return 'reboot skipped: the user declined';
+    case 'no_answer': return 'reboot skipped: the user did not answer';
+  }
+}
+
+// ---- time zones ----
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(timezone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone, hourCycle: 'h23',
+      year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    formatters.set(timezone, f);
+  }
+  return f;
+}
+
+/** Whether Intl knows the IANA time zone. */
+export function isValidTimeZone(timezone: string): boolean {
+  try {
+    formatterFor(timezone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface WallTime { y: number; mo: number; d: number; h: number; mi: number; s: number }
+
+function wallTime(instantMs: number, timezone: string): WallTime {
+  const parts: Record<string, number> = {};
+  for (const p of formatterFor(timezone).formatToParts(new Date(instantMs))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  return { y: parts.year!, mo: parts.month!, d: parts.day!, h: parts.hour! % 24, mi: parts.minute!, s: parts.second! };
+}
+
+/** The zone's offset from UTC at an instant, in ms (east positive). */
+function offsetMs(instantMs: number, timezone: string): number {
+  const w = wallTime(instantMs, timezone);
+  return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - Math.floor(instantMs / 1000) * 1000;
+}
+
+/**
+ * The instant a local wall time happens. A time that happens twice (clocks go back) is its first
+ * occurrence; a time that does not happen (clocks go forward) moves forward by the gap, e.g. 01:30
+ * on the day London springs forward is 02:30 BST.
+ */
+function instantOf(y: number, mo: number, d: number, h: number, mi: number, timezone: string): number {
+  const asUtc = Date.UTC(y, mo - 1, d, h, mi);
+  // The offsets that can apply are those around the guess (a transition is never more than a day away from it).
+  const offsets = [...new Set([offsetMs(asUtc - 86_400_000, timezone), offsetMs(asUtc, timezone), offsetMs(asUtc + 86_400_000, timezone)])];
+  const matches = offsets
+    .map((o) => asUtc - o)
+    .filter((t) => {
+      const w = wallTime(t, timezone);
+      return w.y === y && w.mo === mo && w.d === d && w.h === h && w.mi === mi;
+    })
+    .sort((a, b) => a - b);
+  if (matches.length > 0) return matches[0]!;
+  // In a gap: the offset before the transition (the smaller one) lands after it, shifted by the gap.
+  return asUtc - Math.min(...offsets);
+}
+
+const WEEKDAY_INDEX: Record<Exclude<RebootDay, 'every_day'>, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
+
+/**
+ * The first instant strictly after `now` when the device's clock shows `time` on `day` (any day for
+ * `every_day`). A time equal to now is next week's (or tomorrow's): a reboot is never planned for the past.
+ */
+export function nextOccurrence(day: RebootDay, time: string, now: Date, timezone: string): Date {
+  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(time);
+  if (!m) throw new RangeError(`reboot time must be "HH:MM", got "${time}"`);
+  const [h, mi] = [Number(m[1]), Number(m[2])];
+  if (!isValidTimeZone(timezone)) throw new RangeError(`unknown time zone "${timezone}"`);
+  const today = wallTime(now.getTime(), timezone);
+  for (let offset = 0; offset <= 8; offset++) {
+    // Calendar arithmetic on the local date (UTC used only as a proleptic calendar).
+    const date = new Date(Date.UTC(today.y, today.mo - 1, today.d + offset));
+    if (day !== 'every_day' && date.getUTCDay() !== WEEKDAY_INDEX[day]) continue;
+    const at = instantOf(date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), h, mi, timezone);
+    if (at > now.getTime()) return new Date(at);
+  }
+  /* c8 ignore next */
+  throw new Error(`no ${day} ${time} found in ${timezone} after ${now.toISOString()}`);
+}
