@@ -5,6 +5,7 @@ import type { Db } from '../db/database';
 import { createDeviceCommandActivities } from './device-command';
 import { createInstallBookkeepingActivities } from './install-bookkeeping';
 import { createScanActivities } from './scan-activities';
+import { createRolloutActivities } from './rollout-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
 export function createActivities(deps: { db: Db; client: Client; log: Logger }) {
@@ -12,9 +13,11 @@ export function createActivities(deps: { db: Db; client: Client; log: Logger }) 
     ...createDeviceCommandActivities(deps),
     ...createInstallBookkeepingActivities(deps),
     ...createScanActivities({ ...deps, stampNewPatches }),
+    ...createRolloutActivities(deps),
   };
 }
 
 export type DeviceCommandActivities = ReturnType<typeof createDeviceCommandActivities>;
 export type InstallBookkeepingActivities = ReturnType<typeof createInstallBookkeepingActivities>;
 export type ScanActivities = ReturnType<typeof createScanActivities>;
+export type RolloutActivities = ReturnType<typeof createRolloutActivities>;

@@ -24,6 +24,8 @@ const AUDITED: Partial<Record<PatchStatus, string>> = {
 };
 
 export interface ApprovalSelection {
+  /** failed attempts so far of each candidate (Automatic Update retries up to a cap) */
+  attempts: Record<string, number>;
   allowed: string[];
   refused: RefusedPatch[];
   uninstall: string[];
@@ -87,16 +89,22 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
      * explicit request (these KBs on this device). Also: installed patches an Uninstall action asks to
      * remove, and Failed patches a Reprocess failed action re-arms (their attempts reset here).
      */
-    async selectByApproval(args: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean }): Promise<ApprovalSelection> {
+    async selectByApproval(args: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number }): Promise<ApprovalSelection> {
       const model = await loadApprovalModel(db, { deviceIds: [args.deviceId] });
       const states = await loadDeviceStates(db, [args.deviceId]);
       const kbOf = new Map(model.patches.map((p) => [p.updateId, p.kb]));
-      const selection: ApprovalSelection = { allowed: [], refused: [], uninstall: [], reprocessed: [] };
+      const selection: ApprovalSelection = { attempts: {}, allowed: [], refused: [], uninstall: [], reprocessed: [] };
+      const deviceStates = states.get(args.deviceId);
       for (const updateId of args.candidates) {
         const d = explainDecision(model, args.deviceId, updateId, states);
+        const attempts = d.reprocessFailed ? 0 : deviceStates?.get(updateId)?.failedAttempts ?? 0;
+        selection.attempts[updateId] = attempts;
         const may = args.explicit ? installsOnRequest(d.decision) : installsAutomatically(d.decision);
-        if (may) selection.allowed.push(updateId);
-        else selection.refused.push({ updateId, kb: kbOf.get(updateId) ?? updateId, decision: d.decision, reason: d.reason });
+        const kb = kbOf.get(updateId) ?? updateId;
+        if (!may) selection.refused.push({ updateId, kb, decision: d.decision, reason: d.reason });
+        else if (args.failureCap !== undefined && attempts >= args.failureCap) {
+          selection.refused.push({ updateId, kb, decision: 'failed', reason: `failed ${attempts} times (the cap is ${args.failureCap}): Reprocess failed to try again` });
+        } else selection.allowed.push(updateId);
         if (d.reprocessFailed) selection.reprocessed.push(updateId);
       }
       for (const updateId of args.installed) {

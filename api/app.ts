@@ -11,6 +11,7 @@ import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { createMetrics, type Metrics } from './metrics';
 import { createOperatorsApi } from './operators-api';
+import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
 import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
@@ -28,6 +29,7 @@ export interface AppDeps {
   scanTiming?: ScanServiceDeps['scanTiming'];
   initialUpdateRetry?: InitialUpdateDeps['initialUpdateRetry'];
   initialUpdateHistoryLimit?: number;
+  rolloutOfflineAfterSeconds?: number;
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -71,6 +73,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, pollWaitSeconds: deps.pollWaitSeconds }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -4,6 +4,7 @@ import { runMigrations } from '../db/migrate';
 import { createLogger } from '../worker/logger';
 import { connectClient } from '../worker/temporal-connection';
 import { startServer } from './app';
+import { reconcileSchedules } from './schedule-service';
 
 /** The API and agent gateway process for production: needs DATABASE_URL, TEMPORAL_ADDRESS, PATCHFLOW_API_KEY. */
 async function main(): Promise<void> {
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     { port: config.PORT, host: '0.0.0.0' },
   );
   log.info({ url: server.url }, 'API and agent gateway listening');
+  await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE });
   const stop = async () => {
     await server.stop();
     await db.end();

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { startServer, type RunningServer } from '../api/app';
+import { reconcileSchedules } from '../api/schedule-service';
 import type { Config } from '../config/config';
 import { createPool, type Db } from '../db/database';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
@@ -84,6 +85,8 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
       { port: config.PORT },
     );
     stops.push(() => api.stop());
+    // Postgres holds the schedules; make Temporal's Schedules agree with it (heals any drift).
+    await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, installTiming: options.installTiming });
     return { apiUrl: api.url, temporalAddress, temporalUiUrl, databaseUrl, db, client, stop };
   } catch (err) {
     await stop();

@@ -307,3 +307,23 @@ export function nextOccurrence(day: RebootDay, time: string, now: Date, timezone
   /* c8 ignore next */
   throw new Error(`no ${day} ${time} found in ${timezone} after ${now.toISOString()}`);
 }
+
+/**
+ * The longest the device may keep a reboot command open while it warns or asks its user, in
+ * seconds: the reboot step's timeout must cover it, or a patient prompt would look like an offline device.
+ */
+export function rebootInteractionSeconds(config: RebootActionConfig): number {
+  switch (config.action) {
+    case 'warn_then_reboot':
+    case 'ask_then_reboot_if_no_answer':
+    case 'ask_then_do_nothing_if_no_answer':
+      return config.minutes * 60;
+    case 'ask_every_n_minutes':
+      return config.minutes * 60 * MAX_PROMPTS_PER_REBOOT;
+    default:
+      return 0;
+  }
+}
+
+/** The simulated and real agents stop asking after this many prompts (then report no answer). */
+const MAX_PROMPTS_PER_REBOOT = 50;

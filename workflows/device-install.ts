@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  TimeoutFailure,
   patched,
   ApplicationFailure,
   CancellationScope,
@@ -15,7 +16,9 @@ import {
 } from '@temporalio/workflow';
 import type { DeviceCommandActivities, InstallBookkeepingActivities } from '../activities';
 import type { PatchStateChange } from '../db/patch-repository';
-import type { CleanupResult, CommandPayloads, CommandResults, CommandType, PatchFile, ScannedUpdate, ScanResult } from '../domain/device-protocol';
+import type { CleanupResult, CommandPayloads, CommandResults, CommandType, PatchFile, RebootResult, ScannedUpdate, ScanResult } from '../domain/device-protocol';
+import { isInsideWindow, nextWindowStart } from '../domain/maintenance-window';
+import { describeRebootAction, describeRebootSkip, planReboot, rebootInteractionSeconds } from '../domain/reboot-actions';
 import { ExecutionOutcome, interpretExitCode, interpretUninstallExitCode } from '../domain/exit-codes';
 import { planInstall } from '../domain/install-plan';
 import { canTransition, PatchStatus } from '../domain/patch-status';
@@ -59,6 +62,9 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   const state: InstallProgress = { step: 'claim', patches: [], skippedKbs: [], cancelRequested: false, rebooted: false };
   const work = new CancellationScope();
   const files = new Map<string, PatchFile>();
+  const auto = input.automatic;
+  let offline = false;
+  let priorAttempts: Record<string, number> = {};
 
   setHandler(progressQuery, () => state);
   setHandler(
@@ -126,19 +132,47 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes: allowed });
   }
 
-  const change = (p: PatchProgress, status: PatchStatus, extra: Partial<PatchStateChange> = {}) =>
-    ({ updateId: p.updateId, kb: p.kb, status, ...extra });
+  const change = (p: PatchProgress, status: PatchStatus, extra: Partial<PatchStateChange> = {}) => {
+    // Automatic Update retries a failed patch at its next scheduled runs: it shows Pending, with the
+    // error, until the failures reach the cap; only then is it Failed (N-able's reprocessing).
+    if (auto && status === PatchStatus.Failed && (priorAttempts[p.updateId] ?? 0) + 1 < auto.failureCap) {
+      return { updateId: p.updateId, kb: p.kb, status: PatchStatus.Pending, ...extra,
+        error: `${extra.error ?? 'failed'}; will retry at the next scheduled run (${(priorAttempts[p.updateId] ?? 0) + 1} of ${auto.failureCap})` };
+    }
+    return { updateId: p.updateId, kb: p.kb, status, ...extra };
+  };
   const now = () => new Date().toISOString(); // workflow time: the task's timestamp, deterministic on replay
 
-  async function scan(reason: string): Promise<{ scan: ScanResult; catalog: Record<string, PatchFile> }> {
-    const result = await command('scan', { reason }, `${reason} of ${input.deviceName}`);
+  async function scan(reason: string, deadlineSeconds?: number): Promise<{ scan: ScanResult; catalog: Record<string, PatchFile> }> {
+    const result = deadlineSeconds === undefined
+      ? await command('scan', { reason }, `${reason} of ${input.deviceName}`)
+      : ((await device.deviceCommand.executeWithOptions(
+        {
+          startToCloseTimeout: `${Math.min(timing.commandTimeoutSeconds.scan, deadlineSeconds)} seconds`,
+          scheduleToCloseTimeout: `${deadlineSeconds} seconds`,
+          retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
+          summary: `${reason} of ${input.deviceName} (offline after ${deadlineSeconds} s)`,
+        },
+        [input.deviceId, 'scan', { reason }],
+      )) as ScanResult);
     const catalog = await bookkeeping.recordScan(input.deviceId, result);
     return { scan: result, catalog };
   }
 
   async function runSteps(): Promise<void> {
     enter('pre-scan', `scanning ${input.deviceName}`);
-    const pre = await scan('pre-scan');
+    let pre: Awaited<ReturnType<typeof scan>>;
+    try {
+      pre = await scan('pre-scan', auto?.offlineAfterSeconds);
+    } catch (err) {
+      if (auto && !isCancellation(err) && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+        // An Automatic Update does not wait for an offline device: it is reported offline and
+        // picked up by the next run. Nothing reached the device, so nothing needs cleaning up.
+        offline = true;
+        return;
+      }
+      throw err;
+    }
     // Installs started before approval policies existed (recorded histories) take the old path.
     const byPolicy = patched(APPROVAL_POLICY_PATCH);
     const plan = planInstall(pre.scan.updates, input.kbs, { skipSuperseded: byPolicy });
@@ -152,7 +186,9 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         candidates: patches.map((u) => u.updateId),
         installed: pre.scan.updates.filter((u) => u.installed).map((u) => u.updateId),
         explicit: Boolean(input.kbs && input.kbs.length > 0),
+        ...(auto ? { failureCap: auto.failureCap } : {}),
       });
+      priorAttempts = verdict.attempts ?? {};
       const allowed = new Set(verdict.allowed);
       const remove = new Set(verdict.uninstall);
       state.refused = verdict.refused;
@@ -168,6 +204,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     const downloaded: PatchProgress[] = [];
     if (state.patches.length > 0) {
       await record(state.patches.map((p) => change(p, PatchStatus.Pending)));
+      await waitForMaintenanceWindow();
       enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
       await record(state.patches.map((p) => change(p, PatchStatus.Installing)));
       for (const p of state.patches) {
@@ -192,6 +229,11 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         `copy ${downloaded.length} patches to ${input.installFolder}`,
       );
       for (const p of downloaded) {
+        if (outsideMaintenanceWindow()) {
+          // The window closed: what has not run stays for the next run (cleanup turns it back to Missing).
+          log.info('maintenance window closed; remaining patches wait for the next run', { kb: p.kb });
+          break;
+        }
         enter('execute', `${p.kb} (${downloaded.indexOf(p) + 1} of ${downloaded.length})`);
         await executeOne(p);
       }
@@ -215,7 +257,9 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     }
 
     const needsReboot = removalNeedsReboot || state.patches.some((p) => p.status === PatchStatus.RebootRequired);
-    if (needsReboot && input.rebootAllowed) {
+    if (needsReboot && input.rebootAllowed && auto) {
+      await rebootAsTheActionSays();
+    } else if (needsReboot && input.rebootAllowed) {
       enter('reboot', `restarting ${input.deviceName} to finish ${state.patches.filter((p) => p.status === PatchStatus.RebootRequired).length} patches`);
       await command('reboot', { reason: 'patches installed pending reboot' }, `reboot ${input.deviceName}`);
       state.rebooted = true;
@@ -240,6 +284,50 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       verified.push({ updateId: r.updateId, kb: r.kb, status: r.status, exitCode: r.exitCode, ...(r.error ? { error: r.error } : {}) });
     }
     await record(verified);
+  }
+
+  function outsideMaintenanceWindow(): boolean {
+    return Boolean(auto?.maintenanceWindow) && !isInsideWindow(auto!.maintenanceWindow!, new Date(), auto!.timezone);
+  }
+
+  /** Installs start only inside the maintenance window: wait for it on a durable timer. */
+  async function waitForMaintenanceWindow(): Promise<void> {
+    if (!auto?.maintenanceWindow || !outsideMaintenanceWindow()) return;
+    const start = nextWindowStart(auto.maintenanceWindow, new Date(), auto.timezone);
+    enter('pre-scan', `waiting for the maintenance window (${start.toISOString()})`);
+    await sleep(Math.max(1000, start.getTime() - new Date().getTime()));
+  }
+
+  /** One reboot after all patches, as the Automatic Update's reboot action says (Kaseya's eight). */
+  async function rebootAsTheActionSays(): Promise<void> {
+    const a = auto!;
+    const plan = planReboot(a.rebootAction, { rebootNeeded: true, now: new Date(), timezone: a.timezone, reason: 'patches installed pending reboot' });
+    if (plan.kind === 'none') {
+      state.rebootSkipped = plan.detail;
+      return;
+    }
+    let payload = plan.kind === 'command' ? plan.payload : plan.then;
+    if (plan.kind === 'wait_until') {
+      enter('reboot', `reboot scheduled for ${plan.at.toISOString()} (${describeRebootAction(a.rebootAction)})`);
+      await sleep(Math.max(1000, plan.at.getTime() - new Date().getTime()));
+      payload = plan.then;
+    }
+    if (outsideMaintenanceWindow()) {
+      state.rebootSkipped = 'outside the maintenance window; patches stay Reboot Required';
+      return;
+    }
+    enter('reboot', `${describeRebootAction(a.rebootAction)} on ${input.deviceName}`);
+    const result = await device.deviceCommand.executeWithOptions(
+      {
+        // A warning or a prompt can keep the device up for as long as the action allows.
+        startToCloseTimeout: `${timing.commandTimeoutSeconds.reboot + rebootInteractionSeconds(a.rebootAction)} seconds`,
+        retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
+        summary: `reboot ${input.deviceName}: ${describeRebootAction(a.rebootAction)}`,
+      },
+      [input.deviceId, 'reboot', payload],
+    ) as RebootResult;
+    if (result.skipped) state.rebootSkipped = describeRebootSkip(result.skipped.reason);
+    else state.rebooted = true;
   }
 
   async function executeOne(p: PatchProgress): Promise<void> {
@@ -287,12 +375,13 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     outcomeError = err;
   } finally {
     // Cleanup runs whatever happened, cancellation included, and cannot itself be cancelled.
-    await CancellationScope.nonCancellable(async () => {
+    if (!offline) await CancellationScope.nonCancellable(async () => {
       enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
       await bookkeeping.withdrawOpenCommands({ workflowId });
       cleanup = await command('cleanup', { workingFolder: input.workingFolder, installFolder: input.installFolder }, 'cleanup working and install folders');
       // Patches the install never reached are Missing again, not stuck in Pending or Installing.
-      const unfinished = state.patches.filter((p) => p.status === PatchStatus.Pending || p.status === PatchStatus.Installing);
+      // (A Pending patch with an error is an Automatic Update retry, waiting for the next run.)
+      const unfinished = state.patches.filter((p) => (p.status === PatchStatus.Pending && !p.error) || p.status === PatchStatus.Installing);
       await record(unfinished.map((p) => change(p, PatchStatus.Missing)));
       if (!input.operationHolder) await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
     });
@@ -304,6 +393,11 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       return { ...state, outcome: 'cancelled', cleanup };
     }
     throw outcomeError;
+  }
+  if (offline) {
+    // Patches never reached: no status changed, nothing was staged; the claim goes back.
+    await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
+    return { ...state, outcome: 'offline', cleanup };
   }
   return { ...state, outcome: outcomeOf(state), cleanup };
 }

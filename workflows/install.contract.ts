@@ -5,6 +5,8 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { CleanupResult, CommandType } from '../domain/device-protocol';
 import type { PatchStatus } from '../domain/patch-status';
+import type { MaintenanceWindow } from '../domain/maintenance-window';
+import type { RebootActionConfig } from '../domain/reboot-actions';
 
 export const INSTALL_WORKFLOW_TYPE = 'deviceInstallWorkflow';
 
@@ -64,6 +66,21 @@ export interface DeviceInstallInput {
    * (an Initial Update cycle): the install works under that claim and leaves releasing it to the holder.
    */
   operationHolder?: string;
+  /** Automatic Update settings; absent for manual installs and Initial Update cycles */
+  automatic?: AutomaticInstallSettings;
+}
+
+/** How an Automatic Update runs an install (Kaseya's AU): reboot action, maintenance window, retry cap. */
+export interface AutomaticInstallSettings {
+  /** the schedule's timezone: reboot times and the maintenance window are local to it */
+  timezone: string;
+  rebootAction: RebootActionConfig;
+  /** installs and reboots happen only inside it */
+  maintenanceWindow?: MaintenanceWindow;
+  /** a device whose pre-scan has not answered after this long is reported offline (nothing was staged) */
+  offlineAfterSeconds: number;
+  /** failed patches are retried at scheduled runs only, up to this many failures (default 5) */
+  failureCap: number;
 }
 
 /** Timing as callers give it: any part may be left out and takes the default. */
@@ -115,9 +132,11 @@ export interface InstallProgress {
   removals?: PatchProgress[];
   cancelRequested: boolean;
   rebooted: boolean;
+  /** why a reboot that was needed did not happen (reboot action, user, maintenance window) */
+  rebootSkipped?: string;
 }
 
-export type InstallOutcome = 'succeeded' | 'partially_failed' | 'failed' | 'nothing_to_install' | 'cancelled';
+export type InstallOutcome = 'succeeded' | 'partially_failed' | 'failed' | 'nothing_to_install' | 'cancelled' | 'offline';
 
 export interface InstallResult extends InstallProgress {
   outcome: InstallOutcome;

@@ -1,4 +1,4 @@
-import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { DeviceCommandActivities, ScanActivities } from '../activities';
 import type { ScanResult } from '../domain/device-protocol';
 import type { PatchScanInput, PatchScanResult } from './scan.contract';
@@ -18,10 +18,21 @@ export async function patchScanWorkflow(input: PatchScanInput): Promise<PatchSca
   const scans = proxyActivities<ScanActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } });
 
   setCurrentDetails(`**scan**: waiting for ${input.deviceName} to report its updates`);
-  const scan = (await device.deviceCommand.executeWithOptions(
-    { startToCloseTimeout: `${input.scanTimeoutSeconds ?? 600} seconds`, retry, summary: `scan ${input.deviceName}` },
-    [input.deviceId, 'scan', { reason: input.reason }],
-  )) as ScanResult;
+  let scan: ScanResult;
+  try {
+    scan = (await device.deviceCommand.executeWithOptions(
+      {
+        startToCloseTimeout: `${input.scanTimeoutSeconds ?? 600} seconds`, retry, summary: `scan ${input.deviceName}`,
+        ...(input.offlineAfterSeconds ? { scheduleToCloseTimeout: `${input.offlineAfterSeconds} seconds` } : {}),
+      },
+      [input.deviceId, 'scan', { reason: input.reason }],
+    )) as ScanResult;
+  } catch (err) {
+    if (input.offlineAfterSeconds && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+      throw ApplicationFailure.create({ type: 'DeviceOffline', message: `${input.deviceName} did not answer within ${input.offlineAfterSeconds} s`, nonRetryable: true });
+    }
+    throw err;
+  }
   const summary = await scans.processDeviceScan.executeWithOptions(
     { startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' }, summary: `process ${scan.updates.length} updates` },
     [input.deviceId, scan],

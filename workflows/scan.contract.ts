@@ -19,6 +19,8 @@ export interface PatchScanInput {
   scanTimeoutSeconds?: number;
   retryInitialSeconds?: number;
   retryMaxSeconds?: number;
+  /** a scheduled scan gives up on a device that has not answered after this long: it is offline */
+  offlineAfterSeconds?: number;
 }
 
 export type PatchScanResult = ScanSummary;

@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/database';
+import { beginRollout, finishRollout, recordMissedRun, resolveScopeDevices } from '../db/rollout-repository';
+import type { RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
+
+/** Bookkeeping of a rollout: its row, its devices, its counts. Each is idempotent. */
+export function createRolloutActivities(deps: { db: Db; log: Logger }) {
+  return {
+    /** false: this schedule already ran in this local slot (a DST repeat); the rollout ends at once */
+    async beginRollout(r: { workflowId: string; scheduleId: string; kind: string; localSlot: string; scheduledAt: string }): Promise<boolean> {
+      const fresh = await beginRollout(deps.db, r);
+      if (!fresh) deps.log.info(r, 'rollout already ran in this local slot; skipping');
+      return fresh;
+    },
+    async resolveRolloutDevices(scope: RolloutScope): Promise<RolloutDevice[]> {
+      return resolveScopeDevices(deps.db, scope);
+    },
+    async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
+      await finishRollout(deps.db, args.workflowId, args.counts);
+    },
+    async recordMissedRun(args: { deviceId: string; scheduleId: string }): Promise<void> {
+      await recordMissedRun(deps.db, args.deviceId, args.scheduleId);
+    },
+  };
+}

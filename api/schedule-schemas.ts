@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { maintenanceWindowSchema } from '../domain/maintenance-window';
+import { DEFAULT_REBOOT_ACTION, rebootActionConfigSchema } from '../domain/reboot-actions';
+import { parseScheduleTiming } from '../domain/schedule-spec';
+
+/** A schedule's timing, checked by the domain parser so API and spec builder agree on every rule. */
+const timing = z.unknown().transform((raw, ctx) => {
+  try {
+    return parseScheduleTiming(raw);
+  } catch (err) {
+    const field = (err as { field?: string }).field;
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^invalid schedule: /, ''), path: field ? [field] : [] });
+    return z.NEVER;
+  }
+});
+
+const scope = z.discriminatedUnion('scopeType', [
+  z.object({ scopeType: z.literal('all'), scopeId: z.literal('').optional().transform(() => '') }).strict(),
+  z.object({ scopeType: z.enum(['policy', 'client', 'site']), scopeId: z.string().uuid('must be a UUID') }).strict(),
+  z.object({ scopeType: z.literal('device_type'), scopeId: z.enum(['server', 'workstation']) }).strict(),
+]);
+
+const fields = {
+  name: z.string().trim().min(1).max(200),
+  kind: z.enum(['scan', 'automatic_update']),
+  scope,
+  timing,
+  distributionWindowMinutes: z.number().int().min(0).max(1440),
+  maintenanceWindow: maintenanceWindowSchema.nullable(),
+  rebootAction: rebootActionConfigSchema,
+  missedRun: z.enum(['skip', 'run_on_check_in']),
+  maxConcurrentDevices: z.number().int().min(1).max(2000),
+};
+
+export const createScheduleSchema = z.object({
+  ...fields,
+  distributionWindowMinutes: fields.distributionWindowMinutes.default(0),
+  maintenanceWindow: fields.maintenanceWindow.default(null),
+  rebootAction: fields.rebootAction.default(DEFAULT_REBOOT_ACTION),
+  missedRun: fields.missedRun.default('skip'),
+  maxConcurrentDevices: fields.maxConcurrentDevices.default(200),
+}).strict();
+
+export const updateScheduleSchema = z.object({
+  name: fields.name.optional(),
+  scope: fields.scope.optional(),
+  timing: fields.timing.optional(),
+  distributionWindowMinutes: fields.distributionWindowMinutes.optional(),
+  maintenanceWindow: fields.maintenanceWindow.optional(),
+  rebootAction: fields.rebootAction.optional(),
+  missedRun: fields.missedRun.optional(),
+  maxConcurrentDevices: fields.maxConcurrentDevices.optional(),
+}).strict();
+
+export const scheduleIdParam = z.object({ scheduleId: z.string().uuid('must be a UUID') });
+
+export const backfillSchema = z.object({
+  start: z.string().datetime({ offset: true }),
+  end: z.string().datetime({ offset: true }),
+}).strict().refine((v) => new Date(v.start) < new Date(v.end), { message: 'start must be before end', path: ['end'] });

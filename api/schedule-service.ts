@@ -1,0 +1,189 @@
+import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { appendAudit } from '../db/audit-repository';
+import type { Db } from '../db/database';
+import { listRollouts } from '../db/rollout-repository';
+import { deleteSchedule, findSchedule, insertSchedule, listSchedules, updateSchedule, type ScheduleFields, type ScheduleRow } from '../db/schedule-repository';
+import { ConflictError, NotFoundError } from '../domain/errors';
+import { describeMaintenanceWindow } from '../domain/maintenance-window';
+import { describeRebootAction } from '../domain/reboot-actions';
+import { describeTiming, toTemporalScheduleSpec } from '../domain/schedule-spec';
+import {
+  AUTOMATIC_UPDATE_WORKFLOW_TYPE,
+  rolloutWorkflowIdPrefix,
+  temporalScheduleId,
+  type RolloutInput,
+} from '../workflows/automatic-update.contract';
+import type { InstallTimingInput } from '../workflows/install.contract';
+import { OperationAttr } from '../workflows/search-attributes';
+
+export interface ScheduleDeps {
+  db: Db;
+  client: Client;
+  log: Logger;
+  taskQueue: string;
+  installTiming?: InstallTimingInput;
+  /** a device that has not answered a rollout's scan after this long is offline (tests shorten it) */
+  rolloutOfflineAfterSeconds?: number;
+}
+
+const TEMPORAL_PREFIX = temporalScheduleId('');
+
+/** The rollout input a schedule's Temporal Schedule starts its workflow with. */
+function rolloutInputOf(s: ScheduleRow, deps: ScheduleDeps): RolloutInput {
+  return {
+    scheduleId: s.id, scheduleName: s.name, kind: s.kind, scope: { scopeType: s.scopeType, scopeId: s.scopeId },
+    timezone: s.timing.timezone, distributionWindowMinutes: s.distributionWindowMinutes,
+    maintenanceWindow: s.maintenanceWindow ?? undefined, rebootAction: s.rebootAction,
+    maxConcurrentDevices: s.maxConcurrentDevices, missedRun: s.missedRun,
+    installTiming: deps.installTiming, offlineAfterSeconds: deps.rolloutOfflineAfterSeconds,
+  };
+}
+
+function temporalOptionsOf(s: ScheduleRow, deps: ScheduleDeps): ScheduleOptions {
+  return {
+    scheduleId: temporalScheduleId(s.id),
+    spec: toTemporalScheduleSpec(s.timing) as ScheduleOptions['spec'],
+    action: {
+      type: 'startWorkflow',
+      workflowType: AUTOMATIC_UPDATE_WORKFLOW_TYPE,
+      workflowId: rolloutWorkflowIdPrefix(s.id),
+      taskQueue: deps.taskQueue,
+      args: [rolloutInputOf(s, deps)],
+      typedSearchAttributes: [{ key: OperationAttr, value: s.kind === 'scan' ? 'scheduled-scan' : 'automatic-update' }],
+      staticSummary: `${s.kind === 'scan' ? 'Scheduled scan' : 'Automatic Update'} "${s.name}" · ${describeTiming(s.timing)}`,
+    },
+    // A rollout still running when the next one is due: skip the new one (the running one covers it).
+    policies: { overlap: 'SKIP', catchupWindow: '1 day' },
+    state: { paused: s.paused, note: s.paused ? 'paused in Patchflow' : undefined },
+    memo: { patchflowScheduleId: s.id },
+  };
+}
+
+/** Makes the Temporal Schedule match the stored schedule: create it, or replace its spec, action and state. */
+async function pushToTemporal(deps: ScheduleDeps, s: ScheduleRow): Promise<'created' | 'updated'> {
+  const options = temporalOptionsOf(s, deps);
+  const handle = deps.client.schedule.getHandle(options.scheduleId);
+  try {
+    const before = await handle.describe();
+    await handle.update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies,
+      state: { ...prev.state, paused: s.paused, note: options.state?.note } }) as never);
+    if (before.state.paused !== s.paused) await (s.paused ? handle.pause('paused in Patchflow') : handle.unpause('resumed in Patchflow'));
+    return 'updated';
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+    await deps.client.schedule.create(options);
+    return 'created';
+  }
+}
+
+/**
+ * Postgres holds the schedules; Temporal runs them. This makes Temporal agree: creates what is
+ * missing, rewrites every Patchflow schedule from its row, and deletes Temporal Schedules whose row is
+ * gone. Runs at start (so a restart heals any drift) and after every change.
+ */
+export async function reconcileSchedules(deps: ScheduleDeps): Promise<{ created: number; updated: number; deleted: number }> {
+  const rows = await listSchedules(deps.db);
+  const wanted = new Set(rows.map((r) => temporalScheduleId(r.id)));
+  const result = { created: 0, updated: 0, deleted: 0 };
+  for (const r of rows) result[await pushToTemporal(deps, r)] += 1;
+  for await (const s of deps.client.schedule.list()) {
+    if (s.scheduleId.startsWith(TEMPORAL_PREFIX) && !wanted.has(s.scheduleId)) {
+      await deps.client.schedule.getHandle(s.scheduleId).delete().catch((err) => { if (!(err instanceof ScheduleNotFoundError)) throw err; });
+      result.deleted += 1;
+    }
+  }
+  deps.log.info(result, 'schedules reconciled with Temporal');
+  return result;
+}
+
+export interface ScheduleView extends ScheduleRow {
+  description: string;
+  maintenanceWindowText: string | null;
+  rebootActionText: string;
+  temporalScheduleId: string;
+  nextRunTimes: string[];
+  recentRuns: { scheduledAt: string; workflowId: string }[];
+}
+
+async function viewOf(deps: ScheduleDeps, s: ScheduleRow): Promise<ScheduleView> {
+  let nextRunTimes: string[] = [];
+  let recentRuns: ScheduleView['recentRuns'] = [];
+  try {
+    const d = await deps.client.schedule.getHandle(temporalScheduleId(s.id)).describe();
+    nextRunTimes = d.info.nextActionTimes.map((t) => t.toISOString());
+    recentRuns = d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.workflow.workflowId }));
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  return {
+    ...s,
+    description: describeTiming(s.timing),
+    maintenanceWindowText: s.maintenanceWindow ? describeMaintenanceWindow(s.maintenanceWindow, s.timing.timezone) : null,
+    rebootActionText: describeRebootAction(s.rebootAction),
+    temporalScheduleId: temporalScheduleId(s.id),
+    nextRunTimes,
+    recentRuns,
+  };
+}
+
+export async function createSchedule(deps: ScheduleDeps, fields: ScheduleFields, actor: string): Promise<ScheduleView> {
+  const row = await insertSchedule(deps.db, fields);
+  try {
+    await pushToTemporal(deps, row);
+  } catch (err) {
+    // Nothing half-made: a schedule Temporal refused is not kept.
+    await deleteSchedule(deps.db, row.id);
+    throw err;
+  }
+  await appendAudit(deps.db, [{ actor, action: 'schedule.created', subject: row.id, details: { name: row.name, kind: row.kind } }]);
+  return viewOf(deps, row);
+}
+
+export async function getSchedule(deps: ScheduleDeps, id: string): Promise<ScheduleView> {
+  const row = await findSchedule(deps.db, id);
+  if (!row) throw new NotFoundError('schedule', id);
+  return viewOf(deps, row);
+}
+
+export async function listScheduleViews(deps: ScheduleDeps): Promise<ScheduleView[]> {
+  return Promise.all((await listSchedules(deps.db)).map((s) => viewOf(deps, s)));
+}
+
+export async function changeSchedule(deps: ScheduleDeps, id: string, patch: Partial<ScheduleFields>, actor: string, action = 'schedule.updated'): Promise<ScheduleView> {
+  const current = await findSchedule(deps.db, id);
+  if (!current) throw new NotFoundError('schedule', id);
+  const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = current;
+  const row = (await updateSchedule(deps.db, id, { ...fields, ...patch }))!;
+  await pushToTemporal(deps, row);
+  await appendAudit(deps.db, [{ actor, action, subject: id, details: patch as Record<string, unknown> }]);
+  return viewOf(deps, row);
+}
+
+export async function removeSchedule(deps: ScheduleDeps, id: string, actor: string): Promise<void> {
+  if (!(await deleteSchedule(deps.db, id))) throw new NotFoundError('schedule', id);
+  await deps.client.schedule.getHandle(temporalScheduleId(id)).delete().catch((err) => { if (!(err instanceof ScheduleNotFoundError)) throw err; });
+  await appendAudit(deps.db, [{ actor, action: 'schedule.deleted', subject: id }]);
+}
+
+/** Runs the schedule's action now (a rollout outside its calendar). */
+export async function triggerSchedule(deps: ScheduleDeps, id: string, actor: string): Promise<void> {
+  const row = await findSchedule(deps.db, id);
+  if (!row) throw new NotFoundError('schedule', id);
+  if (row.paused) throw new ConflictError(`schedule "${row.name}" is paused; resume it first`);
+  await deps.client.schedule.getHandle(temporalScheduleId(id)).trigger('ALLOW_ALL');
+  await appendAudit(deps.db, [{ actor, action: 'schedule.triggered', subject: id }]);
+}
+
+/** Runs the schedule's actions that fell due in [start, end] (a missed run, e.g. after an outage). */
+export async function backfillSchedule(deps: ScheduleDeps, id: string, range: { start: Date; end: Date }, actor: string): Promise<void> {
+  const row = await findSchedule(deps.db, id);
+  if (!row) throw new NotFoundError('schedule', id);
+  await deps.client.schedule.getHandle(temporalScheduleId(id)).backfill({ start: range.start, end: range.end, overlap: 'ALLOW_ALL' });
+  await appendAudit(deps.db, [{ actor, action: 'schedule.backfilled', subject: id, details: { start: range.start.toISOString(), end: range.end.toISOString() } }]);
+}
+
+export async function scheduleRollouts(deps: ScheduleDeps, id: string) {
+  if (!(await findSchedule(deps.db, id))) throw new NotFoundError('schedule', id);
+  return listRollouts(deps.db, id);
+}

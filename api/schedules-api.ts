@@ -1,0 +1,77 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { ScheduleFields } from '../db/schedule-repository';
+import {
+  backfillSchedule, changeSchedule, createSchedule, getSchedule, listScheduleViews, removeSchedule, scheduleRollouts,
+  triggerSchedule, type ScheduleDeps,
+} from './schedule-service';
+import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
+import { parse } from './validation';
+
+const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
+  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
+
+/** Scan and Automatic Update schedules: stored in Postgres, run by Temporal Schedules. */
+export function createSchedulesApi(deps: ScheduleDeps): Router {
+  const router = express.Router();
+  const actorOf = (res: Response): string => res.locals.actor as string;
+
+  router.post('/schedules', asyncRoute(async (req, res) => {
+    const body = parse(createScheduleSchema, req.body, 'body');
+    const { scope, ...rest } = body;
+    const fields: ScheduleFields = { ...rest, scopeType: scope.scopeType, scopeId: scope.scopeId, paused: false };
+    const view = await createSchedule(deps, fields, actorOf(res));
+    res.status(201).location(`/api/v1/schedules/${view.id}`).json(view);
+  }));
+
+  router.get('/schedules', asyncRoute(async (_req, res) => {
+    res.json({ schedules: await listScheduleViews(deps) });
+  }));
+
+  router.get('/schedules/:scheduleId', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    res.json(await getSchedule(deps, scheduleId));
+  }));
+
+  router.patch('/schedules/:scheduleId', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    const { scope, ...rest } = parse(updateScheduleSchema, req.body, 'body');
+    const patch: Partial<ScheduleFields> = { ...rest, ...(scope ? { scopeType: scope.scopeType, scopeId: scope.scopeId } : {}) };
+    res.json(await changeSchedule(deps, scheduleId, patch, actorOf(res)));
+  }));
+
+  router.delete('/schedules/:scheduleId', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    await removeSchedule(deps, scheduleId, actorOf(res));
+    res.status(204).end();
+  }));
+
+  router.post('/schedules/:scheduleId/pause', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    res.json(await changeSchedule(deps, scheduleId, { paused: true }, actorOf(res), 'schedule.paused'));
+  }));
+
+  router.post('/schedules/:scheduleId/resume', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    res.json(await changeSchedule(deps, scheduleId, { paused: false }, actorOf(res), 'schedule.resumed'));
+  }));
+
+  router.post('/schedules/:scheduleId/trigger', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    await triggerSchedule(deps, scheduleId, actorOf(res));
+    res.status(202).json({ triggered: true, rollouts: `/api/v1/schedules/${scheduleId}/rollouts` });
+  }));
+
+  router.post('/schedules/:scheduleId/backfill', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    const body = parse(backfillSchema, req.body, 'body');
+    await backfillSchedule(deps, scheduleId, { start: new Date(body.start), end: new Date(body.end) }, actorOf(res));
+    res.status(202).json({ backfilled: true });
+  }));
+
+  router.get('/schedules/:scheduleId/rollouts', asyncRoute(async (req, res) => {
+    const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    res.json({ rollouts: await scheduleRollouts(deps, scheduleId) });
+  }));
+
+  return router;
+}

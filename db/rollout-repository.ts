@@ -1,0 +1,82 @@
+import type { RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
+import type { Queryable } from './database';
+
+/**
+ * Registers a rollout; false when this schedule already ran in this local slot (date and time of day):
+ * Temporal Schedules follow wall-clock time, so the hour repeated when clocks go back would otherwise
+ * fire twice. Operators expect one run per local date and time.
+ */
+export async function beginRollout(
+  db: Queryable,
+  r: { workflowId: string; scheduleId: string; kind: string; localSlot: string; scheduledAt: string },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO rollouts (workflow_id, schedule_id, kind, local_date, scheduled_at)
+     SELECT $1::text, s.id, $3::text, $4::text, $5::timestamptz FROM update_schedules s WHERE s.id = $2::uuid
+     UNION ALL SELECT $1::text, NULL, $3::text, $4::text, $5::timestamptz WHERE NOT EXISTS (SELECT 1 FROM update_schedules WHERE id = $2::uuid)
+     ON CONFLICT DO NOTHING`,
+    [r.workflowId, r.scheduleId, r.kind, r.localSlot, r.scheduledAt],
+  );
+  return (rowCount ?? 0) === 1;
+}
+
+export async function finishRollout(db: Queryable, workflowId: string, counts: RolloutCounts): Promise<void> {
+  await db.query('UPDATE rollouts SET finished_at = now(), counts = $2::jsonb WHERE workflow_id = $1::text', [workflowId, JSON.stringify(counts)]);
+}
+
+export interface RolloutRow {
+  workflowId: string;
+  scheduleId: string | null;
+  kind: string;
+  localSlot: string | null;
+  scheduledAt: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  counts: RolloutCounts | Record<string, never>;
+}
+
+export async function listRollouts(db: Queryable, scheduleId?: string, limit = 50): Promise<RolloutRow[]> {
+  const { rows } = await db.query(
+    `SELECT * FROM rollouts WHERE ($1::uuid IS NULL OR schedule_id = $1::uuid) ORDER BY started_at DESC LIMIT $2::int`,
+    [scheduleId ?? null, limit],
+  );
+  return rows.map((r) => ({
+    workflowId: r.workflow_id, scheduleId: r.schedule_id, kind: r.kind, localSlot: r.local_date,
+    scheduledAt: r.scheduled_at?.toISOString() ?? null, startedAt: r.started_at.toISOString(),
+    finishedAt: r.finished_at?.toISOString() ?? null, counts: r.counts,
+  }));
+}
+
+/** The devices a schedule covers right now (resolved at run time, so new devices are included). */
+export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): Promise<RolloutDevice[]> {
+  const { rows } = await db.query(
+    `SELECT d.id, d.name, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
+     FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
+     WHERE d.credential_hash IS NOT NULL AND (
+       $1::text = 'all'
+       OR ($1::text = 'client' AND s.client_id::text = $2::text)
+       OR ($1::text = 'site' AND d.site_id::text = $2::text)
+       OR ($1::text = 'device_type' AND d.device_type = $2::text)
+       OR ($1::text = 'policy' AND EXISTS (
+         SELECT 1 FROM policy_members m WHERE m.policy_id::text = $2::text AND (
+           m.scope_type = 'all'
+           OR (m.scope_type = 'device' AND m.scope_id = d.id::text)
+           OR (m.scope_type = 'site' AND m.scope_id = d.site_id::text)
+           OR (m.scope_type = 'client' AND m.scope_id = s.client_id::text)
+           OR (m.scope_type = 'device_type' AND m.scope_id = d.device_type)))))
+     ORDER BY d.id`,
+    [scope.scopeType, scope.scopeId],
+  );
+  return rows.map((r) => ({
+    deviceId: r.id, deviceName: r.name, clientId: r.client_id, clientName: r.client_name,
+    siteId: r.site_id, siteName: r.site_name, workingFolder: r.working_folder, installFolder: r.install_folder,
+  }));
+}
+
+export async function recordMissedRun(db: Queryable, deviceId: string, scheduleId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO missed_runs (device_id, schedule_id) SELECT $1::uuid, id FROM update_schedules WHERE id = $2::uuid
+     ON CONFLICT (device_id, schedule_id) DO UPDATE SET missed_at = now()`,
+    [deviceId, scheduleId],
+  );
+}

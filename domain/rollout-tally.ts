@@ -1,0 +1,47 @@
+/**
+ * Pure pieces of a rollout: the local slot a run belongs to, and how one device's outcome adds to
+ * the rollout's counts. Imported by workflow code: Intl only, no clock.
+ */
+
+/** "2026-11-01 01:30": the schedule-local date and time of an instant (one run per slot). */
+export function localSlot(at: Date, timezone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+    }).formatToParts(at).map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
+
+/** What one device's run came to, as the rollout counts it. */
+export type DeviceRunOutcome =
+  | { kind: 'done'; installed: number; failed: number; rebootPending: boolean }
+  | { kind: 'failed'; installed: number; failed: number; rebootPending: boolean }
+  | { kind: 'offline' }
+  | { kind: 'busy' };
+
+export interface Tally {
+  devices: number;
+  done: number;
+  failed: number;
+  offline: number;
+  busy: number;
+  rebootPending: number;
+  patchesInstalled: number;
+  patchesFailed: number;
+}
+
+/** Adds one device's outcome to the counts (returns new counts; the input is left alone). */
+export function tally<T extends Tally>(counts: T, outcome: DeviceRunOutcome): T {
+  const next = { ...counts };
+  switch (outcome.kind) {
+    case 'offline': next.offline += 1; break;
+    case 'busy': next.busy += 1; break;
+    default:
+      if (outcome.kind === 'done') next.done += 1; else next.failed += 1;
+      next.patchesInstalled += outcome.installed;
+      next.patchesFailed += outcome.failed;
+      if (outcome.rebootPending) next.rebootPending += 1;
+  }
+  return next;
+}

@@ -1,0 +1,107 @@
+/**
+ * The contract of automaticUpdateWorkflow (one rollout of a schedule over its scope): ids, input,
+ * progress, result. api/, cli/ and the schedule reconciler import this file.
+ */
+import { defineQuery } from '@temporalio/workflow';
+import type { MaintenanceWindow } from '../domain/maintenance-window';
+import type { RebootActionConfig } from '../domain/reboot-actions';
+import type { InstallTimingInput } from './install.contract';
+
+export const AUTOMATIC_UPDATE_WORKFLOW_TYPE = 'automaticUpdateWorkflow';
+
+/**
+ * `automatic-update/<scheduleId>`: the id a Temporal Schedule gives each rollout's workflow, to which
+ * Temporal appends the scheduled time (`automatic-update/<scheduleId>-2026-12-09T07:00:00Z`).
+ */
+export function rolloutWorkflowIdPrefix(scheduleId: string): string {
+  return `automatic-update/${scheduleId}`;
+}
+
+/** The Temporal Schedule that runs a Patchflow schedule. */
+export function temporalScheduleId(scheduleId: string): string {
+  return `patchflow-schedule-${scheduleId}`;
+}
+
+export type RolloutScope = { scopeType: 'all' | 'policy' | 'client' | 'site' | 'device_type'; scopeId: string };
+
+export interface RolloutInput {
+  scheduleId: string;
+  scheduleName: string;
+  /** scan only, or scan + install what policy approves + reboot as the action says */
+  kind: 'scan' | 'automatic_update';
+  scope: RolloutScope;
+  timezone: string;
+  /** each device starts at a deterministic random moment in [start, start + window] */
+  distributionWindowMinutes: number;
+  maintenanceWindow?: MaintenanceWindow;
+  rebootAction: RebootActionConfig;
+  /** at most this many devices in flight at once (Temporal's limit is 2,000 pending children) */
+  maxConcurrentDevices: number;
+  /** "run as soon as it checks in" schedules remember the devices that were offline */
+  missedRun: 'skip' | 'run_on_check_in';
+  /** a device whose scan has not answered after this long is offline (default: the window + 30 min) */
+  offlineAfterSeconds?: number;
+  installTiming?: InstallTimingInput;
+  /** devices per run before continuing as new, so the history stays bounded (default 400) */
+  devicesPerRun?: number;
+  carried?: RolloutCarry;
+}
+
+export interface RolloutDevice {
+  deviceId: string;
+  deviceName: string;
+  clientId: string;
+  clientName: string;
+  siteId: string;
+  siteName: string;
+  workingFolder: string;
+  installFolder: string;
+}
+
+export interface RolloutCounts {
+  devices: number;
+  /** scanned and installed (or nothing to install) */
+  done: number;
+  /** the install failed outright, or some patches failed */
+  failed: number;
+  /** did not answer: picked up by the next run (or on check-in) */
+  offline: number;
+  /** skipped: another operation (an Initial Update) holds the device */
+  busy: number;
+  /** installed, but the reboot was skipped (action, user, window): patches Reboot Required */
+  rebootPending: number;
+  patchesInstalled: number;
+  patchesFailed: number;
+}
+
+export const EMPTY_COUNTS: RolloutCounts = {
+  devices: 0, done: 0, failed: 0, offline: 0, busy: 0, rebootPending: 0, patchesInstalled: 0, patchesFailed: 0,
+};
+
+export interface RolloutCarry {
+  remaining: RolloutDevice[];
+  counts: RolloutCounts;
+  startedAt: string;
+  scheduledAt: string;
+  runs: number;
+}
+
+export interface RolloutProgress {
+  scheduleName: string;
+  kind: RolloutInput['kind'];
+  scheduledAt: string;
+  started: number;
+  inFlight: number;
+  waiting: number;
+  counts: RolloutCounts;
+  runs: number;
+}
+
+export interface RolloutResult {
+  outcome: 'completed' | 'skipped_duplicate_local_date';
+  localSlot: string;
+  counts: RolloutCounts;
+  runs: number;
+}
+
+export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');

@@ -1,0 +1,186 @@
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+import type { RolloutActivities } from '../activities';
+import { distributionOffsetMs } from '../domain/distribution-window';
+import { PatchStatus } from '../domain/patch-status';
+import { localSlot, tally, type DeviceRunOutcome } from '../domain/rollout-tally';
+import {
+  EMPTY_COUNTS,
+  rolloutProgressQuery,
+  type RolloutCounts,
+  type RolloutDevice,
+  type RolloutInput,
+  type RolloutProgress,
+  type RolloutResult,
+} from './automatic-update.contract';
+import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
+import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput } from './scan.contract';
+import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+
+const rollouts = proxyLocalActivities<RolloutActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** Set by Temporal on workflows a Schedule starts: the time the run was scheduled for. */
+const ScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+/** The failure type inside a child's failure chain, if any (DeviceBusy, DeviceOffline...). */
+function failureType(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && e.type) return e.type;
+  }
+  return undefined;
+}
+
+/**
+ * One run of an Automatic Update (or scan) schedule over its scope: resolves the devices at run time,
+ * starts each at its own deterministic moment inside the distribution window, never holds more than
+ * `maxConcurrentDevices` open, and adds up what happened. Each device's run is a child workflow
+ * (deviceInstallWorkflow with the schedule's reboot action and maintenance window, or
+ * patchScanWorkflow), so the Web UI shows the rollout and, one click down, every device.
+ */
+export async function automaticUpdateWorkflow(input: RolloutInput): Promise<RolloutResult> {
+  const info = workflowInfo();
+  const carried = input.carried;
+  const scheduledAt = carried?.scheduledAt
+    ?? (info.typedSearchAttributes.get(ScheduledStartTime) ?? info.startTime).toISOString();
+  const slot = localSlot(new Date(scheduledAt), input.timezone);
+  const slotKey = slot.replace(/[^0-9]/g, '');
+  let counts: RolloutCounts = carried?.counts ?? { ...EMPTY_COUNTS };
+  const progress = { started: 0, inFlight: 0, waiting: 0 };
+  const runs = (carried?.runs ?? 0) + 1;
+  setHandler(rolloutProgressQuery, (): RolloutProgress => ({
+    scheduleName: input.scheduleName, kind: input.kind, scheduledAt, ...progress, counts, runs,
+  }));
+
+  if (!carried) {
+    const fresh = await rollouts.beginRollout({
+      workflowId: info.workflowId, scheduleId: input.scheduleId, kind: input.kind, localSlot: slot, scheduledAt,
+    });
+    if (!fresh) {
+      setCurrentDetails(`skipped: ${input.scheduleName} already ran at ${slot} (${input.timezone})`);
+      return { outcome: 'skipped_duplicate_local_date', localSlot: slot, counts, runs };
+    }
+  }
+  const devices = carried?.remaining ?? await rollouts.resolveRolloutDevices(input.scope);
+  if (!carried) counts = { ...counts, devices: devices.length };
+  const perRun = input.devicesPerRun ?? 400;
+  const batch = devices.slice(0, perRun);
+  const rest = devices.slice(perRun);
+
+  const windowMs = input.distributionWindowMinutes * 60_000;
+  const start = new Date(scheduledAt).getTime();
+  const planned = batch
+    .map((d) => ({ d, at: start + distributionOffsetMs(`${input.scheduleId}/${slot}`, d.deviceId, windowMs) }))
+    .sort((a, b) => a.at - b.at || a.d.deviceId.localeCompare(b.d.deviceId));
+  progress.waiting = planned.length;
+
+  const summary = () => `**${input.scheduleName}** (${input.kind === 'scan' ? 'scan' : 'Automatic Update'}, ${slot} ${input.timezone}): `
+    + `${counts.done} done, ${counts.failed} failed, ${counts.offline} offline, ${counts.busy} busy, `
+    + `${counts.rebootPending} reboot pending; ${counts.patchesInstalled} patches installed, ${counts.patchesFailed} failed `
+    + `(${progress.inFlight} running, ${progress.waiting} waiting)`;
+  setCurrentDetails(summary());
+
+  const running: Promise<void>[] = [];
+  for (const { d, at } of planned) {
+    const wait = at - new Date().getTime();
+    if (wait > 0) await sleep(wait);
+    await condition(() => progress.inFlight < input.maxConcurrentDevices);
+    progress.waiting -= 1;
+    progress.inFlight += 1;
+    progress.started += 1;
+    running.push(runDevice(d).then((outcome) => {
+      counts = tally(counts, outcome);
+      progress.inFlight -= 1;
+      setCurrentDetails(summary());
+    }));
+  }
+  await Promise.all(running);
+
+  if (rest.length > 0) {
+    // Bounded history: the next run of this workflow carries on with the remaining devices.
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof automaticUpdateWorkflow>({
+      ...input,
+      carried: { remaining: rest, counts, startedAt: carried?.startedAt ?? info.startTime.toISOString(), scheduledAt, runs },
+    });
+  }
+  await rollouts.finishRollout({ workflowId: info.workflowId, counts });
+  setCurrentDetails(summary());
+  return { outcome: 'completed', localSlot: slot, counts, runs };
+
+  async function runDevice(d: RolloutDevice): Promise<DeviceRunOutcome> {
+    const offlineAfterSeconds = input.offlineAfterSeconds ?? input.distributionWindowMinutes * 60 + 1800;
+    const attributes = [
+      { key: DeviceIdAttr, value: d.deviceId },
+      { key: ClientIdAttr, value: d.clientId },
+      { key: SiteIdAttr, value: d.siteId },
+    ];
+    try {
+      if (input.kind === 'scan') {
+        const scanInput: PatchScanInput = {
+          deviceId: d.deviceId, deviceName: d.deviceName, clientName: d.clientName, siteName: d.siteName,
+          reason: `schedule ${input.scheduleName}`, offlineAfterSeconds,
+          retryInitialSeconds: input.installTiming?.retryInitialSeconds, retryMaxSeconds: input.installTiming?.retryMaxSeconds,
+          scanTimeoutSeconds: input.installTiming?.commandTimeoutSeconds?.scan,
+        };
+        await executeChild(SCAN_WORKFLOW_TYPE, {
+          workflowId: scanWorkflowId(d.deviceId, `sched-${input.scheduleId.slice(0, 8)}-${slotKey}`),
+          args: [scanInput],
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          staticSummary: `Scheduled scan (${input.scheduleName}) of ${d.deviceName} · ${d.clientName} / ${d.siteName}`,
+          typedSearchAttributes: [...attributes, { key: OperationAttr, value: 'scan' }],
+        });
+        return { kind: 'done', installed: 0, failed: 0, rebootPending: false };
+      }
+      const installInput: DeviceInstallInput = {
+        deviceId: d.deviceId, deviceName: d.deviceName, clientId: d.clientId, clientName: d.clientName,
+        siteId: d.siteId, siteName: d.siteName, rebootAllowed: true,
+        workingFolder: d.workingFolder, installFolder: d.installFolder,
+        requestedBy: `schedule:${input.scheduleId}`, timing: input.installTiming,
+        automatic: {
+          timezone: input.timezone, rebootAction: input.rebootAction, maintenanceWindow: input.maintenanceWindow,
+          offlineAfterSeconds, failureCap: 5,
+        },
+      };
+      const result = (await executeChild(INSTALL_WORKFLOW_TYPE, {
+        workflowId: installWorkflowId(d.deviceId, `au-${input.scheduleId.slice(0, 8)}-${slotKey}`),
+        args: [installInput],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `Automatic Update (${input.scheduleName}) of ${d.deviceName} · ${d.clientName} / ${d.siteName}`,
+        typedSearchAttributes: [...attributes, { key: OperationAttr, value: 'automatic-update' }],
+      })) as InstallResult;
+      if (result.outcome === 'offline') return offline(d);
+      const installed = result.patches.filter((p) => p.status === PatchStatus.Installed || p.status === PatchStatus.RebootRequired).length;
+      const failed = result.patches.filter((p) => p.status === PatchStatus.Failed || (p.status === PatchStatus.Pending && p.error)).length;
+      const rebootPending = result.patches.some((p) => p.status === PatchStatus.RebootRequired);
+      return { kind: failed > 0 ? 'failed' : 'done', installed, failed, rebootPending };
+    } catch (err) {
+      if (isCancellation(err) && !(err instanceof ChildWorkflowFailure)) throw err;
+      const type = failureType(err);
+      if (type === 'DeviceBusy') return { kind: 'busy' };
+      if (type === 'DeviceOffline') return offline(d);
+      return { kind: 'failed', installed: 0, failed: 0, rebootPending: false };
+    }
+  }
+
+  async function offline(d: RolloutDevice): Promise<DeviceRunOutcome> {
+    if (input.missedRun === 'run_on_check_in') await rollouts.recordMissedRun({ deviceId: d.deviceId, scheduleId: input.scheduleId });
+    return { kind: 'offline' };
+  }
+}
