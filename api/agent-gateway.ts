@@ -19,6 +19,8 @@ import type { CommandNotifier } from './command-notifier';
 import { formatCredential, hashSecret, newSecret, parseCredential, secretMatches } from './credentials';
 import { describeZodError, HttpError } from './errors';
 import type { Metrics } from './metrics';
+import { runMissedRunsOnCheckIn } from './missed-run-service';
+import type { InstallTimingInput } from '../workflows/install.contract';
 import { parse } from './validation';
 
 export const BOOT_ID_HEADER = 'x-patchflow-boot-id';
@@ -32,6 +34,8 @@ export interface GatewayDeps {
   log: Logger;
   metrics: Metrics;
   pollWaitSeconds: number;
+  taskQueue: string;
+  installTiming?: InstallTimingInput;
 }
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -75,6 +79,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   /** A check-in with a new boot id proves an acknowledged reboot finished: complete it. */
   async function checkIn(device: DeviceLocals): Promise<void> {
     await recordCheckIn(db, device.deviceId, device.bootId);
+    // A device back from an offline spell catches up on the Automatic Updates it missed.
+    await runMissedRunsOnCheckIn(deps, device.deviceId).catch((err) => log.warn({ err, deviceId: device.deviceId }, 'missed run not started'));
     if (!device.bootId) return;
     for (const row of await finishedReboots(db, device.deviceId, device.bootId)) {
       const result: RebootResult = { previousBootId: row.ackedBootId!, bootId: device.bootId };

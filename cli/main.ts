@@ -8,12 +8,14 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { InstallView } from '../api/install-service';
 import type { InitialUpdateView } from '../api/initial-update-service';
+import type { ScheduleView } from '../api/schedule-service';
+import type { RolloutRow } from '../db/rollout-repository';
 import { ApiError, ConnectionError, PatchflowApi } from './api-client';
 import {
   parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
 } from './format';
 import { runSimulatedAgents } from './simulate';
-import { clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, sitesTable } from './views';
+import { clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, rolloutsText, schedulesText, sitesTable } from './views';
 
 interface GlobalOptions { apiUrl: string; apiKey?: string; json?: boolean }
 
@@ -137,7 +139,7 @@ function buildProgram(): Command {
   iu.command('start <deviceId>').description('start the device\'s Initial Update (or show the running one)')
     .action(async (id: string) => {
       const deviceId = parseUuid(id, 'device id');
-      const started = await api().post<{ workflowId: string; existing: boolean }>(`/api/v1/devices/${deviceId}/initial-update`, {});
+      const started = await api().post<{ workflowId: string; existing: boolean }>(`/devices/${deviceId}/initial-update`, {});
       emit(started, (s) => [
         s.existing ? `already running: ${s.workflowId}` : `Initial Update started: ${s.workflowId}`,
         `watch it: patchflow initial-update show ${deviceId} --watch`,
@@ -149,7 +151,7 @@ function buildProgram(): Command {
       const deviceId = parseUuid(id, 'device id');
       let last = '';
       for (;;) {
-        const view = await api().get<InitialUpdateView>(`/api/v1/devices/${deviceId}/initial-update`);
+        const view = await api().get<InitialUpdateView>(`/devices/${deviceId}/initial-update`);
         const text = globals().json ? JSON.stringify(view, null, 2) : initialUpdateText(view);
         if (text !== last) { if (last) say(''); say(text); last = text; }
         if (!o.watch || view.status !== 'RUNNING') return;
@@ -160,7 +162,7 @@ function buildProgram(): Command {
     .option('--reason <text>', 'why, for the audit log')
     .action(async (id: string, o: { reason?: string }) => {
       const answer = await api().post<{ accepted: boolean; cycle: number }>(
-        `/api/v1/devices/${parseUuid(id, 'device id')}/initial-update/cancel`, o.reason?.trim() ? { reason: o.reason.trim() } : {});
+        `/devices/${parseUuid(id, 'device id')}/initial-update/cancel`, o.reason?.trim() ? { reason: o.reason.trim() } : {});
       emit(answer, (a) => (a.accepted ? `cancel requested during cycle ${a.cycle}` : 'cancel not accepted'));
     });
 
@@ -168,8 +170,51 @@ function buildProgram(): Command {
   program.command('scan <deviceId>').description('scan a device for applicable updates (results processed only when they changed)')
     .action(async (id: string) => {
       const deviceId = parseUuid(id, 'device id');
-      const started = await api().post<{ workflowId: string; location: string }>(`/api/v1/devices/${deviceId}/scans`, {});
+      const started = await api().post<{ workflowId: string; location: string }>(`/devices/${deviceId}/scans`, {});
       emit(started, (s) => `scan started: ${s.workflowId}\nresult: GET ${s.location}`);
+    });
+
+  // ---- schedules ----
+  const schedules = program.command('schedules').description('scan and Automatic Update schedules (Temporal Schedules)');
+  schedules.command('list').description('schedules with their next run times').action(async () => {
+    const { schedules: rows } = await api().get<{ schedules: ScheduleView[] }>('/schedules');
+    emit(rows, (r) => schedulesText(r));
+  });
+  schedules.command('create <name>').description('define a schedule')
+    .requiredOption('--kind <kind>', 'scan or automatic_update')
+    .requiredOption('--scope <scope>', 'all, device_type:server, client:<id>, site:<id> or policy:<id>')
+    .requiredOption('--timing <json>', 'e.g. \'{"kind":"weekly","days":["wed"],"time":"02:00","timezone":"Europe/London"}\' or {"kind":"monthly_patch_tuesday","offsetDays":1,...}')
+    .option('--window <minutes>', 'distribution window in minutes', '0')
+    .option('--maintenance <json>', 'maintenance window, e.g. \'{"start":"01:00","durationMinutes":240}\'')
+    .option('--reboot <json>', 'reboot action, e.g. \'{"action":"warn_then_reboot","minutes":15}\' (default: skip if a user is logged on)')
+    .option('--missed <policy>', 'skip or run_on_check_in', 'skip')
+    .action(async (name: string, o: { kind: string; scope: string; timing: string; window: string; maintenance?: string; reboot?: string; missed: string }) => {
+      const [scopeType, scopeId] = o.scope.split(':');
+      const body = {
+        name, kind: o.kind, scope: scopeType === 'all' ? { scopeType } : { scopeType, scopeId },
+        timing: parseJsonOption(o.timing, '--timing'), distributionWindowMinutes: Number(o.window),
+        ...(o.maintenance ? { maintenanceWindow: parseJsonOption(o.maintenance, '--maintenance') } : {}),
+        ...(o.reboot ? { rebootAction: parseJsonOption(o.reboot, '--reboot') } : {}),
+        missedRun: o.missed,
+      };
+      emit(await api().post<ScheduleView>('/schedules', body), (v) => schedulesText([v]));
+    });
+  for (const verb of ['pause', 'resume', 'trigger'] as const) {
+    schedules.command(`${verb} <scheduleId>`).description(`${verb} a schedule${verb === 'trigger' ? ' (run it now)' : ''}`)
+      .action(async (id: string) => {
+        const answer = await api().post<unknown>(`/schedules/${parseUuid(id, 'schedule id')}/${verb}`, {});
+        emit(answer, () => `${verb}: done`);
+      });
+  }
+  schedules.command('backfill <scheduleId>').description('run the actions that fell due in a past time range (a missed run)')
+    .requiredOption('--from <iso>', 'start, e.g. 2026-11-18T00:00:00Z').requiredOption('--to <iso>', 'end')
+    .action(async (id: string, o: { from: string; to: string }) => {
+      emit(await api().post<unknown>(`/schedules/${parseUuid(id, 'schedule id')}/backfill`, { start: o.from, end: o.to }), () => 'backfill requested');
+    });
+  schedules.command('rollouts <scheduleId>').description('past rollouts of a schedule with their counts')
+    .action(async (id: string) => {
+      const { rollouts } = await api().get<{ rollouts: RolloutRow[] }>(`/schedules/${parseUuid(id, 'schedule id')}/rollouts`);
+      emit(rollouts, (r) => rolloutsText(r));
     });
 
   // ---- simulated agents ----
@@ -198,6 +243,15 @@ function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** A JSON option value, or a usage error naming the option. */
+function parseJsonOption(text: string, option: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${option} is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 /** Prints an install once, or (--watch) every time it changes until it is no longer RUNNING. */

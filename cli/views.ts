@@ -1,3 +1,5 @@
+import type { ScheduleView } from '../api/schedule-service';
+import type { RolloutRow } from '../db/rollout-repository';
 /** How each API answer reads in a terminal (pure: rows in, text out). `--json` bypasses all of this. */
 import type { InitialUpdateView } from '../api/initial-update-service';
 import type { InstallView } from '../api/install-service';
@@ -80,4 +82,28 @@ export function initialUpdateText(v: InitialUpdateView): string {
   }
   if (v.failure) lines.push(`failed: ${v.failure}`);
   return lines.join('\n');
+}
+
+/** Schedules: what, when, next runs. */
+export function schedulesText(rows: ScheduleView[]): string {
+  if (rows.length === 0) return 'no schedules';
+  return rows.map((r) => [
+    `${r.id}  ${r.name}  (${r.kind}${r.paused ? ', PAUSED' : ''})`,
+    `  when:   ${r.description}; distribution window ${r.distributionWindowMinutes} min`,
+    `  scope:  ${r.scopeType}${r.scopeId ? `:${r.scopeId}` : ''}; reboot: ${r.rebootActionText}; missed run: ${r.missedRun}`,
+    ...(r.maintenanceWindowText ? [`  window: ${r.maintenanceWindowText}`] : []),
+    `  next:   ${r.nextRunTimes.slice(0, 3).join(', ') || '-'}`,
+  ].join('\n')).join('\n');
+}
+
+/** Past rollouts with their counts. */
+export function rolloutsText(rows: RolloutRow[]): string {
+  if (rows.length === 0) return 'no rollouts yet';
+  return rows.map((r) => {
+    const c = r.counts as Partial<Record<string, number>>;
+    const counts = r.finishedAt
+      ? `${c.devices ?? 0} devices: ${c.done ?? 0} done, ${c.failed ?? 0} failed, ${c.offline ?? 0} offline, ${c.busy ?? 0} busy, ${c.rebootPending ?? 0} reboot pending; ${c.patchesInstalled ?? 0} patches installed, ${c.patchesFailed ?? 0} failed`
+      : 'running';
+    return `${r.startedAt}  ${r.workflowId}\n  ${counts}`;
+  }).join('\n');
 }

@@ -48,3 +48,32 @@ export async function scanFleet(api: Api, client: Client, timeoutMs = 90_000): P
   }));
   return { scanned: scans.length - unfinished, unfinished };
 }
+
+/**
+ * The demo client's schedules: a daily scan and a weekly Automatic Update the day after Patch Tuesday,
+ * both created once (they show in `temporal schedule list` and the Web UI's Schedules page).
+ */
+export async function ensureDemoSchedules(api: Api, clientName = 'Acme Manufacturing'): Promise<{ id: string; name: string }[]> {
+  const { clients } = (await api('GET', '/api/v1/clients')) as { clients: { id: string; name: string }[] };
+  const client = clients.find((c) => c.name === clientName);
+  if (!client) return [];
+  const { schedules } = (await api('GET', '/api/v1/schedules')) as { schedules: { id: string; name: string }[] };
+  const wanted = [
+    {
+      name: `${clientName}: daily scan`, kind: 'scan', scope: { scopeType: 'client', scopeId: client.id },
+      timing: { kind: 'daily', time: '12:00', timezone: 'Europe/London' }, distributionWindowMinutes: 30,
+    },
+    {
+      name: `${clientName}: Automatic Update after Patch Tuesday`, kind: 'automatic_update', scope: { scopeType: 'client', scopeId: client.id },
+      timing: { kind: 'monthly_patch_tuesday', offsetDays: 1, time: '02:00', timezone: 'Europe/London' },
+      // Demo-sized: devices start within 2 minutes of a triggered run (production: an hour or more).
+      distributionWindowMinutes: 2, rebootAction: { action: 'skip_if_user_logged_on' }, missedRun: 'run_on_check_in',
+    },
+  ];
+  const result: { id: string; name: string }[] = [];
+  for (const w of wanted) {
+    const existing = schedules.find((s) => s.name === w.name);
+    result.push(existing ?? (await api('POST', '/api/v1/schedules', w)));
+  }
+  return result;
+}

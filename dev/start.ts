@@ -4,7 +4,7 @@ import { newSecret } from '../api/credentials';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../worker/logger';
 import { startDemoFleet } from './demo-fleet';
-import { demoApi, ensureDemoPolicies, scanFleet } from './demo-policy';
+import { demoApi, ensureDemoPolicies, ensureDemoSchedules, scanFleet } from './demo-policy';
 import { startDevStack } from './stack';
 
 /** The operators' API key: PATCHFLOW_API_KEY, else one generated on the first start and kept in DATA_DIR. */
@@ -83,6 +83,8 @@ async function main(): Promise<void> {
       });
       say(`New machine ${deviceId}: Initial Update ${res.status === 202 ? 'started' : res.status === 200 ? 'already running' : `not started (${res.status})`} (initial-update/${deviceId}).`);
     }
+    const demoSchedules = await ensureDemoSchedules(api);
+    for (const s of demoSchedules) say(`Schedule "${s.name}" (${s.id}): trigger it with  npx patchflow schedules trigger ${s.id}`);
     log.info({ devices: demo.deviceIds.length, installsStarted: started }, 'demo fleet running');
     say(`Demo fleet: ${demo.deviceIds.length + demo.newMachineIds.length} simulated devices, ${started} installs started.`);
   }

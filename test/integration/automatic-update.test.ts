@@ -95,6 +95,7 @@ test('a rollout over a client fleet with offline, busy and failing devices repor
   const schedule = await h.api('POST', '/api/v1/schedules', {
     name: `Rollout ${suffix}`, kind: 'automatic_update', scope: { scopeType: 'client', scopeId: client.id },
     timing: weekly, distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' }, maxConcurrentDevices: 20,
+    missedRun: 'run_on_check_in',
   });
   expect(schedule.status).toBe(201);
   expect((await h.api('POST', `/api/v1/schedules/${schedule.body.id}/trigger`)).status).toBe(202);
@@ -114,6 +115,15 @@ test('a rollout over a client fleet with offline, busy and failing devices repor
   const rollouts = (await h.api('GET', `/api/v1/schedules/${schedule.body.id}/rollouts`)).body.rollouts as any[];
   expect(rollouts[0]).toMatchObject({ workflowId, counts: result.counts });
   await maybeRecordHistory(h.client, workflowId, 'automaticUpdateWorkflow-mixed-fleet');
+
+  // "Run as soon as it checks in": an offline device that comes back gets the run it missed.
+  const back = offline[0];
+  expect(back.device.isInstalled('KB5034439')).toBe(false);
+  const returned = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device: back.device, credential: gone.agents[0].credential }], pollWaitSeconds: 2 });
+  fleets.push(returned);
+  await eventually(async () => (back.device.isInstalled('KB5034439') ? true : undefined), 60_000, 'the missed run to install on check-in');
+  const missed = await h.db.query('SELECT count(*) FROM missed_runs WHERE device_id = $1', [back.deviceId]);
+  expect(Number(missed.rows[0].count)).toBe(0);
 
   await h.api('POST', `/api/v1/devices/${busy.deviceId}/initial-update/cancel`, {});
   await h.api('DELETE', `/api/v1/schedules/${schedule.body.id}`);

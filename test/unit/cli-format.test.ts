@@ -190,3 +190,32 @@ describe('initial update view', () => {
     expect(text).toContain('waiting for the device since 2026-11-23T10:00:00.000Z');
   });
 });
+
+import { rolloutsText, schedulesText } from '../../cli/views';
+
+describe('schedule and rollout views', () => {
+  test('a schedule shows when it runs, its scope, reboot action and next runs', () => {
+    const text = schedulesText([{
+      id: 's1', name: 'Weekly AU', kind: 'automatic_update', scopeType: 'client', scopeId: 'c1', paused: true,
+      timing: { kind: 'weekly', days: ['wed'], time: '02:00', timezone: 'Europe/London' }, distributionWindowMinutes: 60,
+      maintenanceWindow: null, rebootAction: { action: 'skip_if_user_logged_on' }, missedRun: 'run_on_check_in', maxConcurrentDevices: 200,
+      createdAt: '', updatedAt: '', description: 'Every Wednesday at 02:00 Europe/London', maintenanceWindowText: null,
+      rebootActionText: 'Skip reboot if user logged in', temporalScheduleId: 'patchflow-schedule-s1',
+      nextRunTimes: ['2026-11-25T02:00:00.000Z'], recentRuns: [],
+    }]);
+    expect(text).toContain('Weekly AU  (automatic_update, PAUSED)');
+    expect(text).toContain('Every Wednesday at 02:00 Europe/London; distribution window 60 min');
+    expect(text).toContain('scope:  client:c1; reboot: Skip reboot if user logged in; missed run: run_on_check_in');
+    expect(text).toContain('next:   2026-11-25T02:00:00.000Z');
+  });
+  test('a finished rollout shows its counts; a running one says so', () => {
+    const text = rolloutsText([
+      { workflowId: 'automatic-update/s1-2026-11-25T02:00:00Z', scheduleId: 's1', kind: 'automatic_update', localSlot: '2026-11-25 02:00',
+        scheduledAt: null, startedAt: '2026-11-25T02:00:01.000Z', finishedAt: '2026-11-25T02:30:00.000Z',
+        counts: { devices: 50, done: 40, failed: 4, offline: 5, busy: 1, rebootPending: 0, patchesInstalled: 84, patchesFailed: 4 } },
+      { workflowId: 'w2', scheduleId: 's1', kind: 'automatic_update', localSlot: null, scheduledAt: null, startedAt: 'x', finishedAt: null, counts: {} },
+    ]);
+    expect(text).toContain('50 devices: 40 done, 4 failed, 5 offline, 1 busy, 0 reboot pending; 84 patches installed, 4 failed');
+    expect(text).toContain('running');
+  });
+});

@@ -1,0 +1,63 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { claimDeviceForOperation } from '../activities/device-claim';
+import type { Db } from '../db/database';
+import { findDevice } from '../db/fleet-repository';
+import { releaseDevice } from '../db/operation-repository';
+import { findSchedule } from '../db/schedule-repository';
+import { DeviceBusyError } from '../domain/errors';
+import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallTimingInput } from '../workflows/install.contract';
+import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+
+/**
+ * "Run as soon as it checks in": a device an Automatic Update found offline gets that run when it
+ * next talks to the gateway. The missed-run rows are taken in one DELETE, so two gateway replicas
+ * never start the same catch-up twice.
+ */
+export async function runMissedRunsOnCheckIn(
+  deps: { db: Db; client: Client; log: Logger; taskQueue: string; installTiming?: InstallTimingInput },
+  deviceId: string,
+): Promise<number> {
+  const { rows } = await deps.db.query('DELETE FROM missed_runs WHERE device_id = $1::uuid RETURNING schedule_id', [deviceId]);
+  if (rows.length === 0) return 0;
+  const device = await findDevice(deps.db, deviceId);
+  if (!device) return 0;
+  let started = 0;
+  for (const { schedule_id: scheduleId } of rows) {
+    const schedule = await findSchedule(deps.db, scheduleId);
+    if (!schedule || schedule.kind !== 'automatic_update') continue;
+    const workflowId = installWorkflowId(device.id, `au-${scheduleId.slice(0, 8)}-checkin-${Date.now().toString(36)}`);
+    try {
+      await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });
+    } catch (err) {
+      if (err instanceof DeviceBusyError) { deps.log.info({ deviceId, scheduleId }, 'missed run skipped: device busy'); continue; }
+      throw err;
+    }
+    const input: DeviceInstallInput = {
+      deviceId: device.id, deviceName: device.name, clientId: device.clientId, clientName: device.clientName,
+      siteId: device.siteId, siteName: device.siteName, rebootAllowed: true,
+      workingFolder: device.workingFolder, installFolder: device.installFolder,
+      requestedBy: `schedule:${scheduleId} (missed run, on check-in)`, timing: deps.installTiming,
+      automatic: {
+        timezone: schedule.timing.timezone, rebootAction: schedule.rebootAction,
+        maintenanceWindow: schedule.maintenanceWindow ?? undefined, offlineAfterSeconds: 3600, failureCap: 5,
+      },
+    };
+    try {
+      await deps.client.workflow.start(INSTALL_WORKFLOW_TYPE, {
+        workflowId, taskQueue: deps.taskQueue, args: [input],
+        staticSummary: `Automatic Update (${schedule.name}, missed run) of ${device.name} · ${device.clientName} / ${device.siteName}`,
+        typedSearchAttributes: [
+          { key: DeviceIdAttr, value: device.id }, { key: ClientIdAttr, value: device.clientId },
+          { key: SiteIdAttr, value: device.siteId }, { key: OperationAttr, value: 'automatic-update' },
+        ],
+      });
+      started += 1;
+      deps.log.info({ deviceId, scheduleId, workflowId }, 'missed Automatic Update started on check-in');
+    } catch (err) {
+      await releaseDevice(deps.db, device.id, workflowId);
+      throw err;
+    }
+  }
+  return started;
+}
