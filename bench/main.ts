@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { auBench } from './au-bench';
 import { installBench } from './install-bench';
 import { resolverBench } from './resolver-bench';
 
@@ -15,6 +16,11 @@ program
   .description('N devices, one install each, through API, gateway, worker, Temporal and PostgreSQL')
   .option('--devices <n>', 'number of simulated devices', positiveInt, 20)
   .action(async (opts: { devices: number }) => installBench(opts.devices));
+program
+  .command('au')
+  .description('one Automatic Update rollout over N devices, against a no-op baseline on the same Temporal server')
+  .option('--devices <n>', 'number of simulated devices', positiveInt, 100)
+  .action(async (opts: { devices: number }) => auBench(opts.devices));
 program
   .command('resolver')
   .description('every (device, patch) approval decision of a seeded fleet, in one resolveFleet pass')

@@ -62,7 +62,8 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     }
 
     installRuntimeLogger(log, { metricsBindAddress: config.WORKER_METRICS_ADDRESS });
-    const db = createPool(databaseUrl);
+    // One process serves the API, the gateway and the worker's activities: give it room (bench: 1,000 devices).
+    const db = createPool(databaseUrl, { max: 30 });
     stops.push(() => db.end());
     const client = await connectClient(temporalAddress, config);
     stops.push(() => client.connection.close());

@@ -42,7 +42,7 @@ export interface RolloutInput {
   /** a device whose scan has not answered after this long is offline (default: the window + 30 min) */
   offlineAfterSeconds?: number;
   installTiming?: InstallTimingInput;
-  /** devices per run before continuing as new, so the history stays bounded (default 400) */
+  /** devices per run before continuing as new, so the history stays bounded (default 1,000) */
   devicesPerRun?: number;
   carried?: RolloutCarry;
 }

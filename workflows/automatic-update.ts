@@ -79,7 +79,8 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
   }
   const devices = carried?.remaining ?? await rollouts.resolveRolloutDevices(input.scope);
   if (!carried) counts = { ...counts, devices: devices.length };
-  const perRun = input.devicesPerRun ?? 400;
+  // ~4 history events per device: 1,000 per run stays far below Temporal's 10,240-event warning.
+  const perRun = input.devicesPerRun ?? Math.max(1000, input.maxConcurrentDevices);
   const batch = devices.slice(0, perRun);
   const rest = devices.slice(perRun);
 

@@ -1,0 +1,317 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import pino from 'pino';
+import { startSimulatedFleet, type SimulatedFleet } from '../agent/fleet';
+import { SimulatedWindowsDevice } from '../agent/simulated-device';
+import { loadConfig } from '../config/config';
+import { freePort } from '../db/embedded-postgres';
+import { startDevStack, type DevStack } from '../dev/stack';
+import { rolloutProgressQuery, temporalScheduleId, type RolloutResult } from '../workflows/automatic-update.contract';
+import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
+import type { baselineDeviceWorkflow } from './baseline-workflows';
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const progressLog = (msg: string) => process.stderr.write(`[au-bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  }));
+  return out;
+}
+
+async function listAll(stack: DevStack, query: string): Promise<WorkflowExecutionInfo[]> {
+  const rows: WorkflowExecutionInfo[] = [];
+  for await (const w of stack.client.workflow.list({ query })) rows.push(w);
+  return rows;
+}
+
+/** Visibility is eventually consistent: lists until `done` holds (or the deadline passes). */
+async function listUntil(stack: DevStack, query: string, done: (rows: WorkflowExecutionInfo[]) => boolean, what: string, ms = 120_000): Promise<WorkflowExecutionInfo[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const rows = await listAll(stack, query);
+    if (done(rows)) return rows;
+    if (Date.now() > deadline) throw new Error(`visibility: ${what} not complete after ${ms / 1000} s (${rows.length} rows)`);
+    await sleep(500);
+  }
+}
+
+/** CPU seconds used so far by this process and each of its descendants (dev server, PostgreSQL), by command name; Linux only. */
+function cpuByCommand(): Map<string, number> | undefined {
+  if (!fs.existsSync('/proc/self/stat')) return undefined;
+  const procs: { pid: number; ppid: number; comm: string; cpu: number }[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.push({ pid: Number(entry), ppid: Number(f[1]), comm, cpu: (Number(f[11]) + Number(f[12])) / 100 });
+    } catch { /* gone meanwhile */ }
+  }
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of procs) if (!mine.has(p.pid) && mine.has(p.ppid)) { mine.add(p.pid); grew = true; }
+  }
+  const out = new Map<string, number>();
+  for (const p of procs) if (mine.has(p.pid)) out.set(p.comm, (out.get(p.comm) ?? 0) + p.cpu);
+  return out;
+}
+
+function cpuLine(before: Map<string, number> | undefined, after: Map<string, number> | undefined, wallSeconds: number): string {
+  if (!before || !after) return 'n/a (no /proc)';
+  const parts = [...after].map(([comm, cpu]) => [comm, cpu - (before.get(comm) ?? 0)] as const)
+    .filter(([, cpu]) => cpu >= 0.5).sort((a, b) => b[1] - a[1])
+    .map(([comm, cpu]) => `${comm} ${cpu.toFixed(0)} s (${((cpu / wallSeconds) * 100).toFixed(0)}% of a core)`);
+  return `${parts.join(', ')}; ${os.cpus().length} cores × ${wallSeconds.toFixed(0)} s available`;
+}
+
+const eventMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+
+/** Where a workflow's time went, from its history: workflow tasks queued / running (local activities included), activities queued / running. */
+function phases(events: { eventTime?: { seconds?: unknown; nanos?: number | null } | null; [k: string]: any }[]) {
+  const out = { wftQueued: 0, wftRunning: 0, activityQueued: 0, activityRunning: 0, lifetime: 0 };
+  const wft = new Map<string, number>();
+  const act = new Map<string, number>();
+  for (const e of events) {
+    const at = eventMs(e.eventTime);
+    const id = String(e.eventId);
+    if (e.workflowTaskScheduledEventAttributes) wft.set(id, at);
+    else if (e.workflowTaskStartedEventAttributes) {
+      const sid = String(e.workflowTaskStartedEventAttributes.scheduledEventId);
+      out.wftQueued += at - (wft.get(sid) ?? at);
+      wft.set(id, at);
+    } else if (e.workflowTaskCompletedEventAttributes || e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes) {
+      const a = e.workflowTaskCompletedEventAttributes ?? e.workflowTaskFailedEventAttributes ?? e.workflowTaskTimedOutEventAttributes;
+      out.wftRunning += at - (wft.get(String(a.startedEventId)) ?? at);
+    } else if (e.activityTaskScheduledEventAttributes) act.set(id, at);
+    else if (e.activityTaskStartedEventAttributes) {
+      out.activityQueued += at - (act.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? at);
+      act.set(id, at);
+    } else {
+      const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+      if (a) out.activityRunning += at - (act.get(String(a.startedEventId)) ?? at);
+    }
+  }
+  if (events.length > 0) out.lifetime = eventMs(events[events.length - 1]!.eventTime) - eventMs(events[0]!.eventTime);
+  return out;
+}
+
+type Phases = ReturnType<typeof phases>;
+function phaseLine(all: Phases[]): string {
+  const avg = (k: keyof Phases) => all.reduce((a, p) => a + p[k], 0) / all.length / 1000;
+  const other = avg('lifetime') - avg('wftQueued') - avg('wftRunning') - avg('activityQueued') - avg('activityRunning');
+  return `lifetime ${avg('lifetime').toFixed(1)} s = workflow tasks queued ${avg('wftQueued').toFixed(1)} s + running ${avg('wftRunning').toFixed(1)} s (local activities inside) `
+    + `+ activities queued ${avg('activityQueued').toFixed(1)} s + running ${avg('activityRunning').toFixed(1)} s + other ${other.toFixed(1)} s (timers, overlap)`;
+}
+
+/** History lengths, from visibility when it has them, else one describe each. */
+async function historyLengths(stack: DevStack, rows: WorkflowExecutionInfo[]): Promise<number[]> {
+  return mapLimit(rows, 20, async (r) => r.historyLength > 0
+    ? r.historyLength
+    : (await stack.client.workflow.getHandle(r.workflowId, r.runId).describe()).historyLength);
+}
+
+/**
+ * `npm run bench -- au --devices N`: one Automatic Update rollout over N simulated devices (instant
+ * installers, 2 missing patches each, reboot immediately) through the real schedule API, rollout
+ * workflow, one child install per device, agent gateway, worker, Temporal dev server and PostgreSQL,
+ * all on this machine. Then, on the same server, a baseline: N no-op workflows that run the same number
+ * of activities (and local activities) as one device install, on their own worker. Prints rollout wall
+ * time, devices/min, per-device completion (from rollout start), history events per device, and the
+ * ratio to the baseline.
+ */
+export async function auBench(devices: number): Promise<void> {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-au-bench-'));
+  const log = pino({ level: 'warn' });
+  const config = loadConfig({
+    DATA_DIR: scratch, PORT: '0', LOG_LEVEL: 'warn', DEMO_DEVICES: '0',
+    TEMPORAL_DEV_PORT: String(await freePort()), TEMPORAL_UI_PORT: String(await freePort()),
+    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+  } as NodeJS.ProcessEnv);
+  const apiKey = 'bench-api-key-0123456789';
+  const stack = await startDevStack(config, log, { apiKey, installTiming: { retryInitialSeconds: 1, retryMaxSeconds: 2 } });
+  let fleet: SimulatedFleet | undefined;
+  let baselineWorker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
+  let stopping: Promise<void> | undefined;
+  const cleanup = () => (stopping ??= (async () => {
+    if (baselineWorker) {
+      if (baselineWorker.worker.getState() === 'RUNNING') baselineWorker.worker.shutdown();
+      await baselineWorker.running;
+      await baselineWorker.connection.close();
+    }
+    await fleet?.stop();
+    await stack.stop();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  })());
+  // Interrupted (Ctrl-C, kill): stop PostgreSQL and the dev server rather than orphan them.
+  const onSignal = (signal: NodeJS.Signals) => {
+    progressLog(`${signal}: stopping`);
+    cleanup().finally(() => process.exit(130)).catch(() => undefined);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const api = async (method: string, p: string, body?: unknown): Promise<any> => {
+    const res = await fetch(`${stack.apiUrl}${p}`, {
+      method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+
+  const lines: string[] = [];
+  try {
+    // 1. N devices under one client, one fleet of simulated agents.
+    const tReg = Date.now();
+    const client = await api('POST', '/api/v1/clients', { name: 'AU Bench' });
+    const site = await api('POST', `/api/v1/clients/${client.id}/sites`, { name: 'Lab' });
+    const members = await mapLimit(Array.from({ length: devices }, (_, i) => i), 20, async (i) => {
+      const name = `AU-${String(i + 1).padStart(5, '0')}`;
+      const created = await api('POST', '/api/v1/devices', { siteId: site.id, name, deviceType: 'server' });
+      return {
+        enrollmentToken: created.enrollmentToken as string,
+        device: new SimulatedWindowsDevice({
+          id: name, name, os: 'server2022', sandboxDir: path.join(scratch, 'devices', name), seed: i,
+          missingKbs: ['KB5034439', 'KB5033118'], rebootDurationMs: 100, executeDurationMs: 0, downloadDurationMs: 0,
+        }),
+      };
+    });
+    fleet = startSimulatedFleet({ baseUrl: stack.apiUrl, devices: members, pollWaitSeconds: 20 });
+    await fleet.ready;
+    progressLog(`${devices} devices registered and enrolled in ${((Date.now() - tReg) / 1000).toFixed(1)} s`);
+
+    // 2. One Automatic Update schedule over the client, triggered now.
+    const schedule = await api('POST', '/api/v1/schedules', {
+      name: 'AU bench', kind: 'automatic_update', scope: { scopeType: 'client', scopeId: client.id },
+      timing: { kind: 'weekly', days: ['wed'], time: '02:00', timezone: 'UTC' },
+      distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' }, maxConcurrentDevices: Math.min(devices, 500),
+    });
+    const cpu0 = cpuByCommand();
+    const t0 = Date.now();
+    await api('POST', `/api/v1/schedules/${schedule.id}/trigger`);
+    const scheduleHandle = stack.client.schedule.getHandle(temporalScheduleId(schedule.id));
+    let rolloutId: string | undefined;
+    for (let tries = 0; !rolloutId; tries++) {
+      rolloutId = (await scheduleHandle.describe()).info.recentActions[0]?.action.workflow.workflowId;
+      if (!rolloutId) {
+        if (tries > 200) throw new Error('the triggered rollout did not start within 20 s');
+        await sleep(100);
+      }
+    }
+    const rollout = stack.client.workflow.getHandle(rolloutId);
+    const ticker = setInterval(() => {
+      rollout.query(rolloutProgressQuery).then(
+        (p) => progressLog(`run ${p.runs}: ${p.counts.done} done, ${p.counts.failed} failed, ${p.counts.offline} offline, ${p.inFlight} in flight, ${p.waiting} waiting (${((Date.now() - t0) / 1000).toFixed(0)} s)`),
+        (err: unknown) => progressLog(`progress query failed: ${(err as Error).message}`),
+      );
+    }, 15_000);
+    let result: RolloutResult;
+    try {
+      const deadlineMs = 20 * 60_000;
+      result = await Promise.race([
+        rollout.result() as Promise<RolloutResult>,
+        sleep(deadlineMs).then(() => { throw new Error(`rollout not finished after ${deadlineMs / 60_000} min`); }),
+      ]);
+    } finally {
+      clearInterval(ticker);
+    }
+    const wall = (Date.now() - t0) / 1000;
+    const rolloutCpu = cpuLine(cpu0, cpuByCommand(), wall);
+    const perMin = (devices / wall) * 60;
+    progressLog(`rollout finished in ${wall.toFixed(1)} s: ${JSON.stringify(result.counts)}, ${result.runs} run(s)`);
+
+    // 3. Per-device completion and history, from visibility.
+    const runs = await listUntil(stack, `WorkflowId = "${rolloutId}"`,
+      (rows) => rows.length >= result.runs && rows.every((r) => r.status.name !== 'RUNNING'), 'rollout runs');
+    const rolloutStart = Math.min(...runs.map((r) => r.startTime.getTime()));
+    const children = await listUntil(stack, `WorkflowType = "${INSTALL_WORKFLOW_TYPE}" AND ClientId = "${client.id}"`,
+      (rows) => rows.length >= devices && rows.every((r) => r.status.name !== 'RUNNING'), 'device installs');
+    const completion = children.map((c) => (c.closeTime ?? new Date()).getTime() - rolloutStart).sort((a, b) => a - b);
+    const completed = children.filter((c) => c.status.name === 'COMPLETED').length;
+    const rolloutEvents = (await historyLengths(stack, runs)).reduce((a, b) => a + b, 0);
+    const childEvents = await historyLengths(stack, children);
+    const eventsPerDevice = (rolloutEvents + childEvents.reduce((a, b) => a + b, 0)) / devices;
+
+    // What one device install costs Temporal: activities scheduled, local activities run.
+    const sample = await stack.client.workflow.getHandle(children[0]!.workflowId, children[0]!.runId).fetchHistory();
+    const activityCount = (sample.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+    const localActivityCount = (sample.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+    const sampleOf = <T>(rows: T[]) => rows.filter((_, i) => i % Math.max(1, Math.floor(rows.length / 100)) === 0);
+    const childPhases = await mapLimit(sampleOf(children), 10, async (c) =>
+      phases((await stack.client.workflow.getHandle(c.workflowId, c.runId).fetchHistory()).events ?? []));
+    const childStarts = children.map((c) => c.startTime.getTime() - rolloutStart).sort((a, b) => a - b);
+
+    // The fleet is idle from here: stop it, so the baseline has the machine to itself but for idle Patchflow.
+    await fleet.stop();
+    fleet = undefined;
+
+    // 4. Baseline: N no-op workflows with the same activity counts, on their own worker and task queue.
+    const taskQueue = 'au-bench-baseline';
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./baseline-workflows') });
+    const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+    const worker = await Worker.create({
+      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue, workflowBundle,
+      activities: { noop: async (step: number) => step },
+    });
+    baselineWorker = { worker, connection, running: worker.run().catch((err) => log.error({ err }, 'baseline worker stopped with an error')) };
+    const runId = Date.now().toString(36);
+    const cpuB = cpuByCommand();
+    const tb = Date.now();
+    await mapLimit(Array.from({ length: devices }, (_, i) => i), 100, async (i) => {
+      const handle = await stack.client.workflow.start<typeof baselineDeviceWorkflow>('baselineDeviceWorkflow', {
+        taskQueue, workflowId: `au-bench-baseline/${runId}/${i}`, args: [activityCount, localActivityCount],
+      });
+      return handle;
+    }).then((handles) => Promise.all(handles.map((h) => h.result())));
+    const baselineWall = (Date.now() - tb) / 1000;
+    const baselineCpu = cpuLine(cpuB, cpuByCommand(), baselineWall);
+    const baselinePerMin = (devices / baselineWall) * 60;
+    const baselineRows = await listUntil(stack, `WorkflowType = "baselineDeviceWorkflow" AND WorkflowId STARTS_WITH "au-bench-baseline/${runId}/"`,
+      (rows) => rows.length >= devices && rows.every((r) => r.status.name !== 'RUNNING'), 'baseline workflows');
+    const baselineEvents = (await historyLengths(stack, baselineRows)).reduce((a, b) => a + b, 0) / devices;
+    const baselinePhases = await mapLimit(sampleOf(baselineRows), 10, async (r) =>
+      phases((await stack.client.workflow.getHandle(r.workflowId, r.runId).fetchHistory()).events ?? []));
+
+    const temporal = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : "Temporal dev server (SQLite, in this process's child)";
+    const pg = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL';
+    const s = (ms: number) => (ms / 1000).toFixed(1);
+    lines.push(
+      `server: ${temporal}, ${pg}, ${os.cpus().length} cores`,
+      `au rollout: ${devices} devices, ${result.counts.done} done, ${result.counts.failed} failed, ${result.counts.offline} offline, `
+        + `${result.counts.busy} busy; ${result.counts.patchesInstalled} patches installed; ${result.runs} rollout run(s); `
+        + `${completed}/${children.length} device installs completed`,
+      `  rollout wall time (trigger to result): ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min (maxConcurrentDevices ${Math.min(devices, 500)})`,
+      `  device completion from rollout start: p50 ${s(percentile(completion, 50))} s, p95 ${s(percentile(completion, 95))} s, last ${s(completion[completion.length - 1]!)} s`,
+      `  device install started after rollout start: p50 ${s(percentile(childStarts, 50))} s, p95 ${s(percentile(childStarts, 95))} s`,
+      `  per device install (sample of ${childPhases.length}): ${phaseLine(childPhases)}`,
+      `  CPU during the rollout: ${rolloutCpu}`,
+      `  history events per device (Patchflow): ${eventsPerDevice.toFixed(1)} (child installs ${Math.min(...childEvents)}–${Math.max(...childEvents)}, rollout runs ${rolloutEvents} in all)`,
+      `  per device install: ${activityCount} activities + ${localActivityCount} local activities`,
+      `baseline: ${devices} no-op workflows × (${activityCount} activities + ${localActivityCount} local activities) in ${baselineWall.toFixed(1)} s, `
+        + `${baselinePerMin.toFixed(0)} devices/min, ${baselineEvents.toFixed(1)} history events per workflow`,
+      `  per baseline workflow (sample of ${baselinePhases.length}): ${phaseLine(baselinePhases)}`,
+      `  CPU during the baseline: ${baselineCpu}`,
+      `au: ${devices} devices in ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min, baseline ratio ${(perMin / baselinePerMin).toFixed(2)}`,
+    );
+  } finally {
+    await cleanup();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  for (const line of lines) console.log(line);
+}
