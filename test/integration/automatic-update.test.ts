@@ -128,3 +128,36 @@ test('a rollout over a client fleet with offline, busy and failing devices repor
   await h.api('POST', `/api/v1/devices/${busy.deviceId}/initial-update/cancel`, {});
   await h.api('DELETE', `/api/v1/schedules/${schedule.body.id}`);
 });
+
+test('a scheduled scan rollout scans every device of its scope', async () => {
+  const suffix = randomUUID().slice(0, 6);
+  const client = (await h.api('POST', '/api/v1/clients', { name: `Scan Co ${suffix}` })).body;
+  const site = (await h.api('POST', `/api/v1/clients/${client.id}/sites`, { name: 'HQ' })).body;
+  const members = await Promise.all(Array.from({ length: 3 }, async (_, i) => {
+    const d = await h.api('POST', '/api/v1/devices', { siteId: site.id, name: `SCAN-${i}`, deviceType: 'workstation' });
+    return {
+      deviceId: d.body.device.id as string, enrollmentToken: d.body.enrollmentToken as string,
+      device: new SimulatedWindowsDevice({ id: `scan-${suffix}-${i}`, name: `SCAN-${i}`, os: 'win11', sandboxDir: fs.mkdtempSync(path.join(h.scratch, 'scan-')) }),
+    };
+  }));
+  const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: members, pollWaitSeconds: 2 });
+  fleets.push(fleet);
+  await fleet.ready;
+  const schedule = await h.api('POST', '/api/v1/schedules', {
+    name: `Daily scan ${suffix}`, kind: 'scan', scope: { scopeType: 'client', scopeId: client.id },
+    timing: { kind: 'daily', time: '12:00', timezone: 'Europe/London' },
+  });
+  expect(schedule.status).toBe(201);
+  await h.api('POST', `/api/v1/schedules/${schedule.body.id}/trigger`);
+  const workflowId = await eventually(async () => {
+    const d = await h.client.schedule.getHandle(temporalScheduleId(schedule.body.id)).describe();
+    return d.info.recentActions[0]?.action.workflow.workflowId;
+  }, 20_000, 'the scan rollout to start');
+  const result = (await h.client.workflow.getHandle(workflowId).result()) as RolloutResult;
+  expect(result.counts).toMatchObject({ devices: 3, done: 3, failed: 0, offline: 0 });
+  for (const m of members) {
+    const last = await h.api('GET', `/api/v1/devices/${m.deviceId}/last-scan`);
+    expect(last.status).toBe(200);
+  }
+  await h.api('DELETE', `/api/v1/schedules/${schedule.body.id}`);
+});
