@@ -16,6 +16,7 @@ import {
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import type { RolloutActivities } from '../activities';
 import { distributionOffsetMs } from '../domain/distribution-window';
+import { nextWindowStart } from '../domain/maintenance-window';
 import { PatchStatus } from '../domain/patch-status';
 import { localSlot, tally, type DeviceRunOutcome } from '../domain/rollout-tally';
 import {
@@ -101,6 +102,12 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
   for (const { d, at } of planned) {
     const wait = at - new Date().getTime();
     if (wait > 0) await sleep(wait);
+    if (input.maintenanceWindow) {
+      // A device waiting for the maintenance window must not hold a concurrency slot meanwhile (that
+      // would hold back every later device by up to a day): wait here, then take a slot.
+      const opens = nextWindowStart(input.maintenanceWindow, new Date(), input.timezone).getTime() - new Date().getTime();
+      if (opens > 0) await sleep(opens);
+    }
     await condition(() => progress.inFlight < input.maxConcurrentDevices);
     progress.waiting -= 1;
     progress.inFlight += 1;

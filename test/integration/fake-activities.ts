@@ -1,0 +1,242 @@
+/**
+ * In-memory stand-ins for every activity the workflows call (same names and signatures as
+ * activities/index.ts), for tests on Temporal's time-skipping server: no PostgreSQL, no agents.
+ *
+ * Every call is logged with the WORKFLOW time it ran at: the activity's scheduled timestamp, which the
+ * time-skipping server stamps with its (skipped) clock. Device commands are regular activities, so
+ * their times are the server's; the bookkeeping steps are local activities, whose times come from the
+ * worker and are logged only for ordering, never asserted on.
+ */
+import { Context } from '@temporalio/activity';
+import type { DeviceCommandActivities, InstallBookkeepingActivities, RolloutActivities, ScanActivities } from '../../activities';
+import type { ApprovalSelection } from '../../activities/install-bookkeeping';
+import type { AuditEntry } from '../../db/audit-repository';
+import type { PatchStateChange } from '../../db/patch-repository';
+import type { ScanSummary } from '../../db/scan-repository';
+import {
+  Classification,
+  RebootBehavior,
+  Severity,
+  type CommandPayloads,
+  type CommandResults,
+  type CommandType,
+  type PatchFile,
+  type RebootPayload,
+  type RebootResult,
+  type ScannedUpdate,
+  type ScanResult,
+} from '../../domain/device-protocol';
+import type { RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
+
+export interface CallRecord {
+  activity: string;
+  /** workflow (server) time of this attempt, ms since the epoch */
+  atMs: number;
+  workflowId: string;
+  deviceId?: string;
+  /** deviceCommand only */
+  type?: CommandType;
+  payload?: unknown;
+  result?: unknown;
+  /** this attempt's start-to-close timeout */
+  startToCloseTimeoutMs: number;
+  local: boolean;
+}
+
+export interface FakeOptions {
+  devices: number;
+  /** a user is logged on to every device (modes that respect users then skip or decline) */
+  userLoggedOn?: boolean;
+  /** how a logged-on user answers an `ask` prompt: nobody answers by default */
+  userAnswer?: 'yes' | 'no' | 'none';
+  /** runs inside each execute before it answers, e.g. to let workflow time pass while an installer runs */
+  whileExecuting?: () => Promise<void>;
+}
+
+/** Two missing cumulative updates, as WUA reports them (a new boot id per restart). */
+export function missingUpdates(installed: boolean): ScannedUpdate[] {
+  return [
+    {
+      updateId: '0e5c5a3a-6f0f-4b0e-9f8e-5d3d1c2b1a01', revision: 200, kb: 'KB5034441',
+      title: '2024-01 Security Update for Windows 10 Version 22H2 for x64-based Systems (KB5034441)',
+      product: 'Windows 10, version 1903 and later', classification: Classification.SecurityUpdate, severity: Severity.Important,
+      publishedAt: '2024-01-09', sizeBytes: 454_031_360,
+      sha256: 'a3f1c7d2e4b5968778695a4b3c2d1e0f0e1d2c3b4a5968778695a4b3c2d1e0f1',
+      downloadUrl: 'https://catalog.s.download.windowsupdate.com/d/msdownload/update/software/secu/2024/01/windows10.0-kb5034441-x64.msu',
+      fileName: 'windows10.0-kb5034441-x64.msu', rebootBehavior: RebootBehavior.AlwaysRequiresReboot, installed,
+      securityBulletin: null, installType: 'normal', supersededBy: null, uninstallable: true,
+    },
+    {
+      updateId: '7b9e2f14-3c8d-4a51-b2e6-90f1d4c3a802', revision: 1, kb: 'KB5034763',
+      title: '2024-02 Cumulative Update for Windows 10 Version 22H2 for x64-based Systems (KB5034763)',
+      product: 'Windows 10, version 1903 and later', classification: Classification.SecurityUpdate, severity: Severity.Critical,
+      publishedAt: '2024-02-13', sizeBytes: 689_963_008,
+      sha256: '5c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d',
+      downloadUrl: 'https://catalog.s.download.windowsupdate.com/c/msdownload/update/software/secu/2024/02/windows10.0-kb5034763-x64.msu',
+      fileName: 'windows10.0-kb5034763-x64.msu', rebootBehavior: RebootBehavior.AlwaysRequiresReboot, installed,
+      securityBulletin: null, installType: 'normal', supersededBy: null, uninstallable: true,
+    },
+  ];
+}
+
+export function fakeDevice(i: number): RolloutDevice {
+  const n = String(i).padStart(3, '0');
+  return {
+    deviceId: `00000000-0000-4000-8000-000000000${n}`, deviceName: `WS-${n}`,
+    clientId: 'c1', clientName: 'Acme', siteId: 's1', siteName: 'HQ',
+    workingFolder: 'C:\\ProgramData\\Patchflow\\work', installFolder: 'C:\\ProgramData\\Patchflow\\install',
+  };
+}
+
+interface DeviceState { bootId: string; bootCount: number; executed: Set<string>; installed: Set<string> }
+
+type AllActivities = DeviceCommandActivities & InstallBookkeepingActivities & ScanActivities & RolloutActivities;
+
+export function createFakeActivities(options: FakeOptions): { activities: AllActivities; calls: CallRecord[]; devices: RolloutDevice[] } {
+  const calls: CallRecord[] = [];
+  const devices = Array.from({ length: options.devices }, (_, i) => fakeDevice(i + 1));
+  const state = new Map<string, DeviceState>();
+  const deviceState = (id: string): DeviceState => {
+    let s = state.get(id);
+    if (!s) state.set(id, (s = { bootId: `${id}-boot-0`, bootCount: 0, executed: new Set(), installed: new Set() }));
+    return s;
+  };
+
+  function log(activity: string, extra: Partial<CallRecord> = {}): CallRecord {
+    const info = Context.current().info;
+    const record: CallRecord = {
+      activity,
+      atMs: info.currentAttemptScheduledTimestampMs ?? info.scheduledTimestampMs,
+      workflowId: info.workflowExecution?.workflowId ?? '',
+      startToCloseTimeoutMs: info.startToCloseTimeoutMs,
+      local: info.isLocal,
+      ...extra,
+    };
+    calls.push(record);
+    return record;
+  }
+
+  function reboot(deviceId: string, payload: RebootPayload): RebootResult {
+    const s = deviceState(deviceId);
+    const previousBootId = s.bootId;
+    const mode = payload.mode ?? { kind: 'immediate' as const };
+    const skip = (reason: NonNullable<RebootResult['skipped']>['reason'], waitedMinutes = 0): RebootResult =>
+      ({ previousBootId, bootId: previousBootId, skipped: { reason }, userWasLoggedOn: true, waitedMinutes });
+    let waitedMinutes = 0;
+    if (options.userLoggedOn) {
+      switch (mode.kind) {
+        case 'skip_if_user_logged_on':
+          return skip('user_logged_on');
+        case 'warn':
+          waitedMinutes = mode.minutes;
+          break;
+        case 'ask_every':
+          waitedMinutes = mode.minutes; // the user accepts at the second prompt
+          break;
+        case 'ask':
+          if (options.userAnswer === 'no') return skip('user_declined');
+          if (options.userAnswer !== 'yes') {
+            if (mode.ifNoAnswer === 'do_nothing') return skip('no_answer', mode.minutes);
+            waitedMinutes = mode.minutes;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    s.bootCount += 1;
+    s.bootId = `${deviceId}-boot-${s.bootCount}`;
+    for (const u of s.executed) s.installed.add(u);
+    s.executed.clear();
+    return { previousBootId, bootId: s.bootId, userWasLoggedOn: Boolean(options.userLoggedOn), waitedMinutes };
+  }
+
+  function answer<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): CommandResults[T] {
+    const s = deviceState(deviceId);
+    const results: { [K in CommandType]: () => CommandResults[K] } = {
+      scan: (): ScanResult => ({
+        bootId: s.bootId,
+        // 3010 leaves an update pending until the restart: WUA reports it installed only afterwards.
+        updates: missingUpdates(false).map((u) => ({ ...u, installed: s.installed.has(u.updateId) })),
+        rebootPending: s.executed.size > 0,
+        freeDiskBytes: 48_318_382_080,
+        scannedAt: new Date(Context.current().info.currentAttemptScheduledTimestampMs).toISOString(),
+      }),
+      download: () => {
+        const p = (payload as CommandPayloads['download']).patch;
+        return { kb: p.kb, path: `${(payload as CommandPayloads['download']).workingFolder}\\${p.fileName}`, sha256: p.sha256, bytes: p.sizeBytes };
+      },
+      copy: () => {
+        const c = payload as CommandPayloads['copy'];
+        return { copied: c.patches.map((p) => ({ kb: p.kb, path: `${c.installFolder}\\${p.fileName}` })) };
+      },
+      execute: () => {
+        const p = (payload as CommandPayloads['execute']).patch;
+        s.executed.add(p.updateId);
+        return { kb: p.kb, exitCode: 3010, durationMs: 412_000, alreadyInstalled: false };
+      },
+      reboot: () => reboot(deviceId, payload as RebootPayload),
+      cleanup: () => ({ removedFiles: 4, workingFolderEmpty: true, installFolderEmpty: true }),
+      uninstall: () => ({ kb: (payload as CommandPayloads['uninstall']).kb, exitCode: 0, durationMs: 30_000, notInstalled: false }),
+    };
+    return results[type]();
+  }
+
+  const activities: AllActivities = {
+    async deviceCommand<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): Promise<unknown> {
+      const record = log('deviceCommand', { deviceId, type, payload });
+      if (type === 'execute' && options.whileExecuting) await options.whileExecuting();
+      record.result = answer(deviceId, type, payload);
+      return record.result;
+    },
+    async claimDeviceOperation(args: { deviceId: string; workflowId: string; operation: string }): Promise<void> {
+      log('claimDeviceOperation', { deviceId: args.deviceId });
+    },
+    async releaseDeviceOperation(args: { deviceId: string; workflowId: string }): Promise<void> {
+      log('releaseDeviceOperation', { deviceId: args.deviceId });
+    },
+    async recordScan(deviceId: string, scan: ScanResult): Promise<Record<string, PatchFile>> {
+      log('recordScan', { deviceId });
+      return Object.fromEntries(scan.updates.map((u) => [u.updateId, {
+        updateId: u.updateId, kb: u.kb, fileName: u.fileName, downloadUrl: u.downloadUrl, sizeBytes: u.sizeBytes, sha256: u.sha256,
+      }]));
+    },
+    async recordPatchStates(args: { deviceId: string; workflowId: string; changes: (PatchStateChange & { kb: string })[] }): Promise<void> {
+      log('recordPatchStates', { deviceId: args.deviceId, payload: args.changes });
+    },
+    async selectByApproval(args: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number }): Promise<ApprovalSelection> {
+      log('selectByApproval', { deviceId: args.deviceId });
+      return { attempts: {}, allowed: args.candidates, refused: [], uninstall: [], reprocessed: [] };
+    },
+    async withdrawOpenCommands(_args: { workflowId: string }): Promise<number> {
+      log('withdrawOpenCommands');
+      return 0;
+    },
+    async audit(entry: AuditEntry): Promise<void> {
+      log('audit', { deviceId: entry.deviceId, payload: entry });
+    },
+    async processDeviceScan(deviceId: string, scan: ScanResult): Promise<ScanSummary> {
+      log('processDeviceScan', { deviceId });
+      const installed = scan.updates.filter((u) => u.installed).length;
+      return {
+        changed: true, updatesReported: scan.updates.length, missing: scan.updates.length - installed, installed,
+        newKbs: [], revisedKbs: [], rebootPending: scan.rebootPending,
+      };
+    },
+    async beginRollout(r: { workflowId: string; scheduleId: string; kind: string; localSlot: string; scheduledAt: string }): Promise<boolean> {
+      log('beginRollout', { payload: r });
+      return true;
+    },
+    async resolveRolloutDevices(_scope: RolloutScope): Promise<RolloutDevice[]> {
+      log('resolveRolloutDevices');
+      return devices;
+    },
+    async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
+      log('finishRollout', { payload: args.counts });
+    },
+    async recordMissedRun(args: { deviceId: string; scheduleId: string }): Promise<void> {
+      log('recordMissedRun', { deviceId: args.deviceId });
+    },
+  };
+  return { activities, calls, devices };
+}
