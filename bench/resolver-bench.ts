@@ -3,19 +3,11 @@ import type {
   ApprovalDevice, ApprovalModel, ApprovalPatch, ApprovalPolicy, ApprovalStatus, DevicePatchState, InstallType,
   PatchAction, PolicyApproval,
 } from '../domain/approval-model';
+import { mulberry32 } from '../agent/prng';
 import { type DeviceStates, resolveFleet } from '../domain/approval-resolver';
 
-/** mulberry32: seeded, so every run resolves the same model. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run resolves the same model. */
+const rng = mulberry32;
 
 const CLASSIFICATIONS = [
   'Security Updates', 'Critical Updates', 'Service Packs', 'Update Rollups', 'Updates', 'Feature Packs',

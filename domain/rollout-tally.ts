@@ -20,12 +20,18 @@ export type DeviceRunOutcome =
   | { kind: 'offline' }
   | { kind: 'busy' };
 
+/** What a rollout counts, device by device. */
 export interface Tally {
   devices: number;
+  /** scanned and installed (or nothing to install) */
   done: number;
+  /** the install failed outright, or some patches failed */
   failed: number;
+  /** did not answer: picked up by the next run (or on check-in) */
   offline: number;
+  /** skipped: another operation (an Initial Update) holds the device */
   busy: number;
+  /** installed, but the reboot was skipped (action, user, window): patches Reboot Required */
   rebootPending: number;
   patchesInstalled: number;
   patchesFailed: number;

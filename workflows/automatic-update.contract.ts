@@ -5,6 +5,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { MaintenanceWindow } from '../domain/maintenance-window';
 import type { RebootActionConfig } from '../domain/reboot-actions';
+import type { Tally } from '../domain/rollout-tally';
 import type { InstallTimingInput } from './install.contract';
 
 export const AUTOMATIC_UPDATE_WORKFLOW_TYPE = 'automaticUpdateWorkflow';
@@ -58,21 +59,8 @@ export interface RolloutDevice {
   installFolder: string;
 }
 
-export interface RolloutCounts {
-  devices: number;
-  /** scanned and installed (or nothing to install) */
-  done: number;
-  /** the install failed outright, or some patches failed */
-  failed: number;
-  /** did not answer: picked up by the next run (or on check-in) */
-  offline: number;
-  /** skipped: another operation (an Initial Update) holds the device */
-  busy: number;
-  /** installed, but the reboot was skipped (action, user, window): patches Reboot Required */
-  rebootPending: number;
-  patchesInstalled: number;
-  patchesFailed: number;
-}
+/** A rollout's counts (the tally lives with its pure rules in domain/rollout-tally.ts). */
+export type RolloutCounts = Tally;
 
 export const EMPTY_COUNTS: RolloutCounts = {
   devices: 0, done: 0, failed: 0, offline: 0, busy: 0, rebootPending: 0, patchesInstalled: 0, patchesFailed: 0,
