@@ -3,14 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import pino from 'pino';
 import { startSimulatedFleet, type SimulatedFleet } from '../agent/fleet';
 import { SimulatedWindowsDevice } from '../agent/simulated-device';
-import { loadConfig } from '../config/config';
-import { freePort } from '../db/embedded-postgres';
-import { startDevStack, type DevStack } from '../dev/stack';
+import type { DevStack } from '../dev/stack';
 import { rolloutProgressQuery, temporalScheduleId, type RolloutResult } from '../workflows/automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
+import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import type { baselineDeviceWorkflow } from './baseline-workflows';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -134,16 +132,9 @@ async function historyLengths(stack: DevStack, rows: WorkflowExecutionInfo[]): P
  * ratio to the baseline.
  */
 export async function auBench(devices: number): Promise<void> {
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-au-bench-'));
-  const log = pino({ level: 'warn' });
-  const config = loadConfig({
-    DATA_DIR: scratch, PORT: '0', LOG_LEVEL: 'warn', DEMO_DEVICES: '0',
-    TEMPORAL_DEV_PORT: String(await freePort()), TEMPORAL_UI_PORT: String(await freePort()),
-    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-  } as NodeJS.ProcessEnv);
-  const apiKey = 'bench-api-key-0123456789';
-  const stack = await startDevStack(config, log, { apiKey, installTiming: { retryInitialSeconds: 1, retryMaxSeconds: 2 } });
+  const bench = await startBenchStack('au-bench', { retryInitialSeconds: 1, retryMaxSeconds: 2 });
+  const { stack, scratch } = bench;
+  const apiKey = BENCH_API_KEY;
   let fleet: SimulatedFleet | undefined;
   let baselineWorker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
   let stopping: Promise<void> | undefined;
@@ -154,8 +145,7 @@ export async function auBench(devices: number): Promise<void> {
       await baselineWorker.connection.close();
     }
     await fleet?.stop();
-    await stack.stop();
-    fs.rmSync(scratch, { recursive: true, force: true });
+    await bench.stop();
   })());
   // Interrupted (Ctrl-C, kill): stop PostgreSQL and the dev server rather than orphan them.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -265,10 +255,10 @@ export async function auBench(devices: number): Promise<void> {
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./baseline-workflows') });
     const connection = await NativeConnection.connect({ address: stack.temporalAddress });
     const worker = await Worker.create({
-      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue, workflowBundle,
+      connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', taskQueue, workflowBundle,
       activities: { noop: async (step: number) => step },
     });
-    baselineWorker = { worker, connection, running: worker.run().catch((err) => log.error({ err }, 'baseline worker stopped with an error')) };
+    baselineWorker = { worker, connection, running: worker.run().catch((err) => console.error(`baseline worker stopped with an error: ${err}`)) };
     const runId = Date.now().toString(36);
     const cpuB = cpuByCommand();
     const tb = Date.now();

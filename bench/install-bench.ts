@@ -1,13 +1,9 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import { startSimulatedFleet } from '../agent/fleet';
 import { SimulatedWindowsDevice } from '../agent/simulated-device';
-import { loadConfig } from '../config/config';
-import { freePort } from '../db/embedded-postgres';
-import { startDevStack } from '../dev/stack';
 import type { InstallResult } from '../workflows/install.contract';
+import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
@@ -18,16 +14,9 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
  * completed workflow (p50/p95), installs per minute, and history events per install.
  */
 export async function installBench(devices: number): Promise<void> {
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-bench-'));
-  const log = pino({ level: 'warn' });
-  const config = loadConfig({
-    DATA_DIR: scratch, PORT: '0', LOG_LEVEL: 'warn', DEMO_DEVICES: '0',
-    TEMPORAL_DEV_PORT: String(await freePort()), TEMPORAL_UI_PORT: String(await freePort()),
-    ...(process.env.TEMPORAL_ADDRESS ? { TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS } : {}),
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-  } as NodeJS.ProcessEnv);
-  const apiKey = 'bench-api-key-0123456789';
-  const stack = await startDevStack(config, log, { apiKey });
+  const bench = await startBenchStack('bench');
+  const { stack, scratch } = bench;
+  const apiKey = BENCH_API_KEY;
    
   const api = async (method: string, p: string, body?: unknown): Promise<any> => {
     const res = await fetch(`${stack.apiUrl}${p}`, {
@@ -77,7 +66,6 @@ export async function installBench(devices: number): Promise<void> {
     console.log(`install: ${devices} devices in ${wall.toFixed(1)} s, ${((devices / wall) * 60).toFixed(0)} installs/min`);
     await fleet.stop();
   } finally {
-    await stack.stop();
-    fs.rmSync(scratch, { recursive: true, force: true });
+    await bench.stop();
   }
 }

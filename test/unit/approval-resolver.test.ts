@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../agent/prng';
 import {
   type ApprovalDecision, type ApprovalModel, type ApprovalPatch, type ApprovalPolicy, type ApprovalStatus, type Decision,
   type DevicePatchState, type PatchAction, type PolicyApproval, type ScopeLevel, installsAutomatically, installsOnRequest,
@@ -251,17 +252,8 @@ describe('installs by decision (rules 7, 9, 10)', () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so a failing model can be rebuilt. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failing model can be rebuilt. */
+const rng = mulberry32;
 
 function randomModel(seed: number): { model: ApprovalModel; states: DeviceStates } {
   const r = rng(seed);
