@@ -10,19 +10,29 @@ export function createPool(databaseUrl: string, options: { max?: number } = {}):
   return pool;
 }
 
-/** Runs `fn` in one transaction; always releases the client, rolls back on any error. */
+/**
+ * Runs `fn` in one transaction; always releases the client, rolls back on any error.
+ * A checked-out client that loses its connection (PostgreSQL restarted) emits 'error' outside any
+ * query; with no listener that kills the process. The listener keeps the error, the transaction then
+ * fails with it, and the broken client is destroyed on release instead of going back to the pool.
+ */
 export async function withTransaction<T>(db: Db, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  let connectionError: Error | undefined;
+  const onError = (err: Error) => { connectionError = err; };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A client whose ROLLBACK fails is broken too: destroy it rather than pool it.
+    if (!connectionError) await client.query('ROLLBACK').catch((e: Error) => { connectionError = e; });
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(connectionError ?? undefined);
   }
 }
 
