@@ -7,6 +7,7 @@ import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
 import { CommandNotifier } from './command-notifier';
+import { refuseControlCharacters } from './control-characters';
 import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { createMetrics, type Metrics } from './metrics';
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.disable('x-powered-by');
   app.use(requestMetrics(metrics));
   app.use(express.json({ limit: '5mb' }));
+  app.use(refuseControlCharacters);
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/metrics', operatorAuth(deps.apiKey), async (_req, res) => {
     metrics.agentsPolling.set(notifier.waiting);

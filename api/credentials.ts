@@ -23,8 +23,11 @@ export function formatCredential(deviceId: string, secret: string): string {
   return `${deviceId}.${secret}`;
 }
 
+/** A UUID as PostgreSQL prints it: anything else must never reach a `::uuid` cast (a 500). */
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
 export function parseCredential(credential: string): { deviceId: string; secret: string } | undefined {
-  const m = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,})$/.exec(credential);
+  const m = new RegExp(`^(${UUID})\\.([A-Za-z0-9_-]{20,256})$`).exec(credential);
   return m ? { deviceId: m[1], secret: m[2] } : undefined;
 }
 

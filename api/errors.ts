@@ -37,18 +37,54 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
       res.status(400).json({ error: `request body is not valid JSON: ${err.message}` });
       return;
     }
-    if (err && err.type === 'entity.too.large') {
-      res.status(413).json({ error: 'request body is too large' });
-      return;
-    }
-    // Postgres: unique violation → 409, invalid text representation (e.g. a bad uuid) → 400.
+    // Postgres: unique violation → 409.
     if (err && err.code === '23505') {
       res.status(409).json({ error: `already exists: ${err.detail ?? err.message}` });
+      return;
+    }
+    const client = clientFault(err);
+    if (client) {
+      // The client's fault, not ours: the trace stays in the log at warn, the answer names the problem.
+      log.warn({ err, method: req.method, url: req.originalUrl, status: client.status }, 'request refused');
+      res.status(client.status).json({ error: client.message });
       return;
     }
     log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
     res.status(500).json({ error: 'internal error' });
   };
+}
+
+/** Body-parser's error types (express.json) and what each tells the client. */
+const BODY_ERRORS: Record<string, { status: number; message: (err: any) => string }> = {
+  'entity.too.large': { status: 413, message: () => 'request body is too large' },
+  'encoding.unsupported': { status: 415, message: (e) => `Content-Encoding is not supported: ${e.message}` },
+  'charset.unsupported': { status: 415, message: (e) => `charset is not supported (use utf-8): ${e.message}` },
+  'request.aborted': { status: 400, message: () => 'request body was cut off' },
+  'request.size.invalid': { status: 400, message: () => 'request body is shorter or longer than its Content-Length' },
+  'entity.verify.failed': { status: 400, message: (e) => `request body was refused: ${e.message}` },
+};
+
+/** PostgreSQL data exceptions (class 22: bad uuid, NUL byte, out of range...) come from a value the client sent. */
+const PG_DATA_EXCEPTION = /^22[0-9A-Z]{3}$/;
+
+/**
+ * The status and message for an error the client caused, or undefined for our own faults:
+ * body-parser's typed errors, any http-errors style error with a 4xx status (express's URIError for a
+ * malformed %-escape in the path is one), a stream that could not be decompressed, and PostgreSQL
+ * refusing a value (a safety net: schemas should refuse it first, before anything is written).
+ */
+function clientFault(err: any): { status: number; message: string } | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const known = typeof err.type === 'string' ? BODY_ERRORS[err.type] : undefined;
+  if (known) return { status: known.status, message: known.message(err) };
+  // zlib errors while inflating a gzip/deflate/br body that is not what it claims to be.
+  if (typeof err.code === 'string' && err.code.startsWith('Z_')) return { status: 400, message: `request body could not be decompressed: ${err.message}` };
+  const status = Number(err.status ?? err.statusCode);
+  if (Number.isInteger(status) && status >= 400 && status < 500) {
+    return { status, message: err instanceof URIError ? `the URL is not valid: ${err.message}` : String(err.message || 'bad request') };
+  }
+  if (typeof err.code === 'string' && PG_DATA_EXCEPTION.test(err.code)) return { status: 400, message: `a value was refused by the database: ${err.message}` };
+  return undefined;
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
