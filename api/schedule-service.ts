@@ -4,7 +4,7 @@ import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { listRollouts } from '../db/rollout-repository';
 import { deleteSchedule, findSchedule, insertSchedule, listSchedules, updateSchedule, type ScheduleFields, type ScheduleRow } from '../db/schedule-repository';
-import { ConflictError, NotFoundError } from '../domain/errors';
+import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
 import { describeMaintenanceWindow } from '../domain/maintenance-window';
 import { describeRebootAction } from '../domain/reboot-actions';
 import { describeTiming, toTemporalScheduleSpec } from '../domain/schedule-spec';
@@ -25,7 +25,12 @@ export interface ScheduleDeps {
   installTiming?: InstallTimingInput;
   /** a device that has not answered a rollout's scan after this long is offline (tests shorten it) */
   rolloutOfflineAfterSeconds?: number;
+  /** the longest range one backfill may cover; default 31 days (a month of missed runs) */
+  backfillMaxDays?: number;
 }
+
+/** Default for `backfillMaxDays`: a month covers any outage worth catching up on. */
+export const DEFAULT_BACKFILL_MAX_DAYS = 31;
 
 const TEMPORAL_PREFIX = temporalScheduleId('');
 
@@ -177,9 +182,16 @@ export async function triggerSchedule(deps: ScheduleDeps, id: string, actor: str
 
 /** Runs the schedule's actions that fell due in [start, end] (a missed run, e.g. after an outage). */
 export async function backfillSchedule(deps: ScheduleDeps, id: string, range: { start: Date; end: Date }, actor: string): Promise<void> {
+  const maxDays = deps.backfillMaxDays ?? DEFAULT_BACKFILL_MAX_DAYS;
+  if (range.end.getTime() - range.start.getTime() > maxDays * 86_400_000) {
+    throw new UnprocessableError(`body.end: a backfill covers at most ${maxDays} days (asked: ${((range.end.getTime() - range.start.getTime()) / 86_400_000).toFixed(1)})`);
+  }
   const row = await findSchedule(deps.db, id);
   if (!row) throw new NotFoundError('schedule', id);
-  await deps.client.schedule.getHandle(temporalScheduleId(id)).backfill({ start: range.start, end: range.end, overlap: 'ALLOW_ALL' });
+  if (row.paused) throw new ConflictError(`schedule "${row.name}" is paused; resume it before backfilling`);
+  // BUFFER_ONE: the missed runs play one after another, at most one waiting, never side by side
+  // (ALLOW_ALL started 1,310 rollouts at once for a 100-year range).
+  await deps.client.schedule.getHandle(temporalScheduleId(id)).backfill({ start: range.start, end: range.end, overlap: 'BUFFER_ONE' });
   await appendAudit(deps.db, [{ actor, action: 'schedule.backfilled', subject: id, details: { start: range.start.toISOString(), end: range.end.toISOString() } }]);
 }
 
