@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
@@ -87,19 +87,32 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Slow-client limits: how long a client may take to send its headers, and its whole request. */
+export interface RequestLimits {
+  /** default 20 s */
+  headersTimeoutMs?: number;
+  /** the whole request, body included (a long poll's wait is not part of it: it has no body); default 30 s */
+  requestTimeoutMs?: number;
+}
+
 /** Starts the API and gateway on `port` (0: any free port, for tests). */
-export async function startServer(deps: AppDeps, options: { port: number; host?: string }): Promise<RunningServer> {
+export async function startServer(deps: AppDeps, options: { port: number; host?: string } & RequestLimits): Promise<RunningServer> {
   const notifier = new CommandNotifier(deps.databaseUrl, deps.log.child({ component: 'command-notifier' }));
   await notifier.start();
   const app = createApp(deps, notifier, createMetrics());
   const host = options.host ?? '127.0.0.1';
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 20_000, requestTimeout);
+  // Node checks these limits every connectionsCheckingInterval (30 s by default, which would let a
+  // slow body hold a socket twice as long as allowed): check every second, which costs nothing.
+  const server = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval: 1_000 }, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => { server.off('error', reject); resolve(); });
   });
-  // Long polls hold a request open for up to two minutes: keep idle sockets longer than that.
+  // A long poll holds its response open for up to two minutes once the request is in: idle
+  // keep-alive sockets live longer than that, so agents reuse their connection.
   server.keepAliveTimeout = 130_000;
-  server.headersTimeout = 131_000;
-  server.requestTimeout = 0;
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,

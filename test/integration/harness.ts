@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { startServer, type AppDeps, type RunningServer } from '../../api/app';
+import { startServer, type AppDeps, type RequestLimits, type RunningServer } from '../../api/app';
 import { createPool, type Db } from '../../db/database';
 import type { InstallTimingInput } from '../../workflows/install.contract';
 import { connectClient } from '../../worker/temporal-connection';
@@ -41,7 +41,7 @@ export interface Harness {
  * One test file's world: a pg pool on the run's database, a Temporal client, a worker on a task queue
  * of its own, and the real API + gateway on a free port. Agents talk to `server.url` over HTTP.
  */
-export async function startHarness(options: { installTiming?: InstallTimingInput; startWorker?: boolean; app?: Partial<AppDeps> } = {}): Promise<Harness> {
+export async function startHarness(options: { installTiming?: InstallTimingInput; startWorker?: boolean; app?: Partial<AppDeps>; limits?: RequestLimits } = {}): Promise<Harness> {
   const databaseUrl = process.env.PATCHFLOW_TEST_DATABASE_URL!;
   const address = process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS!;
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -58,7 +58,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       initialUpdateRetry: { busySeconds: 1, failedSeconds: 1, maxSeconds: 2 },
       ...options.app,
     },
-    { port: 0 },
+    { port: 0, ...options.limits },
   );
   let connection: NativeConnection | undefined;
   let running: Promise<void> | undefined;
