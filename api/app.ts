@@ -7,6 +7,7 @@ import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
 import { CommandNotifier } from './command-notifier';
+import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
 import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
@@ -31,6 +32,8 @@ export interface AppDeps {
   initialUpdateRetry?: InitialUpdateDeps['initialUpdateRetry'];
   initialUpdateHistoryLimit?: number;
   rolloutOfflineAfterSeconds?: number;
+  /** failed authentications allowed per source address before a lockout (429) */
+  authFailureLimits?: AuthFailureLimits;
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -38,10 +41,12 @@ function operatorAuth(apiKey: string): RequestHandler {
   return (req, res, next) => {
     const presented = req.get('x-api-key') ?? (req.get('authorization') ?? '').replace(/^Bearer\s+/i, '');
     if (!presented) {
+      res.locals.authFailure = 'no API key';
       res.status(401).json({ error: 'missing API key (Authorization: Bearer <key> or X-API-Key)' });
       return;
     }
     if (!sameString(presented, apiKey)) {
+      res.locals.authFailure = 'API key is not valid';
       res.status(401).json({ error: 'API key is not valid' });
       return;
     }
@@ -68,6 +73,13 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use(express.json({ limit: '5mb' }));
   app.use(refuseControlCharacters);
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  // Failed authentications are counted per source address (429 past the limit) and audited.
+  const operatorsDoor = [
+    authFailureLimiter({ ...deps, door: 'operators' }, deps.authFailureLimits),
+    auditAuthFailures({ ...deps, door: 'operators' }),
+  ];
+  app.use(['/api/v1', '/metrics'], ...operatorsDoor);
+  app.use('/agent/v1', authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits), auditAuthFailures({ ...deps, door: 'agents' }));
   app.get('/metrics', operatorAuth(deps.apiKey), async (_req, res) => {
     metrics.agentsPolling.set(notifier.waiting);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -1,0 +1,45 @@
+import { API_KEY, startHarness, type Harness } from './harness';
+
+jest.setTimeout(60_000);
+
+/** Guessing keys or credentials is noticed: counted per address, locked out with 429, and audited. */
+let h: Harness;
+beforeAll(async () => { h = await startHarness({ startWorker: false, app: { authFailureLimits: { maxFailures: 5, windowMs: 60_000 } } }); });
+afterAll(async () => { await h.stop(); });
+
+const audits = async (action: string) => (await h.db.query(
+  `SELECT actor, details FROM audit_log WHERE action = $1 ORDER BY id`, [action])).rows;
+
+test('an address that fails 5 times is locked out with Retry-After, and every failure is audited', async () => {
+  // A valid key never counts: an operator at work is not throttled.
+  for (let i = 0; i < 8; i++) expect((await h.api('GET', '/api/v1/clients')).status).toBe(200);
+
+  const statuses: number[] = [];
+  let retryAfter: string | null = null;
+  for (let i = 0; i < 7; i++) {
+    const r = await h.api('GET', '/api/v1/clients', undefined, { authorization: `Bearer wrong-key-${i}` });
+    statuses.push(r.status);
+    if (r.status === 429) retryAfter = r.headers.get('retry-after');
+  }
+  expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+  expect(Number(retryAfter)).toBeGreaterThan(0);
+  // Locked out means locked out, also for the right key, until the window passes.
+  expect((await h.api('GET', '/api/v1/clients', undefined, { authorization: `Bearer ${API_KEY}` })).status).toBe(429);
+
+  await new Promise((r) => setTimeout(r, 200)); // audit rows are written once each answer is sent
+  const failed = await audits('auth.failed');
+  expect(failed).toHaveLength(5);
+  expect(failed[0].details).toMatchObject({ ip: expect.stringMatching(/127\.0\.0\.1/), door: 'operators', reason: 'API key is not valid', path: '/api/v1/clients' });
+  const locked = await audits('auth.locked_out');
+  expect(locked).toHaveLength(1);
+  expect(locked[0].details).toMatchObject({ door: 'operators', failures: 5 });
+});
+
+test('the agents\' door counts on its own, and names the device a credential claims', async () => {
+  const deviceId = '0b7a3c1e-5f2d-4e8a-9c6b-1d2e3f4a5b6c';
+  const r = await fetch(`${h.server.url}/agent/v1/commands?wait=0`, { headers: { authorization: `Bearer ${deviceId}.${'x'.repeat(43)}` } });
+  expect(r.status).toBe(401);
+  await new Promise((res) => setTimeout(res, 200));
+  const failed = (await audits('auth.failed')).filter((a) => a.details.door === 'agents');
+  expect(failed).toEqual([expect.objectContaining({ actor: `device:${deviceId}`, details: expect.objectContaining({ status: 401 }) })]);
+});
