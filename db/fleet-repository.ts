@@ -119,6 +119,20 @@ export async function listDevices(db: Queryable, filter: { clientId?: string; si
   return rows.map(toDevice);
 }
 
+/** Sets a device's working and/or install folder (already checked and canonical); undefined keeps one. */
+export async function updateDeviceFolders(
+  db: Queryable,
+  id: string,
+  folders: { workingFolder?: string; installFolder?: string },
+): Promise<DeviceRow | undefined> {
+  const { rowCount } = await db.query(
+    `UPDATE devices SET working_folder = COALESCE($2::text, working_folder), install_folder = COALESCE($3::text, install_folder)
+     WHERE id = $1::uuid`,
+    [id, folders.workingFolder ?? null, folders.installFolder ?? null],
+  );
+  return rowCount ? findDevice(db, id) : undefined;
+}
+
 /**
  * Exchanges a one-time enrollment token for a credential: sets the credential hash and clears the
  * token in one UPDATE, so a token can be used once even when two enrollments race.

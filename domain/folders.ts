@@ -20,6 +20,8 @@
  *   only the device's file system knows which.
  */
 
+import { UnsafeFolderError } from './errors';
+
 /** The rule set a folder is checked with: follows the device's operating system (`folderPlatformOf`). */
 export const FolderPlatform = {
   /** drive-letter paths, case-insensitive, Windows' reserved names and protected folders */
@@ -155,6 +157,16 @@ export function checkDeviceFolders(
   const install = checkFolder(folders.installFolder, { role: FolderRole.Install, platform });
   if (!install.ok) return { ok: false, field: 'installFolder', problem: install.problem };
   return { ok: true, workingFolder: working.canonical, installFolder: install.canonical };
+}
+
+/**
+ * A device's stored folders, canonical, ready for a workflow input; throws `UnsafeFolderError` naming
+ * the field and the rule when either breaks one (a row written before these rules, or edited by hand).
+ */
+export function requireSafeDeviceFolders(device: { id: string; os: string | null; workingFolder: string; installFolder: string }): { workingFolder: string; installFolder: string } {
+  const r = checkDeviceFolders(device, folderPlatformOf(device.os));
+  if (!r.ok) throw new UnsafeFolderError(device.id, r.field, r.problem.rule, r.problem.message);
+  return { workingFolder: r.workingFolder, installFolder: r.installFolder };
 }
 
 // ---- Windows ----
