@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import pino from 'pino';
+import { createRolloutActivities } from '../../activities/rollout-activities';
 import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../../domain/folders';
@@ -133,6 +135,17 @@ describe('a bad stored folder never reaches a workflow', () => {
     for await (const w of h.client.workflow.list({ query: `DeviceId = "${deviceId}"` })) workflows.push(w.workflowId);
     expect(workflows).toEqual([]);
   });
+});
+
+test('a rollout leaves out a device whose stored folder breaks a rule, and canonicalises the others', async () => {
+  const { siteId, deviceId: good } = await h.createDevice();
+  const bad = await h.api('POST', '/api/v1/devices', { siteId, name: 'SRV-BAD-ROW', deviceType: 'server' });
+  await h.db.query(`UPDATE devices SET credential_hash = 'x' WHERE site_id = $1::uuid`, [siteId]);
+  await h.db.query(`UPDATE devices SET working_folder = 'C:\\PROGRA~1' WHERE id = $1::uuid`, [bad.body.device.id]);
+  await h.db.query(`UPDATE devices SET working_folder = 'c:/ProgramData/Patchflow/Working/' WHERE id = $1::uuid`, [good]);
+  const activities = createRolloutActivities({ db: h.db, log: pino({ level: 'silent' }) });
+  const devices = await activities.resolveRolloutDevices({ scopeType: 'site', scopeId: siteId });
+  expect(devices).toEqual([expect.objectContaining({ deviceId: good, workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER })]);
 });
 
 describe('the agent refuses a bad folder even when the server sends one', () => {
