@@ -42,6 +42,7 @@ export interface InitialUpdateDeps {
 export async function startInitialUpdate(deps: InitialUpdateDeps, deviceId: string, requestedBy: string): Promise<{ workflowId: string; existing: boolean }> {
   const device = await findDevice(deps.db, deviceId);
   if (!device) throw new NotFoundError('device', deviceId);
+  if (device.retiredAt) throw new ConflictError(`device ${device.id} is retired; nothing starts on it`);
   const workflowId = initialUpdateWorkflowId(device.id);
   const handle = deps.client.workflow.getHandle(workflowId);
   const running = await handle.describe().then((d) => d.status.name === 'RUNNING', () => false);

@@ -7,7 +7,7 @@ import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
 import { releaseDevice } from '../db/operation-repository';
-import { NotFoundError } from '../domain/errors';
+import { ConflictError, NotFoundError } from '../domain/errors';
 import { requireSafeDeviceFolders } from '../domain/folders';
 import {
   INSTALL_WORKFLOW_TYPE,
@@ -50,6 +50,7 @@ export async function startInstall(
 ): Promise<{ workflowId: string; key: string }> {
   const device = await findDevice(deps.db, request.deviceId);
   if (!device) throw new NotFoundError('device', request.deviceId);
+  if (device.retiredAt) throw new ConflictError(`device ${device.id} is retired; nothing starts on it`);
   // Refused before the claim and before any workflow exists: a bad folder never reaches a device.
   const folders = requireSafeDeviceFolders(device);
   const key = newInstallKey();

@@ -58,6 +58,9 @@ export const updateDeviceSchema = z.object({
   installFolder: folderInput.optional(),
 }).strict().refine((v) => v.workingFolder !== undefined || v.installFolder !== undefined, { message: 'give workingFolder, installFolder or both' });
 
+/** DELETE /devices/:id?force=true: retire even while an install or Initial Update runs (it is cancelled). */
+export const retireDeviceQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
+
 export const listDevicesQuery = z.object({ clientId: uuid.optional(), siteId: uuid.optional() });
 export const listSitesQuery = z.object({ clientId: uuid.optional() });
 export const devicePatchesQuery = z.object({

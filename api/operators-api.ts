@@ -16,9 +16,10 @@ import { scanWorkflowId } from '../workflows/scan.contract';
 import type { Metrics } from './metrics';
 import {
   auditQuery, cancelInstallSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
-  canonicalFolders, deviceIdParam, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema, updateDeviceSchema,
+  canonicalFolders, deviceIdParam, retireDeviceQuery, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
 import { HttpError } from './errors';
+import { issueEnrollmentToken, retireDeviceById, revokeDeviceCredential } from './device-lifecycle';
 import { parse } from './validation';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -109,6 +110,23 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
       return d;
     });
     res.json(device);
+  }));
+
+  router.post('/devices/:deviceId/credential/revoke', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    res.json(await revokeDeviceCredential(deps, deviceId, actorOf(res)));
+  }));
+
+  router.post('/devices/:deviceId/enrollment-token', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    // Shown once, like the first token: only its hash is stored.
+    res.status(201).json(await issueEnrollmentToken(deps, deviceId, actorOf(res)));
+  }));
+
+  router.delete('/devices/:deviceId', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const q = parse(retireDeviceQuery, req.query, 'query');
+    res.json(await retireDeviceById(deps, deviceId, { force: q.force === 'true', actor: actorOf(res) }));
   }));
 
   router.get('/devices/:deviceId/patches', asyncRoute(async (req, res) => {
