@@ -5,7 +5,7 @@ import { claimDevice, takeOverClaim } from '../db/operation-repository';
 import { DeviceBusyError } from '../domain/errors';
 
 /** Is the workflow that holds a device claim still running? A workflow that cannot be found is not. */
-async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+export async function isRunning(client: Client, workflowId: string): Promise<boolean> {
   try {
     const d = await client.workflow.getHandle(workflowId).describe();
     return d.status.name === 'RUNNING';

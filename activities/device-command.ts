@@ -3,11 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { recordCommandAttempt, storeOutcome } from '../db/command-repository';
 import type { Db } from '../db/database';
-import { findDevice } from '../db/fleet-repository';
+import { findDevice, isDeviceRetired } from '../db/fleet-repository';
 import type { CommandPayloads, CommandType, RebootResult } from '../domain/device-protocol';
 
 /** Failure type of a step whose command the install withdrew (cancelled). */
 export const COMMAND_WITHDRAWN = 'CommandWithdrawn';
+/** Failure type of a step on a device that was retired (DELETE /api/v1/devices/:id). */
+export const DEVICE_RETIRED = 'DeviceRetired';
 
 /**
  * The command id: the same for every attempt of one step of one workflow run, so the agent's journal
@@ -32,6 +34,10 @@ export function createDeviceCommandActivities(deps: { db: Db; log: Logger }) {
       const info = Context.current().info;
       if (!info.workflowExecution) throw ApplicationFailure.nonRetryable('deviceCommand runs only inside a workflow', 'Misuse');
       const id = commandIdOf({ workflowExecution: info.workflowExecution, activityId: info.activityId });
+      // A retired device will never answer: fail the step at once rather than wait for its timeouts.
+      if (await isDeviceRetired(db, deviceId)) {
+        throw ApplicationFailure.create({ type: DEVICE_RETIRED, message: `device ${deviceId} is retired; ${type} not sent`, nonRetryable: true });
+      }
       const row = await recordCommandAttempt(db, {
         id, deviceId, workflowId: info.workflowExecution.workflowId, type, payload,
         taskToken: Buffer.from(info.taskToken), attempt: info.attempt,

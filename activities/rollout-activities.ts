@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
 import { beginRollout, finishRollout, recordMissedRun, resolveScopeDevices } from '../db/rollout-repository';
+import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
 import type { RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
 
 /** Bookkeeping of a rollout: its row, its devices, its counts. Each is idempotent. */
@@ -12,8 +13,18 @@ export function createRolloutActivities(deps: { db: Db; log: Logger }) {
       if (!fresh) deps.log.info(r, 'rollout already ran in this local slot; skipping');
       return fresh;
     },
+    /**
+     * The scope's devices, each with its folders in canonical spelling. A device whose folder breaks a
+     * rule is left out of the rollout (and logged with the rule), so no install workflow starts on it.
+     */
     async resolveRolloutDevices(scope: RolloutScope): Promise<RolloutDevice[]> {
-      return resolveScopeDevices(deps.db, scope);
+      const devices: RolloutDevice[] = [];
+      for (const { os, ...d } of await resolveScopeDevices(deps.db, scope)) {
+        const folders = checkDeviceFolders(d, folderPlatformOf(os));
+        if (folders.ok) devices.push({ ...d, workingFolder: folders.workingFolder, installFolder: folders.installFolder });
+        else deps.log.warn({ deviceId: d.deviceId, field: folders.field, rule: folders.problem.rule, scope }, `left out of the rollout: ${folders.problem.message}`);
+      }
+      return devices;
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       await finishRollout(deps.db, args.workflowId, args.counts);

@@ -16,7 +16,7 @@ import {
   type ScanResult,
 } from '../domain/device-protocol';
 import { formatExitCode } from '../domain/exit-codes';
-import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, installFolderProblem, workingFolderProblem } from '../domain/folders';
+import { checkFolder, DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, FolderPlatform, FolderRole } from '../domain/folders';
 import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
 import { randomGuid, randomInt, randomStream, seedFromText, shuffled, type Random } from './prng';
 import { emptyDirectory, fileExists, listFiles, SandboxPathError, WindowsSandbox, windowsJoin } from './sandbox';
@@ -411,10 +411,10 @@ export class SimulatedWindowsDevice {
   }
 
   private async download(command: AgentCommand<'download'>, options: HandleOptions): Promise<CommandOutcome> {
-    const { patch, workingFolder }: DownloadPayload = command.payload;
+    const { patch }: DownloadPayload = command.payload;
     const kb = normaliseKb(patch.kb);
-    const problem = workingFolderProblem(workingFolder);
-    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false, kb);
+    const workingFolder = this.safeFolder(command.payload.workingFolder, FolderRole.Working);
+    if (typeof workingFolder !== 'string') return this.refuse(command, CommandErrorCode.UnsafeFolder, workingFolder.refused, false, kb);
     const update = findUpdate(patch);
     if (!update) return this.refuse(command, CommandErrorCode.DownloadFailed, `GET ${patch.downloadUrl} answered 404 Not Found: ${kb} is not in the catalog`, false, kb);
     const file = this.sandbox.localFile(workingFolder, patch.fileName);
@@ -448,9 +448,10 @@ export class SimulatedWindowsDevice {
   }
 
   private async copy(command: AgentCommand<'copy'>): Promise<CommandOutcome> {
-    const { patches, workingFolder, installFolder }: CopyPayload = command.payload;
-    const problem = workingFolderProblem(workingFolder) ?? installFolderProblem(installFolder);
-    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false);
+    const { patches }: CopyPayload = command.payload;
+    const folders = this.safeFolders(command.payload);
+    if ('refused' in folders) return this.refuse(command, CommandErrorCode.UnsafeFolder, folders.refused, false);
+    const { workingFolder, installFolder } = folders;
     await mkdir(this.sandbox.localPath(installFolder), { recursive: true });
     const copied: { kb: string; path: string }[] = [];
     for (const patch of patches) {
@@ -469,10 +470,10 @@ export class SimulatedWindowsDevice {
   }
 
   private async execute(command: AgentCommand<'execute'>): Promise<CommandOutcome> {
-    const { patch, installFolder }: ExecutePayload = command.payload;
+    const { patch }: ExecutePayload = command.payload;
     const kb = normaliseKb(patch.kb);
-    const problem = installFolderProblem(installFolder);
-    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false, kb);
+    const installFolder = this.safeFolder(command.payload.installFolder, FolderRole.Install);
+    if (typeof installFolder !== 'string') return this.refuse(command, CommandErrorCode.UnsafeFolder, installFolder.refused, false, kb);
     const file = this.sandbox.localFile(installFolder, patch.fileName);
     const windowsPath = windowsJoin(installFolder, patch.fileName);
     if (!(await fileExists(file))) {
@@ -620,11 +621,11 @@ export class SimulatedWindowsDevice {
   }
 
   private async cleanup(command: AgentCommand<'cleanup'>): Promise<CommandOutcome> {
-    const { workingFolder, installFolder }: CleanupPayload = command.payload;
-    // Cleanup deletes everything inside both folders: refusing a protected folder here is what keeps a
-    // wrong setting from emptying C:\Windows.
-    const problem = workingFolderProblem(workingFolder) ?? installFolderProblem(installFolder);
-    if (problem) return this.refuse(command, CommandErrorCode.UnsafeFolder, problem, false);
+    // Cleanup deletes everything inside both folders: refusing a protected folder here, whatever the
+    // server sent, is what keeps a wrong setting or a tampered command from emptying C:\Windows\System32.
+    const folders = this.safeFolders(command.payload as CleanupPayload);
+    if ('refused' in folders) return this.refuse(command, CommandErrorCode.UnsafeFolder, folders.refused, false);
+    const { workingFolder, installFolder } = folders;
     const working = this.sandbox.localPath(workingFolder);
     const install = this.sandbox.localPath(installFolder);
     const removedFiles = (await emptyDirectory(working)) + (await emptyDirectory(install));
@@ -635,6 +636,25 @@ export class SimulatedWindowsDevice {
     const installFolderEmpty = (await listFiles(install)).length === 0;
     this.record({ commandId: command.id, type: command.type, detail: `removed ${removedFiles} files` });
     return { status: 'succeeded', result: { removedFiles, workingFolderEmpty, installFolderEmpty } };
+  }
+
+  /**
+   * The canonical spelling of a folder the server sent, or why the device will not touch it: the same
+   * rules as the API's (domain/folders.ts), checked again here because only the device's own check
+   * stands between a wrong or tampered command and a deleted folder. Files are written and deleted
+   * only under the canonical path.
+   */
+  private safeFolder(folder: unknown, role: FolderRole): string | { refused: string } {
+    const r = checkFolder(folder, { role, platform: FolderPlatform.Windows });
+    return r.ok ? r.canonical : { refused: `refused by the device: ${r.problem.message}` };
+  }
+
+  private safeFolders(p: { workingFolder: unknown; installFolder: unknown }): { workingFolder: string; installFolder: string } | { refused: string } {
+    const workingFolder = this.safeFolder(p.workingFolder, FolderRole.Working);
+    if (typeof workingFolder !== 'string') return workingFolder;
+    const installFolder = this.safeFolder(p.installFolder, FolderRole.Install);
+    if (typeof installFolder !== 'string') return installFolder;
+    return { workingFolder, installFolder };
   }
 
   private refuse(command: AgentCommand, code: string, message: string, retryable: boolean, kb?: string): CommandOutcome {

@@ -11,7 +11,7 @@ import {
   storeOutcome,
   type CommandRow,
 } from '../db/command-repository';
-import type { Db } from '../db/database';
+import { withTransaction, type Db } from '../db/database';
 import { enrollDevice, findCredentialHash, recordCheckIn } from '../db/fleet-repository';
 import type { AgentCommand, CommandError, RebootResult } from '../domain/device-protocol';
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
@@ -53,9 +53,14 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   router.post('/enroll', asyncRoute(async (req, res) => {
     const body = parse(enrollSchema, req.body, 'body');
     const secret = newSecret();
-    const deviceId = await enrollDevice(db, hashSecret(body.enrollmentToken), hashSecret(secret), body.bootId);
+    // One transaction: the token is spent, the credential stored and the audit row written together,
+    // or none of them (a failure leaves the token usable).
+    const deviceId = await withTransaction(db, async (tx) => {
+      const id = await enrollDevice(tx, hashSecret(body.enrollmentToken), hashSecret(secret), body.bootId);
+      if (id) await appendAudit(tx, [{ actor: `device:${id}`, action: 'device.enrolled', deviceId: id, details: { hostname: body.hostname ?? null } }]);
+      return id;
+    });
     if (!deviceId) throw new HttpError(401, 'enrollment token is unknown or already used');
-    await appendAudit(db, [{ actor: `device:${deviceId}`, action: 'device.enrolled', deviceId, details: { hostname: body.hostname ?? null } }]);
     log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
     res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret) });
   }));

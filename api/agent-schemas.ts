@@ -70,7 +70,7 @@ export const progressSchema = z.object({
 
 export const enrollSchema = z.object({
   enrollmentToken: z.string().min(20).max(200),
-  hostname: z.string().min(1).max(255).optional(),
+  hostname: z.string().min(1).max(255).refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters').optional(),
   bootId: z.string().min(1).max(200),
 });
 

@@ -15,6 +15,7 @@ const STATUS_BY_TYPE: Record<string, number> = {
   NotFound: 404,
   Conflict: 409,
   Unprocessable: 422,
+  UnsafeFolder: 422,
 };
 
 /** Names each wrong field: "body.kbs.0: must look like KB5034441". */

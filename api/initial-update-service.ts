@@ -7,6 +7,7 @@ import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
 import { releaseDevice } from '../db/operation-repository';
 import { ConflictError, NotFoundError } from '../domain/errors';
+import { requireSafeDeviceFolders } from '../domain/folders';
 import {
   INITIAL_UPDATE_WORKFLOW_TYPE,
   cancelInitialUpdate,
@@ -41,14 +42,17 @@ export interface InitialUpdateDeps {
 export async function startInitialUpdate(deps: InitialUpdateDeps, deviceId: string, requestedBy: string): Promise<{ workflowId: string; existing: boolean }> {
   const device = await findDevice(deps.db, deviceId);
   if (!device) throw new NotFoundError('device', deviceId);
+  if (device.retiredAt) throw new ConflictError(`device ${device.id} is retired; nothing starts on it`);
   const workflowId = initialUpdateWorkflowId(device.id);
   const handle = deps.client.workflow.getHandle(workflowId);
   const running = await handle.describe().then((d) => d.status.name === 'RUNNING', () => false);
   if (running) return { workflowId, existing: true };
+  // Refused before the claim and before any workflow exists: a bad folder never reaches a device.
+  const folders = requireSafeDeviceFolders(device);
   await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'initial-update' });
   const input: InitialUpdateInput = {
     deviceId: device.id, deviceName: device.name, clientId: device.clientId, clientName: device.clientName,
-    siteId: device.siteId, siteName: device.siteName, workingFolder: device.workingFolder, installFolder: device.installFolder,
+    siteId: device.siteId, siteName: device.siteName, workingFolder: folders.workingFolder, installFolder: folders.installFolder,
     requestedBy, retry: deps.initialUpdateRetry, installTiming: deps.installTiming, historyLimit: deps.initialUpdateHistoryLimit,
   };
   try {

@@ -7,7 +7,8 @@ import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
 import { releaseDevice } from '../db/operation-repository';
-import { NotFoundError } from '../domain/errors';
+import { ConflictError, NotFoundError } from '../domain/errors';
+import { requireSafeDeviceFolders } from '../domain/folders';
 import {
   INSTALL_WORKFLOW_TYPE,
   cancelInstallUpdate,
@@ -49,6 +50,9 @@ export async function startInstall(
 ): Promise<{ workflowId: string; key: string }> {
   const device = await findDevice(deps.db, request.deviceId);
   if (!device) throw new NotFoundError('device', request.deviceId);
+  if (device.retiredAt) throw new ConflictError(`device ${device.id} is retired; nothing starts on it`);
+  // Refused before the claim and before any workflow exists: a bad folder never reaches a device.
+  const folders = requireSafeDeviceFolders(device);
   const key = newInstallKey();
   const workflowId = installWorkflowId(device.id, key);
   await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });
@@ -61,8 +65,8 @@ export async function startInstall(
     siteName: device.siteName,
     kbs: request.kbs,
     rebootAllowed: request.rebootAllowed ?? true,
-    workingFolder: device.workingFolder,
-    installFolder: device.installFolder,
+    workingFolder: folders.workingFolder,
+    installFolder: folders.installFolder,
     requestedBy: request.requestedBy,
     timing: deps.installTiming,
   };
@@ -128,9 +132,19 @@ export async function describeInstall(deps: InstallServiceDeps, workflowId: stri
   } else if (d.status.name === 'COMPLETED') {
     view.result = (await handle.result()) as InstallResult;
   } else {
-    view.failure = await handle.result().then(() => null, (err: Error) => (err.cause as Error | undefined)?.message ?? err.message);
+    view.failure = await handle.result().then(() => null, (err: Error) => failureChain(err));
   }
   return view;
+}
+
+/**
+ * Every message down a failure's cause chain below the workflow's own: "Activity task failed:
+ * refused by the device: ... (rule: parent-segment)", so the operator reads why, not only where.
+ */
+export function failureChain(err: Error): string {
+  const messages: string[] = [];
+  for (let e = err.cause as Error | undefined; e; e = e.cause as Error | undefined) messages.push(e.message);
+  return messages.length > 0 ? messages.join(': ') : err.message;
 }
 
 /** Asks a running install to stop; cleanup still runs on the device. */

@@ -6,6 +6,7 @@ import { findDevice } from '../db/fleet-repository';
 import { releaseDevice } from '../db/operation-repository';
 import { findSchedule } from '../db/schedule-repository';
 import { DeviceBusyError } from '../domain/errors';
+import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallTimingInput } from '../workflows/install.contract';
 import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
 
@@ -22,6 +23,12 @@ export async function runMissedRunsOnCheckIn(
   if (rows.length === 0) return 0;
   const device = await findDevice(deps.db, deviceId);
   if (!device) return 0;
+  const folders = checkDeviceFolders(device, folderPlatformOf(device.os));
+  if (!folders.ok) {
+    // Nothing starts on a device whose folder breaks a rule; the operator sees it on the next manual start.
+    deps.log.warn({ deviceId, field: folders.field, rule: folders.problem.rule }, `missed runs skipped: ${folders.problem.message}`);
+    return 0;
+  }
   let started = 0;
   for (const { schedule_id: scheduleId } of rows) {
     const schedule = await findSchedule(deps.db, scheduleId);
@@ -36,7 +43,7 @@ export async function runMissedRunsOnCheckIn(
     const input: DeviceInstallInput = {
       deviceId: device.id, deviceName: device.name, clientId: device.clientId, clientName: device.clientName,
       siteId: device.siteId, siteName: device.siteName, rebootAllowed: true,
-      workingFolder: device.workingFolder, installFolder: device.installFolder,
+      workingFolder: folders.workingFolder, installFolder: folders.installFolder,
       requestedBy: `schedule:${scheduleId} (missed run, on check-in)`, timing: deps.installTiming,
       automatic: {
         timezone: schedule.timing.timezone, rebootAction: schedule.rebootAction,

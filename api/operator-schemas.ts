@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ALL_PATCH_STATUSES, type PatchStatus } from '../domain/patch-status';
-import { installFolderProblem, workingFolderProblem } from '../domain/folders';
+import { checkFolder, defaultFolders, folderPlatformOf, FolderRole, type FolderPlatform } from '../domain/folders';
 
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 const uuid = z.string().uuid('must be a UUID');
@@ -11,20 +11,55 @@ export const clientIdParam = z.object({ clientId: uuid });
 export const deviceIdParam = z.object({ deviceId: uuid });
 export const installParams = z.object({ deviceId: uuid, key: z.string().regex(/^[a-z0-9-]{1,64}$/, 'is not an install key') });
 
+/** A folder as sent: any string; the folder rules (domain/folders.ts) judge it with the device's OS. */
+const folderInput = z.string({ error: 'must be a string' });
+
+type DeviceFolders = { workingFolder?: string; installFolder?: string };
+
+/**
+ * The canonical spellings of the folders given (what gets stored), and an issue naming the field for
+ * each folder that breaks a rule.
+ */
+export function canonicalFolders(folders: DeviceFolders, platform: FolderPlatform): { folders: DeviceFolders; issues: { field: keyof DeviceFolders; message: string }[] } {
+  const out: DeviceFolders = {};
+  const issues: { field: keyof DeviceFolders; message: string }[] = [];
+  for (const [field, role] of [['workingFolder', FolderRole.Working], ['installFolder', FolderRole.Install]] as const) {
+    const value = folders[field];
+    if (value === undefined) continue;
+    const r = checkFolder(value, { role, platform });
+    if (r.ok) out[field] = r.canonical;
+    else issues.push({ field, message: r.problem.message });
+  }
+  return { folders: out, issues };
+}
+
 export const createDeviceSchema = z.object({
   siteId: uuid,
   name: z.string().trim().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a host name such as SRV-01'),
   deviceType: z.enum(['server', 'workstation']),
   os: z.string().trim().min(1).max(200).optional(),
-  workingFolder: z.string().optional().superRefine((v, ctx) => {
-    const problem = v === undefined ? undefined : workingFolderProblem(v);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-  installFolder: z.string().optional().superRefine((v, ctx) => {
-    const problem = v === undefined ? undefined : installFolderProblem(v);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-}).strict();
+  workingFolder: folderInput.optional(),
+  installFolder: folderInput.optional(),
+}).strict().transform((v, ctx) => {
+  // The OS decides the rule set (Windows or POSIX) and the defaults.
+  const platform = folderPlatformOf(v.os);
+  const defaults = defaultFolders(platform);
+  const { folders, issues } = canonicalFolders({
+    workingFolder: v.workingFolder ?? defaults.workingFolder, installFolder: v.installFolder ?? defaults.installFolder,
+  }, platform);
+  for (const i of issues) ctx.addIssue({ code: 'custom', path: [i.field], message: i.message });
+  if (!folders.workingFolder || !folders.installFolder) return z.NEVER;
+  return { ...v, workingFolder: folders.workingFolder, installFolder: folders.installFolder };
+});
+
+/** PATCH /devices/:id: the folders only; checked with `canonicalFolders` against the stored device's OS. */
+export const updateDeviceSchema = z.object({
+  workingFolder: folderInput.optional(),
+  installFolder: folderInput.optional(),
+}).strict().refine((v) => v.workingFolder !== undefined || v.installFolder !== undefined, { message: 'give workingFolder, installFolder or both' });
+
+/** DELETE /devices/:id?force=true: retire even while an install or Initial Update runs (it is cancelled). */
+export const retireDeviceQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
 
 export const listDevicesQuery = z.object({ clientId: uuid.optional(), siteId: uuid.optional() });
 export const listSitesQuery = z.object({ clientId: uuid.optional() });

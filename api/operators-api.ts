@@ -2,10 +2,10 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { appendAudit, listAudit } from '../db/audit-repository';
 import { withTransaction } from '../db/database';
-import { findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites } from '../db/fleet-repository';
+import { findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites, updateDeviceFolders } from '../db/fleet-repository';
 import { listDevicePatches } from '../db/patch-repository';
 import { ConflictError, NotFoundError } from '../domain/errors';
-import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../domain/folders';
+import { folderPlatformOf } from '../domain/folders';
 import { installWorkflowId } from '../workflows/install.contract';
 import { hashSecret, newSecret } from './credentials';
 import { cancelInstall, describeInstall, startInstall, type InstallServiceDeps } from './install-service';
@@ -16,8 +16,10 @@ import { scanWorkflowId } from '../workflows/scan.contract';
 import type { Metrics } from './metrics';
 import {
   auditQuery, cancelInstallSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
-  deviceIdParam, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema,
+  canonicalFolders, deviceIdParam, retireDeviceQuery, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
+import { HttpError } from './errors';
+import { issueEnrollmentToken, retireDeviceById, revokeDeviceCredential } from './device-lifecycle';
 import { parse } from './validation';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -62,10 +64,13 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
       const d = await insertDevice(tx, {
         siteId: body.siteId, name: body.name, deviceType: body.deviceType, os: body.os,
         enrollmentTokenHash: hashSecret(enrollmentToken),
-        workingFolder: body.workingFolder ?? DEFAULT_WORKING_FOLDER,
-        installFolder: body.installFolder ?? DEFAULT_INSTALL_FOLDER,
+        workingFolder: body.workingFolder,
+        installFolder: body.installFolder,
       });
-      await appendAudit(tx, [{ actor: actorOf(res), action: 'device.created', deviceId: d.id, details: { name: d.name } }]);
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'device.created', deviceId: d.id,
+        details: { name: d.name, workingFolder: d.workingFolder, installFolder: d.installFolder },
+      }]);
       return d;
     });
     // The enrollment token is shown once: only its hash is stored.
@@ -82,6 +87,46 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
     const device = await findDevice(db, deviceId);
     if (!device) throw new NotFoundError('device', deviceId);
     res.json(device);
+  }));
+
+  /** Changes a device's folders, checked by the same rules (and the device's OS) as at registration. */
+  router.patch('/devices/:deviceId', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const body = parse(updateDeviceSchema, req.body, 'body');
+    const before = await findDevice(db, deviceId);
+    if (!before) throw new NotFoundError('device', deviceId);
+    const { folders, issues } = canonicalFolders(body, folderPlatformOf(before.os));
+    if (issues.length > 0) throw new HttpError(400, issues.map((i) => `body.${i.field}: ${i.message}`).join('; '));
+    const device = await withTransaction(db, async (tx) => {
+      const d = await updateDeviceFolders(tx, deviceId, folders);
+      if (!d) throw new NotFoundError('device', deviceId);
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'device.folders_changed', deviceId,
+        details: {
+          before: { workingFolder: before.workingFolder, installFolder: before.installFolder },
+          after: { workingFolder: d.workingFolder, installFolder: d.installFolder },
+        },
+      }]);
+      return d;
+    });
+    res.json(device);
+  }));
+
+  router.post('/devices/:deviceId/credential/revoke', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    res.json(await revokeDeviceCredential(deps, deviceId, actorOf(res)));
+  }));
+
+  router.post('/devices/:deviceId/enrollment-token', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    // Shown once, like the first token: only its hash is stored.
+    res.status(201).json(await issueEnrollmentToken(deps, deviceId, actorOf(res)));
+  }));
+
+  router.delete('/devices/:deviceId', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const q = parse(retireDeviceQuery, req.query, 'query');
+    res.json(await retireDeviceById(deps, deviceId, { force: q.force === 'true', actor: actorOf(res) }));
   }));
 
   router.get('/devices/:deviceId/patches', asyncRoute(async (req, res) => {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice, listDevices, type DeviceRow } from '../db/fleet-repository';
-import { NotFoundError } from '../domain/errors';
+import { ConflictError, NotFoundError } from '../domain/errors';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput, type PatchScanResult } from '../workflows/scan.contract';
 import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
 
@@ -46,6 +46,7 @@ export async function startScanFor(deps: ScanServiceDeps, device: DeviceRow, req
 export async function startDeviceScan(deps: ScanServiceDeps, deviceId: string, requestedBy: string) {
   const device = await findDevice(deps.db, deviceId);
   if (!device) throw new NotFoundError('device', deviceId);
+  if (device.retiredAt) throw new ConflictError(`device ${device.id} is retired; nothing starts on it`);
   const started = await startScanFor(deps, device, requestedBy);
   await appendAudit(deps.db, [{ actor: requestedBy, action: 'scan.started', deviceId, subject: started.workflowId }]);
   return started;
@@ -60,7 +61,7 @@ export async function startScopeScan(
   const devices = (await listDevices(deps.db, {
     clientId: scope.scopeType === 'client' ? scope.scopeId : undefined,
     siteId: scope.scopeType === 'site' ? scope.scopeId : undefined,
-  })).filter((d) => scope.scopeType !== 'device_type' || d.deviceType === scope.scopeId);
+  })).filter((d) => !d.retiredAt && (scope.scopeType !== 'device_type' || d.deviceType === scope.scopeId));
   const started: { deviceId: string; workflowId: string }[] = [];
   for (const d of devices) started.push({ deviceId: d.id, ...(await startScanFor(deps, d, requestedBy)) });
   await appendAudit(deps.db, [{ actor: requestedBy, action: 'scan.started_for_scope', subject: `${scope.scopeType}:${scope.scopeId ?? ''}`, details: { devices: started.length } }]);

@@ -140,3 +140,16 @@ export async function cancelOpenCommands(db: Queryable, workflowId: string, exce
   );
   return rowCount ?? 0;
 }
+
+/**
+ * Withdraws every unfinished command of a device (retired), whichever workflow sent it; returns them
+ * with the task tokens whose activities the caller fails, so no step waits for a device that is gone.
+ */
+export async function withdrawDeviceCommands(db: Queryable, deviceId: string): Promise<CommandRow[]> {
+  const { rows } = await db.query(
+    `UPDATE agent_commands SET status = 'cancelled', finished_at = now(), updated_at = now()
+     WHERE device_id = $1::uuid AND status IN ('pending', 'claimed', 'acknowledged') RETURNING *`,
+    [deviceId],
+  );
+  return rows.map(toRow);
+}

@@ -19,6 +19,8 @@ export interface DeviceRow {
   workingFolder: string;
   installFolder: string;
   createdAt: string;
+  /** set once the device is retired (DELETE /api/v1/devices/:id); nothing starts on it after */
+  retiredAt: string | null;
 }
 
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
@@ -70,7 +72,7 @@ export async function listSites(db: Queryable, clientId?: string): Promise<SiteR
 const DEVICE_SELECT = `
   SELECT d.id, d.name, d.device_type, d.os, d.site_id, s.name AS site_name, s.client_id, c.name AS client_name,
          d.credential_hash IS NOT NULL AS enrolled, d.enrolled_at, d.last_check_in_at, d.boot_id,
-         d.working_folder, d.install_folder, d.created_at
+         d.working_folder, d.install_folder, d.created_at, d.retired_at
   FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id`;
 
 const toDevice = (r: Record<string, any>): DeviceRow => ({
@@ -89,6 +91,7 @@ const toDevice = (r: Record<string, any>): DeviceRow => ({
   workingFolder: r.working_folder,
   installFolder: r.install_folder,
   createdAt: r.created_at.toISOString(),
+  retiredAt: iso(r.retired_at),
 });
 
 export async function insertDevice(
@@ -117,6 +120,20 @@ export async function listDevices(db: Queryable, filter: { clientId?: string; si
     [filter.clientId ?? null, filter.siteId ?? null],
   );
   return rows.map(toDevice);
+}
+
+/** Sets a device's working and/or install folder (already checked and canonical); undefined keeps one. */
+export async function updateDeviceFolders(
+  db: Queryable,
+  id: string,
+  folders: { workingFolder?: string; installFolder?: string },
+): Promise<DeviceRow | undefined> {
+  const { rowCount } = await db.query(
+    `UPDATE devices SET working_folder = COALESCE($2::text, working_folder), install_folder = COALESCE($3::text, install_folder)
+     WHERE id = $1::uuid`,
+    [id, folders.workingFolder ?? null, folders.installFolder ?? null],
+  );
+  return rowCount ? findDevice(db, id) : undefined;
 }
 
 /**
@@ -153,4 +170,46 @@ export async function recordCheckIn(db: Queryable, deviceId: string, bootId: str
     [deviceId, bootId ?? null],
   );
   return rows[0]?.previous ?? undefined;
+}
+
+/**
+ * Clears a device's credential, so its next request is refused (the gateway looks the hash up on every
+ * request). Returns whether it had one; undefined for an unknown or retired device.
+ */
+export async function revokeCredential(db: Queryable, deviceId: string): Promise<{ hadCredential: boolean } | undefined> {
+  const { rows } = await db.query(
+    `UPDATE devices d SET credential_hash = NULL
+     FROM (SELECT id, credential_hash IS NOT NULL AS had FROM devices WHERE id = $1::uuid AND retired_at IS NULL FOR UPDATE) prev
+     WHERE d.id = prev.id RETURNING prev.had`,
+    [deviceId],
+  );
+  return rows[0] ? { hadCredential: rows[0].had } : undefined;
+}
+
+/**
+ * Gives a device a new one-time enrollment token (its hash): any earlier unused token and the current
+ * credential stop working in the same UPDATE. False for an unknown or retired device.
+ */
+export async function reissueEnrollmentToken(db: Queryable, deviceId: string, enrollmentTokenHash: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE devices SET enrollment_token_hash = $2::text, credential_hash = NULL WHERE id = $1::uuid AND retired_at IS NULL`,
+    [deviceId, enrollmentTokenHash],
+  );
+  return (rowCount ?? 0) === 1;
+}
+
+/** Retires a device: no credential, no enrollment token, `retired_at` set. False if unknown or already retired. */
+export async function retireDevice(db: Queryable, deviceId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE devices SET retired_at = now(), credential_hash = NULL, enrollment_token_hash = NULL
+     WHERE id = $1::uuid AND retired_at IS NULL`,
+    [deviceId],
+  );
+  return (rowCount ?? 0) === 1;
+}
+
+/** Whether a device is retired (unknown devices are not). */
+export async function isDeviceRetired(db: Queryable, deviceId: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT retired_at IS NOT NULL AS retired FROM devices WHERE id = $1::uuid', [deviceId]);
+  return rows[0]?.retired ?? false;
 }

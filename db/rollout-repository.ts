@@ -47,10 +47,10 @@ export async function listRollouts(db: Queryable, scheduleId?: string, limit = 5
   }));
 }
 
-/** The devices a schedule covers right now (resolved at run time, so new devices are included). */
-export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): Promise<RolloutDevice[]> {
+/** The devices a schedule covers right now (resolved at run time, so new devices are included), with their OS. */
+export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): Promise<(RolloutDevice & { os: string | null })[]> {
   const { rows } = await db.query(
-    `SELECT d.id, d.name, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
+    `SELECT d.id, d.name, d.os, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
      FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
      WHERE d.credential_hash IS NOT NULL AND (
        $1::text = 'all'
@@ -69,7 +69,7 @@ export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): P
   );
   return rows.map((r) => ({
     deviceId: r.id, deviceName: r.name, clientId: r.client_id, clientName: r.client_name,
-    siteId: r.site_id, siteName: r.site_name, workingFolder: r.working_folder, installFolder: r.install_folder,
+    siteId: r.site_id, siteName: r.site_name, workingFolder: r.working_folder, installFolder: r.install_folder, os: r.os,
   }));
 }
 

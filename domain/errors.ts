@@ -34,3 +34,11 @@ export class UnprocessableError extends PatchflowError {
     super(message);
   }
 }
+
+/** Thrown when a device's stored working or install folder breaks a folder rule, so nothing may start on it. */
+export class UnsafeFolderError extends PatchflowError {
+  readonly type = 'UnsafeFolder';
+  constructor(readonly deviceId: string, readonly field: 'workingFolder' | 'installFolder', readonly rule: string, problem: string) {
+    super(`device ${deviceId}: ${field}: ${problem}; change it with PATCH /api/v1/devices/${deviceId}`);
+  }
+}

@@ -45,7 +45,7 @@ describe('operators API', () => {
     const before = await count('devices');
     const r = await h.api('POST', '/api/v1/devices', { siteId, name: 'SRV-09', deviceType: 'server', workingFolder: 'C:\\Windows\\System32' });
     expect(r.status).toBe(400);
-    expect(r.body.error).toMatch(/body\.workingFolder: .*protected OS folder/);
+    expect(r.body.error).toMatch(/^body\.workingFolder: working folder "C:\\Windows\\System32" is inside the Windows folder, .*\(rule: protected\)$/);
     const r2 = await h.api('POST', '/api/v1/devices', { siteId, name: 'SRV-09', deviceType: 'laptop' });
     expect(r2.status).toBe(400);
     expect(r2.body.error).toMatch(/body\.deviceType/);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { catalogFor, findUpdate, SERVER_2019_PREREQUISITES, sha256Of, simulatedFileContent } from '../../agent/catalog';
@@ -199,6 +199,42 @@ describe('SimulatedWindowsDevice', () => {
     const cleaned = await d.handle(command('cleanup', { workingFolder: 'C:\\Windows\\System32', installFolder: DEFAULT_INSTALL_FOLDER }));
     expect(cleaned).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder' } });
     expect(await d.folderContents('C:\\Windows\\System32')).toEqual({ working: [], install: [] });
+  });
+
+  it.each([
+    ['cleanup', 'installFolder', 'protected', 'C:\\Windows\\System32\\config'],
+    ['cleanup', 'workingFolder', 'parent-segment', 'C:\\ProgramData\\..\\Windows\\System32'],
+    ['cleanup', 'workingFolder', 'short-name', 'C:\\PROGRA~1'],
+    ['cleanup', 'installFolder', 'protected', 'C:\\Windows.\\System32'],
+    ['cleanup', 'installFolder', 'protected', 'C:\\Windows \\System32'],
+    ['cleanup', 'installFolder', 'stream', 'C:\\Windows\\System32::$INDEX_ALLOCATION'],
+    ['cleanup', 'workingFolder', 'too-long', `C:\\${'x'.repeat(1_000_000)}`],
+    ['download', 'workingFolder', 'parent-segment', 'C:\\Users\\Public\\..\\..'],
+    ['copy', 'installFolder', 'protected', 'C:\\Windows\\System32\\config'],
+    ['execute', 'installFolder', 'protected', 'C:\\Windows\\SysWOW64'],
+  ] as const)('refuses a %s whose %s breaks rule %s, and touches nothing', async (type, field, rule, folder) => {
+    const d = device({ missingKbs: ['KB5034441'] });
+    // A file already in the real System32\config of the sandbox: a cleanup that obeyed would delete it.
+    const victim = d.sandbox.localFile('C:\\Windows\\System32\\config', 'SYSTEM');
+    await mkdir(path.dirname(victim), { recursive: true });
+    await writeFile(victim, 'hive');
+    const folders = { workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER, [field]: folder };
+    const sent = type === 'cleanup' ? command('cleanup', folders)
+      : type === 'copy' ? command('copy', { patches: [patchFile('KB5034441')], ...folders })
+        : type === 'download' ? command('download', { patch: patchFile('KB5034441'), workingFolder: folders.workingFolder })
+          : command('execute', { patch: patchFile('KB5034441'), installFolder: folders.installFolder });
+    const outcome = await d.handle(sent);
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', retryable: false } });
+    expect(outcome.status === 'failed' && outcome.error.message).toMatch(new RegExp(`^refused by the device: .*\\(rule: ${rule}\\)$`));
+    expect(await readFile(victim, 'utf8')).toBe('hive');
+    expect(await d.folderContents()).toEqual({ working: [], install: [] });
+  });
+
+  it('works in the canonical folder whatever spelling the server sends', async () => {
+    const d = device({ missingKbs: ['KB5034441'] });
+    const out = succeeded<{ path: string }>(await d.handle(command('download', { patch: patchFile('KB5034441'), workingFolder: 'C:/ProgramData//Patchflow/./Working./' })));
+    expect(out.path).toBe(`${DEFAULT_WORKING_FOLDER}\\${patchFile('KB5034441').fileName}`);
+    expect((await d.folderContents()).working).toEqual([patchFile('KB5034441').fileName]);
   });
 
   it('refuses a download when the disk is too small, as a retryable DiskFull', async () => {
