@@ -4,11 +4,16 @@ jest.setTimeout(60_000);
 
 /** Guessing keys or credentials is noticed: counted per address, locked out with 429, and audited. */
 let h: Harness;
-beforeAll(async () => { h = await startHarness({ startWorker: false, app: { authFailureLimits: { maxFailures: 5, windowMs: 60_000 } } }); });
+/** The run's database is shared by every test file: look only at audit rows written after this one started. */
+let firstAuditId: number;
+beforeAll(async () => {
+  h = await startHarness({ startWorker: false, app: { authFailureLimits: { maxFailures: 5, windowMs: 60_000 } } });
+  firstAuditId = Number((await h.db.query('SELECT coalesce(max(id), 0) AS id FROM audit_log')).rows[0].id);
+});
 afterAll(async () => { await h.stop(); });
 
 const audits = async (action: string) => (await h.db.query(
-  `SELECT actor, details FROM audit_log WHERE action = $1 ORDER BY id`, [action])).rows;
+  `SELECT actor, details FROM audit_log WHERE action = $1 AND id > $2 ORDER BY id`, [action, firstAuditId])).rows;
 
 test('an address that fails 5 times is locked out with Retry-After, and every failure is audited', async () => {
   // A valid key never counts: an operator at work is not throttled.
