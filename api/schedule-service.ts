@@ -2,6 +2,7 @@ import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@tempo
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
+import { deploymentId } from '../db/deployment-repository';
 import { listRollouts } from '../db/rollout-repository';
 import { deleteSchedule, findSchedule, insertSchedule, listSchedules, updateSchedule, type ScheduleFields, type ScheduleRow } from '../db/schedule-repository';
 import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
@@ -45,7 +46,7 @@ function rolloutInputOf(s: ScheduleRow, deps: ScheduleDeps): RolloutInput {
   };
 }
 
-function temporalOptionsOf(s: ScheduleRow, deps: ScheduleDeps): ScheduleOptions {
+function temporalOptionsOf(s: ScheduleRow, deps: ScheduleDeps, deployment: string): ScheduleOptions {
   return {
     scheduleId: temporalScheduleId(s.id),
     spec: toTemporalScheduleSpec(s.timing) as ScheduleOptions['spec'],
@@ -61,13 +62,14 @@ function temporalOptionsOf(s: ScheduleRow, deps: ScheduleDeps): ScheduleOptions 
     // A rollout still running when the next one is due: skip the new one (the running one covers it).
     policies: { overlap: 'SKIP', catchupWindow: '1 day' },
     state: { paused: s.paused, note: s.paused ? 'paused in Patchflow' : undefined },
-    memo: { patchflowScheduleId: s.id },
+    // Which deployment owns it: reconcile deletes only its own (see reconcileSchedules).
+    memo: { patchflowScheduleId: s.id, patchflowDeployment: deployment },
   };
 }
 
 /** Makes the Temporal Schedule match the stored schedule: create it, or replace its spec, action and state. */
 async function pushToTemporal(deps: ScheduleDeps, s: ScheduleRow): Promise<'created' | 'updated'> {
-  const options = temporalOptionsOf(s, deps);
+  const options = temporalOptionsOf(s, deps, await deploymentId(deps.db));
   const handle = deps.client.schedule.getHandle(options.scheduleId);
   try {
     const before = await handle.describe();
@@ -85,18 +87,24 @@ async function pushToTemporal(deps: ScheduleDeps, s: ScheduleRow): Promise<'crea
 /**
  * Postgres holds the schedules; Temporal runs them. This makes Temporal agree: creates what is
  * missing, rewrites every Patchflow schedule from its row, and deletes Temporal Schedules whose row is
- * gone. Runs at start (so a restart heals any drift) and after every change.
+ * gone, but only those this deployment created (marked with its deployment id in the memo): another
+ * Patchflow database on the same namespace has rows this one cannot see, and an unmarked schedule
+ * may belong to either. Runs at start (so a restart heals any drift) and after every change.
  */
-export async function reconcileSchedules(deps: ScheduleDeps): Promise<{ created: number; updated: number; deleted: number }> {
+export async function reconcileSchedules(deps: ScheduleDeps): Promise<{ created: number; updated: number; deleted: number; foreign: number }> {
   const rows = await listSchedules(deps.db);
+  const ours = await deploymentId(deps.db);
   const wanted = new Set(rows.map((r) => temporalScheduleId(r.id)));
-  const result = { created: 0, updated: 0, deleted: 0 };
+  const result = { created: 0, updated: 0, deleted: 0, foreign: 0 };
   for (const r of rows) result[await pushToTemporal(deps, r)] += 1;
   for await (const s of deps.client.schedule.list()) {
-    if (s.scheduleId.startsWith(TEMPORAL_PREFIX) && !wanted.has(s.scheduleId)) {
-      await deps.client.schedule.getHandle(s.scheduleId).delete().catch((err) => { if (!(err instanceof ScheduleNotFoundError)) throw err; });
-      result.deleted += 1;
+    if (!s.scheduleId.startsWith(TEMPORAL_PREFIX) || wanted.has(s.scheduleId)) continue;
+    if (s.memo?.patchflowDeployment !== ours) {
+      result.foreign += 1;
+      continue;
     }
+    await deps.client.schedule.getHandle(s.scheduleId).delete().catch((err) => { if (!(err instanceof ScheduleNotFoundError)) throw err; });
+    result.deleted += 1;
   }
   deps.log.info(result, 'schedules reconciled with Temporal');
   return result;
