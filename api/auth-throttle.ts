@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 
@@ -17,39 +17,42 @@ const DEFAULTS = { maxFailures: 20, windowMs: 15 * 60_000 };
 /** An authentication that failed: 401 (no or bad credential) and 403 (a revoked or disallowed one). */
 const isAuthFailure = (res: Response) => res.statusCode === 401 || res.statusCode === 403;
 
+const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
 /**
  * Counts failed authentications per source address and answers 429 with Retry-After once an address
- * has failed `maxFailures` times in the window: 300 wrong keys in 0.2 s went unnoticed before. Only
- * failures count (a busy agent or operator is never throttled), and the lockout is audited once per
- * window per address. The counts live in this process: each replica limits on its own, which still
- * bounds guessing to `replicas × maxFailures` per window.
+ * has failed `maxFailures` times in the window: 300 wrong keys in 0.2 s went unnoticed before.
+ * Only failures are counted, once their answer is known, so a fleet of agents long-polling from one
+ * NAT address is never throttled for being busy (a request counter would count their open polls).
+ * The lockout is audited once per window per address. The counts live in this process: each replica
+ * limits on its own, which still bounds guessing to `replicas × maxFailures` per window.
  */
 export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators' | 'agents' }, limits: AuthFailureLimits = {}): RequestHandler {
   const { maxFailures, windowMs } = { ...DEFAULTS, ...limits };
-  const lockedOut = new Map<string, number>();
-  return rateLimit({
-    windowMs,
-    limit: maxFailures,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => !isAuthFailure(res),
-    keyGenerator: (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
-    handler: (req, res, _next, options) => {
-      const ip = req.ip ?? 'unknown';
-      const retryAfter = Math.ceil(options.windowMs / 1000);
-      const now = Date.now();
-      if ((lockedOut.get(ip) ?? 0) < now - options.windowMs) {
-        lockedOut.set(ip, now);
-        deps.log.warn({ ip, door: deps.door, maxFailures }, 'source address locked out after repeated failed authentications');
-        appendAudit(deps.db, [{
-          actor: `address:${ip}`, action: 'auth.locked_out',
-          details: { ip, door: deps.door, failures: maxFailures, windowSeconds: retryAfter, path: req.originalUrl.split('?')[0] },
-        }]).catch((err) => deps.log.error({ err }, 'lockout not audited'));
+  const failures = new RateLimiterMemory({ points: maxFailures, duration: Math.ceil(windowMs / 1000) });
+  const lockouts = new RateLimiterMemory({ points: 1, duration: Math.ceil(windowMs / 1000) });
+  return (req, res, next) => {
+    const ip = addressOf(req);
+    failures.get(ip).then(async (seen) => {
+      if (seen && seen.consumedPoints >= maxFailures) {
+        res.set('Retry-After', String(Math.max(1, Math.ceil(seen.msBeforeNext / 1000))));
+        res.status(429).json({ error: `too many failed authentications from ${ip}; try again after the Retry-After seconds` });
+        const first = await lockouts.consume(ip).then(() => true, () => false);
+        if (first) {
+          deps.log.warn({ ip, door: deps.door, maxFailures }, 'source address locked out after repeated failed authentications');
+          await appendAudit(deps.db, [{
+            actor: `address:${ip}`, action: 'auth.locked_out',
+            details: { ip, door: deps.door, failures: maxFailures, windowSeconds: Math.ceil(windowMs / 1000), path: req.originalUrl.split('?')[0] },
+          }]).catch((err) => deps.log.error({ err }, 'lockout not audited'));
+        }
+        return;
       }
-      res.status(429).json({ error: `too many failed authentications from ${ip}; try again later (Retry-After)` });
-    },
-  });
+      res.on('finish', () => {
+        if (isAuthFailure(res)) failures.consume(ip).catch(() => undefined); // rejects once over: already counted
+      });
+      next();
+    }).catch(next);
+  };
 }
 
 /**

@@ -48,3 +48,23 @@ test('the agents\' door counts on its own, and names the device a credential cla
   const failed = (await audits('auth.failed')).filter((a) => a.details.door === 'agents');
   expect(failed).toEqual([expect.objectContaining({ actor: `device:${deviceId}`, details: expect.objectContaining({ status: 401 }) })]);
 });
+
+test('busy agents are never throttled: only failures count, not open long polls', async () => {
+  const fresh = await startHarness({ startWorker: false, app: { authFailureLimits: { maxFailures: 3, windowMs: 60_000 } } });
+  try {
+    const credentials = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const { enrollmentToken } = await fresh.createDevice(`BUSY-AGENT-${i}`);
+      const r = await fetch(`${fresh.server.url}/agent/v1/enroll`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ enrollmentToken, hostname: `h${i}`, bootId: 'boot-1' }),
+      });
+      return ((await r.json()) as { credential: string }).credential;
+    }));
+    const polls = await Promise.all(credentials.map((c) => fetch(`${fresh.server.url}/agent/v1/commands?wait=1`, {
+      headers: { authorization: `Bearer ${c}`, 'x-patchflow-boot-id': 'boot-1' },
+    })));
+    expect(polls.map((p) => p.status)).toEqual(Array(8).fill(200));
+  } finally {
+    await fresh.stop();
+  }
+});
