@@ -128,9 +128,19 @@ export async function describeInstall(deps: InstallServiceDeps, workflowId: stri
   } else if (d.status.name === 'COMPLETED') {
     view.result = (await handle.result()) as InstallResult;
   } else {
-    view.failure = await handle.result().then(() => null, (err: Error) => (err.cause as Error | undefined)?.message ?? err.message);
+    view.failure = await handle.result().then(() => null, failureMessage);
   }
   return view;
+}
+
+/**
+ * What an operator should read of a failed workflow: the innermost cause, which is the device's or the
+ * activity's own words ("refused by the device: bad signature (...)"), not "Activity task failed".
+ */
+export function failureMessage(err: Error): string {
+  let e: Error | undefined = err;
+  while ((e?.cause as Error | undefined)?.message) e = e!.cause as Error;
+  return e?.message ?? err.message;
 }
 
 /** Asks a running install to stop; cleanup still runs on the device. */
