@@ -176,7 +176,8 @@ test('a re-served old envelope is refused as replayed', async () => {
   expect(await scanFailure(sim.deviceId, scan)).toMatch(/^refused by the device: replayed/);
   expect(sim.device.events.filter((e) => e.type === 'scan')).toHaveLength(1); // the first delivery only
   const [refusal] = await refusals(sim.deviceId);
-  expect(refusal.details).toMatchObject({ type: 'scan', reason: 'replayed', attempt: 2 });
+  expect(refusal.details).toMatchObject({ type: 'scan', reason: 'replayed' });
+  expect(refusal.details.attempt).toBeGreaterThan(1); // a later attempt, served the first one's envelope
 });
 
 test('an expired command is refused and retried; the next attempt is signed afresh and runs once the clock is right', async () => {
