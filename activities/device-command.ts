@@ -1,10 +1,14 @@
 import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { recordCommandAttempt, storeOutcome } from '../db/command-repository';
-import type { Db } from '../db/database';
+import type { CommandKeyring } from '../config/command-keys';
+import { pinnableKeys } from '../config/command-keys';
+import { appendAudit } from '../db/audit-repository';
+import { recordCommandAttempt, recordPinnedCommandKeys, storeOutcome } from '../db/command-repository';
+import { withTransaction, type Db } from '../db/database';
 import { findDevice, isDeviceRetired } from '../db/fleet-repository';
-import type { CommandPayloads, CommandType, RebootResult } from '../domain/device-protocol';
+import { commandExpiry, signCommand } from '../domain/command-envelope';
+import { CommandType, type CommandPayloads, type RebootResult, type TrustKeysResult } from '../domain/device-protocol';
 
 /** Failure type of a step whose command the install withdrew (cancelled). */
 export const COMMAND_WITHDRAWN = 'CommandWithdrawn';
@@ -20,52 +24,93 @@ export function commandIdOf(info: { workflowExecution: { workflowId: string; run
   return `${info.workflowExecution.workflowId}/${info.workflowExecution.runId}/${info.activityId}`;
 }
 
-export function createDeviceCommandActivities(deps: { db: Db; log: Logger }) {
-  const { db, log } = deps;
+export interface DeviceCommandDeps {
+  db: Db;
+  log: Logger;
+  /** the worker signs every attempt with `current` (config/command-keys.ts) */
+  commandKeys: CommandKeyring;
+}
+
+/**
+ * Records this attempt of a device step, signed, for the agent gateway and returns without a result:
+ * the gateway completes the activity when the device answers. Before asking the device, it re-checks
+ * what is already known, so a retry never re-runs a finished step: a stored answer is returned as is, a
+ * permanent failure stays a failure, and an acknowledged reboot that the device's new boot id proves
+ * done completes at once.
+ */
+async function askDevice<T extends CommandType>(deps: DeviceCommandDeps, deviceId: string, type: T, payload: CommandPayloads[T]): Promise<unknown> {
+  const { db, log, commandKeys } = deps;
+  const info = Context.current().info;
+  if (!info.workflowExecution) throw ApplicationFailure.nonRetryable('deviceCommand runs only inside a workflow', 'Misuse');
+  const id = commandIdOf({ workflowExecution: info.workflowExecution, activityId: info.activityId });
+  // A retired device will never answer: fail the step at once rather than wait for its timeouts.
+  if (await isDeviceRetired(db, deviceId)) {
+    throw ApplicationFailure.create({ type: DEVICE_RETIRED, message: `device ${deviceId} is retired; ${type} not sent`, nonRetryable: true });
+  }
+  const key = commandKeys.current;
+  if (!key.privateKey) throw ApplicationFailure.nonRetryable(`command key ${key.keyId} has no private key: the worker cannot sign`, 'Misconfigured');
+  const issuedAtMs = Date.now();
+  // The envelope lives as long as this attempt: the next attempt is re-signed anyway (see commandExpiry).
+  const expiresAtMs = commandExpiry(issuedAtMs, info.startToCloseTimeoutMs);
+  const row = await recordCommandAttempt(
+    db,
+    { id, deviceId, workflowId: info.workflowExecution.workflowId, type, payload, taskToken: Buffer.from(info.taskToken), attempt: info.attempt },
+    ({ sequence, payload: stored }) => signCommand(key.privateKey!, key.keyId, { id, type, payload: stored as never }, { deviceId, sequence, issuedAtMs, expiresAtMs }),
+  );
+  switch (row.status) {
+    case 'succeeded':
+      return row.result;
+    case 'failed':
+      if (row.error && !row.error.retryable) {
+        throw ApplicationFailure.create({ type: row.error.code, message: row.error.message, nonRetryable: true });
+      }
+      break;
+    case 'cancelled':
+      throw ApplicationFailure.create({ type: COMMAND_WITHDRAWN, message: `command ${id} was withdrawn`, nonRetryable: true });
+    case 'acknowledged': {
+      const device = await findDevice(db, deviceId);
+      if (device?.bootId && row.ackedBootId && device.bootId !== row.ackedBootId) {
+        const result: RebootResult = { previousBootId: row.ackedBootId, bootId: device.bootId };
+        await storeOutcome(db, id, { status: 'succeeded', result });
+        return result;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  log.debug({ commandId: id, deviceId, type, attempt: info.attempt, status: row.status }, 'device command waiting for the agent');
+  throw new CompleteAsyncError();
+}
+
+export function createDeviceCommandActivities(deps: DeviceCommandDeps) {
+  return {
+    /** One device step (see askDevice). trust_keys is not one: only the worker's own keyring may fill it. */
+    async deviceCommand<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): Promise<unknown> {
+      if (type === CommandType.TrustKeys) throw ApplicationFailure.nonRetryable('trust_keys is sent by trustKeysCommand only', 'Misuse');
+      return askDevice(deps, deviceId, type, payload);
+    },
+  };
+}
+
+/** The key rotation's activities (workflows/trust-keys.ts). */
+export function createCommandKeyActivities(deps: DeviceCommandDeps) {
   return {
     /**
-     * One device step. Records the command (with this attempt's task token) for the agent gateway and
-     * returns without a result: the gateway completes the activity when the device answers. Before
-     * asking the device, it re-checks what is already known, so a retry never re-runs a finished step:
-     * a stored answer is returned as is, a permanent failure stays a failure, and an acknowledged
-     * reboot that the device's new boot id proves done completes at once.
+     * Asks the device to pin the worker's keys (current and next). The list comes from the worker's own
+     * configuration, never from the workflow's input: whoever can start workflows (the API) must not be
+     * able to make agents trust a key of their choosing.
      */
-    async deviceCommand<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): Promise<unknown> {
-      const info = Context.current().info;
-      if (!info.workflowExecution) throw ApplicationFailure.nonRetryable('deviceCommand runs only inside a workflow', 'Misuse');
-      const id = commandIdOf({ workflowExecution: info.workflowExecution, activityId: info.activityId });
-      // A retired device will never answer: fail the step at once rather than wait for its timeouts.
-      if (await isDeviceRetired(db, deviceId)) {
-        throw ApplicationFailure.create({ type: DEVICE_RETIRED, message: `device ${deviceId} is retired; ${type} not sent`, nonRetryable: true });
-      }
-      const row = await recordCommandAttempt(db, {
-        id, deviceId, workflowId: info.workflowExecution.workflowId, type, payload,
-        taskToken: Buffer.from(info.taskToken), attempt: info.attempt,
+    async trustKeysCommand(deviceId: string): Promise<TrustKeysResult> {
+      return (await askDevice(deps, deviceId, CommandType.TrustKeys, { keys: pinnableKeys(deps.commandKeys) })) as TrustKeysResult;
+    },
+    /** Remembers which keys the device now pins (the rotation's progress), audited. */
+    async recordPinnedCommandKeys(deviceId: string, keyIds: string[]): Promise<void> {
+      const workflowId = Context.current().info.workflowExecution?.workflowId ?? 'unknown';
+      await withTransaction(deps.db, async (tx) => {
+        await recordPinnedCommandKeys(tx, deviceId, keyIds);
+        await appendAudit(tx, [{ actor: `workflow:${workflowId}`, action: 'device.command_keys_pinned', deviceId, details: { keyIds } }]);
       });
-      switch (row.status) {
-        case 'succeeded':
-          return row.result;
-        case 'failed':
-          if (row.error && !row.error.retryable) {
-            throw ApplicationFailure.create({ type: row.error.code, message: row.error.message, nonRetryable: true });
-          }
-          break;
-        case 'cancelled':
-          throw ApplicationFailure.create({ type: COMMAND_WITHDRAWN, message: `command ${id} was withdrawn`, nonRetryable: true });
-        case 'acknowledged': {
-          const device = await findDevice(db, deviceId);
-          if (device?.bootId && row.ackedBootId && device.bootId !== row.ackedBootId) {
-            const result: RebootResult = { previousBootId: row.ackedBootId, bootId: device.bootId };
-            await storeOutcome(db, id, { status: 'succeeded', result });
-            return result;
-          }
-          break;
-        }
-        default:
-          break;
-      }
-      log.debug({ commandId: id, deviceId, type, attempt: info.attempt, status: row.status }, 'device command waiting for the agent');
-      throw new CompleteAsyncError();
     },
   };
 }

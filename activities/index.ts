@@ -2,15 +2,17 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { stampNewPatches } from '../db/approval-repository';
 import type { Db } from '../db/database';
-import { createDeviceCommandActivities } from './device-command';
+import type { CommandKeyring } from '../config/command-keys';
+import { createCommandKeyActivities, createDeviceCommandActivities } from './device-command';
 import { createInstallBookkeepingActivities } from './install-bookkeeping';
 import { createScanActivities } from './scan-activities';
 import { createRolloutActivities } from './rollout-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
-export function createActivities(deps: { db: Db; client: Client; log: Logger }) {
+export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring }) {
   return {
     ...createDeviceCommandActivities(deps),
+    ...createCommandKeyActivities(deps),
     ...createInstallBookkeepingActivities(deps),
     ...createScanActivities({ ...deps, stampNewPatches }),
     ...createRolloutActivities(deps),
@@ -18,6 +20,7 @@ export function createActivities(deps: { db: Db; client: Client; log: Logger }) 
 }
 
 export type DeviceCommandActivities = ReturnType<typeof createDeviceCommandActivities>;
+export type CommandKeyActivities = ReturnType<typeof createCommandKeyActivities>;
 export type InstallBookkeepingActivities = ReturnType<typeof createInstallBookkeepingActivities>;
 export type ScanActivities = ReturnType<typeof createScanActivities>;
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;

@@ -1,4 +1,6 @@
-import type { AgentCommand, CommandOutcome } from '../domain/device-protocol';
+import type { PinnedCommandKey } from '../domain/command-envelope';
+import type { AgentCommand, CommandOutcome, TrustKeysPayload } from '../domain/device-protocol';
+import { CommandTrust } from './command-trust';
 import { GatewayClient, GatewayError, isTransient, type EnrollResponse, type Progress } from './gateway-client';
 import type { SimulatedWindowsDevice } from './simulated-device';
 import { backoffMs, sleep } from './timing';
@@ -12,14 +14,20 @@ export interface SimulatedAgentOptions {
   device: SimulatedWindowsDevice;
   /** an existing device credential; else `enrollmentToken` is exchanged for one */
   credential?: string;
+  /** the command keys pinned with `credential` (from its enrollment answer or a trust_keys since) */
+  commandKeys?: PinnedCommandKey[];
   enrollmentToken?: string;
   /** how long each long poll waits for a command; default 25 s */
   pollWaitSeconds?: number;
   log?: AgentLog;
   /** aborting stops the agent promptly, including an open long poll, a backoff or a reboot */
   signal: AbortSignal;
-  /** called once the device has its credential (after enrollment, or at once when given one) */
-  onEnrolled?: (enrollment: { deviceId?: string; credential: string }) => void;
+  /** called once the device has its credential and keys (after enrollment, or at once when given them) */
+  onEnrolled?: (enrollment: { deviceId?: string; credential: string; commandKeys: PinnedCommandKey[] }) => void;
+  /** called when a trust_keys command changed the pinned keys: save them beside the credential */
+  onCommandKeys?: (commandKeys: PinnedCommandKey[]) => void;
+  /** the device's clock (default Date.now); a skewed one shows how expiry is judged */
+  clock?: () => number;
   fetch?: typeof fetch;
 }
 
@@ -34,12 +42,13 @@ export async function runSimulatedAgent(options: SimulatedAgentOptions): Promise
   const log: AgentLog = options.log ?? (() => undefined);
   const pollWaitSeconds = options.pollWaitSeconds ?? 25;
   const client = new GatewayClient({ baseUrl: options.baseUrl, bootId: () => device.bootId, fetch: options.fetch });
-  const ctx: Ctx = { client, device, signal, log: (obj, msg) => log({ device: device.name, ...obj }, msg) };
-
-  const enrollment = await obtainCredential(options, ctx);
+  const logFor: AgentLog = (obj, msg) => log({ device: device.name, ...obj }, msg);
+  const enrollment = await obtainCredential(options, { client, device, signal, log: logFor });
   if (!enrollment) return; // stopped while enrolling
   client.setCredential(enrollment.credential);
   options.onEnrolled?.(enrollment);
+  const trust = new CommandTrust(enrollment.deviceId, enrollment.commandKeys, options.clock);
+  const ctx: Ctx = { client, device, signal, log: logFor, trust, onCommandKeys: options.onCommandKeys };
 
   let failures = 0;
   while (!signal.aborted) {
@@ -58,7 +67,9 @@ export async function runSimulatedAgent(options: SimulatedAgentOptions): Promise
       await sleep(backoffMs(failures), signal);
       continue;
     }
-    for (const command of commands) {
+    // A key rotation first: commands of the same poll may already be signed by the key it brings.
+    const ordered = [...commands.filter((c) => c.type === 'trust_keys'), ...commands.filter((c) => c.type !== 'trust_keys')];
+    for (const command of ordered) {
       if (signal.aborted) break; // unanswered commands time out on the server and come back later
       await runCommand(ctx, command);
     }
@@ -70,10 +81,22 @@ interface Ctx {
   device: SimulatedWindowsDevice;
   signal: AbortSignal;
   log: AgentLog;
+  trust: CommandTrust;
+  onCommandKeys?: (keys: PinnedCommandKey[]) => void;
 }
 
-async function obtainCredential(options: SimulatedAgentOptions, ctx: Ctx): Promise<{ deviceId?: string; credential: string } | undefined> {
-  if (options.credential) return { credential: options.credential };
+/** A device credential is "<deviceId>.<secret>" (api/credentials.ts): the agent's own id is its first part. */
+const deviceIdOfCredential = (credential: string) => credential.slice(0, Math.max(0, credential.lastIndexOf('.')));
+
+async function obtainCredential(
+  options: SimulatedAgentOptions,
+  ctx: Pick<Ctx, 'client' | 'device' | 'signal' | 'log'>,
+): Promise<{ deviceId: string; credential: string; commandKeys: PinnedCommandKey[] } | undefined> {
+  if (options.credential) {
+    // No keys, no commands: a credential saved without them (before commands were signed) must be re-enrolled.
+    if (!options.commandKeys?.length) throw new Error(`device ${ctx.device.name}: a credential needs the command keys pinned with it`);
+    return { deviceId: deviceIdOfCredential(options.credential), credential: options.credential, commandKeys: options.commandKeys };
+  }
   if (!options.enrollmentToken) throw new Error(`device ${ctx.device.name}: give either a credential or an enrollment token`);
   for (let attempt = 1; !ctx.signal.aborted; attempt++) {
     try {
@@ -96,6 +119,19 @@ async function obtainCredential(options: SimulatedAgentOptions, ctx: Ctx): Promi
 async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
   const { device, client, signal } = ctx;
   ctx.log({ commandId: command.id, type: command.type, attempt: command.attempt }, 'command received');
+  // Nothing runs, not even a journal answer, before the signature, device, expiry and sequence check out.
+  const admitted = ctx.trust.admit(command);
+  if (!admitted.ok) {
+    ctx.log({ commandId: command.id, type: command.type, reason: admitted.reason }, 'command refused');
+    await postOutcome(ctx, command, admitted.outcome);
+    return;
+  }
+  if (command.type === 'trust_keys') {
+    const outcome = ctx.trust.trustKeys(command.payload as TrustKeysPayload);
+    if (outcome.status === 'succeeded') ctx.onCommandKeys?.(ctx.trust.keys);
+    await postOutcome(ctx, command, outcome);
+    return;
+  }
   // Progress is best effort: it only feeds the activity heartbeat. All of it is sent before the result.
   const progressPosts: Promise<void>[] = [];
   const onProgress = (progress: Progress) => {

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import type { PinnedCommandKey } from '../domain/command-envelope';
 import { runSimulatedAgent, type AgentLog } from './agent-runner';
 import type { SimulatedWindowsDevice } from './simulated-device';
 
@@ -7,6 +8,10 @@ export interface FleetMember {
   /** exchanged for a credential at start; ignored when `credential` is given */
   enrollmentToken?: string;
   credential?: string;
+  /** the command keys pinned with `credential` */
+  commandKeys?: PinnedCommandKey[];
+  /** the device's clock (default Date.now) */
+  clock?: () => number;
 }
 
 export interface FleetAgent {
@@ -14,6 +19,8 @@ export interface FleetAgent {
   /** the server's id for the device, once enrolled (unknown when started with a credential) */
   deviceId?: string;
   credential?: string;
+  /** the command keys it pins now (enrollment, then trust_keys): save them with the credential */
+  commandKeys?: PinnedCommandKey[];
   /** why the agent stopped on its own (a refused token or credential), if it did */
   error?: unknown;
 }
@@ -41,7 +48,7 @@ export function startSimulatedFleet(options: SimulatedFleetOptions): SimulatedFl
   const controller = new AbortController();
   // Every agent of the fleet listens on this one signal: hundreds of listeners are expected here.
   setMaxListeners(0, controller.signal);
-  const agents: FleetAgent[] = options.devices.map((m) => ({ device: m.device, credential: m.credential }));
+  const agents: FleetAgent[] = options.devices.map((m) => ({ device: m.device, credential: m.credential, commandKeys: m.commandKeys }));
   const enrolled: Promise<void>[] = [];
   const running = options.devices.map((member, i) => {
     const agent = agents[i]!;
@@ -52,16 +59,20 @@ export function startSimulatedFleet(options: SimulatedFleetOptions): SimulatedFl
       baseUrl: options.baseUrl,
       device: member.device,
       credential: member.credential,
+      commandKeys: member.commandKeys,
+      clock: member.clock,
       enrollmentToken: member.enrollmentToken,
       pollWaitSeconds: options.pollWaitSeconds,
       log: options.log,
       fetch: options.fetch,
       signal: controller.signal,
-      onEnrolled: ({ deviceId, credential }) => {
+      onEnrolled: ({ deviceId, credential, commandKeys }) => {
         agent.deviceId = deviceId;
         agent.credential = credential;
+        agent.commandKeys = commandKeys;
         markEnrolled();
       },
+      onCommandKeys: (commandKeys) => { agent.commandKeys = commandKeys; },
     }).then(
       () => markEnrolled(), // stopped before enrolling: nothing to wait for
       (err: unknown) => {

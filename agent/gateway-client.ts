@@ -1,3 +1,4 @@
+import { problemWithKeyList, type PinnedCommandKey } from '../domain/command-envelope';
 import type { AgentCommand, CommandOutcome } from '../domain/device-protocol';
 
 /** The gateway answered with a status other than 2xx; `message` is the JSON body's `error`. */
@@ -16,6 +17,8 @@ export interface EnrollRequest {
 export interface EnrollResponse {
   deviceId: string;
   credential: string;
+  /** the server's command keys: the agent pins them beside its credential */
+  commandKeys: PinnedCommandKey[];
 }
 export interface Progress {
   message: string;
@@ -60,12 +63,15 @@ export class GatewayClient {
   /** Exchanges a one-time enrollment token for the device's id and credential (201). */
   async enroll(request: EnrollRequest, signal?: AbortSignal): Promise<EnrollResponse> {
     const body = await this.call('POST', '/agent/v1/enroll', { body: request, signal, authenticated: false });
-    const { deviceId, credential } = (body ?? {}) as Partial<EnrollResponse>;
+    const { deviceId, credential, commandKeys } = (body ?? {}) as Partial<EnrollResponse>;
     if (typeof deviceId !== 'string' || typeof credential !== 'string') {
       throw new GatewayError(201, 'enrollment answer lacks deviceId or credential', body);
     }
+    // Without keys to pin the agent could accept no command at all: an old or foreign server.
+    const problem = problemWithKeyList(commandKeys);
+    if (problem) throw new GatewayError(201, `enrollment answer has no usable command keys: ${problem}`, body);
     this.credential = credential;
-    return { deviceId, credential };
+    return { deviceId, credential, commandKeys: commandKeys! };
   }
 
   /** Long-polls for commands; an empty list when nothing arrived within `waitSeconds`. */

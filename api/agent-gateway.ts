@@ -8,12 +8,16 @@ import {
   claimPendingCommands,
   findCommandForDevice,
   finishedReboots,
+  recordPinnedCommandKeys,
   storeOutcome,
   type CommandRow,
 } from '../db/command-repository';
+import type { CommandKeyring } from '../config/command-keys';
+import { pinnableKeys } from '../config/command-keys';
 import { withTransaction, type Db } from '../db/database';
+import { refusalReasonOf } from '../domain/command-envelope';
 import { enrollDevice, findCredentialHash, recordCheckIn } from '../db/fleet-repository';
-import type { AgentCommand, CommandError, RebootResult } from '../domain/device-protocol';
+import { CommandErrorCode, type AgentCommand, type CommandError, type RebootResult } from '../domain/device-protocol';
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
 import type { CommandNotifier } from './command-notifier';
 import { formatCredential, hashSecret, newSecret, parseCredential, secretMatches } from './credentials';
@@ -36,6 +40,8 @@ export interface GatewayDeps {
   pollWaitSeconds: number;
   taskQueue: string;
   installTiming?: InstallTimingInput;
+  /** the command keys agents pin at enrollment (public halves only are used here: the gateway never signs) */
+  commandKeys: CommandKeyring;
 }
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -55,14 +61,19 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const secret = newSecret();
     // One transaction: the token is spent, the credential stored and the audit row written together,
     // or none of them (a failure leaves the token usable).
+    // The agent pins these beside its credential and refuses commands signed by any other key.
+    const commandKeys = pinnableKeys(deps.commandKeys);
     const deviceId = await withTransaction(db, async (tx) => {
       const id = await enrollDevice(tx, hashSecret(body.enrollmentToken), hashSecret(secret), body.bootId);
-      if (id) await appendAudit(tx, [{ actor: `device:${id}`, action: 'device.enrolled', deviceId: id, details: { hostname: body.hostname ?? null } }]);
+      if (id) {
+        await recordPinnedCommandKeys(tx, id, commandKeys.map((k) => k.keyId));
+        await appendAudit(tx, [{ actor: `device:${id}`, action: 'device.enrolled', deviceId: id, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
+      }
       return id;
     });
     if (!deviceId) throw new HttpError(401, 'enrollment token is unknown or already used');
     log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
-    res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret) });
+    res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret), commandKeys });
   }));
 
   /** Every other route: the device's own credential, and the request counts as a check-in. */
@@ -143,7 +154,10 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       await db.query(`UPDATE agent_commands SET status = 'pending' WHERE id = ANY($1::text[]) AND status = 'claimed'`, [rows.map((r) => r.id)]);
       return;
     }
-    const commands: AgentCommand[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload as never, attempt: r.attempt }));
+    // Handed out as stored: the worker signed it, the gateway only relays (and cannot re-sign).
+    const commands: AgentCommand[] = rows.map((r) => ({
+      id: r.id, type: r.type, payload: r.payload as never, attempt: r.attempt, ...(r.signature ? { signature: r.signature } : {}),
+    }));
     metrics.commandsDelivered.inc(commands.length);
     res.json({ commands });
   }));
@@ -154,6 +168,16 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const outcome = parse(outcomeSchema, req.body, 'body');
     const row = await findCommandForDevice(db, id, device.deviceId);
     if (!row) throw new HttpError(404, `command ${id} not found for this device`);
+    if (outcome.status === 'failed' && outcome.error.code === CommandErrorCode.CommandRefused) {
+      // The device's own credential, about a command addressed to it: the refusal is believable, and
+      // it can fail only that device's own step. Audited whatever happens next (who, what, why), even
+      // for a command that is already finished (a replay of it).
+      await appendAudit(db, [{
+        actor: `device:${device.deviceId}`, action: 'command.refused', deviceId: device.deviceId, subject: id,
+        details: { type: row.type, workflowId: row.workflowId, attempt: row.attempt, reason: refusalReasonOf(outcome.error.message) ?? 'unstated', message: outcome.error.message, retryable: outcome.error.retryable },
+      }]);
+      log.warn({ deviceId: device.deviceId, commandId: id, type: row.type, reason: outcome.error.message }, 'command refused by the device');
+    }
     if (row.status === 'cancelled') throw new HttpError(409, `command ${id} was withdrawn; its result is not needed`);
     if (row.status === 'succeeded') {
       res.json({ accepted: true, status: row.status, duplicate: true });

@@ -51,6 +51,7 @@ export const resultSchemas: Record<CommandType, z.ZodType> = {
     })
     .refine((r) => !r.skipped || r.previousBootId === r.bootId, { message: 'a skipped reboot keeps its boot id: bootId must equal previousBootId', path: ['bootId'] }),
   uninstall: z.object({ kb, exitCode, durationMs: z.number().min(0), notInstalled: z.boolean() }),
+  trust_keys: z.object({ keyIds: z.array(z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)')).min(1).max(10) }),
   cleanup: z.object({ removedFiles: z.number().int().min(0), workingFolderEmpty: z.boolean(), installFolderEmpty: z.boolean() }),
 };
 

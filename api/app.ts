@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { CommandKeyring } from '../config/command-keys';
 import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
+import { createCommandKeysApi } from './command-keys-api';
 import { CommandNotifier } from './command-notifier';
 import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
@@ -27,6 +29,8 @@ export interface AppDeps {
   /** the operators' API key (role admin) */
   apiKey: string;
   pollWaitSeconds: number;
+  /** the command keys agents pin (config/command-keys.ts); the API announces them and never signs */
+  commandKeys: CommandKeyring;
   installTiming?: InstallTimingInput;
   scanTiming?: ScanServiceDeps['scanTiming'];
   initialUpdateRetry?: InitialUpdateDeps['initialUpdateRetry'];
@@ -88,6 +92,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -1,3 +1,4 @@
+import { loadCommandKeys } from '../config/command-keys';
 import { loadConfig } from '../config/config';
 import { createPool } from '../db/database';
 import { runMigrations } from '../db/migrate';
@@ -13,11 +14,13 @@ async function main(): Promise<void> {
   for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'PATCHFLOW_API_KEY'] as const) {
     if (!config[name]) throw new Error(`${name} is required for the API process`);
   }
+  // The gateway only announces the keys: give it the public key files and it never holds a private key.
+  const commandKeys = loadCommandKeys(config, { requirePrivate: false });
   await runMigrations(config.DATABASE_URL!, (msg) => log.info(msg));
   const db = createPool(config.DATABASE_URL!);
   const client = await connectClient(config.TEMPORAL_ADDRESS!, config);
   const server = await startServer(
-    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS },
+    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys },
     { port: config.PORT, host: '0.0.0.0' },
   );
   log.info({ url: server.url }, 'API and agent gateway listening');

@@ -5,6 +5,7 @@ import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice, listDevices, type DeviceRow } from '../db/fleet-repository';
 import { ConflictError, NotFoundError } from '../domain/errors';
+import { failureChain } from './install-service';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput, type PatchScanResult } from '../workflows/scan.contract';
 import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
 
@@ -84,5 +85,7 @@ export async function describeScan(deps: ScanServiceDeps, workflowId: string) {
     startedAt: d.startTime.toISOString(),
     closedAt: d.closeTime?.toISOString() ?? null,
     result: d.status.name === 'COMPLETED' ? ((await handle.result()) as PatchScanResult) : null,
+    // e.g. "refused by the device: bad signature (...)": the device's own words
+    failure: d.status.name === 'FAILED' ? await handle.result().then(() => null, (err: Error) => failureChain(err)) : null,
   };
 }

@@ -10,6 +10,7 @@ import { ALL_OS, type DeviceOs } from '../agent/catalog';
 import { seedFromText } from '../agent/prng';
 import { SimulatedWindowsDevice } from '../agent/simulated-device';
 import type { DeviceRow } from '../db/fleet-repository';
+import type { PinnedCommandKey } from '../domain/command-envelope';
 import type { PatchflowApi } from './api-client';
 import type { DeviceType } from './format';
 
@@ -45,7 +46,7 @@ export const simName = (n: number): string => `SIM-${String(n).padStart(3, '0')}
  * again re-uses SIM-001… instead of registering new devices each time: the API shows an enrollment
  * token only once and a device enrolls only once.
  */
-type SavedCredentials = Record<string, { name: string; credential: string }>;
+type SavedCredentials = Record<string, { name: string; credential: string; commandKeys?: PinnedCommandKey[] }>;
 const credentialsFile = (root: string) => path.join(root, 'credentials.json');
 
 function loadCredentials(root: string): SavedCredentials {
@@ -83,6 +84,7 @@ async function planDevices(api: PatchflowApi, siteId: string, options: SimulateO
     let os = osFor(planned.length, options.type);
     let deviceId: string;
     let credential: string | undefined;
+    let commandKeys: PinnedCommandKey[] | undefined;
     let enrollmentToken: string | undefined;
     if (row) {
       if (options.type && row.deviceType !== options.type) continue;
@@ -91,9 +93,15 @@ async function planDevices(api: PatchflowApi, siteId: string, options: SimulateO
         if (options.verbose) out.warn(`${name} exists but its credential was not saved here; skipping it`);
         continue;
       }
+      // The keys are the agent's trust: never fetched again from the server, so one saved without them is lost.
+      if (!saved[row.id]?.commandKeys?.length) {
+        if (options.verbose) out.warn(`${name} was saved without its pinned command keys (an agent from before signed commands); skipping it`);
+        continue;
+      }
       if (row.os && (ALL_OS as readonly string[]).includes(row.os)) os = row.os as DeviceOs;
       deviceId = row.id;
       credential = cred;
+      commandKeys = saved[row.id]!.commandKeys;
     } else {
       const created = await api.createDevice({ siteId, name, deviceType: deviceTypeOf(os), os });
       deviceId = created.device.id;
@@ -110,7 +118,7 @@ async function planDevices(api: PatchflowApi, siteId: string, options: SimulateO
       executeDurationMs: 1000,
       rebootDurationMs: 5000,
     });
-    planned.push({ member: { device, credential, enrollmentToken }, deviceId, reused: !!credential });
+    planned.push({ member: { device, credential, commandKeys, enrollmentToken }, deviceId, reused: !!credential });
   }
   return planned;
 }
@@ -163,7 +171,7 @@ export async function runSimulatedAgents(api: PatchflowApi, options: SimulateOpt
     fleet.agents.forEach((a, i) => {
       const deviceId = a.deviceId ?? planned[i]!.deviceId;
       if (a.error) delete saved[deviceId]; // refused by the gateway: the device was deleted, or another server
-      else if (a.credential) saved[deviceId] = { name: a.device.name, credential: a.credential };
+      else if (a.credential) saved[deviceId] = { name: a.device.name, credential: a.credential, commandKeys: a.commandKeys };
     });
     saveCredentials(options.sandboxRoot, saved);
   };

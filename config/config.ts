@@ -31,6 +31,14 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** how long an agent's long poll waits for a command, in seconds */
   AGENT_POLL_WAIT_SECONDS: z.coerce.number().int().min(1).max(120).default(25),
+  /**
+   * PEM file of the Ed25519 key that signs agent commands (PKCS#8 private key; the API/gateway process
+   * needs only the public half and accepts an SPKI public key file here). `npm start` generates one
+   * under DATA_DIR; required for the worker and API processes.
+   */
+  COMMAND_SIGNING_KEY_PATH: z.string().min(1).optional(),
+  /** the next command key during a rotation: announced to agents (enrollment, trust_keys), not yet used to sign */
+  COMMAND_SIGNING_NEXT_KEY_PATH: z.string().min(1).optional(),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });

@@ -1,5 +1,5 @@
-import type { CommandError, CommandType } from '../domain/device-protocol';
-import type { Queryable } from './database';
+import type { CommandError, CommandSignature, CommandType } from '../domain/device-protocol';
+import { withTransaction, type Db, type Queryable } from './database';
 
 /** Channel on which a new command for a device is announced; the payload is the device id. */
 export const COMMAND_CHANNEL = 'patchflow_agent_commands';
@@ -18,6 +18,8 @@ export interface CommandRow {
   ackedBootId: string | null;
   result: unknown;
   error: CommandError | null;
+  /** the current attempt's signature; null for rows recorded before commands were signed */
+  signature: CommandSignature | null;
 }
 
 const toRow = (r: Record<string, any>): CommandRow => ({
@@ -32,41 +34,60 @@ const toRow = (r: Record<string, any>): CommandRow => ({
   ackedBootId: r.acked_boot_id,
   result: r.result,
   error: r.error,
+  signature: r.signature ?? null,
 });
 
 /**
- * Records the current attempt of a device step and returns the row as it now stands.
+ * Records the current attempt of a device step, signs it, and returns the row as it now stands.
  * - new: inserted as pending.
  * - finished (succeeded, or failed for good): left alone, so a retry returns the stored outcome
  *   instead of asking the device again.
  * - acknowledged reboot: keeps waiting for the device to come back; only the task token moves on.
  * - otherwise: offered to the device again (pending) with the new attempt's task token, because an
  *   attempt that timed out may never have reached the device.
- * Then announces it on the device's channel (NOTIFY is delivered on commit).
+ * The statement that records the attempt also takes the device's next sequence number; `sign` then
+ * builds this attempt's signature over it (a re-offered command is a new signed envelope), and the
+ * second statement stores it and announces the command on the device's channel. Both run in one
+ * transaction, so no poll ever sees a pending attempt without its own signature (the row is locked,
+ * and the claim skips locked rows); NOTIFY is delivered on commit.
  */
 export async function recordCommandAttempt(
-  db: Queryable,
+  db: Db,
   c: { id: string; deviceId: string; workflowId: string; type: CommandType; payload: unknown; taskToken: Buffer; attempt: number },
+  sign: (fields: { sequence: number; payload: unknown }) => CommandSignature,
 ): Promise<CommandRow> {
-  const { rows } = await db.query(
-    `WITH up AS (
-       INSERT INTO agent_commands AS ac (id, device_id, workflow_id, type, payload, task_token, attempt, status)
-       VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::jsonb, $6::bytea, $7::int, 'pending')
-       ON CONFLICT (id) DO UPDATE SET
-         task_token = EXCLUDED.task_token,
-         attempt = EXCLUDED.attempt,
-         status = CASE WHEN ac.status IN ('succeeded', 'acknowledged', 'cancelled') THEN ac.status
-                       WHEN ac.status = 'failed' AND (ac.error->>'retryable')::boolean IS NOT TRUE THEN ac.status
-                       ELSE 'pending' END,
-         updated_at = now()
-       RETURNING *
-     ), notify AS (
-       SELECT pg_notify($8::text, $2::text) FROM up WHERE up.status = 'pending'
-     )
-     SELECT up.*, (SELECT count(*) FROM notify) AS notified FROM up`,
-    [c.id, c.deviceId, c.workflowId, c.type, JSON.stringify(c.payload), c.taskToken, c.attempt, COMMAND_CHANNEL],
-  );
-  return toRow(rows[0]);
+  return withTransaction(db, async (tx) => {
+    const { rows } = await tx.query(
+      `WITH seq AS (
+         UPDATE devices SET command_sequence = command_sequence + 1 WHERE id = $2::uuid RETURNING command_sequence
+       ), up AS (
+         INSERT INTO agent_commands AS ac (id, device_id, workflow_id, type, payload, task_token, attempt, status)
+         VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::jsonb, $6::bytea, $7::int, 'pending')
+         ON CONFLICT (id) DO UPDATE SET
+           task_token = EXCLUDED.task_token,
+           attempt = EXCLUDED.attempt,
+           status = CASE WHEN ac.status IN ('succeeded', 'acknowledged', 'cancelled') THEN ac.status
+                         WHEN ac.status = 'failed' AND (ac.error->>'retryable')::boolean IS NOT TRUE THEN ac.status
+                         ELSE 'pending' END,
+           updated_at = now()
+         RETURNING *
+       )
+       SELECT up.*, (SELECT command_sequence FROM seq) AS sequence FROM up`,
+      [c.id, c.deviceId, c.workflowId, c.type, JSON.stringify(c.payload), c.taskToken, c.attempt],
+    );
+    const recorded = rows[0];
+    if (recorded.sequence === null) throw new Error(`device ${c.deviceId} not found`);
+    if (recorded.status !== 'pending') return toRow(recorded);
+    // Signed over the payload as stored (the row's, not the caller's), so what the agent gets is what was signed.
+    const signature = sign({ sequence: Number(recorded.sequence), payload: recorded.payload });
+    const signed = await tx.query(
+      `WITH up AS (UPDATE agent_commands SET signature = $2::jsonb WHERE id = $1::text RETURNING *),
+       notify AS (SELECT pg_notify($3::text, $4::text) FROM up)
+       SELECT up.*, (SELECT count(*) FROM notify) AS notified FROM up`,
+      [c.id, JSON.stringify(signature), COMMAND_CHANNEL, c.deviceId],
+    );
+    return toRow(signed.rows[0]);
+  });
 }
 
 /**
@@ -152,4 +173,29 @@ export async function withdrawDeviceCommands(db: Queryable, deviceId: string): P
     [deviceId],
   );
   return rows.map(toRow);
+}
+
+/** Which command keys a device pins (from its enrollment answer, then from each trust_keys it ran). */
+export async function recordPinnedCommandKeys(db: Queryable, deviceId: string, keyIds: string[]): Promise<void> {
+  await db.query('UPDATE devices SET pinned_command_key_ids = $2::text[] WHERE id = $1::uuid', [deviceId, keyIds]);
+}
+
+/** How many enrolled devices pin each key set, and the enrolled devices that do not pin all of `keyIds`. */
+export async function devicesMissingKeys(db: Queryable, keyIds: string[]): Promise<{ id: string; name: string }[]> {
+  const { rows } = await db.query(
+    `SELECT id, name FROM devices
+     WHERE credential_hash IS NOT NULL AND NOT (coalesce(pinned_command_key_ids, '{}') @> $1::text[])
+     ORDER BY name, id`,
+    [keyIds],
+  );
+  return rows.map((r) => ({ id: r.id, name: r.name }));
+}
+
+/** Enrolled devices per pinned key id (a device pinning two keys counts for both). */
+export async function pinnedKeyCounts(db: Queryable): Promise<Record<string, number>> {
+  const { rows } = await db.query(
+    `SELECT k AS key_id, count(*)::int AS devices FROM devices, unnest(coalesce(pinned_command_key_ids, '{}')) AS k
+     WHERE credential_hash IS NOT NULL GROUP BY k`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.key_id, r.devices]));
 }

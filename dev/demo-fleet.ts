@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { catalogFor } from '../agent/catalog';
 import { startSimulatedFleet, type FleetMember, type SimulatedFleet } from '../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../agent/simulated-device';
+import type { PinnedCommandKey } from '../domain/command-envelope';
 import { demoApi } from './demo-policy';
 
 /** One demo machine: where it lives and how its simulated Windows behaves. */
@@ -57,7 +58,7 @@ function demoDevices(count: number): DemoDevice[] {
   return devices;
 }
 
-interface SavedAgent { deviceId: string; credential: string }
+interface SavedAgent { deviceId: string; credential: string; commandKeys?: PinnedCommandKey[] }
 
  
 type Api = (method: string, urlPath: string, body?: unknown) => Promise<any>;
@@ -91,7 +92,14 @@ export interface DemoFleet {
  * Registers the demo devices (once; their credentials are kept in DATA_DIR so the next `npm start`
  * re-uses them) and runs their simulated agents in this process.
  */
-export async function startDemoFleet(options: { apiUrl: string; apiKey: string; dataDir: string; count: number; log: Logger }): Promise<DemoFleet> {
+export async function startDemoFleet(options: {
+  apiUrl: string; apiKey: string; dataDir: string; count: number; log: Logger;
+  /**
+   * The server's command keys, for demo agents saved before commands were signed: handed over here, out
+   * of band, as an installer would bake them in (never taken from the gateway, which would defeat pinning).
+   */
+  commandKeys: PinnedCommandKey[];
+}): Promise<DemoFleet> {
   const api: Api = demoApi(options.apiUrl, options.apiKey);
   const savedFile = path.join(options.dataDir, 'demo-agents.json');
   const saved: Record<string, SavedAgent> = fs.existsSync(savedFile) ? JSON.parse(fs.readFileSync(savedFile, 'utf8')) : {};
@@ -111,7 +119,8 @@ export async function startDemoFleet(options: { apiUrl: string; apiKey: string; 
     // The trouble's KBs come on top of what the seed leaves missing (where they apply to this OS).
     const seeded = new SimulatedWindowsDevice({ ...base, missingKbs: undefined }).missingKbs();
     const device = new SimulatedWindowsDevice({ ...base, missingKbs: [...new Set([...seeded, ...(d.sim.missingKbs ?? [])])] });
-    members.push({ device, credential, enrollmentToken: credential ? undefined : enrollmentToken });
+    const commandKeys = credential ? (saved[d.name].commandKeys ?? options.commandKeys) : undefined;
+    members.push({ device, credential, commandKeys, enrollmentToken: credential ? undefined : enrollmentToken });
     (d.initialUpdate ? newMachineIds : deviceIds).push(deviceId);
     order.push(deviceId);
   }
@@ -124,7 +133,7 @@ export async function startDemoFleet(options: { apiUrl: string; apiKey: string; 
   });
   await fleet.ready;
   fleet.agents.forEach((a, i) => {
-    if (a.credential) saved[a.device.name] = { deviceId: a.deviceId ?? order[i], credential: a.credential };
+    if (a.credential) saved[a.device.name] = { deviceId: a.deviceId ?? order[i], credential: a.credential, commandKeys: a.commandKeys };
   });
   fs.mkdirSync(options.dataDir, { recursive: true });
   fs.writeFileSync(savedFile, JSON.stringify(saved, null, 2), { mode: 0o600 });

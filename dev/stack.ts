@@ -4,6 +4,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { startServer, type RunningServer } from '../api/app';
 import { reconcileSchedules } from '../api/schedule-service';
+import { ensureDevSigningKey, loadCommandKeys, type CommandKeyring } from '../config/command-keys';
 import type { Config } from '../config/config';
 import { createPool, type Db } from '../db/database';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
@@ -20,6 +21,8 @@ export interface DevStack {
   databaseUrl: string;
   db: Db;
   client: Client;
+  /** the command keys the worker signs with and agents pin */
+  commandKeys: CommandKeyring;
   stop(): Promise<void>;
 }
 
@@ -35,6 +38,12 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
   };
   try {
     const dataDir = path.resolve(config.DATA_DIR);
+    // A dev command signing key under DATA_DIR, made on the first start (mode 0600), unless configured.
+    const commandKeys = loadCommandKeys({
+      ...config,
+      COMMAND_SIGNING_KEY_PATH: config.COMMAND_SIGNING_KEY_PATH ?? ensureDevSigningKey(path.join(dataDir, 'command-signing-key.pem')),
+    }, { requirePrivate: true });
+    log.info({ commandKeyId: commandKeys.current.keyId, nextCommandKeyId: commandKeys.next?.keyId }, 'command signing key loaded');
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       const pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true });
@@ -70,7 +79,7 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     const connection: NativeConnection = await connectWorker(temporalAddress, config);
     stops.push(() => connection.close());
     const worker: Worker = await createPatchflowWorker({
-      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log,
+      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys,
     });
     const running = worker.run().catch((err) => log.error({ err }, 'worker stopped with an error'));
     stops.push(async () => {
@@ -81,14 +90,14 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     const api: RunningServer = await startServer(
       {
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
-        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming,
+        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys,
       },
       { port: config.PORT },
     );
     stops.push(() => api.stop());
     // Postgres holds the schedules; make Temporal's Schedules agree with it (heals any drift).
     await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, installTiming: options.installTiming });
-    return { apiUrl: api.url, temporalAddress, temporalUiUrl, databaseUrl, db, client, stop };
+    return { apiUrl: api.url, temporalAddress, temporalUiUrl, databaseUrl, db, client, commandKeys, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { newSecret } from '../api/credentials';
+import { pinnableKeys } from '../config/command-keys';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../worker/logger';
 import { startDemoFleet } from './demo-fleet';
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
 
   let demo: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
   if (config.DEMO_DEVICES > 0) {
-    demo = await startDemoFleet({ apiUrl: stack.apiUrl, apiKey, dataDir, count: config.DEMO_DEVICES, log });
+    demo = await startDemoFleet({ apiUrl: stack.apiUrl, apiKey, dataDir, count: config.DEMO_DEVICES, log, commandKeys: pinnableKeys(stack.commandKeys) });
     const api = demoApi(stack.apiUrl, apiKey);
     await ensureDemoPolicies(api);
     const scanned = await scanFleet(api, stack.client);

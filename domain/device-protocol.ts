@@ -20,6 +20,11 @@ export const CommandType = {
   Cleanup: 'cleanup',
   /** Remove an installed update (an operator's Uninstall action); the exit code is the answer. */
   Uninstall: 'uninstall',
+  /**
+   * Replace the command keys the agent pins with this full list (key rotation). Signed, like every
+   * command, by a key the agent already pins; the agent itself answers it, the device never sees it.
+   */
+  TrustKeys: 'trust_keys',
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -204,6 +209,15 @@ export interface UninstallResult {
   notInstalled: boolean;
 }
 
+/** The full list of command keys the agent should pin from now on (old and new during a rotation). */
+export interface TrustKeysPayload {
+  keys: { keyId: string; publicKey: string }[];
+}
+export interface TrustKeysResult {
+  /** the key ids the agent now pins */
+  keyIds: string[];
+}
+
 export interface CommandPayloads {
   scan: ScanPayload;
   download: DownloadPayload;
@@ -212,6 +226,7 @@ export interface CommandPayloads {
   reboot: RebootPayload;
   cleanup: CleanupPayload;
   uninstall: UninstallPayload;
+  trust_keys: TrustKeysPayload;
 }
 export interface CommandResults {
   scan: ScanResult;
@@ -221,6 +236,25 @@ export interface CommandResults {
   reboot: RebootResult;
   cleanup: CleanupResult;
   uninstall: UninstallResult;
+  trust_keys: TrustKeysResult;
+}
+
+/**
+ * The signature the worker attaches to one attempt of a command (domain/command-envelope.ts says what it
+ * covers). Stored with the command and handed out by the gateway as is.
+ */
+export interface CommandSignature {
+  /** the device the command is for */
+  deviceId: string;
+  /** per device, only grows; a fresh one for every attempt */
+  sequence: number;
+  /** ISO instants */
+  issuedAt: string;
+  expiresAt: string;
+  /** `keyIdOf` the signing key's public key */
+  keyId: string;
+  /** base64 Ed25519 signature */
+  signature: string;
 }
 
 /** A command as the gateway hands it to an agent. */
@@ -231,6 +265,8 @@ export interface AgentCommand<T extends CommandType = CommandType> {
   payload: CommandPayloads[T];
   /** which delivery this is (1 for the first); informational, the journal keys on `id` */
   attempt: number;
+  /** the worker's signature over this attempt; the agent refuses a command without a valid one */
+  signature?: CommandSignature;
 }
 
 /** Why a device could not do what it was asked. `retryable: false` ends the step for good. */
@@ -249,6 +285,8 @@ export const CommandErrorCode = {
   DownloadFailed: 'DownloadFailed',
   UnsafeFolder: 'UnsafeFolder',
   UnknownCommand: 'UnknownCommand',
+  /** the agent refused the command before running anything: "refused by the device: bad signature" */
+  CommandRefused: 'CommandRefused',
 } as const;
 
 /**

@@ -1,3 +1,4 @@
+import { loadCommandKeys } from '../config/command-keys';
 import { loadConfig } from '../config/config';
 import { createPool } from '../db/database';
 import { createLogger } from './logger';
@@ -13,15 +14,16 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'patchflow-worker');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker process');
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required for the worker process');
+  const commandKeys = loadCommandKeys(config, { requirePrivate: true });
   installRuntimeLogger(log, { metricsBindAddress: config.WORKER_METRICS_ADDRESS });
   const db = createPool(config.DATABASE_URL);
   const client = await connectClient(config.TEMPORAL_ADDRESS, config);
   const connection = await connectWorker(config.TEMPORAL_ADDRESS, config);
   const worker = await createPatchflowWorker({
-    connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log,
+    connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys,
     workflowBundlePath: process.env.PATCHFLOW_WORKFLOW_BUNDLE,
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, commandKeyId: commandKeys.current.keyId, nextCommandKeyId: commandKeys.next?.keyId }, 'worker started');
   // The SDK shuts the worker down on SIGINT/SIGTERM by itself; run() resolves once it has drained.
   await worker.run();
   await db.end();

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker, type LogLevel, type NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
+import type { CommandKeyring } from '../config/command-keys';
 import type { Db } from '../db/database';
 
 let runtimeInstalled = false;
@@ -41,6 +42,8 @@ export interface PatchflowWorkerOptions {
   db: Db;
   client: Client;
   log: Logger;
+  /** signs every agent command (config/command-keys.ts loadCommandKeys) */
+  commandKeys: CommandKeyring;
   /** a prebuilt workflow bundle (tests build it once); absent: bundle workflows/ now */
   workflowBundlePath?: string;
 }
@@ -54,6 +57,6 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }) }),
+    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), commandKeys: o.commandKeys }),
   });
 }

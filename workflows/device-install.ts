@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { DeviceCommandActivities, InstallBookkeepingActivities } from '../activities';
 import type { PatchStateChange } from '../db/patch-repository';
-import type { CleanupResult, CommandPayloads, CommandResults, CommandType, PatchFile, RebootResult, ScannedUpdate, ScanResult } from '../domain/device-protocol';
+import type { CleanupResult, CommandPayloads, CommandResults, PatchFile, RebootResult, ScannedUpdate, ScanResult } from '../domain/device-protocol';
 import { isInsideWindow, nextWindowStart } from '../domain/maintenance-window';
 import { describeRebootAction, describeRebootSkip, planReboot, rebootInteractionSeconds } from '../domain/reboot-actions';
 import { ExecutionOutcome, interpretExitCode, interpretUninstallExitCode } from '../domain/exit-codes';
@@ -27,6 +27,7 @@ import {
   cancelInstallUpdate,
   progressQuery,
   type DeviceInstallInput,
+  type InstallCommandType,
   type InstallOutcome,
   type InstallProgress,
   type InstallResult,
@@ -92,7 +93,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   });
 
   /** One device step, with its own per-attempt timeout and a summary the Web UI shows. */
-  async function command<T extends CommandType>(type: T, payload: CommandPayloads[T], summary: string): Promise<CommandResults[T]> {
+  async function command<T extends InstallCommandType>(type: T, payload: CommandPayloads[T], summary: string): Promise<CommandResults[T]> {
     const result = await device.deviceCommand.executeWithOptions(
       {
         startToCloseTimeout: `${timing.commandTimeoutSeconds[type]} seconds`,

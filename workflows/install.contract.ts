@@ -10,6 +10,9 @@ import type { RebootActionConfig } from '../domain/reboot-actions';
 
 export const INSTALL_WORKFLOW_TYPE = 'deviceInstallWorkflow';
 
+/** The device steps an install runs (trust_keys belongs to the key rotation, workflows/trust-keys.ts). */
+export type InstallCommandType = Exclude<CommandType, 'trust_keys'>;
+
 /** `install/<deviceId>/<key>`: what and for whom, readable in the Web UI's list. */
 export function installWorkflowId(deviceId: string, key: string): string {
   return `install/${deviceId}/${key}`;
@@ -24,7 +27,7 @@ export function parseInstallWorkflowId(workflowId: string): { deviceId: string; 
 /** How long each device step may take per attempt, and how retries back off. */
 export interface InstallTiming {
   /** per-attempt limit of each step: past it the device "did not answer" and the step is offered again */
-  commandTimeoutSeconds: Record<CommandType, number>;
+  commandTimeoutSeconds: Record<InstallCommandType, number>;
   /** first wait before offering an unanswered step again (default 5 s) */
   retryInitialSeconds: number;
   /** longest wait between offers while a device stays offline (default 300 s) */
@@ -85,7 +88,7 @@ export interface AutomaticInstallSettings {
 
 /** Timing as callers give it: any part may be left out and takes the default. */
 export type InstallTimingInput = Partial<Omit<InstallTiming, 'commandTimeoutSeconds'>> & {
-  commandTimeoutSeconds?: Partial<Record<CommandType, number>>;
+  commandTimeoutSeconds?: Partial<Record<InstallCommandType, number>>;
 };
 
 /** The defaults with `input` laid over them, step timeouts one by one. */

@@ -119,7 +119,7 @@ test('a rollout over a client fleet with offline, busy and failing devices repor
   // "Run as soon as it checks in": an offline device that comes back gets the run it missed.
   const back = offline[0];
   expect(back.device.isInstalled('KB5034439')).toBe(false);
-  const returned = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device: back.device, credential: gone.agents[0].credential }], pollWaitSeconds: 2 });
+  const returned = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device: back.device, credential: gone.agents[0].credential, commandKeys: gone.agents[0].commandKeys }], pollWaitSeconds: 2 });
   fleets.push(returned);
   await eventually(async () => (back.device.isInstalled('KB5034439') ? true : undefined), 60_000, 'the missed run to install on check-in');
   const missed = await h.db.query('SELECT count(*) FROM missed_runs WHERE device_id = $1', [back.deviceId]);

@@ -234,6 +234,7 @@ test('the worker is killed mid-install and a new one finishes it, with no patch 
         TEMPORAL_ADDRESS: process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS,
         TEMPORAL_TASK_QUEUE: h.taskQueue,
         PATCHFLOW_WORKFLOW_BUNDLE: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE,
+        COMMAND_SIGNING_KEY_PATH: h.commandKeyPath,
         LOG_LEVEL: 'warn',
       },
       stdio: 'ignore',

@@ -153,7 +153,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
 
   function answer<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): CommandResults[T] {
     const s = deviceState(deviceId);
-    const results: { [K in CommandType]: () => CommandResults[K] } = {
+    const results: { [K in Exclude<CommandType, 'trust_keys'>]: () => CommandResults[K] } = {
       scan: (): ScanResult => ({
         bootId: s.bootId,
         // 3010 leaves an update pending until the restart: WUA reports it installed only afterwards.
@@ -179,7 +179,8 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       cleanup: () => ({ removedFiles: 4, workingFolderEmpty: true, installFolderEmpty: true }),
       uninstall: () => ({ kb: (payload as CommandPayloads['uninstall']).kb, exitCode: 0, durationMs: 30_000, notInstalled: false }),
     };
-    return results[type]();
+    if (type === 'trust_keys') throw new Error('fake activities do not rotate keys');
+    return results[type as Exclude<CommandType, 'trust_keys'>]() as CommandResults[T];
   }
 
   const activities: AllActivities = {

@@ -5,7 +5,9 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { startServer, type AppDeps, type RequestLimits, type RunningServer } from '../../api/app';
+import { keyringFromPem, type CommandKeyring } from '../../config/command-keys';
 import { createPool, type Db } from '../../db/database';
+import { generateSigningKeyPair } from '../../domain/signatures';
 import type { InstallTimingInput } from '../../workflows/install.contract';
 import { connectClient } from '../../worker/temporal-connection';
 import { createPatchflowWorker, installRuntimeLogger } from '../../worker/worker';
@@ -28,10 +30,16 @@ export interface Harness {
   taskQueue: string;
   server: RunningServer;
   scratch: string;
+  /** this harness's command keys (generated per harness): the worker signs with them, agents pin them */
+  commandKeys: CommandKeyring;
+  /** the PEM file of the harness's first command key (COMMAND_SIGNING_KEY_PATH for spawned workers) */
+  commandKeyPath: string;
   worker?: Worker;
   api<T = any>(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
+  /** Restarts worker and API on the same port with other command keys (a key rotation's config change). */
+  restartWithKeys(commandKeys: CommandKeyring): Promise<void>;
   /** A client, site and device created through the API; returns the device and its enrollment token. */
   createDevice(name?: string, extra?: Record<string, unknown>): Promise<{ deviceId: string; enrollmentToken: string; clientId: string; siteId: string }>;
   stop(): Promise<void>;
@@ -50,21 +58,27 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
   const client = await connectClient(address, TEMPORAL_SETTINGS);
   const taskQueue = `test-${randomUUID()}`;
   const scratch = fs.mkdtempSync(path.join(process.env.PATCHFLOW_TEST_SCRATCH!, 'h-'));
-  const server = await startServer(
+  // A command signing key per harness, also on disk for worker processes the tests spawn.
+  const commandKeyPath = path.join(scratch, 'command-signing-key.pem');
+  fs.writeFileSync(commandKeyPath, generateSigningKeyPair().privateKeyPem, { mode: 0o600 });
+  let commandKeys = options.app?.commandKeys ?? keyringFromPem(fs.readFileSync(commandKeyPath, 'utf8'));
+  const serve = (port: number) => startServer(
     {
       db, databaseUrl, client, log, taskQueue, apiKey: API_KEY, pollWaitSeconds: 2,
       installTiming: options.installTiming ?? FAST_TIMING,
       scanTiming: { scanTimeoutSeconds: 5, retryInitialSeconds: 1, retryMaxSeconds: 2 },
       initialUpdateRetry: { busySeconds: 1, failedSeconds: 1, maxSeconds: 2 },
       ...options.app,
+      commandKeys,
     },
-    { port: 0, ...options.limits },
+    { port, ...options.limits },
   );
+  let server = await serve(0);
   let connection: NativeConnection | undefined;
   let running: Promise<void> | undefined;
 
   const h: Harness = {
-    db, client, taskQueue, server, scratch,
+    db, client, taskQueue, server, scratch, commandKeys, commandKeyPath,
     async api(method, urlPath, body, headers = {}) {
       const res = await fetch(`${server.url}${urlPath}`, {
         method,
@@ -77,7 +91,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
     async startWorker() {
       connection ??= await NativeConnection.connect({ address });
       h.worker = await createPatchflowWorker({
-        connection, namespace: 'default', taskQueue, db, client, log, workflowBundlePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE,
+        connection, namespace: 'default', taskQueue, db, client, log, commandKeys, workflowBundlePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE,
       });
       running = h.worker.run();
     },
@@ -85,6 +99,15 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       if (h.worker && h.worker.getState() === 'RUNNING') h.worker.shutdown();
       await running;
       h.worker = undefined;
+    },
+    async restartWithKeys(keys) {
+      await h.stopWorker();
+      await server.stop();
+      commandKeys = keys;
+      h.commandKeys = keys;
+      server = await serve(server.port);
+      h.server = server;
+      await h.startWorker();
     },
     async createDevice(name = `SRV-${randomUUID().slice(0, 6)}`, extra = {}) {
       const c = await h.api('POST', '/api/v1/clients', { name: `Acme ${randomUUID().slice(0, 8)}` });

@@ -7,17 +7,24 @@ import { runSimulatedAgent } from '../../agent/agent-runner';
 import { findUpdate } from '../../agent/catalog';
 import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
+import { signCommand } from '../../domain/command-envelope';
 import type { AgentCommand, CommandOutcome, PatchFile } from '../../domain/device-protocol';
+import { generateSigningKeyPair, keyIdOf } from '../../domain/signatures';
 import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../../domain/folders';
 
 /** What the fake gateway saw, one entry per request. */
 interface Seen { method: string; url: string; auth?: string; bootId?: string; body?: unknown; at: number }
+
+/** The fake server's command key: enrollment hands out its public half, `push` signs with it. */
+const SERVER_KEY = generateSigningKeyPair();
+const COMMAND_KEYS = [{ keyId: keyIdOf(SERVER_KEY.publicKeyPem), publicKey: SERVER_KEY.publicKeyPem }];
 
 /**
  * A minimal in-memory stand-in for /agent/v1: enough to drive the runner's HTTP loop. The real
  * gateway is tested by the integration suite.
  */
 class FakeGateway {
+  private sequence = 0;
   readonly seen: Seen[] = [];
   readonly queue: AgentCommand[] = [];
   readonly results = new Map<string, CommandOutcome[]>();
@@ -36,7 +43,12 @@ class FakeGateway {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
   }
-  push(command: AgentCommand): void {
+  /** Queues a command for dev-1, signed as the worker would sign it (a fresh sequence per push). */
+  push(command: AgentCommand, options: { signed?: boolean } = {}): void {
+    if (options.signed !== false) {
+      const now = Date.now();
+      command = { ...command, signature: signCommand(SERVER_KEY.privateKeyPem, COMMAND_KEYS[0]!.keyId, command, { deviceId: 'dev-1', sequence: ++this.sequence, issuedAtMs: now, expiresAtMs: now + 60_000 }) };
+    }
     this.queue.push(command);
     this.waiters.splice(0).forEach((w) => w());
   }
@@ -58,7 +70,7 @@ class FakeGateway {
 
     if (url === '/agent/v1/enroll') {
       if (body.enrollmentToken !== 'token-0123456789abcdefghij') return send(401, { error: 'enrollment token is unknown or already used' });
-      return send(201, { deviceId: 'dev-1', credential: 'dev-1.secret' });
+      return send(201, { deviceId: 'dev-1', credential: 'dev-1.secret', commandKeys: COMMAND_KEYS });
     }
     if (req.headers.authorization !== 'Bearer dev-1.secret') return send(401, { error: 'device credential is not valid' });
     if (url.startsWith('/agent/v1/commands?')) {
@@ -129,7 +141,7 @@ describe('runSimulatedAgent', () => {
   it('acknowledges a reboot, stays away, and comes back with a new boot id', async () => {
     const device = newDevice();
     const firstBoot = device.bootId;
-    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', pollWaitSeconds: 1, signal: controller.signal });
+    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', commandKeys: COMMAND_KEYS, pollWaitSeconds: 1, signal: controller.signal });
     gateway.push({ id: 'reboot-1', type: 'reboot', payload: { reason: 'install' }, attempt: 1 });
     await gateway.until(() => gateway.results.has('reboot-1'));
     const ackedAt = Date.now();
@@ -152,7 +164,7 @@ describe('runSimulatedAgent', () => {
     await device.handle({ id: 'd', type: 'download', payload: { patch: patchFile('KB5034441'), workingFolder: DEFAULT_WORKING_FOLDER }, attempt: 1 });
     await device.handle({ id: 'c', type: 'copy', payload: { patches: [patchFile('KB5034441')], workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 1 });
     gateway.resultFailures = [503];
-    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', pollWaitSeconds: 1, signal: controller.signal });
+    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', commandKeys: COMMAND_KEYS, pollWaitSeconds: 1, signal: controller.signal });
     const sentAt = Date.now();
     gateway.push({ id: 'exec-1', type: 'execute', payload: { patch: patchFile('KB5034441'), installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 1 });
     await gateway.until(() => gateway.results.has('exec-1'));
@@ -168,6 +180,54 @@ describe('runSimulatedAgent', () => {
     await run;
   });
 
+  it('refuses an unsigned command before anything runs and posts the refusal', async () => {
+    const device = newDevice();
+    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', commandKeys: COMMAND_KEYS, pollWaitSeconds: 1, signal: controller.signal });
+    gateway.push({ id: 'forged-1', type: 'download', payload: { patch: patchFile('KB5034441'), workingFolder: DEFAULT_WORKING_FOLDER }, attempt: 1 }, { signed: false });
+    await gateway.until(() => gateway.results.has('forged-1'));
+    expect(gateway.results.get('forged-1')).toEqual([{ status: 'failed', error: { code: 'CommandRefused', message: 'refused by the device: unsigned (the command carries no signature)', retryable: false } }]);
+    expect(device.events).toEqual([]); // the device never saw it
+    expect(await device.folderContents()).toEqual({ working: [], install: [] });
+    // The same envelope delivered twice: the second is a replay, refused before the journal answers.
+    const once: AgentCommand = { id: 'scan-1', type: 'scan', payload: { reason: 'test' }, attempt: 1 };
+    gateway.push(once);
+    const delivered = gateway.queue[gateway.queue.length - 1]!;
+    await gateway.until(() => gateway.results.has('scan-1'));
+    gateway.push(delivered, { signed: false });
+    await gateway.until(() => gateway.results.get('scan-1')!.length === 2);
+    expect(gateway.results.get('scan-1')![0]).toMatchObject({ status: 'succeeded' });
+    expect(gateway.results.get('scan-1')![1]).toMatchObject({ status: 'failed', error: { code: 'CommandRefused', message: expect.stringMatching(/^refused by the device: replayed/) } });
+    controller.abort();
+    await run;
+  });
+
+  it('pins the keys a trust_keys command carries, then runs commands signed by the new key', async () => {
+    const device = newDevice();
+    const next = generateSigningKeyPair();
+    const nextKey = { keyId: keyIdOf(next.publicKeyPem), publicKey: next.publicKeyPem };
+    const pinnedNow: string[][] = [];
+    const run = runSimulatedAgent({
+      baseUrl: gateway.baseUrl, device, credential: 'dev-1.secret', commandKeys: COMMAND_KEYS, pollWaitSeconds: 1, signal: controller.signal,
+      onCommandKeys: (keys) => pinnedNow.push(keys.map((k) => k.keyId)),
+    });
+    const now = Date.now();
+    const byNext = (c: AgentCommand, sequence: number): AgentCommand => ({ ...c, signature: signCommand(next.privateKeyPem, nextKey.keyId, c, { deviceId: 'dev-1', sequence, issuedAtMs: now, expiresAtMs: now + 60_000 }) });
+    gateway.push(byNext({ id: 'early', type: 'scan', payload: { reason: 'too early' }, attempt: 1 }, 1000), { signed: false });
+    await gateway.until(() => gateway.results.has('early'));
+    expect(gateway.results.get('early')![0]).toMatchObject({ error: { message: expect.stringMatching(/^refused by the device: unknown key/) } });
+
+    gateway.push({ id: 'rotate', type: 'trust_keys', payload: { keys: [...COMMAND_KEYS, nextKey] }, attempt: 1 });
+    await gateway.until(() => gateway.results.has('rotate'));
+    expect(gateway.results.get('rotate')).toEqual([{ status: 'succeeded', result: { keyIds: [COMMAND_KEYS[0]!.keyId, nextKey.keyId] } }]);
+    expect(pinnedNow).toEqual([[COMMAND_KEYS[0]!.keyId, nextKey.keyId]]);
+
+    gateway.push(byNext({ id: 'late', type: 'scan', payload: { reason: 'after rotation' }, attempt: 1 }, 1001), { signed: false });
+    await gateway.until(() => gateway.results.has('late'));
+    expect(gateway.results.get('late')![0]).toMatchObject({ status: 'succeeded' });
+    controller.abort();
+    await run;
+  });
+
   it('rejects when the enrollment token is refused', async () => {
     const device = newDevice();
     await expect(runSimulatedAgent({ baseUrl: gateway.baseUrl, device, enrollmentToken: 'wrong-token-0123456789', signal: controller.signal }))
@@ -178,7 +238,7 @@ describe('runSimulatedAgent', () => {
 describe('startSimulatedFleet', () => {
   it('runs several agents and stops promptly while they long-poll', async () => {
     const devices = [0, 1, 2].map((i) => newDevice({ id: `ws-0${i}` }));
-    const fleet = startSimulatedFleet({ baseUrl: gateway.baseUrl, devices: devices.map((device) => ({ device, credential: 'dev-1.secret' })), pollWaitSeconds: 30 });
+    const fleet = startSimulatedFleet({ baseUrl: gateway.baseUrl, devices: devices.map((device) => ({ device, credential: 'dev-1.secret', commandKeys: COMMAND_KEYS })), pollWaitSeconds: 30 });
     await fleet.ready;
     await gateway.until(() => new Set(gateway.seen.filter((s) => s.url.startsWith('/agent/v1/commands?')).map((s) => s.bootId)).size === 3);
     const started = Date.now();
