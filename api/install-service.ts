@@ -137,13 +137,19 @@ export async function describeInstall(deps: InstallServiceDeps, workflowId: stri
   return view;
 }
 
+/** Temporal's own wrappers ("Activity task failed"): they say where it failed, never why. */
+const WRAPPER_MESSAGES = new Set(['Activity task failed', 'Child Workflow execution failed', 'Workflow execution failed']);
+
 /**
- * Every message down a failure's cause chain below the workflow's own: "Activity task failed:
- * refused by the device: ... (rule: parent-segment)", so the operator reads why, not only where.
+ * What an operator reads of a failed workflow: every message down its cause chain below the workflow's
+ * own, less Temporal's wrappers: "refused by the device: ... (rule: parent-segment)", the device's or
+ * the activity's own words, not "Activity task failed".
  */
 export function failureChain(err: Error): string {
   const messages: string[] = [];
-  for (let e = err.cause as Error | undefined; e; e = e.cause as Error | undefined) messages.push(e.message);
+  for (let e = err.cause as Error | undefined; e; e = e.cause as Error | undefined) {
+    if (!WRAPPER_MESSAGES.has(e.message)) messages.push(e.message);
+  }
   return messages.length > 0 ? messages.join(': ') : err.message;
 }
 

@@ -178,7 +178,7 @@ describe('DELETE /api/v1/devices/:id retires the device', () => {
     expect(ended).toMatch(/^failed: /);
     const view = await h.api('GET', `/api/v1/devices/${deviceId}/installs/${started.body.key}`);
     // The cleanup that follows is not sent to a retired device; that is the install's last word.
-    expect(view.body.failure).toBe(`Activity task failed: device ${deviceId} is retired; cleanup not sent`);
+    expect(view.body.failure).toBe(`device ${deviceId} is retired; cleanup not sent`);
     // The waiting pre-scan failed as withdrawn, at once.
     const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
     const failures = (history.events ?? []).flatMap((e) => {

@@ -188,6 +188,6 @@ describe('the agent refuses a bad folder even when the server sends one', () => 
     expect(patch.rows[0].last_error).toMatch(/^download refused: refused by the device: working folder .*\(rule: parent-segment\)$/);
     const view = await h.api('GET', `/api/v1/devices/${deviceId}/installs/sent-bad`);
     expect(view.body).toMatchObject({ status: 'FAILED' });
-    expect(view.body.failure).toMatch(/^Activity task failed: refused by the device: working folder .*\(rule: parent-segment\)$/);
+    expect(view.body.failure).toMatch(/^refused by the device: working folder .*\(rule: parent-segment\)$/);
   });
 });
