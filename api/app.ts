@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
+import { createCatalogApi } from './catalog-api';
+import type { CatalogConfig } from './catalog-service';
 import { CommandNotifier } from './command-notifier';
 import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
@@ -30,6 +32,8 @@ export interface AppDeps {
   initialUpdateRetry?: InitialUpdateDeps['initialUpdateRetry'];
   initialUpdateHistoryLimit?: number;
   rolloutOfflineAfterSeconds?: number;
+  /** the catalog feeds this server syncs (none: POST /api/v1/catalog/sync answers 404) */
+  catalog?: CatalogConfig;
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -74,6 +78,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

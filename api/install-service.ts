@@ -7,7 +7,8 @@ import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
 import { releaseDevice } from '../db/operation-repository';
-import { NotFoundError } from '../domain/errors';
+import { unverifiedOnlyKbs } from '../db/scan-repository';
+import { NotFoundError, UnprocessableError } from '../domain/errors';
 import {
   INSTALL_WORKFLOW_TYPE,
   cancelInstallUpdate,
@@ -49,6 +50,14 @@ export async function startInstall(
 ): Promise<{ workflowId: string; key: string }> {
   const device = await findDevice(deps.db, request.deviceId);
   if (!device) throw new NotFoundError('device', request.deviceId);
+  if (request.kbs && request.kbs.length > 0) {
+    // An update the catalog does not confirm never installs, even when asked for by name.
+    const unverified = await unverifiedOnlyKbs(deps.db, device.id, request.kbs);
+    if (unverified.length > 0) {
+      throw new UnprocessableError(
+        `body.kbs: ${unverified.map((u) => `${u.kb} is ${u.reason}`).join('; ')}; it installs once a catalog feed confirms it`, 'kbs');
+    }
+  }
   const key = newInstallKey();
   const workflowId = installWorkflowId(device.id, key);
   await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker, type LogLevel, type NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
+import type { CatalogFeedSources } from '../activities/catalog-activities';
 import type { Db } from '../db/database';
 
 let runtimeInstalled = false;
@@ -43,6 +44,8 @@ export interface PatchflowWorkerOptions {
   log: Logger;
   /** a prebuilt workflow bundle (tests build it once); absent: bundle workflows/ now */
   workflowBundlePath?: string;
+  /** the catalog feeds this worker may sync, with their pinned public keys (default: none) */
+  catalogFeeds?: CatalogFeedSources;
 }
 
 /** The Patchflow worker: every workflow in workflows/ and every activity over real dependencies. */
@@ -54,6 +57,6 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }) }),
+    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), catalogFeeds: o.catalogFeeds }),
   });
 }
