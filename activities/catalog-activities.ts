@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { appendAudit, type AuditEntry } from '../db/audit-repository';
 import {
-  changeDetails, findFeedState, findStagedFeed, loadCatalogRows, recordFeedApplied, stageFeedDocument, upsertCatalogEntries,
+  adoptImportedPlaceholders, changeDetails, findFeedState, findStagedFeed, loadCatalogRows, recordFeedApplied, stageFeedDocument, upsertCatalogEntries,
 } from '../db/catalog-repository';
 import { withTransaction, type Db } from '../db/database';
 import type { StampNewPatches } from '../db/scan-repository';
@@ -109,10 +109,13 @@ export function createCatalogActivities(deps: { db: Db; log: Logger; catalogFeed
         await upsertCatalogEntries(tx, diff.changes.map((c) => c.entry), { kind: 'feed', feedId: args.feedId, sequence: args.sequence, revisedIds });
         const fresh = diff.changes.filter((c) => c.kind !== 'changed').map((c) => c.entry);
         if (fresh.length > 0) await deps.stampNewPatches(tx, fresh, { revisionChanged: revisedIds });
+        // A KB an operator imported before any feed knew its file keeps the approvals given to it.
+        const adopted = await adoptImportedPlaceholders(tx, diff.changes.filter((c) => c.kind === 'new').map((c) => c.entry));
         const feedRef = { feedId: args.feedId, sequence: args.sequence };
         const audit: AuditEntry[] = [
           ...diff.changes.map((c) => ({ actor, action: `catalog.entry_${c.kind === 'new' ? 'added' : c.kind}`, subject: c.entry.kb, details: { ...feedRef, ...changeDetails(c) } })),
           ...diff.refused.map((r) => ({ actor, action: 'catalog.entry_refused', subject: r.kb, details: { ...feedRef, updateId: r.updateId, reason: r.reason } })),
+          ...adopted.map((kb) => ({ actor, action: 'catalog.import_confirmed', subject: kb, details: { ...feedRef, reason: 'the feed supplies the file for an imported KB; its imported approvals carry over' } })),
         ];
         const result: CatalogApplyResult = {
           ...base,

@@ -60,7 +60,7 @@ export async function findStagedFeed(db: Queryable, feedId: string, sequence: nu
 }
 
 const ROW_COLUMNS = `update_id, revision, kb, title, classification, product, severity, published_at, superseded_by, file_name,
-  size_bytes, sha256, download_url, reboot_behavior, install_type, uninstallable, security_bulletin, source_feed_id`;
+  size_bytes, sha256, download_url, reboot_behavior, install_type, uninstallable, security_bulletin, source_feed_id, source`;
 
 function rowOf(r: any): CatalogRow {
   return {
@@ -68,7 +68,7 @@ function rowOf(r: any): CatalogRow {
     product: r.product, severity: r.severity, releaseDate: r.published_at ? r.published_at.toISOString() : null,
     supersededBy: r.superseded_by, fileName: r.file_name, sizeBytes: r.size_bytes === null ? null as never : Number(r.size_bytes),
     sha256: r.sha256, downloadUrl: r.download_url, rebootBehavior: r.reboot_behavior, installType: r.install_type,
-    uninstallable: r.uninstallable, securityBulletin: r.security_bulletin, sourceFeedId: r.source_feed_id,
+    uninstallable: r.uninstallable, securityBulletin: r.security_bulletin, sourceFeedId: r.source_feed_id, source: r.source,
   };
 }
 
@@ -141,4 +141,79 @@ export function changeDetails(c: CatalogChange): Record<string, unknown> {
     fields: c.fields.map((f) => f.field),
     changes: Object.fromEntries(c.fields.map((f) => [f.field, { from: f.from, to: f.to }])),
   };
+}
+
+/**
+ * A feed brings the file for a KB an operator imported without one: the feed's new entry takes over the
+ * imported placeholder's explicit approvals and actions (over the default stamp), and the placeholder
+ * goes. Returns the KBs taken over.
+ */
+export async function adoptImportedPlaceholders(db: Queryable, entries: readonly { updateId: string; kb: string }[]): Promise<string[]> {
+  if (entries.length === 0) return [];
+  const { rows } = await db.query(
+    `SELECT p.update_id AS placeholder, u.update_id, u.kb
+     FROM unnest($1::text[], $2::text[]) AS u(update_id, kb)
+     JOIN patches p ON p.update_id = 'import:' || u.kb AND p.source = 'import'`,
+    [entries.map((e) => e.updateId), entries.map((e) => e.kb)],
+  );
+  if (rows.length === 0) return [];
+  const placeholders = rows.map((r) => r.placeholder as string);
+  const targets = rows.map((r) => r.update_id as string);
+  await db.query(
+    `UPDATE policy_approvals pa SET status = imp.status, source = imp.source, changed_at = now(),
+       note = format('imported before its file was known; %s', coalesce(imp.note, ''))
+     FROM policy_approvals imp, unnest($1::text[], $2::text[]) AS m(placeholder, update_id)
+     WHERE imp.update_id = m.placeholder AND imp.source = 'explicit' AND pa.update_id = m.update_id AND pa.policy_id = imp.policy_id`,
+    [placeholders, targets],
+  );
+  await db.query(
+    `INSERT INTO patch_actions (scope_type, scope_id, update_id, action, set_at)
+     SELECT a.scope_type, a.scope_id, m.update_id, a.action, a.set_at
+     FROM patch_actions a JOIN unnest($1::text[], $2::text[]) AS m(placeholder, update_id) ON a.update_id = m.placeholder
+     ON CONFLICT DO NOTHING`,
+    [placeholders, targets],
+  );
+  await db.query('DELETE FROM patch_actions WHERE update_id = ANY($1::text[])', [placeholders]);
+  await db.query('DELETE FROM policy_approvals WHERE update_id = ANY($1::text[])', [placeholders]);
+  await db.query('DELETE FROM patches WHERE update_id = ANY($1::text[])', [placeholders]);
+  return rows.map((r) => r.kb as string);
+}
+
+/** Catalog rows by KB (an import matches by KB: another RMM's export has no update ids). */
+export async function catalogRowsByKb(db: Queryable, kbs: string[]): Promise<CatalogRow[]> {
+  const { rows } = await db.query(`SELECT ${ROW_COLUMNS} FROM patches WHERE kb = ANY($1::text[]) ORDER BY kb, update_id FOR UPDATE`, [kbs]);
+  return rows.map(rowOf);
+}
+
+/** Imported KBs no feed knows yet: catalog rows without file facts. */
+export async function insertImportedPlaceholders(
+  db: Queryable,
+  rows: readonly { updateId: string; kb: string; title: string; classification: string; severity: string; product: string; releaseDate: string | null }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO patches (update_id, revision, kb, title, product, classification, severity, published_at, reboot_behavior, source)
+     SELECT u.update_id, 0, u.kb, u.title, u.product, u.classification, u.severity, u.published_at, 'can_request', 'import'
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+       AS u(update_id, kb, title, product, classification, severity, published_at)`,
+    [rows.map((r) => r.updateId), rows.map((r) => r.kb), rows.map((r) => r.title), rows.map((r) => r.product),
+      rows.map((r) => r.classification), rows.map((r) => r.severity), rows.map((r) => r.releaseDate)],
+  );
+}
+
+/** Corrects the metadata of rows no feed supplies (an operator's import of their classification). */
+export async function updateImportedMetadata(
+  db: Queryable,
+  rows: readonly { updateId: string; title: string; classification: string; severity: string; product: string; releaseDate: string | null }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE patches p SET title = u.title, classification = u.classification, severity = u.severity, product = u.product,
+       published_at = u.published_at, catalog_changed_at = now()
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+       AS u(update_id, title, classification, severity, product, published_at)
+     WHERE p.update_id = u.update_id AND p.source_feed_id IS NULL`,
+    [rows.map((r) => r.updateId), rows.map((r) => r.title), rows.map((r) => r.classification), rows.map((r) => r.severity),
+      rows.map((r) => r.product), rows.map((r) => r.releaseDate)],
+  );
 }

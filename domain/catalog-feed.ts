@@ -161,9 +161,13 @@ export function verifyCatalogFeed(
 /** The catalog row as the feed diff compares it (db/catalog-repository.ts loads it). */
 export interface CatalogRow extends Omit<CatalogFeedEntry, 'releaseDate'> {
   releaseDate: string | null;
-  /** the feed that supplies this update; null for rows from before feeds (device scans) */
+  /** the feed that supplies this update; null for rows an operator imported or a device scan wrote (before feeds) */
   sourceFeedId: string | null;
+  source: 'device_scan' | 'feed' | 'import';
 }
+
+/** The "feed id" an operator's import diffs as: it may change rows no feed supplies, never a feed's. */
+export const OPERATOR_IMPORT = '(operator import)';
 
 /** The fields a feed entry can change, in the order an audit lists them. */
 export const CATALOG_FIELDS = [
@@ -222,8 +226,9 @@ export function diffCatalog(feedId: string, entries: readonly CatalogFeedEntry[]
         return { field, from, to };
       })
       .filter((f) => f.from !== f.to);
-    // A row that came from a device scan before feeds existed is taken over by the feed even if it agrees.
-    const adopt = row.sourceFeedId === null;
+    // A row a device scan wrote before feeds existed, or an operator imported, is taken over by a feed
+    // even when it agrees (the feed then owns it); an import re-importing its own row changes nothing.
+    const adopt = row.sourceFeedId === null && (row.source === 'device_scan' || (row.source === 'import' && feedId !== OPERATOR_IMPORT));
     if (entry.revision > row.revision) diff.changes.push({ kind: 'revised', entry, fromRevision: row.revision, fields });
     else if (fields.length > 0 || adopt) diff.changes.push({ kind: 'changed', entry, fromRevision: row.revision, fields });
     else diff.unchanged++;

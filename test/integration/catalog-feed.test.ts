@@ -291,3 +291,105 @@ test('POST /api/v1/catalog/sync: 202 with a Location to poll; an unknown feed is
   const feeds = (await h.api('GET', '/api/v1/catalog/feeds')).body.feeds as any[];
   expect(feeds.find((f) => f.feedId === SIMULATOR_FEED_ID).lastApplied).toMatchObject({ lastSequence: 1 });
 });
+
+describe('operator import', () => {
+  const N = 2000;
+  beforeAll(async () => {
+    expect((await h.api('POST', '/api/v1/policies', { name: `Import test ${randomUUID().slice(0, 8)}` })).status).toBe(201);
+  });
+  const csv = () => {
+    const lines = ['KB,Title,Classification,Severity,Product,Release Date,Approval Status'];
+    for (let i = 0; i < N; i++) {
+      const kb = `KB8${String(i).padStart(6, '0')}`;
+      lines.push(`${kb},"Imported update ${i}, from the old RMM",Security Update - ${i % 2 ? 'Important' : 'Critical'} (High Priority),,Windows 10,2023-0${1 + (i % 9)}-14,${i % 3 === 0 ? 'Approved' : 'Pending Approval'}`);
+    }
+    lines.push('KB5034439,Renamed by the old RMM,Update Rollups,,Windows Server 2022,2024-01-09,Denied'); // a feed's update
+    lines.push('KB12,Bad row,Updates,,Windows 10,2024-01-01,Approved');
+    lines.push('KB8000000,Twice,Updates,,Windows 10,2024-01-01,Approved');
+    lines.push('KB8999999,No classification,,,Windows 10,2024-01-01,Approved');
+    return `${lines.join('\n')}\n`;
+  };
+  const post = async (query: string, body: string, type = 'text/csv') => {
+    const res = await fetch(`${h.server.url}/api/v1/catalog/import${query}`, { method: 'POST', headers: { authorization: `Bearer ${'test-api-key-0123456789abcdef'}`, 'content-type': type }, body });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const counts = async () => (await h.db.query(`SELECT (SELECT count(*) FROM patches)::int AS patches, (SELECT count(*) FROM policy_approvals)::int AS approvals,
+    (SELECT max(id) FROM audit_log)::int AS audit, (SELECT md5(string_agg(p::text, ',' ORDER BY update_id)) FROM patches p) AS digest`)).rows[0];
+
+  test('a dry run of a few thousand rows shows what would change and writes nothing; the import then writes it, audited as the operator\'s', async () => {
+    const before = await counts();
+    const started = Date.now();
+    const dry = await post('', csv());
+    const dryMs = Date.now() - started;
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ dryRun: true, format: 'csv', rows: N + 4, changed: [], unchanged: 1 });
+    expect(dry.body.new).toHaveLength(N);
+    expect(dry.body.new[0]).toEqual({ line: 2, kb: 'KB8000000', installable: false });
+    expect(dry.body.keptFromFeed).toEqual([{ line: N + 2, kb: 'KB5034439', reason: `feed "${SIMULATOR_FEED_ID}" supplies its title, classification, severity; kept` }]);
+    expect(dry.body.refused).toEqual([
+      { line: N + 3, kb: 'KB12', reason: 'KB: "KB12" must look like KB5034441' },
+      { line: N + 4, kb: 'KB8000000', reason: 'KB KB8000000 is also on line 2' },
+      { line: N + 5, kb: 'KB8999999', reason: 'Classification is needed for a KB the catalog does not know' },
+    ]);
+    expect(dry.body.approvals.find((a: any) => a.status === 'denied')).toMatchObject({ kbs: ['KB5034439'] });
+    expect(dry.body.approvals.find((a: any) => a.status === 'approved').kbs).toHaveLength(Math.ceil(N / 3));
+    expect(await counts()).toEqual(before);
+
+    const applyStarted = Date.now();
+    const applied = await post('?dryRun=false', csv());
+    const applyMs = Date.now() - applyStarted;
+    expect(applied.status).toBe(201);
+    expect({ ...applied.body, dryRun: true }).toEqual(dry.body);
+    console.log(`catalog import of ${N + 4} CSV rows: dry run ${dryMs} ms, import ${applyMs} ms`);
+    const imported = await catalogRow('import:KB8000001');
+    expect(imported).toMatchObject({ kb: 'KB8000001', classification: 'Security Updates', severity: 'Important', source: 'import', sha256: null, download_url: null });
+    // Approval status carried into every policy; the feed's update keeps the feed's classification.
+    const policyCount = (await h.db.query('SELECT count(*)::int AS n FROM approval_policies')).rows[0].n;
+    const approved = (await h.db.query(`SELECT status, source FROM policy_approvals WHERE update_id = 'import:KB8000000'`)).rows;
+    expect(approved).toHaveLength(policyCount);
+    expect(approved.every((a) => a.status === 'approved' && a.source === 'explicit')).toBe(true);
+    expect(await catalogRow(findUpdate({ kb: 'KB5034439' })!.updateId)).toMatchObject({ classification: 'Security Updates', source: 'feed' });
+    expect((await auditOf('catalog.imported', before.audit)).map((r) => r.actor)).toEqual(['api-key:admin']);
+    expect((await auditOf('catalog.entry_imported', before.audit))).toHaveLength(N);
+
+    // Importing the same file again changes nothing.
+    const again = await post('?dryRun=false', csv());
+    expect(again.body).toMatchObject({ new: [], changed: [], unchanged: N + 1 });
+    expect(again.body.approvals.every((a: any) => a.approvalsChanged === 0)).toBe(true);
+  });
+
+  test('an imported KB is not installable until a feed supplies its file; then the feed entry keeps the imported approval', async () => {
+    const device = await handDevice(`IMPORTED-${randomUUID().slice(0, 8)}`);
+    const realId = randomUUID();
+    await device.scan([{ updateId: realId, revision: 3, installed: false, kb: 'KB8000003' }]);
+    expect((await h.api('GET', `/api/v1/devices/${device.deviceId}/approvals`)).body.patches[0]).toMatchObject({ kb: 'KB8000003', decision: 'unverified' });
+    expect((await h.api('POST', `/api/v1/devices/${device.deviceId}/installs`, { kbs: ['KB8000003'] })).status).toBe(422);
+
+    const feedId = `import-confirm-${randomUUID().slice(0, 8)}`;
+    h.publishFeed(signCatalogFeed(h.feedKey.privateKeyPem, header(feedId, 1), [entry('KB8000003', { updateId: realId, revision: 3, classification: 'Security Updates', severity: 'Important' })]));
+    const synced = await h.syncCatalog(feedId);
+    expect(synced.applied?.newKbs).toEqual(['KB8000003']);
+    expect(await catalogRow('import:KB8000003')).toBeUndefined();
+    const approvals = (await h.db.query('SELECT status, source FROM policy_approvals WHERE update_id = $1', [realId])).rows;
+    expect(approvals.length).toBeGreaterThan(0);
+    expect(approvals).toEqual(approvals.map(() => expect.objectContaining({ status: 'approved', source: 'explicit' }))); // line 5: i = 3, Approved
+    // The device's next scan finds it verified.
+    await device.scan([{ updateId: realId, revision: 3, installed: false, kb: 'KB8000003' }]);
+    expect((await h.api('GET', `/api/v1/devices/${device.deviceId}/patches`)).body.patches).toEqual([expect.objectContaining({ kb: 'KB8000003', status: 'missing', verified: true })]);
+  });
+
+  test('a feed-format JSON import applies entries as the operator\'s and never overwrites a feed\'s entry', async () => {
+    const mine = entry('KB8100001');
+    const feedOwned = { ...entry('KB5034439'), updateId: findUpdate({ kb: 'KB5034439' })!.updateId, revision: 999 };
+    const before = await counts();
+    const dry = await post('', JSON.stringify({ entries: [mine, feedOwned, { kb: 'KB1' }] }), 'application/json');
+    expect(dry.body).toMatchObject({ dryRun: true, format: 'feed', new: [{ kb: 'KB8100001', installable: true }] });
+    expect(dry.body.refused.map((r: any) => r.reason)).toEqual([expect.stringMatching(/^entries\.2\./), `supplied by feed "${SIMULATOR_FEED_ID}"`]);
+    expect(await counts()).toEqual(before);
+    const applied = await post('?dryRun=false', JSON.stringify({ entries: [mine, feedOwned] }), 'application/json');
+    expect(applied.status).toBe(201);
+    expect(await catalogRow(mine.updateId)).toMatchObject({ source: 'import', source_feed_id: null, sha256: mine.sha256 });
+    expect(await catalogRow(feedOwned.updateId)).toMatchObject({ source: 'feed', revision: findUpdate({ kb: 'KB5034439' })!.revision });
+    expect((await post('?dryRun=maybe', '{}', 'application/json')).body.error).toMatch(/^query\.dryRun: /);
+  });
+});
