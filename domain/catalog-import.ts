@@ -107,7 +107,9 @@ export function readImportRows(records: readonly Record<string, string>[]): { ro
     if (v.releaseDate) {
       const d = new Date(v.releaseDate);
       if (Number.isNaN(d.getTime())) return refuse(`Release Date: "${v.releaseDate}" is not a date`);
-      releaseDate = d.toISOString().slice(0, 10);
+      // "01/09/2024" parses as local midnight: take its local date, not the UTC one (a day off east of UTC).
+      const pad = (n: number) => String(n).padStart(2, '0');
+      releaseDate = /^\d{4}-\d{2}-\d{2}/.test(v.releaseDate) ? v.releaseDate.slice(0, 10) : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
     }
     seen.set(kb, line);
     rows.push({
