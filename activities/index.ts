@@ -3,19 +3,21 @@ import type { Logger } from 'pino';
 import { stampNewPatches } from '../db/approval-repository';
 import type { Db } from '../db/database';
 import type { CommandKeyring } from '../config/command-keys';
+import { createCatalogActivities, type CatalogFeedSources } from './catalog-activities';
 import { createCommandKeyActivities, createDeviceCommandActivities } from './device-command';
 import { createInstallBookkeepingActivities } from './install-bookkeeping';
 import { createScanActivities } from './scan-activities';
 import { createRolloutActivities } from './rollout-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
-export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring }) {
+export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; catalogFeeds?: CatalogFeedSources }) {
   return {
     ...createDeviceCommandActivities(deps),
     ...createCommandKeyActivities(deps),
     ...createInstallBookkeepingActivities(deps),
-    ...createScanActivities({ ...deps, stampNewPatches }),
+    ...createScanActivities(deps),
     ...createRolloutActivities(deps),
+    ...createCatalogActivities({ ...deps, catalogFeeds: deps.catalogFeeds ?? new Map(), stampNewPatches }),
   };
 }
 
@@ -24,3 +26,4 @@ export type CommandKeyActivities = ReturnType<typeof createCommandKeyActivities>
 export type InstallBookkeepingActivities = ReturnType<typeof createInstallBookkeepingActivities>;
 export type ScanActivities = ReturnType<typeof createScanActivities>;
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
+export type CatalogActivities = ReturnType<typeof createCatalogActivities>;

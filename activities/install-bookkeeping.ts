@@ -13,7 +13,6 @@ import { claimDeviceForOperation } from './device-claim';
 import { PatchStatus } from '../domain/patch-status';
 import { Decision, installsAutomatically, installsOnRequest } from '../domain/approval-model';
 import { explainDecision } from '../domain/approval-resolver';
-import { stampNewPatches } from '../db/approval-repository';
 import { loadApprovalModel, loadDeviceStates } from '../db/approval-model-loader';
 import type { RefusedPatch } from '../workflows/install.contract';
 
@@ -56,13 +55,13 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     },
 
     /**
-     * Stores a scan: upserts the catalog and reconciles the device's statuses in one transaction.
-     * Returns the catalog's file facts for the updates the device reported, because the catalog (not
-     * the device) says what each file must hash to.
+     * Stores a scan: reconciles the device's statuses and its unverified updates in one transaction.
+     * Returns the catalog's file facts for the updates the catalog confirms, because the catalog (not
+     * the device) says where each file is and what it must hash to.
      */
     async recordScan(deviceId: string, scan: ScanResult): Promise<Record<string, PatchFile>> {
-      // The same processing as a scheduled scan (digest, catalog, policy stamps, statuses).
-      await processScan(db, deviceId, scan, stampNewPatches);
+      // The same processing as a scheduled scan (digest, statuses, unverified updates).
+      await processScan(db, deviceId, scan);
       return catalogFiles(db, scan.updates.map((u) => u.updateId));
     },
 

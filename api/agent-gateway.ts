@@ -24,6 +24,7 @@ import { formatCredential, hashSecret, newSecret, parseCredential, secretMatches
 import { describeZodError, HttpError } from './errors';
 import type { Metrics } from './metrics';
 import { runMissedRunsOnCheckIn } from './missed-run-service';
+import { scanResultFromReport } from './scan-report';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { parse } from './validation';
 
@@ -195,7 +196,10 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     }
 
     let stored: Parameters<typeof storeOutcome>[2];
-    if (outcome.status === 'succeeded') {
+    if (outcome.status === 'succeeded' && row.type === 'scan') {
+      // A scan answers with catalog facts, never with the device's: see api/scan-report.ts.
+      stored = { status: 'succeeded', result: await scanResultFromReport(db, device.deviceId, id, outcome.result) };
+    } else if (outcome.status === 'succeeded') {
       const result = resultSchemas[row.type].safeParse(outcome.result);
       if (!result.success) throw new HttpError(400, describeZodError(result.error, 'body.result'));
       stored = { status: 'succeeded', result: result.data };

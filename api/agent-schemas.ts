@@ -1,41 +1,35 @@
 import { z } from 'zod';
-import { Classification, type CommandType, RebootBehavior, Severity } from '../domain/device-protocol';
+import type { CommandType } from '../domain/device-protocol';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
 const kb = z.string().regex(/^KB\d{6,8}$/, 'must look like KB5034441');
 const exitCode = z.number().int().min(-2147483648).max(4294967295);
 
-const scannedUpdate = z.object({
+/**
+ * One update of a device's scan: which update, which revision, installed or not; a KB and a title may
+ * come along as display hints. Everything else an older agent sends (URL, hash, classification,
+ * supersedence...) is dropped here: only the catalog feed says those (api/scan-report.ts).
+ */
+const reportedUpdate = z.object({
   updateId: z.string().min(1).max(100),
   revision: z.number().int().min(0),
-  kb,
-  title: z.string().min(1).max(500),
-  product: z.string().min(1).max(200),
-  classification: z.enum(Object.values(Classification) as [Classification, ...Classification[]]),
-  severity: z.enum(Object.values(Severity) as [Severity, ...Severity[]]),
-  publishedAt: z.string().datetime({ offset: true }).or(z.string().date()),
-  sizeBytes: z.number().int().min(0),
-  sha256,
-  downloadUrl: z.string().min(1).max(2000),
-  fileName: z.string().min(1).max(260),
-  rebootBehavior: z.enum(Object.values(RebootBehavior) as [RebootBehavior, ...RebootBehavior[]]),
   installed: z.boolean(),
-  // Agents before these fields existed send none: read that as the common case.
-  securityBulletin: z.string().max(50).nullable().default(null),
-  installType: z.enum(['normal', 'manual_install_only', 'windows_update_web_site']).default('normal'),
-  supersededBy: z.string().max(100).nullable().default(null),
-  uninstallable: z.boolean().default(false),
+  kb: z.string().min(1).max(100).optional().catch(undefined),
+  title: z.string().min(1).max(500).optional().catch(undefined),
+});
+
+/** A device's scan answer (domain/device-protocol.ts ScanReport). */
+export const scanReportSchema = z.object({
+  bootId: z.string().min(1).max(200),
+  updates: z.array(reportedUpdate).max(10000),
+  rebootPending: z.boolean(),
+  freeDiskBytes: z.number().int().min(0),
+  scannedAt: z.string().datetime({ offset: true }),
 });
 
 /** The result schema of each command type: a device's answer is checked before it reaches a workflow. */
 export const resultSchemas: Record<CommandType, z.ZodType> = {
-  scan: z.object({
-    bootId: z.string().min(1).max(200),
-    updates: z.array(scannedUpdate).max(10000),
-    rebootPending: z.boolean(),
-    freeDiskBytes: z.number().int().min(0),
-    scannedAt: z.string().datetime({ offset: true }),
-  }),
+  scan: scanReportSchema,
   download: z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0) }),
   copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
   execute: z.object({ kb, exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),

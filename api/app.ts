@@ -8,6 +8,8 @@ import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
 import { createCommandKeysApi } from './command-keys-api';
+import { createCatalogApi } from './catalog-api';
+import type { CatalogConfig } from './catalog-service';
 import { CommandNotifier } from './command-notifier';
 import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
@@ -38,6 +40,8 @@ export interface AppDeps {
   rolloutOfflineAfterSeconds?: number;
   /** failed authentications allowed per source address before a lockout (429) */
   authFailureLimits?: AuthFailureLimits;
+  /** the catalog feeds this server syncs (none: POST /api/v1/catalog/sync answers 404) */
+  catalog?: CatalogConfig;
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -93,6 +97,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

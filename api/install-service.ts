@@ -7,7 +7,8 @@ import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
 import { releaseDevice } from '../db/operation-repository';
-import { ConflictError, NotFoundError } from '../domain/errors';
+import { unverifiedOnlyKbs } from '../db/scan-repository';
+import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
 import { requireSafeDeviceFolders } from '../domain/folders';
 import {
   INSTALL_WORKFLOW_TYPE,
@@ -53,6 +54,14 @@ export async function startInstall(
   if (device.retiredAt) throw new ConflictError(`device ${device.id} is retired; nothing starts on it`);
   // Refused before the claim and before any workflow exists: a bad folder never reaches a device.
   const folders = requireSafeDeviceFolders(device);
+  if (request.kbs && request.kbs.length > 0) {
+    // An update the catalog does not confirm never installs, even when asked for by name.
+    const unverified = await unverifiedOnlyKbs(deps.db, device.id, request.kbs);
+    if (unverified.length > 0) {
+      throw new UnprocessableError(
+        `body.kbs: ${unverified.map((u) => `${u.kb} is ${u.reason}`).join('; ')}; it installs once a catalog feed confirms it`, 'kbs');
+    }
+  }
   const key = newInstallKey();
   const workflowId = installWorkflowId(device.id, key);
   await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });

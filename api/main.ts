@@ -4,7 +4,9 @@ import { createPool } from '../db/database';
 import { runMigrations } from '../db/migrate';
 import { createLogger } from '../worker/logger';
 import { connectClient } from '../worker/temporal-connection';
+import { catalogFeedsOf } from '../worker/catalog-feeds';
 import { startServer } from './app';
+import { reconcileCatalogSchedules } from './catalog-service';
 import { reconcileSchedules } from './schedule-service';
 
 /** The API and agent gateway process for production: needs DATABASE_URL, TEMPORAL_ADDRESS, PATCHFLOW_API_KEY. */
@@ -19,12 +21,14 @@ async function main(): Promise<void> {
   await runMigrations(config.DATABASE_URL!, (msg) => log.info(msg));
   const db = createPool(config.DATABASE_URL!);
   const client = await connectClient(config.TEMPORAL_ADDRESS!, config);
+  const { catalog } = catalogFeedsOf(config);
   const server = await startServer(
-    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys },
+    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog },
     { port: config.PORT, host: '0.0.0.0' },
   );
   log.info({ url: server.url }, 'API and agent gateway listening');
   await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  await reconcileCatalogSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, catalog });
   const stop = async () => {
     await server.stop();
     await db.end();

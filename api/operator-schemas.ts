@@ -64,7 +64,8 @@ export const retireDeviceQuery = z.object({ force: z.enum(['true', 'false']).opt
 export const listDevicesQuery = z.object({ clientId: uuid.optional(), siteId: uuid.optional() });
 export const listSitesQuery = z.object({ clientId: uuid.optional() });
 export const devicePatchesQuery = z.object({
-  status: z.enum(ALL_PATCH_STATUSES as [PatchStatus, ...PatchStatus[]]).optional(),
+  // "unverified": updates the device reports that the catalog does not confirm
+  status: z.enum(['unverified', ...ALL_PATCH_STATUSES] as [PatchStatus | 'unverified', ...(PatchStatus | 'unverified')[]]).optional(),
 });
 
 export const startInstallSchema = z.object({

@@ -3,11 +3,11 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { appendAudit, listAudit } from '../db/audit-repository';
 import { withTransaction } from '../db/database';
 import { findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites, updateDeviceFolders } from '../db/fleet-repository';
-import { listDevicePatches } from '../db/patch-repository';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { folderPlatformOf } from '../domain/folders';
 import { installWorkflowId } from '../workflows/install.contract';
 import { hashSecret, newSecret } from './credentials';
+import { devicePatches } from './patch-views';
 import { cancelInstall, describeInstall, startInstall, type InstallServiceDeps } from './install-service';
 import { describeScan, startDeviceScan, startScopeScan, type ScanServiceDeps } from './scan-service';
 import { cancelDeviceInitialUpdate, describeInitialUpdate, startInitialUpdate, type InitialUpdateDeps } from './initial-update-service';
@@ -133,7 +133,7 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const q = parse(devicePatchesQuery, req.query, 'query');
     if (!(await findDevice(db, deviceId))) throw new NotFoundError('device', deviceId);
-    res.json({ patches: await listDevicePatches(db, deviceId, q) });
+    res.json({ patches: await devicePatches(db, deviceId, q) });
   }));
 
   router.post('/devices/:deviceId/installs', asyncRoute(async (req, res) => {

@@ -41,7 +41,12 @@ export class PatchflowApi {
     return this.request<T>('POST', path, body);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A body that is not JSON (a CSV file), sent as is. */
+  postText<T>(path: string, text: string, contentType: string): Promise<T> {
+    return this.request<T>('POST', path, undefined, { text, contentType });
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, raw?: { text: string; contentType: string }): Promise<T> {
     const url = `${this.baseUrl}/api/v1${path}`;
     let res: Response;
     try {
@@ -50,9 +55,9 @@ export class PatchflowApi {
         headers: {
           authorization: `Bearer ${this.options.apiKey}`,
           accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(raw ? { 'content-type': raw.contentType } : body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: raw ? raw.text : body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
       // fetch hides the socket error in `cause` (ECONNREFUSED, ENOTFOUND, ...)

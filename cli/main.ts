@@ -6,6 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import type { ImportReport } from '../api/catalog-import-service';
+import type { describeCatalogSync, listCatalogFeeds } from '../api/catalog-service';
 import type { InstallView } from '../api/install-service';
 import type { InitialUpdateView } from '../api/initial-update-service';
 import type { ScheduleView } from '../api/schedule-service';
@@ -15,7 +17,11 @@ import {
   parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
 } from './format';
 import { runSimulatedAgents } from './simulate';
+import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import { clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, rolloutsText, schedulesText, sitesTable } from './views';
+
+type CatalogFeedView = Awaited<ReturnType<typeof listCatalogFeeds>>[number];
+type CatalogSyncView = Awaited<ReturnType<typeof describeCatalogSync>>;
 
 interface GlobalOptions { apiUrl: string; apiKey?: string; json?: boolean }
 
@@ -215,6 +221,46 @@ function buildProgram(): Command {
     .action(async (id: string) => {
       const { rollouts } = await api().get<{ rollouts: RolloutRow[] }>(`/schedules/${parseUuid(id, 'schedule id')}/rollouts`);
       emit(rollouts, (r) => rolloutsText(r));
+    });
+
+  // ---- catalog ----
+  const catalog = program.command('catalog').description('the patch catalog: signed feeds and operators\' imports');
+  catalog.command('feeds').description('configured feeds and what was last applied from each').action(async () => {
+    const { feeds } = await api().get<{ feeds: CatalogFeedView[] }>('/catalog/feeds');
+    emit(feeds, (f) => catalogFeedsText(f));
+  });
+  catalog.command('sync').description('fetch, verify and apply a catalog feed now (default: the configured feed)')
+    .option('--feed <id>', 'feed id')
+    .option('--no-wait', 'return once started')
+    .action(async (o: { feed?: string; wait: boolean }) => {
+      const client = api();
+      const started = await client.post<{ feedId: string; runId: string; workflowId: string; location: string }>('/catalog/sync', o.feed ? { feedId: o.feed } : {});
+      if (!o.wait) {
+        emit(started, (s) => `catalog sync started: ${s.workflowId} (run ${s.runId})\nresult: GET ${s.location}`);
+        return;
+      }
+      for (;;) {
+        const view = await client.get<CatalogSyncView>(started.location.replace(/^\/api\/v1/, ''));
+        if (view.status !== 'RUNNING') {
+          emit(view, (v) => catalogSyncText(v));
+          if (view.status !== 'COMPLETED' || view.result?.outcome === 'refused') process.exitCode = 1;
+          return;
+        }
+        await sleep(1000);
+      }
+    });
+  catalog.command('import <file>').description('import a catalog file from another RMM (CSV) or a feed-format JSON; shows what would change')
+    .option('--apply', 'write it (without: a dry run that writes nothing)')
+    .action(async (file: string, o: { apply?: boolean }) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const isJson = /\.json$/i.test(file) || /^\s*[{[]/.test(text);
+      const report = await api().postText<ImportReport>(`/catalog/import?dryRun=${o.apply ? 'false' : 'true'}`, text, isJson ? 'application/json' : 'text/csv');
+      emit(report, (r) => catalogImportText(r));
     });
 
   // ---- simulated agents ----

@@ -39,11 +39,26 @@ const schema = z.object({
   COMMAND_SIGNING_KEY_PATH: z.string().min(1).optional(),
   /** the next command key during a rotation: announced to agents (enrollment, trust_keys), not yet used to sign */
   COMMAND_SIGNING_NEXT_KEY_PATH: z.string().min(1).optional(),
+  /** the signed catalog feed the server syncs: http(s):// or file:// (npm start: the simulator's feed under DATA_DIR) */
+  CATALOG_FEED_URL: z.string().regex(/^(https?|file):\/\//, 'must be an http(s):// or file:// URL').optional(),
+  /** the feed's pinned Ed25519 public key (PEM); required with CATALOG_FEED_URL */
+  CATALOG_FEED_PUBLIC_KEY_PATH: z.string().optional(),
+  /** the id the feed's header must carry */
+  CATALOG_FEED_ID: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lower-case letters, digits, ".", "_" or "-"').default('microsoft-update'),
+  /** how often the catalog sync schedule runs */
+  CATALOG_SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(10080).default(60),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });
 
 export type Config = z.infer<typeof schema>;
+
+function checked(c: Config): Config {
+  if (Boolean(c.CATALOG_FEED_URL) !== Boolean(c.CATALOG_FEED_PUBLIC_KEY_PATH)) {
+    throw new Error('invalid configuration: CATALOG_FEED_URL and CATALOG_FEED_PUBLIC_KEY_PATH go together (a feed is only trusted with its pinned key)');
+  }
+  return c;
+}
 
 /** Reads the configuration, throwing an error that names every wrong variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -52,5 +67,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);
   }
-  return parsed.data;
+  return checked(parsed.data);
 }

@@ -2,45 +2,6 @@ import type { PatchFile, ScannedUpdate } from '../domain/device-protocol';
 import type { PatchStatus } from '../domain/patch-status';
 import type { Queryable } from './database';
 
-/**
- * Upserts the catalog rows of a scan in one statement (unnest, never a row per round trip).
- * A known update keeps its first_seen_at and, at the same revision, its metadata and SHA-256: the
- * catalog, not a device, is the authority on what a file must hash to. A new revision replaces them.
- */
-export async function upsertCatalog(db: Queryable, updates: ScannedUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
-  const col = <K extends keyof ScannedUpdate>(k: K) => updates.map((u) => u[k]);
-  await db.query(
-    `INSERT INTO patches (update_id, revision, kb, title, product, classification, severity, published_at,
-                          size_bytes, sha256, download_url, file_name, reboot_behavior, security_bulletin,
-                          install_type, superseded_by, uninstallable)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                          $8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],
-                          $14::text[], $15::text[], $16::text[], $17::bool[])
-     ON CONFLICT (update_id) DO UPDATE SET
-       revision = EXCLUDED.revision, kb = EXCLUDED.kb, title = EXCLUDED.title, product = EXCLUDED.product,
-       classification = EXCLUDED.classification, severity = EXCLUDED.severity,
-       published_at = EXCLUDED.published_at, size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256,
-       download_url = EXCLUDED.download_url, file_name = EXCLUDED.file_name,
-       reboot_behavior = EXCLUDED.reboot_behavior, security_bulletin = EXCLUDED.security_bulletin,
-       install_type = EXCLUDED.install_type, superseded_by = EXCLUDED.superseded_by,
-       uninstallable = EXCLUDED.uninstallable, revision_seen_at = now()
-     WHERE patches.revision < EXCLUDED.revision`,
-    [
-      col('updateId'), col('revision'), col('kb'), col('title'), col('product'), col('classification'),
-      col('severity'), col('publishedAt'), col('sizeBytes'), col('sha256'), col('downloadUrl'), col('fileName'),
-      col('rebootBehavior'), col('securityBulletin'), col('installType'), col('supersededBy'), col('uninstallable'),
-    ],
-  );
-  // Supersedence is a fact about the catalog, not a revision: it can arrive later for a known update.
-  await db.query(
-    `UPDATE patches p SET superseded_by = u.superseded_by
-     FROM unnest($1::text[], $2::text[]) AS u(update_id, superseded_by)
-     WHERE p.update_id = u.update_id AND u.superseded_by IS NOT NULL AND p.superseded_by IS DISTINCT FROM u.superseded_by`,
-    [col('updateId'), col('supersededBy')],
-  );
-}
-
 /** The catalog's revision of each of these updates (absent: never seen). */
 export async function knownRevisions(db: Queryable, updateIds: string[]): Promise<Map<string, number>> {
   const { rows } = await db.query('SELECT update_id, revision FROM patches WHERE update_id = ANY($1::text[])', [updateIds]);
@@ -53,10 +14,13 @@ export async function knownRevisions(db: Queryable, updateIds: string[]): Promis
  *   superseded locally); Pending / Installing / Failed / Ignored / Reboot Required rows keep their
  *   status, because an install or an operator owns them.
  * - reported installed: becomes Installed; the install date stays as it was (set only by Patchflow).
+ * `updates` are the catalog-confirmed ones; `unverified` are update ids the device reported that the
+ * catalog does not confirm: they keep their rows as they are (an install never reaches them now).
  */
-export async function reconcileScan(db: Queryable, deviceId: string, updates: ScannedUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
-  await db.query(
+export async function reconcileScan(db: Queryable, deviceId: string, updates: ScannedUpdate[], unverified: string[] = []): Promise<void> {
+  // An empty scan (a device that reports nothing, e.g. WUA broken) changes no statuses.
+  if (updates.length === 0 && unverified.length === 0) return;
+  if (updates.length > 0) await db.query(
     `INSERT INTO device_patches AS dp (device_id, update_id, status)
      SELECT $1::uuid, u.update_id, CASE WHEN u.installed THEN 'installed' ELSE 'missing' END
      FROM unnest($2::text[], $3::bool[]) AS u(update_id, installed)
@@ -76,7 +40,7 @@ export async function reconcileScan(db: Queryable, deviceId: string, updates: Sc
     `UPDATE device_patches SET status = 'installed', status_changed_at = now()
      WHERE device_id = $1::uuid AND status IN ('reboot_required', 'installing')
        AND NOT (update_id = ANY($2::text[]))`,
-    [deviceId, updates.map((u) => u.updateId)],
+    [deviceId, [...updates.map((u) => u.updateId), ...unverified]],
   );
 }
 
@@ -179,7 +143,9 @@ export async function listDevicePatches(
 /** The catalog's file facts (hash, URL, size) for these updates, keyed by update id. */
 export async function catalogFiles(db: Queryable, updateIds: string[]): Promise<Record<string, PatchFile>> {
   const { rows } = await db.query(
-    `SELECT update_id, kb, file_name, download_url, size_bytes, sha256 FROM patches WHERE update_id = ANY($1::text[])`,
+    // A row without file facts (imported, no feed yet) has nothing a device could fetch.
+    `SELECT update_id, kb, file_name, download_url, size_bytes, sha256 FROM patches
+     WHERE update_id = ANY($1::text[]) AND sha256 IS NOT NULL`,
     [updateIds],
   );
   return Object.fromEntries(rows.map((r) => [r.update_id, {

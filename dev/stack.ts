@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { startServer, type RunningServer } from '../api/app';
+import { reconcileCatalogSchedules, startCatalogSync } from '../api/catalog-service';
 import { reconcileSchedules } from '../api/schedule-service';
 import { ensureDevSigningKey, loadCommandKeys, type CommandKeyring } from '../config/command-keys';
 import type { Config } from '../config/config';
@@ -12,10 +13,15 @@ import { runMigrations } from '../db/migrate';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { connectClient, connectWorker } from '../worker/temporal-connection';
 import { createPatchflowWorker, installRuntimeLogger } from '../worker/worker';
+import { catalogFeedsOf } from '../worker/catalog-feeds';
+import type { CatalogSyncResult } from '../workflows/catalog-sync.contract';
+import { publishDevCatalogFeed } from './dev-catalog-feed';
 import { findTemporalCli, startTemporalDevServer } from './temporal-server';
 
 export interface DevStack {
   apiUrl: string;
+  /** what the first catalog sync did (the simulator's signed feed unless CATALOG_FEED_URL) */
+  catalogSync?: CatalogSyncResult;
   temporalAddress: string;
   temporalUiUrl?: string;
   databaseUrl: string;
@@ -31,7 +37,10 @@ export interface DevStack {
  * DATABASE_URL), Temporal (a dev server with the Web UI unless TEMPORAL_ADDRESS), the worker and the
  * API + agent gateway. Stops in reverse order.
  */
-export async function startDevStack(config: Config, log: Logger, options: { apiKey: string; installTiming?: InstallTimingInput }): Promise<DevStack> {
+export async function startDevStack(configured: Config, log: Logger, options: { apiKey: string; installTiming?: InstallTimingInput }): Promise<DevStack> {
+  // The catalog comes from a signed feed only: publish the simulator's, unless a real one is configured.
+  const config = publishDevCatalogFeed(configured);
+  const feeds = catalogFeedsOf(config);
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((err) => log.warn({ err }, 'error while stopping'));
@@ -79,7 +88,7 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     const connection: NativeConnection = await connectWorker(temporalAddress, config);
     stops.push(() => connection.close());
     const worker: Worker = await createPatchflowWorker({
-      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys,
+      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys, catalogFeeds: feeds.sources,
     });
     const running = worker.run().catch((err) => log.error({ err }, 'worker stopped with an error'));
     stops.push(async () => {
@@ -90,14 +99,20 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     const api: RunningServer = await startServer(
       {
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
-        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys,
+        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys, catalog: feeds.catalog,
       },
       { port: config.PORT },
     );
     stops.push(() => api.stop());
     // Postgres holds the schedules; make Temporal's Schedules agree with it (heals any drift).
     await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, installTiming: options.installTiming });
-    return { apiUrl: api.url, temporalAddress, temporalUiUrl, databaseUrl, db, client, commandKeys, stop };
+    const catalogDeps = { db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, catalog: feeds.catalog };
+    await reconcileCatalogSchedules(catalogDeps);
+    // Synced before the first scan: a scan of an update the catalog does not hold yet is only "unverified".
+    const sync = await startCatalogSync(catalogDeps, { requestedBy: 'npm start' });
+    const catalogSync = (await client.workflow.getHandle(sync.workflowId, sync.runId).result()) as CatalogSyncResult;
+    log.info({ feedId: sync.feedId, outcome: catalogSync.outcome, sequence: catalogSync.sequence, reason: catalogSync.reason }, 'catalog synced');
+    return { apiUrl: api.url, catalogSync, temporalAddress, temporalUiUrl, databaseUrl, db, client, commandKeys, stop };
   } catch (err) {
     await stop();
     throw err;

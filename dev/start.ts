@@ -46,6 +46,8 @@ async function main(): Promise<void> {
       busyBackoffSeconds: 5,
     },
   });
+  const cs = stack.catalogSync;
+  if (cs) say(`Catalog feed ${cs.feedId}: ${cs.outcome}${cs.sequence !== null ? ` (sequence ${cs.sequence})` : ''}${cs.reason ? `: ${cs.reason}` : ''}.`);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -60,7 +60,11 @@ export const RebootBehavior = {
 } as const;
 export type RebootBehavior = (typeof RebootBehavior)[keyof typeof RebootBehavior];
 
-/** One applicable update as a scan reports it. */
+/**
+ * One applicable update as the workflows see it: the CATALOG's facts about the update (from the signed
+ * feed, never from a device) plus the one thing only the device knows, whether it is installed. The
+ * gateway builds these from a device's `ScanReport` (api/scan-report.ts) before the scan step completes.
+ */
 export interface ScannedUpdate {
   /** WUA update id (a GUID) */
   updateId: string;
@@ -95,10 +99,53 @@ export interface ScanPayload {
   /** why the scan runs ("pre-scan", "post-scan", "scheduled") */
   reason: string;
 }
+/**
+ * One applicable update as a device reports it: which update, at which revision, installed or not.
+ * `kb` and `title` are display hints for updates the catalog does not know; they are never trusted.
+ * Anything else an (older) agent sends along is ignored: a device cannot tell the server what a file
+ * hashes to, how an update is classified or what supersedes it.
+ */
+export interface ReportedUpdate {
+  updateId: string;
+  revision: number;
+  installed: boolean;
+  kb?: string;
+  title?: string;
+}
+
+/** What a device answers to a scan command. */
+export interface ScanReport {
+  bootId: string;
+  updates: ReportedUpdate[];
+  rebootPending: boolean;
+  freeDiskBytes: number;
+  scannedAt: string;
+}
+
+/**
+ * A reported update the catalog cannot vouch for: unknown to it, or known at another revision. Shown to
+ * operators and counted, never installed by any path until a catalog feed confirms it.
+ */
+export interface UnverifiedUpdate {
+  updateId: string;
+  revision: number;
+  installed: boolean;
+  /** the device's KB and title, for display only */
+  kbHint: string | null;
+  titleHint: string | null;
+  /** the catalog's revision of this update, null when the catalog does not know it */
+  catalogRevision: number | null;
+  /** "unverified: not in the catalog", "unverified: at revision 201, the catalog has 200" */
+  reason: string;
+}
+
+/** A scan as the workflows receive it: the device's report, turned into catalog facts by the gateway. */
 export interface ScanResult {
   bootId: string;
-  /** every applicable update, installed or not */
+  /** every applicable update the catalog confirms (same update id and revision), installed or not */
   updates: ScannedUpdate[];
+  /** reported updates the catalog does not confirm (absent in results recorded before the catalog feed) */
+  unverified?: UnverifiedUpdate[];
   /** Windows says a reboot is pending (e.g. from an earlier install) */
   rebootPending: boolean;
   freeDiskBytes: number;
@@ -228,6 +275,7 @@ export interface CommandPayloads {
   uninstall: UninstallPayload;
   trust_keys: TrustKeysPayload;
 }
+/** What the workflows receive from each step (the gateway turns a device's `ScanReport` into a `ScanResult`). */
 export interface CommandResults {
   scan: ScanResult;
   download: DownloadResult;

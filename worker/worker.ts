@@ -3,6 +3,7 @@ import { DefaultLogger, Runtime, Worker, type LogLevel, type NativeConnection } 
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { CommandKeyring } from '../config/command-keys';
+import type { CatalogFeedSources } from '../activities/catalog-activities';
 import type { Db } from '../db/database';
 
 let runtimeInstalled = false;
@@ -46,6 +47,8 @@ export interface PatchflowWorkerOptions {
   commandKeys: CommandKeyring;
   /** a prebuilt workflow bundle (tests build it once); absent: bundle workflows/ now */
   workflowBundlePath?: string;
+  /** the catalog feeds this worker may sync, with their pinned public keys (default: none) */
+  catalogFeeds?: CatalogFeedSources;
 }
 
 /** The Patchflow worker: every workflow in workflows/ and every activity over real dependencies. */
@@ -57,6 +60,6 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), commandKeys: o.commandKeys }),
+    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), commandKeys: o.commandKeys, catalogFeeds: o.catalogFeeds }),
   });
 }

@@ -4,3 +4,4 @@ export { patchScanWorkflow } from './patch-scan';
 export { initialUpdateWorkflow } from './initial-update';
 export { automaticUpdateWorkflow } from './automatic-update';
 export { trustKeysWorkflow } from './trust-keys';
+export { catalogSyncWorkflow } from './catalog-sync';

@@ -221,7 +221,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       const installed = scan.updates.filter((u) => u.installed).length;
       return {
         changed: true, updatesReported: scan.updates.length, missing: scan.updates.length - installed, installed,
-        newKbs: [], revisedKbs: [], rebootPending: scan.rebootPending,
+        newKbs: [], revisedKbs: [], unverified: 0, unverifiedKbs: [], rebootPending: scan.rebootPending,
       };
     },
     async beginRollout(r: { workflowId: string; scheduleId: string; kind: string; localSlot: string; scheduledAt: string }): Promise<boolean> {

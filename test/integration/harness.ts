@@ -4,10 +4,14 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
+import type { CatalogFeedSource } from '../../activities/catalog-activities';
+import { SIMULATOR_FEED_ID, simulatorCatalogFeed, writeCatalogFeed } from '../../agent/catalog-feed';
 import { startServer, type AppDeps, type RequestLimits, type RunningServer } from '../../api/app';
 import { keyringFromPem, type CommandKeyring } from '../../config/command-keys';
+import type { CatalogFeed } from '../../domain/catalog-feed';
+import { generateSigningKeyPair, type SigningKeyPair } from '../../domain/signatures';
+import type { CatalogConfig, CatalogSyncResult } from '../../workflows/catalog-sync.contract';
 import { createPool, type Db } from '../../db/database';
-import { generateSigningKeyPair } from '../../domain/signatures';
 import type { InstallTimingInput } from '../../workflows/install.contract';
 import { connectClient } from '../../worker/temporal-connection';
 import { createPatchflowWorker, installRuntimeLogger } from '../../worker/worker';
@@ -42,6 +46,15 @@ export interface Harness {
   restartWithKeys(commandKeys: CommandKeyring): Promise<void>;
   /** A client, site and device created through the API; returns the device and its enrollment token. */
   createDevice(name?: string, extra?: Record<string, unknown>): Promise<{ deviceId: string; enrollmentToken: string; clientId: string; siteId: string }>;
+  /** the key the harness signs the simulator's catalog feed with (pinned for it on this harness's worker) */
+  feedKey: SigningKeyPair;
+  /**
+   * Writes a feed document where this harness's worker fetches it, and pins `publicKeysPem` for it
+   * (default: the harness's feed key) on the first publish. The API then knows the feed too.
+   */
+  publishFeed(feed: CatalogFeed, options?: { publicKeysPem?: string[] }): void;
+  /** Runs a catalog sync of a feed through the API (default: the simulator's) and waits for its result. */
+  syncCatalog(feedId?: string): Promise<CatalogSyncResult & { workflowId: string; runId: string }>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +71,10 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
   const client = await connectClient(address, TEMPORAL_SETTINGS);
   const taskQueue = `test-${randomUUID()}`;
   const scratch = fs.mkdtempSync(path.join(process.env.PATCHFLOW_TEST_SCRATCH!, 'h-'));
+  // The catalog comes from a signed feed only: publish the simulator's catalog as one, pin its key.
+  const feedKey = generateSigningKeyPair();
+  const catalogFeeds = new Map<string, CatalogFeedSource>();
+  const catalog: CatalogConfig = { feeds: [] };
   // A command signing key per harness, also on disk for worker processes the tests spawn.
   const commandKeyPath = path.join(scratch, 'command-signing-key.pem');
   fs.writeFileSync(commandKeyPath, generateSigningKeyPair().privateKeyPem, { mode: 0o600 });
@@ -68,6 +85,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       installTiming: options.installTiming ?? FAST_TIMING,
       scanTiming: { scanTimeoutSeconds: 5, retryInitialSeconds: 1, retryMaxSeconds: 2 },
       initialUpdateRetry: { busySeconds: 1, failedSeconds: 1, maxSeconds: 2 },
+      catalog,
       ...options.app,
       commandKeys,
     },
@@ -78,7 +96,20 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
   let running: Promise<void> | undefined;
 
   const h: Harness = {
-    db, client, taskQueue, server, scratch, commandKeys, commandKeyPath,
+    db, client, taskQueue, server, scratch, commandKeys, commandKeyPath, feedKey,
+    publishFeed(feed, opts = {}) {
+      const url = writeCatalogFeed(path.join(scratch, 'feeds', `${feed.feed.id}.json`), feed);
+      if (!catalogFeeds.has(feed.feed.id)) {
+        catalogFeeds.set(feed.feed.id, { url, publicKeysPem: opts.publicKeysPem ?? [feedKey.publicKeyPem] });
+        catalog.feeds.push({ feedId: feed.feed.id, syncIntervalMinutes: 60 });
+      }
+    },
+    async syncCatalog(feedId = SIMULATOR_FEED_ID) {
+      const r = await h.api('POST', '/api/v1/catalog/sync', { feedId });
+      if (r.status !== 202) throw new Error(`catalog sync not started: ${r.status} ${JSON.stringify(r.body)}`);
+      const result = (await client.workflow.getHandle(r.body.workflowId, r.body.runId).result()) as CatalogSyncResult;
+      return { ...result, workflowId: r.body.workflowId, runId: r.body.runId };
+    },
     async api(method, urlPath, body, headers = {}) {
       const res = await fetch(`${server.url}${urlPath}`, {
         method,
@@ -92,6 +123,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       connection ??= await NativeConnection.connect({ address });
       h.worker = await createPatchflowWorker({
         connection, namespace: 'default', taskQueue, db, client, log, commandKeys, workflowBundlePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE,
+        catalogFeeds,
       });
       running = h.worker.run();
     },
@@ -124,7 +156,13 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       await db.end();
     },
   };
-  if (options.startWorker !== false) await h.startWorker();
+  h.publishFeed(simulatorCatalogFeed(feedKey.privateKeyPem));
+  if (options.startWorker !== false) {
+    await h.startWorker();
+    // Devices' scans are verified against the catalog: it must hold the simulator's updates first.
+    const synced = await h.syncCatalog();
+    if (synced.outcome === 'refused') throw new Error(`simulator catalog feed refused: ${synced.reason}`);
+  }
   return h;
 }
 

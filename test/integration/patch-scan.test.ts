@@ -27,7 +27,7 @@ async function scanOf(deviceId: string): Promise<{ workflowId: string; result: P
 const statusRows = async (deviceId: string) =>
   (await h.db.query(`SELECT update_id, status, status_changed_at FROM device_patches WHERE device_id = $1 ORDER BY update_id`, [deviceId])).rows;
 
-test('a scan fills the catalog and the device patch list; an identical scan writes no status rows', async () => {
+test('a scan fills the device patch list from the catalog; an identical scan writes no status rows', async () => {
   const { deviceId, enrollmentToken } = await h.createDevice('SRV-SCAN');
   const device = new SimulatedWindowsDevice({
     id: 'srv-scan', name: 'SRV-SCAN', os: 'server2022', sandboxDir: fs.mkdtempSync(path.join(h.scratch, 'scan-')),
@@ -84,7 +84,10 @@ async function answerScan(credential: string, updates: ScannedUpdate[]) {
   expect(res.status).toBe(200);
 }
 
-test('a patch seen at a new revision returns to Pending Approval', async () => {
+// Before the catalog feed, a device reporting a new revision revised the catalog for everyone and sent
+// the patch back to Pending Approval. Now only a catalog feed revises (catalog-feed.test.ts: "a revision
+// returns the patch to Pending Approval in every policy"); the device's report is unverified for it alone.
+test('a device reporting a new revision revises nothing: the patch keeps its approval and is unverified on that device', async () => {
   const { deviceId, enrollmentToken } = await h.createDevice('SRV-REV');
   const policy = await h.api('POST', '/api/v1/policies', { name: `Revision test ${deviceId.slice(0, 8)}` });
   await h.api('POST', `/api/v1/policies/${policy.body.id}/members`, { scopeType: 'device', scopeId: deviceId });
@@ -111,17 +114,21 @@ test('a patch seen at a new revision returns to Pending Approval', async () => {
   };
   expect((await statusIn()).status).toBe('approved');
 
-  // ...then Microsoft revises it: the new revision must be approved again.
+  // ...then the device claims a new revision: the catalog is not the device's to revise.
   const revised = base.map((u, i) => (i === 0 ? { ...u, revision: u.revision + 1 } : u));
   const second = h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
   await answerScan(credential, revised);
   const result = (await h.client.workflow.getHandle((await second).body.workflowId).result()) as PatchScanResult;
   expect(result.changed).toBe(true);
-  expect(result.revisedKbs).toEqual([base[0].kb]);
+  expect(result.revisedKbs).toEqual([]);
   expect(result.newKbs).toEqual([]);
+  expect(result).toMatchObject({ unverified: 1, unverifiedKbs: [base[0].kb] });
   const row = await h.db.query('SELECT revision FROM patches WHERE update_id = $1', [base[0].updateId]);
-  expect(row.rows[0].revision).toBe(base[0].revision + 1);
-  const after = await statusIn();
-  expect(after.status).toBe('pending_approval');
+  expect(row.rows[0].revision).toBe(base[0].revision);
+  expect((await statusIn()).status).toBe('approved');
+  const mine = (await h.api('GET', `/api/v1/devices/${deviceId}/patches`)).body.patches as any[];
+  expect(mine.find((p) => p.updateId === base[0].updateId)).toMatchObject({
+    verified: false, unverifiedReason: `unverified: at revision ${base[0].revision + 1}, the catalog has ${base[0].revision}`,
+  });
   await h.api('DELETE', `/api/v1/policies/${policy.body.id}/members`, { scopeType: 'device', scopeId: deviceId });
 });
