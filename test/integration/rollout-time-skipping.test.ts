@@ -118,11 +118,13 @@ test('distribution window: 30 devices start at their deterministic offsets, spre
     return { deviceId, offset: pre!.atMs - run.startMs, expected: expectedOffset(run, deviceId) };
   });
   for (const o of observed) {
-    // Inside [start, start + window], and at exactly the offset the seeded draw gives (same input → same offset).
-    expect(o.offset).toBeGreaterThanOrEqual(0);
-    expect(o.offset).toBeLessThanOrEqual(windowMs + TOLERANCE_MS);
-    expect(Math.abs(o.offset - o.expected)).toBeLessThan(TOLERANCE_MS);
-    expect(distributionOffsetMs(`${run.input.scheduleId}/${run.localSlot}`, o.deviceId, windowMs)).toBe(o.expected);
+    // The draw is inside [start, start + window]; the device starts at that moment, never before it
+    // (a timer that fired early, or an offset the workflow did not use, fails here), and within the
+    // few seconds a child needs to reach its first device command.
+    expect(o.expected).toBeGreaterThanOrEqual(0);
+    expect(o.expected).toBeLessThanOrEqual(windowMs);
+    expect(o.offset).toBeGreaterThanOrEqual(o.expected);
+    expect(o.offset - o.expected).toBeLessThan(TOLERANCE_MS);
   }
   // Started in the order of their draws.
   const byObserved = [...observed].sort((a, b) => a.offset - b.offset);
