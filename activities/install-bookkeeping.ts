@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
@@ -22,6 +23,17 @@ const AUDITED: Partial<Record<PatchStatus, string>> = {
   [PatchStatus.RebootRequired]: 'patch.installed_pending_reboot',
   [PatchStatus.Failed]: 'patch.failed',
 };
+
+/**
+ * The identity of the running activity, the same on every retry of it: workflow id, run id, activity
+ * id. Writes keyed by it happen once however often the activity is retried.
+ */
+export function activityKey(): string {
+  const info = Context.current().info;
+  const run = info.workflowExecution;
+  if (!run) throw ApplicationFailure.nonRetryable('bookkeeping runs only inside a workflow', 'Misuse');
+  return `${run.workflowId}/${run.runId}/${info.activityId}`;
+}
 
 export interface ApprovalSelection {
   /** failed attempts so far of each candidate (Automatic Update retries up to a cap) */
@@ -66,8 +78,12 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
       return catalogFiles(db, scan.updates.map((u) => u.updateId));
     },
 
-    /** Writes patch status changes in one batch, with an audit row per install outcome. */
+    /**
+     * Writes patch status changes in one batch, with an audit row per install outcome. Exact under
+     * retry: a failure is counted, and an audit row written, once per (workflow run, activity id).
+     */
     async recordPatchStates(args: { deviceId: string; workflowId: string; changes: (PatchStateChange & { kb: string })[] }): Promise<void> {
+      const key = activityKey();
       const audit: AuditEntry[] = args.changes
         .filter((c) => AUDITED[c.status])
         .map((c) => ({
@@ -76,9 +92,10 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
           deviceId: args.deviceId,
           subject: c.kb,
           details: { updateId: c.updateId, exitCode: c.exitCode ?? null, error: c.error ?? null },
+          idempotencyKey: `${key}/${c.updateId}`,
         }));
       await withTransaction(db, async (tx) => {
-        await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes);
+        await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes, key);
         await appendAudit(tx, audit);
       });
     },
@@ -124,8 +141,9 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
       return cancelOpenCommands(db, args.workflowId);
     },
 
+    /** One audit row, written once however often this activity is retried. */
     async audit(entry: AuditEntry): Promise<void> {
-      await appendAudit(db, [entry]);
+      await appendAudit(db, [{ ...entry, idempotencyKey: activityKey() }]);
     },
   };
 }
