@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { appendAudit, type AuditEntry } from '../db/audit-repository';
+import { queueCleanupForCheckIn } from '../db/cleanup-repository';
 import { cancelOpenCommands } from '../db/command-repository';
 import { withTransaction, type Db } from '../db/database';
 import { releaseDevice } from '../db/operation-repository';
@@ -139,6 +140,21 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     /** Withdraws commands the device has not answered (an install that stops early); returns how many. */
     async withdrawOpenCommands(args: { workflowId: string }): Promise<number> {
       return cancelOpenCommands(db, args.workflowId);
+    },
+
+    /**
+     * Cleanup did not reach the device before its deadline: its command stays queued for the
+     * device's next check-in (the install then releases the device). Audited once.
+     */
+    async queueCleanupForCheckIn(args: { deviceId: string; workflowId: string }): Promise<string[]> {
+      return withTransaction(db, async (tx) => {
+        const queued = await queueCleanupForCheckIn(tx, args.workflowId);
+        await appendAudit(tx, [{
+          actor: `workflow:${args.workflowId}`, action: 'install.cleanup_pending', deviceId: args.deviceId,
+          subject: args.workflowId, details: { commands: queued }, idempotencyKey: activityKey(),
+        }]);
+        return queued;
+      });
     },
 
     /** One audit row, written once however often this activity is retried. */

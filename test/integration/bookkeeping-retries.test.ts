@@ -10,6 +10,7 @@ import pino from 'pino';
 import { createActivities } from '../../activities';
 import { claimDeviceForOperation } from '../../activities/device-claim';
 import { hashSecret } from '../../api/credentials';
+import { claimPendingCommands, recordCommandAttempt } from '../../db/command-repository';
 import { enrollDevice } from '../../db/fleet-repository';
 import { PatchStatus } from '../../domain/patch-status';
 import type { ScanResult } from '../../domain/device-protocol';
@@ -101,6 +102,13 @@ test('every bookkeeping activity run twice with one activity identity ends as if
     ],
   });
   await twice('withdrawOpenCommands', a.withdrawOpenCommands, { workflowId });
+  // A cleanup the device did not answer in time, queued for its next check-in.
+  await recordCommandAttempt(h.db, {
+    id: `${workflowId}/${runId}/cleanup`, deviceId, workflowId, type: 'cleanup', payload: {}, taskToken: Buffer.from('token'), attempt: 1,
+  });
+  await claimPendingCommands(h.db, deviceId);
+  const queued = await twice('queueCleanupForCheckIn', a.queueCleanupForCheckIn, { deviceId, workflowId });
+  expect(queued).toEqual([`${workflowId}/${runId}/cleanup`]);
   await twice('audit', a.audit, { actor: `workflow:${workflowId}`, action: 'install.note', deviceId, subject: 'retry test' });
   await twice('releaseDeviceOperation', a.releaseDeviceOperation, { deviceId, workflowId });
   // The device claim as the API takes it, and the scan processing of a scheduled scan.
@@ -125,6 +133,8 @@ test('every bookkeeping activity run twice with one activity identity ends as if
   expect({ status: failed.status, failedAttempts: failed.failed_attempts }).toEqual({ status: 'failed', failedAttempts: 1 });
   expect(state.audit.filter((r: any) => r.action === 'patch.failed')).toHaveLength(1);
   expect(state.audit.filter((r: any) => r.action === 'install.note')).toHaveLength(1);
+  expect(state.audit.filter((r: any) => r.action === 'install.cleanup_pending')).toHaveLength(1);
+  expect(state.commands).toMatchObject([{ status: 'pending' }]);
   expect(state.rollouts).toHaveLength(1);
   expect((state.rollouts[0] as any).counts).toEqual(counts);
   expect(state.missedRuns).toHaveLength(1);

@@ -212,6 +212,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       log('withdrawOpenCommands');
       return 0;
     },
+    async queueCleanupForCheckIn(args: { deviceId: string; workflowId: string }): Promise<string[]> {
+      log('queueCleanupForCheckIn', { deviceId: args.deviceId });
+      return [];
+    },
     async audit(entry: AuditEntry): Promise<void> {
       log('audit', { deviceId: entry.deviceId, payload: entry });
     },
