@@ -357,6 +357,47 @@ test('batch boundary: 5 devices, 2 per run, continue as new twice and count ever
   await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-continue-as-new.last-run');
 });
 
+/*
+ * An Automatic Update install started on its own (a missed run started when the device checks in)
+ * outside its maintenance window waits for the window on a timer of its own; a busy Windows
+ * Installer (1618) is retried after a pause without counting a failure.
+ */
+test('an install started outside its maintenance window waits for it; a busy installer is retried', async () => {
+  const { activities, calls, devices } = createFakeActivities({ devices: 1, executeExitCodes: [1618] });
+  const now = await env.currentTimeMs();
+  const opensAt = ceilToMinute(now + 3 * HOUR);
+  const window: MaintenanceWindow = { start: hhmmUtc(opensAt), durationMinutes: 120 };
+  const d = devices[0]!;
+  const input: DeviceInstallInput = {
+    deviceId: d.deviceId, deviceName: d.deviceName, clientId: d.clientId, clientName: d.clientName, siteId: d.siteId, siteName: d.siteName,
+    rebootAllowed: true, workingFolder: d.workingFolder, installFolder: d.installFolder, requestedBy: 'schedule:test (missed run, on check-in)',
+    automatic: { timezone: 'UTC', rebootAction: { action: 'reboot_immediately' }, maintenanceWindow: window, offlineAfterSeconds: 3600, failureCap: 5 },
+  };
+  const taskQueue = `install-ts-${randomUUID()}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities, workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! } });
+  const workflowId = `install/${d.deviceId}/au-missed-${randomUUID().slice(0, 8)}`;
+  const result = await worker.runUntil(env.client.workflow.execute<typeof deviceInstallWorkflow>(INSTALL_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] }));
+
+  expect(result.outcome).toBe('succeeded');
+  const steps = commands(calls, d.deviceId);
+  expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+  // The pre-scan ran at once; the first download waited for the window.
+  expect(steps[0]!.atMs).toBeLessThan(opensAt - 2 * HOUR);
+  expect(Math.abs(steps[1]!.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
+  // The busy execute was retried after the busy back-off, and no failure was recorded for it.
+  const executes = steps.filter((c) => c.type === 'execute');
+  expect(executes[1]!.atMs - executes[0]!.atMs).toBeGreaterThanOrEqual(DEFAULT_INSTALL_TIMING.busyBackoffSeconds * 1000);
+  const changes = calls.filter((c) => c.activity === 'recordPatchStates').flatMap((c) => c.payload as { status: string; countFailure?: boolean }[]);
+  expect(changes.filter((c) => c.countFailure)).toHaveLength(0);
+  await maybeRecordHistory(env.client, workflowId, 'deviceInstallWorkflow-au-maintenance-wait-and-busy-retry');
+});
+
+/*
+ * Last in this file on purpose: the installer this test abandons (its execute never answers before
+ * the cancel) is an activity the time-skipping server goes on counting as running after its workflow
+ * closed, and while it does the server stops skipping time, so a later test waiting on a timer here
+ * would hang.
+ */
 test('cancel: a rollout cancelled while a device installs cancels the device\'s install, which still cleans up', async () => {
   let release!: () => void;
   const blocked = new Promise<void>((resolve) => { release = resolve; });
@@ -401,39 +442,4 @@ test('cancel: a rollout cancelled while a device installs cancels the device\'s 
   expect(calls.filter((c) => c.activity === 'finishRollout')).toHaveLength(0);
   await maybeRecordHistory(env.client, workflowId, 'automaticUpdateWorkflow-cancelled');
   await maybeRecordHistory(env.client, childOf(calls, first!), 'deviceInstallWorkflow-au-cancelled-by-rollout');
-});
-
-/*
- * An Automatic Update install started on its own (a missed run started when the device checks in)
- * outside its maintenance window waits for the window on a timer of its own; a busy Windows
- * Installer (1618) is retried after a pause without counting a failure.
- */
-test('an install started outside its maintenance window waits for it; a busy installer is retried', async () => {
-  const { activities, calls, devices } = createFakeActivities({ devices: 1, executeExitCodes: [1618] });
-  const now = await env.currentTimeMs();
-  const opensAt = ceilToMinute(now + 3 * HOUR);
-  const window: MaintenanceWindow = { start: hhmmUtc(opensAt), durationMinutes: 120 };
-  const d = devices[0]!;
-  const input: DeviceInstallInput = {
-    deviceId: d.deviceId, deviceName: d.deviceName, clientId: d.clientId, clientName: d.clientName, siteId: d.siteId, siteName: d.siteName,
-    rebootAllowed: true, workingFolder: d.workingFolder, installFolder: d.installFolder, requestedBy: 'schedule:test (missed run, on check-in)',
-    automatic: { timezone: 'UTC', rebootAction: { action: 'reboot_immediately' }, maintenanceWindow: window, offlineAfterSeconds: 3600, failureCap: 5 },
-  };
-  const taskQueue = `install-ts-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities, workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! } });
-  const workflowId = `install/${d.deviceId}/au-missed-${randomUUID().slice(0, 8)}`;
-  const result = await worker.runUntil(env.client.workflow.execute<typeof deviceInstallWorkflow>(INSTALL_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] }));
-
-  expect(result.outcome).toBe('succeeded');
-  const steps = commands(calls, d.deviceId);
-  expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
-  // The pre-scan ran at once; the first download waited for the window.
-  expect(steps[0]!.atMs).toBeLessThan(opensAt - 2 * HOUR);
-  expect(Math.abs(steps[1]!.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
-  // The busy execute was retried after the busy back-off, and no failure was recorded for it.
-  const executes = steps.filter((c) => c.type === 'execute');
-  expect(executes[1]!.atMs - executes[0]!.atMs).toBeGreaterThanOrEqual(DEFAULT_INSTALL_TIMING.busyBackoffSeconds * 1000);
-  const changes = calls.filter((c) => c.activity === 'recordPatchStates').flatMap((c) => c.payload as { status: string; countFailure?: boolean }[]);
-  expect(changes.filter((c) => c.countFailure)).toHaveLength(0);
-  await maybeRecordHistory(env.client, workflowId, 'deviceInstallWorkflow-au-maintenance-wait-and-busy-retry');
 });
