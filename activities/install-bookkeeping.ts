@@ -1,12 +1,16 @@
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { appendAudit, type AuditEntry } from '../db/audit-repository';
+import type { CommandKeyring } from '../config/command-keys';
+import { queueCleanupForCheckIn } from '../db/cleanup-repository';
 import { cancelOpenCommands } from '../db/command-repository';
 import { withTransaction, type Db } from '../db/database';
 import { releaseDevice } from '../db/operation-repository';
 import { applyPatchStates, catalogFiles, type PatchStateChange } from '../db/patch-repository';
 import { processScan } from '../db/scan-repository';
+import { signCommand } from '../domain/command-envelope';
 import type { PatchFile, ScanResult } from '../domain/device-protocol';
 import { DeviceBusyError } from '../domain/errors';
 import { claimDeviceForOperation } from './device-claim';
@@ -22,6 +26,20 @@ const AUDITED: Partial<Record<PatchStatus, string>> = {
   [PatchStatus.Failed]: 'patch.failed',
 };
 
+/** How long a cleanup queued for a device's next check-in stays valid (signed expiry). */
+export const QUEUED_CLEANUP_LIFETIME_MS = 14 * 86_400_000;
+
+/**
+ * The identity of the running activity, the same on every retry of it: workflow id, run id, activity
+ * id. Writes keyed by it happen once however often the activity is retried.
+ */
+export function activityKey(): string {
+  const info = Context.current().info;
+  const run = info.workflowExecution;
+  if (!run) throw ApplicationFailure.nonRetryable('bookkeeping runs only inside a workflow', 'Misuse');
+  return `${run.workflowId}/${run.runId}/${info.activityId}`;
+}
+
 export interface ApprovalSelection {
   /** failed attempts so far of each candidate (Automatic Update retries up to a cap) */
   attempts: Record<string, number>;
@@ -32,7 +50,7 @@ export interface ApprovalSelection {
 }
 
 /** Short bookkeeping steps of an install, run as local activities (cheap in history events). */
-export function createInstallBookkeepingActivities(deps: { db: Db; client: Client; log: Logger }) {
+export function createInstallBookkeepingActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring }) {
   const { db } = deps;
   return {
     /**
@@ -65,8 +83,12 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
       return catalogFiles(db, scan.updates.map((u) => u.updateId));
     },
 
-    /** Writes patch status changes in one batch, with an audit row per install outcome. */
+    /**
+     * Writes patch status changes in one batch, with an audit row per install outcome. Exact under
+     * retry: a failure is counted, and an audit row written, once per (workflow run, activity id).
+     */
     async recordPatchStates(args: { deviceId: string; workflowId: string; changes: (PatchStateChange & { kb: string })[] }): Promise<void> {
+      const key = activityKey();
       const audit: AuditEntry[] = args.changes
         .filter((c) => AUDITED[c.status])
         .map((c) => ({
@@ -75,9 +97,10 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
           deviceId: args.deviceId,
           subject: c.kb,
           details: { updateId: c.updateId, exitCode: c.exitCode ?? null, error: c.error ?? null },
+          idempotencyKey: `${key}/${c.updateId}`,
         }));
       await withTransaction(db, async (tx) => {
-        await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes);
+        await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes, key);
         await appendAudit(tx, audit);
       });
     },
@@ -123,8 +146,31 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
       return cancelOpenCommands(db, args.workflowId);
     },
 
+    /**
+     * Cleanup did not reach the device before its deadline: its command stays queued for the
+     * device's next check-in (the install then releases the device). Audited once.
+     */
+    async queueCleanupForCheckIn(args: { deviceId: string; workflowId: string }): Promise<string[]> {
+      return withTransaction(db, async (tx) => {
+        const key = deps.commandKeys.current;
+        if (!key.privateKey) throw ApplicationFailure.nonRetryable(`command key ${key.keyId} has no private key: the worker cannot sign`, 'Misconfigured');
+        const issuedAtMs = Date.now();
+        // A device that missed its cleanup may be away for days; the command only empties Patchflow's
+        // two folders (checked again by the agent), so a long life costs little.
+        const queued = await queueCleanupForCheckIn(tx, args.workflowId, (c) => signCommand(key.privateKey!, key.keyId,
+          { id: c.id, type: c.type, payload: c.payload as never },
+          { deviceId: c.deviceId, sequence: c.sequence, issuedAtMs, expiresAtMs: issuedAtMs + QUEUED_CLEANUP_LIFETIME_MS }));
+        await appendAudit(tx, [{
+          actor: `workflow:${args.workflowId}`, action: 'install.cleanup_pending', deviceId: args.deviceId,
+          subject: args.workflowId, details: { commands: queued }, idempotencyKey: activityKey(),
+        }]);
+        return queued;
+      });
+    },
+
+    /** One audit row, written once however often this activity is retried. */
     async audit(entry: AuditEntry): Promise<void> {
-      await appendAudit(db, [entry]);
+      await appendAudit(db, [{ ...entry, idempotencyKey: activityKey() }]);
     },
   };
 }

@@ -7,7 +7,8 @@ import { releaseDevice } from '../db/operation-repository';
 import { findSchedule } from '../db/schedule-repository';
 import { DeviceBusyError } from '../domain/errors';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
-import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallTimingInput } from '../workflows/install.contract';
+import { ROLLOUT_DEFAULTS } from '../workflows/automatic-update.contract';
+import { INSTALL_WORKFLOW_TYPE, installWorkflowId, resolveTiming, type DeviceInstallInput, type InstallTimingInput } from '../workflows/install.contract';
 import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
 
 /**
@@ -44,10 +45,11 @@ export async function runMissedRunsOnCheckIn(
       deviceId: device.id, deviceName: device.name, clientId: device.clientId, clientName: device.clientName,
       siteId: device.siteId, siteName: device.siteName, rebootAllowed: true,
       workingFolder: folders.workingFolder, installFolder: folders.installFolder,
-      requestedBy: `schedule:${scheduleId} (missed run, on check-in)`, timing: deps.installTiming,
+      // Timing written out in full: the install runs on the values it started with (busy retries shape its history).
+      requestedBy: `schedule:${scheduleId} (missed run, on check-in)`, timing: resolveTiming(deps.installTiming),
       automatic: {
         timezone: schedule.timing.timezone, rebootAction: schedule.rebootAction,
-        maintenanceWindow: schedule.maintenanceWindow ?? undefined, offlineAfterSeconds: 3600, failureCap: 5,
+        maintenanceWindow: schedule.maintenanceWindow ?? undefined, offlineAfterSeconds: 3600, failureCap: ROLLOUT_DEFAULTS.failureCap,
       },
     };
     try {

@@ -11,11 +11,12 @@ import { describeRebootAction } from '../domain/reboot-actions';
 import { describeTiming, toTemporalScheduleSpec } from '../domain/schedule-spec';
 import {
   AUTOMATIC_UPDATE_WORKFLOW_TYPE,
+  ROLLOUT_DEFAULTS,
   rolloutWorkflowIdPrefix,
   temporalScheduleId,
   type RolloutInput,
 } from '../workflows/automatic-update.contract';
-import type { InstallTimingInput } from '../workflows/install.contract';
+import { resolveTiming, type InstallTimingInput } from '../workflows/install.contract';
 import { OperationAttr } from '../workflows/search-attributes';
 
 export interface ScheduleDeps {
@@ -35,14 +36,22 @@ export const DEFAULT_BACKFILL_MAX_DAYS = 31;
 
 const TEMPORAL_PREFIX = temporalScheduleId('');
 
-/** The rollout input a schedule's Temporal Schedule starts its workflow with. */
-function rolloutInputOf(s: ScheduleRow, deps: ScheduleDeps): RolloutInput {
+/**
+ * The rollout input a schedule's Temporal Schedule starts its workflow with. Every default that
+ * shapes the rollout's command sequence (devices per run, failure cap, offline deadline, install
+ * timing incl. busy retries) is written out here, so a rollout runs on the values it started with:
+ * a later change of default (as batch size once went from 400 to 1,000) never reaches it.
+ */
+export function rolloutInputOf(s: ScheduleRow, deps: Pick<ScheduleDeps, 'installTiming' | 'rolloutOfflineAfterSeconds'>): RolloutInput {
   return {
     scheduleId: s.id, scheduleName: s.name, kind: s.kind, scope: { scopeType: s.scopeType, scopeId: s.scopeId },
     timezone: s.timing.timezone, distributionWindowMinutes: s.distributionWindowMinutes,
     maintenanceWindow: s.maintenanceWindow ?? undefined, rebootAction: s.rebootAction,
     maxConcurrentDevices: s.maxConcurrentDevices, missedRun: s.missedRun,
-    installTiming: deps.installTiming, offlineAfterSeconds: deps.rolloutOfflineAfterSeconds,
+    installTiming: resolveTiming(deps.installTiming),
+    offlineAfterSeconds: deps.rolloutOfflineAfterSeconds ?? s.distributionWindowMinutes * 60 + ROLLOUT_DEFAULTS.offlineGraceSeconds,
+    devicesPerRun: Math.max(ROLLOUT_DEFAULTS.devicesPerRun, s.maxConcurrentDevices),
+    failureCap: ROLLOUT_DEFAULTS.failureCap,
   };
 }
 

@@ -9,20 +9,27 @@ export interface AuditEntry {
   /** what it was about, e.g. a KB or a workflow id */
   subject?: string;
   details?: Record<string, unknown>;
+  /**
+   * Written once per key: an activity's retry passes the same key (its workflow run and activity id),
+   * so its audit rows are not written twice.
+   */
+  idempotencyKey?: string;
 }
 
 /** Appends audit rows in one statement. The table refuses updates and deletes. */
 export async function appendAudit(db: Queryable, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO audit_log (actor, action, device_id, subject, details)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[])`,
+    `INSERT INTO audit_log (actor, action, device_id, subject, details, idempotency_key)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::text[])
+     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
     [
       entries.map((e) => e.actor),
       entries.map((e) => e.action),
       entries.map((e) => e.deviceId ?? null),
       entries.map((e) => e.subject ?? null),
       entries.map((e) => JSON.stringify(e.details ?? {})),
+      entries.map((e) => e.idempotencyKey ?? null),
     ],
   );
 }

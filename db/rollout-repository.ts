@@ -4,7 +4,8 @@ import type { Queryable } from './database';
 /**
  * Registers a rollout; false when this schedule already ran in this local slot (date and time of day):
  * Temporal Schedules follow wall-clock time, so the hour repeated when clocks go back would otherwise
- * fire twice. Operators expect one run per local date and time.
+ * fire twice. Operators expect one run per local date and time. A retry by the same workflow finds
+ * its own row and is told true again (the slot is its own, not a duplicate's).
  */
 export async function beginRollout(
   db: Queryable,
@@ -17,11 +18,14 @@ export async function beginRollout(
      ON CONFLICT DO NOTHING`,
     [r.workflowId, r.scheduleId, r.kind, r.localSlot, r.scheduledAt],
   );
-  return (rowCount ?? 0) === 1;
+  if ((rowCount ?? 0) === 1) return true;
+  const { rows } = await db.query('SELECT 1 FROM rollouts WHERE workflow_id = $1::text AND local_date = $2::text', [r.workflowId, r.localSlot]);
+  return rows.length === 1;
 }
 
 export async function finishRollout(db: Queryable, workflowId: string, counts: RolloutCounts): Promise<void> {
-  await db.query('UPDATE rollouts SET finished_at = now(), counts = $2::jsonb WHERE workflow_id = $1::text', [workflowId, JSON.stringify(counts)]);
+  // A retry keeps the first finish time: the counts are absolute, so writing them again changes nothing.
+  await db.query('UPDATE rollouts SET finished_at = COALESCE(finished_at, now()), counts = $2::jsonb WHERE workflow_id = $1::text', [workflowId, JSON.stringify(counts)]);
 }
 
 export interface RolloutRow {
@@ -73,10 +77,14 @@ export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): P
   }));
 }
 
+/**
+ * Remembers that a device missed this schedule's run, until its next check-in takes the row. An
+ * existing row stays as it is (its first miss is the one to catch up on), so a retry writes nothing.
+ */
 export async function recordMissedRun(db: Queryable, deviceId: string, scheduleId: string): Promise<void> {
   await db.query(
     `INSERT INTO missed_runs (device_id, schedule_id) SELECT $1::uuid, id FROM update_schedules WHERE id = $2::uuid
-     ON CONFLICT (device_id, schedule_id) DO UPDATE SET missed_at = now()`,
+     ON CONFLICT (device_id, schedule_id) DO NOTHING`,
     [deviceId, scheduleId],
   );
 }

@@ -45,8 +45,23 @@ export interface RolloutInput {
   installTiming?: InstallTimingInput;
   /** devices per run before continuing as new, so the history stays bounded (default 1,000) */
   devicesPerRun?: number;
+  /** failed patches are retried at scheduled runs up to this many failures (default 5) */
+  failureCap?: number;
   carried?: RolloutCarry;
 }
+
+/**
+ * The defaults that shape a rollout's command sequence. They are written into each rollout's input
+ * when it is started (api/schedule-service.ts), so changing one here changes new rollouts only, never
+ * a running one; the workflow's own fallbacks serve only rollouts started before inputs carried them.
+ */
+export const ROLLOUT_DEFAULTS = {
+  /** ~4 history events per device: 1,000 per run stays far below Temporal's 10,240-event warning */
+  devicesPerRun: 1000,
+  failureCap: 5,
+  /** a device whose pre-scan has not answered this long after its distribution window is offline */
+  offlineGraceSeconds: 1800,
+} as const;
 
 export interface RolloutDevice {
   deviceId: string;

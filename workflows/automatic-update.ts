@@ -37,6 +37,13 @@ const rollouts = proxyLocalActivities<RolloutActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
+/**
+ * For rollouts started before their input carried these values (their histories are replayed): the
+ * values that code used, frozen here. New rollouts get theirs in the input (ROLLOUT_DEFAULTS, written
+ * at start), so a change of default never reaches a running rollout. Never change these.
+ */
+const STARTED_WITHOUT = { devicesPerRun: 1000, failureCap: 5, offlineGraceSeconds: 1800 } as const;
+
 /** Set by Temporal on workflows a Schedule starts: the time the run was scheduled for. */
 const ScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
 
@@ -80,8 +87,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
   }
   const devices = carried?.remaining ?? await rollouts.resolveRolloutDevices(input.scope);
   if (!carried) counts = { ...counts, devices: devices.length };
-  // ~4 history events per device: 1,000 per run stays far below Temporal's 10,240-event warning.
-  const perRun = input.devicesPerRun ?? Math.max(1000, input.maxConcurrentDevices);
+  const perRun = input.devicesPerRun ?? Math.max(STARTED_WITHOUT.devicesPerRun, input.maxConcurrentDevices);
   const batch = devices.slice(0, perRun);
   const rest = devices.slice(perRun);
 
@@ -133,7 +139,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
   return { outcome: 'completed', localSlot: slot, counts, runs };
 
   async function runDevice(d: RolloutDevice): Promise<DeviceRunOutcome> {
-    const offlineAfterSeconds = input.offlineAfterSeconds ?? input.distributionWindowMinutes * 60 + 1800;
+    const offlineAfterSeconds = input.offlineAfterSeconds ?? input.distributionWindowMinutes * 60 + STARTED_WITHOUT.offlineGraceSeconds;
     const attributes = [
       { key: DeviceIdAttr, value: d.deviceId },
       { key: ClientIdAttr, value: d.clientId },
@@ -163,7 +169,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
         requestedBy: `schedule:${input.scheduleId}`, timing: input.installTiming,
         automatic: {
           timezone: input.timezone, rebootAction: input.rebootAction, maintenanceWindow: input.maintenanceWindow,
-          offlineAfterSeconds, failureCap: 5,
+          offlineAfterSeconds, failureCap: input.failureCap ?? STARTED_WITHOUT.failureCap,
         },
       };
       const result = (await executeChild(INSTALL_WORKFLOW_TYPE, {

@@ -38,6 +38,10 @@ import { PatchKBsAttr } from './search-attributes';
 
 /** patched() marker: patch selection by approval policy, superseded skips and uninstalls (issue 4). */
 export const APPROVAL_POLICY_PATCH = 'approval-policy-selection';
+/** patched() marker: cleanup has a deadline; past it the install ends "cleanup pending" (issue 11). */
+export const BOUNDED_CLEANUP_PATCH = 'bounded-cleanup';
+/** patched() marker: after a cancel during execute, a verifying scan decides that patch's status (issue 11). */
+export const CANCEL_VERIFY_PATCH = 'cancel-during-execute-verified';
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -66,6 +70,8 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   const auto = input.automatic;
   let offline = false;
   let priorAttempts: Record<string, number> = {};
+  /** the patch whose execute is in flight: a cancel landing now may leave it installed */
+  let executing: PatchProgress | undefined;
 
   setHandler(progressQuery, () => state);
   setHandler(
@@ -335,13 +341,16 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     for (let busy = 0; ; busy++) {
       let exitCode: number;
       try {
+        executing = p;
         const r = await command('execute', { patch: files.get(p.updateId)!, installFolder: input.installFolder }, `execute ${p.kb}`);
         exitCode = r.exitCode;
       } catch (err) {
-        if (isCancellation(err)) throw err;
+        if (isCancellation(err)) throw err; // `executing` stays set: the device may have run it
+        executing = undefined;
         await record([change(p, PatchStatus.Failed, { error: `not executed: ${failureText(err).message}`, countFailure: true })]);
         return;
       }
+      executing = undefined;
       const meaning = interpretExitCode(exitCode);
       const error = `${meaning.display} ${meaning.name}: ${meaning.description}${meaning.hint ? ` ${meaning.hint}` : ''}`;
       switch (meaning.outcome) {
@@ -367,6 +376,53 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     }
   }
 
+  /** True when a step failed because its schedule-to-close deadline passed (the device never answered). */
+  const deadlinePassed = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+
+  /**
+   * A cancel that lands while a patch executes cannot stop the installer on the device: the patch
+   * may be installed. A verifying scan decides; if the device does not answer in time, the patch
+   * stays Installing (with a note) for its next scan to settle, never Missing on a guess.
+   */
+  async function verifyAfterCancelDuringExecute(p: PatchProgress): Promise<void> {
+    enter('post-scan', `verifying ${p.kb} after the cancel`);
+    try {
+      const post = await scan('post-scan', timing.cleanupDeadlineSeconds);
+      const reported = post.scan.updates.find((u) => u.updateId === p.updateId);
+      const installed = !reported || reported.installed;
+      await record([change(p, installed ? PatchStatus.Installed : PatchStatus.Missing, installed ? { installedAt: now() } : {})]);
+    } catch (err) {
+      if (!deadlinePassed(err)) throw err;
+      p.error = 'cancelled while executing; the device did not answer the verifying scan, its next scan decides';
+      await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes: [{ updateId: p.updateId, kb: p.kb, status: PatchStatus.Installing, error: p.error }] });
+    }
+  }
+
+  /** Cleanup of the device's folders; bounded, so an offline device cannot hold the install (and the device claim) for ever. */
+  async function cleanUpFolders(): Promise<void> {
+    const payload = { workingFolder: input.workingFolder, installFolder: input.installFolder };
+    if (!patched(BOUNDED_CLEANUP_PATCH)) {
+      cleanup = await command('cleanup', payload, 'cleanup working and install folders');
+      return;
+    }
+    try {
+      cleanup = (await device.deviceCommand.executeWithOptions(
+        {
+          startToCloseTimeout: `${Math.min(timing.commandTimeoutSeconds.cleanup, timing.cleanupDeadlineSeconds)} seconds`,
+          scheduleToCloseTimeout: `${timing.cleanupDeadlineSeconds} seconds`,
+          retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
+          summary: `cleanup working and install folders (pending for the next check-in after ${timing.cleanupDeadlineSeconds} s)`,
+        },
+        [input.deviceId, 'cleanup', payload],
+      )) as CleanupResult;
+    } catch (err) {
+      if (!deadlinePassed(err)) throw err;
+      // The device is away: its cleanup command stays queued, and it gets it at its next check-in.
+      await bookkeeping.queueCleanupForCheckIn({ deviceId: input.deviceId, workflowId });
+      state.cleanupPending = `${input.deviceName} did not answer cleanup within ${timing.cleanupDeadlineSeconds} s; it runs at the device's next check-in`;
+    }
+  }
+
   let outcomeError: unknown;
   let cleanup: CleanupResult | null = null;
   await bookkeeping.claimDeviceOperation({ deviceId: input.deviceId, workflowId: input.operationHolder ?? workflowId, operation: 'install' });
@@ -379,19 +435,25 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     if (!offline) await CancellationScope.nonCancellable(async () => {
       enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
       await bookkeeping.withdrawOpenCommands({ workflowId });
-      cleanup = await command('cleanup', { workingFolder: input.workingFolder, installFolder: input.installFolder }, 'cleanup working and install folders');
+      const interrupted = executing;
+      if (interrupted && isCancellation(outcomeError) && patched(CANCEL_VERIFY_PATCH)) {
+        await verifyAfterCancelDuringExecute(interrupted);
+        enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
+      }
+      await cleanUpFolders();
       // Patches the install never reached are Missing again, not stuck in Pending or Installing.
-      // (A Pending patch with an error is an Automatic Update retry, waiting for the next run.)
-      const unfinished = state.patches.filter((p) => (p.status === PatchStatus.Pending && !p.error) || p.status === PatchStatus.Installing);
+      // (A Pending patch with an error is an Automatic Update retry, waiting for the next run; an
+      // Installing patch with an error was cancelled mid-execute and waits for the device's next scan.)
+      const unfinished = state.patches.filter((p) => (p.status === PatchStatus.Pending || p.status === PatchStatus.Installing) && !p.error);
       await record(unfinished.map((p) => change(p, PatchStatus.Missing)));
       if (!input.operationHolder) await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
     });
-    enter('done', 'finished');
+    enter('done', state.cleanupPending ? 'cleanup pending until the device checks in' : 'finished');
   }
 
   if (outcomeError !== undefined) {
     if (isCancellation(outcomeError) && state.cancelRequested) {
-      return { ...state, outcome: 'cancelled', cleanup };
+      return { ...state, outcome: state.cleanupPending ? 'cleanup_pending' : 'cancelled', cleanup };
     }
     throw outcomeError;
   }
@@ -400,7 +462,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
     return { ...state, outcome: 'offline', cleanup };
   }
-  return { ...state, outcome: outcomeOf(state), cleanup };
+  return { ...state, outcome: state.cleanupPending ? 'cleanup_pending' : outcomeOf(state), cleanup };
 }
 
 function outcomeOf(state: InstallProgress): InstallOutcome {

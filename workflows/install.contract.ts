@@ -36,6 +36,12 @@ export interface InstallTiming {
   busyRetries: number;
   /** wait before retrying a busy execution (default 60 s) */
   busyBackoffSeconds: number;
+  /**
+   * how long cleanup (and the verifying scan after a cancel during execute) may keep trying an
+   * offline device before the install ends "cleanup pending", releases the device and leaves the
+   * cleanup queued for its next check-in (default 3,600 s)
+   */
+  cleanupDeadlineSeconds: number;
 }
 
 /** Realistic defaults: a cumulative update can take an hour to execute, a reboot half an hour. */
@@ -45,6 +51,7 @@ export const DEFAULT_INSTALL_TIMING: InstallTiming = {
   retryMaxSeconds: 300,
   busyRetries: 5,
   busyBackoffSeconds: 60,
+  cleanupDeadlineSeconds: 3600,
 };
 
 export interface DeviceInstallInput {
@@ -137,9 +144,14 @@ export interface InstallProgress {
   rebooted: boolean;
   /** why a reboot that was needed did not happen (reboot action, user, maintenance window) */
   rebootSkipped?: string;
+  /** cleanup did not reach the device in time: it is queued for the device's next check-in */
+  cleanupPending?: string;
 }
 
-export type InstallOutcome = 'succeeded' | 'partially_failed' | 'failed' | 'nothing_to_install' | 'cancelled' | 'offline';
+export type InstallOutcome =
+  | 'succeeded' | 'partially_failed' | 'failed' | 'nothing_to_install' | 'cancelled' | 'offline'
+  /** cleanup timed out on an unreachable device; the claim is released and cleanup runs at its next check-in */
+  | 'cleanup_pending';
 
 export interface InstallResult extends InstallProgress {
   outcome: InstallOutcome;

@@ -114,7 +114,12 @@ test('a rollout over a client fleet with offline, busy and failing devices repor
   for (const { device } of healthy.slice(0, 5)) expect(device.isInstalled('KB5034439')).toBe(true);
   const rollouts = (await h.api('GET', `/api/v1/schedules/${schedule.body.id}/rollouts`)).body.rollouts as any[];
   expect(rollouts[0]).toMatchObject({ workflowId, counts: result.counts });
-  await maybeRecordHistory(h.client, workflowId, 'automaticUpdateWorkflow-mixed-fleet');
+  // The rollout as schedules start it now (defaults written into its input), and an install that
+  // found its device offline (the pre-scan deadline passed: nothing staged, no cleanup).
+  await maybeRecordHistory(h.client, workflowId, 'automaticUpdateWorkflow-mixed-fleet.defaults-in-input');
+  const offlineInstall = await h.db.query(`SELECT DISTINCT workflow_id FROM agent_commands WHERE device_id = $1 AND workflow_id LIKE 'install/%'`, [offline[0].deviceId]);
+  expect(offlineInstall.rows).toHaveLength(1);
+  await maybeRecordHistory(h.client, offlineInstall.rows[0].workflow_id, 'deviceInstallWorkflow-au-offline');
 
   // "Run as soon as it checks in": an offline device that comes back gets the run it missed.
   const back = offline[0];

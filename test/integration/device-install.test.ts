@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
-import type { InstallResult } from '../../workflows/install.contract';
-import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
+import { findDevice } from '../../db/fleet-repository';
+import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from '../../workflows/install.contract';
+import { eventually, FAST_TIMING, maybeRecordHistory, startHarness, type Harness } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -214,9 +215,48 @@ test('cancel: steps not yet run are skipped, cleanup still runs, unreached patch
   expect(statuses).not.toContain('pending');
   expect(statuses).not.toContain('installing');
   expect(statuses.filter((s) => s === 'missing').length).toBeGreaterThan(0);
+  // The patch that was executing when the cancel landed: the verifying scan decides, so its status
+  // is what the device really has, never Missing on a guess.
+  expect(device.executionCount(SSU)).toBe(1);
+  expect(patches[SSU].status).toBe(device.isInstalled(SSU) ? 'installed' : 'missing');
+  expect(device.isInstalled(SSU)).toBe(true);
   const late = await h.api('POST', `/api/v1/devices/${deviceId}/installs/${key}/cancel`, {});
   expect(late.status).toBe(409);
-  await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-cancelled');
+  await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-cancelled-during-execute-verified');
+});
+
+test('cleanup on a device that went away ends "cleanup pending": the claim is released, the cleanup waits for its next check-in', async () => {
+  // The device runs the cleanup, then drops off the network before it can say so, for longer than the deadline.
+  const { deviceId, device } = await simulatedDevice('SRV-GONE', { missingKbs: [SSU], offline: [{ afterCommand: 'cleanup', durationMs: 15_000 }] });
+  const d = (await findDevice(h.db, deviceId))!;
+  const workflowId = installWorkflowId(deviceId, `cleanup-${Date.now().toString(36)}`);
+  const input: DeviceInstallInput = {
+    deviceId, deviceName: d.name, clientId: d.clientId, clientName: d.clientName, siteId: d.siteId, siteName: d.siteName,
+    rebootAllowed: true, workingFolder: d.workingFolder, installFolder: d.installFolder, requestedBy: 'test',
+    timing: { ...FAST_TIMING, cleanupDeadlineSeconds: 6 },
+  };
+  const started = Date.now();
+  const result = (await h.client.workflow.execute(INSTALL_WORKFLOW_TYPE, { workflowId, taskQueue: h.taskQueue, args: [input] })) as InstallResult;
+
+  expect(result.outcome).toBe('cleanup_pending');
+  expect(result.cleanupPending).toMatch(/did not answer cleanup within 6 s; it runs at the device's next check-in/);
+  expect(result.patches.map((p) => p.status)).toEqual(['installed']);
+  expect(Date.now() - started).toBeLessThan(15_000); // did not wait for the device to come back
+  // The device is free for the next install, and its cleanup command is queued for its next check-in.
+  expect((await h.db.query('SELECT count(*) FROM device_operations WHERE device_id = $1', [deviceId])).rows[0].count).toBe('0');
+  const queued = await h.db.query(`SELECT status, signature FROM agent_commands WHERE workflow_id = $1 AND type = 'cleanup'`, [workflowId]);
+  expect(queued.rows.map((r) => r.status)).toEqual(['pending']);
+  // Signed again for the wait: the given-up attempt's envelope would have expired before a device away for hours returns.
+  expect(Date.parse(queued.rows[0].signature.expiresAt) - Date.now()).toBeGreaterThan(13 * 86_400_000);
+  const audit = await h.api('GET', `/api/v1/audit?deviceId=${deviceId}`);
+  expect((audit.body.entries as any[]).filter((e) => e.action === 'install.cleanup_pending' && e.subject === workflowId)).toHaveLength(1);
+  // Back on the network, the device delivers its cleanup: the command ends succeeded, the folders are empty.
+  await eventually(async () => {
+    const r = await h.db.query(`SELECT status FROM agent_commands WHERE workflow_id = $1 AND type = 'cleanup'`, [workflowId]);
+    return r.rows[0].status === 'succeeded' ? true : undefined;
+  }, 40_000, 'the queued cleanup to finish at check-in');
+  await expectFoldersEmpty(device);
+  await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-cleanup-pending');
 });
 
 test('the worker is killed mid-install and a new one finishes it, with no patch executed twice', async () => {

@@ -51,6 +51,8 @@ export interface FakeOptions {
   userAnswer?: 'yes' | 'no' | 'none';
   /** runs inside each execute before it answers, e.g. to let workflow time pass while an installer runs */
   whileExecuting?: () => Promise<void>;
+  /** exit codes the first executes answer, in order (e.g. 1618: Windows Installer busy); 3010 after */
+  executeExitCodes?: number[];
 }
 
 /** Two missing cumulative updates, as WUA reports them (a new boot id per restart). */
@@ -94,6 +96,7 @@ type AllActivities = DeviceCommandActivities & InstallBookkeepingActivities & Sc
 
 export function createFakeActivities(options: FakeOptions): { activities: AllActivities; calls: CallRecord[]; devices: RolloutDevice[] } {
   const calls: CallRecord[] = [];
+  const exitCodes = [...(options.executeExitCodes ?? [])];
   const devices = Array.from({ length: options.devices }, (_, i) => fakeDevice(i + 1));
   const state = new Map<string, DeviceState>();
   const deviceState = (id: string): DeviceState => {
@@ -172,8 +175,9 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       },
       execute: () => {
         const p = (payload as CommandPayloads['execute']).patch;
-        s.executed.add(p.updateId);
-        return { kb: p.kb, exitCode: 3010, durationMs: 412_000, alreadyInstalled: false };
+        const exitCode = exitCodes.shift() ?? 3010;
+        if (exitCode === 3010) s.executed.add(p.updateId);
+        return { kb: p.kb, exitCode, durationMs: 412_000, alreadyInstalled: false };
       },
       reboot: () => reboot(deviceId, payload as RebootPayload),
       cleanup: () => ({ removedFiles: 4, workingFolderEmpty: true, installFolderEmpty: true }),
@@ -212,6 +216,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     async withdrawOpenCommands(_args: { workflowId: string }): Promise<number> {
       log('withdrawOpenCommands');
       return 0;
+    },
+    async queueCleanupForCheckIn(args: { deviceId: string; workflowId: string }): Promise<string[]> {
+      log('queueCleanupForCheckIn', { deviceId: args.deviceId });
+      return [];
     },
     async audit(entry: AuditEntry): Promise<void> {
       log('audit', { deviceId: entry.deviceId, payload: entry });

@@ -14,6 +14,7 @@ import type { CatalogConfig, CatalogSyncResult } from '../../workflows/catalog-s
 import { createPool, type Db } from '../../db/database';
 import type { InstallTimingInput } from '../../workflows/install.contract';
 import { connectClient } from '../../worker/temporal-connection';
+import { saveNewHistory } from '../history-file';
 import { createPatchflowWorker, installRuntimeLogger } from '../../worker/worker';
 
 export const API_KEY = 'test-api-key-0123456789abcdef';
@@ -177,11 +178,12 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs 
   }
 }
 
-/** Saves a finished workflow's history under test/histories when RECORD_HISTORIES=1 (replayed in CI). */
-export async function maybeRecordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+/**
+ * Saves a finished workflow's history (its latest run, or `runId`) under test/histories when
+ * RECORD_HISTORIES=1 (replayed in CI). Fails, naming the file, when that history already exists.
+ */
+export async function maybeRecordHistory(client: Client, workflowId: string, name: string, runId?: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const dir = path.resolve(__dirname, '..', 'histories');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(history, null, 2));
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  saveNewHistory(path.resolve(__dirname, '..', 'histories'), name, history);
 }

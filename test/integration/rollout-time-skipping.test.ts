@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { SearchAttributeType } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -19,10 +20,12 @@ import { nextOccurrence, type RebootActionConfig } from '../../domain/reboot-act
 import type { RebootPayload, RebootResult } from '../../domain/device-protocol';
 import { wallClockAt } from '../../domain/schedule-timezone';
 import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
+import type { deviceInstallWorkflow } from '../../workflows/device-install';
 import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, type RolloutInput, type RolloutResult } from '../../workflows/automatic-update.contract';
-import { DEFAULT_INSTALL_TIMING } from '../../workflows/install.contract';
+import { DEFAULT_INSTALL_TIMING, INSTALL_WORKFLOW_TYPE, type DeviceInstallInput } from '../../workflows/install.contract';
 import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { createFakeActivities, type CallRecord, type FakeOptions } from './fake-activities';
+import { maybeRecordHistory } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -60,6 +63,8 @@ afterAll(async () => {
 });
 
 interface RolloutRun {
+  workflowId: string;
+  firstRunId: string;
   result: RolloutResult;
   calls: CallRecord[];
   input: RolloutInput;
@@ -84,14 +89,20 @@ async function runRollout(fake: FakeOptions, overrides: Partial<RolloutInput>): 
     connection: env.nativeConnection, taskQueue, activities,
     workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
   });
-  const result = await worker.runUntil(env.client.workflow.execute<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, {
-    taskQueue, workflowId: `automatic-update/${scheduleId}-test`, args: [input],
-  }));
+  const workflowId = `automatic-update/${scheduleId}-test`;
+  const handle = await env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
+  const result = await worker.runUntil(handle.result());
   const begin = calls.find((c) => c.activity === 'beginRollout');
   expect(begin).toBeDefined();
   const { scheduledAt, localSlot } = begin!.payload as { scheduledAt: string; localSlot: string };
-  return { result, calls, input, startMs: Date.parse(scheduledAt), localSlot, deviceIds: devices.map((d) => d.deviceId) };
+  return {
+    workflowId, firstRunId: handle.firstExecutionRunId, result, calls, input, startMs: Date.parse(scheduledAt), localSlot,
+    deviceIds: devices.map((d) => d.deviceId),
+  };
 }
+
+/** The install child that ran on a device, by the workflow id its device commands carry. */
+const childOf = (calls: CallRecord[], deviceId: string) => commands(calls, deviceId)[0]!.workflowId;
 
 const commands = (calls: CallRecord[], deviceId?: string) =>
   calls.filter((c) => c.activity === 'deviceCommand' && (deviceId === undefined || c.deviceId === deviceId));
@@ -118,11 +129,13 @@ test('distribution window: 30 devices start at their deterministic offsets, spre
     return { deviceId, offset: pre!.atMs - run.startMs, expected: expectedOffset(run, deviceId) };
   });
   for (const o of observed) {
-    // Inside [start, start + window], and at exactly the offset the seeded draw gives (same input → same offset).
-    expect(o.offset).toBeGreaterThanOrEqual(0);
-    expect(o.offset).toBeLessThanOrEqual(windowMs + TOLERANCE_MS);
-    expect(Math.abs(o.offset - o.expected)).toBeLessThan(TOLERANCE_MS);
-    expect(distributionOffsetMs(`${run.input.scheduleId}/${run.localSlot}`, o.deviceId, windowMs)).toBe(o.expected);
+    // The draw is inside [start, start + window]; the device starts at that moment, never before it
+    // (a timer that fired early, or an offset the workflow did not use, fails here), and within the
+    // few seconds a child needs to reach its first device command.
+    expect(o.expected).toBeGreaterThanOrEqual(0);
+    expect(o.expected).toBeLessThanOrEqual(windowMs);
+    expect(o.offset).toBeGreaterThanOrEqual(o.expected);
+    expect(o.offset - o.expected).toBeLessThan(TOLERANCE_MS);
   }
   // Started in the order of their draws.
   const byObserved = [...observed].sort((a, b) => a.offset - b.offset);
@@ -203,13 +216,15 @@ interface RebootCase {
   skipped?: NonNullable<RebootResult['skipped']>['reason'];
   /** extra seconds the reboot step may take while the device warns or asks */
   interactionSeconds?: number;
+  /** RECORD_HISTORIES=1 saves the device's install history under this name */
+  recordAs?: string;
 }
 
 const REBOOT_CASES: RebootCase[] = [
   { name: 'reboot_immediately', action: { action: 'reboot_immediately' }, userLoggedOn: true, mode: { kind: 'immediate' } },
-  { name: 'skip_if_user_logged_on, user logged on', action: { action: 'skip_if_user_logged_on' }, userLoggedOn: true, mode: { kind: 'skip_if_user_logged_on' }, skipped: 'user_logged_on' },
+  { name: 'skip_if_user_logged_on, user logged on', action: { action: 'skip_if_user_logged_on' }, userLoggedOn: true, mode: { kind: 'skip_if_user_logged_on' }, skipped: 'user_logged_on', recordAs: 'deviceInstallWorkflow-au-reboot-skipped-user-logged-on' },
   { name: 'skip_if_user_logged_on, nobody logged on', action: { action: 'skip_if_user_logged_on' }, userLoggedOn: false, mode: { kind: 'skip_if_user_logged_on' } },
-  { name: 'do_not_reboot', action: { action: 'do_not_reboot' }, userLoggedOn: false, mode: 'none' },
+  { name: 'do_not_reboot', action: { action: 'do_not_reboot' }, userLoggedOn: false, mode: 'none', recordAs: 'deviceInstallWorkflow-au-do-not-reboot' },
   { name: 'warn_then_reboot 15', action: { action: 'warn_then_reboot', minutes: 15 }, userLoggedOn: true, mode: { kind: 'warn', minutes: 15 }, interactionSeconds: 15 * 60 },
   { name: 'ask_every_n_minutes 10', action: { action: 'ask_every_n_minutes', minutes: 10 }, userLoggedOn: true, mode: { kind: 'ask_every', minutes: 10 }, interactionSeconds: 10 * 60 * 50 },
   { name: 'ask_then_reboot_if_no_answer 5', action: { action: 'ask_then_reboot_if_no_answer', minutes: 5 }, userLoggedOn: true, mode: { kind: 'ask', minutes: 5, ifNoAnswer: 'reboot' }, interactionSeconds: 5 * 60 },
@@ -245,6 +260,8 @@ describe('reboot actions: the reboot command and the outcome, one device per act
     const postScan = steps.filter((s) => s.type === 'scan')[1]!;
     const installedAfter = (postScan.result as { updates: { installed: boolean }[] }).updates.filter((u) => u.installed).length;
     expect(installedAfter).toBe(rebootPending ? 0 : 2);
+    // The branches of the install's reboot step: no reboot by the action, a reboot the device skipped, a prompt.
+    if (c.recordAs) await maybeRecordHistory(env.client, childOf(run.calls, deviceId!), c.recordAs);
   });
 
   test('reboot_at every_day HH:MM: the reboot command runs at that local time on the workflow clock', async () => {
@@ -269,6 +286,8 @@ describe('reboot actions: the reboot command and the outcome, one device per act
     // The post-scan verifies after the restart.
     const postScan = steps.filter((s) => s.type === 'scan')[1]!;
     expect(postScan.atMs).toBeGreaterThanOrEqual(reboot.atMs);
+    // The install's timer until the reboot time.
+    await maybeRecordHistory(env.client, childOf(run.calls, run.deviceIds[0]!), 'deviceInstallWorkflow-au-reboot-at');
   });
 });
 
@@ -295,6 +314,8 @@ test('maintenance window closing mid-install: no execute or reboot after it clos
   const finalStates = run.calls.filter((c) => c.activity === 'recordPatchStates').flatMap((c) => c.payload as { kb: string; status: string }[]);
   expect(finalStates.filter((c) => c.kb === 'KB5034763').at(-1)?.status).toBe('missing');
   expect(finalStates.filter((c) => c.kb === 'KB5034441').at(-1)?.status).toBe('reboot_required');
+  // The install's branches: the window closing before an execute, a reboot skipped outside the window.
+  await maybeRecordHistory(env.client, childOf(run.calls, run.deviceIds[0]!), 'deviceInstallWorkflow-au-window-closes');
 });
 
 /*
@@ -318,4 +339,107 @@ test('concurrency: devices waiting for the maintenance window do not hold slots,
       expect(isInsideWindow(window, new Date(c.atMs), 'UTC')).toBe(true);
     }
   }
+  // The rollout's branches: the distribution timer, the maintenance-window timer, a wait for a free slot.
+  await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-maintenance-wait');
+});
+
+test('batch boundary: 5 devices, 2 per run, continue as new twice and count every device once', async () => {
+  const run = await runRollout({ devices: 5 }, { devicesPerRun: 2, maxConcurrentDevices: 2 });
+  expect(run.result).toMatchObject({ outcome: 'completed', runs: 3 });
+  expect(run.result.counts).toMatchObject({ devices: 5, done: 5, failed: 0, patchesInstalled: 10 });
+  // One beginRollout, one device resolution, one finish: the later runs carry the rest.
+  expect(run.calls.filter((c) => c.activity === 'beginRollout')).toHaveLength(1);
+  expect(run.calls.filter((c) => c.activity === 'resolveRolloutDevices')).toHaveLength(1);
+  expect(run.calls.filter((c) => c.activity === 'finishRollout').map((c) => c.payload)).toEqual([run.result.counts]);
+  for (const deviceId of run.deviceIds) expect(commands(run.calls, deviceId).filter((c) => c.type === 'cleanup')).toHaveLength(1);
+  // The first run (begin, a batch, continue-as-new) and the last (carried devices, finish).
+  await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-continue-as-new.first-run', run.firstRunId);
+  await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-continue-as-new.last-run');
+});
+
+/*
+ * An Automatic Update install started on its own (a missed run started when the device checks in)
+ * outside its maintenance window waits for the window on a timer of its own; a busy Windows
+ * Installer (1618) is retried after a pause without counting a failure.
+ */
+test('an install started outside its maintenance window waits for it; a busy installer is retried', async () => {
+  const { activities, calls, devices } = createFakeActivities({ devices: 1, executeExitCodes: [1618] });
+  const now = await env.currentTimeMs();
+  const opensAt = ceilToMinute(now + 3 * HOUR);
+  const window: MaintenanceWindow = { start: hhmmUtc(opensAt), durationMinutes: 120 };
+  const d = devices[0]!;
+  const input: DeviceInstallInput = {
+    deviceId: d.deviceId, deviceName: d.deviceName, clientId: d.clientId, clientName: d.clientName, siteId: d.siteId, siteName: d.siteName,
+    rebootAllowed: true, workingFolder: d.workingFolder, installFolder: d.installFolder, requestedBy: 'schedule:test (missed run, on check-in)',
+    automatic: { timezone: 'UTC', rebootAction: { action: 'reboot_immediately' }, maintenanceWindow: window, offlineAfterSeconds: 3600, failureCap: 5 },
+  };
+  const taskQueue = `install-ts-${randomUUID()}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities, workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! } });
+  const workflowId = `install/${d.deviceId}/au-missed-${randomUUID().slice(0, 8)}`;
+  const result = await worker.runUntil(env.client.workflow.execute<typeof deviceInstallWorkflow>(INSTALL_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] }));
+
+  expect(result.outcome).toBe('succeeded');
+  const steps = commands(calls, d.deviceId);
+  expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+  // The pre-scan ran at once; the first download waited for the window.
+  expect(steps[0]!.atMs).toBeLessThan(opensAt - 2 * HOUR);
+  expect(Math.abs(steps[1]!.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
+  // The busy execute was retried after the busy back-off, and no failure was recorded for it.
+  const executes = steps.filter((c) => c.type === 'execute');
+  expect(executes[1]!.atMs - executes[0]!.atMs).toBeGreaterThanOrEqual(DEFAULT_INSTALL_TIMING.busyBackoffSeconds * 1000);
+  const changes = calls.filter((c) => c.activity === 'recordPatchStates').flatMap((c) => c.payload as { status: string; countFailure?: boolean }[]);
+  expect(changes.filter((c) => c.countFailure)).toHaveLength(0);
+  await maybeRecordHistory(env.client, workflowId, 'deviceInstallWorkflow-au-maintenance-wait-and-busy-retry');
+});
+
+/*
+ * Last in this file on purpose: the installer this test abandons (its execute never answers before
+ * the cancel) is an activity the time-skipping server goes on counting as running after its workflow
+ * closed, and while it does the server stops skipping time, so a later test waiting on a timer here
+ * would hang.
+ */
+test('cancel: a rollout cancelled while a device installs cancels the device\'s install, which still cleans up', async () => {
+  let release!: () => void;
+  const blocked = new Promise<void>((resolve) => { release = resolve; });
+  let executing!: () => void;
+  const started = new Promise<void>((resolve) => { executing = resolve; });
+  const { activities, calls, devices } = createFakeActivities({ devices: 3, whileExecuting: () => { executing(); return blocked; } });
+  const scheduleId = randomUUID();
+  const input: RolloutInput = {
+    scheduleId, scheduleName: 'Cancelled rollout', kind: 'automatic_update', scope: { scopeType: 'all', scopeId: '' },
+    timezone: 'UTC', distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' },
+    maxConcurrentDevices: 1, missedRun: 'skip',
+  };
+  const taskQueue = `rollout-ts-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection, taskQueue, activities,
+    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
+  });
+  const workflowId = `automatic-update/${scheduleId}-cancel`;
+  const outcome = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
+    await started;
+    await handle.cancel();
+    const rollout = await handle.result().then(() => 'completed', (err: unknown) => err);
+    // The rollout closes at once; its parent-close policy asks the running install to cancel, and the
+    // install, not waiting for the execute it abandoned, finishes its cleanup on its own.
+    const child = await env.client.workflow.getHandle(childOf(calls, devices[0]!.deviceId)).result().then(() => 'completed', (err: unknown) => err);
+    release(); // the abandoned installer finishes; nobody waits for its answer any more
+    return { rollout, child };
+  });
+  for (const closed of [outcome.rollout, outcome.child]) {
+    expect(closed).toBeInstanceOf(WorkflowFailedError);
+    expect((closed as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  }
+  // One device had started (one slot); its install was cancelled mid-execute, so a verifying scan
+  // decided that patch (not installed here: Missing), and cleanup still ran; the others never started.
+  const [first, ...rest] = devices.map((d) => d.deviceId);
+  expect(commands(calls, first).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+  const states = calls.filter((c) => c.activity === 'recordPatchStates' && c.deviceId === first).flatMap((c) => c.payload as { kb: string; status: string }[]);
+  expect(states.filter((c) => c.kb === 'KB5034441').map((c) => c.status)).toEqual(['pending', 'installing', 'missing']);
+  expect(calls.filter((c) => c.activity === 'releaseDeviceOperation' && c.deviceId === first)).toHaveLength(1);
+  for (const d of rest) expect(commands(calls, d)).toHaveLength(0);
+  expect(calls.filter((c) => c.activity === 'finishRollout')).toHaveLength(0);
+  await maybeRecordHistory(env.client, workflowId, 'automaticUpdateWorkflow-cancelled');
+  await maybeRecordHistory(env.client, childOf(calls, first!), 'deviceInstallWorkflow-au-cancelled-by-rollout');
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, ReplayError, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import pino from 'pino';
 import { installRuntimeLogger } from '../../worker/worker';
@@ -40,6 +40,49 @@ describe('replay of recorded histories', () => {
       history,
       path.basename(file, '.json'),
     );
+  });
+});
+
+/**
+ * A copy of a workflow file as it is now, with one change to its command sequence made without
+ * patched(), bundled from a scratch folder: the kind of change the replay tests exist to catch.
+ */
+async function bundleBrokenCopy(file: string, change: { from: string; to: string }): Promise<string> {
+  const root = path.resolve(__dirname, '..', '..');
+  const source = fs.readFileSync(path.join(root, 'workflows', file), 'utf8');
+  // The change must still apply: a fixture that silently stops changing anything would prove nothing.
+  if (!source.includes(change.from)) throw new Error(`workflows/${file} no longer contains ${JSON.stringify(change.from)}: update this test`);
+  const broken = source.replace(change.from, change.to)
+    .replace(/from '\.\.\//g, `from '${root}/`)
+    .replace(/from '\.\//g, `from '${root}/workflows/`);
+  // Under the checkout (.data is ignored) so that @temporalio/workflow resolves from node_modules.
+  const dir = fs.mkdtempSync(path.join(root, '.data', 'broken-workflow-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'index.ts'), broken);
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: path.join(dir, 'index.ts'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+    });
+    return code;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('a change to a command sequence without patched() fails replay', () => {
+  test('the rollout without its maintenance-window wait fails on the recorded maintenance-wait rollout', async () => {
+    const code = await bundleBrokenCopy('automatic-update.ts', { from: 'if (opens > 0) await sleep(opens);', to: 'void opens;' });
+    const history = loadHistory('automaticUpdateWorkflow-maintenance-wait.json');
+    await expect(Worker.runReplayHistory({ workflowBundle: { code } }, history, 'broken-rollout')).rejects.toThrow(DeterminismViolationError);
+  });
+
+  test('the install verifying a cancel during execute without its patched() guard fails on an install cancelled before that change', async () => {
+    const code = await bundleBrokenCopy('device-install.ts', { from: ' && patched(CANCEL_VERIFY_PATCH)', to: '' });
+    const history = loadHistory('deviceInstallWorkflow-cancelled.json');
+    // Every device step is the same activity type, so Temporal does not see the extra scan as a
+    // different command: the scan is handed the recorded cleanup's answer and the task fails on it.
+    // Either way replay fails, which is what stops CI.
+    await expect(Worker.runReplayHistory({ workflowBundle: { code } }, history, 'broken-install')).rejects.toThrow(ReplayError);
   });
 });
 

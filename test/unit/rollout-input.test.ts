@@ -1,0 +1,33 @@
+import { rolloutInputOf } from '../../api/schedule-service';
+import type { ScheduleRow } from '../../db/schedule-repository';
+import { ROLLOUT_DEFAULTS } from '../../workflows/automatic-update.contract';
+import { DEFAULT_INSTALL_TIMING } from '../../workflows/install.contract';
+
+const schedule: ScheduleRow = {
+  id: '9d3c1c52-1f7e-4f0e-9a57-3f0e4b1f2c11', name: 'Nightly', kind: 'automatic_update', scopeType: 'all', scopeId: '',
+  timing: { kind: 'daily', time: '02:00', timezone: 'Europe/London' } as ScheduleRow['timing'],
+  distributionWindowMinutes: 90, maintenanceWindow: null, rebootAction: { action: 'reboot_immediately' },
+  missedRun: 'skip', maxConcurrentDevices: 200, paused: false, createdAt: '', updatedAt: '',
+};
+
+describe('a rollout starts with every default that shapes its command sequence written into its input', () => {
+  test('devices per run, failure cap, offline deadline and the whole install timing are explicit', () => {
+    const input = rolloutInputOf(schedule, {});
+    expect(input).toMatchObject({
+      devicesPerRun: ROLLOUT_DEFAULTS.devicesPerRun,
+      failureCap: ROLLOUT_DEFAULTS.failureCap,
+      offlineAfterSeconds: 90 * 60 + ROLLOUT_DEFAULTS.offlineGraceSeconds,
+    });
+    // Every timing field, busy retries included: none is left for the workflow to default.
+    expect(input.installTiming).toEqual(DEFAULT_INSTALL_TIMING);
+  });
+
+  test('a concurrency above the batch size widens the batch; given timing and offline deadline are kept', () => {
+    const input = rolloutInputOf({ ...schedule, maxConcurrentDevices: 1500 }, { installTiming: { busyRetries: 2, commandTimeoutSeconds: { scan: 5 } }, rolloutOfflineAfterSeconds: 30 });
+    expect(input.devicesPerRun).toBe(1500);
+    expect(input.offlineAfterSeconds).toBe(30);
+    expect(input.installTiming).toEqual({
+      ...DEFAULT_INSTALL_TIMING, busyRetries: 2, commandTimeoutSeconds: { ...DEFAULT_INSTALL_TIMING.commandTimeoutSeconds, scan: 5 },
+    });
+  });
+});
