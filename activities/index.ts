@@ -6,14 +6,16 @@ import { createDeviceCommandActivities } from './device-command';
 import { createInstallBookkeepingActivities } from './install-bookkeeping';
 import { createScanActivities } from './scan-activities';
 import { createRolloutActivities } from './rollout-activities';
+import { createReportActivities } from './report-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
-export function createActivities(deps: { db: Db; client: Client; log: Logger }) {
+export function createActivities(deps: { db: Db; client: Client; log: Logger; reportsDir: string }) {
   return {
     ...createDeviceCommandActivities(deps),
     ...createInstallBookkeepingActivities(deps),
     ...createScanActivities({ ...deps, stampNewPatches }),
     ...createRolloutActivities(deps),
+    ...createReportActivities(deps),
   };
 }
 
@@ -21,3 +23,4 @@ export type DeviceCommandActivities = ReturnType<typeof createDeviceCommandActiv
 export type InstallBookkeepingActivities = ReturnType<typeof createInstallBookkeepingActivities>;
 export type ScanActivities = ReturnType<typeof createScanActivities>;
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
+export type ReportActivities = ReturnType<typeof createReportActivities>;

@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { createOperatorsApi } from './operators-api';
 import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
+import { createReportsApi } from './reports-api';
 import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
 
@@ -32,6 +33,8 @@ export interface AppDeps {
   initialUpdateRetry?: InitialUpdateDeps['initialUpdateRetry'];
   initialUpdateHistoryLimit?: number;
   rolloutOfflineAfterSeconds?: number;
+  /** where offline reports are read from (the worker writes them there) */
+  reportsDir: string;
   /** failed authentications allowed per source address before a lockout (429) */
   authFailureLimits?: AuthFailureLimits;
 }
@@ -88,6 +91,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -31,11 +32,18 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** how long an agent's long poll waits for a command, in seconds */
   AGENT_POLL_WAIT_SECONDS: z.coerce.number().int().min(1).max(120).default(25),
+  /** where offline reports ("CSV - Offline Mode") are written and served from; default DATA_DIR/reports */
+  REPORTS_DIR: z.string().min(1).optional(),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** REPORTS_DIR, else DATA_DIR/reports, as an absolute path (the API serves what the worker writes there). */
+export function reportsDirOf(config: Pick<Config, 'REPORTS_DIR' | 'DATA_DIR'>): string {
+  return path.resolve(config.REPORTS_DIR ?? path.join(config.DATA_DIR, 'reports'));
+}
 
 /** Reads the configuration, throwing an error that names every wrong variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -4,7 +4,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { startServer, type RunningServer } from '../api/app';
 import { reconcileSchedules } from '../api/schedule-service';
-import type { Config } from '../config/config';
+import { reportsDirOf, type Config } from '../config/config';
 import { createPool, type Db } from '../db/database';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { runMigrations } from '../db/migrate';
@@ -70,7 +70,7 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     const connection: NativeConnection = await connectWorker(temporalAddress, config);
     stops.push(() => connection.close());
     const worker: Worker = await createPatchflowWorker({
-      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log,
+      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, reportsDir: reportsDirOf(config),
     });
     const running = worker.run().catch((err) => log.error({ err }, 'worker stopped with an error'));
     stops.push(async () => {
@@ -81,7 +81,7 @@ export async function startDevStack(config: Config, log: Logger, options: { apiK
     const api: RunningServer = await startServer(
       {
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
-        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming,
+        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, reportsDir: reportsDirOf(config),
       },
       { port: config.PORT },
     );

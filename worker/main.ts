@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/config';
+import { loadConfig, reportsDirOf } from '../config/config';
 import { createPool } from '../db/database';
 import { createLogger } from './logger';
 import { connectClient, connectWorker } from './temporal-connection';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const connection = await connectWorker(config.TEMPORAL_ADDRESS, config);
   const worker = await createPatchflowWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log,
-    workflowBundlePath: process.env.PATCHFLOW_WORKFLOW_BUNDLE,
+    workflowBundlePath: process.env.PATCHFLOW_WORKFLOW_BUNDLE, reportsDir: reportsDirOf(config),
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // The SDK shuts the worker down on SIGINT/SIGTERM by itself; run() resolves once it has drained.

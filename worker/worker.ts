@@ -41,6 +41,8 @@ export interface PatchflowWorkerOptions {
   db: Db;
   client: Client;
   log: Logger;
+  /** where the offline report activity writes its files (config: reportsDirOf) */
+  reportsDir: string;
   /** a prebuilt workflow bundle (tests build it once); absent: bundle workflows/ now */
   workflowBundlePath?: string;
 }
@@ -54,6 +56,6 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }) }),
+    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), reportsDir: o.reportsDir }),
   });
 }

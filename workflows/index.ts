@@ -3,3 +3,4 @@ export { deviceInstallWorkflow } from './device-install';
 export { patchScanWorkflow } from './patch-scan';
 export { initialUpdateWorkflow } from './initial-update';
 export { automaticUpdateWorkflow } from './automatic-update';
+export { patchOverviewReportWorkflow } from './patch-overview-report';

@@ -50,12 +50,14 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
   const client = await connectClient(address, TEMPORAL_SETTINGS);
   const taskQueue = `test-${randomUUID()}`;
   const scratch = fs.mkdtempSync(path.join(process.env.PATCHFLOW_TEST_SCRATCH!, 'h-'));
+  const reportsDir = path.join(scratch, 'reports');
   const server = await startServer(
     {
       db, databaseUrl, client, log, taskQueue, apiKey: API_KEY, pollWaitSeconds: 2,
       installTiming: options.installTiming ?? FAST_TIMING,
       scanTiming: { scanTimeoutSeconds: 5, retryInitialSeconds: 1, retryMaxSeconds: 2 },
       initialUpdateRetry: { busySeconds: 1, failedSeconds: 1, maxSeconds: 2 },
+      reportsDir,
       ...options.app,
     },
     { port: 0, ...options.limits },
@@ -77,7 +79,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
     async startWorker() {
       connection ??= await NativeConnection.connect({ address });
       h.worker = await createPatchflowWorker({
-        connection, namespace: 'default', taskQueue, db, client, log, workflowBundlePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE,
+        connection, namespace: 'default', taskQueue, db, client, log, workflowBundlePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE, reportsDir,
       });
       running = h.worker.run();
     },
