@@ -4,6 +4,7 @@
  * "CSV - Offline Mode" end to end (202 → done → download). The fleet is seeded through the real
  * write paths (processScan for the scan, applyPatchStates for what installs wrote).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -308,4 +309,58 @@ test('a running offline report cannot be downloaded yet (409), and an unknown on
   expect(r.status).toBe(409);
   expect(r.body.error).toMatch(/still being written \(4 of 10 rows\)/);
   expect((await h.api('GET', `/api/v1/reports/${randomUUID()}/download`)).status).toBe(404);
+});
+
+describe('the CLI against the real server', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  const cli = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
+      cwd: ROOT, env: { ...process.env, PATCHFLOW_API_URL: h.server.url, PATCHFLOW_API_KEY: API_KEY }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+
+  test('report patch-overview --client <name> --format csv --group-by patch --status failed,missing streams the CSV to stdout', async () => {
+    const r = await cli(['report', 'patch-overview', '--client', fleet.clientA.name, '--format', 'csv', '--group-by', 'patch', '--status', 'failed,missing']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const viaApi = (await getReport({ clientId: fleet.clientA.id, format: 'csv', groupBy: 'patch', status: 'failed,missing' })).text;
+    const rows = parseCsv(r.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows).toHaveLength(3);
+    expect(rows).toEqual(parseCsv(viaApi, { columns: true }));
+  });
+
+  test('--offline starts the report workflow, waits for it and downloads the file', async () => {
+    const r = await cli(['report', 'patch-overview', '--client', fleet.clientB.id, '--offline', '--group-by', 'device']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/offline report started: report\/[0-9a-f-]{36}/);
+    const rows = parseCsv(r.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => `${x.Device} ${x.Status}`)).toEqual(['B-SRV-01 Missing', 'B-SRV-01 Missing']);
+    const list = await cli(['--json', 'report', 'list']);
+    expect(JSON.parse(list.stdout).some((x: any) => x.parameters.clientId === fleet.clientB.id && x.state === 'done')).toBe(true);
+  });
+
+  test('a bad option is an error on stderr and exit 1, before any call', async () => {
+    const unknownClient = await cli(['report', 'patch-overview', '--client', 'No Such Client']);
+    expect(unknownClient.code).toBe(1);
+    expect(unknownClient.stdout).toBe('');
+    expect(unknownClient.stderr).toMatch(/^error: --client: no client named "No Such Client"/);
+    const badStatus = await cli(['report', 'patch-overview', '--status', 'failed,broken']);
+    expect(badStatus.code).toBe(1);
+    expect(badStatus.stderr).toMatch(/^error: --status: unknown status "broken"/);
+  });
+
+  test('audit --device lists that device\'s entries', async () => {
+    const r = await cli(['--json', 'audit', '--device', fleet.devices['A-SRV-01']!, '--limit', '10']);
+    expect(r.code).toBe(0);
+    const entries = JSON.parse(r.stdout);
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.every((e: any) => e.deviceId === fleet.devices['A-SRV-01'])).toBe(true);
+    expect(entries.map((e: any) => e.action)).toContain('device.created');
+  });
 });
