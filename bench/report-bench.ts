@@ -76,7 +76,14 @@ export async function reportBench(devices: number, patches: number): Promise<voi
 
     const baselineRss = process.memoryUsage().rss;
     let peakRss = baselineRss;
-    const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 20);
+    let peakHeap = 0;
+    let peakExternal = 0;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+      peakExternal = Math.max(peakExternal, m.external + m.arrayBuffers);
+    }, 20);
 
     const viaHttp = async () => {
       const t = performance.now();
@@ -135,7 +142,7 @@ export async function reportBench(devices: number, patches: number): Promise<voi
         ? `  COPY (same query) TO STDOUT:   ${fmt(copy.rows)} rows, ${mb(copy.bytes)} MB in ${copy.seconds.toFixed(2)} s = ${fmt(copyRate)} rows/s  (psql ${psql.stdout.trim().split(' ').pop()}; runs: ${runsCopy.map((r) => r.seconds.toFixed(2)).join(', ')} s)`
         : `  SELECT (same query), cursor:   ${fmt(copy.rows)} rows in ${copy.seconds.toFixed(2)} s = ${fmt(copyRate)} rows/s  (no psql on this machine: pg-query-stream fallback, not COPY)`,
       `  ratio HTTP / ${havePsql ? 'COPY' : 'SELECT'}:           ${(httpRate / copyRate).toFixed(2)}  (goal ≥ 0.3)`,
-      `  API process RSS:               peak ${mb(peakRss)} MB (before the runs ${mb(baselineRss)} MB; goal < 300 MB)`,
+      `  API process RSS:               peak ${mb(peakRss)} MB (before the runs ${mb(baselineRss)} MB; goal < 300 MB); peak JS heap ${mb(peakHeap)} MB, buffers ${mb(peakExternal)} MB`,
     ].join('\n'));
   } finally {
     await server?.stop();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
+import { types } from 'pg';
 import QueryStream from 'pg-query-stream';
 import {
   COMPLIANT_STATUSES, compliancePercent, NOT_APPLICABLE_STATUSES, ReportGrouping,
@@ -70,14 +71,54 @@ async function countPatchOverview(db: Queryable, filter: PatchOverviewFilter): P
 
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
 
-function toRecord(r: Record<string, any>, groupBy: ReportGrouping): PatchOverviewRecord {
+const TIMESTAMPTZ_OID = 1184;
+const defaultTimestamptz = types.getTypeParser(TIMESTAMPTZ_OID, 'text');
+const PG_UTC = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * timestamptz as the ISO string the report prints, straight from PostgreSQL's text (the session is
+ * UTC, DateStyle ISO): a million Date objects cost more than the rest of a row. Anything unusual
+ * (BC, beyond year 9999) goes through pg's own parser.
+ */
+export function isoFromPgTimestamptz(text: string): string {
+  const m = PG_UTC.exec(text);
+  if (!m) return (defaultTimestamptz(text) as Date).toISOString();
+  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+}
+
+const REPORT_TYPES = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+    (oid === TIMESTAMPTZ_OID ? isoFromPgTimestamptz : types.getTypeParser(oid, format ?? 'text')),
+};
+
+/**
+ * Rows are read and handed on in batches of this many: small enough that a batch dies young (1,000
+ * measured a 220 MB heap and a third slower; 200, 60 MB), large enough to amortise each stage.
+ */
+const BATCH_ROWS = 200;
+
+/** Maps rows to records; consecutive rows of one group share one header object. */
+function recordMapper(groupBy: ReportGrouping): (r: Record<string, any>) => PatchOverviewRecord {
+  let last: GroupHeader | undefined;
+  let lastKey: string | undefined;
+  return (r) => {
+    const key = groupBy === ReportGrouping.Patch ? r.update_id : r.device_id;
+    const record = toRecord(r, groupBy, key === lastKey ? last : undefined);
+    last = record.group;
+    lastKey = key;
+    return record;
+  };
+}
+
+function toRecord(r: Record<string, any>, groupBy: ReportGrouping, sameGroup: GroupHeader | undefined): PatchOverviewRecord {
   const row = {
     clientId: r.client_id, clientName: r.client_name, siteName: r.site_name, deviceId: r.device_id,
     deviceName: r.device_name, deviceType: r.device_type, updateId: r.update_id, kb: r.kb, title: r.title,
     classification: r.classification, product: r.product, severity: r.severity, status: r.status as PatchStatus,
-    installedAt: iso(r.installed_at), lastExitCode: r.last_exit_code === null ? null : Number(r.last_exit_code),
-    lastError: r.last_error, lastScanAt: iso(r.last_scanned_at),
+    installedAt: r.installed_at, lastExitCode: r.last_exit_code === null ? null : Number(r.last_exit_code),
+    lastError: r.last_error, lastScanAt: r.last_scanned_at,
   };
+  if (sameGroup) return { row, group: sameGroup };
   let group: GroupHeader;
   if (groupBy === ReportGrouping.Patch) {
     const counts = Object.fromEntries(ALL_PATCH_STATUSES.map((s, i) => [s, Number(r[`n_${i}`])])) as Record<PatchStatus, number>;
@@ -94,7 +135,7 @@ function toRecord(r: Record<string, any>, groupBy: ReportGrouping): PatchOvervie
 }
 
 /**
- * Opens the report as a stream of records read with a cursor (pg-query-stream, `batchSize` rows per
+ * Opens the report as a stream of record batches (arrays) read with a cursor (pg-query-stream, `batchSize` rows per
  * round trip), so memory holds a batch, never the report. The count and the rows come from one
  * read-only REPEATABLE READ snapshot, so `total` is exactly the number of records. The client is
  * released when the stream ends; a stream destroyed early (the caller went away) destroys its
@@ -110,13 +151,31 @@ export async function openPatchOverview(db: Db, filter: PatchOverviewFilter, opt
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // The one sort of a large report runs in memory rather than in temporary files.
     await client.query("SET LOCAL work_mem = '64MB'");
+    // Timestamps arrive as UTC text in ISO style, which isoFromPgTimestamptz turns into ISO 8601.
+    await client.query("SET LOCAL TimeZone = 'UTC'");
+    await client.query("SET LOCAL DateStyle = 'ISO'");
     const total = await countPatchOverview(client, filter);
     const { text, values } = patchOverviewQuery(filter);
-    const rows = client.query(new QueryStream(text, values, { batchSize: options.batchSize ?? 1000, highWaterMark: options.batchSize ?? 1000 }));
-    const groupBy = filter.groupBy;
+    const batchRows = options.batchSize ?? BATCH_ROWS;
+    const rows = client.query(new QueryStream(text, values, { batchSize: batchRows, types: REPORT_TYPES }));
+    const toRecordOf = recordMapper(filter.groupBy);
+    let batch: PatchOverviewRecord[] = [];
     const records = new Transform({
-      objectMode: true,
-      transform(r, _enc, cb) { cb(null, toRecord(r, groupBy)); },
+      readableObjectMode: true,
+      writableObjectMode: true,
+      // a few batches in flight, no more
+      readableHighWaterMark: 2,
+      transform(r, _enc, cb) {
+        batch.push(toRecordOf(r));
+        if (batch.length < batchRows) { cb(); return; }
+        const full = batch;
+        batch = [];
+        cb(null, full);
+      },
+      flush(cb) {
+        if (batch.length > 0) this.push(batch);
+        cb();
+      },
     });
     rows.on('error', (err) => records.destroy(err));
     rows.pipe(records);

@@ -108,8 +108,14 @@ export function compliancePercent(installed: number, applicable: number): number
 
 /** "Reboot Required" for reboot_required: the operators' word, as the seed lists the statuses. */
 export function statusLabel(status: string): string {
-  return status.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+  let label = statusLabels.get(status);
+  if (label === undefined) {
+    label = status.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+    if (statusLabels.size < 100) statusLabels.set(status, label);
+  }
+  return label;
 }
+const statusLabels = new Map<string, string>();
 
 /**
  * Reads the statuses asked for: a comma-separated list, or the parameter repeated; each a status
@@ -130,11 +136,21 @@ export function parseStatusList(input: readonly string[]): { statuses: PatchStat
   return unknown.length > 0 ? { unknown } : { statuses };
 }
 
-/** "1603 ERROR_INSTALL_FAILURE: Fatal error during installation." from domain/exit-codes.ts; null without a code. */
+/** A fleet reports a handful of distinct codes: each is interpreted once. */
+const exitCodeTexts = new Map<number, { display: string; meaning: string }>();
+function exitCodeText(code: number): { display: string; meaning: string } {
+  let t = exitCodeTexts.get(code);
+  if (!t) {
+    const m = interpretExitCode(code);
+    t = { display: m.display, meaning: `${m.name}: ${m.description}${m.hint ? ` ${m.hint}` : ''}` };
+    if (exitCodeTexts.size < 10_000) exitCodeTexts.set(code, t);
+  }
+  return t;
+}
+
+/** "ERROR_INSTALL_FAILURE: Fatal error during installation." from domain/exit-codes.ts; null without a code. */
 export function exitCodeMeaning(code: number | null): string | null {
-  if (code === null) return null;
-  const m = interpretExitCode(code);
-  return `${m.name}: ${m.description}${m.hint ? ` ${m.hint}` : ''}`;
+  return code === null ? null : exitCodeText(code).meaning;
 }
 
 /** The row's columns, in order, as CSV and HTML headers name them. */
@@ -160,7 +176,7 @@ export const ROW_COLUMNS: readonly { key: keyof PatchOverviewRow | 'exitCodeMean
 export function rowCells(row: PatchOverviewRow): (string | null)[] {
   return ROW_COLUMNS.map(({ key }) => {
     if (key === 'exitCodeMeaning') return exitCodeMeaning(row.lastExitCode);
-    if (key === 'lastExitCode') return row.lastExitCode === null ? null : interpretExitCode(row.lastExitCode).display;
+    if (key === 'lastExitCode') return row.lastExitCode === null ? null : exitCodeText(row.lastExitCode).display;
     if (key === 'status') return statusLabel(row.status);
     const v = row[key];
     return v === null || v === undefined ? null : String(v);

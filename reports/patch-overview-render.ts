@@ -2,11 +2,13 @@
  * Renders the Patch Overview Report as it streams: records (from db/report-repository.ts) become
  * group and row events, and each format turns events into text chunks. Every stage is a Transform,
  * so `pipeline()` carries backpressure from the socket (or file) back to the database cursor and
- * nothing holds more than a batch. Escaping is the libraries' (csv-stringify, xmlbuilder2,
- * JSON.stringify); HTML uses the five-character escape below.
+ * nothing holds more than a batch. Chunks are batches (arrays) of records and events, not single
+ * rows: a million rows through five object-mode stages one by one cost more than the database.
+ * Escaping is the libraries' (csv-stringify, xmlbuilder2, JSON.stringify); HTML uses the
+ * five-character escape below.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { stringify as csvStringifier } from 'csv-stringify';
+import { stringify as csvStringify } from 'csv-stringify/sync';
 import { createCB } from 'xmlbuilder2';
 import type { XMLBuilderCB } from 'xmlbuilder2/lib/interfaces';
 import {
@@ -34,32 +36,59 @@ export type ReportEvent =
   | { kind: 'group'; group: GroupHeader }
   | { kind: 'row'; row: PatchOverviewRow; group: GroupHeader };
 
-/** Records → events: a group event whenever the group changes (groups are contiguous), then the row. */
+/** Batches of records → batches of events: a group event whenever the group changes (groups are contiguous), then the row. */
 export function toEvents(): Transform {
   let current: string | undefined;
   return new Transform({
     objectMode: true,
-    transform(record: PatchOverviewRecord, _enc, cb) {
-      const key = groupKey(record.group);
-      if (key !== current) {
-        current = key;
-        this.push({ kind: 'group', group: record.group } satisfies ReportEvent);
+    transform(records: PatchOverviewRecord[], _enc, cb) {
+      const events: ReportEvent[] = [];
+      for (const record of records) {
+        const key = groupKey(record.group);
+        if (key !== current) {
+          current = key;
+          events.push({ kind: 'group', group: record.group });
+        }
+        events.push({ kind: 'row', row: record.row, group: record.group });
       }
-      cb(null, { kind: 'row', row: record.row, group: record.group } satisfies ReportEvent);
+      cb(null, events);
     },
   });
 }
 
-/** Counts rows as they pass (for progress); `onRow` is called with the running total. */
-export function countRows(onRow: (n: number) => void): Transform {
+/** Counts rows as they pass (for progress); `onRows` is called with the running total. */
+export function countRows(onRows: (n: number) => void): Transform {
   let n = 0;
   return new Transform({
     objectMode: true,
-    transform(event: ReportEvent, _enc, cb) {
-      if (event.kind === 'row') onRow(++n);
-      cb(null, event);
+    transform(events: ReportEvent[], _enc, cb) {
+      for (const e of events) if (e.kind === 'row') n += 1;
+      onRows(n);
+      cb(null, events);
     },
   });
+}
+
+/** A stage that renders each batch of events into one string chunk. */
+abstract class BatchRenderer extends Transform {
+  constructor() {
+    super({ writableObjectMode: true });
+  }
+
+  protected abstract render(event: ReportEvent, out: string[]): void;
+  protected abstract finish(out: string[]): void;
+
+  override _transform(events: ReportEvent[], _enc: BufferEncoding, cb: TransformCallback): void {
+    const out: string[] = [];
+    for (const e of events) this.render(e, out);
+    cb(null, out.join(''));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const out: string[] = [];
+    this.finish(out);
+    cb(null, out.join(''));
+  }
 }
 
 // ---- CSV ----
@@ -68,17 +97,31 @@ export function countRows(onRow: (n: number) => void): Transform {
  * One flat record per (device, patch) under one header line, the group's figures as trailing
  * columns (groupColumns), in group order. Zero rows: the header line alone.
  */
-function csvStages(meta: ReportMeta): Transform[] {
-  const toRecord = new Transform({
-    writableObjectMode: true,
-    readableObjectMode: true,
-    transform(event: ReportEvent, _enc, cb) {
-      if (event.kind === 'row') cb(null, [...rowCells(event.row), ...groupCells(event.group)]);
-      else cb();
-    },
-  });
-  const columns = [...ROW_COLUMNS.map((c) => c.label), ...groupColumns(meta.groupBy)];
-  return [toRecord, csvStringifier({ header: true, columns })];
+class CsvReport extends Transform {
+  private readonly columns: string[];
+  private headerWritten = false;
+
+  constructor(meta: ReportMeta) {
+    super({ writableObjectMode: true });
+    this.columns = [...ROW_COLUMNS.map((c) => c.label), ...groupColumns(meta.groupBy)];
+  }
+
+  /** csv-stringify over the batch; the header line with the first batch (or alone, for zero rows). */
+  private csv(records: (string | number | null)[][]): string {
+    const header = !this.headerWritten;
+    this.headerWritten = true;
+    return csvStringify(records, { header, columns: this.columns });
+  }
+
+  override _transform(events: ReportEvent[], _enc: BufferEncoding, cb: TransformCallback): void {
+    const records: (string | number | null)[][] = [];
+    for (const e of events) if (e.kind === 'row') records.push([...rowCells(e.row), ...groupCells(e.group)]);
+    cb(null, records.length > 0 || !this.headerWritten ? this.csv(records) : '');
+  }
+
+  override _flush(cb: TransformCallback): void {
+    cb(null, this.headerWritten ? '' : this.csv([]));
+  }
 }
 
 // ---- XML ----
@@ -91,10 +134,12 @@ const xmlSafe = (s: string) => s.replace(XML_ILLEGAL, '\uFFFD');
 class XmlReport extends Transform {
   private readonly xml: XMLBuilderCB;
   private groupOpen = false;
+  /** what the builder wrote since the last chunk was pushed */
+  private out: string[] = [];
 
   constructor(meta: ReportMeta) {
     super({ writableObjectMode: true });
-    this.xml = createCB({ data: (chunk: string) => { this.push(chunk); }, prettyPrint: false });
+    this.xml = createCB({ data: (chunk: string) => { this.out.push(chunk); }, prettyPrint: false });
     this.xml.dec({ version: '1.0', encoding: 'UTF-8' });
     this.xml.ele(PATCH_OVERVIEW_XML_NAMESPACE, 'patchOverviewReport', {
       generatedAt: meta.generatedAt, client: xmlSafe(meta.clientName), ...(meta.clientId ? { clientId: meta.clientId } : {}),
@@ -103,6 +148,12 @@ class XmlReport extends Transform {
     this.ele('statuses');
     for (const s of meta.statuses) this.leaf('status', s);
     this.xml.up();
+    this.pushOut();
+  }
+
+  private pushOut(): void {
+    if (this.out.length > 0) this.push(this.out.join(''));
+    this.out = [];
   }
 
   private ele(name: string, attributes: Record<string, string> = {}): void {
@@ -117,7 +168,13 @@ class XmlReport extends Transform {
     this.xml.up();
   }
 
-  override _transform(event: ReportEvent, _enc: BufferEncoding, cb: TransformCallback): void {
+  override _transform(events: ReportEvent[], _enc: BufferEncoding, cb: TransformCallback): void {
+    for (const e of events) this.event(e);
+    this.pushOut();
+    cb();
+  }
+
+  private event(event: ReportEvent): void {
     if (event.kind === 'group') {
       if (this.groupOpen) this.xml.up();
       this.groupOpen = true;
@@ -151,14 +208,14 @@ class XmlReport extends Transform {
       this.leaf('lastScanAt', r.lastScanAt);
       this.xml.up();
     }
-    cb();
   }
 
   override _flush(cb: TransformCallback): void {
     if (this.groupOpen) this.xml.up();
     this.xml.up();
     this.xml.end();
-    this.push('\n');
+    this.out.push('\n');
+    this.pushOut();
     cb();
   }
 }
@@ -187,11 +244,11 @@ function groupTitle(g: GroupHeader): string {
     + ` — compliance ${escapeHtml(g.compliancePercent)}% (${escapeHtml(g.installed)} of ${escapeHtml(g.applicable)} applicable installed)`;
 }
 
-class HtmlReport extends Transform {
+class HtmlReport extends BatchRenderer {
   private groupOpen = false;
 
   constructor(meta: ReportMeta) {
-    super({ writableObjectMode: true });
+    super();
     const statuses = meta.statuses.map(statusLabel).join(', ');
     this.push(`<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Patch Overview Report · ${escapeHtml(meta.clientName)}</title>`
       + `<style>${STYLE}</style></head><body>\n<h1>Patch Overview Report</h1>\n`
@@ -200,22 +257,22 @@ class HtmlReport extends Transform {
       + `<table><thead><tr>${ROW_COLUMNS.map((c) => `<th>${escapeHtml(c.label)}</th>`).join('')}</tr></thead>\n`);
   }
 
-  override _transform(event: ReportEvent, _enc: BufferEncoding, cb: TransformCallback): void {
+  protected render(event: ReportEvent, out: string[]): void {
     if (event.kind === 'group') {
-      cb(null, `${this.groupOpen ? '</tbody>\n' : ''}<tbody><tr class="group"><th colspan="${ROW_COLUMNS.length}">${groupTitle(event.group)}</th></tr>\n`);
+      out.push(`${this.groupOpen ? '</tbody>\n' : ''}<tbody><tr class="group"><th colspan="${ROW_COLUMNS.length}">${groupTitle(event.group)}</th></tr>\n`);
       this.groupOpen = true;
       return;
     }
     const cells = rowCells(event.row).map((v, i) =>
       ROW_COLUMNS[i]!.key === 'status' ? `<td class="status-${escapeHtml(event.row.status)}">${escapeHtml(v)}</td>` : `<td>${escapeHtml(v)}</td>`);
-    cb(null, `<tr>${cells.join('')}</tr>\n`);
+    out.push(`<tr>${cells.join('')}</tr>\n`);
   }
 
-  override _flush(cb: TransformCallback): void {
+  protected finish(out: string[]): void {
     const body = this.groupOpen
       ? '</tbody>\n'
       : `<tbody><tr><td class="empty" colspan="${ROW_COLUMNS.length}">No (device, patch) matches this selection.</td></tr></tbody>\n`;
-    cb(null, `${body}</table>\n</body></html>\n`);
+    out.push(`${body}</table>\n</body></html>\n`);
   }
 }
 
@@ -225,36 +282,36 @@ class HtmlReport extends Transform {
  * One JSON document, streamed: `{"report": {...}, "groups": [{"patch"|"device": header, "rows": [...]}, ...]}`,
  * a group and each row on a line of their own.
  */
-class JsonReport extends Transform {
+class JsonReport extends BatchRenderer {
   private groups = 0;
   private rowsInGroup = 0;
 
   constructor(meta: ReportMeta) {
-    super({ writableObjectMode: true });
+    super();
     const columns = [...ROW_COLUMNS.map((c) => c.key)];
     this.push(`{"report":${JSON.stringify({ title: 'Patch Overview Report', ...meta, columns })},\n"groups":[`);
   }
 
-  override _transform(event: ReportEvent, _enc: BufferEncoding, cb: TransformCallback): void {
+  protected render(event: ReportEvent, out: string[]): void {
     if (event.kind === 'group') {
       const { kind, ...header } = event.group;
-      cb(null, `${this.groups++ > 0 ? ']},' : ''}\n{${JSON.stringify(kind)}:${JSON.stringify(header)},"rows":[`);
+      out.push(`${this.groups++ > 0 ? ']},' : ''}\n{${JSON.stringify(kind)}:${JSON.stringify(header)},"rows":[`);
       this.rowsInGroup = 0;
       return;
     }
     const row = { ...event.row, exitCodeMeaning: exitCodeMeaning(event.row.lastExitCode) };
-    cb(null, `${this.rowsInGroup++ > 0 ? ',' : ''}\n${JSON.stringify(row)}`);
+    out.push(`${this.rowsInGroup++ > 0 ? ',' : ''}\n${JSON.stringify(row)}`);
   }
 
-  override _flush(cb: TransformCallback): void {
-    cb(null, `${this.groups > 0 ? ']}' : ''}\n]}\n`);
+  protected finish(out: string[]): void {
+    out.push(`${this.groups > 0 ? ']}' : ''}\n]}\n`);
   }
 }
 
 /** The stages after the records, for a streamed format (csv-offline writes csv). */
 export function renderStages(format: Exclude<ReportFormat, 'csv-offline'>, meta: ReportMeta): Transform[] {
   switch (format) {
-    case ReportFormat.Csv: return csvStages(meta);
+    case ReportFormat.Csv: return [new CsvReport(meta)];
     case ReportFormat.Xml: return [new XmlReport(meta)];
     case ReportFormat.Html: return [new HtmlReport(meta)];
     case ReportFormat.Json: return [new JsonReport(meta)];
