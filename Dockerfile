@@ -25,6 +25,11 @@ RUN npm ci --omit=dev \
 # time (tsx caches in /tmp, the workflow bundle is built in memory, logs go to stdout).
 COPY . .
 
+# Offline reports are the one thing written at run time: the worker writes them, the API serves
+# them, from a volume docker-compose.yml mounts on both (a new named volume takes this owner).
+RUN mkdir -p /data/reports && chown 1000:1000 /data/reports
+ENV REPORTS_DIR=/data/reports
+
 # The image's `node` user, by number so that a runtime's non-root check (e.g. Kubernetes
 # runAsNonRoot) can verify it without reading /etc/passwd.
 USER 1000:1000

@@ -8,9 +8,10 @@ import { createCommandKeyActivities, createDeviceCommandActivities } from './dev
 import { createInstallBookkeepingActivities } from './install-bookkeeping';
 import { createScanActivities } from './scan-activities';
 import { createRolloutActivities } from './rollout-activities';
+import { createReportActivities } from './report-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
-export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; catalogFeeds?: CatalogFeedSources }) {
+export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; catalogFeeds?: CatalogFeedSources; reportsDir: string }) {
   return {
     ...createDeviceCommandActivities(deps),
     ...createCommandKeyActivities(deps),
@@ -18,6 +19,7 @@ export function createActivities(deps: { db: Db; client: Client; log: Logger; co
     ...createScanActivities(deps),
     ...createRolloutActivities(deps),
     ...createCatalogActivities({ ...deps, catalogFeeds: deps.catalogFeeds ?? new Map(), stampNewPatches }),
+    ...createReportActivities(deps),
   };
 }
 
@@ -27,3 +29,4 @@ export type InstallBookkeepingActivities = ReturnType<typeof createInstallBookke
 export type ScanActivities = ReturnType<typeof createScanActivities>;
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 export type CatalogActivities = ReturnType<typeof createCatalogActivities>;
+export type ReportActivities = ReturnType<typeof createReportActivities>;

@@ -19,6 +19,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { createOperatorsApi } from './operators-api';
 import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
+import { createReportsApi } from './reports-api';
 import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
 
@@ -38,6 +39,8 @@ export interface AppDeps {
   initialUpdateRetry?: InitialUpdateDeps['initialUpdateRetry'];
   initialUpdateHistoryLimit?: number;
   rolloutOfflineAfterSeconds?: number;
+  /** where offline reports are read from (the worker writes them there) */
+  reportsDir: string;
   /** failed authentications allowed per source address before a lockout (429) */
   authFailureLimits?: AuthFailureLimits;
   /** the catalog feeds this server syncs (none: POST /api/v1/catalog/sync answers 404) */
@@ -98,6 +101,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -19,7 +19,7 @@ import {
   type InitialUpdateRetry,
 } from '../workflows/initial-update.contract';
 import type { InstallTimingInput } from '../workflows/install.contract';
-import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
 
 export interface InitialUpdateDeps {
   db: Db;
@@ -66,6 +66,7 @@ export async function startInitialUpdate(deps: InitialUpdateDeps, deviceId: stri
       staticDetails: `Requested by ${requestedBy}. Installs every approved missing patch, rebooting as often as needed, until nothing approved is missing.`,
       typedSearchAttributes: [
         { key: DeviceIdAttr, value: device.id },
+        { key: DeviceNameAttr, value: device.name },
         { key: ClientIdAttr, value: device.clientId },
         { key: SiteIdAttr, value: device.siteId },
         { key: OperationAttr, value: 'initial-update' },

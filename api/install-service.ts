@@ -20,7 +20,7 @@ import {
   type InstallResult,
   type InstallTimingInput,
 } from '../workflows/install.contract';
-import { ClientIdAttr, DeviceIdAttr, OperationAttr, PatchKBsAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, PatchKBsAttr, SiteIdAttr } from '../workflows/search-attributes';
 
 export interface InstallServiceDeps {
   db: Db;
@@ -89,6 +89,7 @@ export async function startInstall(
         (request.kbs?.length ? ` KBs: ${request.kbs.join(', ')}.` : ''),
       typedSearchAttributes: [
         { key: DeviceIdAttr, value: device.id },
+        { key: DeviceNameAttr, value: device.name },
         { key: ClientIdAttr, value: device.clientId },
         { key: SiteIdAttr, value: device.siteId },
         { key: OperationAttr, value: 'install' },

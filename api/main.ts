@@ -1,5 +1,5 @@
 import { loadCommandKeys } from '../config/command-keys';
-import { loadConfig } from '../config/config';
+import { loadConfig, reportsDirOf } from '../config/config';
 import { createPool } from '../db/database';
 import { runMigrations } from '../db/migrate';
 import { createLogger } from '../worker/logger';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const client = await connectClient(config.TEMPORAL_ADDRESS!, config);
   const { catalog } = catalogFeedsOf(config);
   const server = await startServer(
-    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog },
+    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config) },
     { port: config.PORT, host: '0.0.0.0' },
   );
   log.info({ url: server.url }, 'API and agent gateway listening');

@@ -9,7 +9,7 @@ import { DeviceBusyError } from '../domain/errors';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
 import { ROLLOUT_DEFAULTS } from '../workflows/automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, resolveTiming, type DeviceInstallInput, type InstallTimingInput } from '../workflows/install.contract';
-import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
 
 /**
  * "Run as soon as it checks in": a device an Automatic Update found offline gets that run when it
@@ -57,7 +57,7 @@ export async function runMissedRunsOnCheckIn(
         workflowId, taskQueue: deps.taskQueue, args: [input],
         staticSummary: `Automatic Update (${schedule.name}, missed run) of ${device.name} · ${device.clientName} / ${device.siteName}`,
         typedSearchAttributes: [
-          { key: DeviceIdAttr, value: device.id }, { key: ClientIdAttr, value: device.clientId },
+          { key: DeviceIdAttr, value: device.id }, { key: DeviceNameAttr, value: device.name }, { key: ClientIdAttr, value: device.clientId },
           { key: SiteIdAttr, value: device.siteId }, { key: OperationAttr, value: 'automatic-update' },
         ],
       });

@@ -7,7 +7,7 @@ import { findDevice, listDevices, type DeviceRow } from '../db/fleet-repository'
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { failureChain } from './install-service';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput, type PatchScanResult } from '../workflows/scan.contract';
-import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
 
 export interface ScanServiceDeps {
   db: Db;
@@ -36,6 +36,7 @@ export async function startScanFor(deps: ScanServiceDeps, device: DeviceRow, req
     staticDetails: `Requested by ${requestedBy}. Device ${device.name} (${device.id}).`,
     typedSearchAttributes: [
       { key: DeviceIdAttr, value: device.id },
+      { key: DeviceNameAttr, value: device.name },
       { key: ClientIdAttr, value: device.clientId },
       { key: SiteIdAttr, value: device.siteId },
       { key: OperationAttr, value: 'scan' },

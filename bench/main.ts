@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { auBench } from './au-bench';
 import { installBench } from './install-bench';
+import { reportBench } from './report-bench';
 import { resolverBench } from './resolver-bench';
 
 const positiveInt = (v: string) => {
@@ -27,6 +28,13 @@ program
   .option('--devices <n>', 'number of devices', positiveInt, 10000)
   .option('--patches <n>', 'number of patches', positiveInt, 3000)
   .action((opts: { devices: number; patches: number }) => resolverBench(opts.devices, opts.patches));
+
+program
+  .command('report')
+  .description('the Patch Overview Report as CSV over HTTP against COPY of the same query, on a seeded fleet')
+  .option('--devices <n>', 'number of devices', positiveInt, 1000)
+  .option('--patches <n>', 'number of patches (rows: devices × patches)', positiveInt, 1000)
+  .action(async (opts: { devices: number; patches: number }) => reportBench(opts.devices, opts.patches));
 
 program.parseAsync().then(() => process.exit(0)).catch((err) => {
   console.error(err?.stack ?? err);

@@ -42,19 +42,29 @@ export class PatchflowApi {
   }
 
   /** A body that is not JSON (a CSV file), sent as is. */
-  postText<T>(path: string, text: string, contentType: string): Promise<T> {
-    return this.request<T>('POST', path, undefined, { text, contentType });
+  async postText<T>(path: string, text: string, contentType: string): Promise<T> {
+    return this.read<T>(await this.send('POST', path, undefined, 'application/json', { text, contentType }), 'POST', path);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, raw?: { text: string; contentType: string }): Promise<T> {
+  /**
+   * A GET whose body is not JSON (a report): the Response, its body unread, once the status is OK.
+   * An error answer is read (it is JSON) and thrown as ApiError, like every other call.
+   */
+  async stream(path: string, query: Record<string, string | undefined> = {}): Promise<Response> {
+    const q = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+    const res = await this.send('GET', q ? `${path}?${q}` : path, undefined, '*/*');
+    if (!res.ok) await this.read(res, 'GET', path);
+    return res;
+  }
+
+  private async send(method: string, path: string, body: unknown, accept = 'application/json', raw?: { text: string; contentType: string }): Promise<Response> {
     const url = `${this.baseUrl}/api/v1${path}`;
-    let res: Response;
     try {
-      res = await (this.options.fetch ?? fetch)(url, {
+      return await (this.options.fetch ?? fetch)(url, {
         method,
         headers: {
           authorization: `Bearer ${this.options.apiKey}`,
-          accept: 'application/json',
+          accept,
           ...(raw ? { 'content-type': raw.contentType } : body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: raw ? raw.text : body === undefined ? undefined : JSON.stringify(body),
@@ -64,6 +74,13 @@ export class PatchflowApi {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ConnectionError(this.baseUrl, cause?.code ?? cause?.message ?? (err as Error).message);
     }
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.read<T>(await this.send(method, path, body), method, path);
+  }
+
+  private async read<T>(res: Response, method: string, path: string): Promise<T> {
     const text = await res.text();
     let json: unknown;
     try {

@@ -16,9 +16,14 @@ import { ApiError, ConnectionError, PatchflowApi } from './api-client';
 import {
   parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
 } from './format';
+import { runPatchOverviewReport } from './report';
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
-import { clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, rolloutsText, schedulesText, sitesTable } from './views';
+import {
+  auditTable, clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable,
+} from './views';
+import type { ReportView } from '../api/report-service';
+import type { AuditRow } from '../db/audit-repository';
 
 type CatalogFeedView = Awaited<ReturnType<typeof listCatalogFeeds>>[number];
 type CatalogSyncView = Awaited<ReturnType<typeof describeCatalogSync>>;
@@ -261,6 +266,43 @@ function buildProgram(): Command {
       const isJson = /\.json$/i.test(file) || /^\s*[{[]/.test(text);
       const report = await api().postText<ImportReport>(`/catalog/import?dryRun=${o.apply ? 'false' : 'true'}`, text, isJson ? 'application/json' : 'text/csv');
       emit(report, (r) => catalogImportText(r));
+    });
+
+  // ---- reports ----
+  const report = program.command('report').description('the Patch Overview Report, and offline reports (CSV - Offline Mode)');
+  report.command('patch-overview').description('every (device, patch) with its status, streamed to stdout (progress on stderr in a terminal)')
+    .option('--client <name or id>', 'one client (default: all clients)')
+    .option('--format <format>', 'csv, html, xml or json', 'csv')
+    .option('--group-by <grouping>', 'patch (counts per status) or device (compliance)', 'patch')
+    .option('--status <list>', 'only these statuses, e.g. failed,missing (default: every status)')
+    .option('--offline', 'write it in the background (a report/<id> workflow), wait, then download the CSV')
+    .action(async (o: { client?: string; format: string; groupBy: string; status?: string; offline?: boolean }) => {
+      await runPatchOverviewReport(api(), o, warn);
+    });
+  report.command('list').description('offline reports with their state').action(async () => {
+    const { reports } = await api().get<{ reports: ReportView[] }>('/reports');
+    emit(reports, (r) => (r.length ? reportsTable(r) : 'no offline reports yet'));
+  });
+  report.command('show <reportId>').description('an offline report\'s state and progress').action(async (id: string) => {
+    emit(await api().get<ReportView>(`/reports/${parseUuid(id, 'report id')}`), (r) => reportsTable([r]));
+  });
+  report.command('download <reportId>').description('a finished offline report\'s CSV, to stdout').action(async (id: string) => {
+    const res = await api().stream(`/reports/${parseUuid(id, 'report id')}/download`);
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+    }
+  });
+
+  // ---- audit ----
+  program.command('audit').description('the append-only audit log, newest first')
+    .option('--device <id>', 'only this device\'s entries')
+    .option('--limit <n>', 'at most this many entries (1-1000)', '50')
+    .action(async (o: { device?: string; limit: string }) => {
+      const { entries } = await api().get<{ entries: AuditRow[] }>('/audit', {
+        deviceId: o.device === undefined ? undefined : parseUuid(o.device, '--device'),
+        limit: String(parseIntOption(o.limit, '--limit', 1, 1000)),
+      });
+      emit(entries, (r) => (r.length ? auditTable(r) : 'no audit entries'));
     });
 
   // ---- simulated agents ----

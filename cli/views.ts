@@ -1,5 +1,7 @@
 import type { ScheduleView } from '../api/schedule-service';
 import type { RolloutRow } from '../db/rollout-repository';
+import type { ReportView } from '../api/report-service';
+import type { AuditRow } from '../db/audit-repository';
 /** How each API answer reads in a terminal (pure: rows in, text out). `--json` bypasses all of this. */
 import type { InitialUpdateView } from '../api/initial-update-service';
 import type { InstallView } from '../api/install-service';
@@ -107,3 +109,18 @@ export function rolloutsText(rows: RolloutRow[]): string {
     return `${r.startedAt}  ${r.workflowId}\n  ${counts}`;
   }).join('\n');
 }
+
+export const reportsTable = (rows: ReportView[]): string =>
+  renderTable(
+    ['ID', 'STATE', 'PROGRESS', 'GROUP BY', 'STATUSES', 'REQUESTED', 'FILE'],
+    rows.map((r) => [
+      r.id, r.state, r.state === 'failed' ? truncate(r.error, 40) : `${r.rowsWritten}/${r.rowsTotal ?? '?'} rows`,
+      r.parameters.groupBy, r.parameters.statuses.join(','), formatDate(r.requestedAt), r.fileName,
+    ]),
+  );
+
+export const auditTable = (rows: AuditRow[]): string =>
+  renderTable(
+    ['ID', 'AT', 'ACTOR', 'ACTION', 'DEVICE', 'SUBJECT'],
+    rows.map((a) => [a.id, formatDate(a.at), a.actor, a.action, a.deviceId, truncate(a.subject, 60)]),
+  );

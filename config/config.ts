@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -47,6 +48,8 @@ const schema = z.object({
   CATALOG_FEED_ID: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lower-case letters, digits, ".", "_" or "-"').default('microsoft-update'),
   /** how often the catalog sync schedule runs */
   CATALOG_SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(10080).default(60),
+  /** where offline reports ("CSV - Offline Mode") are written and served from; default DATA_DIR/reports */
+  REPORTS_DIR: z.string().min(1).optional(),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });
@@ -58,6 +61,11 @@ function checked(c: Config): Config {
     throw new Error('invalid configuration: CATALOG_FEED_URL and CATALOG_FEED_PUBLIC_KEY_PATH go together (a feed is only trusted with its pinned key)');
   }
   return c;
+}
+
+/** REPORTS_DIR, else DATA_DIR/reports, as an absolute path (the API serves what the worker writes there). */
+export function reportsDirOf(config: Pick<Config, 'REPORTS_DIR' | 'DATA_DIR'>): string {
+  return path.resolve(config.REPORTS_DIR ?? path.join(config.DATA_DIR, 'reports'));
 }
 
 /** Reads the configuration, throwing an error that names every wrong variable. */

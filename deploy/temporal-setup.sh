@@ -14,7 +14,7 @@ ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 TRIES="${SETUP_TRIES:-150}"
 # name:type, as in workflows/search-attributes.ts
-ATTRIBUTES="DeviceId:Keyword ClientId:Keyword SiteId:Keyword Operation:Keyword PatchKBs:KeywordList"
+ATTRIBUTES="DeviceId:Keyword DeviceName:Keyword ClientId:Keyword SiteId:Keyword Operation:Keyword PatchKBs:KeywordList"
 
 say() { echo "[temporal-setup] $*"; }
 

@@ -6,7 +6,7 @@ import { startServer, type RunningServer } from '../api/app';
 import { reconcileCatalogSchedules, startCatalogSync } from '../api/catalog-service';
 import { reconcileSchedules } from '../api/schedule-service';
 import { ensureDevSigningKey, loadCommandKeys, type CommandKeyring } from '../config/command-keys';
-import type { Config } from '../config/config';
+import { reportsDirOf, type Config } from '../config/config';
 import { createPool, type Db } from '../db/database';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { runMigrations } from '../db/migrate';
@@ -88,7 +88,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
     const connection: NativeConnection = await connectWorker(temporalAddress, config);
     stops.push(() => connection.close());
     const worker: Worker = await createPatchflowWorker({
-      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys, catalogFeeds: feeds.sources,
+      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys, catalogFeeds: feeds.sources, reportsDir: reportsDirOf(config),
     });
     const running = worker.run().catch((err) => log.error({ err }, 'worker stopped with an error'));
     stops.push(async () => {
@@ -99,7 +99,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
     const api: RunningServer = await startServer(
       {
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
-        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys, catalog: feeds.catalog,
+        pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys, catalog: feeds.catalog, reportsDir: reportsDirOf(config),
       },
       { port: config.PORT },
     );

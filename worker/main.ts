@@ -1,5 +1,5 @@
 import { loadCommandKeys } from '../config/command-keys';
-import { loadConfig } from '../config/config';
+import { loadConfig, reportsDirOf } from '../config/config';
 import { createPool } from '../db/database';
 import { catalogFeedsOf } from './catalog-feeds';
 import { createLogger } from './logger';
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const connection = await connectWorker(config.TEMPORAL_ADDRESS, config);
   const worker = await createPatchflowWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys,
-    workflowBundlePath: process.env.PATCHFLOW_WORKFLOW_BUNDLE, catalogFeeds: catalogFeedsOf(config).sources,
+    workflowBundlePath: process.env.PATCHFLOW_WORKFLOW_BUNDLE, catalogFeeds: catalogFeedsOf(config).sources, reportsDir: reportsDirOf(config),
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, commandKeyId: commandKeys.current.keyId, nextCommandKeyId: commandKeys.next?.keyId }, 'worker started');
   // The SDK shuts the worker down on SIGINT/SIGTERM by itself; run() resolves once it has drained.

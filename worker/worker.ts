@@ -45,6 +45,8 @@ export interface PatchflowWorkerOptions {
   log: Logger;
   /** signs every agent command (config/command-keys.ts loadCommandKeys) */
   commandKeys: CommandKeyring;
+  /** where the offline report activity writes its files (config: reportsDirOf) */
+  reportsDir: string;
   /** a prebuilt workflow bundle (tests build it once); absent: bundle workflows/ now */
   workflowBundlePath?: string;
   /** the catalog feeds this worker may sync, with their pinned public keys (default: none) */
@@ -60,6 +62,6 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), commandKeys: o.commandKeys, catalogFeeds: o.catalogFeeds }),
+    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), commandKeys: o.commandKeys, catalogFeeds: o.catalogFeeds, reportsDir: o.reportsDir }),
   });
 }

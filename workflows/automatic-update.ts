@@ -30,7 +30,7 @@ import {
 } from './automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput } from './scan.contract';
-import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
 
 const rollouts = proxyLocalActivities<RolloutActivities>({
   startToCloseTimeout: '1 minute',
@@ -142,6 +142,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
     const offlineAfterSeconds = input.offlineAfterSeconds ?? input.distributionWindowMinutes * 60 + STARTED_WITHOUT.offlineGraceSeconds;
     const attributes = [
       { key: DeviceIdAttr, value: d.deviceId },
+      { key: DeviceNameAttr, value: d.deviceName },
       { key: ClientIdAttr, value: d.clientId },
       { key: SiteIdAttr, value: d.siteId },
     ];

@@ -5,3 +5,4 @@ export { initialUpdateWorkflow } from './initial-update';
 export { automaticUpdateWorkflow } from './automatic-update';
 export { trustKeysWorkflow } from './trust-keys';
 export { catalogSyncWorkflow } from './catalog-sync';
+export { patchOverviewReportWorkflow } from './patch-overview-report';

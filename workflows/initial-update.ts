@@ -30,7 +30,7 @@ import {
   type PatchAttempts,
 } from './initial-update.contract';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
-import { ClientIdAttr, DeviceIdAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -163,6 +163,7 @@ export async function initialUpdateWorkflow(input: InitialUpdateInput): Promise<
       staticSummary: `Initial Update cycle ${state.cycle}: install ${kbs.length} ${kind} patches on ${input.deviceName}`,
       typedSearchAttributes: [
         { key: DeviceIdAttr, value: input.deviceId },
+        { key: DeviceNameAttr, value: input.deviceName },
         { key: ClientIdAttr, value: input.clientId },
         { key: SiteIdAttr, value: input.siteId },
         { key: OperationAttr, value: 'install' },

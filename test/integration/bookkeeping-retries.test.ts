@@ -86,7 +86,7 @@ async function twice<R>(name: string, fn: (...a: any[]) => Promise<R>, ...args: 
 }
 
 test('every bookkeeping activity run twice with one activity identity ends as if run once', async () => {
-  const a = createActivities({ db: h.db, client: h.client, log, commandKeys: h.commandKeys });
+  const a = createActivities({ db: h.db, client: h.client, log, commandKeys: h.commandKeys, reportsDir: h.scratch });
   const [kb1, kb2] = missingUpdates(false);
   const scan: ScanResult = {
     bootId: 'boot-1', updates: missingUpdates(false), rebootPending: false, freeDiskBytes: 1_000_000_000,

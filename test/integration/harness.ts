@@ -72,6 +72,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
   const client = await connectClient(address, TEMPORAL_SETTINGS);
   const taskQueue = `test-${randomUUID()}`;
   const scratch = fs.mkdtempSync(path.join(process.env.PATCHFLOW_TEST_SCRATCH!, 'h-'));
+  const reportsDir = path.join(scratch, 'reports');
   // The catalog comes from a signed feed only: publish the simulator's catalog as one, pin its key.
   const feedKey = generateSigningKeyPair();
   const catalogFeeds = new Map<string, CatalogFeedSource>();
@@ -87,6 +88,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       scanTiming: { scanTimeoutSeconds: 5, retryInitialSeconds: 1, retryMaxSeconds: 2 },
       initialUpdateRetry: { busySeconds: 1, failedSeconds: 1, maxSeconds: 2 },
       catalog,
+      reportsDir,
       ...options.app,
       commandKeys,
     },
@@ -124,7 +126,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       connection ??= await NativeConnection.connect({ address });
       h.worker = await createPatchflowWorker({
         connection, namespace: 'default', taskQueue, db, client, log, commandKeys, workflowBundlePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE,
-        catalogFeeds,
+        catalogFeeds, reportsDir,
       });
       running = h.worker.run();
     },
