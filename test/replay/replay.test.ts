@@ -56,6 +56,7 @@ async function bundleBrokenCopy(file: string, change: { from: string; to: string
     .replace(/from '\.\.\//g, `from '${root}/`)
     .replace(/from '\.\//g, `from '${root}/workflows/`);
   // Under the checkout (.data is ignored) so that @temporalio/workflow resolves from node_modules.
+  fs.mkdirSync(path.join(root, '.data'), { recursive: true }); // a fresh clone has none yet
   const dir = fs.mkdtempSync(path.join(root, '.data', 'broken-workflow-'));
   try {
     fs.writeFileSync(path.join(dir, 'index.ts'), broken);
