@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import type { CommandKeyring } from '../config/command-keys';
@@ -62,6 +62,9 @@ export function createCommandKeysApi(deps: CommandKeysApiDeps): Router {
       try {
         await deps.client.workflow.start(TRUST_KEYS_WORKFLOW_TYPE, {
           workflowId: trustKeysWorkflowId(device.id, keyIds),
+          // A device whose rotation already succeeded is not asked again (its pinned keys may be read
+          // a moment before that run records them); one whose rotation failed is.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
           taskQueue: deps.taskQueue,
           args: [input],
           staticSummary: `Pin command keys ${keyIds.join(', ')} on ${device.name}`,
