@@ -7,6 +7,7 @@ import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
 import { releaseDevice } from '../db/operation-repository';
+import { ignoredKbs } from '../db/ignored-statuses';
 import { unverifiedOnlyKbs } from '../db/scan-repository';
 import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
 import { requireSafeDeviceFolders } from '../domain/folders';
@@ -60,6 +61,10 @@ export async function startInstall(
     if (unverified.length > 0) {
       throw new UnprocessableError(
         `body.kbs: ${unverified.map((u) => `${u.kb} is ${u.reason}`).join('; ')}; it installs once a catalog feed confirms it`, 'kbs');
+    }
+    const ignored = await ignoredKbs(deps.db, device.id, request.kbs);
+    if (ignored.length > 0) {
+      throw new ConflictError(`${ignored.map((i) => `${i.kb}: ${i.reason}`).join('; ')}; an Ignore holds for every install path, explicit ones too: clear it (action inherit) first`);
     }
   }
   const key = newInstallKey();

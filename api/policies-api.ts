@@ -3,6 +3,7 @@ import {
   copyApprovals, deleteKbOverride, findPatchRefs, findPolicyApprovals, listKbOverrides, listPatchActions, setExplicitApprovals,
   setKbOverride, setPatchActions, stampCatalogInPolicy, type PatchRef,
 } from '../db/approval-repository';
+import { syncIgnoredStatuses } from '../db/ignored-statuses';
 import { appendAudit } from '../db/audit-repository';
 import { withTransaction, type Db, type Queryable } from '../db/database';
 import { findClient, findDevice, findSite } from '../db/fleet-repository';
@@ -317,12 +318,14 @@ export function createPoliciesApi(deps: { db: Db }): Router {
       }
       const updateIds = patches.map((p) => p.updateId);
       const changed = await setPatchActions(tx, { scopeType: body.scopeType, scopeId: body.scopeId, updateIds, action: body.action });
+      // An Ignore (or its removal) shows in the devices' statuses at once, not only in the resolver.
+      const statuses = await syncIgnoredStatuses(tx, { updateIds });
       await appendAudit(tx, [{
         actor: actorOf(res), action: 'patch.action_set', subject: `${body.scopeType}:${body.scopeId}`,
         deviceId: body.scopeType === 'device' ? body.scopeId : undefined,
-        details: { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, kbs: kbsOf(patches), updateIds, changed },
+        details: { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, kbs: kbsOf(patches), updateIds, changed, statuses },
       }]);
-      return { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, patches: updateIds.length, changed };
+      return { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, patches: updateIds.length, changed, statuses };
     });
     res.json(answer);
   }));

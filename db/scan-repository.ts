@@ -1,3 +1,4 @@
+import { syncIgnoredStatuses } from './ignored-statuses';
 import { createHash } from 'node:crypto';
 import type { ScanResult, ScannedUpdate, UnverifiedUpdate } from '../domain/device-protocol';
 import { scanFingerprint } from '../domain/scan-digest';
@@ -79,6 +80,8 @@ export async function processScan(db: Db, deviceId: string, scan: ScanResult): P
     const before = await tx.query('SELECT update_id FROM device_patches WHERE device_id = $1::uuid AND update_id = ANY($2::text[])', [deviceId, updates.map((u) => u.updateId)]);
     const seen = new Set(before.rows.map((r) => r.update_id as string));
     await reconcileScan(tx, deviceId, updates, unverified.map((u) => u.updateId));
+    // A patch first reported after an Ignore was set is Ignored from the start, not Missing.
+    await syncIgnoredStatuses(tx, { deviceIds: [deviceId], updateIds: updates.map((u) => u.updateId) });
     await replaceUnverified(tx, deviceId, unverified);
     await tx.query(
       `INSERT INTO device_scans (device_id, digest, last_scanned_at, last_changed_at, reboot_pending, free_disk_bytes, updates_reported, unverified)

@@ -93,12 +93,39 @@ test("approving a patch at a site makes the next install on that site's devices 
   expect(rollup.reason).toMatch(/site 'Site One'/);
 });
 
-test('an explicit install overrides Pending Approval but never an Ignore', async () => {
+const statusOn = async (deviceId: string, kb: string) =>
+  ((await h.api('GET', `/api/v1/devices/${deviceId}/patches`)).body.patches as any[]).find((p) => p.kb === kb)?.status;
+
+test('an Ignore shows in the device\'s statuses at once, survives a rescan, and clearing it makes the patch Missing again', async () => {
+  const set = await h.api('PUT', '/api/v1/patch-actions', { scopeType: 'site', scopeId: ids.site2, kbs: [ROLLUP], action: 'ignore' });
+  expect(set.status).toBe(200);
+  expect(set.body.statuses).toEqual({ ignored: 1, restored: 0 });
+  expect(await statusOn(ids.d2, ROLLUP)).toBe('ignored');
+  expect(await statusOn(ids.d1, ROLLUP)).not.toBe('ignored'); // the other site's device
+  const listed = await h.api('GET', `/api/v1/devices/${ids.d2}/patches?status=ignored`);
+  expect((listed.body.patches as any[]).map((p) => p.kb)).toEqual([ROLLUP]);
+
+  // As if the patch were first reported now: the next scan is processed in full and finds it Ignored from the start.
+  await h.db.query('DELETE FROM device_patches WHERE device_id = $1 AND update_id = (SELECT update_id FROM patches WHERE kb = $2)', [ids.d2, ROLLUP]);
+  await h.db.query('UPDATE device_scans SET digest = $2 WHERE device_id = $1', [ids.d2, 'forget']);
+  const rescan = await h.api('POST', `/api/v1/devices/${ids.d2}/scans`, {});
+  await h.client.workflow.getHandle(rescan.body.workflowId).result();
+  expect(await statusOn(ids.d2, ROLLUP)).toBe('ignored');
+
+  const cleared = await h.api('PUT', '/api/v1/patch-actions', { scopeType: 'site', scopeId: ids.site2, kbs: [ROLLUP], action: 'inherit' });
+  expect(cleared.body.statuses).toEqual({ ignored: 0, restored: 1 });
+  expect(await statusOn(ids.d2, ROLLUP)).toBe('missing');
+});
+
+test('an explicit install overrides Pending Approval but never an Ignore: refused up front, naming the Ignore and its scope', async () => {
   await h.api('PUT', '/api/v1/patch-actions', { scopeType: 'device', scopeId: ids.d2, kbs: [SSU], action: 'ignore' });
-  const ignored = await install(ids.d2, { kbs: [SSU] });
-  expect(ignored.result.patches).toEqual([]);
-  expect(ignored.result.refused).toEqual([expect.objectContaining({ kb: SSU, decision: 'ignored' })]);
+  const before = Number((await h.db.query('SELECT count(*) FROM device_operations WHERE device_id = $1', [ids.d2])).rows[0].count);
+  const refused = await h.api('POST', `/api/v1/devices/${ids.d2}/installs`, { kbs: [SSU] });
+  expect(refused.status).toBe(409);
+  expect(refused.body.error).toMatch(new RegExp(`${SSU}: Ignored on device POL-SRV-2.*clear it`));
+  expect(Number((await h.db.query('SELECT count(*) FROM device_operations WHERE device_id = $1', [ids.d2])).rows[0].count)).toBe(before);
   expect(devices.d2.executionCount(SSU)).toBe(0);
+  expect(await statusOn(ids.d2, SSU)).toBe('ignored');
 
   const explicit = await install(ids.d2, { kbs: [ROLLUP] });
   expect(kbsOf(explicit.result.patches)).toEqual([ROLLUP]);
