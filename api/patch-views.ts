@@ -42,8 +42,11 @@ export async function devicePatches(db: Db, deviceId: string, filter: { status?:
   return filter.status === UNVERIFIED ? all.filter((p) => !p.verified) : all;
 }
 
+/** "superseded": its successor is installed on the device, so nothing installs it, whatever approval says. */
+export const SUPERSEDED = 'superseded';
+
 export interface DeviceApprovalRow extends Omit<ApprovalDecision, 'decision'> {
-  decision: ApprovalDecision['decision'] | typeof UNVERIFIED;
+  decision: ApprovalDecision['decision'] | typeof UNVERIFIED | typeof SUPERSEDED;
   updateId: string;
   kb: string;
   title: string;
@@ -73,6 +76,9 @@ export async function deviceApprovals(db: Db, deviceId: string): Promise<{ devic
         status: p.status, installedAt: p.installedAt, failedAttempts: p.failedAttempts,
       };
       if (!p.verified) return { ...row, decision: UNVERIFIED, reason: p.unverifiedReason!, reprocessFailed: false };
+      if (p.status === 'superseded') {
+        return { ...row, decision: SUPERSEDED, reason: `superseded by ${p.supersededBy}, which is installed on this device: nothing to install`, reprocessFailed: false };
+      }
       const { decision, reason, reprocessFailed } = explainDecision(model, deviceId, p.updateId, states);
       return { ...row, decision, reason, reprocessFailed };
     }),

@@ -27,11 +27,11 @@ export async function reconcileScan(db: Queryable, deviceId: string, updates: Sc
      ON CONFLICT (device_id, update_id) DO UPDATE SET
        status = CASE
          WHEN EXCLUDED.status = 'installed' THEN 'installed'
-         WHEN dp.status = 'installed' THEN 'missing'
+         WHEN dp.status IN ('installed', 'superseded') THEN 'missing'
          ELSE dp.status END,
        status_changed_at = CASE
          WHEN dp.status IS DISTINCT FROM (CASE WHEN EXCLUDED.status = 'installed' THEN 'installed'
-                                              WHEN dp.status = 'installed' THEN 'missing' ELSE dp.status END)
+                                              WHEN dp.status IN ('installed', 'superseded') THEN 'missing' ELSE dp.status END)
          THEN now() ELSE dp.status_changed_at END`,
     [deviceId, updates.map((u) => u.updateId), updates.map((u) => u.installed)],
   );
@@ -40,6 +40,18 @@ export async function reconcileScan(db: Queryable, deviceId: string, updates: Sc
     `UPDATE device_patches SET status = 'installed', status_changed_at = now()
      WHERE device_id = $1::uuid AND status IN ('reboot_required', 'installing')
        AND NOT (update_id = ANY($2::text[]))`,
+    [deviceId, [...updates.map((u) => u.updateId), ...unverified]],
+  );
+  // Gone from the list because its successor is installed (an install skipped it as superseded and
+  // installed the newer one, or Windows did): it needs nothing more, so it leaves the missing count.
+  await db.query(
+    `UPDATE device_patches dp SET status = 'superseded', status_changed_at = now()
+     FROM patches p
+     WHERE dp.device_id = $1::uuid AND dp.update_id = p.update_id AND dp.status IN ('missing', 'failed')
+       AND NOT (dp.update_id = ANY($2::text[])) AND p.superseded_by IS NOT NULL
+       AND EXISTS (SELECT 1 FROM device_patches s JOIN patches sp ON sp.update_id = s.update_id
+                   WHERE s.device_id = dp.device_id AND s.status IN ('installed', 'reboot_required')
+                     AND (upper(sp.kb) = upper(p.superseded_by) OR sp.update_id = p.superseded_by))`,
     [deviceId, [...updates.map((u) => u.updateId), ...unverified]],
   );
 }
@@ -117,6 +129,8 @@ export interface DevicePatchRow {
   lastError: string | null;
   failedAttempts: number;
   lastOperationId: string | null;
+  /** for a Superseded patch: its successor, which is installed */
+  supersededBy?: string;
 }
 
 export async function listDevicePatches(
@@ -127,7 +141,7 @@ export async function listDevicePatches(
   const { rows } = await db.query(
     `SELECT dp.update_id, p.kb, p.title, p.product, p.classification, p.severity, dp.status,
             dp.status_changed_at, dp.installed_at, dp.last_exit_code, dp.last_error, dp.failed_attempts,
-            dp.last_operation_id
+            dp.last_operation_id, p.superseded_by
      FROM device_patches dp JOIN patches p ON p.update_id = dp.update_id
      WHERE dp.device_id = $1::uuid AND ($2::text IS NULL OR dp.status = $2::text)
      ORDER BY p.kb`,
@@ -147,6 +161,7 @@ export async function listDevicePatches(
     lastError: r.last_error,
     failedAttempts: r.failed_attempts,
     lastOperationId: r.last_operation_id,
+    ...(r.status === 'superseded' ? { supersededBy: r.superseded_by as string } : {}),
   }));
 }
 

@@ -96,10 +96,10 @@ export interface PatchOverviewRecord {
 /**
  * Compliance counts a patch as done only when it is Installed (Reboot Required is not finished
  * until the reboot and rescan), and leaves out of "applicable" what an operator chose not to
- * install (Ignored). Every other status, including any added later, counts as applicable and not done.
+ * install (Ignored), and what its installed successor replaces (Superseded). Every other status, including any added later, counts as applicable and not done.
  */
 export const COMPLIANT_STATUSES: readonly PatchStatus[] = [PatchStatus.Installed];
-export const NOT_APPLICABLE_STATUSES: readonly PatchStatus[] = [PatchStatus.Ignored];
+export const NOT_APPLICABLE_STATUSES: readonly PatchStatus[] = [PatchStatus.Ignored, PatchStatus.Superseded];
 
 export function compliancePercent(installed: number, applicable: number): number {
   if (applicable <= 0) return 100;

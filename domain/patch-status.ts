@@ -14,6 +14,11 @@ export const PatchStatus = {
   Ignored: 'ignored',
   /** Installed, but Windows needs a reboot (and a rescan) to finish it. */
   RebootRequired: 'reboot_required',
+  /**
+   * Windows no longer offers it because its successor (the catalog's `supersededBy`) is installed: it
+   * needs nothing more, and no longer counts as missing. Set by a scan, never by an install.
+   */
+  Superseded: 'superseded',
 } as const;
 export type PatchStatus = (typeof PatchStatus)[keyof typeof PatchStatus];
 
@@ -32,6 +37,8 @@ const allowed: Record<PatchStatus, readonly PatchStatus[]> = {
   failed: ['pending', 'installing', 'missing', 'installed', 'ignored'],
   ignored: ['missing', 'installed'],
   reboot_required: ['installed', 'failed', 'missing'],
+  // Only a scan moves a superseded patch (offered again: Missing; found installed: Installed).
+  superseded: ['missing', 'installed'],
 };
 
 /** True when a patch may move from `from` to `to` (staying put is always allowed). */
