@@ -17,7 +17,8 @@ afterAll(async () => {
 });
 
 const tag = randomUUID().slice(0, 8);
-let nextKb = 6_000_000 + Math.floor(Math.random() * 3_000_000);
+// KB6xxxxxx: a range no other test file draws from (policies-api 7–9 million, the import test KB8000000…, reports KB9…).
+let nextKb = 6_000_000 + Math.floor(Math.random() * 900_000);
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const q = encodeURIComponent;
 
