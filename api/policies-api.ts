@@ -266,7 +266,9 @@ export function createPoliciesApi(deps: { db: Db }): Router {
 
   router.get('/patches', asyncRoute(async (req, res) => {
     const q = parse(patchListQuery, req.query, 'query');
-    const patches = await listPatchApprovals(db, { name: q.name, kb: q.kb, classification: q.classification, product: q.product, approval: q.status });
+    const patches = await listPatchApprovals(db, {
+      name: q.name, kb: q.kb, classification: q.classification, kaseyaClassification: q.kaseyaClassification, product: q.product, approval: q.status,
+    });
     res.json({ patches });
   }));
 

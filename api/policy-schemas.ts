@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isKaseyaClassification, KASEYA_CLASSIFICATIONS } from '../domain/kaseya-classification';
 
 const uuid = z.string().uuid('must be a UUID');
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
@@ -40,12 +41,14 @@ export const memberSchema = z.discriminatedUnion('scopeType', [
   z.object({ scopeType: z.literal('all'), scopeId: z.literal('').optional() }).strict(),
 ], 'must be device, site, client, device_type or all');
 
-export const defaultSchema = z.object({
-  kind: z.enum(['classification', 'product'], 'must be classification or product'),
-  key,
-  status: approvalStatus,
-}).strict();
-export const deleteDefaultSchema = defaultSchema.omit({ status: true });
+const defaultKind = z.enum(['classification', 'product', 'kaseya_classification'], 'must be classification, product or kaseya_classification');
+const KASEYA_KEY_ISSUE = `must be one of Kaseya's classifications: ${KASEYA_CLASSIFICATIONS.map((n) => `"${n}"`).join(', ')}`;
+/** A Kaseya classification default is keyed by one of the 11 names exactly; any other key would never apply. */
+const kaseyaKey = (v: { kind: string; key: string }, ctx: z.RefinementCtx) => {
+  if (v.kind === 'kaseya_classification' && !isKaseyaClassification(v.key)) ctx.addIssue({ code: 'custom', path: ['key'], message: KASEYA_KEY_ISSUE });
+};
+export const defaultSchema = z.object({ kind: defaultKind, key, status: approvalStatus }).strict().superRefine(kaseyaKey);
+export const deleteDefaultSchema = z.object({ kind: defaultKind, key }).strict().superRefine(kaseyaKey);
 
 export const policyApprovalsSchema = z.object({ ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional() })
   .strict().refine(needsPatches, needsPatchesIssue);
@@ -76,12 +79,15 @@ export const patchActionsQuery = z.object({ scopeType: actionScopeType.optional(
 export const approvalByPatchSchema = z.object({ ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional() })
   .strict().refine(needsPatches, needsPatchesIssue);
 
-export const summaryQuery = z.object({ groupBy: z.enum(['classification', 'product'], 'must be classification or product').default('classification') });
+export const summaryQuery = z.object({
+  groupBy: z.enum(['classification', 'product', 'kaseya_classification'], 'must be classification, product or kaseya_classification').default('classification'),
+});
 
 export const patchListQuery = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   kb: z.string().trim().min(1).max(20).optional(),
   classification: key.optional(),
+  kaseyaClassification: key.refine(isKaseyaClassification, KASEYA_KEY_ISSUE).optional(),
   product: key.optional(),
   status: z.enum(['approved', 'pending_approval', 'denied', 'mixed'], 'must be approved, pending_approval, denied or mixed').optional(),
 });

@@ -37,6 +37,8 @@ export function buildResolverModel(devices: number, patches: number, seed = 2026
     title: `Update ${i}`,
     classification: pick(CLASSIFICATIONS),
     product: pick(PRODUCTS),
+    // no severity draw: the seeded model stays the one earlier runs measured
+    severity: 'Unrated',
     installType: (r() < 0.03 ? 'manual_install_only' : r() < 0.03 ? 'windows_update_web_site' : 'normal') as InstallType,
     supersededBy: r() < 0.15 ? `KB${4000000 + i}` : null,
     uninstallable: r() < 0.6,
@@ -53,7 +55,7 @@ export function buildResolverModel(devices: number, patches: number, seed = 2026
     }
     return {
       id, name, denyManualInstallOnly: false, denyWindowsUpdateWebSite: false, denySuperseded: false,
-      approvals, classificationDefaults: recommended, productDefaults: new Map(), fallbackDefault: 'pending_approval', ...over,
+      approvals, classificationDefaults: recommended, kaseyaClassificationDefaults: new Map(), productDefaults: new Map(), fallbackDefault: 'pending_approval', ...over,
     };
   };
   const policies: ApprovalPolicy[] = [

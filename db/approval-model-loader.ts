@@ -14,11 +14,11 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
   const deviceIds = options.deviceIds ?? null;
 
   const patchRows = (await db.query(
-    `SELECT update_id, kb, title, classification, product, install_type, superseded_by, uninstallable
+    `SELECT update_id, kb, title, classification, product, severity, install_type, superseded_by, uninstallable
      FROM patches ORDER BY kb, update_id`,
   )).rows;
   const patches: ApprovalPatch[] = patchRows.map((r) => ({
-    updateId: r.update_id, kb: r.kb, title: r.title, classification: r.classification, product: r.product,
+    updateId: r.update_id, kb: r.kb, title: r.title, classification: r.classification, product: r.product, severity: r.severity,
     installType: r.install_type, supersededBy: r.superseded_by, uninstallable: r.uninstallable,
   }));
 
@@ -63,6 +63,7 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
         a.note === null ? { status: a.status, source: a.source } : { status: a.status, source: a.source, note: a.note },
       ])),
       classificationDefaults: byKind('classification'),
+      kaseyaClassificationDefaults: byKind('kaseya_classification'),
       productDefaults: byKind('product'),
       fallbackDefault: r.fallback_default,
     };

@@ -1,5 +1,6 @@
 import type { ApprovalSource, ApprovalStatus, PatchAction } from '../domain/approval-model';
 import type { Queryable } from './database';
+import { kaseyaClassificationSql } from './kaseya-sql';
 
 /** A patch's KB as KB overrides and requests spell it ("890830" → "KB890830"), in SQL and here. */
 const NORMALISED_KB = (column: string) => `regexp_replace(upper(trim(${column})), '^(\\d)', 'KB\\1')`;
@@ -9,24 +10,31 @@ export { loadApprovalModel, loadDeviceStates } from './approval-model-loader';
 
 /**
  * The default stamp of every (policy, patch) pair in `source`: the policy's product default if it has
- * one for the patch's product, else its classification default, else its fallback. `source` is a SQL
- * row source with columns (update_id, classification, product); the note names the default used, as
- * the resolver quotes it ("classification 'Service Packs'" → "classification 'Service Packs' default").
+ * one for the patch's product, else its Kaseya classification default (classification × severity),
+ * else its classification default, else its fallback (the resolver's order, defaultFor in
+ * domain/approval-policy-status.ts, which says why). `source` is a SQL row source with columns
+ * (update_id, classification, severity, product); the note names the default used, as the resolver
+ * quotes it ("classification 'Service Packs'" → "classification 'Service Packs' default").
  */
 const stampSelect = (source: string, policyFilter: string) => `
   SELECT pol.id AS policy_id, i.update_id,
-         COALESCE(pd.status, cd.status, pol.fallback_default) AS status,
+         COALESCE(pd.status, kd.status, cd.status, pol.fallback_default) AS status,
          CASE WHEN pd.status IS NOT NULL THEN format('product %L', i.product)
+              WHEN kd.status IS NOT NULL THEN format('Kaseya classification %L', kd.key)
               WHEN cd.status IS NOT NULL THEN format('classification %L', i.classification)
               ELSE 'fallback' END AS note
   FROM ${source} i CROSS JOIN approval_policies pol
   LEFT JOIN policy_defaults pd ON pd.policy_id = pol.id AND pd.kind = 'product' AND pd.key = i.product
+  LEFT JOIN policy_defaults kd ON kd.policy_id = pol.id AND kd.kind = 'kaseya_classification'
+                              AND kd.key = ${kaseyaClassificationSql('i.classification', 'i.severity')}
   LEFT JOIN policy_defaults cd ON cd.policy_id = pol.id AND cd.kind = 'classification' AND cd.key = i.classification
   WHERE ${policyFilter}`;
 
 export interface PatchToStamp {
   updateId: string;
   classification: string;
+  /** MSRC severity: picks the Kaseya classification of a Security Update */
+  severity: string;
   product: string;
 }
 
@@ -48,8 +56,8 @@ export async function stampNewPatches(
   if (patches.length === 0) return 0;
   const { rowCount } = await db.query(
     `WITH input AS (
-       SELECT DISTINCT ON (u.update_id) u.update_id, u.classification, u.product
-       FROM unnest($1::text[], $2::text[], $3::text[]) AS u(update_id, classification, product)
+       SELECT DISTINCT ON (u.update_id) u.update_id, u.classification, u.severity, u.product
+       FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS u(update_id, classification, product, severity)
        ORDER BY u.update_id
      )
      INSERT INTO policy_approvals AS pa (policy_id, update_id, status, source, note)
@@ -65,6 +73,7 @@ export async function stampNewPatches(
       patches.map((p) => p.classification),
       patches.map((p) => p.product),
       options.revisionChanged ?? [],
+      patches.map((p) => p.severity),
     ],
   );
   return rowCount ?? 0;

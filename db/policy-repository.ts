@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { ApprovalStatus } from '../domain/approval-model';
 import type { Queryable } from './database';
 
-export type DefaultKind = 'classification' | 'product';
+/** What a default is keyed by: Microsoft's classification, a product, or Kaseya's classification (× severity). */
+export type DefaultKind = 'classification' | 'product' | 'kaseya_classification';
 export type MemberScopeType = 'device' | 'site' | 'client' | 'device_type' | 'all';
 
 export interface PolicyDefault { kind: DefaultKind; key: string; status: ApprovalStatus }

@@ -8,7 +8,7 @@ import { knownRevisions, reconcileScan } from './patch-repository';
 /** Stamps newly discovered (or revised) patches with each approval policy's default status. */
 export type StampNewPatches = (
   db: Queryable,
-  patches: Pick<ScannedUpdate, 'updateId' | 'classification' | 'product'>[],
+  patches: Pick<ScannedUpdate, 'updateId' | 'classification' | 'severity' | 'product'>[],
   options: { revisionChanged?: string[] },
 ) => Promise<unknown>;
 

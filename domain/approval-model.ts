@@ -62,6 +62,8 @@ export interface ApprovalPatch {
   title: string;
   classification: string;
   product: string;
+  /** MSRC severity ("Unrated" when none): splits Security Updates into Kaseya's classifications */
+  severity: string;
   installType: InstallType;
   /** KB or update id of the update that supersedes this one, if any */
   supersededBy: string | null;
@@ -70,7 +72,7 @@ export interface ApprovalPatch {
 
 /** Where a policy's status for a patch came from. */
 export const ApprovalSource = {
-  /** stamped from the policy's classification/product default when the patch was first discovered */
+  /** stamped from the policy's product/Kaseya classification/classification default when the patch was first discovered */
   Default: 'default',
   /** set for this patch in this policy (Approval by Policy), or in all policies at once (Approval by Patch) */
   Explicit: 'explicit',
@@ -95,8 +97,10 @@ export interface ApprovalPolicy {
   approvals: ReadonlyMap<string, PolicyApproval>;
   /** defaults used for a patch the policy has no row for yet */
   classificationDefaults: ReadonlyMap<string, ApprovalStatus>;
+  /** keyed by Kaseya's classification name (domain/kaseya-classification.ts) */
+  kaseyaClassificationDefaults: ReadonlyMap<string, ApprovalStatus>;
   productDefaults: ReadonlyMap<string, ApprovalStatus>;
-  /** the default when neither a classification nor a product default exists (Pending Approval) */
+  /** the default when no product, Kaseya classification or classification default exists (Pending Approval) */
   fallbackDefault: ApprovalStatus;
 }
 

@@ -1,6 +1,7 @@
 import {
   type ApprovalPatch, type ApprovalPolicy, type ApprovalStatus, InstallType, RESTRICTIVENESS,
 } from './approval-model';
+import { kaseyaClassificationOf } from './kaseya-classification';
 
 /**
  * One policy's status for one patch (Kaseya's Patch Policy, DOMAIN-RULES §2.8, §2.9), and what it
@@ -12,7 +13,7 @@ export type PolicyBasis =
   | { kind: 'explicit'; note?: string }
   | { kind: 'switch'; installType?: InstallType; supersededBy?: string }
   | { kind: 'stamp'; note?: string }
-  | { kind: 'default'; from: 'product' | 'classification' | 'fallback'; name: string };
+  | { kind: 'default'; from: 'product' | 'kaseya_classification' | 'classification' | 'fallback'; name: string };
 
 export interface PolicyVerdict {
   status: ApprovalStatus;
@@ -47,18 +48,27 @@ export function kbOverrideIndex(kbOverrides: ReadonlyMap<string, ApprovalStatus>
 }
 
 /**
- * The default a policy gives a patch it has no row for. A product default, where the policy has one
- * for this product, beats the classification default: it is the narrower, deliberate choice (Kaseya's
+ * The default a policy gives a patch it has no row for: product → Kaseya classification →
+ * classification → fallback, the first the policy has. A product default, where the policy has one
+ * for this product, beats the classification defaults: it is the narrower, deliberate choice (Kaseya's
  * Product view; N-able approves third-party patches by vendor/product, DOMAIN-RULES rule 4), and
  * "child beats parent" is how every other precedence in the resolver works. Taking the more
  * restrictive of the two instead would make a product default unable to approve anything whose
  * classification is left at Pending Approval (every classification of a new policy), which is the
  * usual reason to set one. Most-restrictive is kept for peers that disagree: separate policies.
- * The maps hold only defaults the operator set; the fallback covers the rest.
+ * A Kaseya classification ("Security Update - Critical (High Priority)") is a part of Microsoft's
+ * classification, so its default beats the classification's for the same reason: "Security Updates"
+ * Approved with "Security Update - Low" Pending leaves Low pending, and "Security Updates" Pending with
+ * Critical Approved approves Critical only. Most-restrictive would make the second impossible without
+ * setting all five severities. Unrated security updates have their own row (Non-rated): a rated row's
+ * default never reaches them. The maps hold only defaults the operator set; the fallback covers the rest.
  */
 function defaultFor(policy: ApprovalPolicy, patch: ApprovalPatch): PolicyVerdict {
   const byProduct = policy.productDefaults.get(patch.product);
   if (byProduct) return { status: byProduct, basis: { kind: 'default', from: 'product', name: patch.product } };
+  const kaseya = policy.kaseyaClassificationDefaults.size > 0 ? kaseyaClassificationOf(patch.classification, patch.severity) : null;
+  const byKaseya = kaseya ? policy.kaseyaClassificationDefaults.get(kaseya) : undefined;
+  if (byKaseya) return { status: byKaseya, basis: { kind: 'default', from: 'kaseya_classification', name: kaseya! } };
   const byClassification = policy.classificationDefaults.get(patch.classification);
   if (byClassification) {
     return { status: byClassification, basis: { kind: 'default', from: 'classification', name: patch.classification } };
@@ -127,6 +137,7 @@ export function describeBasis(v: PolicyVerdict): string {
     case 'stamp':
       return b.note ? `${b.note} default` : 'default approval status stamped when the patch was discovered';
     case 'default':
-      return b.from === 'fallback' ? 'new patch, the policy\'s fallback default' : `new patch, ${b.from} '${b.name}' default`;
+      if (b.from === 'fallback') return 'new patch, the policy\'s fallback default';
+      return `new patch, ${b.from === 'kaseya_classification' ? 'Kaseya classification' : b.from} '${b.name}' default`;
   }
 }

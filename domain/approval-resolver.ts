@@ -76,7 +76,8 @@ function nearestAction(model: ApprovalModel, d: ApprovalDevice, updateId: string
 /** A policy id the model does not hold: nothing is approved through it until it is loaded. */
 const unknownPolicy = (id: string): ApprovalPolicy => ({
   id, name: id, denyManualInstallOnly: false, denyWindowsUpdateWebSite: false, denySuperseded: false,
-  approvals: new Map(), classificationDefaults: new Map(), productDefaults: new Map(), fallbackDefault: 'pending_approval',
+  approvals: new Map(), classificationDefaults: new Map(), kaseyaClassificationDefaults: new Map(), productDefaults: new Map(),
+  fallbackDefault: 'pending_approval',
 });
 
 const RANK: Record<ApprovalStatus, number> = { approved: 0, pending_approval: 1, denied: 2 };

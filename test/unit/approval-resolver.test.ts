@@ -6,13 +6,14 @@ import {
 import {
   type DeviceStates, automaticInstalls, explainDecision, requestableInstalls, resolveDevice, resolveFleet,
 } from '../../domain/approval-resolver';
+import { KASEYA_CLASSIFICATIONS } from '../../domain/kaseya-classification';
 
 // Rows are readable against ../shared/DOMAIN-RULES.md (§1.1 actions, §1.2 scopes, §2.8 policies,
 // §2.9 superseded) and Kaseya's best practices (seeds/003): a new policy approves Security and
 // Critical Updates, denies Service Packs, and leaves everything else Pending Approval.
 
 const patch = (over: Partial<ApprovalPatch> = {}): ApprovalPatch => ({
-  updateId: 'u-1', kb: 'KB5000001', title: 'An update', classification: 'Updates', product: 'Windows Server 2022',
+  updateId: 'u-1', kb: 'KB5000001', title: 'An update', classification: 'Updates', product: 'Windows Server 2022', severity: 'Unrated',
   installType: 'normal', supersededBy: null, uninstallable: true, ...over,
 });
 
@@ -23,7 +24,7 @@ const policy = (name: string, over: Partial<Omit<ApprovalPolicy, 'approvals'>> &
     ['Security Updates', 'approved'], ['Critical Updates', 'approved'], ['Service Packs', 'denied'],
     ['Updates', 'pending_approval'], ['Update Rollups', 'pending_approval'], ['Definition Updates', 'pending_approval'],
   ]),
-  productDefaults: new Map(), fallbackDefault: 'pending_approval',
+  kaseyaClassificationDefaults: new Map(), productDefaults: new Map(), fallbackDefault: 'pending_approval',
   ...over,
   approvals: new Map(Object.entries(over.rows ?? {})),
 });
@@ -99,6 +100,32 @@ const policyRows: Row[] = [
   ['rule 4: a product default for another product changes nothing',
     { policies: [policy(PROD, { productDefaults: new Map([['Exchange Server 2019', 'denied']]) })], patch: { classification: 'Security Updates' } },
     { decision: 'approved', reason: `Approved by policy '${PROD}': new patch, classification 'Security Updates' default` }],
+  ['Kaseya: a Kaseya classification default beats the classification default (leaves Low pending)',
+    { policies: [policy(PROD, { kaseyaClassificationDefaults: new Map([['Security Update - Low (High Priority)', 'pending_approval']]) })],
+      patch: { classification: 'Security Updates', severity: 'Low' } },
+    { decision: 'pending_approval', reason: `Pending Approval by policy '${PROD}': new patch, Kaseya classification 'Security Update - Low (High Priority)' default` }],
+  ['Kaseya: the classification default still covers the severities without a Kaseya default',
+    { policies: [policy(PROD, { kaseyaClassificationDefaults: new Map([['Security Update - Low (High Priority)', 'pending_approval']]) })],
+      patch: { classification: 'Security Updates', severity: 'Critical' } },
+    { decision: 'approved', reason: `Approved by policy '${PROD}': new patch, classification 'Security Updates' default` }],
+  ['Kaseya: Critical approved by its Kaseya default while Security Updates stay pending',
+    { policies: [policy(PROD, {
+      classificationDefaults: new Map([['Security Updates', 'pending_approval']]),
+      kaseyaClassificationDefaults: new Map([['Security Update - Critical (High Priority)', 'approved']]) })],
+      patch: { classification: 'Security Updates', severity: 'Critical' } },
+    { decision: 'approved', reason: `Approved by policy '${PROD}': new patch, Kaseya classification 'Security Update - Critical (High Priority)' default` }],
+  ['Kaseya: an Unrated security update never takes the Critical row\'s approval',
+    { policies: [policy(PROD, {
+      classificationDefaults: new Map([['Security Updates', 'pending_approval']]),
+      kaseyaClassificationDefaults: new Map([['Security Update - Critical (High Priority)', 'approved']]) })],
+      patch: { classification: 'Security Updates', severity: 'Unrated' } },
+    { decision: 'pending_approval', reason: `Pending Approval by policy '${PROD}': new patch, classification 'Security Updates' default` }],
+  ['Kaseya: a product default beats a Kaseya classification default',
+    { policies: [policy(PROD, {
+      productDefaults: new Map([['Exchange Server 2019', 'denied']]),
+      kaseyaClassificationDefaults: new Map([['Security Update - Critical (High Priority)', 'approved']]) })],
+      patch: { classification: 'Security Updates', severity: 'Critical', product: 'Exchange Server 2019' } },
+    { decision: 'denied', reason: `Denied by policy '${PROD}': new patch, product 'Exchange Server 2019' default` }],
   ['§2.8 an explicit approval beats the default',
     { policies: [policy(PROD, { rows: { 'u-1': explicit('approved') } })], patch: { classification: 'Service Packs' } },
     { decision: 'approved', reason: `Approved by policy '${PROD}': explicit approval` }],
@@ -264,6 +291,7 @@ function randomModel(seed: number): { model: ApprovalModel; states: DeviceStates
   const products = ['Windows 11', 'Windows Server 2022', 'Office 2016', 'Exchange Server 2019'];
   const patches = Array.from({ length: 60 }, (_, i) => patch({
     updateId: `u-${i}`, kb: `KB${5000000 + Math.floor(i / 2)}`, classification: pick(classes), product: pick(products),
+    severity: pick(['Critical', 'Important', 'Low', 'Unrated']),
     installType: pick(['normal', 'normal', 'manual_install_only', 'windows_update_web_site'] as const),
     supersededBy: r() < 0.2 ? 'KB951847' : null, uninstallable: r() < 0.6,
   }));
@@ -274,6 +302,7 @@ function randomModel(seed: number): { model: ApprovalModel; states: DeviceStates
       denyManualInstallOnly: r() < 0.5, denyWindowsUpdateWebSite: r() < 0.5, denySuperseded: r() < 0.5, rows,
       classificationDefaults: new Map(classes.filter(() => r() < 0.6).map((c) => [c, pick(statuses)])),
       productDefaults: new Map(products.filter(() => r() < 0.3).map((c) => [c, pick(statuses)])),
+      kaseyaClassificationDefaults: new Map(KASEYA_CLASSIFICATIONS.filter(() => r() < 0.3).map((c) => [c, pick(statuses)])),
       fallbackDefault: pick(statuses),
     });
   });
