@@ -94,7 +94,9 @@ async function main(): Promise<void> {
     say(`Demo fleet: ${demo.deviceIds.length + demo.newMachineIds.length} simulated devices, ${started} installs started.`);
   }
 
-  const cacert = path.relative(process.cwd(), stack.caCertPath) || stack.caCertPath;
+  // Short when it is under the working folder (.data/tls/dev-cert.pem), else absolute.
+  const relative = path.relative(process.cwd(), stack.caCertPath);
+  const cacert = relative && !relative.startsWith('..') ? relative : stack.caCertPath;
   const ui = stack.temporalUiUrl ? `${stack.temporalUiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows` : `(existing server at ${stack.temporalAddress})`;
   const lines = [
     '',
