@@ -29,6 +29,9 @@ COPY . .
 # them, from a volume docker-compose.yml mounts on both (a new named volume takes this owner).
 RUN mkdir -p /data/reports && chown 1000:1000 /data/reports
 ENV REPORTS_DIR=/data/reports
+# The keys' volumes (docker-compose.yml: patchflow-keys writes them): owned by the process's user, the
+# private one readable by it alone. A new named volume takes these owners and modes.
+RUN mkdir -p /keys/private /keys/public && chown 1000:1000 /keys/private /keys/public && chmod 700 /keys/private
 
 # The image's `node` user, by number so that a runtime's non-root check (e.g. Kubernetes
 # runAsNonRoot) can verify it without reading /etc/passwd.
@@ -36,11 +39,11 @@ USER 1000:1000
 
 EXPOSE 3000
 
-# Needs no curl: Node 20 has fetch. PORT is the variable config/config.ts reads (default 3000).
-# The worker runs from this image too and has no HTTP server: docker-compose.yml disables this
+# Needs no curl: deploy/healthcheck.cjs asks GET /healthz over HTTP, or HTTPS when TLS_CERT_PATH is
+# set. The worker runs from this image too and has no HTTP server: docker-compose.yml replaces this
 # check for it.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "deploy/healthcheck.cjs"]
 
 # `node --import tsx` rather than `npx tsx`: one process that receives SIGTERM itself (no npm or
 # tsx parent in between), so api/main.ts and the worker's SDK shut down cleanly on `docker stop`.

@@ -2,14 +2,15 @@ import type { PinnedCommandKey } from '../domain/command-envelope';
 import type { AgentCommand, CommandOutcome, TrustKeysPayload } from '../domain/device-protocol';
 import { CommandTrust } from './command-trust';
 import { GatewayClient, GatewayError, isTransient, type EnrollResponse, type Progress } from './gateway-client';
+import type { TransportOptions } from './transport';
 import type { SimulatedWindowsDevice } from './simulated-device';
 import { backoffMs, sleep } from './timing';
 
 /** Optional structured log line, pino-shaped: `log({ deviceId }, 'message')`. */
 export type AgentLog = (obj: Record<string, unknown>, msg: string) => void;
 
-export interface SimulatedAgentOptions {
-  /** the gateway's base URL, e.g. "http://127.0.0.1:3000" */
+export interface SimulatedAgentOptions extends TransportOptions {
+  /** the gateway's base URL, e.g. "https://127.0.0.1:3000" (with `caCert`, the certificate it must present) */
   baseUrl: string;
   device: SimulatedWindowsDevice;
   /** an existing device credential; else `enrollmentToken` is exchanged for one */
@@ -38,10 +39,22 @@ export interface SimulatedAgentOptions {
  * rejects only when the gateway refuses the device for good (bad enrollment token or credential).
  */
 export async function runSimulatedAgent(options: SimulatedAgentOptions): Promise<void> {
+  const { device } = options;
+  // Throws (InsecureTransportError) before any request when the URL would expose the credential.
+  const client = new GatewayClient({
+    baseUrl: options.baseUrl, caCert: options.caCert, allowInsecureHttp: options.allowInsecureHttp, bootId: () => device.bootId, fetch: options.fetch,
+  });
+  try {
+    await runAgentLoop(options, client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function runAgentLoop(options: SimulatedAgentOptions, client: GatewayClient): Promise<void> {
   const { device, signal } = options;
   const log: AgentLog = options.log ?? (() => undefined);
   const pollWaitSeconds = options.pollWaitSeconds ?? 25;
-  const client = new GatewayClient({ baseUrl: options.baseUrl, bootId: () => device.bootId, fetch: options.fetch });
   const logFor: AgentLog = (obj, msg) => log({ device: device.name, ...obj }, msg);
   const enrollment = await obtainCredential(options, { client, device, signal, log: logFor });
   if (!enrollment) return; // stopped while enrolling
@@ -190,8 +203,14 @@ async function postOutcome(ctx: Ctx, command: AgentCommand, outcome: CommandOutc
   return 'stopped';
 }
 
+/** OpenSSL's and Node's names for "this is not the certificate we trust" (node:tls, undici). */
+const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/;
+
 function describe(err: unknown): string {
   if (err instanceof GatewayError) return `${err.status} ${err.message}`;
   const e = err as Error & { cause?: { code?: string; message?: string } };
+  // The pinned certificate is not what the server presented: nothing was sent. Retried, since the real
+  // server may be back (a captive portal, an interception proxy), but said plainly.
+  if (e?.cause?.code && CERTIFICATE_ERROR.test(e.cause.code)) return `the server's TLS certificate is not the pinned one (${e.cause.code}); nothing was sent`;
   return e?.cause?.code ? `${e.message} (${e.cause.code})` : String(e?.message ?? err);
 }

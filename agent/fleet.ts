@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { PinnedCommandKey } from '../domain/command-envelope';
 import { runSimulatedAgent, type AgentLog } from './agent-runner';
 import type { SimulatedWindowsDevice } from './simulated-device';
+import type { TransportOptions } from './transport';
 
 export interface FleetMember {
   device: SimulatedWindowsDevice;
@@ -34,7 +35,8 @@ export interface SimulatedFleet {
   stop(): Promise<void>;
 }
 
-export interface SimulatedFleetOptions {
+export interface SimulatedFleetOptions extends TransportOptions {
+  /** the gateway, e.g. "https://127.0.0.1:3000"; `caCert` is the certificate every agent pins for it */
   baseUrl: string;
   devices: FleetMember[];
   /** default 25 s */
@@ -57,6 +59,8 @@ export function startSimulatedFleet(options: SimulatedFleetOptions): SimulatedFl
     enrolled.push(new Promise<void>((resolve, reject) => { markEnrolled = resolve; markFailed = reject; }));
     return runSimulatedAgent({
       baseUrl: options.baseUrl,
+      caCert: options.caCert,
+      allowInsecureHttp: options.allowInsecureHttp,
       device: member.device,
       credential: member.credential,
       commandKeys: member.commandKeys,

@@ -1,5 +1,6 @@
 import { problemWithKeyList, type PinnedCommandKey } from '../domain/command-envelope';
 import type { AgentCommand, CommandOutcome } from '../domain/device-protocol';
+import { checkTransport, pinnedFetch, type TransportOptions } from './transport';
 
 /** The gateway answered with a status other than 2xx; `message` is the JSON body's `error`. */
 export class GatewayError extends Error {
@@ -25,8 +26,12 @@ export interface Progress {
   percent?: number;
 }
 
-export interface GatewayClientOptions {
-  /** e.g. "http://127.0.0.1:3000" (no trailing /agent/v1) */
+export interface GatewayClientOptions extends TransportOptions {
+  /**
+   * e.g. "https://127.0.0.1:3000" (no trailing /agent/v1). https:// with `caCert` trusts that certificate
+   * only; https:// without it, the system's CAs (a proxy with a public certificate); http:// only to
+   * loopback unless `allowInsecureHttp`: the constructor throws InsecureTransportError otherwise.
+   */
   baseUrl: string;
   /** the device credential from enrollment; set later with `setCredential` */
   credential?: string;
@@ -34,6 +39,7 @@ export interface GatewayClientOptions {
   bootId: () => string;
   /** a request that takes longer than this (beyond a long poll's wait) is abandoned; default 15 s */
   requestTimeoutMs?: number;
+  /** replaces the transport (tests inject faults with it); the URL is checked all the same */
   fetch?: typeof fetch;
 }
 
@@ -48,12 +54,22 @@ export class GatewayClient {
   private readonly baseUrl: string;
   private readonly fetch: typeof fetch;
   private readonly timeoutMs: number;
+  private readonly closeTransport: () => Promise<void>;
 
   constructor(private readonly options: GatewayClientOptions) {
+    // Checked before anything can be sent: the enrollment token and the credential it buys are secrets.
+    checkTransport(options.baseUrl, options);
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.credential = options.credential;
-    this.fetch = options.fetch ?? globalThis.fetch;
+    const pinned = !options.fetch && options.caCert ? pinnedFetch(options.caCert) : undefined;
+    this.fetch = options.fetch ?? pinned?.fetch ?? globalThis.fetch;
+    this.closeTransport = pinned ? pinned.close : async () => undefined;
     this.timeoutMs = options.requestTimeoutMs ?? 15_000;
+  }
+
+  /** Closes the pinned connections (when the agent stops). */
+  close(): Promise<void> {
+    return this.closeTransport();
   }
 
   setCredential(credential: string): void {

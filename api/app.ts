@@ -1,9 +1,11 @@
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { CommandKeyring } from '../config/command-keys';
+import type { ServerTls } from '../config/tls';
 import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
@@ -121,8 +123,11 @@ export interface RequestLimits {
   requestTimeoutMs?: number;
 }
 
-/** Starts the API and gateway on `port` (0: any free port, for tests). */
-export async function startServer(deps: AppDeps, options: { port: number; host?: string } & RequestLimits): Promise<RunningServer> {
+/**
+ * Starts the API and gateway on `port` (0: any free port, for tests): HTTPS when `tls` is given
+ * (config/tls.ts), else plain HTTP (tests, or behind a TLS-terminating proxy).
+ */
+export async function startServer(deps: AppDeps, options: { port: number; host?: string; tls?: ServerTls } & RequestLimits): Promise<RunningServer> {
   const notifier = new CommandNotifier(deps.databaseUrl, deps.log.child({ component: 'command-notifier' }));
   await notifier.start();
   const app = createApp(deps, notifier, createMetrics());
@@ -131,7 +136,12 @@ export async function startServer(deps: AppDeps, options: { port: number; host?:
   const headersTimeout = Math.min(options.headersTimeoutMs ?? 20_000, requestTimeout);
   // Node checks these limits every connectionsCheckingInterval (30 s by default, which would let a
   // slow body hold a socket twice as long as allowed): check every second, which costs nothing.
-  const server = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval: 1_000 }, app);
+  const limits = { requestTimeout, headersTimeout, connectionsCheckingInterval: 1_000 };
+  // Over TLS the handshake comes before the headers: a client that never finishes it gets no more time
+  // than one that never sends its headers (Node's own handshake timeout is 120 s).
+  const server = options.tls
+    ? createHttpsServer({ ...limits, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: headersTimeout, minVersion: 'TLSv1.2' }, app)
+    : createServer(limits, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => { server.off('error', reject); resolve(); });
@@ -141,7 +151,7 @@ export async function startServer(deps: AppDeps, options: { port: number; host?:
   server.keepAliveTimeout = 130_000;
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     stop: async () => {
       await notifier.stop();

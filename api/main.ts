@@ -1,5 +1,6 @@
 import { loadCommandKeys } from '../config/command-keys';
 import { loadConfig, reportsDirOf } from '../config/config';
+import { loadServerTls } from '../config/tls';
 import { createPool } from '../db/database';
 import { runMigrations } from '../db/migrate';
 import { createLogger } from '../worker/logger';
@@ -18,15 +19,17 @@ async function main(): Promise<void> {
   }
   // The gateway only announces the keys: give it the public key files and it never holds a private key.
   const commandKeys = loadCommandKeys(config, { requirePrivate: false });
+  // HTTPS when TLS_CERT_PATH and TLS_KEY_PATH are set; plain HTTP behind a TLS-terminating proxy.
+  const tls = loadServerTls(config);
   await runMigrations(config.DATABASE_URL!, (msg) => log.info(msg));
   const db = createPool(config.DATABASE_URL!);
   const client = await connectClient(config.TEMPORAL_ADDRESS!, config);
   const { catalog } = catalogFeedsOf(config);
   const server = await startServer(
     { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config) },
-    { port: config.PORT, host: '0.0.0.0' },
+    { port: config.PORT, host: '0.0.0.0', tls },
   );
-  log.info({ url: server.url }, 'API and agent gateway listening');
+  log.info({ url: server.url, tls: Boolean(tls) }, 'API and agent gateway listening');
   await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE });
   await reconcileCatalogSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, catalog });
   const stop = async () => {

@@ -156,7 +156,7 @@ export async function auBench(devices: number): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   const api = async (method: string, p: string, body?: unknown): Promise<any> => {
-    const res = await fetch(`${stack.apiUrl}${p}`, {
+    const res = await stack.fetch(`${stack.apiUrl}${p}`, {
       method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -181,7 +181,7 @@ export async function auBench(devices: number): Promise<void> {
         }),
       };
     });
-    fleet = startSimulatedFleet({ baseUrl: stack.apiUrl, devices: members, pollWaitSeconds: 20 });
+    fleet = startSimulatedFleet({ baseUrl: stack.apiUrl, caCert: stack.caCert, devices: members, pollWaitSeconds: 20 });
     await fleet.ready;
     progressLog(`${devices} devices registered and enrolled in ${((Date.now() - tReg) / 1000).toFixed(1)} s`);
 

@@ -19,7 +19,7 @@ export async function installBench(devices: number): Promise<void> {
   const apiKey = BENCH_API_KEY;
    
   const api = async (method: string, p: string, body?: unknown): Promise<any> => {
-    const res = await fetch(`${stack.apiUrl}${p}`, {
+    const res = await stack.fetch(`${stack.apiUrl}${p}`, {
       method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
     });
     return res.json();
@@ -41,7 +41,7 @@ export async function installBench(devices: number): Promise<void> {
         }),
       });
     }
-    const fleet = startSimulatedFleet({ baseUrl: stack.apiUrl, devices: members, pollWaitSeconds: 20 });
+    const fleet = startSimulatedFleet({ baseUrl: stack.apiUrl, caCert: stack.caCert, devices: members, pollWaitSeconds: 20 });
     await fleet.ready;
 
     const t0 = Date.now();

@@ -1,5 +1,5 @@
 /**
- * A small typed client of the operators' API (/api/v1). HTTP only: the CLI never talks to Temporal
+ * A small typed client of the operators' API (/api/v1). HTTP(S) only: the CLI never talks to Temporal
  * or PostgreSQL. Row types are imported as types from the server's modules, so they cannot drift.
  */
 import type { InstallView } from '../api/install-service';
@@ -7,6 +7,7 @@ import type { ClientRow, DeviceRow, SiteRow } from '../db/fleet-repository';
 import type { DevicePatchRow } from '../db/patch-repository';
 import type { PatchStatus } from '../domain/patch-status';
 import type { InstallStep } from '../workflows/install.contract';
+import { pinnedFetch } from '../agent/transport';
 
 /** The API answered with an error status; `message` is its `{ error }` text. */
 export class ApiError extends Error {
@@ -25,11 +26,22 @@ export class ConnectionError extends Error {
 export interface CreatedDevice { device: DeviceRow; enrollmentToken: string }
 export interface StartedInstall { workflowId: string; key: string; location: string }
 
+export interface PatchflowApiOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** PEM of the certificate (or CA) an https:// API must present; only it is trusted (e.g. npm start's dev certificate) */
+  caCert?: string;
+  fetch?: typeof fetch;
+}
+
 export class PatchflowApi {
   private readonly baseUrl: string;
+  private readonly fetch: typeof fetch;
 
-  constructor(private readonly options: { baseUrl: string; apiKey: string; fetch?: typeof fetch }) {
+  constructor(private readonly options: PatchflowApiOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    // Idle pinned connections do not keep the process alive (undici unrefs them): nothing to close.
+    this.fetch = options.fetch ?? (options.caCert ? pinnedFetch(options.caCert).fetch : globalThis.fetch);
   }
 
   get<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
@@ -60,7 +72,7 @@ export class PatchflowApi {
   private async send(method: string, path: string, body: unknown, accept = 'application/json', raw?: { text: string; contentType: string }): Promise<Response> {
     const url = `${this.baseUrl}/api/v1${path}`;
     try {
-      return await (this.options.fetch ?? fetch)(url, {
+      return await this.fetch(url, {
         method,
         headers: {
           authorization: `Bearer ${this.options.apiKey}`,
@@ -70,9 +82,11 @@ export class PatchflowApi {
         body: raw ? raw.text : body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      // fetch hides the socket error in `cause` (ECONNREFUSED, ENOTFOUND, ...)
+      // fetch hides the socket error in `cause` (ECONNREFUSED, ENOTFOUND, DEPTH_ZERO_SELF_SIGNED_CERT, ...)
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ConnectionError(this.baseUrl, cause?.code ?? cause?.message ?? (err as Error).message);
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(reason);
+      throw new ConnectionError(this.baseUrl, certificate ? `its TLS certificate is not trusted (${reason}): pass --ca-cert or set PATCHFLOW_CA_CERT` : reason);
     }
   }
 

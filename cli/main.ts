@@ -13,6 +13,8 @@ import type { InitialUpdateView } from '../api/initial-update-service';
 import type { ScheduleView } from '../api/schedule-service';
 import type { RolloutRow } from '../db/rollout-repository';
 import { ApiError, ConnectionError, PatchflowApi } from './api-client';
+import { resolveCaCert } from './ca-cert';
+import { InsecureTransportError } from '../agent/transport';
 import {
   parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
 } from './format';
@@ -28,7 +30,7 @@ import type { AuditRow } from '../db/audit-repository';
 type CatalogFeedView = Awaited<ReturnType<typeof listCatalogFeeds>>[number];
 type CatalogSyncView = Awaited<ReturnType<typeof describeCatalogSync>>;
 
-interface GlobalOptions { apiUrl: string; apiKey?: string; json?: boolean }
+interface GlobalOptions { apiUrl: string; apiKey?: string; caCert?: string; json?: boolean }
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const warn = (text: string) => process.stderr.write(`${text}\n`);
@@ -56,14 +58,16 @@ function packageVersion(): string {
 function buildProgram(): Command {
   const program = new Command('patchflow')
     .description('Operate Patchflow through its operators\' API: fleet, patch status and installs')
-    .addOption(new Option('--api-url <url>', 'operators\' API base URL').env('PATCHFLOW_API_URL').default('http://127.0.0.1:3000'))
+    .addOption(new Option('--api-url <url>', 'operators\' API base URL').env('PATCHFLOW_API_URL').default('https://127.0.0.1:3000'))
+    .addOption(new Option('--ca-cert <file>', 'PEM certificate (or CA) the https:// API must present (default for a local API: npm start\'s DATA_DIR/tls/dev-cert.pem)').env('PATCHFLOW_CA_CERT'))
     .addOption(new Option('--api-key <key>', 'operators\' API key').env('PATCHFLOW_API_KEY')) // .env(): help never prints the key
     .option('--json', 'print the API\'s raw JSON instead of tables')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)');
 
   const globals = () => program.opts<GlobalOptions>();
-  const api = () => new PatchflowApi({ baseUrl: globals().apiUrl, apiKey: resolveApiKey(globals().apiKey) });
+  const caCert = () => resolveCaCert(globals().apiUrl, globals().caCert);
+  const api = () => new PatchflowApi({ baseUrl: globals().apiUrl, apiKey: resolveApiKey(globals().apiKey), caCert: caCert() });
   /** Raw JSON with --json, else the human rendering. */
   const emit = <T>(data: T, human: (d: T) => string) => say(globals().json ? JSON.stringify(data, null, 2) : human(data));
 
@@ -315,7 +319,8 @@ function buildProgram(): Command {
     .option('--sandbox <dir>', 'root of the devices\' sandbox folders', path.join('.data', 'simulated-agents'))
     .option('--poll-wait <s>', 'long-poll wait in seconds', '25')
     .option('--verbose', 'print every agent event')
-    .action(async (o: { simulate: string; client: string; site: string; type?: string; seed?: string; sandbox: string; pollWait: string; verbose?: boolean }) => {
+    .option('--insecure-http', 'let the agents send their credentials over plain http:// to a host that is not this machine (a TLS-terminating proxy or trusted network on the path)')
+    .action(async (o: { simulate: string; client: string; site: string; type?: string; seed?: string; sandbox: string; pollWait: string; verbose?: boolean; insecureHttp?: boolean }) => {
       const options = {
         apiUrl: globals().apiUrl.replace(/\/+$/, ''),
         count: parseIntOption(o.simulate, '--simulate', 1, 500),
@@ -326,6 +331,9 @@ function buildProgram(): Command {
         sandboxRoot: path.resolve(o.sandbox),
         pollWaitSeconds: parseIntOption(o.pollWait, '--poll-wait', 1, 120),
         verbose: !!o.verbose,
+        // The agents pin the same certificate as the CLI (--ca-cert): they refuse any other.
+        caCert: caCert(),
+        allowInsecureHttp: !!o.insecureHttp,
       };
       process.exitCode = await runSimulatedAgents(api(), options, { say, warn });
     });
@@ -371,7 +379,7 @@ function describeError(err: unknown): string {
   if (err instanceof ConnectionError) {
     return `error: ${err.message}\nIs Patchflow running? Start it with \`npm start\`, or point --api-url / PATCHFLOW_API_URL at it.`;
   }
-  if (err instanceof UsageError) return `error: ${err.message}`;
+  if (err instanceof UsageError || err instanceof InsecureTransportError) return `error: ${err.message}`;
   return `error: ${(err as Error)?.stack ?? String(err)}`;
 }
 

@@ -11,6 +11,7 @@ import { seedFromText } from '../agent/prng';
 import { SimulatedWindowsDevice } from '../agent/simulated-device';
 import type { DeviceRow } from '../db/fleet-repository';
 import type { PinnedCommandKey } from '../domain/command-envelope';
+import { checkTransport } from '../agent/transport';
 import type { PatchflowApi } from './api-client';
 import type { DeviceType } from './format';
 
@@ -26,6 +27,10 @@ export interface SimulateOptions {
   sandboxRoot: string;
   pollWaitSeconds: number;
   verbose: boolean;
+  /** PEM the https:// gateway must present (--ca-cert): every agent pins it and refuses any other */
+  caCert?: string;
+  /** --insecure-http: credentials may go over http:// to a host that is not loopback */
+  allowInsecureHttp?: boolean;
 }
 
 interface Output { say(line: string): void; warn(line: string): void }
@@ -139,6 +144,8 @@ function untilInterrupted(done: Promise<unknown>): Promise<string> {
 
 /** Runs the simulated fleet; resolves with the process exit code once it has stopped. */
 export async function runSimulatedAgents(api: PatchflowApi, options: SimulateOptions, out: Output): Promise<number> {
+  // Before any device is registered: agents that may not talk to this URL would leave tokens unused.
+  checkTransport(options.apiUrl, options);
   const { client, site } = await ensureClientAndSite(api, options.clientName, options.siteName);
   const saved = loadCredentials(options.sandboxRoot);
   const planned = await planDevices(api, site.id, options, saved, out);
@@ -154,6 +161,8 @@ export async function runSimulatedAgents(api: PatchflowApi, options: SimulateOpt
   };
   const fleet = startSimulatedFleet({
     baseUrl: options.apiUrl,
+    caCert: options.caCert,
+    allowInsecureHttp: options.allowInsecureHttp,
     devices: planned.map((p) => p.member),
     pollWaitSeconds: options.pollWaitSeconds,
     log: (obj, msg) => {

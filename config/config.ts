@@ -25,6 +25,12 @@ const schema = z.object({
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   /** the API and agent gateway */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /**
+   * PEM files of the certificate (chain) and private key the API/agent gateway serves HTTPS with; both or
+   * neither (neither: plain HTTP, e.g. behind a TLS-terminating proxy). `npm start` makes a dev pair.
+   */
+  TLS_CERT_PATH: z.string().min(1).optional(),
+  TLS_KEY_PATH: z.string().min(1).optional(),
   /** operators' API key (role admin); required outside development */
   PATCHFLOW_API_KEY: z.string().min(16, 'PATCHFLOW_API_KEY must be at least 16 characters').optional(),
   /** where the worker serves the Temporal SDK's Prometheus metrics, e.g. 0.0.0.0:9464 (unset: off) */
@@ -57,6 +63,9 @@ const schema = z.object({
 export type Config = z.infer<typeof schema>;
 
 function checked(c: Config): Config {
+  if (Boolean(c.TLS_CERT_PATH) !== Boolean(c.TLS_KEY_PATH)) {
+    throw new Error(`invalid configuration: TLS_CERT_PATH and TLS_KEY_PATH go together (${c.TLS_CERT_PATH ? 'TLS_KEY_PATH' : 'TLS_CERT_PATH'} is not set)`);
+  }
   if (Boolean(c.CATALOG_FEED_URL) !== Boolean(c.CATALOG_FEED_PUBLIC_KEY_PATH)) {
     throw new Error('invalid configuration: CATALOG_FEED_URL and CATALOG_FEED_PUBLIC_KEY_PATH go together (a feed is only trusted with its pinned key)');
   }

@@ -94,13 +94,16 @@ export interface DemoFleet {
  */
 export async function startDemoFleet(options: {
   apiUrl: string; apiKey: string; dataDir: string; count: number; log: Logger;
+  /** the API's certificate: every demo agent pins it (and the demo's own calls trust only it) */
+  caCert: string;
+  fetch: typeof fetch;
   /**
    * The server's command keys, for demo agents saved before commands were signed: handed over here, out
    * of band, as an installer would bake them in (never taken from the gateway, which would defeat pinning).
    */
   commandKeys: PinnedCommandKey[];
 }): Promise<DemoFleet> {
-  const api: Api = demoApi(options.apiUrl, options.apiKey);
+  const api: Api = demoApi(options.apiUrl, options.apiKey, options.fetch);
   const savedFile = path.join(options.dataDir, 'demo-agents.json');
   const saved: Record<string, SavedAgent> = fs.existsSync(savedFile) ? JSON.parse(fs.readFileSync(savedFile, 'utf8')) : {};
 
@@ -127,6 +130,7 @@ export async function startDemoFleet(options: {
 
   const fleet = startSimulatedFleet({
     baseUrl: options.apiUrl,
+    caCert: options.caCert,
     devices: members,
     pollWaitSeconds: 20,
     log: (obj, msg) => options.log.debug({ component: 'simulated-agent', ...obj }, msg),

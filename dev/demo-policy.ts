@@ -2,10 +2,10 @@ import type { Client } from '@temporalio/client';
 
 type Api = (method: string, urlPath: string, body?: unknown) => Promise<any>;
 
-/** An API caller for the demo: JSON in and out, throwing with the API's error text. */
-export function demoApi(apiUrl: string, apiKey: string): Api {
+/** An API caller for the demo: JSON in and out, throwing with the API's error text (`fetchImpl`: the one that pins the dev certificate). */
+export function demoApi(apiUrl: string, apiKey: string, fetchImpl: typeof fetch = fetch): Api {
   return async (method, urlPath, body) => {
-    const res = await fetch(`${apiUrl}${urlPath}`, {
+    const res = await fetchImpl(`${apiUrl}${urlPath}`, {
       method,
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -7,6 +7,8 @@ import { reconcileCatalogSchedules, startCatalogSync } from '../api/catalog-serv
 import { reconcileSchedules } from '../api/schedule-service';
 import { ensureDevSigningKey, loadCommandKeys, type CommandKeyring } from '../config/command-keys';
 import { reportsDirOf, type Config } from '../config/config';
+import { devCertificateDir, ensureDevCertificate, loadServerTls } from '../config/tls';
+import { pinnedFetch } from '../agent/transport';
 import { createPool, type Db } from '../db/database';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { runMigrations } from '../db/migrate';
@@ -19,7 +21,14 @@ import { publishDevCatalogFeed } from './dev-catalog-feed';
 import { findTemporalCli, startTemporalDevServer } from './temporal-server';
 
 export interface DevStack {
+  /** https:// (TLS_CERT_PATH/TLS_KEY_PATH, else the dev certificate) */
   apiUrl: string;
+  /** the PEM file agents and curl pin for the API (`--cacert`) */
+  caCertPath: string;
+  /** its text */
+  caCert: string;
+  /** a fetch that trusts exactly that certificate, for the demo's own API calls */
+  fetch: typeof fetch;
   /** what the first catalog sync did (the simulator's signed feed unless CATALOG_FEED_URL) */
   catalogSync?: CatalogSyncResult;
   temporalAddress: string;
@@ -96,14 +105,25 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
       await running;
     });
 
+    // HTTPS always: a configured certificate, else a self-signed dev one for 127.0.0.1 and localhost
+    // (DATA_DIR/tls, reused, renewed when it nears expiry) that the demo's agents pin.
+    let tlsFiles = { TLS_CERT_PATH: config.TLS_CERT_PATH, TLS_KEY_PATH: config.TLS_KEY_PATH };
+    if (!tlsFiles.TLS_CERT_PATH) {
+      const dev = await ensureDevCertificate(devCertificateDir(dataDir));
+      log.info({ cert: dev.certPath, generated: dev.generated, notAfter: dev.notAfter.toISOString() }, 'dev TLS certificate');
+      tlsFiles = { TLS_CERT_PATH: dev.certPath, TLS_KEY_PATH: dev.keyPath };
+    }
+    const tls = loadServerTls(tlsFiles)!;
+    const pinned = pinnedFetch(tls.cert);
     const api: RunningServer = await startServer(
       {
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
         pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys, catalog: feeds.catalog, reportsDir: reportsDirOf(config),
       },
-      { port: config.PORT },
+      { port: config.PORT, tls },
     );
     stops.push(() => api.stop());
+    stops.push(() => pinned.close());
     // Postgres holds the schedules; make Temporal's Schedules agree with it (heals any drift).
     await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, installTiming: options.installTiming });
     const catalogDeps = { db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, catalog: feeds.catalog };
@@ -112,7 +132,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
     const sync = await startCatalogSync(catalogDeps, { requestedBy: 'npm start' });
     const catalogSync = (await client.workflow.getHandle(sync.workflowId, sync.runId).result()) as CatalogSyncResult;
     log.info({ feedId: sync.feedId, outcome: catalogSync.outcome, sequence: catalogSync.sequence, reason: catalogSync.reason }, 'catalog synced');
-    return { apiUrl: api.url, catalogSync, temporalAddress, temporalUiUrl, databaseUrl, db, client, commandKeys, stop };
+    return { apiUrl: api.url, caCertPath: path.resolve(tlsFiles.TLS_CERT_PATH!), caCert: tls.cert, fetch: pinned.fetch, catalogSync, temporalAddress, temporalUiUrl, databaseUrl, db, client, commandKeys, stop };
   } catch (err) {
     await stop();
     throw err;

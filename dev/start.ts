@@ -63,14 +63,16 @@ async function main(): Promise<void> {
 
   let demo: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
   if (config.DEMO_DEVICES > 0) {
-    demo = await startDemoFleet({ apiUrl: stack.apiUrl, apiKey, dataDir, count: config.DEMO_DEVICES, log, commandKeys: pinnableKeys(stack.commandKeys) });
-    const api = demoApi(stack.apiUrl, apiKey);
+    demo = await startDemoFleet({
+      apiUrl: stack.apiUrl, apiKey, dataDir, count: config.DEMO_DEVICES, log, commandKeys: pinnableKeys(stack.commandKeys), caCert: stack.caCert, fetch: stack.fetch,
+    });
+    const api = demoApi(stack.apiUrl, apiKey, stack.fetch);
     await ensureDemoPolicies(api);
     const scanned = await scanFleet(api, stack.client);
     say(`Scanned ${scanned.scanned} devices under the demo approval policies${scanned.unfinished ? ` (${scanned.unfinished} still scanning)` : ''}.`);
     let started = 0;
     for (const deviceId of demo.deviceIds) {
-      const res = await fetch(`${stack.apiUrl}/api/v1/devices/${deviceId}/installs`, {
+      const res = await stack.fetch(`${stack.apiUrl}/api/v1/devices/${deviceId}/installs`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
         body: '{}',
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
       else log.info({ deviceId, status: res.status, answer: await res.json() }, 'demo install not started');
     }
     for (const deviceId of demo.newMachineIds) {
-      const res = await fetch(`${stack.apiUrl}/api/v1/devices/${deviceId}/initial-update`, {
+      const res = await stack.fetch(`${stack.apiUrl}/api/v1/devices/${deviceId}/initial-update`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
         body: '{}',
@@ -92,11 +94,15 @@ async function main(): Promise<void> {
     say(`Demo fleet: ${demo.deviceIds.length + demo.newMachineIds.length} simulated devices, ${started} installs started.`);
   }
 
+  // Short when it is under the working folder (.data/tls/dev-cert.pem), else absolute.
+  const relative = path.relative(process.cwd(), stack.caCertPath);
+  const cacert = relative && !relative.startsWith('..') ? relative : stack.caCertPath;
   const ui = stack.temporalUiUrl ? `${stack.temporalUiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows` : `(existing server at ${stack.temporalAddress})`;
   const lines = [
     '',
     `Patchflow is running (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s).`,
     `  API + agent gateway  ${stack.apiUrl}   (API key in ${config.PATCHFLOW_API_KEY ? 'PATCHFLOW_API_KEY' : path.join(config.DATA_DIR, 'api-key')})`,
+    `  TLS certificate      ${cacert}   (self-signed for 127.0.0.1 and localhost unless TLS_CERT_PATH: pin it with --cacert; a browser asks once)`,
     `  Temporal Web UI      ${ui}`,
     `  Temporal frontend    ${stack.temporalAddress}`,
     `  Metrics              ${stack.apiUrl}/metrics   (same API key)`,
@@ -104,9 +110,9 @@ async function main(): Promise<void> {
     `  Log                  ${logFile}`,
     '',
     'Try:',
-    `  curl -s -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices`,
-    `  curl -s -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices/<deviceId>/patches`,
-    `  curl -s -X POST -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\`,
+    `  curl -s --cacert ${cacert} -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices`,
+    `  curl -s --cacert ${cacert} -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices/<deviceId>/patches`,
+    `  curl -s --cacert ${cacert} -X POST -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\`,
     `       -d '{"kbs":["KB5034439"]}' ${stack.apiUrl}/api/v1/devices/<deviceId>/installs`,
     `  In the Web UI, filter with:  Operation = "install"   or   DeviceId = "<deviceId>"`,
     '',

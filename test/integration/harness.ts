@@ -8,6 +8,8 @@ import type { CatalogFeedSource } from '../../activities/catalog-activities';
 import { SIMULATOR_FEED_ID, simulatorCatalogFeed, writeCatalogFeed } from '../../agent/catalog-feed';
 import { startServer, type AppDeps, type RequestLimits, type RunningServer } from '../../api/app';
 import { keyringFromPem, type CommandKeyring } from '../../config/command-keys';
+import type { ServerTls } from '../../config/tls';
+import { pinnedFetch } from '../../agent/transport';
 import type { CatalogFeed } from '../../domain/catalog-feed';
 import { generateSigningKeyPair, type SigningKeyPair } from '../../domain/signatures';
 import type { CatalogConfig, CatalogSyncResult } from '../../workflows/catalog-sync.contract';
@@ -63,7 +65,11 @@ export interface Harness {
  * One test file's world: a pg pool on the run's database, a Temporal client, a worker on a task queue
  * of its own, and the real API + gateway on a free port. Agents talk to `server.url` over HTTP.
  */
-export async function startHarness(options: { installTiming?: InstallTimingInput; startWorker?: boolean; app?: Partial<AppDeps>; limits?: RequestLimits } = {}): Promise<Harness> {
+export async function startHarness(options: {
+  installTiming?: InstallTimingInput; startWorker?: boolean; app?: Partial<AppDeps>; limits?: RequestLimits;
+  /** serve HTTPS with this certificate (h.api then trusts exactly it); default plain HTTP */
+  tls?: ServerTls;
+} = {}): Promise<Harness> {
   const databaseUrl = process.env.PATCHFLOW_TEST_DATABASE_URL!;
   const address = process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS!;
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -92,8 +98,10 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       ...options.app,
       commandKeys,
     },
-    { port, ...options.limits },
+    { port, ...options.limits, tls: options.tls },
   );
+  const pinned = options.tls ? pinnedFetch(options.tls.cert) : undefined;
+  const apiFetch = pinned?.fetch ?? fetch;
   let server = await serve(0);
   let connection: NativeConnection | undefined;
   let running: Promise<void> | undefined;
@@ -114,7 +122,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       return { ...result, workflowId: r.body.workflowId, runId: r.body.runId };
     },
     async api(method, urlPath, body, headers = {}) {
-      const res = await fetch(`${server.url}${urlPath}`, {
+      const res = await apiFetch(`${server.url}${urlPath}`, {
         method,
         headers: { authorization: `Bearer ${API_KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -155,6 +163,7 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       await h.stopWorker();
       await server.stop();
       await connection?.close();
+      await pinned?.close();
       await client.connection.close();
       await db.end();
     },
