@@ -98,6 +98,9 @@ async function main(): Promise<void> {
   const relative = path.relative(process.cwd(), stack.caCertPath);
   const cacert = relative && !relative.startsWith('..') ? relative : stack.caCertPath;
   const ui = stack.temporalUiUrl ? `${stack.temporalUiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows` : `(existing server at ${stack.temporalAddress})`;
+  // The banner says where the key is, never the key: terminals are scrolled back, logged and shared.
+  const keyFile = path.relative(process.cwd(), path.join(config.DATA_DIR, 'api-key'));
+  const auth = config.PATCHFLOW_API_KEY ? '"Authorization: Bearer $PATCHFLOW_API_KEY"' : `"Authorization: Bearer $(cat ${keyFile})"`;
   const lines = [
     '',
     `Patchflow is running (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s).`,
@@ -110,9 +113,9 @@ async function main(): Promise<void> {
     `  Log                  ${logFile}`,
     '',
     'Try:',
-    `  curl -s --cacert ${cacert} -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices`,
-    `  curl -s --cacert ${cacert} -H "Authorization: Bearer ${apiKey}" ${stack.apiUrl}/api/v1/devices/<deviceId>/patches`,
-    `  curl -s --cacert ${cacert} -X POST -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\`,
+    `  curl -s --cacert ${cacert} -H ${auth} ${stack.apiUrl}/api/v1/devices`,
+    `  curl -s --cacert ${cacert} -H ${auth} ${stack.apiUrl}/api/v1/devices/<deviceId>/patches`,
+    `  curl -s --cacert ${cacert} -X POST -H ${auth} -H 'content-type: application/json' \\`,
     `       -d '{"kbs":["KB5034439"]}' ${stack.apiUrl}/api/v1/devices/<deviceId>/installs`,
     `  In the Web UI, filter with:  Operation = "install"   or   DeviceId = "<deviceId>"`,
     '',
