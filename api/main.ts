@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const client = await connectClient(config.TEMPORAL_ADDRESS!, config);
   const { catalog } = catalogFeedsOf(config);
   const server = await startServer(
-    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config) },
+    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config),
+      recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 } },
     { port: config.PORT, host: '0.0.0.0' },
   );
   log.info({ url: server.url }, 'API and agent gateway listening');

@@ -63,9 +63,13 @@ export interface Harness {
  * One test file's world: a pg pool on the run's database, a Temporal client, a worker on a task queue
  * of its own, and the real API + gateway on a free port. Agents talk to `server.url` over HTTP.
  */
-export async function startHarness(options: { installTiming?: InstallTimingInput; startWorker?: boolean; app?: Partial<AppDeps>; limits?: RequestLimits } = {}): Promise<Harness> {
-  const databaseUrl = process.env.PATCHFLOW_TEST_DATABASE_URL!;
-  const address = process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS!;
+export async function startHarness(options: {
+  installTiming?: InstallTimingInput; startWorker?: boolean; app?: Partial<AppDeps>; limits?: RequestLimits;
+  /** another database (default: the run's shared one) and Temporal (default: the run's dev server) */
+  databaseUrl?: string; temporalAddress?: string;
+} = {}): Promise<Harness> {
+  const databaseUrl = options.databaseUrl ?? process.env.PATCHFLOW_TEST_DATABASE_URL!;
+  const address = options.temporalAddress ?? process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS!;
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   installRuntimeLogger(log);
   const db = createPool(databaseUrl);
@@ -89,6 +93,8 @@ export async function startHarness(options: { installTiming?: InstallTimingInput
       initialUpdateRetry: { busySeconds: 1, failedSeconds: 1, maxSeconds: 2 },
       catalog,
       reportsDir,
+      // Recovery in seconds: steps in tests may have heartbeat timeouts of a few seconds.
+      recovery: { keepAliveIntervalMs: 1_000, completerIntervalMs: 2_000, completerProbeIntervalMs: 250 },
       ...options.app,
       commandKeys,
     },
