@@ -1,4 +1,4 @@
-import type { PinnedCommandKey } from '../domain/command-envelope';
+import { refusalError, RefusalReason, type PinnedCommandKey } from '../domain/command-envelope';
 import type { AgentCommand, CommandOutcome, TrustKeysPayload } from '../domain/device-protocol';
 import { CommandTrust } from './command-trust';
 import { GatewayClient, GatewayError, isTransient, type EnrollResponse, type Progress } from './gateway-client';
@@ -48,13 +48,16 @@ export async function runSimulatedAgent(options: SimulatedAgentOptions): Promise
   client.setCredential(enrollment.credential);
   options.onEnrolled?.(enrollment);
   const trust = new CommandTrust(enrollment.deviceId, enrollment.commandKeys, options.clock);
-  const ctx: Ctx = { client, device, signal, log: logFor, trust, onCommandKeys: options.onCommandKeys };
+  const ctx: Ctx = { client, device, signal, log: logFor, trust, startedEnvelopes: new Set(), onCommandKeys: options.onCommandKeys };
 
   let failures = 0;
+  // Until a poll answers: commands claimed for this device before it started may never have reached it.
+  let restarted = true;
   while (!signal.aborted) {
     let commands: AgentCommand[];
     try {
-      commands = await client.pollCommands(pollWaitSeconds, signal);
+      commands = await client.pollCommands(pollWaitSeconds, signal, { restarted });
+      restarted = false;
       failures = 0;
     } catch (err) {
       if (signal.aborted) break;
@@ -82,6 +85,8 @@ interface Ctx {
   signal: AbortSignal;
   log: AgentLog;
   trust: CommandTrust;
+  /** envelopes (command id # sequence) that started running on this agent */
+  startedEnvelopes: Set<string>;
   onCommandKeys?: (keys: PinnedCommandKey[]) => void;
 }
 
@@ -126,6 +131,21 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
     await postOutcome(ctx, command, admitted.outcome);
     return;
   }
+  const envelope = `${command.id}#${command.signature?.sequence}`;
+  if (admitted.redelivery) {
+    // An envelope it already admitted, offered again because the server could not know it arrived:
+    // the journal answers it if it ran to a final outcome (device.handle), it runs if it never
+    // started. One that started and ended without a final outcome (busy, retryable) is not run again
+    // on the old envelope: the server's next attempt brings a new one.
+    if (!ctx.device.journalEntry(command.id) && ctx.startedEnvelopes.has(envelope)) {
+      ctx.log({ commandId: command.id, type: command.type }, 'redelivered envelope already ran; refused');
+      await postOutcome(ctx, command, { status: 'failed', error: refusalError(RefusalReason.Replayed, `sequence ${command.signature!.sequence} already ran without a final outcome`) });
+      return;
+    }
+    ctx.log({ commandId: command.id, type: command.type }, 'command redelivered');
+  }
+  ctx.startedEnvelopes.add(envelope);
+  if (ctx.startedEnvelopes.size > 4096) ctx.startedEnvelopes.delete(ctx.startedEnvelopes.values().next().value!);
   if (command.type === 'trust_keys') {
     const outcome = ctx.trust.trustKeys(command.payload as TrustKeysPayload);
     if (outcome.status === 'succeeded') ctx.onCommandKeys?.(ctx.trust.keys);

@@ -75,8 +75,8 @@ export class GatewayClient {
   }
 
   /** Long-polls for commands; an empty list when nothing arrived within `waitSeconds`. */
-  async pollCommands(waitSeconds: number, signal?: AbortSignal): Promise<AgentCommand[]> {
-    const body = await this.call('GET', `/agent/v1/commands?wait=${encodeURIComponent(waitSeconds)}`, {
+  async pollCommands(waitSeconds: number, signal?: AbortSignal, options: { restarted?: boolean } = {}): Promise<AgentCommand[]> {
+    const body = await this.call('GET', `/agent/v1/commands?wait=${encodeURIComponent(waitSeconds)}${options.restarted ? '&restarted=true' : ''}`, {
       signal,
       extraTimeoutMs: waitSeconds * 1000,
     });

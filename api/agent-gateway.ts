@@ -45,6 +45,8 @@ export interface GatewayDeps {
   installTiming?: InstallTimingInput;
   /** the command keys agents pin at enrollment (public halves only are used here: the gateway never signs) */
   commandKeys: CommandKeyring;
+  /** a claimed, unanswered command is offered again after this long (default: the poll wait + 30 s) */
+  claimLeaseSeconds?: number;
   /** delivers the answers this gateway could not hand to Temporal itself (api/result-delivery.ts) */
   completer?: ResultCompleter;
 }
@@ -142,7 +144,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     let rows: CommandRow[];
     for (;;) {
       const announced = notifier.subscribe(device.deviceId, deadline - Date.now(), aborted.signal);
-      rows = await claimPendingCommands(db, device.deviceId);
+      rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30, restarted: query.restarted });
       if (rows.length > 0 || Date.now() >= deadline || aborted.signal.aborted) {
         announced.cancel();
         break;

@@ -71,6 +71,8 @@ export const enrollSchema = z.object({
 
 export const pollQuerySchema = z.object({
   wait: z.coerce.number().int().min(0).max(120).optional(),
+  /** the agent's first poll since it started: commands claimed before may never have reached it */
+  restarted: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
 });
 
 export const bootIdHeader = z.string().min(1).max(200);

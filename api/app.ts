@@ -59,6 +59,8 @@ export interface RecoveryOptions {
   completerIntervalMs?: number;
   /** how often the completer asks whether Temporal is back after a failed delivery (default 1 s) */
   completerProbeIntervalMs?: number;
+  /** a claimed command with no answer or progress is offered again after this long (default: poll wait + 30 s) */
+  claimLeaseSeconds?: number;
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -112,7 +114,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     metrics.oldestUndeliveredSeconds.set(owed.oldestSeconds);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds }));
+  app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));

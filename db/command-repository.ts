@@ -108,16 +108,26 @@ export async function recordCommandAttempt(
 
 /**
  * Hands the device its pending commands, each once per attempt: the UPDATE claims them, so a second
- * poll (from this or another gateway replica) does not get the same attempt again.
+ * poll (from this or another gateway replica) does not get the same attempt again. A claimed command
+ * is handed out again when the poll reply that carried it may have been lost: its claim is older than
+ * `claimLeaseSeconds` with no answer or progress since, or the agent says it restarted (`restarted`).
+ * It goes out as the same signed envelope; the agent admits that exact envelope again (its journal
+ * answers it if it already ran).
  */
-export async function claimPendingCommands(db: Queryable, deviceId: string, limit = 10): Promise<CommandRow[]> {
+export async function claimPendingCommands(
+  db: Queryable,
+  deviceId: string,
+  options: { limit?: number; claimLeaseSeconds?: number; restarted?: boolean } = {},
+): Promise<CommandRow[]> {
   const { rows } = await db.query(
     `UPDATE agent_commands SET status = 'claimed', claimed_attempt = attempt, claimed_at = now(), updated_at = now()
      WHERE id IN (
-       SELECT id FROM agent_commands WHERE device_id = $1::uuid AND status = 'pending'
+       SELECT id FROM agent_commands WHERE device_id = $1::uuid
+         AND (status = 'pending'
+              OR (status = 'claimed' AND ($4::boolean OR claimed_at < now() - make_interval(secs => $3::float8))))
        ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)
      RETURNING *`,
-    [deviceId, limit],
+    [deviceId, options.limit ?? 10, options.claimLeaseSeconds ?? 86_400, options.restarted ?? false],
   );
   return rows.map(toRow).sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -225,9 +235,17 @@ export async function waitingCommands(db: Queryable, afterId: string, limit: num
   return rows.map((r) => ({ id: r.id, taskToken: r.task_token, attempt: r.attempt, status: r.status, lastProgress: r.last_progress ?? null }));
 }
 
-/** Keeps the device's last progress report, for the keep-alive heartbeats (operational state, not audited). */
+/**
+ * Keeps the device's last progress report, for the keep-alive heartbeats (operational state, not
+ * audited). Progress proves the device has the command: a claimed one's lease starts again.
+ */
 export async function recordProgress(db: Queryable, id: string, progress: unknown): Promise<void> {
-  await db.query('UPDATE agent_commands SET last_progress = $2::jsonb WHERE id = $1::text', [id, JSON.stringify(progress)]);
+  await db.query(
+    `UPDATE agent_commands SET last_progress = $2::jsonb,
+            claimed_at = CASE WHEN status = 'claimed' THEN now() ELSE claimed_at END
+     WHERE id = $1::text`,
+    [id, JSON.stringify(progress)],
+  );
 }
 
 /**

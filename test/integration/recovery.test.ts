@@ -22,6 +22,7 @@ const LONG_STEPS: InstallTimingInput = {
   commandTimeoutSeconds: { scan: 600, download: 600, copy: 600, execute: 600, reboot: 600, cleanup: 600 },
 };
 const HEARTBEAT_TIMEOUT_SECONDS = 5;
+const CLAIM_LEASE_SECONDS = 4;
 
 const fleets: SimulatedFleet[] = [];
 afterAll(async () => { for (const f of fleets) await f.stop(); });
@@ -63,7 +64,12 @@ async function firstStepStart(h: Harness, workflowId: string, type: string) {
 
 describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)', () => {
   let h: Harness;
-  beforeAll(async () => { h = await startHarness({ installTiming: { ...LONG_STEPS, heartbeatTimeoutSeconds: HEARTBEAT_TIMEOUT_SECONDS } }); });
+  beforeAll(async () => {
+    h = await startHarness({
+      installTiming: { ...LONG_STEPS, heartbeatTimeoutSeconds: HEARTBEAT_TIMEOUT_SECONDS },
+      app: { recovery: { keepAliveIntervalMs: 1_000, completerIntervalMs: 2_000, completerProbeIntervalMs: 250, claimLeaseSeconds: CLAIM_LEASE_SECONDS } },
+    });
+  });
   afterAll(async () => { await h.stop(); });
 
   test('a worker killed between taking a device step and recording its command: the step is retried and the install completes', async () => {
@@ -106,6 +112,73 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       if (!h.worker) await h.startWorker();
     }
+  });
+
+  test('a device offline for longer than the heartbeat timeout keeps its step waiting (heartbeated), then finishes it', async () => {
+    const { deviceId, device, fleet } = await simulatedDevice(h, 'SRV-AWAY', { missingKbs: [SSU] });
+    const { credential, commandKeys } = fleet.agents[0]!;
+    await fleet.stop();
+    const workflowId = await install(h, deviceId);
+    const row = await eventually(async () => {
+      const r = await h.db.query(`SELECT id, attempt, status FROM agent_commands WHERE workflow_id = $1 AND type = 'scan'`, [workflowId]);
+      return r.rows[0];
+    }, 30_000, 'the scan to be recorded');
+    // Three heartbeat timeouts away: the gateway keeps the attempt alive, so it is never retried.
+    await new Promise((r) => setTimeout(r, 3 * HEARTBEAT_TIMEOUT_SECONDS * 1000));
+    const waiting = (await h.db.query('SELECT attempt, status FROM agent_commands WHERE id = $1', [row.id])).rows[0];
+    // Pending, or claimed by the poll the stopping agent abandoned (offered again once its lease runs out).
+    expect(waiting.attempt).toBe(1);
+    expect(['pending', 'claimed']).toContain(waiting.status);
+    const back = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, credential, commandKeys }], pollWaitSeconds: 2 });
+    fleets.push(back);
+    const result = (await h.client.workflow.getHandle(workflowId).result()) as InstallResult;
+
+    expect(result.outcome).toBe('succeeded');
+    expect((await firstStepStart(h, workflowId, 'scan')).attempt).toBe(1);
+  });
+
+  /** A proxy's view: the gateway answered, the agent never got it. Only the first reply that carries commands. */
+  async function installWithDroppedPollReply(name: string, options: { settleFirst: boolean }) {
+    let dropped: string[] | undefined;
+    const droppingFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (dropped || !String(input).includes('/agent/v1/commands?')) return res;
+      const body = (await res.clone().json().catch(() => undefined)) as { commands?: { id: string }[] } | undefined;
+      if (!body?.commands?.length) return res;
+      dropped = body.commands.map((c) => c.id);
+      throw new TypeError('fetch failed (reply dropped by the test proxy)');
+    };
+    const { deviceId, enrollmentToken } = await h.createDevice(name);
+    const device = new SimulatedWindowsDevice({ id: name.toLowerCase(), name, sandboxDir: fs.mkdtempSync(path.join(h.scratch, `${name}-`)), os: 'server2022', seed: 7, rebootDurationMs: 1000, missingKbs: [SSU] });
+    const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2, fetch: droppingFetch });
+    fleets.push(fleet);
+    await fleet.ready;
+    // Past its first (empty) poll the agent no longer says "restarted": only the claim lease helps then.
+    if (options.settleFirst) await new Promise((r) => setTimeout(r, 3_000));
+    const started = Date.now();
+    const workflowId = await install(h, deviceId);
+    const result = (await h.client.workflow.getHandle(workflowId).result()) as InstallResult;
+    const took = (Date.now() - started) / 1000;
+
+    expect(result.outcome).toBe('succeeded');
+    expect(dropped?.length).toBeGreaterThan(0);
+    // Offered again, not retried: the same attempt (the same signed envelope) finished the step.
+    const rows = (await h.db.query('SELECT attempt, status FROM agent_commands WHERE id = ANY($1::text[])', [dropped])).rows;
+    expect(rows.map((r) => [r.attempt, r.status])).toEqual(dropped!.map(() => [1, 'succeeded']));
+    expect(device.executionCount(SSU)).toBe(1);
+    expect(took).toBeLessThan(CLAIM_LEASE_SECONDS + 45);
+    return took;
+  }
+
+  test('a poll reply carrying a command is dropped: the command is offered again when its claim lease runs out, and the install completes', async () => {
+    const took = await installWithDroppedPollReply('SRV-DROP', { settleFirst: true });
+    expect(took).toBeGreaterThanOrEqual(CLAIM_LEASE_SECONDS - 1); // it waited for the lease
+    console.log(`[recovery] poll reply dropped: install done in ${took.toFixed(1)} s (claim lease ${CLAIM_LEASE_SECONDS} s)`);
+  });
+
+  test('the first poll reply after the agent started is dropped: its next poll says "restarted" and gets the command at once', async () => {
+    const took = await installWithDroppedPollReply('SRV-FRESH', { settleFirst: false });
+    console.log(`[recovery] first poll reply dropped: install done in ${took.toFixed(1)} s (restarted poll)`);
   });
 });
 
