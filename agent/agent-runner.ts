@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { refusalError, RefusalReason, type PinnedCommandKey } from '../domain/command-envelope';
 import type { AgentCommand, CommandOutcome, TrustKeysPayload } from '../domain/device-protocol';
 import { CommandTrust } from './command-trust';
@@ -103,10 +104,12 @@ async function obtainCredential(
     return { deviceId: deviceIdOfCredential(options.credential), credential: options.credential, commandKeys: options.commandKeys };
   }
   if (!options.enrollmentToken) throw new Error(`device ${ctx.device.name}: give either a credential or an enrollment token`);
+  // One nonce for every try: a retry after a lost answer proves it is the same agent (issue 16.3).
+  const enrollmentNonce = randomBytes(24).toString('base64url');
   for (let attempt = 1; !ctx.signal.aborted; attempt++) {
     try {
       const enrolled: EnrollResponse = await ctx.client.enroll(
-        { enrollmentToken: options.enrollmentToken, hostname: ctx.device.name, bootId: ctx.device.bootId },
+        { enrollmentToken: options.enrollmentToken, hostname: ctx.device.name, bootId: ctx.device.bootId, enrollmentNonce },
         ctx.signal,
       );
       ctx.log({ deviceId: enrolled.deviceId }, 'enrolled');

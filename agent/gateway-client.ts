@@ -13,6 +13,8 @@ export interface EnrollRequest {
   enrollmentToken: string;
   hostname: string;
   bootId: string;
+  /** the same for every try of one enrollment (a retry after a lost answer) */
+  enrollmentNonce?: string;
 }
 export interface EnrollResponse {
   deviceId: string;

@@ -17,7 +17,7 @@ import type { CommandKeyring } from '../config/command-keys';
 import { pinnableKeys } from '../config/command-keys';
 import { withTransaction, type Db } from '../db/database';
 import { refusalReasonOf } from '../domain/command-envelope';
-import { enrollDevice, findCredentialHash, recordCheckIn } from '../db/fleet-repository';
+import { enrollDevice, findCredentialHash, recordCheckIn, retryEnrollment } from '../db/fleet-repository';
 import { CommandErrorCode, type AgentCommand, type CommandError, type RebootResult } from '../domain/device-protocol';
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
 import type { CommandNotifier } from './command-notifier';
@@ -45,6 +45,8 @@ export interface GatewayDeps {
   installTiming?: InstallTimingInput;
   /** the command keys agents pin at enrollment (public halves only are used here: the gateway never signs) */
   commandKeys: CommandKeyring;
+  /** enrollment tokens' lifetime (default: none) and the window in which an agent may retry its enrollment (default 600 s) */
+  enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
   /** a claimed, unanswered command is offered again after this long (default: the poll wait + 30 s) */
   claimLeaseSeconds?: number;
   /** delivers the answers this gateway could not hand to Temporal itself (api/result-delivery.ts) */
@@ -70,15 +72,28 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     // or none of them (a failure leaves the token usable).
     // The agent pins these beside its credential and refuses commands signed by any other key.
     const commandKeys = pinnableKeys(deps.commandKeys);
+    const tokenHash = hashSecret(body.enrollmentToken);
+    const nonceHash = body.enrollmentNonce === undefined ? undefined : hashSecret(body.enrollmentNonce);
+    const enrollment = deps.enrollment ?? {};
     const deviceId = await withTransaction(db, async (tx) => {
-      const id = await enrollDevice(tx, hashSecret(body.enrollmentToken), hashSecret(secret), body.bootId);
+      const id = await enrollDevice(tx, tokenHash, hashSecret(secret), body.bootId, {
+        nonceHash, tokenTtlSeconds: enrollment.tokenTtlSeconds, retryWindowSeconds: enrollment.retryWindowSeconds ?? 600,
+      });
       if (id) {
         await recordPinnedCommandKeys(tx, id, commandKeys.map((k) => k.keyId));
         await appendAudit(tx, [{ actor: `device:${id}`, action: 'device.enrolled', deviceId: id, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
+        return id;
       }
-      return id;
+      // The same agent again (same spent token, same nonce, in the window): its first answer was lost.
+      // The server holds only hashes, so the credential is replaced: the lost one never reached anyone.
+      const retried = nonceHash ? await retryEnrollment(tx, tokenHash, nonceHash, hashSecret(secret), body.bootId) : undefined;
+      if (retried) {
+        await recordPinnedCommandKeys(tx, retried, commandKeys.map((k) => k.keyId));
+        await appendAudit(tx, [{ actor: `device:${retried}`, action: 'device.enrollment_retried', deviceId: retried, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
+      }
+      return retried;
     });
-    if (!deviceId) throw new HttpError(401, 'enrollment token is unknown or already used');
+    if (!deviceId) throw new HttpError(401, 'enrollment token is unknown, expired or already used');
     log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
     res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret), commandKeys });
   }));

@@ -48,6 +48,8 @@ export interface AppDeps {
   authFailureLimits?: AuthFailureLimits;
   /** the catalog feeds this server syncs (none: POST /api/v1/catalog/sync answers 404) */
   catalog?: CatalogConfig;
+  /** enrollment token lifetime and retry window (GatewayDeps.enrollment) */
+  enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
   /** Recovery timers (see README "Recovery") */
   recovery?: RecoveryOptions;
 }

@@ -34,6 +34,10 @@ const schema = z.object({
   AGENT_POLL_WAIT_SECONDS: z.coerce.number().int().min(1).max(120).default(25),
   /** how often the gateway heartbeats device steps waiting on their device (keep it well under their 120 s heartbeat timeout) */
   COMMAND_KEEPALIVE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+  /** how long an enrollment token stays usable after it was issued, in hours (0: no limit) */
+  ENROLLMENT_TOKEN_TTL_HOURS: z.coerce.number().min(0).max(87_600).default(168),
+  /** how long after enrolling an agent may retry its enrollment (same token and nonce), in seconds */
+  ENROLLMENT_RETRY_WINDOW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
   /** how often the result completer sweeps for stored answers Temporal has not accepted yet */
   RESULT_COMPLETER_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
   /**

@@ -67,7 +67,10 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
   beforeAll(async () => {
     h = await startHarness({
       installTiming: { ...LONG_STEPS, heartbeatTimeoutSeconds: HEARTBEAT_TIMEOUT_SECONDS },
-      app: { recovery: { keepAliveIntervalMs: 1_000, completerIntervalMs: 2_000, completerProbeIntervalMs: 250, claimLeaseSeconds: CLAIM_LEASE_SECONDS } },
+      app: {
+        recovery: { keepAliveIntervalMs: 1_000, completerIntervalMs: 2_000, completerProbeIntervalMs: 250, claimLeaseSeconds: CLAIM_LEASE_SECONDS },
+        enrollment: { tokenTtlSeconds: 3_600, retryWindowSeconds: 600 },
+      },
     });
   });
   afterAll(async () => { await h.stop(); });
@@ -179,6 +182,47 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
   test('the first poll reply after the agent started is dropped: its next poll says "restarted" and gets the command at once', async () => {
     const took = await installWithDroppedPollReply('SRV-FRESH', { settleFirst: false });
     console.log(`[recovery] first poll reply dropped: install done in ${took.toFixed(1)} s (restarted poll)`);
+  });
+
+  test('an enrollment whose answer is dropped, then retried: one device, one working credential; another nonce or an expired token gets 401', async () => {
+    const { deviceId, enrollmentToken } = await h.createDevice('SRV-ENROLL');
+    let droppedAnswers = 0;
+    const droppingFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (String(input).endsWith('/agent/v1/enroll') && res.status === 201 && droppedAnswers === 0) {
+        droppedAnswers++;
+        throw new TypeError('fetch failed (enrollment answer dropped by the test proxy)');
+      }
+      return res;
+    };
+    const device = new SimulatedWindowsDevice({ id: 'srv-enroll', name: 'SRV-ENROLL', sandboxDir: fs.mkdtempSync(path.join(h.scratch, 'enroll-')), os: 'server2022', seed: 7 });
+    const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2, fetch: droppingFetch });
+    fleets.push(fleet);
+    await fleet.ready;
+    const agent = fleet.agents[0]!;
+
+    expect(droppedAnswers).toBe(1);
+    expect(agent.deviceId).toBe(deviceId);
+    const poll = await fetch(`${h.server.url}/agent/v1/commands?wait=0`, { headers: { authorization: `Bearer ${agent.credential}` } });
+    expect(poll.status).toBe(200);
+    const audit = (await h.api('GET', `/api/v1/audit?deviceId=${deviceId}`)).body.entries as { action: string }[];
+    expect(audit.filter((e) => e.action.startsWith('device.enroll')).map((e) => e.action).sort()).toEqual(['device.enrolled', 'device.enrollment_retried']);
+    // The same token with another nonce (not the agent that enrolled): refused, and nothing changes.
+    const other = await fetch(`${h.server.url}/agent/v1/enroll`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enrollmentToken, bootId: 'boot-x', enrollmentNonce: 'another-agent-nonce-0123456789' }),
+    });
+    expect(other.status).toBe(401);
+    expect((await fetch(`${h.server.url}/agent/v1/commands?wait=0`, { headers: { authorization: `Bearer ${agent.credential}` } })).status).toBe(200);
+
+    // A token issued longer ago than its lifetime is refused.
+    const late = await h.createDevice('SRV-LATE');
+    await h.db.query(`UPDATE devices SET enrollment_token_issued_at = now() - interval '2 hours' WHERE id = $1`, [late.deviceId]);
+    const expired = await fetch(`${h.server.url}/agent/v1/enroll`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enrollmentToken: late.enrollmentToken, bootId: 'boot-y', enrollmentNonce: 'late-agent-nonce-0123456789' }),
+    });
+    expect(expired.status).toBe(401);
   });
 });
 
