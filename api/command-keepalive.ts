@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { ActivityCancelledError, ActivityNotFoundError, ActivityPausedError, ActivityResetError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { releaseLease, takeLease, waitingCommands } from '../db/command-repository';
+import { releaseAdvisoryLock, tryAdvisoryLock, waitingCommands } from '../db/command-repository';
+import type { PoolClient } from 'pg';
 import type { Db } from '../db/database';
 import type { Metrics } from './metrics';
 
-const LEASE = 'command-keepalive';
+/** advisory lock key of the keep-alive lease (any constant unique to this job) */
+const LEASE_KEY = 0x70666b61; // 'pfka'
 const PAGE = 500;
 const CONCURRENCY = 32;
 
@@ -16,7 +17,7 @@ export interface CommandKeepAliveOptions {
 
 /**
  * Heartbeats the activity attempt of every command that waits in PostgreSQL (pending, claimed or
- * acknowledged), on a timer, in one replica at a time (a lease in `gateway_leases`). A device step's
+ * acknowledged), on a timer, in one replica at a time (a PostgreSQL advisory lock as the lease). A device step's
  * activity has a heartbeat timeout (`heartbeatTimeoutSeconds`, 2 minutes by default), so:
  * - an attempt whose command is recorded keeps waiting as long as the device takes, offline for days
  *   included (its start-to-close timeout stays the upper bound);
@@ -28,7 +29,9 @@ export class CommandKeepAlive {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
-  private readonly holder = `gateway-${randomUUID()}`;
+  /** the session that holds the lease while this replica has it */
+  private session: PoolClient | undefined;
+  private holding = false;
   private readonly intervalMs: number;
   /** attempts Temporal said are gone (command id → attempt): not heartbeated again until a new attempt records its token */
   private readonly gone = new Map<string, number>();
@@ -46,7 +49,25 @@ export class CommandKeepAlive {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
-    await releaseLease(this.deps.db, LEASE, this.holder).catch(() => undefined);
+    if (this.session) {
+      if (this.holding) await releaseAdvisoryLock(this.session, LEASE_KEY).catch(() => undefined);
+      this.session.release();
+      this.session = undefined;
+      this.holding = false;
+    }
+  }
+
+  /** Takes the lease, or keeps it; false while another replica holds it. */
+  private async holdLease(): Promise<boolean> {
+    if (this.holding) return true;
+    if (!this.session) {
+      const session = await this.deps.db.connect();
+      // A session that breaks (PostgreSQL restarted) loses the lock: take it again on a new one.
+      session.on('error', () => { if (this.session === session) { this.session = undefined; this.holding = false; session.release(true); } });
+      this.session = session;
+    }
+    this.holding = await tryAdvisoryLock(this.session, LEASE_KEY);
+    return this.holding;
   }
 
   private schedule(delayMs: number): void {
@@ -61,8 +82,7 @@ export class CommandKeepAlive {
   async tick(): Promise<void> {
     const { db, log, metrics } = this.deps;
     try {
-      // The lease outlives two missed rounds, so a replica that died hands over within ~3 intervals.
-      if (!(await takeLease(db, LEASE, this.holder, (3 * this.intervalMs) / 1000))) return;
+      if (!(await this.holdLease())) return;
       let after = '';
       for (;;) {
         const page = await waitingCommands(db, after, PAGE);

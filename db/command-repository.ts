@@ -249,23 +249,18 @@ export async function recordProgress(db: Queryable, id: string, progress: unknow
 }
 
 /**
- * Takes or renews the lease `name` for `holder` for `ttlSeconds`; false while another holder's lease
- * runs. One gateway replica at a time does the job the lease guards.
+ * Tries to take the PostgreSQL advisory lock `key` on this session (a dedicated client): the lease
+ * that lets one gateway replica at a time do a periodic job. Held until the session ends or
+ * `releaseAdvisoryLock`; a replica that dies drops its session, so another takes over at its next try.
+ * No rows are written, so the lease costs nothing in the data.
  */
-export async function takeLease(db: Queryable, name: string, holder: string, ttlSeconds: number): Promise<boolean> {
-  const { rows } = await db.query(
-    `INSERT INTO gateway_leases (name, holder, expires_at) VALUES ($1::text, $2::text, now() + make_interval(secs => $3::float8))
-     ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-       WHERE gateway_leases.holder = EXCLUDED.holder OR gateway_leases.expires_at < now()
-     RETURNING holder`,
-    [name, holder, ttlSeconds],
-  );
-  return rows.length > 0;
+export async function tryAdvisoryLock(session: Queryable, key: number): Promise<boolean> {
+  const { rows } = await session.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key]);
+  return rows[0].locked === true;
 }
 
-/** Gives the lease up (on shutdown), so another replica takes it at once. */
-export async function releaseLease(db: Queryable, name: string, holder: string): Promise<void> {
-  await db.query('DELETE FROM gateway_leases WHERE name = $1::text AND holder = $2::text', [name, holder]);
+export async function releaseAdvisoryLock(session: Queryable, key: number): Promise<void> {
+  await session.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
 }
 
 /** Marks a reboot as acknowledged by the device running boot `bootId`. */

@@ -21,15 +21,7 @@ UPDATE agent_commands SET delivered_at = coalesce(finished_at, updated_at)
 CREATE INDEX agent_commands_undelivered_idx ON agent_commands (next_delivery_at)
   WHERE delivered_at IS NULL AND status IN ('succeeded', 'failed');
 
--- Leases that let one gateway replica at a time do a periodic job (the keep-alive heartbeats).
-CREATE TABLE gateway_leases (
-  name        text PRIMARY KEY,
-  holder      text NOT NULL,
-  expires_at  timestamptz NOT NULL
-);
-
 -- Down Migration
-DROP TABLE gateway_leases;
 DROP INDEX agent_commands_undelivered_idx;
 ALTER TABLE agent_commands DROP COLUMN last_progress;
 ALTER TABLE agent_commands DROP COLUMN next_delivery_at;
