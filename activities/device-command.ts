@@ -71,7 +71,7 @@ async function askDevice<T extends CommandType>(deps: DeviceCommandDeps, deviceI
       const device = await findDevice(db, deviceId);
       if (device?.bootId && row.ackedBootId && device.bootId !== row.ackedBootId) {
         const result: RebootResult = { previousBootId: row.ackedBootId, bootId: device.bootId };
-        await storeOutcome(db, id, { status: 'succeeded', result });
+        await storeOutcome(db, id, { status: 'succeeded', result }, { deliveredBy: 'this attempt' });
         return result;
       }
       break;

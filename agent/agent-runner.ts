@@ -1,4 +1,5 @@
-import type { PinnedCommandKey } from '../domain/command-envelope';
+import { randomBytes } from 'node:crypto';
+import { refusalError, RefusalReason, type PinnedCommandKey } from '../domain/command-envelope';
 import type { AgentCommand, CommandOutcome, TrustKeysPayload } from '../domain/device-protocol';
 import { CommandTrust } from './command-trust';
 import { GatewayClient, GatewayError, isTransient, type EnrollResponse, type Progress } from './gateway-client';
@@ -61,13 +62,16 @@ async function runAgentLoop(options: SimulatedAgentOptions, client: GatewayClien
   client.setCredential(enrollment.credential);
   options.onEnrolled?.(enrollment);
   const trust = new CommandTrust(enrollment.deviceId, enrollment.commandKeys, options.clock);
-  const ctx: Ctx = { client, device, signal, log: logFor, trust, onCommandKeys: options.onCommandKeys };
+  const ctx: Ctx = { client, device, signal, log: logFor, trust, startedEnvelopes: new Set(), onCommandKeys: options.onCommandKeys };
 
   let failures = 0;
+  // Until a poll answers: commands claimed for this device before it started may never have reached it.
+  let restarted = true;
   while (!signal.aborted) {
     let commands: AgentCommand[];
     try {
-      commands = await client.pollCommands(pollWaitSeconds, signal);
+      commands = await client.pollCommands(pollWaitSeconds, signal, { restarted });
+      restarted = false;
       failures = 0;
     } catch (err) {
       if (signal.aborted) break;
@@ -95,6 +99,8 @@ interface Ctx {
   signal: AbortSignal;
   log: AgentLog;
   trust: CommandTrust;
+  /** envelopes (command id # sequence) that started running on this agent */
+  startedEnvelopes: Set<string>;
   onCommandKeys?: (keys: PinnedCommandKey[]) => void;
 }
 
@@ -111,10 +117,12 @@ async function obtainCredential(
     return { deviceId: deviceIdOfCredential(options.credential), credential: options.credential, commandKeys: options.commandKeys };
   }
   if (!options.enrollmentToken) throw new Error(`device ${ctx.device.name}: give either a credential or an enrollment token`);
+  // One nonce for every try: a retry after a lost answer proves it is the same agent (issue 16.3).
+  const enrollmentNonce = randomBytes(24).toString('base64url');
   for (let attempt = 1; !ctx.signal.aborted; attempt++) {
     try {
       const enrolled: EnrollResponse = await ctx.client.enroll(
-        { enrollmentToken: options.enrollmentToken, hostname: ctx.device.name, bootId: ctx.device.bootId },
+        { enrollmentToken: options.enrollmentToken, hostname: ctx.device.name, bootId: ctx.device.bootId, enrollmentNonce },
         ctx.signal,
       );
       ctx.log({ deviceId: enrolled.deviceId }, 'enrolled');
@@ -139,6 +147,21 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
     await postOutcome(ctx, command, admitted.outcome);
     return;
   }
+  const envelope = `${command.id}#${command.signature?.sequence}`;
+  if (admitted.redelivery) {
+    // An envelope it already admitted, offered again because the server could not know it arrived:
+    // the journal answers it if it ran to a final outcome (device.handle), it runs if it never
+    // started. One that started and ended without a final outcome (busy, retryable) is not run again
+    // on the old envelope: the server's next attempt brings a new one.
+    if (!ctx.device.journalEntry(command.id) && ctx.startedEnvelopes.has(envelope)) {
+      ctx.log({ commandId: command.id, type: command.type }, 'redelivered envelope already ran; refused');
+      await postOutcome(ctx, command, { status: 'failed', error: refusalError(RefusalReason.Replayed, `sequence ${command.signature!.sequence} already ran without a final outcome`) });
+      return;
+    }
+    ctx.log({ commandId: command.id, type: command.type }, 'command redelivered');
+  }
+  ctx.startedEnvelopes.add(envelope);
+  if (ctx.startedEnvelopes.size > 4096) ctx.startedEnvelopes.delete(ctx.startedEnvelopes.values().next().value!);
   if (command.type === 'trust_keys') {
     const outcome = ctx.trust.trustKeys(command.payload as TrustKeysPayload);
     if (outcome.status === 'succeeded') ctx.onCommandKeys?.(ctx.trust.keys);

@@ -14,6 +14,8 @@ export interface EnrollRequest {
   enrollmentToken: string;
   hostname: string;
   bootId: string;
+  /** the same for every try of one enrollment (a retry after a lost answer) */
+  enrollmentNonce?: string;
 }
 export interface EnrollResponse {
   deviceId: string;
@@ -91,8 +93,8 @@ export class GatewayClient {
   }
 
   /** Long-polls for commands; an empty list when nothing arrived within `waitSeconds`. */
-  async pollCommands(waitSeconds: number, signal?: AbortSignal): Promise<AgentCommand[]> {
-    const body = await this.call('GET', `/agent/v1/commands?wait=${encodeURIComponent(waitSeconds)}`, {
+  async pollCommands(waitSeconds: number, signal?: AbortSignal, options: { restarted?: boolean } = {}): Promise<AgentCommand[]> {
+    const body = await this.call('GET', `/agent/v1/commands?wait=${encodeURIComponent(waitSeconds)}${options.restarted ? '&restarted=true' : ''}`, {
       signal,
       extraTimeoutMs: waitSeconds * 1000,
     });

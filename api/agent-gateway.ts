@@ -1,5 +1,4 @@
 import { ActivityNotFoundError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
@@ -8,7 +7,9 @@ import {
   claimPendingCommands,
   findCommandForDevice,
   finishedReboots,
+  markResultDelivered,
   recordPinnedCommandKeys,
+  recordProgress,
   storeOutcome,
   type CommandRow,
 } from '../db/command-repository';
@@ -16,7 +17,7 @@ import type { CommandKeyring } from '../config/command-keys';
 import { pinnableKeys } from '../config/command-keys';
 import { withTransaction, type Db } from '../db/database';
 import { refusalReasonOf } from '../domain/command-envelope';
-import { enrollDevice, findCredentialHash, recordCheckIn } from '../db/fleet-repository';
+import { enrollDevice, findCredentialHash, recordCheckIn, retryEnrollment } from '../db/fleet-repository';
 import { CommandErrorCode, type AgentCommand, type CommandError, type RebootResult } from '../domain/device-protocol';
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
 import type { CommandNotifier } from './command-notifier';
@@ -27,6 +28,7 @@ import { runMissedRunsOnCheckIn } from './missed-run-service';
 import { scanResultFromReport } from './scan-report';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { parse } from './validation';
+import { deliverOutcome, storedOutcomeOf, type ResultCompleter } from './result-delivery';
 
 export const BOOT_ID_HEADER = 'x-patchflow-boot-id';
 
@@ -43,6 +45,12 @@ export interface GatewayDeps {
   installTiming?: InstallTimingInput;
   /** the command keys agents pin at enrollment (public halves only are used here: the gateway never signs) */
   commandKeys: CommandKeyring;
+  /** enrollment tokens' lifetime (default: none) and the window in which an agent may retry its enrollment (default 600 s) */
+  enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
+  /** a claimed, unanswered command is offered again after this long (default: the poll wait + 30 s) */
+  claimLeaseSeconds?: number;
+  /** delivers the answers this gateway could not hand to Temporal itself (api/result-delivery.ts) */
+  completer?: ResultCompleter;
 }
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -64,15 +72,28 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     // or none of them (a failure leaves the token usable).
     // The agent pins these beside its credential and refuses commands signed by any other key.
     const commandKeys = pinnableKeys(deps.commandKeys);
+    const tokenHash = hashSecret(body.enrollmentToken);
+    const nonceHash = body.enrollmentNonce === undefined ? undefined : hashSecret(body.enrollmentNonce);
+    const enrollment = deps.enrollment ?? {};
     const deviceId = await withTransaction(db, async (tx) => {
-      const id = await enrollDevice(tx, hashSecret(body.enrollmentToken), hashSecret(secret), body.bootId);
+      const id = await enrollDevice(tx, tokenHash, hashSecret(secret), body.bootId, {
+        nonceHash, tokenTtlSeconds: enrollment.tokenTtlSeconds, retryWindowSeconds: enrollment.retryWindowSeconds ?? 600,
+      });
       if (id) {
         await recordPinnedCommandKeys(tx, id, commandKeys.map((k) => k.keyId));
         await appendAudit(tx, [{ actor: `device:${id}`, action: 'device.enrolled', deviceId: id, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
+        return id;
       }
-      return id;
+      // The same agent again (same spent token, same nonce, in the window): its first answer was lost.
+      // The server holds only hashes, so the credential is replaced: the lost one never reached anyone.
+      const retried = nonceHash ? await retryEnrollment(tx, tokenHash, nonceHash, hashSecret(secret), body.bootId) : undefined;
+      if (retried) {
+        await recordPinnedCommandKeys(tx, retried, commandKeys.map((k) => k.keyId));
+        await appendAudit(tx, [{ actor: `device:${retried}`, action: 'device.enrollment_retried', deviceId: retried, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
+      }
+      return retried;
     });
-    if (!deviceId) throw new HttpError(401, 'enrollment token is unknown or already used');
+    if (!deviceId) throw new HttpError(401, 'enrollment token is unknown, expired or already used');
     log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
     res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret), commandKeys });
   }));
@@ -109,27 +130,22 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   }
 
   /**
-   * Completes or fails the activity waiting on a command. When that attempt is gone (timed out while
-   * the device was away), the stored outcome is what the next attempt returns, so nothing is lost.
+   * Completes or fails the activity waiting on a command, whose answer is already stored. When that
+   * attempt is gone (timed out while the device was away), the stored outcome is what the next attempt
+   * returns, so nothing is lost. When Temporal cannot be reached, the answer stays owed in the store
+   * and the result completer delivers it: the device's request still succeeds (its answer is safe).
    */
   async function completeActivity(row: CommandRow, outcome: { status: 'succeeded'; result: unknown } | { status: 'failed'; error: CommandError }): Promise<boolean> {
     try {
-      if (outcome.status === 'succeeded') {
-        await client.activity.complete(row.taskToken, outcome.result);
-      } else {
-        await client.activity.fail(row.taskToken, ApplicationFailure.create({
-          type: outcome.error.code,
-          message: outcome.error.message,
-          nonRetryable: !outcome.error.retryable,
-        }));
-      }
-      return true;
+      const delivered = await deliverOutcome(client, row.taskToken, outcome);
+      await markResultDelivered(db, [row.id], { late: delivered === 'late' });
+      if (delivered === 'late') log.info({ commandId: row.id }, 'activity attempt no longer waiting; outcome kept for the next attempt');
+      return delivered === 'delivered';
     } catch (err) {
-      if (err instanceof ActivityNotFoundError) {
-        log.info({ commandId: row.id }, 'activity attempt no longer waiting; outcome kept for the next attempt');
-        return false;
-      }
-      throw err;
+      if (err instanceof ActivityNotFoundError) return false;
+      log.warn({ err, commandId: row.id }, 'result stored but not delivered; the result completer will deliver it');
+      deps.completer?.kick();
+      return false;
     }
   }
 
@@ -143,7 +159,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     let rows: CommandRow[];
     for (;;) {
       const announced = notifier.subscribe(device.deviceId, deadline - Date.now(), aborted.signal);
-      rows = await claimPendingCommands(db, device.deviceId);
+      rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30, restarted: query.restarted });
       if (rows.length > 0 || Date.now() >= deadline || aborted.signal.aborted) {
         announced.cancel();
         break;
@@ -181,7 +197,10 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     }
     if (row.status === 'cancelled') throw new HttpError(409, `command ${id} was withdrawn; its result is not needed`);
     if (row.status === 'succeeded') {
-      res.json({ accepted: true, status: row.status, duplicate: true });
+      // A re-post after an answer that never reached the device (a 500, a dropped reply): the stored
+      // answer may be owed to Temporal still, so deliver it now rather than leave it to a timeout.
+      const delivered = row.deliveredAt ? undefined : await completeActivity(row, storedOutcomeOf(row));
+      res.json({ accepted: true, status: row.status, duplicate: true, ...(delivered === undefined ? {} : { delivered }) });
       return;
     }
 
@@ -221,6 +240,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const row = await findCommandForDevice(db, id, device.deviceId);
     if (!row) throw new HttpError(404, `command ${id} not found for this device`);
     if (!['pending', 'claimed', 'acknowledged'].includes(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
+    await recordProgress(db, id, progress);
     // Heartbeat details show in the Web UI's pending activity: the operator sees "download 50%".
     await client.activity.heartbeat(row.taskToken, progress).catch((err) => {
       if (!(err instanceof ActivityNotFoundError)) throw err;

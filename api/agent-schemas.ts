@@ -67,10 +67,17 @@ export const enrollSchema = z.object({
   enrollmentToken: z.string().min(20).max(200),
   hostname: z.string().min(1).max(255).refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters').optional(),
   bootId: z.string().min(1).max(200),
+  /**
+   * the agent's own random value, the same for every try of one enrollment: a retry with the same token
+   * and nonce within the retry window enrols it again (its first answer was lost); absent: no retry
+   */
+  enrollmentNonce: z.string().min(16).max(200).optional(),
 });
 
 export const pollQuerySchema = z.object({
   wait: z.coerce.number().int().min(0).max(120).optional(),
+  /** the agent's first poll since it started: commands claimed before may never have reached it */
+  restarted: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
 });
 
 export const bootIdHeader = z.string().min(1).max(200);

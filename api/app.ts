@@ -17,7 +17,10 @@ import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from '.
 import { refuseControlCharacters } from './control-characters';
 import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
+import { CommandKeepAlive } from './command-keepalive';
 import { createMetrics, type Metrics } from './metrics';
+import { ResultCompleter } from './result-delivery';
+import { undeliveredResults } from '../db/command-repository';
 import { createOperatorsApi } from './operators-api';
 import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
@@ -47,6 +50,21 @@ export interface AppDeps {
   authFailureLimits?: AuthFailureLimits;
   /** the catalog feeds this server syncs (none: POST /api/v1/catalog/sync answers 404) */
   catalog?: CatalogConfig;
+  /** enrollment token lifetime and retry window (GatewayDeps.enrollment) */
+  enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
+  /** Recovery timers (see README "Recovery") */
+  recovery?: RecoveryOptions;
+}
+
+export interface RecoveryOptions {
+  /** how often waiting device steps are heartbeated (default 30 s; keep it well under the steps' heartbeat timeout) */
+  keepAliveIntervalMs?: number;
+  /** how often the result completer sweeps for undelivered answers (default 15 s) */
+  completerIntervalMs?: number;
+  /** how often the completer asks whether Temporal is back after a failed delivery (default 1 s) */
+  completerProbeIntervalMs?: number;
+  /** a claimed command with no answer or progress is offered again after this long (default: poll wait + 30 s) */
+  claimLeaseSeconds?: number;
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -79,7 +97,7 @@ function requestMetrics(metrics: Metrics): RequestHandler {
   };
 }
 
-export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics): Express {
+export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics, completer?: ResultCompleter): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestMetrics(metrics));
@@ -95,9 +113,12 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/agent/v1', authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits), auditAuthFailures({ ...deps, door: 'agents' }));
   app.get('/metrics', operatorAuth(deps.apiKey), async (_req, res) => {
     metrics.agentsPolling.set(notifier.waiting);
+    const owed = await undeliveredResults(deps.db);
+    metrics.resultsUndelivered.set(owed.count);
+    metrics.oldestUndeliveredSeconds.set(owed.oldestSeconds);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, pollWaitSeconds: deps.pollWaitSeconds }));
+  app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
@@ -130,7 +151,12 @@ export interface RequestLimits {
 export async function startServer(deps: AppDeps, options: { port: number; host?: string; tls?: ServerTls } & RequestLimits): Promise<RunningServer> {
   const notifier = new CommandNotifier(deps.databaseUrl, deps.log.child({ component: 'command-notifier' }));
   await notifier.start();
-  const app = createApp(deps, notifier, createMetrics());
+  const metrics = createMetrics();
+  const recoveryDeps = { db: deps.db, client: deps.client, log: deps.log.child({ component: 'recovery' }), metrics };
+  // Every replica runs a completer (rows are claimed SKIP LOCKED); the keep-alive runs where the lease is.
+  const completer = new ResultCompleter(recoveryDeps, { intervalMs: deps.recovery?.completerIntervalMs, probeIntervalMs: deps.recovery?.completerProbeIntervalMs });
+  const keepAlive = new CommandKeepAlive(recoveryDeps, { intervalMs: deps.recovery?.keepAliveIntervalMs });
+  const app = createApp(deps, notifier, metrics, completer);
   const host = options.host ?? '127.0.0.1';
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? 20_000, requestTimeout);
@@ -150,10 +176,13 @@ export async function startServer(deps: AppDeps, options: { port: number; host?:
   // keep-alive sockets live longer than that, so agents reuse their connection.
   server.keepAliveTimeout = 130_000;
   const { port } = server.address() as AddressInfo;
+  completer.start();
+  keepAlive.start();
   return {
     url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     stop: async () => {
+      await Promise.all([completer.stop(), keepAlive.stop()]);
       await notifier.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -58,6 +58,7 @@ export function createCommandKeysApi(deps: CommandKeysApiDeps): Router {
         commandTimeoutSeconds: deps.scanTiming?.scanTimeoutSeconds,
         retryInitialSeconds: deps.scanTiming?.retryInitialSeconds,
         retryMaxSeconds: deps.scanTiming?.retryMaxSeconds,
+        heartbeatTimeoutSeconds: deps.scanTiming?.heartbeatTimeoutSeconds,
       };
       try {
         await deps.client.workflow.start(TRUST_KEYS_WORKFLOW_TYPE, {

@@ -29,6 +29,33 @@ export function createMetrics() {
       help: 'Install workflows started through the API',
       registers: [registry],
     }),
+    resultsUndelivered: new Gauge({
+      name: 'patchflow_agent_results_undelivered',
+      help: 'Device answers stored in PostgreSQL that Temporal has not accepted yet (the result completer owes them)',
+      registers: [registry],
+    }),
+    oldestUndeliveredSeconds: new Gauge({
+      name: 'patchflow_agent_results_oldest_undelivered_seconds',
+      help: 'How long the oldest undelivered device answer has waited since it was stored (0 when none)',
+      registers: [registry],
+    }),
+    resultDeliveryLag: new Histogram({
+      name: 'patchflow_agent_result_delivery_lag_seconds',
+      help: 'From storing a device answer to the completer handing it to Temporal (answers the gateway could not deliver at once)',
+      buckets: [1, 5, 15, 30, 60, 300, 1800, 3600],
+      registers: [registry],
+    }),
+    resultDeliveries: new Counter({
+      name: 'patchflow_agent_result_deliveries_total',
+      help: 'Deliveries of stored answers to Temporal: delivered, late (the attempt was gone), retry (Temporal unreachable)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    keepAliveHeartbeats: new Counter({
+      name: 'patchflow_command_keepalive_heartbeats_total',
+      help: 'Heartbeats the gateway sent for device steps waiting on their device',
+      registers: [registry],
+    }),
     agentsPolling: new Gauge({
       name: 'patchflow_agents_long_polling',
       help: 'Agents currently waiting in a long poll on this replica',

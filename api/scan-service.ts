@@ -15,7 +15,7 @@ export interface ScanServiceDeps {
   log: Logger;
   taskQueue: string;
   /** shorter step pacing for tests and demos */
-  scanTiming?: Pick<PatchScanInput, 'scanTimeoutSeconds' | 'retryInitialSeconds' | 'retryMaxSeconds'>;
+  scanTiming?: Pick<PatchScanInput, 'scanTimeoutSeconds' | 'retryInitialSeconds' | 'retryMaxSeconds' | 'heartbeatTimeoutSeconds'>;
 }
 
 const newKey = () => `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -38,6 +38,14 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** how long an agent's long poll waits for a command, in seconds */
   AGENT_POLL_WAIT_SECONDS: z.coerce.number().int().min(1).max(120).default(25),
+  /** how often the gateway heartbeats device steps waiting on their device (keep it well under their 120 s heartbeat timeout) */
+  COMMAND_KEEPALIVE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+  /** how long an enrollment token stays usable after it was issued, in hours (0: no limit) */
+  ENROLLMENT_TOKEN_TTL_HOURS: z.coerce.number().min(0).max(87_600).default(168),
+  /** how long after enrolling an agent may retry its enrollment (same token and nonce), in seconds */
+  ENROLLMENT_RETRY_WINDOW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+  /** how often the result completer sweeps for stored answers Temporal has not accepted yet */
+  RESULT_COMPLETER_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
   /**
    * PEM file of the Ed25519 key that signs agent commands (PKCS#8 private key; the API/gateway process
    * needs only the public half and accepts an SPKI public key file here). `npm start` generates one

@@ -20,6 +20,14 @@ export interface CommandRow {
   error: CommandError | null;
   /** the current attempt's signature; null for rows recorded before commands were signed */
   signature: CommandSignature | null;
+  /** when the stored answer reached Temporal (null: the result completer still owes it) */
+  deliveredAt: Date | null;
+  /** Temporal said the attempt no longer existed: the next attempt reads the stored answer */
+  deliveredLate: boolean;
+  /** when the device finished it (stored its answer) */
+  finishedAt: Date | null;
+  /** the device's last progress report, repeated by the gateway's keep-alive heartbeats */
+  lastProgress: unknown;
 }
 
 const toRow = (r: Record<string, any>): CommandRow => ({
@@ -35,6 +43,10 @@ const toRow = (r: Record<string, any>): CommandRow => ({
   result: r.result,
   error: r.error,
   signature: r.signature ?? null,
+  deliveredAt: r.delivered_at ?? null,
+  deliveredLate: r.delivered_late ?? false,
+  finishedAt: r.finished_at ?? null,
+  lastProgress: r.last_progress ?? null,
 });
 
 /**
@@ -69,6 +81,10 @@ export async function recordCommandAttempt(
            status = CASE WHEN ac.status IN ('succeeded', 'acknowledged', 'cancelled') THEN ac.status
                          WHEN ac.status = 'failed' AND (ac.error->>'retryable')::boolean IS NOT TRUE THEN ac.status
                          ELSE 'pending' END,
+           -- This attempt returns a finished row's answer itself: nothing is owed to Temporal any more.
+           delivered_at = CASE WHEN ac.status = 'succeeded'
+                                 OR (ac.status = 'failed' AND (ac.error->>'retryable')::boolean IS NOT TRUE)
+                               THEN coalesce(ac.delivered_at, now()) ELSE ac.delivered_at END,
            updated_at = now()
          RETURNING *
        )
@@ -92,16 +108,26 @@ export async function recordCommandAttempt(
 
 /**
  * Hands the device its pending commands, each once per attempt: the UPDATE claims them, so a second
- * poll (from this or another gateway replica) does not get the same attempt again.
+ * poll (from this or another gateway replica) does not get the same attempt again. A claimed command
+ * is handed out again when the poll reply that carried it may have been lost: its claim is older than
+ * `claimLeaseSeconds` with no answer or progress since, or the agent says it restarted (`restarted`).
+ * It goes out as the same signed envelope; the agent admits that exact envelope again (its journal
+ * answers it if it already ran).
  */
-export async function claimPendingCommands(db: Queryable, deviceId: string, limit = 10): Promise<CommandRow[]> {
+export async function claimPendingCommands(
+  db: Queryable,
+  deviceId: string,
+  options: { limit?: number; claimLeaseSeconds?: number; restarted?: boolean } = {},
+): Promise<CommandRow[]> {
   const { rows } = await db.query(
     `UPDATE agent_commands SET status = 'claimed', claimed_attempt = attempt, claimed_at = now(), updated_at = now()
      WHERE id IN (
-       SELECT id FROM agent_commands WHERE device_id = $1::uuid AND status = 'pending'
+       SELECT id FROM agent_commands WHERE device_id = $1::uuid
+         AND (status = 'pending'
+              OR (status = 'claimed' AND ($4::boolean OR claimed_at < now() - make_interval(secs => $3::float8))))
        ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)
      RETURNING *`,
-    [deviceId, limit],
+    [deviceId, options.limit ?? 10, options.claimLeaseSeconds ?? 86_400, options.restarted ?? false],
   );
   return rows.map(toRow).sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -111,15 +137,26 @@ export async function findCommandForDevice(db: Queryable, id: string, deviceId: 
   return rows[0] ? toRow(rows[0]) : undefined;
 }
 
-/** Stores a device's final answer; returns false when the command was already finished or cancelled. */
+/** How long the gateway that stored an answer has to deliver it itself before the completer tries. */
+export const INLINE_DELIVERY_GRACE_SECONDS = 5;
+
+/**
+ * Stores a device's final answer; returns undefined when the command was already finished or cancelled.
+ * The answer is then owed to Temporal (delivered_at NULL) until the caller delivers it
+ * (markResultDelivered) or the result completer does, from `INLINE_DELIVERY_GRACE_SECONDS` on.
+ * `deliveredBy: 'this attempt'`: the activity returns it itself, so nothing is owed.
+ */
 export async function storeOutcome(
   db: Queryable,
   id: string,
   outcome: { status: 'succeeded'; result: unknown } | { status: 'failed'; error: CommandError },
+  options: { deliveredBy?: 'this attempt' } = {},
 ): Promise<CommandRow | undefined> {
   const { rows } = await db.query(
     `UPDATE agent_commands SET status = $2::text, result = $3::jsonb, error = $4::jsonb,
-            finished_at = now(), updated_at = now()
+            finished_at = now(), updated_at = now(),
+            delivered_at = CASE WHEN $5::boolean THEN now() END, delivered_late = false,
+            delivery_attempts = 0, next_delivery_at = now() + make_interval(secs => $6::int)
      WHERE id = $1::text AND status IN ('pending', 'claimed', 'acknowledged', 'failed')
      RETURNING *`,
     [
@@ -127,9 +164,103 @@ export async function storeOutcome(
       outcome.status,
       outcome.status === 'succeeded' ? JSON.stringify(outcome.result) : null,
       outcome.status === 'failed' ? JSON.stringify(outcome.error) : null,
+      options.deliveredBy === 'this attempt',
+      INLINE_DELIVERY_GRACE_SECONDS,
     ],
   );
   return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+/** The stored answer reached Temporal (`late`: Temporal said that attempt no longer exists). */
+export async function markResultDelivered(db: Queryable, ids: string[], options: { late: boolean }): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE agent_commands SET delivered_at = now(), delivered_late = $2::boolean
+     WHERE id = ANY($1::text[]) AND delivered_at IS NULL AND status IN ('succeeded', 'failed')`,
+    [ids, options.late],
+  );
+}
+
+/**
+ * Locks up to `limit` finished rows whose answer is owed to Temporal and due, oldest first, skipping
+ * rows another replica's completer holds. Run it inside a transaction: the locks last until it ends.
+ */
+export async function claimUndeliveredResults(tx: Queryable, limit: number): Promise<CommandRow[]> {
+  const { rows } = await tx.query(
+    `SELECT * FROM agent_commands
+     WHERE delivered_at IS NULL AND status IN ('succeeded', 'failed') AND next_delivery_at <= now()
+     ORDER BY next_delivery_at LIMIT $1::int FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+  return rows.map(toRow);
+}
+
+/** A delivery try failed (Temporal unreachable): try again after `backoffSeconds`. */
+export async function postponeDelivery(tx: Queryable, ids: string[], backoffSeconds: (attempts: number) => number): Promise<void> {
+  if (ids.length === 0) return;
+  const { rows } = await tx.query('SELECT id, delivery_attempts FROM agent_commands WHERE id = ANY($1::text[])', [ids]);
+  await tx.query(
+    `UPDATE agent_commands AS ac SET delivery_attempts = ac.delivery_attempts + 1,
+            next_delivery_at = now() + make_interval(secs => d.secs)
+     FROM unnest($1::text[], $2::float8[]) AS d(id, secs) WHERE ac.id = d.id`,
+    [rows.map((r) => r.id), rows.map((r) => backoffSeconds(r.delivery_attempts + 1))],
+  );
+}
+
+/** Temporal answers again: every owed answer is due now, whatever its backoff said. */
+export async function makeUndeliveredDue(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE agent_commands SET next_delivery_at = now()
+     WHERE delivered_at IS NULL AND status IN ('succeeded', 'failed') AND next_delivery_at > now()`,
+  );
+  return rowCount ?? 0;
+}
+
+/** How many answers are owed to Temporal, and how long the oldest has waited (seconds; 0 when none). */
+export async function undeliveredResults(db: Queryable): Promise<{ count: number; oldestSeconds: number }> {
+  const { rows } = await db.query(
+    `SELECT count(*)::int AS count, coalesce(extract(epoch FROM now() - min(finished_at)), 0)::float8 AS oldest
+     FROM agent_commands WHERE delivered_at IS NULL AND status IN ('succeeded', 'failed')`,
+  );
+  return { count: rows[0].count, oldestSeconds: rows[0].oldest };
+}
+
+/** One page (by id) of commands that wait for their device: their attempts are kept alive by heartbeats. */
+export async function waitingCommands(db: Queryable, afterId: string, limit: number): Promise<Pick<CommandRow, 'id' | 'taskToken' | 'attempt' | 'status' | 'lastProgress'>[]> {
+  const { rows } = await db.query(
+    `SELECT id, task_token, attempt, status, last_progress FROM agent_commands
+     WHERE status IN ('pending', 'claimed', 'acknowledged') AND id > $1::text ORDER BY id LIMIT $2::int`,
+    [afterId, limit],
+  );
+  return rows.map((r) => ({ id: r.id, taskToken: r.task_token, attempt: r.attempt, status: r.status, lastProgress: r.last_progress ?? null }));
+}
+
+/**
+ * Keeps the device's last progress report, for the keep-alive heartbeats (operational state, not
+ * audited). Progress proves the device has the command: a claimed one's lease starts again.
+ */
+export async function recordProgress(db: Queryable, id: string, progress: unknown): Promise<void> {
+  await db.query(
+    `UPDATE agent_commands SET last_progress = $2::jsonb,
+            claimed_at = CASE WHEN status = 'claimed' THEN now() ELSE claimed_at END
+     WHERE id = $1::text`,
+    [id, JSON.stringify(progress)],
+  );
+}
+
+/**
+ * Tries to take the PostgreSQL advisory lock `key` on this session (a dedicated client): the lease
+ * that lets one gateway replica at a time do a periodic job. Held until the session ends or
+ * `releaseAdvisoryLock`; a replica that dies drops its session, so another takes over at its next try.
+ * No rows are written, so the lease costs nothing in the data.
+ */
+export async function tryAdvisoryLock(session: Queryable, key: number): Promise<boolean> {
+  const { rows } = await session.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key]);
+  return rows[0].locked === true;
+}
+
+export async function releaseAdvisoryLock(session: Queryable, key: number): Promise<void> {
+  await session.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
 }
 
 /** Marks a reboot as acknowledged by the device running boot `bootId`. */

@@ -145,12 +145,44 @@ export async function enrollDevice(
   enrollmentTokenHash: string,
   credentialHash: string,
   bootId: string,
+  options: { nonceHash?: string; tokenTtlSeconds?: number; retryWindowSeconds?: number } = {},
 ): Promise<string | undefined> {
   const { rows } = await db.query(
     `UPDATE devices SET credential_hash = $2::text, enrollment_token_hash = NULL, enrolled_at = now(),
-            boot_id = $3::text, last_check_in_at = now()
-     WHERE enrollment_token_hash = $1::text RETURNING id`,
-    [enrollmentTokenHash, credentialHash, bootId],
+            boot_id = $3::text, last_check_in_at = now(),
+            spent_enrollment_token_hash = CASE WHEN $4::text IS NULL THEN NULL ELSE $1::text END,
+            enrollment_nonce_hash = $4::text,
+            enrollment_retry_until = now() + make_interval(secs => $6::float8)
+     WHERE enrollment_token_hash = $1::text
+       AND coalesce(enrollment_token_issued_at, now()) > now() - make_interval(secs => $5::float8)
+     RETURNING id`,
+    [enrollmentTokenHash, credentialHash, bootId, options.nonceHash ?? null, options.tokenTtlSeconds ?? 1e9, options.retryWindowSeconds ?? 0],
+  );
+  return rows[0]?.id;
+}
+
+/**
+ * An enrollment retried by the agent whose answer was lost: the spent token and the agent's own nonce,
+ * within the retry window, on a device whose credential was not revoked or replaced since. The server
+ * keeps only hashes, so it cannot answer the lost credential again: it replaces it with `credentialHash`
+ * (the lost one, never received, stops working). Returns the device id, or undefined.
+ */
+export async function retryEnrollment(db: Queryable, enrollmentTokenHash: string, nonceHash: string, credentialHash: string, bootId: string): Promise<string | undefined> {
+  const { rows } = await db.query(
+    `UPDATE devices SET credential_hash = $3::text, boot_id = $4::text, last_check_in_at = now()
+     WHERE spent_enrollment_token_hash = $1::text AND enrollment_nonce_hash = $2::text
+       AND enrollment_retry_until > now() AND credential_hash IS NOT NULL AND retired_at IS NULL
+     RETURNING id`,
+    [enrollmentTokenHash, nonceHash, credentialHash, bootId],
+  );
+  return rows[0]?.id;
+}
+
+/** Whether a token is a spent one within its retry window (a retry with another nonce: 401, audited). */
+export async function isSpentEnrollmentToken(db: Queryable, enrollmentTokenHash: string): Promise<string | undefined> {
+  const { rows } = await db.query(
+    'SELECT id FROM devices WHERE spent_enrollment_token_hash = $1::text AND enrollment_retry_until > now()',
+    [enrollmentTokenHash],
   );
   return rows[0]?.id;
 }
@@ -192,7 +224,9 @@ export async function revokeCredential(db: Queryable, deviceId: string): Promise
  */
 export async function reissueEnrollmentToken(db: Queryable, deviceId: string, enrollmentTokenHash: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE devices SET enrollment_token_hash = $2::text, credential_hash = NULL WHERE id = $1::uuid AND retired_at IS NULL`,
+    `UPDATE devices SET enrollment_token_hash = $2::text, enrollment_token_issued_at = now(), credential_hash = NULL,
+            spent_enrollment_token_hash = NULL, enrollment_nonce_hash = NULL, enrollment_retry_until = NULL
+     WHERE id = $1::uuid AND retired_at IS NULL`,
     [deviceId, enrollmentTokenHash],
   );
   return (rowCount ?? 0) === 1;

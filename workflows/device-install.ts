@@ -91,6 +91,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
 
   const device = proxyActivities<DeviceCommandActivities>({
     startToCloseTimeout: '1 hour',
+    heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
     retry: {
       initialInterval: `${timing.retryInitialSeconds} seconds`,
       maximumInterval: `${timing.retryMaxSeconds} seconds`,
@@ -102,6 +103,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   async function command<T extends InstallCommandType>(type: T, payload: CommandPayloads[T], summary: string): Promise<CommandResults[T]> {
     const result = await device.deviceCommand.executeWithOptions(
       {
+        heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
         startToCloseTimeout: `${timing.commandTimeoutSeconds[type]} seconds`,
         retry: {
           initialInterval: `${timing.retryInitialSeconds} seconds`,
@@ -155,6 +157,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       ? await command('scan', { reason }, `${reason} of ${input.deviceName}`)
       : ((await device.deviceCommand.executeWithOptions(
         {
+          heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
           startToCloseTimeout: `${Math.min(timing.commandTimeoutSeconds.scan, deadlineSeconds)} seconds`,
           scheduleToCloseTimeout: `${deadlineSeconds} seconds`,
           retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
@@ -326,6 +329,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     enter('reboot', `${describeRebootAction(a.rebootAction)} on ${input.deviceName}`);
     const result = await device.deviceCommand.executeWithOptions(
       {
+        heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
         // A warning or a prompt can keep the device up for as long as the action allows.
         startToCloseTimeout: `${timing.commandTimeoutSeconds.reboot + rebootInteractionSeconds(a.rebootAction)} seconds`,
         retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
@@ -408,6 +412,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     try {
       cleanup = (await device.deviceCommand.executeWithOptions(
         {
+          heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
           startToCloseTimeout: `${Math.min(timing.commandTimeoutSeconds.cleanup, timing.cleanupDeadlineSeconds)} seconds`,
           scheduleToCloseTimeout: `${timing.cleanupDeadlineSeconds} seconds`,
           retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },

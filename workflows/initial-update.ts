@@ -71,8 +71,10 @@ export async function initialUpdateWorkflow(input: InitialUpdateInput): Promise<
     return { accepted: true, cycle: state.cycle };
   }, { validator: (_request) => { if (state.step === 'done') throw new Error('the Initial Update has already finished'); } });
 
+  const heartbeatTimeout = `${input.installTiming?.heartbeatTimeoutSeconds ?? 120} seconds`;
   const device = proxyActivities<DeviceCommandActivities>({
     startToCloseTimeout: `${input.installTiming?.commandTimeoutSeconds?.scan ?? 600} seconds`,
+    heartbeatTimeout,
     retry: {
       initialInterval: `${input.installTiming?.retryInitialSeconds ?? 5} seconds`,
       maximumInterval: `${input.installTiming?.retryMaxSeconds ?? 300} seconds`,
@@ -88,7 +90,7 @@ export async function initialUpdateWorkflow(input: InitialUpdateInput): Promise<
     state.step = 'scan';
     setCurrentDetails(`**cycle ${state.cycle}**: scanning ${input.deviceName}`);
     const scan = (await device.deviceCommand.executeWithOptions(
-      { startToCloseTimeout: `${input.installTiming?.commandTimeoutSeconds?.scan ?? 600} seconds`, summary: `cycle ${state.cycle}: scan ${input.deviceName}` },
+      { startToCloseTimeout: `${input.installTiming?.commandTimeoutSeconds?.scan ?? 600} seconds`, heartbeatTimeout, summary: `cycle ${state.cycle}: scan ${input.deviceName}` },
       [input.deviceId, 'scan', { reason: `Initial Update cycle ${state.cycle}` }],
     )) as ScanResult;
     await scans.processDeviceScan.executeWithOptions(

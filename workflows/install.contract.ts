@@ -42,6 +42,12 @@ export interface InstallTiming {
    * cleanup queued for its next check-in (default 3,600 s)
    */
   cleanupDeadlineSeconds: number;
+  /**
+   * how long a device step's attempt may go without a heartbeat (default 120 s). The gateway
+   * heartbeats every step whose command waits in PostgreSQL, so only an attempt that never recorded
+   * its command (its worker died) times out this early, and is retried on a live worker.
+   */
+  heartbeatTimeoutSeconds: number;
 }
 
 /** Realistic defaults: a cumulative update can take an hour to execute, a reboot half an hour. */
@@ -52,6 +58,7 @@ export const DEFAULT_INSTALL_TIMING: InstallTiming = {
   busyRetries: 5,
   busyBackoffSeconds: 60,
   cleanupDeadlineSeconds: 3600,
+  heartbeatTimeoutSeconds: 120,
 };
 
 export interface DeviceInstallInput {

@@ -14,7 +14,8 @@ export async function patchScanWorkflow(input: PatchScanInput): Promise<PatchSca
     maximumInterval: `${input.retryMaxSeconds ?? 300} seconds`,
     backoffCoefficient: 2,
   };
-  const device = proxyActivities<DeviceCommandActivities>({ startToCloseTimeout: `${input.scanTimeoutSeconds ?? 600} seconds`, retry });
+  const heartbeatTimeout = `${input.heartbeatTimeoutSeconds ?? 120} seconds`;
+  const device = proxyActivities<DeviceCommandActivities>({ startToCloseTimeout: `${input.scanTimeoutSeconds ?? 600} seconds`, heartbeatTimeout, retry });
   const scans = proxyActivities<ScanActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } });
 
   setCurrentDetails(`**scan**: waiting for ${input.deviceName} to report its updates`);
@@ -22,7 +23,7 @@ export async function patchScanWorkflow(input: PatchScanInput): Promise<PatchSca
   try {
     scan = (await device.deviceCommand.executeWithOptions(
       {
-        startToCloseTimeout: `${input.scanTimeoutSeconds ?? 600} seconds`, retry, summary: `scan ${input.deviceName}`,
+        startToCloseTimeout: `${input.scanTimeoutSeconds ?? 600} seconds`, heartbeatTimeout, retry, summary: `scan ${input.deviceName}`,
         ...(input.offlineAfterSeconds ? { scheduleToCloseTimeout: `${input.offlineAfterSeconds} seconds` } : {}),
       },
       [input.deviceId, 'scan', { reason: input.reason }],

@@ -19,6 +19,8 @@ export interface PatchScanInput {
   scanTimeoutSeconds?: number;
   retryInitialSeconds?: number;
   retryMaxSeconds?: number;
+  /** how long the scan's attempt may go without a heartbeat (default 120 s; see InstallTiming.heartbeatTimeoutSeconds) */
+  heartbeatTimeoutSeconds?: number;
   /** a scheduled scan gives up on a device that has not answered after this long: it is offline */
   offlineAfterSeconds?: number;
 }

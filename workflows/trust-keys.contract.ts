@@ -19,6 +19,8 @@ export interface TrustKeysInput {
   commandTimeoutSeconds?: number;
   retryInitialSeconds?: number;
   retryMaxSeconds?: number;
+  /** how long the step's attempt may go without a heartbeat (default 120 s; see InstallTiming.heartbeatTimeoutSeconds) */
+  heartbeatTimeoutSeconds?: number;
 }
 
 export interface TrustKeysWorkflowResult {

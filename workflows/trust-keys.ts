@@ -13,11 +13,12 @@ export async function trustKeysWorkflow(input: TrustKeysInput): Promise<TrustKey
     maximumInterval: `${input.retryMaxSeconds ?? 300} seconds`,
     backoffCoefficient: 2,
   };
+  const heartbeatTimeout = `${input.heartbeatTimeoutSeconds ?? 120} seconds`;
   const keys = proxyActivities<CommandKeyActivities>({ startToCloseTimeout: `${input.commandTimeoutSeconds ?? 600} seconds`, retry });
 
   setCurrentDetails(`**trust_keys**: waiting for ${input.deviceName} to pin the server's command keys`);
   const pinned = await keys.trustKeysCommand.executeWithOptions(
-    { startToCloseTimeout: `${input.commandTimeoutSeconds ?? 600} seconds`, retry, summary: `trust_keys on ${input.deviceName}` },
+    { startToCloseTimeout: `${input.commandTimeoutSeconds ?? 600} seconds`, heartbeatTimeout, retry, summary: `trust_keys on ${input.deviceName}` },
     [input.deviceId],
   );
   await keys.recordPinnedCommandKeys.executeWithOptions(

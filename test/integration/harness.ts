@@ -69,9 +69,11 @@ export async function startHarness(options: {
   installTiming?: InstallTimingInput; startWorker?: boolean; app?: Partial<AppDeps>; limits?: RequestLimits;
   /** serve HTTPS with this certificate (h.api then trusts exactly it); default plain HTTP */
   tls?: ServerTls;
+  /** another database (default: the run's shared one) and Temporal (default: the run's dev server) */
+  databaseUrl?: string; temporalAddress?: string;
 } = {}): Promise<Harness> {
-  const databaseUrl = process.env.PATCHFLOW_TEST_DATABASE_URL!;
-  const address = process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS!;
+  const databaseUrl = options.databaseUrl ?? process.env.PATCHFLOW_TEST_DATABASE_URL!;
+  const address = options.temporalAddress ?? process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS!;
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   installRuntimeLogger(log);
   const db = createPool(databaseUrl);
@@ -95,6 +97,8 @@ export async function startHarness(options: {
       initialUpdateRetry: { busySeconds: 1, failedSeconds: 1, maxSeconds: 2 },
       catalog,
       reportsDir,
+      // Recovery in seconds: steps in tests may have heartbeat timeouts of a few seconds.
+      recovery: { keepAliveIntervalMs: 1_000, completerIntervalMs: 2_000, completerProbeIntervalMs: 250 },
       ...options.app,
       commandKeys,
     },

@@ -296,9 +296,11 @@ test('maintenance window closing mid-install: no execute or reboot after it clos
   const opensAt = ceilToMinute(now + 61 * MINUTE);
   const window: MaintenanceWindow = { start: hhmmUtc(opensAt), durationMinutes: 60 };
   // Each installer runs 70 minutes of workflow time: the window closes while the first one runs.
+  // The fakes have no gateway to heartbeat a waiting step (api/command-keepalive.ts), so the step's
+  // heartbeat timeout is set past the installer's 70 minutes.
   const run = await runRollout(
     { devices: 1, whileExecuting: () => env.sleep(70 * MINUTE) },
-    { maintenanceWindow: window, timezone: 'UTC', installTiming: { commandTimeoutSeconds: { execute: 2 * 3600 } } },
+    { maintenanceWindow: window, timezone: 'UTC', installTiming: { commandTimeoutSeconds: { execute: 2 * 3600 }, heartbeatTimeoutSeconds: 3 * 3600 } },
   );
   const steps = commands(run.calls, run.deviceIds[0]);
   expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
