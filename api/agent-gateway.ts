@@ -8,6 +8,7 @@ import {
   findCommandForDevice,
   finishedReboots,
   markResultDelivered,
+  reofferStalledReboots,
   recordPinnedCommandKeys,
   recordProgress,
   storeOutcome,
@@ -47,6 +48,11 @@ export interface GatewayDeps {
   commandKeys: CommandKeyring;
   /** enrollment tokens' lifetime (default: none) and the window in which an agent may retry its enrollment (default 600 s) */
   enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
+  /**
+   * a reboot acknowledged this long ago whose device checks in with the same boot id is offered again
+   * (default 1,800 s), at most `maxOffers` times (default 3) before the step fails
+   */
+  stalledReboot?: { rebootTimeoutSeconds?: number; maxOffers?: number };
   /** a claimed, unanswered command is offered again after this long (default: the poll wait + 30 s) */
   claimLeaseSeconds?: number;
   /** delivers the answers this gateway could not hand to Temporal itself (api/result-delivery.ts) */
@@ -120,12 +126,35 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     // A device back from an offline spell catches up on the Automatic Updates it missed.
     await runMissedRunsOnCheckIn(deps, device.deviceId).catch((err) => log.warn({ err, deviceId: device.deviceId }, 'missed run not started'));
     if (!device.bootId) return;
+    await reofferStalledRebootsOf(device.deviceId, device.bootId);
     for (const row of await finishedReboots(db, device.deviceId, device.bootId)) {
       const result: RebootResult = { previousBootId: row.ackedBootId!, bootId: device.bootId };
       if (await storeOutcome(db, row.id, { status: 'succeeded', result })) {
         await completeActivity(row, { status: 'succeeded', result });
         log.info({ deviceId: device.deviceId, commandId: row.id, bootId: device.bootId }, 'reboot finished');
       }
+    }
+  }
+
+  /**
+   * The agent acknowledged a reboot and died before restarting: the device is back with the same boot
+   * id, so the reboot never happened. Offered again (a few times), then the step fails saying why.
+   */
+  async function reofferStalledRebootsOf(deviceId: string, bootId: string): Promise<void> {
+    const maxOffers = deps.stalledReboot?.maxOffers ?? 3;
+    const { reoffered, givenUp } = await reofferStalledReboots(db, deviceId, bootId, {
+      rebootTimeoutSeconds: deps.stalledReboot?.rebootTimeoutSeconds ?? 1_800, maxOffers,
+    });
+    for (const row of reoffered) log.warn({ deviceId, commandId: row.id, bootId, offers: row.rebootOffers }, 'acknowledged reboot never happened; offered again');
+    for (const row of givenUp) {
+      const error: CommandError = {
+        code: CommandErrorCode.RebootNotCompleted,
+        message: `the device acknowledged the reboot ${maxOffers + 1} times but never restarted (boot id still ${bootId})`,
+        retryable: false,
+      };
+      const stored = await storeOutcome(db, row.id, { status: 'failed', error });
+      if (stored) await completeActivity(stored, { status: 'failed', error });
+      log.warn({ deviceId, commandId: row.id, bootId }, 'reboot given up: the device never restarted');
     }
   }
 

@@ -65,6 +65,8 @@ export interface RecoveryOptions {
   completerProbeIntervalMs?: number;
   /** a claimed command with no answer or progress is offered again after this long (default: poll wait + 30 s) */
   claimLeaseSeconds?: number;
+  /** acknowledged reboots that never happened: offered again after this long (default 1,800 s), this often (default 3) */
+  stalledReboot?: { rebootTimeoutSeconds?: number; maxOffers?: number };
 }
 
 /** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -118,7 +120,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     metrics.oldestUndeliveredSeconds.set(owed.oldestSeconds);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds }));
+  app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));

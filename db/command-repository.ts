@@ -28,6 +28,8 @@ export interface CommandRow {
   finishedAt: Date | null;
   /** the device's last progress report, repeated by the gateway's keep-alive heartbeats */
   lastProgress: unknown;
+  /** how often an acknowledged reboot that never happened was offered again */
+  rebootOffers: number;
 }
 
 const toRow = (r: Record<string, any>): CommandRow => ({
@@ -47,6 +49,7 @@ const toRow = (r: Record<string, any>): CommandRow => ({
   deliveredLate: r.delivered_late ?? false,
   finishedAt: r.finished_at ?? null,
   lastProgress: r.last_progress ?? null,
+  rebootOffers: r.reboot_offers ?? 0,
 });
 
 /**
@@ -266,7 +269,7 @@ export async function releaseAdvisoryLock(session: Queryable, key: number): Prom
 /** Marks a reboot as acknowledged by the device running boot `bootId`. */
 export async function acknowledgeReboot(db: Queryable, id: string, bootId: string): Promise<CommandRow | undefined> {
   const { rows } = await db.query(
-    `UPDATE agent_commands SET status = 'acknowledged', acked_boot_id = $2::text, updated_at = now()
+    `UPDATE agent_commands SET status = 'acknowledged', acked_boot_id = $2::text, acknowledged_at = now(), updated_at = now()
      WHERE id = $1::text AND type = 'reboot' AND status IN ('pending', 'claimed') RETURNING *`,
     [id, bootId],
   );
@@ -281,6 +284,35 @@ export async function finishedReboots(db: Queryable, deviceId: string, bootId: s
     [deviceId, bootId],
   );
   return rows.map(toRow);
+}
+
+/**
+ * Acknowledged reboots that a check-in with the unchanged boot id `bootId` shows never happened (the
+ * agent died between acknowledging and restarting), acknowledged more than `rebootTimeoutSeconds` ago.
+ * Up to `maxOffers` times each is offered again (pending; the same signed envelope) and returned in
+ * `reoffered`; past that it is returned in `givenUp` for the caller to fail. NOTIFY wakes the device's poll.
+ */
+export async function reofferStalledReboots(
+  db: Queryable,
+  deviceId: string,
+  bootId: string,
+  options: { rebootTimeoutSeconds: number; maxOffers: number },
+): Promise<{ reoffered: CommandRow[]; givenUp: CommandRow[] }> {
+  const { rows } = await db.query(
+    `WITH stalled AS (
+       SELECT id FROM agent_commands
+       WHERE device_id = $1::uuid AND type = 'reboot' AND status = 'acknowledged' AND acked_boot_id = $2::text
+         AND acknowledged_at < now() - make_interval(secs => $3::float8)
+       FOR UPDATE SKIP LOCKED
+     ), up AS (
+       UPDATE agent_commands ac SET status = 'pending', reboot_offers = ac.reboot_offers + 1, updated_at = now()
+       FROM stalled WHERE ac.id = stalled.id AND ac.reboot_offers < $4::int RETURNING ac.*
+     ), notify AS (SELECT pg_notify($5::text, $1::text) FROM up LIMIT 1)
+     SELECT ac.*, (up.id IS NOT NULL) AS reoffered, (SELECT count(*) FROM notify) AS notified
+     FROM stalled JOIN agent_commands ac ON ac.id = stalled.id LEFT JOIN up ON up.id = stalled.id`,
+    [deviceId, bootId, options.rebootTimeoutSeconds, options.maxOffers, COMMAND_CHANNEL],
+  );
+  return { reoffered: rows.filter((r) => r.reoffered).map(toRow), givenUp: rows.filter((r) => !r.reoffered).map(toRow) };
 }
 
 /** Withdraws a workflow's unfinished commands (cancelled install); returns how many. */

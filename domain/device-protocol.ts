@@ -335,6 +335,8 @@ export const CommandErrorCode = {
   UnknownCommand: 'UnknownCommand',
   /** the agent refused the command before running anything: "refused by the device: bad signature" */
   CommandRefused: 'CommandRefused',
+  /** the device acknowledged a reboot and came back with the same boot id, more often than allowed (gateway) */
+  RebootNotCompleted: 'RebootNotCompleted',
 } as const;
 
 /**

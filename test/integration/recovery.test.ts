@@ -23,6 +23,8 @@ const LONG_STEPS: InstallTimingInput = {
 };
 const HEARTBEAT_TIMEOUT_SECONDS = 5;
 const CLAIM_LEASE_SECONDS = 4;
+const REBOOT_TIMEOUT_SECONDS = 3;
+const CU = 'KB5035857'; // always asks for a restart (3010)
 
 const fleets: SimulatedFleet[] = [];
 afterAll(async () => { for (const f of fleets) await f.stop(); });
@@ -68,7 +70,10 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
     h = await startHarness({
       installTiming: { ...LONG_STEPS, heartbeatTimeoutSeconds: HEARTBEAT_TIMEOUT_SECONDS },
       app: {
-        recovery: { keepAliveIntervalMs: 1_000, completerIntervalMs: 2_000, completerProbeIntervalMs: 250, claimLeaseSeconds: CLAIM_LEASE_SECONDS },
+        recovery: {
+          keepAliveIntervalMs: 1_000, completerIntervalMs: 2_000, completerProbeIntervalMs: 250, claimLeaseSeconds: CLAIM_LEASE_SECONDS,
+          stalledReboot: { rebootTimeoutSeconds: REBOOT_TIMEOUT_SECONDS, maxOffers: 1 },
+        },
         enrollment: { tokenTtlSeconds: 3_600, retryWindowSeconds: 600 },
       },
     });
@@ -223,6 +228,71 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
       body: JSON.stringify({ enrollmentToken: late.enrollmentToken, bootId: 'boot-y', enrollmentNonce: 'late-agent-nonce-0123456789' }),
     });
     expect(expired.status).toBe(401);
+  });
+
+  /**
+   * Runs the device's agent until it has acknowledged a reboot `deaths` times, "dying" each time right
+   * after the gateway stored the acknowledgement (the ack's reply never returns; the agent is stopped
+   * before it restarts the machine), then lets it run normally.
+   */
+  async function agentThatDiesAfterAcks(h: Harness, name: string, deaths: number) {
+    const { deviceId, enrollmentToken } = await h.createDevice(name);
+    const device = new SimulatedWindowsDevice({ id: name.toLowerCase(), name, sandboxDir: fs.mkdtempSync(path.join(h.scratch, `${name}-`)), os: 'server2022', seed: 7, rebootDurationMs: 500, missingKbs: [CU] });
+    let died = 0;
+    let acked: (() => void) | undefined;
+    const dyingFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (died < deaths && String(input).includes('/result') && String(init?.body).includes('"acknowledged"') && res.ok) {
+        died++;
+        acked?.();
+        // The process is gone: this reply never arrives (until the test stops the agent).
+        await new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('agent killed')), { once: true }));
+      }
+      return res;
+    };
+    let fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 1, fetch: dyingFetch });
+    fleets.push(fleet);
+    await fleet.ready;
+    const { credential, commandKeys } = fleet.agents[0]!;
+    const bootId = device.bootId;
+    const run = async () => {
+      for (let i = 0; i < deaths; i++) {
+        await new Promise<void>((r) => { acked = r; if (died > i) r(); });
+        await fleet.stop();
+        expect(device.bootId).toBe(bootId); // it never restarted
+        fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, credential, commandKeys }], pollWaitSeconds: 1, fetch: dyingFetch });
+        fleets.push(fleet);
+      }
+    };
+    return { deviceId, device, bootId, run: run() };
+  }
+
+  test('an agent killed right after acknowledging a reboot: after the reboot timeout its check-in with the same boot id gets the reboot again, and the install completes', async () => {
+    const { deviceId, device, bootId, run } = await agentThatDiesAfterAcks(h, 'SRV-ACKDIE', 1);
+    const started = Date.now();
+    const workflowId = await install(h, deviceId);
+    await run;
+    const result = (await h.client.workflow.getHandle(workflowId).result()) as InstallResult;
+    const took = (Date.now() - started) / 1000;
+
+    expect(result.outcome).toBe('succeeded');
+    expect(result.rebooted).toBe(true);
+    expect(device.bootId).not.toBe(bootId);
+    const reboot = (await h.db.query(`SELECT status, reboot_offers, attempt FROM agent_commands WHERE workflow_id = $1 AND type = 'reboot'`, [workflowId])).rows[0];
+    expect(reboot).toEqual({ status: 'succeeded', reboot_offers: 1, attempt: 1 });
+    expect(took).toBeLessThan(REBOOT_TIMEOUT_SECONDS + 45); // not the reboot step's 600 s timeout
+    console.log(`[recovery] agent died after acknowledging the reboot: install done in ${took.toFixed(1)} s (reboot timeout ${REBOOT_TIMEOUT_SECONDS} s)`);
+  });
+
+  test('an agent that dies after every acknowledgement: after the allowed re-offers the reboot step fails with a clear reason', async () => {
+    const { deviceId, bootId, run } = await agentThatDiesAfterAcks(h, 'SRV-ACKDIE2', 2);
+    const workflowId = await install(h, deviceId);
+    await run;
+    await h.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+    const reboot = (await h.db.query(`SELECT status, reboot_offers, error FROM agent_commands WHERE workflow_id = $1 AND type = 'reboot'`, [workflowId])).rows[0];
+    expect(reboot.status).toBe('failed');
+    expect(reboot.reboot_offers).toBe(1);
+    expect(reboot.error).toEqual({ code: 'RebootNotCompleted', message: `the device acknowledged the reboot 2 times but never restarted (boot id still ${bootId})`, retryable: false });
   });
 });
 
