@@ -9,7 +9,7 @@ import { signCatalogFeed, type CatalogFeed, type CatalogFeedEntry } from '../../
 import { generateSigningKeyPair } from '../../domain/signatures';
 import type { InstallResult } from '../../workflows/install.contract';
 import type { PatchScanResult } from '../../workflows/scan.contract';
-import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
+import { answerNextScan, maybeRecordHistory, startHarness, type Harness } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -34,22 +34,13 @@ async function handDevice(name: string) {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enrollmentToken: created.enrollmentToken, bootId: 'boot-1' }),
   });
   const { credential } = (await enroll.json()) as { credential: string };
-  const headers = { authorization: `Bearer ${credential}`, 'x-patchflow-boot-id': 'boot-1', 'content-type': 'application/json' };
   return {
     ...created,
     /** Starts a scan through the API, answers it with `updates` (raw, as an attacker would post them) and returns its result. */
     async scan(updates: Record<string, unknown>[]): Promise<PatchScanResult> {
       const started = await h.api('POST', `/api/v1/devices/${created.deviceId}/scans`, {});
       expect(started.status).toBe(202);
-      const command = await eventually(async () => {
-        const res = await fetch(`${h.server.url}/agent/v1/commands?wait=1`, { headers });
-        return ((await res.json()) as any).commands[0];
-      }, 20_000, 'scan command');
-      const res = await fetch(`${h.server.url}/agent/v1/commands/${encodeURIComponent(command.id)}/result`, {
-        method: 'POST', headers,
-        body: JSON.stringify({ status: 'succeeded', result: { bootId: 'boot-1', updates, rebootPending: false, freeDiskBytes: 10 ** 10, scannedAt: new Date().toISOString() } }),
-      });
-      expect(res.status).toBe(200);
+      await answerNextScan(h, credential, updates);
       return (await h.client.workflow.getHandle(started.body.workflowId).result()) as PatchScanResult;
     },
   };

@@ -182,6 +182,23 @@ export async function startHarness(options: {
   return h;
 }
 
+/**
+ * A hand-driven agent's answer to its next scan command: polls with `credential`, then posts `updates`
+ * as the scan's result, raw (as an attacker, or an old agent, would post them).
+ */
+export async function answerNextScan(h: Pick<Harness, 'server'>, credential: string, updates: unknown[]): Promise<void> {
+  const headers = { authorization: `Bearer ${credential}`, 'x-patchflow-boot-id': 'boot-1', 'content-type': 'application/json' };
+  const command = await eventually(async () => {
+    const res = await fetch(`${h.server.url}/agent/v1/commands?wait=1`, { headers });
+    return ((await res.json()) as { commands: { id: string }[] }).commands[0];
+  }, 20_000, 'scan command');
+  const res = await fetch(`${h.server.url}/agent/v1/commands/${encodeURIComponent(command.id)}/result`, {
+    method: 'POST', headers,
+    body: JSON.stringify({ status: 'succeeded', result: { bootId: 'boot-1', updates, rebootPending: false, freeDiskBytes: 10 ** 10, scannedAt: new Date().toISOString() } }),
+  });
+  if (res.status !== 200) throw new Error(`scan result refused: ${res.status} ${await res.text()}`);
+}
+
 /** Polls `fn` until it returns a value (not undefined) or `timeoutMs` passes. */
 export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,7 @@ import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import type { ScannedUpdate } from '../../domain/device-protocol';
 import type { PatchScanResult } from '../../workflows/scan.contract';
-import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
+import { answerNextScan, maybeRecordHistory, startHarness, type Harness } from './harness';
 
 jest.setTimeout(90_000);
 
@@ -71,18 +71,7 @@ test('a scope scan starts one scan per device of the scope', async () => {
 });
 
 /** A hand-driven agent: answers the next scan command with the given updates. */
-async function answerScan(credential: string, updates: ScannedUpdate[]) {
-  const headers = { authorization: `Bearer ${credential}`, 'x-patchflow-boot-id': 'boot-1', 'content-type': 'application/json' };
-  const command = await eventually(async () => {
-    const res = await fetch(`${h.server.url}/agent/v1/commands?wait=1`, { headers });
-    return ((await res.json()) as any).commands[0];
-  }, 20_000, 'scan command');
-  const res = await fetch(`${h.server.url}/agent/v1/commands/${encodeURIComponent(command.id)}/result`, {
-    method: 'POST', headers,
-    body: JSON.stringify({ status: 'succeeded', result: { bootId: 'boot-1', updates, rebootPending: false, freeDiskBytes: 10 ** 10, scannedAt: new Date().toISOString() } }),
-  });
-  expect(res.status).toBe(200);
-}
+const answerScan = (credential: string, updates: ScannedUpdate[]) => answerNextScan(h, credential, updates);
 
 // Before the catalog feed, a device reporting a new revision revised the catalog for everyone and sent
 // the patch back to Pending Approval. Now only a catalog feed revises (catalog-feed.test.ts: "a revision
