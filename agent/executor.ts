@@ -36,3 +36,18 @@ export interface DeviceExecutor {
    */
   restart(signal: AbortSignal): Promise<void>;
 }
+
+/**
+ * The agent's command journal (agent/command-journal.ts keeps it on disk for real executors): what ran,
+ * and how it ended, by command id. It outlives the process and the boot.
+ */
+export interface CommandJournal {
+  /** the final outcome recorded for this command id, if any */
+  finished(commandId: string): CommandOutcome | undefined;
+  /** durably notes that a command starts running (before anything on the machine changes) */
+  begin(command: AgentCommand): Promise<void>;
+  /** durably records a command's final outcome; later deliveries are answered from it */
+  finish(commandId: string, outcome: CommandOutcome): Promise<void>;
+  /** commands that began and never finished: the agent died while they ran (re-check before re-running) */
+  interrupted(): AgentCommand[];
+}
