@@ -32,6 +32,9 @@ import {
  *     ten from `from`). Past that horizon, update the Schedule (re-run this function) or those dates are
  *     skipped. If a zone's rules change, a stale pinned entry can only add a second run on a run date,
  *     which the `localRunDate` guard drops.
+ * - `monthly_weekday` is N-able's "Second Tuesday" / "Last Friday": the Nth (1st–5th) or the last given
+ *   weekday of the month. A 5th weekday skips the months that have none (there is no sensible nearer
+ *   date: the 4th would run twice that month in a sense, and "last" is its own choice); "last" always runs.
  * - `monthly_day` 29–31 in a shorter month runs on that month's last day (clamp, as most RMMs do): a
  *   patch schedule that silently skipped five months a year would leave machines unpatched for two
  *   months. RFC 5545 (and Temporal's bare calendar) would skip instead.
@@ -49,6 +52,10 @@ export type Weekday = (typeof WEEKDAYS)[number];
 export const PATCH_TUESDAY_OFFSET_MIN = -7;
 export const PATCH_TUESDAY_OFFSET_MAX = 21;
 
+/** Which occurrence of a weekday in the month: the 1st to the 5th, or the last. */
+export type WeekOfMonth = 1 | 2 | 3 | 4 | 5 | 'last';
+export const WEEKS_OF_MONTH: readonly WeekOfMonth[] = [1, 2, 3, 4, 5, 'last'];
+
 /** `HH:MM`, 24-hour, local to `timezone`. */
 export type LocalTimeOfDay = string;
 
@@ -58,6 +65,8 @@ export type ScheduleTiming =
   | { kind: 'weekly'; days: Weekday[]; time: LocalTimeOfDay; timezone: string }
   /** The second Tuesday of the month plus `offsetDays` (1 = the Wednesday after Patch Tuesday). */
   | { kind: 'monthly_patch_tuesday'; offsetDays: number; time: LocalTimeOfDay; timezone: string }
+  /** The `week`th (1–5) or the last `weekday` of every month; a 5th weekday skips months without one. */
+  | { kind: 'monthly_weekday'; week: WeekOfMonth; weekday: Weekday; time: LocalTimeOfDay; timezone: string }
   /** Day `day` of every month; 29–31 run on the last day of shorter months. */
   | { kind: 'monthly_day'; day: number; time: LocalTimeOfDay; timezone: string };
 
@@ -124,10 +133,15 @@ export function parseScheduleTiming(input: unknown): ScheduleTiming {
         time: parseTime(o.time),
         timezone: parseTimezone(o.timezone),
       };
+    case 'monthly_weekday': {
+      if (!WEEKS_OF_MONTH.includes(o.week as WeekOfMonth)) invalid(`week must be 1, 2, 3, 4, 5 or "last" (which occurrence of the weekday in the month), got ${JSON.stringify(o.week)}`, 'week');
+      if (!WEEKDAYS.includes(o.weekday as Weekday)) invalid(`weekday must be one of ${WEEKDAYS.join(', ')}, got ${JSON.stringify(o.weekday)}`, 'weekday');
+      return { kind: 'monthly_weekday', week: o.week as WeekOfMonth, weekday: o.weekday as Weekday, time: parseTime(o.time), timezone: parseTimezone(o.timezone) };
+    }
     case 'monthly_day':
       return { kind: 'monthly_day', day: parseInteger(o.day, 'day', 1, 31, 'day of the month'), time: parseTime(o.time), timezone: parseTimezone(o.timezone) };
     default:
-      return invalid(`kind must be one of daily, weekly, monthly_patch_tuesday, monthly_day, got ${JSON.stringify(o.kind)}`, 'kind');
+      return invalid(`kind must be one of daily, weekly, monthly_patch_tuesday, monthly_weekday, monthly_day, got ${JSON.stringify(o.kind)}`, 'kind');
   }
 }
 
@@ -160,6 +174,9 @@ export function runsOnLocalDate(t: ScheduleTiming, date: LocalDate): boolean {
       return t.days.some((d) => WEEKDAY_NUMBER[d] === dayOfWeek(date));
     case 'monthly_day':
       return date.day === Math.min(t.day, daysInMonth(date.year, date.month));
+    case 'monthly_weekday':
+      if (dayOfWeek(date) !== WEEKDAY_NUMBER[t.weekday]) return false;
+      return t.week === 'last' ? date.day + 7 > daysInMonth(date.year, date.month) : Math.ceil(date.day / 7) === t.week;
     case 'monthly_patch_tuesday': {
       const base = addDays(date, -t.offsetDays);
       const pt = patchTuesday(base.year, base.month);
@@ -221,6 +238,8 @@ const LEAP_YEARS = [
 /** Months after a 31-day month, and after a 30-day month. */
 const AFTER_31: Month[] = ['JANUARY', 'FEBRUARY', 'APRIL', 'JUNE', 'AUGUST', 'SEPTEMBER', 'NOVEMBER'];
 const AFTER_30: Month[] = ['MAY', 'JULY', 'OCTOBER', 'DECEMBER'];
+const MONTHS_OF_31: Month[] = ['JANUARY', 'MARCH', 'MAY', 'JULY', 'AUGUST', 'OCTOBER', 'DECEMBER'];
+const MONTHS_OF_30: Month[] = ['APRIL', 'JUNE', 'SEPTEMBER', 'NOVEMBER'];
 const MONTH_NAME: Month[] = ['JANUARY', 'FEBRUARY', 'MARCH', 'APRIL', 'MAY', 'JUNE', 'JULY', 'AUGUST', 'SEPTEMBER', 'OCTOBER', 'NOVEMBER', 'DECEMBER'];
 
 function days(start: number, end: number): CalendarSpec['dayOfMonth'] {
@@ -246,6 +265,23 @@ function baseCalendars(t: ScheduleTiming): { calendars: CalendarSpec[]; skip: Ca
         skip.push({ ...at, month: 'FEBRUARY', dayOfMonth: 28, year: LEAP_YEARS, comment: 'February 28 of leap years: the clamp runs on the 29th' });
       }
       return { calendars, skip };
+    }
+    case 'monthly_weekday': {
+      // A calendar ANDs day-of-week and day-of-month: the Nth weekday is that weekday within days
+      // 7N-6…7N (the 5th: 29–31, so months without one have no match). The last one is that weekday
+      // within the month's last seven days, which depend on the month's length: one calendar per length,
+      // and February's leap years told apart by a skip (22 February is not in a 29-day February's last week).
+      const dayOfWeek = TEMPORAL_DAY[WEEKDAY_NUMBER[t.weekday]]!;
+      const label = describeWeekday(t.week, t.weekday);
+      if (t.week !== 'last') return { calendars: [{ ...at, dayOfWeek, dayOfMonth: days(7 * t.week - 6, Math.min(31, 7 * t.week)), comment: label }], skip: [] };
+      return {
+        calendars: [
+          { ...at, dayOfWeek, month: MONTHS_OF_31, dayOfMonth: days(25, 31), comment: `${label} (31-day months)` },
+          { ...at, dayOfWeek, month: MONTHS_OF_30, dayOfMonth: days(24, 30), comment: `${label} (30-day months)` },
+          { ...at, dayOfWeek, month: 'FEBRUARY', dayOfMonth: days(22, 29), comment: `${label} (February)` },
+        ],
+        skip: [{ ...at, dayOfWeek, month: 'FEBRUARY', dayOfMonth: 22, year: LEAP_YEARS, comment: `${label}: 22 February is not in the last week of a leap February` }],
+      };
     }
     case 'monthly_patch_tuesday': {
       // Patch Tuesday + d falls on weekday Tuesday+d, on day 8+d…14+d counted from the start of Patch
@@ -336,6 +372,12 @@ function describeDays(days: Weekday[]): string {
   return list(days.map((d) => DAY_NAME[WEEKDAY_NUMBER[d]]!));
 }
 
+const ORDINAL = { 1: 'First', 2: 'Second', 3: 'Third', 4: 'Fourth', 5: 'Fifth', last: 'Last' } as const;
+
+function describeWeekday(week: WeekOfMonth, weekday: Weekday): string {
+  return `${ORDINAL[week]} ${DAY_NAME[WEEKDAY_NUMBER[weekday]]}`;
+}
+
 /** One line for operators: "Every Wednesday at 02:00 Europe/London". */
 export function describeTiming(t: ScheduleTiming): string {
   const at = `at ${t.time} ${t.timezone}`;
@@ -349,6 +391,8 @@ export function describeTiming(t: ScheduleTiming): string {
       const offset = n === 0 ? '' : ` ${t.offsetDays < 0 ? '-' : '+'} ${n} day${n === 1 ? '' : 's'}`;
       return `Second Tuesday${offset} ${at}`;
     }
+    case 'monthly_weekday':
+      return `${describeWeekday(t.week, t.weekday)} of every month${t.week === 5 ? ' (months that have one)' : ''} ${at}`;
     case 'monthly_day':
       return `Day ${t.day} of every month${t.day >= 29 ? ' (the last day in shorter months)' : ''} ${at}`;
   }

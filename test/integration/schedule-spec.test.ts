@@ -75,6 +75,17 @@ test.each<[string, ScheduleTiming, string, number]>([
   ['monthly day 31, next year', { kind: 'monthly_day', day: 31, time: '02:00', timezone: 'America/New_York' }, jan1(NEXT_YEAR), 10],
   ['monthly day 31 over a leap February', { kind: 'monthly_day', day: 31, time: '02:00', timezone: 'UTC' }, jan1(LEAP_YEAR), 5],
   ['monthly day 29 over a common February', { kind: 'monthly_day', day: 29, time: '02:00', timezone: 'UTC' }, jan1(COMMON_YEAR), 5],
+  // N-able's monthly timings: the last Friday (one calendar per month length, leap Februaries skipped)
+  // and a 5th Tuesday (months without one have no run).
+  ['last Friday, over a leap February', { kind: 'monthly_weekday', week: 'last', weekday: 'fri', time: '02:00', timezone: 'UTC' }, jan1(LEAP_YEAR), 10],
+  ['last Friday, over a common February', { kind: 'monthly_weekday', week: 'last', weekday: 'fri', time: '22:00', timezone: 'Europe/London' }, jan1(COMMON_YEAR), 10],
+  ['5th Tuesday, next year', { kind: 'monthly_weekday', week: 5, weekday: 'tue', time: '02:00', timezone: 'America/New_York' }, jan1(NEXT_YEAR), 6],
+  ['2nd Tuesday, next year', { kind: 'monthly_weekday', week: 2, weekday: 'tue', time: '03:00', timezone: 'Asia/Kolkata' }, jan1(NEXT_YEAR), 6],
+  // A 30-minute DST shift (Lord Howe springs 02:00→02:30 on the first Sunday of October), and zones
+  // whose clocks change at midnight (Santiago: the first Sunday of September; Beirut: the last Sunday of March).
+  ['1st Sunday 02:15 Australia/Lord_Howe over its spring-forward', { kind: 'monthly_weekday', week: 1, weekday: 'sun', time: '02:15', timezone: 'Australia/Lord_Howe' }, `${NEXT_YEAR}-08-01T00:00:00Z`, 4],
+  ['1st Sunday 00:30 America/Santiago over its spring-forward', { kind: 'monthly_weekday', week: 1, weekday: 'sun', time: '00:30', timezone: 'America/Santiago' }, `${NEXT_YEAR}-07-01T00:00:00Z`, 4],
+  ['last Sunday 00:30 Asia/Beirut over its spring-forward', { kind: 'monthly_weekday', week: 'last', weekday: 'sun', time: '00:30', timezone: 'Asia/Beirut' }, `${NEXT_YEAR}-01-01T00:00:00Z`, 6],
   // 02:30 does not exist on the US spring-forward Sunday (second Sunday of March): the pinned calendar
   // runs it at 03:30 EDT.
   ['daily 02:30 New York over spring-forward', { kind: 'daily', time: '02:30', timezone: 'America/New_York' }, `${NEXT_YEAR}-03-06T00:00:00Z`, 10],

@@ -326,6 +326,121 @@ describe('monthly day: 29–31 clamp to the last day of shorter months', () => {
   });
 });
 
+describe('monthly by weekday: the Nth (1st–5th) or the last weekday of the month', () => {
+  const nth = (week: 1 | 2 | 3 | 4 | 5 | 'last', weekday: 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun', time = '09:00', timezone = NY): ScheduleTiming =>
+    ({ kind: 'monthly_weekday', week, weekday, time, timezone });
+  const localDates = (t: ScheduleTiming, from: string, n: number): string[] => nextRunTimes(t, at(from), n).map((r) => localRunDate(r, t.timezone));
+
+  // RFC 5545 §3.8.5.3, "Monthly on the first Friday for 10 occurrences" (DTSTART;TZID=America/New_York:
+  // 19970905T090000, RRULE:FREQ=MONTHLY;COUNT=10;BYDAY=1FR): 9:00 EDT on 5 Sep and 3 Oct 1997, 9:00 EST
+  // on 7 Nov, 5 Dec, 2 Jan, 6 Feb, 6 Mar, 3 Apr, then EDT on 1 May and 5 Jun 1998.
+  test('RFC 5545: the first Friday, across both DST changes of 1997–98', () => {
+    expect(iso(nextRunTimes(nth(1, 'fri'), at('1997-09-02T13:00:00Z'), 10))).toEqual([
+      '1997-09-05T13:00:00Z', '1997-10-03T13:00:00Z', '1997-11-07T14:00:00Z', '1997-12-05T14:00:00Z', '1998-01-02T14:00:00Z',
+      '1998-02-06T14:00:00Z', '1998-03-06T14:00:00Z', '1998-04-03T14:00:00Z', '1998-05-01T13:00:00Z', '1998-06-05T13:00:00Z',
+    ]);
+  });
+
+  // RFC 5545 §3.8.5.3, "Every other month on the first and last Sunday of the month for 10 occurrences"
+  // (DTSTART 19970907T090000 America/New_York, BYDAY=1SU,-1SU;INTERVAL=2): last Sundays 28 Sep and 30 Nov
+  // 1997, 25 Jan, 29 Mar and 31 May 1998. The months between (every month here) from a calendar.
+  test('RFC 5545: the last Sunday, every month from September 1997', () => {
+    expect(localDates(nth('last', 'sun'), '1997-09-07T14:00:00Z', 9)).toEqual([
+      '1997-09-28', '1997-10-26', '1997-11-30', '1997-12-28', '1998-01-25', '1998-02-22', '1998-03-29', '1998-04-26', '1998-05-31',
+    ]);
+  });
+
+  test('"Last Friday" (N-able): the last week of 31-, 30-, 28- and 29-day months', () => {
+    expect(localDates(nth('last', 'fri', '02:00', 'UTC'), '2027-01-01T00:00:00Z', 24)).toEqual([
+      '2027-01-29', '2027-02-26', '2027-03-26', '2027-04-30', '2027-05-28', '2027-06-25', '2027-07-30', '2027-08-27', '2027-09-24', '2027-10-29', '2027-11-26', '2027-12-31',
+      '2028-01-28', '2028-02-25', '2028-03-31', '2028-04-28', '2028-05-26', '2028-06-30', '2028-07-28', '2028-08-25', '2028-09-29', '2028-10-27', '2028-11-24', '2028-12-29',
+    ]);
+  });
+
+  test('a 5th Tuesday skips the months that have none', () => {
+    expect(localDates(nth(5, 'tue', '02:00', 'UTC'), '2026-01-01T00:00:00Z', 8)).toEqual([
+      '2026-03-31', '2026-06-30', '2026-09-29', '2026-12-29', '2027-03-30', '2027-06-29', '2027-08-31', '2027-11-30',
+    ]);
+  });
+
+  test('"Second Tuesday" is Patch Tuesday itself', () => {
+    const pt: ScheduleTiming = { kind: 'monthly_patch_tuesday', offsetDays: 0, time: '02:00', timezone: NY };
+    expect(iso(nextRunTimes(nth(2, 'tue', '02:00'), at('2026-01-01T00:00:00Z'), 24))).toEqual(iso(nextRunTimes(pt, at('2026-01-01T00:00:00Z'), 24)));
+  });
+
+  test('the spec: days 7N-6…7N for the Nth; one calendar per month length for the last, leap Februaries skipped', () => {
+    expect(toTemporalScheduleSpec(nth(5, 'tue', '02:00', 'UTC')).calendars).toEqual([
+      { hour: 2, minute: 0, dayOfWeek: 'TUESDAY', dayOfMonth: { start: 29, end: 31 }, comment: 'Fifth Tuesday' },
+    ]);
+    const last = toTemporalScheduleSpec(nth('last', 'fri', '02:00', 'UTC'));
+    expect(last.calendars!.map((c) => [c.month, c.dayOfMonth])).toEqual([
+      [['JANUARY', 'MARCH', 'MAY', 'JULY', 'AUGUST', 'OCTOBER', 'DECEMBER'], { start: 25, end: 31 }],
+      [['APRIL', 'JUNE', 'SEPTEMBER', 'NOVEMBER'], { start: 24, end: 30 }],
+      ['FEBRUARY', { start: 22, end: 29 }],
+    ]);
+    expect(last.skip).toEqual([expect.objectContaining({ month: 'FEBRUARY', dayOfMonth: 22, dayOfWeek: 'FRIDAY', hour: 2, minute: 0 })]);
+  });
+
+  // The skipped and the repeated hour in a zone with a 30-minute shift, and in zones whose clocks
+  // change at midnight (so the run date itself is where the gap or the fold is).
+  test('Australia/Lord_Howe (30-minute shift): 02:15 on the first Sunday of October 2026 runs at 02:45; 01:45 on 4 April 2027 runs once', () => {
+    expect(iso(nextRunTimes(nth(1, 'sun', '02:15', 'Australia/Lord_Howe'), at('2026-09-15T00:00:00Z'), 2))).toEqual(['2026-10-03T15:45:00Z', '2026-10-31T15:15:00Z']);
+    const april = nextRunTimes(nth(1, 'sun', '01:45', 'Australia/Lord_Howe'), at('2027-03-15T00:00:00Z'), 2);
+    // 01:45 happens at +11:00 (14:45 UTC) and again at +10:30 (15:15 UTC): the first is the run.
+    expect(iso(april)).toEqual(['2027-04-03T14:45:00Z', '2027-05-01T15:15:00Z']);
+    expect(isRepeatedLocalTime(at('2027-04-03T15:15:00Z'), 'Australia/Lord_Howe')).toBe(true);
+  });
+
+  test('America/Santiago (changes at midnight): 00:30 on the first Sunday of September 2026 does not exist and runs at 01:30', () => {
+    expect(iso(nextRunTimes(nth(1, 'sun', '00:30', 'America/Santiago'), at('2026-08-15T00:00:00Z'), 2))).toEqual(['2026-09-06T04:30:00Z', '2026-10-04T03:30:00Z']);
+  });
+
+  test('Asia/Beirut (changes at midnight): the last Sunday of March 2026 at 00:30 runs at 01:30; the 4th Saturday of October at 23:30 runs once', () => {
+    expect(iso(nextRunTimes(nth('last', 'sun', '00:30', 'Asia/Beirut'), at('2026-03-01T00:00:00Z'), 1))).toEqual(['2026-03-28T22:30:00Z']);
+    // Clocks go back at midnight, 25 October 2026: 23:30 on Saturday the 24th happens twice.
+    expect(iso(nextRunTimes(nth(4, 'sat', '23:30', 'Asia/Beirut'), at('2026-10-01T00:00:00Z'), 1))).toEqual(['2026-10-24T20:30:00Z']);
+    expect(isRepeatedLocalTime(at('2026-10-24T21:30:00Z'), 'Asia/Beirut')).toBe(true);
+  });
+
+  test.each<[string, ScheduleTiming]>([
+    ['1st Monday 02:30 New York', nth(1, 'mon', '02:30')],
+    ['2nd Sunday 02:30 New York (the US spring-forward day)', nth(2, 'sun', '02:30')],
+    ['1st Sunday 01:30 New York (the US fall-back day)', nth(1, 'sun', '01:30')],
+    ['3rd Wednesday 09:00 London', nth(3, 'wed', '09:00', LONDON)],
+    ['4th Thursday 23:00 UTC', nth(4, 'thu', '23:00', 'UTC')],
+    ['5th Tuesday 02:00 UTC', nth(5, 'tue', '02:00', 'UTC')],
+    ['5th Sunday 01:30 London', nth(5, 'sun', '01:30', LONDON)],
+    ['last Friday 02:00 UTC', nth('last', 'fri', '02:00', 'UTC')],
+    ['last Sunday 01:30 London (both UK change days)', nth('last', 'sun', '01:30', LONDON)],
+    ['last Saturday 23:30 Asia/Beirut', nth('last', 'sat', '23:30', 'Asia/Beirut')],
+    ['last Sunday 00:30 Asia/Beirut', nth('last', 'sun', '00:30', 'Asia/Beirut')],
+    ['1st Sunday 02:15 Australia/Lord_Howe', nth(1, 'sun', '02:15', 'Australia/Lord_Howe')],
+    ['1st Sunday 00:30 America/Santiago', nth(1, 'sun', '00:30', 'America/Santiago')],
+  ])('%s: the spec (with the guard) and nextRunTimes agree over 2025–2033, one run per local date', (_name, t) => {
+    const from = at('2025-01-01T00:00:00Z');
+    const to = at('2033-12-31T23:59:00Z');
+    const runs = runsUntil(t, from, to);
+    expect(iso(guardedFireTimes(t, from, to))).toEqual(iso(runs));
+    const dates = runs.map((r) => localRunDate(r, t.timezone));
+    expect(new Set(dates).size).toBe(dates.length);
+    // One run a month, and (but for a 5th weekday) in every month of the nine years.
+    const months = dates.filter((d) => d >= '2025-01' && d < '2034').map((d) => d.slice(0, 7));
+    expect(new Set(months).size).toBe(months.length);
+    if (t.kind === 'monthly_weekday' && t.week !== 5) expect(months).toHaveLength(9 * 12);
+  });
+
+  test('bad week or weekday: a clear message naming the field', () => {
+    expect(() => parseScheduleTiming({ kind: 'monthly_weekday', week: 6, weekday: 'tue', time: '02:00', timezone: 'UTC' })).toThrow(/week must be 1, 2, 3, 4, 5 or "last"/);
+    expect(() => parseScheduleTiming({ kind: 'monthly_weekday', week: 'first', weekday: 'tue', time: '02:00', timezone: 'UTC' })).toThrow(UnprocessableError);
+    expect(() => parseScheduleTiming({ kind: 'monthly_weekday', week: 2, weekday: 'tuesday', time: '02:00', timezone: 'UTC' })).toThrow(/weekday must be one of mon, tue/);
+  });
+
+  test('described for operators', () => {
+    expect(describeTiming(nth('last', 'fri', '22:00', LONDON))).toBe('Last Friday of every month at 22:00 Europe/London');
+    expect(describeTiming(nth(5, 'tue', '02:00', 'UTC'))).toBe('Fifth Tuesday of every month (months that have one) at 02:00 UTC');
+  });
+});
+
 describe('parseScheduleTiming rejects bad input with a clear message', () => {
   const ok = { kind: 'daily', time: '02:00', timezone: LONDON };
   test.each<[string, unknown, string, RegExp]>([
@@ -344,7 +459,7 @@ describe('parseScheduleTiming rejects bad input with a clear message', () => {
     ['offset 1.5', { kind: 'monthly_patch_tuesday', offsetDays: 1.5, time: '02:00', timezone: NY }, 'offsetDays', /got 1.5/],
     ['day 0', { kind: 'monthly_day', day: 0, time: '02:00', timezone: NY }, 'day', /day of the month must be a whole number from 1 to 31, got 0/],
     ['day 32', { kind: 'monthly_day', day: 32, time: '02:00', timezone: NY }, 'day', /got 32/],
-    ['an unknown kind', { ...ok, kind: 'hourly' }, 'kind', /kind must be one of daily, weekly, monthly_patch_tuesday, monthly_day, got "hourly"/],
+    ['an unknown kind', { ...ok, kind: 'hourly' }, 'kind', /kind must be one of daily, weekly, monthly_patch_tuesday, monthly_weekday, monthly_day, got "hourly"/],
     ['not an object', null, 'kind', /expected an object/],
   ])('%s', (_name, input, field, message) => {
     let error: unknown;
