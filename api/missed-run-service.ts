@@ -33,7 +33,7 @@ export async function runMissedRunsOnCheckIn(
   let started = 0;
   for (const { schedule_id: scheduleId } of rows) {
     const schedule = await findSchedule(deps.db, scheduleId);
-    if (!schedule || schedule.kind !== 'automatic_update') continue;
+    if (!schedule || schedule.kind !== 'automatic_update' || schedule.missedRun === 'skip') continue;
     const workflowId = installWorkflowId(device.id, `au-${scheduleId.slice(0, 8)}-checkin-${Date.now().toString(36)}`);
     try {
       await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });
@@ -43,7 +43,8 @@ export async function runMissedRunsOnCheckIn(
     }
     const input: DeviceInstallInput = {
       deviceId: device.id, deviceName: device.name, clientId: device.clientId, clientName: device.clientName,
-      siteId: device.siteId, siteName: device.siteName, rebootAllowed: true,
+      // "Include Reboot" off: the late run installs, and leaves the device Reboot Required.
+      siteId: device.siteId, siteName: device.siteName, rebootAllowed: schedule.missedRunReboot,
       workingFolder: folders.workingFolder, installFolder: folders.installFolder,
       // Timing written out in full: the install runs on the values it started with (busy retries shape its history).
       requestedBy: `schedule:${scheduleId} (missed run, on check-in)`, timing: resolveTiming(deps.installTiming),

@@ -28,7 +28,8 @@ const fields = {
   distributionWindowMinutes: z.number().int().min(0).max(1440),
   maintenanceWindow: maintenanceWindowSchema.nullable(),
   rebootAction: rebootActionConfigSchema,
-  missedRun: z.enum(['skip', 'run_on_check_in']),
+  missedRun: z.enum(['skip', 'run_on_check_in', 'run_asap']),
+  missedRunReboot: z.boolean(),
   maxConcurrentDevices: z.number().int().min(1).max(2000),
 };
 
@@ -38,6 +39,7 @@ export const createScheduleSchema = z.object({
   maintenanceWindow: fields.maintenanceWindow.default(null),
   rebootAction: fields.rebootAction.default(DEFAULT_REBOOT_ACTION),
   missedRun: fields.missedRun.default('skip'),
+  missedRunReboot: fields.missedRunReboot.default(true),
   maxConcurrentDevices: fields.maxConcurrentDevices.default(200),
 }).strict();
 
@@ -49,6 +51,7 @@ export const updateScheduleSchema = z.object({
   maintenanceWindow: fields.maintenanceWindow.optional(),
   rebootAction: fields.rebootAction.optional(),
   missedRun: fields.missedRun.optional(),
+  missedRunReboot: fields.missedRunReboot.optional(),
   maxConcurrentDevices: fields.maxConcurrentDevices.optional(),
 }).strict();
 

@@ -47,12 +47,18 @@ export function rolloutInputOf(s: ScheduleRow, deps: Pick<ScheduleDeps, 'install
     scheduleId: s.id, scheduleName: s.name, kind: s.kind, scope: { scopeType: s.scopeType, scopeId: s.scopeId },
     timezone: s.timing.timezone, distributionWindowMinutes: s.distributionWindowMinutes,
     maintenanceWindow: s.maintenanceWindow ?? undefined, rebootAction: s.rebootAction,
-    maxConcurrentDevices: s.maxConcurrentDevices, missedRun: s.missedRun,
+    // The rollout's part of a missed run is the same for both catch-up choices: note who was offline.
+    maxConcurrentDevices: s.maxConcurrentDevices, missedRun: s.missedRun === 'skip' ? 'skip' : 'run_on_check_in',
     installTiming: resolveTiming(deps.installTiming),
     offlineAfterSeconds: deps.rolloutOfflineAfterSeconds ?? s.distributionWindowMinutes * 60 + ROLLOUT_DEFAULTS.offlineGraceSeconds,
     devicesPerRun: Math.max(ROLLOUT_DEFAULTS.devicesPerRun, s.maxConcurrentDevices),
     failureCap: ROLLOUT_DEFAULTS.failureCap,
   };
+}
+
+/** How late a run the Schedule missed may still start. */
+export function catchupWindowOf(s: Pick<ScheduleRow, 'missedRun'>): '1 day' | '7 days' {
+  return s.missedRun === 'run_asap' ? '7 days' : '1 day';
 }
 
 function temporalOptionsOf(s: ScheduleRow, deps: ScheduleDeps, deployment: string): ScheduleOptions {
@@ -69,7 +75,10 @@ function temporalOptionsOf(s: ScheduleRow, deps: ScheduleDeps, deployment: strin
       staticSummary: `${s.kind === 'scan' ? 'Scheduled scan' : 'Automatic Update'} "${s.name}" · ${describeTiming(s.timing)}`,
     },
     // A rollout still running when the next one is due: skip the new one (the running one covers it).
-    policies: { overlap: 'SKIP', catchupWindow: '1 day' },
+    // A run the Schedule itself missed (server or workers down) is still started when it is back, within
+    // the catch-up window: a day, or a week for "run ASAP" (a Patch Tuesday run missed over a long
+    // weekend still happens).
+    policies: { overlap: 'SKIP', catchupWindow: catchupWindowOf(s) },
     state: { paused: s.paused, note: s.paused ? 'paused in Patchflow' : undefined },
     // Which deployment owns it: reconcile deletes only its own (see reconcileSchedules).
     memo: { patchflowScheduleId: s.id, patchflowDeployment: deployment },

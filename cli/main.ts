@@ -198,19 +198,20 @@ function buildProgram(): Command {
   schedules.command('create <name>').description('define a schedule')
     .requiredOption('--kind <kind>', 'scan or automatic_update')
     .requiredOption('--scope <scope>', 'all, device_type:server, client:<id>, site:<id> or policy:<id>')
-    .requiredOption('--timing <json>', 'e.g. \'{"kind":"weekly","days":["wed"],"time":"02:00","timezone":"Europe/London"}\' or {"kind":"monthly_patch_tuesday","offsetDays":1,...}')
+    .requiredOption('--timing <json>', 'e.g. \'{"kind":"weekly","days":["wed"],"time":"02:00","timezone":"Europe/London"}\', {"kind":"monthly_patch_tuesday","offsetDays":1,...} or {"kind":"monthly_weekday","week":"last","weekday":"fri",...}')
     .option('--window <minutes>', 'distribution window in minutes', '0')
     .option('--maintenance <json>', 'maintenance window, e.g. \'{"start":"01:00","durationMinutes":240}\'')
     .option('--reboot <json>', 'reboot action, e.g. \'{"action":"warn_then_reboot","minutes":15}\' (default: skip if a user is logged on)')
-    .option('--missed <policy>', 'skip or run_on_check_in', 'skip')
-    .action(async (name: string, o: { kind: string; scope: string; timing: string; window: string; maintenance?: string; reboot?: string; missed: string }) => {
+    .option('--missed <policy>', 'a device offline at the run: skip, run_on_check_in, or run_asap (also catches up a run the server missed, for 7 days)', 'skip')
+    .option('--no-missed-reboot', 'a missed run that starts late installs but never restarts the device (left Reboot Required)')
+    .action(async (name: string, o: { kind: string; scope: string; timing: string; window: string; maintenance?: string; reboot?: string; missed: string; missedReboot: boolean }) => {
       const [scopeType, scopeId] = o.scope.split(':');
       const body = {
         name, kind: o.kind, scope: scopeType === 'all' ? { scopeType } : { scopeType, scopeId },
         timing: parseJsonOption(o.timing, '--timing'), distributionWindowMinutes: Number(o.window),
         ...(o.maintenance ? { maintenanceWindow: parseJsonOption(o.maintenance, '--maintenance') } : {}),
         ...(o.reboot ? { rebootAction: parseJsonOption(o.reboot, '--reboot') } : {}),
-        missedRun: o.missed,
+        missedRun: o.missed, missedRunReboot: o.missedReboot,
       };
       emit(await api().post<ScheduleView>('/schedules', body), (v) => schedulesText([v]));
     });

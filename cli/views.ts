@@ -92,7 +92,7 @@ export function schedulesText(rows: ScheduleView[]): string {
   return rows.map((r) => [
     `${r.id}  ${r.name}  (${r.kind}${r.paused ? ', PAUSED' : ''})`,
     `  when:   ${r.description}; distribution window ${r.distributionWindowMinutes} min`,
-    `  scope:  ${r.scopeType}${r.scopeId ? `:${r.scopeId}` : ''}; reboot: ${r.rebootActionText}; missed run: ${r.missedRun}`,
+    `  scope:  ${r.scopeType}${r.scopeId ? `:${r.scopeId}` : ''}; reboot: ${r.rebootActionText}; missed run: ${r.missedRun}${r.missedRun !== 'skip' && !r.missedRunReboot ? ' (no reboot)' : ''}`,
     ...(r.maintenanceWindowText ? [`  window: ${r.maintenanceWindowText}`] : []),
     `  next:   ${r.nextRunTimes.slice(0, 3).join(', ') || '-'}`,
   ].join('\n')).join('\n');

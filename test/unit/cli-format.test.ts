@@ -198,14 +198,14 @@ describe('schedule and rollout views', () => {
     const text = schedulesText([{
       id: 's1', name: 'Weekly AU', kind: 'automatic_update', scopeType: 'client', scopeId: 'c1', paused: true,
       timing: { kind: 'weekly', days: ['wed'], time: '02:00', timezone: 'Europe/London' }, distributionWindowMinutes: 60,
-      maintenanceWindow: null, rebootAction: { action: 'skip_if_user_logged_on' }, missedRun: 'run_on_check_in', maxConcurrentDevices: 200,
+      maintenanceWindow: null, rebootAction: { action: 'skip_if_user_logged_on' }, missedRun: 'run_on_check_in', missedRunReboot: false, maxConcurrentDevices: 200,
       createdAt: '', updatedAt: '', description: 'Every Wednesday at 02:00 Europe/London', maintenanceWindowText: null,
       rebootActionText: 'Skip reboot if user logged in', temporalScheduleId: 'patchflow-schedule-s1',
       nextRunTimes: ['2026-11-25T02:00:00.000Z'], recentRuns: [],
     }]);
     expect(text).toContain('Weekly AU  (automatic_update, PAUSED)');
     expect(text).toContain('Every Wednesday at 02:00 Europe/London; distribution window 60 min');
-    expect(text).toContain('scope:  client:c1; reboot: Skip reboot if user logged in; missed run: run_on_check_in');
+    expect(text).toContain('scope:  client:c1; reboot: Skip reboot if user logged in; missed run: run_on_check_in (no reboot)');
     expect(text).toContain('next:   2026-11-25T02:00:00.000Z');
   });
   test('a finished rollout shows its counts; a running one says so', () => {

@@ -1,4 +1,4 @@
-import { rolloutInputOf } from '../../api/schedule-service';
+import { catchupWindowOf, rolloutInputOf } from '../../api/schedule-service';
 import type { ScheduleRow } from '../../db/schedule-repository';
 import { ROLLOUT_DEFAULTS } from '../../workflows/automatic-update.contract';
 import { DEFAULT_INSTALL_TIMING } from '../../workflows/install.contract';
@@ -7,7 +7,7 @@ const schedule: ScheduleRow = {
   id: '9d3c1c52-1f7e-4f0e-9a57-3f0e4b1f2c11', name: 'Nightly', kind: 'automatic_update', scopeType: 'all', scopeId: '',
   timing: { kind: 'daily', time: '02:00', timezone: 'Europe/London' } as ScheduleRow['timing'],
   distributionWindowMinutes: 90, maintenanceWindow: null, rebootAction: { action: 'reboot_immediately' },
-  missedRun: 'skip', maxConcurrentDevices: 200, paused: false, createdAt: '', updatedAt: '',
+  missedRun: 'skip', missedRunReboot: true, maxConcurrentDevices: 200, paused: false, createdAt: '', updatedAt: '',
 };
 
 describe('a rollout starts with every default that shapes its command sequence written into its input', () => {
@@ -29,5 +29,14 @@ describe('a rollout starts with every default that shapes its command sequence w
     expect(input.installTiming).toEqual({
       ...DEFAULT_INSTALL_TIMING, busyRetries: 2, commandTimeoutSeconds: { ...DEFAULT_INSTALL_TIMING.commandTimeoutSeconds, scan: 5 },
     });
+  });
+
+  test('"run ASAP" notes offline devices as "run on check-in" does, and catches up a run the Schedule missed for 7 days', () => {
+    expect(rolloutInputOf({ ...schedule, missedRun: 'run_asap' }, {}).missedRun).toBe('run_on_check_in');
+    expect(rolloutInputOf({ ...schedule, missedRun: 'run_on_check_in' }, {}).missedRun).toBe('run_on_check_in');
+    expect(rolloutInputOf(schedule, {}).missedRun).toBe('skip');
+    expect(catchupWindowOf({ missedRun: 'run_asap' })).toBe('7 days');
+    expect(catchupWindowOf({ missedRun: 'run_on_check_in' })).toBe('1 day');
+    expect(catchupWindowOf({ missedRun: 'skip' })).toBe('1 day');
   });
 });
