@@ -25,6 +25,8 @@ import { createOperatorsApi } from './operators-api';
 import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
+import { createAlertsApi } from './alerts-api';
+import type { AlertsConfig } from './alert-service';
 import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
 
@@ -54,6 +56,8 @@ export interface AppDeps {
   enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
   /** Recovery timers (see README "Recovery") */
   recovery?: RecoveryOptions;
+  /** alert evaluation interval and webhook retry policy (README "Alerts") */
+  alerts?: AlertsConfig;
 }
 
 export interface RecoveryOptions {
@@ -127,6 +131,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createAlertsApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -1,5 +1,5 @@
 import { loadCommandKeys } from '../config/command-keys';
-import { loadConfig, reportsDirOf } from '../config/config';
+import { alertsConfigOf, loadConfig, reportsDirOf } from '../config/config';
 import { loadServerTls } from '../config/tls';
 import { createPool } from '../db/database';
 import { runMigrations } from '../db/migrate';
@@ -8,6 +8,7 @@ import { connectClient } from '../worker/temporal-connection';
 import { catalogFeedsOf } from '../worker/catalog-feeds';
 import { startServer } from './app';
 import { reconcileCatalogSchedules } from './catalog-service';
+import { reconcileAlertsSchedule } from './alert-service';
 import { reconcileSchedules } from './schedule-service';
 
 /** The API and agent gateway process for production: needs DATABASE_URL, TEMPORAL_ADDRESS, PATCHFLOW_API_KEY. */
@@ -28,12 +29,14 @@ async function main(): Promise<void> {
   const server = await startServer(
     { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config),
       enrollment: { tokenTtlSeconds: config.ENROLLMENT_TOKEN_TTL_HOURS > 0 ? config.ENROLLMENT_TOKEN_TTL_HOURS * 3600 : undefined, retryWindowSeconds: config.ENROLLMENT_RETRY_WINDOW_SECONDS },
-      recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 } },
+      recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 },
+      alerts: alertsConfigOf(config) },
     { port: config.PORT, host: '0.0.0.0', tls },
   );
   log.info({ url: server.url, tls: Boolean(tls) }, 'API and agent gateway listening');
   await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE });
   await reconcileCatalogSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, catalog });
+  await reconcileAlertsSchedule({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, alerts: alertsConfigOf(config) });
   const stop = async () => {
     await server.stop();
     await db.end();

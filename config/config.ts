@@ -64,6 +64,11 @@ const schema = z.object({
   CATALOG_SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(10080).default(60),
   /** where offline reports ("CSV - Offline Mode") are written and served from; default DATA_DIR/reports */
   REPORTS_DIR: z.string().min(1).optional(),
+  /** how often the alerts Schedule evaluates the alert rules and sends their webhooks */
+  ALERTS_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5),
+  /** the first wait before a failed alert webhook is tried again (doubling, at most 1 hour); tries before the dead-letter list */
+  ALERT_RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  ALERT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });
@@ -81,6 +86,11 @@ function checked(c: Config): Config {
 }
 
 /** REPORTS_DIR, else DATA_DIR/reports, as an absolute path (the API serves what the worker writes there). */
+/** The alerts' schedule and webhook retry policy (api/alert-service.ts AlertsConfig). */
+export function alertsConfigOf(config: Pick<Config, 'ALERTS_INTERVAL_MINUTES' | 'ALERT_RETRY_BASE_SECONDS' | 'ALERT_MAX_ATTEMPTS'>) {
+  return { intervalMinutes: config.ALERTS_INTERVAL_MINUTES, delivery: { retryBaseSeconds: config.ALERT_RETRY_BASE_SECONDS, maxAttempts: config.ALERT_MAX_ATTEMPTS } };
+}
+
 export function reportsDirOf(config: Pick<Config, 'REPORTS_DIR' | 'DATA_DIR'>): string {
   return path.resolve(config.REPORTS_DIR ?? path.join(config.DATA_DIR, 'reports'));
 }

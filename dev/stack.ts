@@ -4,9 +4,10 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { startServer, type RunningServer } from '../api/app';
 import { reconcileCatalogSchedules, startCatalogSync } from '../api/catalog-service';
+import { reconcileAlertsSchedule } from '../api/alert-service';
 import { reconcileSchedules } from '../api/schedule-service';
 import { ensureDevSigningKey, loadCommandKeys, type CommandKeyring } from '../config/command-keys';
-import { reportsDirOf, type Config } from '../config/config';
+import { alertsConfigOf, reportsDirOf, type Config } from '../config/config';
 import { devCertificateDir, ensureDevCertificate, loadServerTls } from '../config/tls';
 import { pinnedFetch } from '../agent/transport';
 import { createPool, type Db } from '../db/database';
@@ -119,6 +120,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
       {
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
         pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys, catalog: feeds.catalog, reportsDir: reportsDirOf(config),
+        alerts: alertsConfigOf(config),
       },
       { port: config.PORT, tls },
     );
@@ -128,6 +130,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
     await reconcileSchedules({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, installTiming: options.installTiming });
     const catalogDeps = { db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, catalog: feeds.catalog };
     await reconcileCatalogSchedules(catalogDeps);
+    await reconcileAlertsSchedule({ db, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, alerts: alertsConfigOf(config) });
     // Synced before the first scan: a scan of an update the catalog does not hold yet is only "unverified".
     const sync = await startCatalogSync(catalogDeps, { requestedBy: 'npm start' });
     const catalogSync = (await client.workflow.getHandle(sync.workflowId, sync.runId).result()) as CatalogSyncResult;
