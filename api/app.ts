@@ -26,6 +26,7 @@ import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
 import { createAlertsApi } from './alerts-api';
+import { createWhatIfApi } from './what-if-api';
 import type { AlertsConfig } from './alert-service';
 import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
@@ -132,6 +133,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createAlertsApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createWhatIfApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -3,6 +3,7 @@ import { auBench } from './au-bench';
 import { installBench } from './install-bench';
 import { reportBench } from './report-bench';
 import { resolverBench } from './resolver-bench';
+import { whatIfBench } from './what-if-bench';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -35,6 +36,14 @@ program
   .option('--devices <n>', 'number of devices', positiveInt, 1000)
   .option('--patches <n>', 'number of patches (rows: devices × patches)', positiveInt, 1000)
   .action(async (opts: { devices: number; patches: number }) => reportBench(opts.devices, opts.patches));
+
+program
+  .command('what-if')
+  .description('POST /what-if\'s answer (load, resolve, predict, diff) for a proposal on a seeded fleet with an "all devices" schedule')
+  .option('--devices <n>', 'number of devices', positiveInt, 10000)
+  .option('--patches <n>', 'number of catalog patches', positiveInt, 3000)
+  .option('--applicable <percent>', 'share of (device, patch) pairs a device reports', (v) => Number(v), 2)
+  .action(async (opts: { devices: number; patches: number; applicable: number }) => whatIfBench(opts.devices, opts.patches, opts.applicable));
 
 program.parseAsync().then(() => process.exit(0)).catch((err) => {
   console.error(err?.stack ?? err);

@@ -22,7 +22,7 @@ import { runPatchOverviewReport } from './report';
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import {
-  auditTable, clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable,
+  auditTable, clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
 } from './views';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
@@ -189,6 +189,19 @@ function buildProgram(): Command {
       emit(started, (s) => `scan started: ${s.workflowId}\nresult: GET ${s.location}`);
     });
 
+  // ---- what-if ----
+  program.command('what-if <proposal>').description('what the next Automatic Update runs would install where under a proposed change, against today (changes nothing)')
+    .addHelpText('after', `
+A proposal is JSON (or @file.json), in the shapes of the routes that would make the change, e.g.
+  '{"approvals":[{"policyId":"all","kbs":["KB5034439"],"status":"approved"}]}'
+  '{"patchActions":[{"scopeType":"site","scopeId":"<site id>","kbs":["KB890830"],"action":"ignore"}]}'
+  '{"kbOverrides":[{"kb":"KB890830","status":"denied"}],"scheduleId":"<schedule id>"}'`)
+    .action(async (proposal: string) => {
+      const text = proposal.startsWith('@') ? readFileOption(proposal.slice(1), 'proposal') : proposal;
+      const body = { includePredictions: false, ...(parseJsonOption(text, 'proposal') as Record<string, unknown>) };
+      emit(await api().post<WhatIfAnswer>('/what-if', body), whatIfText);
+    });
+
   // ---- schedules ----
   const schedules = program.command('schedules').description('scan and Automatic Update schedules (Temporal Schedules)');
   schedules.command('list').description('schedules with their next run times').action(async () => {
@@ -343,6 +356,14 @@ function buildProgram(): Command {
 }
 
 /** A JSON option value, or a usage error naming the option. */
+function readFileOption(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${what}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
 function parseJsonOption(text: string, option: string): unknown {
   try {
     return JSON.parse(text);

@@ -1,4 +1,5 @@
 import type { ScheduleView } from '../api/schedule-service';
+import type { WhatIfSchedule } from '../api/what-if-service';
 import type { RolloutRow } from '../db/rollout-repository';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
@@ -124,3 +125,21 @@ export const auditTable = (rows: AuditRow[]): string =>
     ['ID', 'AT', 'ACTOR', 'ACTION', 'DEVICE', 'SUBJECT'],
     rows.map((a) => [a.id, formatDate(a.at), a.actor, a.action, a.deviceId, truncate(a.subject, 60)]),
   );
+
+export interface WhatIfAnswer { generatedAt: string; schedules: WhatIfSchedule[] }
+
+/** Per schedule: its next run, installs before → after, and each device whose answer changes, with why. */
+export function whatIfText(answer: WhatIfAnswer): string {
+  if (answer.schedules.length === 0) return 'no Automatic Update schedules';
+  return answer.schedules.map((s) => {
+    const head = `${s.name}  next run ${s.paused ? 'paused' : formatDate(s.nextRunAt)}: ${s.devices.after} devices, ${s.installs.before} → ${s.installs.after} installs`;
+    if (s.changed.length === 0) return `${head}
+  no change`;
+    const rows = s.changed.flatMap((d) => [
+      ...d.added.map((p) => [`+ ${p.kb}`, d.deviceName, `${d.clientName} / ${d.siteName}`, truncate(p.reason, 70)]),
+      ...d.removed.map((p) => [`- ${p.kb}`, d.deviceName, `${d.clientName} / ${d.siteName}`, truncate(p.reason, 70)]),
+    ]);
+    return `${head}
+${renderTable(['CHANGE', 'DEVICE', 'WHERE', 'WHY'], rows)}`;
+  }).join('\n\n');
+}

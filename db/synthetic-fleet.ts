@@ -4,9 +4,11 @@ import type { Queryable } from './database';
  * A synthetic fleet for benchmarks, written by PostgreSQL itself (generate_series, one statement
  * per table): `devices` devices spread over 10 clients × 3 sites, `patches` catalog patches, and a
  * status row for every (device, patch) — a mix of statuses, exit codes and errors like a real
- * fleet's. Millions of rows take seconds; nothing goes through the API. For an empty database only.
+ * fleet's — or, with `applicablePercent`, for that share of the pairs (a real device sees a few dozen
+ * of a catalog's thousands). Millions of rows take seconds; nothing goes through the API. For an
+ * empty database only.
  */
-export async function seedSyntheticFleet(db: Queryable, o: { devices: number; patches: number }): Promise<{ rows: number }> {
+export async function seedSyntheticFleet(db: Queryable, o: { devices: number; patches: number; applicablePercent?: number }): Promise<{ rows: number }> {
   await db.query(`INSERT INTO clients (id, name) SELECT gen_random_uuid(), 'Bench Client ' || lpad(g::text, 2, '0') FROM generate_series(1, 10) g`);
   await db.query(`INSERT INTO sites (id, client_id, name) SELECT gen_random_uuid(), c.id, s FROM clients c, unnest(ARRAY['HQ', 'Branch', 'Lab']) s`);
   await db.query(
@@ -40,7 +42,9 @@ export async function seedSyntheticFleet(db: Queryable, o: { devices: number; pa
      FROM devices d CROSS JOIN patches p
      CROSS JOIN LATERAL (SELECT abs(hashtext(d.id::text || p.update_id)) % 100 AS h) x
      CROSS JOIN LATERAL (SELECT CASE WHEN h < 60 THEN 'installed' WHEN h < 80 THEN 'missing' WHEN h < 88 THEN 'pending'
-                                     WHEN h < 93 THEN 'failed' WHEN h < 97 THEN 'reboot_required' ELSE 'ignored' END AS status) st`,
+                                     WHEN h < 93 THEN 'failed' WHEN h < 97 THEN 'reboot_required' ELSE 'ignored' END AS status) st
+     WHERE $1::numeric >= 100 OR abs(hashtext(p.update_id || d.id::text)) % 10000 < $1::numeric * 100`,
+    [o.applicablePercent ?? 100],
   );
   await db.query(
     `INSERT INTO device_scans (device_id, digest, last_scanned_at, last_changed_at, updates_reported)
