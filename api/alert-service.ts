@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
+import type { Client, ScheduleOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { insertAlertRule, type AlertRuleRow } from '../db/alert-repository';
 import { appendAudit } from '../db/audit-repository';
@@ -9,6 +9,7 @@ import { DEFAULT_DELIVERY_POLICY, type AlertCondition, type DeliveryPolicy } fro
 import { NotFoundError } from '../domain/errors';
 import { ALERTS_SCHEDULE_ID, ALERTS_WORKFLOW_ID, ALERTS_WORKFLOW_TYPE, type AlertsInput } from '../workflows/alerts.contract';
 import { OperationAttr } from '../workflows/search-attributes';
+import { upsertSchedule } from './temporal-schedules';
 
 /** How alerts are evaluated and delivered (ALERTS_INTERVAL_MINUTES; the delivery policy's defaults). */
 export interface AlertsConfig {
@@ -47,14 +48,7 @@ export async function reconcileAlertsSchedule(deps: AlertServiceDeps): Promise<v
     // An evaluation still sending when the next is due: skip (the running one sends what is owed).
     policies: { overlap: 'SKIP', catchupWindow: '10 minutes' },
   };
-  const handle = deps.client.schedule.getHandle(ALERTS_SCHEDULE_ID);
-  try {
-    await handle.describe();
-    await handle.update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }) as never);
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-    await deps.client.schedule.create(options);
-  }
+  await upsertSchedule(deps.client, options);
   deps.log.info({ everyMinutes: every }, 'alerts schedule reconciled');
 }
 

@@ -1,4 +1,4 @@
-import { ScheduleNotFoundError, WorkflowNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import { findFeedState } from '../db/catalog-repository';
@@ -8,6 +8,7 @@ import {
   CATALOG_SYNC_WORKFLOW_TYPE, catalogSyncScheduleId, catalogSyncWorkflowId, type CatalogConfig, type CatalogSyncInput, type CatalogSyncResult,
 } from '../workflows/catalog-sync.contract';
 import { OperationAttr } from '../workflows/search-attributes';
+import { upsertSchedule } from './temporal-schedules';
 
 export type { CatalogConfig } from '../workflows/catalog-sync.contract';
 
@@ -42,15 +43,7 @@ function scheduleOptionsOf(deps: CatalogServiceDeps, feed: CatalogConfig['feeds'
 /** Creates or updates each configured feed's Temporal Schedule (at API start: config is the source). */
 export async function reconcileCatalogSchedules(deps: CatalogServiceDeps): Promise<void> {
   for (const feed of deps.catalog?.feeds ?? []) {
-    const options = scheduleOptionsOf(deps, feed);
-    const handle = deps.client.schedule.getHandle(options.scheduleId);
-    try {
-      await handle.describe();
-      await handle.update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }) as never);
-    } catch (err) {
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-      await deps.client.schedule.create(options);
-    }
+    await upsertSchedule(deps.client, scheduleOptionsOf(deps, feed));
     deps.log.info({ feedId: feed.feedId, everyMinutes: feed.syncIntervalMinutes }, 'catalog sync schedule reconciled');
   }
 }
