@@ -28,6 +28,8 @@ import { WuaScript, WuaScriptError } from './wua-script';
 const ALREADY_INSTALLED = 0x00240006;
 const ALREADY_UNINSTALLED = 0x00240007;
 const REBOOT_REQUIRED = 0x00240005;
+/** WU_E_INSTALL_NOT_ALLOWED: "tried to install while … the system was pending a mandatory restart" */
+const WU_E_INSTALL_NOT_ALLOWED = 0x80240016;
 /** shutdown.exe: ERROR_SHUTDOWN_IS_SCHEDULED, a restart is already on its way */
 const SHUTDOWN_ALREADY_SCHEDULED = 1190;
 
@@ -254,7 +256,11 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
     const ours = state.installedThisBoot.bootId === this.currentBootId ? state.installedThisBoot.updateIds.length : 0;
     const owed = rebootOwedBeforeRun(pending.keys, ours);
     if (owed.owed) {
-      return fail('RebootPending', `Windows was waiting for a restart before this run (${owed.reasons.join(', ')}); restart first, then install. Nothing was run`, true);
+      // Rule 25: restart first, then install. The answer is WUA's own code for it, which the workflow
+      // treats as busy (bounded retries, no failure counted); a retryable failure would be retried
+      // without end and keep the device's install open until someone restarts the machine.
+      options.onProgress?.({ message: `not installing ${patch.kb}: Windows was waiting for a restart before this run (${owed.reasons.join(', ')})` });
+      return answer(WU_E_INSTALL_NOT_ALLOWED, false);
     }
 
     if (!(await isFile(file))) return fail(CommandErrorCode.FileMissing, `${windowsPath} is missing; copy ${patch.kb} again`, true);
@@ -300,11 +306,12 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
     }
     options.onProgress?.({ message: 'installing through Windows Update' });
     const installed = await this.script.install({ updateIds: [updateId], files: [] }, options.signal);
-    const reading = readInstallation(installed, [updateId]);
-    if ('problem' in reading) {
-      const retryable = installed.rebootRequiredBeforeInstallation;
-      return { outcome: fail(retryable ? 'RebootPending' : 'WindowsUpdateError', `${reading.problem}; nothing was installed${retryable ? ': restart first, then install' : ''}`, retryable) };
+    if (installed.rebootRequiredBeforeInstallation) {
+      options.onProgress?.({ message: 'Windows requires a restart before it installs anything (IUpdateInstaller.RebootRequiredBeforeInstallation)' });
+      return { exitCode: WU_E_INSTALL_NOT_ALLOWED };
     }
+    const reading = readInstallation(installed, [updateId]);
+    if ('problem' in reading) return { outcome: fail('WindowsUpdateError', `${reading.problem}; not believed, and not installed again`, false) };
     const mine = reading.updates[0]!;
     if (!mine.final) return { outcome: fail(mine.code, mine.why, true) };
     return { exitCode: mine.exitCode };

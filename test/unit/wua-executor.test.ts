@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { AgentCommand, CommandOutcome, CommandType, PatchFile, ScanReport } from '../../domain/device-protocol';
@@ -8,7 +8,7 @@ import { readInstallation } from '../../domain/wua-outcomes';
 import { installOutputSchema } from '../../domain/wua-schemas';
 import type { CommandJournal } from '../../agent/executor';
 import { WindowsSandbox } from '../../agent/sandbox';
-import { MemoryExecutorStateStore } from '../../agent/windows/executor-state';
+import { emptyExecutorState, FileExecutorStateStore, MemoryExecutorStateStore } from '../../agent/windows/executor-state';
 import type { ProcessResult, ProcessRunner } from '../../agent/windows/process-runner';
 import { WindowsUpdateExecutor } from '../../agent/windows/windows-update-executor';
 
@@ -216,10 +216,12 @@ describe('Windows Update executor, against recorded transcripts', () => {
     const patch = await staged(LCU, 'KB5035857', 'windows10.0-kb5035857-x64.msu');
     const execute = command('execute', { patch, installFolder: INSTALL });
 
-    const first = failure(await before.e.handle(execute));
-    expect(first.code).toBe('RebootPending');
-    expect(first.retryable).toBe(true);
-    expect(first.message).toContain('Component Based Servicing\\RebootPending');
+    const progress: string[] = [];
+    const first = executeResult(await before.e.handle(execute, { onProgress: (p) => progress.push(p.message) }));
+    expect(first).toMatchObject({ exitCode: 0x80240016, alreadyInstalled: false });
+    expect(interpretExitCode(first.exitCode)).toMatchObject({ outcome: 'busy', name: 'WU_E_INSTALL_NOT_ALLOWED', countsAsFailure: false, hint: 'Restart the device, then install again.' });
+    expect(progress.join()).toContain('Component Based Servicing\\RebootPending');
+    expect(journal.finished(execute.id)).toBeUndefined(); // busy is not final: the next delivery runs
     expect(runner.started.map((s) => s.program)).not.toContain('wusa.exe');
 
     const reboot = command('reboot', { reason: 'a restart was pending before the install' });
@@ -367,3 +369,17 @@ function rebootPending(lastBootUpTime: string, loggedOnUser: string | null = nul
 function runnerPush(runner: ReplayRunner, calls: Call[]): void {
   (runner as unknown as { calls: Call[] }).calls.push(...calls);
 }
+
+describe('the executor state file', () => {
+  test('survives a new process (a file, replaced whole), mode 0600; a file that is not state stops the agent naming it', async () => {
+    const file = path.join(root, 'state', 'windows-executor-state.json');
+    const store = new FileExecutorStateStore(file);
+    expect(await store.load()).toEqual(emptyExecutorState());
+    const state = { ...emptyExecutorState(), loops: { [LCU]: { successes: 2, comebacks: 2, awaitingScan: false } } };
+    await store.save(state);
+    expect(await new FileExecutorStateStore(file).load()).toEqual(state);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    await writeFile(file, JSON.stringify({ version: 1, loops: 'lots' }));
+    await expect(new FileExecutorStateStore(file).load()).rejects.toThrow(/is not a Windows executor state file: loops/);
+  });
+});
