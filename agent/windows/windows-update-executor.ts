@@ -248,8 +248,10 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
       const fresh = (await this.script.search(options.signal)).updates.find((u) => u.updateId.toLowerCase() === id);
       if (fresh?.isInstalled) return answer(ALREADY_INSTALLED, true);
       if (fresh?.rebootRequired) return answer(REBOOT_REQUIRED, true);
-    } else if (state.lastScan?.bootId === this.currentBootId && state.lastScan.installed.includes(id)) {
-      return answer(ALREADY_INSTALLED, true);
+    } else if (state.lastScan?.bootId === this.currentBootId) {
+      // The last scan of this boot, plus what this agent installed since (a later scan overwrites both).
+      if (state.lastScan.installed.includes(id)) return answer(ALREADY_INSTALLED, true);
+      if (state.lastScan.rebootRequired.includes(id)) return answer(REBOOT_REQUIRED, true);
     }
 
     const pending = await this.rebootProbe();
@@ -278,6 +280,10 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
       state.loops = recordInstallSuccess(state.loops, patch.updateId);
       const current = state.installedThisBoot.bootId === this.currentBootId ? state.installedThisBoot.updateIds : [];
       state.installedThisBoot = { bootId: this.currentBootId, updateIds: [...new Set([...current, id])] };
+      const view = state.lastScan?.bootId === this.currentBootId ? state.lastScan : { bootId: this.currentBootId, installed: [], rebootRequired: [] };
+      const list = meaning.outcome === ExecutionOutcome.Installed ? view.installed : view.rebootRequired;
+      if (!list.includes(id)) list.push(id);
+      state.lastScan = view;
       await this.options.state.save(state);
     }
     return answer(ran.exitCode, false);

@@ -180,10 +180,11 @@ describe('Windows Update executor, against recorded transcripts', () => {
     expect(download.args.slice(0, 6)).toEqual(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', expect.stringMatching(/wua\.ps1$/)]);
 
     // The three-row answer itself, given for a one-update request, describes another run: nothing of it is believed.
-    const patch = await staged(LCU, 'KB5035857', 'windows10.0-kb5035857-x64.cab');
+    // (The .NET update, which failed: the two that went in are answered from what this agent installed, never run again.)
+    const patch = await staged(NET, 'KB5035220', 'ndp48-kb5035220-x64.cab');
     runnerPush(runner, [
       { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
-      { program: 'powershell.exe', verb: 'download', exitCode: 0, stdout: { verb: 'download', resultCode: 2, hresult: 0, updates: [{ updateId: LCU, resultCode: 2, hresult: 0 }] } },
+      { program: 'powershell.exe', verb: 'download', exitCode: 0, stdout: { verb: 'download', resultCode: 2, hresult: 0, updates: [{ updateId: NET, resultCode: 2, hresult: 0 }] } },
       { program: 'powershell.exe', verb: 'install', exitCode: 0, stdout: t.install },
     ]);
     const refused = failure(await e.handle(command('execute', { patch, installFolder: INSTALL })));
@@ -234,6 +235,8 @@ describe('Windows Update executor, against recorded transcripts', () => {
     expect(await after.e.handle(reboot)).toEqual({ status: 'succeeded', result: { previousBootId: before.e.bootId, bootId: after.e.bootId } });
     const installed = executeResult(await after.e.handle(execute));
     expect(installed).toMatchObject({ exitCode: 3010, alreadyInstalled: false });
+    // Asked again for the same update in this boot (another run, before any scan): waiting for its restart, not run again.
+    expect(executeResult(await after.e.handle(command('execute', { patch, installFolder: INSTALL })))).toMatchObject({ exitCode: 0x00240005, alreadyInstalled: true });
     expect(runner.started.filter((s) => s.program === 'wusa.exe')).toHaveLength(1);
     done(runner);
   });
