@@ -373,6 +373,39 @@ function runnerPush(runner: ReplayRunner, calls: Call[]): void {
   (runner as unknown as { calls: Call[] }).calls.push(...calls);
 }
 
+describe('Windows Update executor: an agent that died mid-command', () => {
+  test('an execute that began and never finished asks Windows first: installed, so the installer does not run again', async () => {
+    const journal = new MemoryJournal();
+    const patch = await staged(LCU, 'KB5035857', 'windows10.0-kb5035857-x64.msu');
+    const execute = command('execute', { patch, installFolder: INSTALL });
+    await journal.begin(execute); // the previous process began it, ran wusa, and died before the answer
+    const lcu = { updateId: LCU, revision: 200, title: 'LCU', kbArticleIds: ['5035857'], isInstalled: true, isHidden: false, isDownloaded: true, rebootRequired: false, rebootBehavior: 1 };
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'search', exitCode: 0, stdout: { verb: 'search', resultCode: 2, updates: [lcu], freeDiskBytes: 1 } },
+    ]);
+    const { e } = await executor(runner, { journal });
+    expect(executeResult(await e.handle(execute))).toMatchObject({ exitCode: 0x00240006, alreadyInstalled: true });
+    expect(journal.interrupted()).toEqual([]);
+    done(runner);
+  });
+
+  test('a COM error in the script comes back as a retryable failure naming its HRESULT; a shape the agent does not know is refused the same way', async () => {
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'search', exitCode: 1, stdout: { verb: 'search', error: { hresult: 0x8024402c | 0, message: 'Exception from HRESULT: 0x8024402C' } } },
+      { program: 'powershell.exe', verb: 'search', exitCode: 0, stdout: { verb: 'search', resultCode: 2, updates: [{ updateId: 'not-a-guid' }], freeDiskBytes: 1 } },
+    ]);
+    const { e } = await executor(runner);
+    const com = failure(await e.handle(command('scan', { reason: 'pre-scan' })));
+    expect(com).toMatchObject({ code: 'WindowsUpdateError', retryable: true });
+    expect(com.message).toContain('wua.ps1 search failed with 0x8024402c');
+    const shape = failure(await e.handle(command('scan', { reason: 'pre-scan' })));
+    expect(shape.message).toContain('answered a shape the agent does not know: updates.0.updateId');
+    done(runner);
+  });
+});
+
 describe('the executor state file', () => {
   test('survives a new process (a file, replaced whole), mode 0600; a file that is not state stops the agent naming it', async () => {
     const file = path.join(root, 'state', 'windows-executor-state.json');
