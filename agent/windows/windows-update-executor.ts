@@ -13,7 +13,7 @@ import {
 } from '../../domain/device-protocol';
 import { ExecutionOutcome, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
 import { checkFolder, FolderPlatform, FolderRole } from '../../domain/folders';
-import { readInstallation, OperationResultCode } from '../../domain/wua-outcomes';
+import { isFailureHresult, OperationResultCode, readInstallation, readUpdateResult } from '../../domain/wua-outcomes';
 import { pendingRebootReasons, rebootOwedBeforeRun } from '../../domain/wua-reboot';
 import { describeSchemaError, type SearchOutput, type WuaUpdate } from '../../domain/wua-schemas';
 import { observeScan, recordInstallSuccess, updateLoopProblem } from '../../domain/wua-update-loop';
@@ -302,25 +302,46 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
       const r = await this.options.runner.run(path.win32.join(this.system32, 'msiexec.exe'), ['/i', windowsPath, '/qn', '/norestart'], { signal: options.signal });
       return { exitCode: r.exitCode };
     }
-    const args = { updateIds: [updateId], files: [windowsPath] };
-    options.onProgress?.({ message: 'handing the verified file to Windows Update' });
-    const downloaded = await this.script.download(args, options.signal);
-    const row = downloaded.updates[0];
-    if (!row || row.updateId.toLowerCase() !== updateId.toLowerCase() || row.resultCode !== OperationResultCode.Succeeded) {
-      const code = row?.hresult || downloaded.hresult;
-      return { outcome: fail(CommandErrorCode.DownloadFailed, `Windows Update did not take the verified file (result ${row?.resultCode ?? downloaded.resultCode}, ${formatExitCode(code)})`, true) };
+    // The execute's answer is an exit code: whatever WUA says, its HRESULT goes through the same table
+    // as wusa's, so a permanent refusal fails the patch (counted) and a busy WUA waits, instead of a
+    // retryable failure the workflow would retry without end.
+    const asExitCode = (err: unknown): { exitCode: number } | { outcome: CommandOutcome } => {
+      if (err instanceof WuaScriptError && err.hresult !== undefined && isFailureHresult(err.hresult)) {
+        options.onProgress?.({ message: err.message });
+        return { exitCode: err.hresult };
+      }
+      throw err;
+    };
+    try {
+      options.onProgress?.({ message: 'handing the verified file to Windows Update' });
+      const downloaded = await this.script.download({ updateIds: [updateId], files: [windowsPath] }, options.signal);
+      const row = downloaded.updates[0];
+      if (downloaded.updates.length !== 1 || row!.updateId.toLowerCase() !== updateId.toLowerCase()) {
+        return { outcome: fail('WindowsUpdateError', `the download answer does not describe update ${updateId}; not believed, nothing installed`, false) };
+      }
+      if (row!.resultCode !== OperationResultCode.Succeeded) {
+        const reading = readUpdateResult(row!, downloaded.hresult);
+        if (!reading.final) return { outcome: fail(reading.code, reading.why, true) };
+        if (isFailureHresult(reading.exitCode)) {
+          options.onProgress?.({ message: `Windows Update did not take the verified file: ${reading.why}` });
+          return { exitCode: reading.exitCode };
+        }
+        // Succeeded with errors, none on this update: the install says whether the files are enough.
+      }
+      options.onProgress?.({ message: 'installing through Windows Update' });
+      const installed = await this.script.install({ updateIds: [updateId], files: [] }, options.signal);
+      if (installed.rebootRequiredBeforeInstallation) {
+        options.onProgress?.({ message: 'Windows requires a restart before it installs anything (IUpdateInstaller.RebootRequiredBeforeInstallation)' });
+        return { exitCode: WU_E_INSTALL_NOT_ALLOWED };
+      }
+      const reading = readInstallation(installed, [updateId]);
+      if ('problem' in reading) return { outcome: fail('WindowsUpdateError', `${reading.problem}; not believed, and not installed again`, false) };
+      const mine = reading.updates[0]!;
+      if (!mine.final) return { outcome: fail(mine.code, mine.why, true) };
+      return { exitCode: mine.exitCode };
+    } catch (err) {
+      return asExitCode(err);
     }
-    options.onProgress?.({ message: 'installing through Windows Update' });
-    const installed = await this.script.install({ updateIds: [updateId], files: [] }, options.signal);
-    if (installed.rebootRequiredBeforeInstallation) {
-      options.onProgress?.({ message: 'Windows requires a restart before it installs anything (IUpdateInstaller.RebootRequiredBeforeInstallation)' });
-      return { exitCode: WU_E_INSTALL_NOT_ALLOWED };
-    }
-    const reading = readInstallation(installed, [updateId]);
-    if ('problem' in reading) return { outcome: fail('WindowsUpdateError', `${reading.problem}; not believed, and not installed again`, false) };
-    const mine = reading.updates[0]!;
-    if (!mine.final) return { outcome: fail(mine.code, mine.why, true) };
-    return { exitCode: mine.exitCode };
   }
 
   // ---- reboot ----

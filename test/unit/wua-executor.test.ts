@@ -406,6 +406,29 @@ describe('Windows Update executor: an agent that died mid-command', () => {
   });
 });
 
+describe('Windows Update executor: WUA refusing a .cab', () => {
+  test.each([
+    ['CopyToCache throws (the file is not what WUA would have downloaded)', { verb: 'download', exitCode: 1, stdout: { verb: 'download', error: { hresult: 0x80246002 | 0, message: 'Exception from HRESULT: 0x80246002' } } }, 0x80246002],
+    ['the download row fails', { verb: 'download', exitCode: 0, stdout: { verb: 'download', resultCode: 4, hresult: 0x80240022 | 0, updates: [{ updateId: NET, resultCode: 4, hresult: 0x80246007 | 0 }] } }, 0x80246007],
+    ['WUA is busy with another operation', { verb: 'download', exitCode: 1, stdout: { verb: 'download', error: { hresult: 0x80240009 | 0, message: 'Exception from HRESULT: 0x80240009' } } }, 0x80240009],
+  ])('%s: answered as an exit code the table reads, never a failure retried without end', async (_what, call, code) => {
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', ...call },
+    ]);
+    const { e, journal } = await executor(runner);
+    const patch = await staged(NET, 'KB5035220', 'ndp48-kb5035220-x64.cab');
+    const execute = command('execute', { patch, installFolder: INSTALL });
+    const progress: string[] = [];
+    expect(executeResult(await e.handle(execute, { onProgress: (p) => progress.push(p.message) }))).toMatchObject({ exitCode: code, alreadyInstalled: false });
+    const busy = interpretExitCode(code).outcome === 'busy';
+    expect(journal.finished(execute.id) !== undefined).toBe(!busy); // busy invites another delivery; a failure is final
+    expect(progress.join(' ')).toMatch(/Windows Update|0x8024/);
+    done(runner);
+  });
+});
+
 describe('the executor state file', () => {
   test('survives a new process (a file, replaced whole), mode 0600; a file that is not state stops the agent naming it', async () => {
     const file = path.join(root, 'state', 'windows-executor-state.json');
