@@ -160,7 +160,9 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
         case CommandType.Uninstall: return await this.uninstall(parsed.data as Payload<'uninstall'>);
       }
     } catch (err) {
-      if (err instanceof WuaScriptError) return fail('WindowsUpdateError', err.message, true);
+      // A COM error (it has an HRESULT) may pass: the service restarts, the network comes back. A script
+      // that prints no JSON or a shape we do not know is a broken agent install, which no retry mends.
+      if (err instanceof WuaScriptError) return fail('WindowsUpdateError', err.message, err.hresult !== undefined);
       return fail('DeviceError', `${type} failed on the device: ${(err as Error).message}`, true);
     }
   }

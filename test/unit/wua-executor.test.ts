@@ -402,6 +402,7 @@ describe('Windows Update executor: an agent that died mid-command', () => {
     expect(com.message).toContain('wua.ps1 search failed with 0x8024402c');
     const shape = failure(await e.handle(command('scan', { reason: 'pre-scan' })));
     expect(shape.message).toContain('answered a shape the agent does not know: updates.0.updateId');
+    expect(shape.retryable).toBe(false); // a broken agent install: no retry mends it
     done(runner);
   });
 });
