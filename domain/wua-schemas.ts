@@ -116,7 +116,28 @@ export const scriptErrorSchema = z.object({
   error: z.object({ hresult, message: z.string().max(4000) }),
 });
 
-export const WuaVerb = { Search: 'search', Download: 'download', Install: 'install', RebootPending: 'reboot-pending' } as const;
+/** `wua.ps1 folder-acl <args.json>`: each folder's owner and access rules, by SID (Get-Acl). */
+export const folderAclOutputSchema = z.object({
+  verb: z.literal('folder-acl'),
+  folders: z.array(z.object({
+    path: z.string().max(300),
+    exists: z.boolean(),
+    ownerSid: z.string().max(200).nullable(),
+    rules: z.array(z.object({
+      sid: z.string().max(200),
+      /** AccessControlType Allow (false: Deny, which only takes rights away) */
+      allow: z.boolean(),
+      /** FileSystemRights as a number (generic rights included, as they appear in the ACE) */
+      rights: z.number().int().min(-2147483648).max(4294967295).transform((v) => v >>> 0),
+      /** PropagationFlags.InheritOnly: the rule applies to children only, not to this folder */
+      inheritOnly: z.boolean(),
+    })).max(200),
+  })).max(10),
+});
+export type FolderAclOutput = z.infer<typeof folderAclOutputSchema>;
+export type FolderAcl = FolderAclOutput['folders'][number];
+
+export const WuaVerb = { Search: 'search', Download: 'download', Install: 'install', RebootPending: 'reboot-pending', FolderAcl: 'folder-acl' } as const;
 export type WuaVerb = (typeof WuaVerb)[keyof typeof WuaVerb];
 
 export const outputSchemas = {
@@ -124,7 +145,11 @@ export const outputSchemas = {
   download: downloadOutputSchema,
   install: installOutputSchema,
   'reboot-pending': rebootPendingOutputSchema,
+  'folder-acl': folderAclOutputSchema,
 } as const satisfies Record<WuaVerb, z.ZodType>;
+
+/** The arguments file of `folder-acl`: canonical folders (domain/folders.ts), nothing else. */
+export const folderArgsSchema = z.object({ folders: z.array(z.string().min(1).max(300)).min(1).max(10) });
 
 /** The arguments file the script reads (never argv text): update ids, and the verified files for CopyToCache. */
 export const scriptArgsSchema = z.object({

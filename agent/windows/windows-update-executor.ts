@@ -20,6 +20,7 @@ import { observeScan, recordInstallSuccess, updateLoopProblem } from '../../doma
 import type { CommandJournal, DeviceExecutor, ExecutorHandleOptions } from '../executor';
 import { payloadSchemas, type Payload, type WindowsCommandType } from './command-payloads';
 import type { ExecutorStateStore } from './executor-state';
+import { ScriptFolderAclGuard, type FolderAclGuard } from './folder-acl-guard';
 import type { ProcessRunner } from './process-runner';
 import { downloadVerified } from './verified-download';
 import { WuaScript, WuaScriptError } from './wua-script';
@@ -58,6 +59,8 @@ export interface WindowsUpdateExecutorOptions {
   /** free bytes on the drive of a local folder; default: statfs */
   freeDiskBytes?: (localDir: string) => Promise<number>;
   now?: () => Date;
+  /** who may write to the folders; default: the script's view of their ACLs (tests of other steps pass their own) */
+  folderAclGuard?: FolderAclGuard;
 }
 
 const fail = (code: string, message: string, retryable: boolean): CommandOutcome => ({ status: 'failed', error: { code, message, retryable } });
@@ -80,6 +83,7 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
   private readonly fetchFn: typeof fetch;
   private readonly freeDisk: (dir: string) => Promise<number>;
   private readonly now: () => Date;
+  private readonly folderGuard: FolderAclGuard;
 
   private constructor(private readonly options: WindowsUpdateExecutorOptions, boot: { bootId: string; loggedOnUser: string | null }) {
     this.name = options.name;
@@ -97,6 +101,15 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
     this.fetchFn = options.fetch ?? fetch;
     this.freeDisk = options.freeDiskBytes ?? (async (dir) => { const s = await statfs(dir); return s.bavail * s.bsize; });
     this.now = options.now ?? (() => new Date());
+    this.folderGuard = options.folderAclGuard ?? new ScriptFolderAclGuard({
+      script: this.script, runner: options.runner, icacls: path.win32.join(this.system32, 'icacls.exe'), localPath: (p) => this.paths.localPath(p),
+    });
+  }
+
+  /** The folders' access lists, after their spelling: refused when anyone but SYSTEM and Administrators can write. */
+  private async unsafeFolders(folders: string[], signal?: AbortSignal): Promise<CommandOutcome | undefined> {
+    const problem = await this.folderGuard.problem(folders, signal);
+    return problem ? fail(CommandErrorCode.UnsafeFolder, `refused by the device: ${problem}`, false) : undefined;
   }
 
   /** Asks Windows for its last boot time (the boot id) before the first command. */
@@ -197,6 +210,8 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
   private async download(p: Payload<'download'>, options: ExecutorHandleOptions): Promise<CommandOutcome> {
     const working = safeFolder(p.workingFolder, FolderRole.Working);
     if ('refused' in working) return fail(CommandErrorCode.UnsafeFolder, working.refused, false);
+    const refused = await this.unsafeFolders([working.canonical], options.signal);
+    if (refused) return refused;
     const windowsPath = path.win32.join(working.canonical, p.patch.fileName);
     const localDir = this.paths.localPath(working.canonical);
     await mkdir(localDir, { recursive: true });
@@ -214,6 +229,8 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
   private async copy(p: Payload<'copy'>): Promise<CommandOutcome> {
     const folders = safeFolders(p);
     if ('refused' in folders) return fail(CommandErrorCode.UnsafeFolder, folders.refused, false);
+    const refused = await this.unsafeFolders([folders.workingFolder, folders.installFolder]);
+    if (refused) return refused;
     const installDir = this.paths.localPath(folders.installFolder);
     await mkdir(installDir, { recursive: true });
     const copied: { kb: string; path: string }[] = [];
@@ -267,6 +284,8 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
       return answer(WU_E_INSTALL_NOT_ALLOWED, false);
     }
 
+    const refused = await this.unsafeFolders([install.canonical], options.signal);
+    if (refused) return refused;
     if (!(await isFile(file))) return fail(CommandErrorCode.FileMissing, `${windowsPath} is missing; copy ${patch.kb} again`, true);
     // Checked again right before running: nothing runs whose hash does not match the catalog.
     const actual = await sha256OfFile(file);

@@ -3,11 +3,13 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   describeSchemaError,
+  folderArgsSchema,
   outputSchemas,
   scriptArgsSchema,
   scriptErrorSchema,
   WuaVerb,
   type DownloadOutput,
+  type FolderAclOutput,
   type InstallOutput,
   type RebootPendingOutput,
   type ScriptArgs,
@@ -54,17 +56,20 @@ export class WuaScript {
   rebootPending(signal?: AbortSignal): Promise<RebootPendingOutput> {
     return this.invoke(WuaVerb.RebootPending, undefined, signal);
   }
+  folderAcl(folders: string[], signal?: AbortSignal): Promise<FolderAclOutput> {
+    return this.invoke(WuaVerb.FolderAcl, folderArgsSchema.parse({ folders }), signal);
+  }
 
   /** The argv the script runs with: PowerShell's switches, the script, the verb and, for some, the arguments file. */
   argv(verb: WuaVerb, argsFile?: string): string[] {
     return ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', this.options.scriptPath, verb, ...(argsFile ? [argsFile] : [])];
   }
 
-  private async invoke<V extends WuaVerb>(verb: V, args: ScriptArgs | undefined, signal?: AbortSignal): Promise<ReturnType<(typeof outputSchemas)[V]['parse']>> {
+  private async invoke<V extends WuaVerb>(verb: V, args: ScriptArgs | { folders: string[] } | undefined, signal?: AbortSignal): Promise<ReturnType<(typeof outputSchemas)[V]['parse']>> {
     let argsFile: string | undefined;
     if (args) {
-      // Checked here as well as in the script: only GUIDs and the agent's own file paths are written.
-      const checked = scriptArgsSchema.parse(args);
+      // Checked here as well as in the script: only GUIDs and the agent's own (canonical) paths are written.
+      const checked = 'folders' in args ? folderArgsSchema.parse(args) : scriptArgsSchema.parse(args);
       await mkdir(this.options.argsDir, { recursive: true, mode: 0o700 });
       argsFile = path.join(this.options.argsDir, `wua-args-${randomUUID()}.json`);
       await writeFile(argsFile, JSON.stringify(checked), { mode: 0o600 });

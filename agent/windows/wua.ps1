@@ -13,6 +13,7 @@
     download FILE   IUpdate2.CopyToCache(files) when files are given, then IUpdateDownloader.Download()
     install FILE    IUpdateInstaller.Install(), one row per update from GetUpdateResult(i)
     reboot-pending  the pending-restart registry keys, the last boot time and the console user
+    folder-acl FILE the owner and access rules of each folder, by SID (the agent decides who may write)
 
   Nothing from the server is ever part of a command line: the arguments file (written by the agent)
   holds update ids, checked here again against the GUID pattern, and the paths of files the agent has
@@ -22,7 +23,7 @@
 [CmdletBinding()]
 param(
   [Parameter(Mandatory = $true, Position = 0)]
-  [ValidateSet('search', 'download', 'install', 'reboot-pending')]
+  [ValidateSet('search', 'download', 'install', 'reboot-pending', 'folder-acl')]
   [string]$Verb,
   [Parameter(Position = 1)]
   [string]$ArgsFile
@@ -207,12 +208,38 @@ function Invoke-RebootPending {
     })
 }
 
+function Invoke-FolderAcl {
+  if (-not $ArgsFile) { throw [System.ArgumentException]::new('the verb folder-acl needs an arguments file') }
+  $parsed = Get-Content -LiteralPath $ArgsFile -Raw -Encoding UTF8 | ConvertFrom-Json
+  $rows = @()
+  foreach ($folder in @($parsed.folders | ForEach-Object { [string]$_ })) {
+    if (-not (Test-Path -LiteralPath $folder -PathType Container)) {
+      $rows += , ([ordered]@{ path = $folder; exists = $false; ownerSid = $null; rules = @() })
+      continue
+    }
+    $acl = Get-Acl -LiteralPath $folder
+    $owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+    $rules = @()
+    foreach ($r in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+      $rules += , ([ordered]@{
+          sid         = [string]$r.IdentityReference.Value
+          allow       = ($r.AccessControlType -eq [System.Security.AccessControl.AccessControlType]::Allow)
+          rights      = [long][int]$r.FileSystemRights
+          inheritOnly = (($r.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0)
+        })
+    }
+    $rows += , ([ordered]@{ path = $folder; exists = $true; ownerSid = $owner; rules = $rules })
+  }
+  Write-Json ([ordered]@{ verb = 'folder-acl'; folders = $rows })
+}
+
 try {
   switch ($Verb) {
     'search' { Invoke-Search }
     'download' { Invoke-Download }
     'install' { Invoke-Install }
     'reboot-pending' { Invoke-RebootPending }
+    'folder-acl' { Invoke-FolderAcl }
   }
   exit 0
 }

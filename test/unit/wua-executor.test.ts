@@ -9,6 +9,7 @@ import { installOutputSchema } from '../../domain/wua-schemas';
 import type { CommandJournal } from '../../agent/executor';
 import { WindowsSandbox } from '../../agent/sandbox';
 import { emptyExecutorState, FileExecutorStateStore, MemoryExecutorStateStore } from '../../agent/windows/executor-state';
+import { ScriptFolderAclGuard, type FolderAclGuard } from '../../agent/windows/folder-acl-guard';
 import type { ProcessResult, ProcessRunner } from '../../agent/windows/process-runner';
 import { WindowsUpdateExecutor } from '../../agent/windows/windows-update-executor';
 
@@ -100,12 +101,15 @@ let seq = 0;
 const command = <T extends CommandType>(type: T, payload: unknown, id = `install/dev-1/run/${++seq}`): AgentCommand<T> =>
   ({ id, type, payload, attempt: 1 }) as AgentCommand<T>;
 
-async function executor(runner: ProcessRunner, shared: { journal?: MemoryJournal; state?: MemoryExecutorStateStore; fetch?: typeof fetch } = {}) {
+async function executor(runner: ProcessRunner, shared: { journal?: MemoryJournal; state?: MemoryExecutorStateStore; fetch?: typeof fetch; folderAclGuard?: FolderAclGuard } = {}) {
   const journal = shared.journal ?? new MemoryJournal();
   const state = shared.state ?? new MemoryExecutorStateStore();
   const e = await WindowsUpdateExecutor.start({
     name: 'SRV-01', journal, runner, state, argsDir: path.join(root, 'agent-state'),
     paths: sandbox, fetch: shared.fetch, freeDiskBytes: async () => 50 * 1024 ** 3, now: () => new Date('2024-03-13T09:00:00Z'),
+    // The folders' access lists have their own tests (below); these transcripts are about Windows Update.
+    // (`folderAclGuard: undefined` asks for the real one.)
+    folderAclGuard: 'folderAclGuard' in shared ? shared.folderAclGuard : { problem: async () => undefined },
   });
   return { e, journal, state };
 }
@@ -426,6 +430,51 @@ describe('Windows Update executor: WUA refusing a .cab', () => {
     const busy = interpretExitCode(code).outcome === 'busy';
     expect(journal.finished(execute.id) !== undefined).toBe(!busy); // busy invites another delivery; a failure is final
     expect(progress.join(' ')).toMatch(/Windows Update|0x8024/);
+    done(runner);
+  });
+});
+
+describe('the working and install folders\' access lists', () => {
+  const SYSTEM_ONLY = [
+    { sid: 'S-1-5-18', allow: true, rights: 2032127, inheritOnly: false },
+    { sid: 'S-1-5-32-544', allow: true, rights: 2032127, inheritOnly: false },
+    { sid: 'S-1-3-0', allow: true, rights: 0x10000000 | 0, inheritOnly: true },
+    { sid: 'S-1-5-32-545', allow: true, rights: 1179817, inheritOnly: false }, // Users: read and execute only
+  ];
+  const acl = (folder: string, ownerSid: string, rules: unknown[]) => ({ program: 'powershell.exe', verb: 'folder-acl', exitCode: 0, stdout: { verb: 'folder-acl', folders: [{ path: folder, exists: true, ownerSid, rules }] } });
+
+  test('a folder the agent creates is restricted to SYSTEM and Administrators with icacls (an argument array), then checked', async () => {
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'icacls.exe', args: [WORKING, '/inheritance:r', '/grant:r', '*S-1-5-18:(OI)(CI)F', '*S-1-5-32-544:(OI)(CI)F'], exitCode: 0 },
+      acl(WORKING, 'S-1-5-32-544', SYSTEM_ONLY),
+    ]);
+    const content = Buffer.from('x');
+    const patch = patchFor(LCU, 'KB5035857', 'windows10.0-kb5035857-x64.msu', content);
+    const { e } = await executor(runner, { fetch: (async () => new Response(content)) as unknown as typeof fetch, folderAclGuard: undefined });
+    expect((e as unknown as { folderGuard: unknown }).folderGuard).toBeInstanceOf(ScriptFolderAclGuard);
+    expect(await e.handle(command('download', { patch, workingFolder: WORKING }))).toMatchObject({ status: 'succeeded' });
+    expect(runner.started.find((s) => s.args[6] === 'folder-acl')!.argsFile).toEqual({ folders: [WORKING] });
+    done(runner);
+  });
+
+  test.each([
+    ['Users may create files (ProgramData\'s default)', 'S-1-5-18', [...SYSTEM_ONLY, { sid: 'S-1-5-32-545', allow: true, rights: 0x2 | 0x4, inheritOnly: false }], 'can be written by S-1-5-32-545 (Users)'],
+    ['Everyone has GENERIC_ALL', 'S-1-5-18', [{ sid: 'S-1-1-0', allow: true, rights: 0x10000000, inheritOnly: false }], 'S-1-1-0 (Everyone)'],
+    ['a user owns it', 'S-1-5-21-1004336348-1177238915-682003330-1001', SYSTEM_ONLY, 'is owned by S-1-5-21-1004336348-1177238915-682003330-1001'],
+  ])('an existing install folder where %s is refused before anything runs', async (_what, owner, rules, message) => {
+    await mkdir(sandbox.localPath(INSTALL), { recursive: true });
+    const patch = await staged(LCU, 'KB5035857', 'windows10.0-kb5035857-x64.msu');
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      acl(INSTALL, owner, rules),
+    ]);
+    const { e } = await executor(runner, { folderAclGuard: undefined });
+    const error = failure(await e.handle(command('execute', { patch, installFolder: INSTALL })));
+    expect(error).toMatchObject({ code: 'UnsafeFolder', retryable: false });
+    expect(error.message).toContain(message);
+    expect(runner.started.map((s) => s.program)).not.toContain('wusa.exe');
     done(runner);
   });
 });
