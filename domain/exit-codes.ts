@@ -47,6 +47,15 @@ export const EXIT_CODES: ReadonlyMap<number, ExitCodeMeaning> = new Map<number, 
   row(1641, 'installed_pending_reboot', 'ERROR_SUCCESS_REBOOT_INITIATED', 'Installed; the installer started a restart.'),
   row(0x00240005, 'installed_pending_reboot', 'WU_S_REBOOT_REQUIRED', 'Installed; Windows Update requires a restart.'),
   row(0x00240006, 'already_installed', 'WU_S_ALREADY_INSTALLED', 'The update was already installed.'),
+  // The two below are from Microsoft's "WUA Success and Error Codes"
+  // (https://learn.microsoft.com/en-us/windows/win32/wua_sdk/wua-success-and-error-codes-); the Windows
+  // executor answers them for a WUA run read per update (domain/wua-outcomes.ts).
+  row(0x00240003, 'installed', 'WU_S_UPDATE_ERROR', 'Windows Update finished with errors; the post-scan verifies the update is in.'),
+  row(0x80240022, 'failed', 'WU_E_ALL_UPDATES_FAILED', 'Windows Update failed every update of the operation.'),
+  // "Operation tried to install while another installation was in progress or the system was pending a
+  // mandatory restart": busy, so the workflow's bounded busy retries wait and then give up, never hang.
+  row(0x80240016, 'busy', 'WU_E_INSTALL_NOT_ALLOWED', 'Windows will not install now: a restart is pending or another installation is running.',
+    'Restart the device, then install again.'),
   row(0x80240017, 'not_applicable', 'WU_E_NOT_APPLICABLE', 'The update does not apply to this device.'),
   row(1618, 'busy', 'ERROR_INSTALL_ALREADY_RUNNING', 'Another installation is in progress; will retry.'),
   row(0x80240009, 'busy', 'WU_E_OPERATIONINPROGRESS', 'Another Windows Update operation is running; will retry.'),
