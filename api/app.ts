@@ -15,13 +15,14 @@ import type { CatalogConfig } from './catalog-service';
 import { CommandNotifier } from './command-notifier';
 import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
-import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { CommandKeepAlive } from './command-keepalive';
 import { createMetrics, type Metrics } from './metrics';
 import { ResultCompleter } from './result-delivery';
 import { undeliveredResults } from '../db/command-repository';
 import { createOperatorsApi } from './operators-api';
+import { operatorAuth } from './operator-auth';
+import { createAccessApi } from './access-api';
 import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
@@ -34,8 +35,11 @@ export interface AppDeps {
   client: Client;
   log: Logger;
   taskQueue: string;
-  /** the operators' API key (role admin) */
-  apiKey: string;
+  /**
+   * the configured operators' key: the bootstrap admin's (user "admin", key "bootstrap", every
+   * client); unset, only personal keys (api/access-api.ts) open the operators' API
+   */
+  apiKey?: string;
   pollWaitSeconds: number;
   /** the command keys agents pin (config/command-keys.ts); the API announces them and never signs */
   commandKeys: CommandKeyring;
@@ -69,25 +73,6 @@ export interface RecoveryOptions {
   stalledReboot?: { rebootTimeoutSeconds?: number; maxOffers?: number };
 }
 
-/** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-function operatorAuth(apiKey: string): RequestHandler {
-  return (req, res, next) => {
-    const presented = req.get('x-api-key') ?? (req.get('authorization') ?? '').replace(/^Bearer\s+/i, '');
-    if (!presented) {
-      res.locals.authFailure = 'no API key';
-      res.status(401).json({ error: 'missing API key (Authorization: Bearer <key> or X-API-Key)' });
-      return;
-    }
-    if (!sameString(presented, apiKey)) {
-      res.locals.authFailure = 'API key is not valid';
-      res.status(401).json({ error: 'API key is not valid' });
-      return;
-    }
-    res.locals.actor = 'api-key:admin';
-    next();
-  };
-}
-
 function requestMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpRequests.startTimer({ method: req.method });
@@ -113,7 +98,10 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   ];
   app.use(['/api/v1', '/metrics'], ...operatorsDoor);
   app.use('/agent/v1', authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits), auditAuthFailures({ ...deps, door: 'agents' }));
-  app.get('/metrics', operatorAuth(deps.apiKey), async (_req, res) => {
+  // Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each route's
+  // role and tenant come from api/route-roles.ts.
+  const authenticated = operatorAuth(deps);
+  app.get('/metrics', authenticated, async (_req, res) => {
     metrics.agentsPolling.set(notifier.waiting);
     const owed = await undeliveredResults(deps.db);
     metrics.resultsUndelivered.set(owed.count);
@@ -121,12 +109,9 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
+  app.use('/api/v1', authenticated,
+    createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
+    createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

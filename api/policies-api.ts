@@ -20,6 +20,8 @@ import {
   updatePolicySchema, createPolicySchema,
 } from './policy-schemas';
 import { parse } from './validation';
+import { assertReachable, assertScopeReachable, filterVisible } from './tenancy';
+import { policyTenancy, scopeTenancy } from '../db/tenancy-repository';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
@@ -77,7 +79,7 @@ export function createPoliciesApi(deps: { db: Db }): Router {
   }));
 
   router.get('/policies', asyncRoute(async (_req, res) => {
-    res.json({ policies: await listPolicies(db) });
+    res.json({ policies: await filterVisible(res, await listPolicies(db), (p) => policyTenancy(db, p.id)) });
   }));
 
   router.get('/policies/:id', asyncRoute(async (req, res) => {
@@ -130,6 +132,7 @@ export function createPoliciesApi(deps: { db: Db }): Router {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(memberSchema, req.body, 'body');
     const scopeId = body.scopeId ?? '';
+    await assertScopeReachable(db, res, body.scopeType, scopeId);
     const added = await withTransaction(db, async (tx) => {
       const policy = await policyOr404(tx, id, true);
       await scopeOr404(tx, body.scopeType, scopeId);
@@ -150,6 +153,7 @@ export function createPoliciesApi(deps: { db: Db }): Router {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(memberSchema, req.body, 'body');
     const scopeId = body.scopeId ?? '';
+    await assertScopeReachable(db, res, body.scopeType, scopeId);
     await withTransaction(db, async (tx) => {
       const policy = await policyOr404(tx, id, true);
       if (!(await removePolicyMember(tx, id, body.scopeType, scopeId))) {
@@ -242,6 +246,7 @@ export function createPoliciesApi(deps: { db: Db }): Router {
   router.post('/policies/:id/copy-approvals', asyncRoute(async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(copyApprovalsSchema, req.body, 'body');
+    assertReachable(res, await policyTenancy(db, body.toPolicyId), 'policy', body.toPolicyId);
     if (body.toPolicyId === id) throw new UnprocessableError('cannot copy a policy\'s approvals onto itself', 'toPolicyId');
     const answer = await withTransaction(db, async (tx) => {
       const from = await policyOr404(tx, id);
@@ -304,11 +309,12 @@ export function createPoliciesApi(deps: { db: Db }): Router {
 
   router.get('/patch-actions', asyncRoute(async (req, res) => {
     const q = parse(patchActionsQuery, req.query, 'query');
-    res.json({ actions: await listPatchActions(db, q) });
+    res.json({ actions: await filterVisible(res, await listPatchActions(db, q), (a) => scopeTenancy(db, a.scopeType, a.scopeId)) });
   }));
 
   router.put('/patch-actions', asyncRoute(async (req, res) => {
     const body = parse(patchActionsSchema, req.body, 'body');
+    await assertScopeReachable(db, res, body.scopeType, body.scopeId);
     const answer = await withTransaction(db, async (tx) => {
       await scopeOr404(tx, body.scopeType, body.scopeId);
       const patches = await patchesOr404(tx, body);

@@ -6,6 +6,8 @@ import {
 } from './schedule-service';
 import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
 import { parse } from './validation';
+import { assertScopeReachable, filterVisible } from './tenancy';
+import { scheduleTenancy } from '../db/tenancy-repository';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
@@ -18,13 +20,14 @@ export function createSchedulesApi(deps: ScheduleDeps): Router {
   router.post('/schedules', asyncRoute(async (req, res) => {
     const body = parse(createScheduleSchema, req.body, 'body');
     const { scope, ...rest } = body;
+    await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const fields: ScheduleFields = { ...rest, scopeType: scope.scopeType, scopeId: scope.scopeId, paused: false };
     const view = await createSchedule(deps, fields, actorOf(res));
     res.status(201).location(`/api/v1/schedules/${view.id}`).json(view);
   }));
 
   router.get('/schedules', asyncRoute(async (_req, res) => {
-    res.json({ schedules: await listScheduleViews(deps) });
+    res.json({ schedules: await filterVisible(res, await listScheduleViews(deps), (s) => scheduleTenancy(deps.db, s.id)) });
   }));
 
   router.get('/schedules/:scheduleId', asyncRoute(async (req, res) => {
@@ -35,6 +38,7 @@ export function createSchedulesApi(deps: ScheduleDeps): Router {
   router.patch('/schedules/:scheduleId', asyncRoute(async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const { scope, ...rest } = parse(updateScheduleSchema, req.body, 'body');
+    if (scope) await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const patch: Partial<ScheduleFields> = { ...rest, ...(scope ? { scopeType: scope.scopeType, scopeId: scope.scopeId } : {}) };
     res.json(await changeSchedule(deps, scheduleId, patch, actorOf(res)));
   }));
