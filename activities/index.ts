@@ -9,9 +9,10 @@ import { createInstallBookkeepingActivities } from './install-bookkeeping';
 import { createScanActivities } from './scan-activities';
 import { createRolloutActivities } from './rollout-activities';
 import { createReportActivities } from './report-activities';
+import { createApprovalRequestActivities, type ApprovedActionRunner } from './approval-request-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
-export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; catalogFeeds?: CatalogFeedSources; reportsDir: string }) {
+export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; catalogFeeds?: CatalogFeedSources; reportsDir: string; runApprovedAction?: ApprovedActionRunner }) {
   return {
     ...createDeviceCommandActivities(deps),
     ...createCommandKeyActivities(deps),
@@ -20,6 +21,7 @@ export function createActivities(deps: { db: Db; client: Client; log: Logger; co
     ...createRolloutActivities(deps),
     ...createCatalogActivities({ ...deps, catalogFeeds: deps.catalogFeeds ?? new Map(), stampNewPatches }),
     ...createReportActivities(deps),
+    ...createApprovalRequestActivities(deps),
   };
 }
 
@@ -30,3 +32,4 @@ export type ScanActivities = ReturnType<typeof createScanActivities>;
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 export type CatalogActivities = ReturnType<typeof createCatalogActivities>;
 export type ReportActivities = ReturnType<typeof createReportActivities>;
+export type ApprovalRequestActivities = ReturnType<typeof createApprovalRequestActivities>;

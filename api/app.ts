@@ -23,6 +23,8 @@ import { undeliveredResults } from '../db/command-repository';
 import { createOperatorsApi } from './operators-api';
 import { operatorAuth } from './operator-auth';
 import { createAccessApi } from './access-api';
+import { createApprovalRequestsApi } from './approval-requests-api';
+import type { TwoPersonRuleOptions } from './two-person-rule';
 import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
@@ -56,6 +58,8 @@ export interface AppDeps {
   catalog?: CatalogConfig;
   /** enrollment token lifetime and retry window (GatewayDeps.enrollment) */
   enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
+  /** the two-person rule: how many devices an action may reach before a second person must approve it (README "Two-person rule") */
+  twoPersonRule?: TwoPersonRuleOptions;
   /** Recovery timers (see README "Recovery") */
   recovery?: RecoveryOptions;
 }
@@ -111,7 +115,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
   app.use('/api/v1', authenticated,
     createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
-    createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps));
+    createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps), createApprovalRequestsApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

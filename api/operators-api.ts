@@ -22,13 +22,16 @@ import { HttpError } from './errors';
 import { issueEnrollmentToken, retireDeviceById, revokeDeviceCredential } from './device-lifecycle';
 import { parse } from './validation';
 import { assertReachable, assertScopeReachable, filterVisible, visibleClients } from './tenancy';
-import { siteTenancy } from '../db/tenancy-repository';
+import { scopeTenancy, siteTenancy } from '../db/tenancy-repository';
+import { countScopeDevices } from '../db/reach-repository';
+import { Role } from '../domain/roles';
+import { GatedAction, waitsForSecondPerson, type TwoPersonRuleOptions } from './two-person-rule';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** The operators' API (/api/v1): fleet, patch status and installs. Handlers parse, call, map. */
-export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & InitialUpdateDeps & { metrics: Metrics }): Router {
+export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & InitialUpdateDeps & { metrics: Metrics; twoPersonRule?: TwoPersonRuleOptions }): Router {
   const { db } = deps;
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
@@ -209,7 +212,13 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
   router.post('/scans', asyncRoute(async (req, res) => {
     const body = parse(scopeScanSchema, req.body, 'body');
     await assertScopeReachable(db, res, body.scopeType, body.scopeId);
-    const started = await startScopeScan(deps, body, actorOf(res));
+    const scope = { scopeType: body.scopeType, scopeId: body.scopeId };
+    const devices = await countScopeDevices(db, body.scopeType, body.scopeId);
+    if (await waitsForSecondPerson(deps, res, {
+      kind: GatedAction.ScopeScan, summary: `Scan ${devices} devices (${body.scopeType}${body.scopeId ? ` ${body.scopeId}` : ''})`,
+      parameters: { scope }, devices, neededRole: Role.Operator, clients: await scopeTenancy(db, body.scopeType, body.scopeId ?? ''),
+    })) return;
+    const started = await startScopeScan(deps, scope, actorOf(res));
     res.status(202).json({ scans: started });
   }));
 

@@ -64,6 +64,10 @@ const schema = z.object({
   CATALOG_SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(10080).default(60),
   /** where offline reports ("CSV - Offline Mode") are written and served from; default DATA_DIR/reports */
   REPORTS_DIR: z.string().min(1).optional(),
+  /** the two-person rule: an action reaching more devices than this waits for a second person's approval */
+  TWO_PERSON_DEVICE_THRESHOLD: z.coerce.number().int().min(0).max(10_000_000).default(500),
+  /** how long such a request waits for its second person before it expires, in hours */
+  APPROVAL_REQUEST_TTL_HOURS: z.coerce.number().min(0.01).max(720).default(24),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });

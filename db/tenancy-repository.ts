@@ -64,3 +64,10 @@ export async function reportTenancy(db: Queryable, id: string): Promise<Tenancy>
   if (!rows[0]) return undefined;
   return rows[0].client_id ? [rows[0].client_id as string] : 'all';
 }
+
+export async function approvalRequestTenancy(db: Queryable, id: string): Promise<Tenancy> {
+  if (!isUuid(id)) return undefined;
+  const { rows } = await db.query('SELECT client_ids FROM approval_requests WHERE id = $1::uuid', [id]);
+  if (!rows[0]) return undefined;
+  return rows[0].client_ids ?? 'all';
+}

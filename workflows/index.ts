@@ -6,3 +6,4 @@ export { automaticUpdateWorkflow } from './automatic-update';
 export { trustKeysWorkflow } from './trust-keys';
 export { catalogSyncWorkflow } from './catalog-sync';
 export { patchOverviewReportWorkflow } from './patch-overview-report';
+export { approvalRequestWorkflow } from './approval-request';
