@@ -18,7 +18,7 @@ export function createApprovedActionRunner(deps: ScanServiceDeps & ScheduleDeps)
     switch (request.kind) {
       case GatedAction.ScopeScan: {
         const scans = await startScopeScan(deps, p.scope, actor);
-        return { scans: scans.length };
+        return { devices: scans.length, workflowIds: scans.map((s) => s.workflowId) };
       }
       case GatedAction.ApprovalAllPolicies:
         return approveInAllPolicies(deps.db, p.body as ApprovalByPatch, actor);
