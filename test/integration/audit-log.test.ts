@@ -31,8 +31,8 @@ test('cursor pagination walks every row once, newest first; filters by device, c
   const seen: number[] = [];
   let cursor: string | null = null;
   do {
-    const q = new URLSearchParams({ deviceId: d.deviceId, limit: '2', ...(cursor ? { before: cursor } : {}) });
-    const page = (await h.api('GET', `/api/v1/audit?${q}`)).body;
+    const q: URLSearchParams = new URLSearchParams({ deviceId: d.deviceId, limit: '2', ...(cursor ? { before: cursor } : {}) });
+    const page: { entries: { id: number }[]; nextCursor: string | null } = (await h.api('GET', `/api/v1/audit?${q}`)).body;
     seen.push(...page.entries.map((e: { id: number }) => e.id));
     cursor = page.nextCursor;
   } while (cursor);
