@@ -68,7 +68,8 @@ export function operatorAuth(deps: OperatorAuthDeps): RequestHandler {
       if (key.revokedAt) return fail(res, `API key ${keyId} was revoked at ${key.revokedAt}`, keyId);
       if (key.expiresAt && Date.parse(key.expiresAt) <= Date.now()) return fail(res, `API key ${keyId} expired at ${key.expiresAt}`, keyId);
       const ip = req.ip ?? 'unknown';
-      touchApiKey(deps.db, keyId, ip).catch((err) => deps.log.warn({ err, keyId }, 'key use not recorded'));
+      // Awaited, so the bookkeeping is done before the route runs (at most one write a minute per key).
+      await touchApiKey(deps.db, keyId, ip).catch((err) => deps.log.warn({ err, keyId }, 'key use not recorded'));
 
       const principal: Principal = {
         userId: key.userId, userName: key.userName, role: key.role, keyId, keyName: key.name, clients: key.clientIds ?? 'all',

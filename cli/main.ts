@@ -326,7 +326,9 @@ function buildProgram(): Command {
       const limit = parseIntOption(o.limit, '--limit', 1, 1000);
       const page = await api().get<{ entries: AuditRow[]; nextCursor: string | null }>('/audit', { ...filter, before: o.before, limit: String(limit) });
       if (!o.follow) {
-        emit(page, (p) => (p.entries.length ? `${auditTable(p.entries)}${p.nextCursor ? `\n(older: --before ${p.nextCursor})` : ''}` : 'no audit entries'));
+        // --json prints the entries, as it always has; the next page's cursor goes to stderr.
+        emit(page.entries, (r) => (r.length ? auditTable(r) : 'no audit entries'));
+        if (page.nextCursor) warn(`(older entries: --before ${page.nextCursor})`);
         return;
       }
       // Follow: the latest page oldest first, then forward from the newest id seen, by cursor (none skipped, none twice).
