@@ -21,7 +21,7 @@ import { approveInAllPolicies, kbsOf, overrideKb, patchesOr404, scopeOr404, setA
 import { countScopeDevices } from '../db/reach-repository';
 import { Role } from '../domain/roles';
 import { GatedAction, waitsForSecondPerson, type TwoPersonDeps } from './two-person-rule';
-import { assertReachable, assertScopeReachable, filterVisible } from './tenancy';
+import { assertReachable, assertScopeReachable, filterVisible, principalOf } from './tenancy';
 import { policyTenancy, scopeTenancy } from '../db/tenancy-repository';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -254,7 +254,20 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
     const patches = await listPatchApprovals(db, {
       name: q.name, kb: q.kb, classification: q.classification, kaseyaClassification: q.kaseyaClassification, product: q.product, approval: q.status,
     });
-    res.json({ patches });
+    const p = principalOf(res);
+    if (p.clients === 'all') {
+      res.json({ patches });
+      return;
+    }
+    // A key for some clients sees the catalog, but only its own policies' statuses (and their overall one).
+    const visible = new Set((await filterVisible(res, await listPolicies(db), (x) => policyTenancy(db, x.id))).map((x) => x.id));
+    res.json({
+      patches: patches.map((row) => {
+        const policies = row.policies.filter((x) => visible.has(x.policyId));
+        const statuses = new Set(policies.map((x) => x.status));
+        return { ...row, policies, approval: statuses.size === 0 ? null : statuses.size === 1 ? [...statuses][0] : 'mixed' as const };
+      }),
+    });
   }));
 
   // ---- KB overrides ------------------------------------------------------------------------------

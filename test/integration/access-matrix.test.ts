@@ -179,6 +179,14 @@ test('a technician key for client A neither sees nor touches client B: list, sho
   expect(devices).not.toContain(B.deviceId);
   expect((await h.apiAs(tech.key, 'GET', `/api/v1/devices?clientId=${B.clientId}`)).body.devices).toEqual([]);
   expect((await h.apiAs(tech.key, 'GET', '/api/v1/clients')).body.clients.map((c: { id: string }) => c.id)).toEqual([A.clientId]);
+  // The catalog is shared, but B's policies and their statuses are not in it.
+  const policyB = (await h.api('POST', '/api/v1/policies', { name: `Policy B ${randomUUID().slice(0, 8)}` })).body.id;
+  expect((await h.api('POST', `/api/v1/policies/${policyB}/members`, { scopeType: 'client', scopeId: B.clientId })).status).toBe(201);
+  const catalog = (await h.apiAs(tech.key, 'GET', `/api/v1/patches?kb=${KB}`)).body.patches;
+  const policyIds = catalog.flatMap((p: { policies: { policyId: string }[] }) => p.policies.map((x) => x.policyId));
+  expect(policyIds).toContain(A.policyId);
+  expect(policyIds).not.toContain(policyB);
+  expect((await h.api('GET', `/api/v1/patches?kb=${KB}`)).body.patches[0].policies.map((x: { policyId: string }) => x.policyId)).toContain(policyB);
   // Show: B's device reads exactly like a device that does not exist.
   const shown = await h.apiAs(tech.key, 'GET', `/api/v1/devices/${B.deviceId}`);
   const unknownId = randomUUID();
