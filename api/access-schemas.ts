@@ -24,3 +24,17 @@ export const keyIdParam = z.object({ keyId: z.string().regex(/^([a-z0-9]{12}|boo
 export const forbiddenResponse = z.object({ error: z.string() });
 /** Another tenant's id reads like an unknown one (404). */
 export const notFoundResponse = z.object({ error: z.string(), type: z.literal('NotFound').optional() });
+
+const roleSchema = z.enum(ROLES_IN_ORDER as [Role, ...Role[]]);
+export const userResponse = z.object({ id: z.string().uuid(), name: z.string(), role: roleSchema, createdAt: z.string(), createdBy: z.string() });
+/** A key as it is listed: never its secret or hash. */
+export const apiKeyResponse = z.object({
+  keyId: z.string(), userId: z.string().uuid(), userName: z.string(), role: roleSchema, name: z.string(),
+  clientIds: z.array(z.string().uuid()).nullable(), expiresAt: z.string().nullable(), revokedAt: z.string().nullable(), revokedBy: z.string().nullable(),
+  lastUsedAt: z.string().nullable(), lastUsedIp: z.string().nullable(), createdAt: z.string(), createdBy: z.string(),
+});
+/** 201 of key creation: the key itself, this once. */
+export const mintedKeyResponse = apiKeyResponse.extend({ key: z.string() });
+export const whoamiResponse = z.object({
+  user: z.string(), role: roleSchema, keyId: z.string(), keyName: z.string(), clients: z.union([z.literal('all'), z.array(z.string().uuid())]),
+});

@@ -1,12 +1,12 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { z } from 'zod';
 import { findApprovalRequest, listApprovalRequests } from '../db/approval-request-repository';
 import { appendAudit, AuditOutcome } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { roleAllows } from '../domain/roles';
 import { approvalRequestWorkflowId, decideUpdate, SELF_APPROVAL_REFUSED } from '../workflows/approval-request.contract';
+import { decisionSchema, listRequestsQuery, requestIdParam } from './approval-request-schemas';
 import { HttpError } from './errors';
 import { filterVisible, principalOf } from './tenancy';
 import type { TwoPersonDeps } from './two-person-rule';
@@ -15,23 +15,13 @@ import { parse } from './validation';
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
-const requestIdParam = z.object({ requestId: z.string().uuid('must be a UUID') });
-const listQuery = z.object({
-  state: z.enum(['pending', 'approved', 'refused', 'expired', 'executed', 'failed']).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-});
-const decisionSchema = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
-
-/** Answers of the decision routes besides 200: the two-person rule's refusal (403) and a decided request (409). */
-export const selfApprovalResponse = z.object({ error: z.literal(SELF_APPROVAL_REFUSED) });
-
 /** The two-person rule's requests (/api/v1/approval-requests): list, show, approve, refuse. */
 export function createApprovalRequestsApi(deps: TwoPersonDeps & { db: Db }): Router {
   const { db } = deps;
   const router = express.Router();
 
   router.get('/approval-requests', asyncRoute(async (req, res) => {
-    const q = parse(listQuery, req.query, 'query');
+    const q = parse(listRequestsQuery, req.query, 'query');
     const rows = await listApprovalRequests(db, q);
     res.json({ requests: await filterVisible(res, rows, (r) => r.clientIds ?? 'all') });
   }));

@@ -10,6 +10,7 @@ import type { Role } from '../domain/roles';
 import { APPROVAL_REQUEST_WORKFLOW_TYPE, approvalRequestWorkflowId, type ApprovalRequestInput } from '../workflows/approval-request.contract';
 import { OperationAttr } from '../workflows/search-attributes';
 import { principalOf } from './tenancy';
+import type { PendingApprovalResponse } from './approval-request-schemas';
 
 /** The two-person rule's settings (README "Two-person rule"). */
 export interface TwoPersonRuleOptions {
@@ -87,10 +88,11 @@ export async function waitsForSecondPerson(deps: TwoPersonDeps, res: Response, a
     typedSearchAttributes: [{ key: OperationAttr, value: 'approval_request' }],
   });
   const location = approvalRequestLocation(id);
-  res.status(202).location(location).json({
-    pending: true, requestId: id, location, kind: row.kind, summary: row.summary, devices: row.devices, threshold,
+  const answer: PendingApprovalResponse = {
+    pending: true as const, requestId: id, location, kind: row.kind, summary: row.summary, devices: row.devices, threshold,
     neededRole: row.neededRole, expiresAt: row.expiresAt,
     note: `reaches more than ${threshold} devices: waits until a second person with role ${row.neededRole} approves it`,
-  });
+  };
+  res.status(202).location(location).json(answer);
   return true;
 }
