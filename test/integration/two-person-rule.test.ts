@@ -134,3 +134,28 @@ test('a request nobody decides expires, and cannot be approved afterwards', asyn
   expect((await audits(id)).map((r) => r.action)).toEqual(['approval_request.created', 'approval_request.expired']);
   await maybeRecordHistory(h.client, approvalRequestWorkflowId(id), 'approvalRequestWorkflow-expired');
 });
+
+test('an uninstall by scope and a schedule trigger past the threshold wait too; other actions by scope run at once', async () => {
+  const approver = await h.mintKey({ role: 'approver', clients: [clientId] });
+  const uninstallable = (await h.db.query(`SELECT kb FROM patches WHERE uninstallable ORDER BY kb LIMIT 1`)).rows[0].kb as string;
+  const uninstall = await h.apiAs(approver.key, 'PUT', '/api/v1/patch-actions', { scopeType: 'client', scopeId: clientId, kbs: [uninstallable], action: 'uninstall' });
+  expect(uninstall.status).toBe(202);
+  expect(uninstall.body).toMatchObject({ kind: 'uninstall_by_scope', devices: 3, neededRole: 'approver' });
+  // Nothing was set: the uninstall waits.
+  expect((await h.api('GET', `/api/v1/patch-actions?scopeType=client&scopeId=${clientId}`)).body.actions).toEqual([]);
+  // An Ignore is no fleet action that removes software: it runs at once.
+  expect((await h.apiAs(approver.key, 'PUT', '/api/v1/patch-actions', { scopeType: 'client', scopeId: clientId, kbs: [uninstallable], action: 'ignore' })).status).toBe(200);
+
+  const schedule = await h.api('POST', '/api/v1/schedules', {
+    name: `Scan ${randomUUID().slice(0, 8)}`, kind: 'scan', scope: { scopeType: 'client', scopeId: clientId }, timing: { kind: 'daily', time: '03:00', timezone: 'UTC' },
+  });
+  expect(schedule.status).toBe(201);
+  const trigger = await h.apiAs(requester.key, 'POST', `/api/v1/schedules/${schedule.body.id}/trigger`, {});
+  expect(trigger.status).toBe(202);
+  expect(trigger.body).toMatchObject({ pending: true, kind: 'schedule_trigger', devices: 3, neededRole: 'operator' });
+  const approved = await h.apiAs(second.key, 'POST', `/api/v1/approval-requests/${trigger.body.requestId}/approve`, {});
+  expect(approved.status).toBe(202);
+  await requestState(trigger.body.requestId, 'executed');
+  expect((await audits(schedule.body.id)).map((r) => r.action)).toContain('schedule.triggered');
+  expect((await h.api('POST', `/api/v1/approval-requests/${uninstall.body.requestId}/refuse`, {})).status).toBe(200);
+});
