@@ -64,7 +64,8 @@ export function operatorAuth(deps: OperatorAuthDeps): RequestHandler {
       if (!keyId) return fail(res, 'API key is not valid');
       await ensureBootstrap();
       const key: StoredKey | undefined = await findApiKey(deps.db, keyId);
-      if (!key || !secretMatches(presented, key.secretHash)) return fail(res, 'API key is not valid', key ? keyId : undefined);
+      // A wrong personal key names the key it claimed; any other wrong string claims nothing (not "bootstrap").
+      if (!key || !secretMatches(presented, key.secretHash)) return fail(res, 'API key is not valid', key && claimedKeyId(presented) ? keyId : undefined);
       if (key.revokedAt) return fail(res, `API key ${keyId} was revoked at ${key.revokedAt}`, keyId);
       if (key.expiresAt && Date.parse(key.expiresAt) <= Date.now()) return fail(res, `API key ${keyId} expired at ${key.expiresAt}`, keyId);
       const ip = req.ip ?? 'unknown';
