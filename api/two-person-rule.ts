@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { insertApprovalRequest, type ApprovalRequestRow } from '../db/approval-request-repository';
+import { failUnstartedRequest, insertApprovalRequest, type ApprovalRequestRow } from '../db/approval-request-repository';
 import { appendAudit } from '../db/audit-repository';
 import { withTransaction, type Db } from '../db/database';
 import type { Tenancy } from '../db/tenancy-repository';
@@ -79,14 +79,19 @@ export async function waitsForSecondPerson(deps: TwoPersonDeps, res: Response, a
     return r;
   });
   const input: ApprovalRequestInput = { requestId: id, summary: action.summary, requestedBy: actor, requestedByUserId: p.userId, expiresInSeconds: ttl };
-  await deps.client.workflow.start(APPROVAL_REQUEST_WORKFLOW_TYPE, {
-    workflowId: approvalRequestWorkflowId(id),
-    taskQueue: deps.taskQueue,
-    args: [input],
-    staticSummary: `Two-person rule: ${action.summary}`,
-    staticDetails: `Asked by ${actor}; reaches ${action.devices} devices (threshold ${threshold}); needs a second ${action.neededRole}.`,
-    typedSearchAttributes: [{ key: OperationAttr, value: 'approval_request' }],
-  });
+  try {
+    await deps.client.workflow.start(APPROVAL_REQUEST_WORKFLOW_TYPE, {
+      workflowId: approvalRequestWorkflowId(id),
+      taskQueue: deps.taskQueue,
+      args: [input],
+      staticSummary: `Two-person rule: ${action.summary}`,
+      staticDetails: `Asked by ${actor}; reaches ${action.devices} devices (threshold ${threshold}); needs a second ${action.neededRole}.`,
+      typedSearchAttributes: [{ key: OperationAttr, value: 'approval_request' }],
+    });
+  } catch (err) {
+    await failUnstartedRequest(deps.db, id, `its workflow did not start: ${(err as Error).message}`).catch(() => undefined);
+    throw err;
+  }
   const location = approvalRequestLocation(id);
   const answer: PendingApprovalResponse = {
     pending: true as const, requestId: id, location, kind: row.kind, summary: row.summary, devices: row.devices, threshold,

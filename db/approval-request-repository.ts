@@ -91,3 +91,11 @@ export async function recordExecution(db: Queryable, id: string, e: { state: 'ex
   );
   return (rowCount ?? 0) > 0;
 }
+
+/** A request whose workflow never started: failed at once, so it never shows as pending for ever. */
+export async function failUnstartedRequest(db: Queryable, id: string, reason: string): Promise<void> {
+  await db.query(
+    `UPDATE approval_requests SET state = 'failed', result = $2::jsonb, finished_at = now() WHERE id = $1::uuid AND state = 'pending'`,
+    [id, JSON.stringify({ error: reason })],
+  );
+}
