@@ -10,9 +10,10 @@ import { createScanActivities } from './scan-activities';
 import { createRolloutActivities } from './rollout-activities';
 import { createReportActivities } from './report-activities';
 import { createAlertActivities } from './alert-activities';
+import { createApprovalRequestActivities, type ApprovedActionRunner } from './approval-request-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
-export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; catalogFeeds?: CatalogFeedSources; reportsDir: string }) {
+export function createActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; catalogFeeds?: CatalogFeedSources; reportsDir: string; runApprovedAction?: ApprovedActionRunner }) {
   return {
     ...createDeviceCommandActivities(deps),
     ...createCommandKeyActivities(deps),
@@ -22,6 +23,7 @@ export function createActivities(deps: { db: Db; client: Client; log: Logger; co
     ...createCatalogActivities({ ...deps, catalogFeeds: deps.catalogFeeds ?? new Map(), stampNewPatches }),
     ...createReportActivities(deps),
     ...createAlertActivities(deps),
+    ...createApprovalRequestActivities(deps),
   };
 }
 
@@ -33,3 +35,4 @@ export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 export type CatalogActivities = ReturnType<typeof createCatalogActivities>;
 export type ReportActivities = ReturnType<typeof createReportActivities>;
 export type AlertActivities = ReturnType<typeof createAlertActivities>;
+export type ApprovalRequestActivities = ReturnType<typeof createApprovalRequestActivities>;

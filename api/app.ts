@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { CommandKeyring } from '../config/command-keys';
 import type { ServerTls } from '../config/tls';
@@ -15,13 +15,16 @@ import type { CatalogConfig } from './catalog-service';
 import { CommandNotifier } from './command-notifier';
 import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
-import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { CommandKeepAlive } from './command-keepalive';
 import { createMetrics, type Metrics } from './metrics';
 import { ResultCompleter } from './result-delivery';
 import { undeliveredResults } from '../db/command-repository';
 import { createOperatorsApi } from './operators-api';
+import { operatorAuth } from './operator-auth';
+import { createAccessApi } from './access-api';
+import { createApprovalRequestsApi } from './approval-requests-api';
+import type { TwoPersonRuleOptions } from './two-person-rule';
 import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
@@ -37,8 +40,11 @@ export interface AppDeps {
   client: Client;
   log: Logger;
   taskQueue: string;
-  /** the operators' API key (role admin) */
-  apiKey: string;
+  /**
+   * the configured operators' key: the bootstrap admin's (user "admin", key "bootstrap", every
+   * client); unset, only personal keys (api/access-api.ts) open the operators' API
+   */
+  apiKey?: string;
   pollWaitSeconds: number;
   /** the command keys agents pin (config/command-keys.ts); the API announces them and never signs */
   commandKeys: CommandKeyring;
@@ -55,6 +61,8 @@ export interface AppDeps {
   catalog?: CatalogConfig;
   /** enrollment token lifetime and retry window (GatewayDeps.enrollment) */
   enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
+  /** the two-person rule: how many devices an action may reach before a second person must approve it (README "Two-person rule") */
+  twoPersonRule?: TwoPersonRuleOptions;
   /** Recovery timers (see README "Recovery") */
   recovery?: RecoveryOptions;
   /** alert evaluation interval and webhook retry policy (README "Alerts") */
@@ -74,25 +82,6 @@ export interface RecoveryOptions {
   stalledReboot?: { rebootTimeoutSeconds?: number; maxOffers?: number };
 }
 
-/** Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-function operatorAuth(apiKey: string): RequestHandler {
-  return (req, res, next) => {
-    const presented = req.get('x-api-key') ?? (req.get('authorization') ?? '').replace(/^Bearer\s+/i, '');
-    if (!presented) {
-      res.locals.authFailure = 'no API key';
-      res.status(401).json({ error: 'missing API key (Authorization: Bearer <key> or X-API-Key)' });
-      return;
-    }
-    if (!sameString(presented, apiKey)) {
-      res.locals.authFailure = 'API key is not valid';
-      res.status(401).json({ error: 'API key is not valid' });
-      return;
-    }
-    res.locals.actor = 'api-key:admin';
-    next();
-  };
-}
-
 function requestMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpRequests.startTimer({ method: req.method });
@@ -102,6 +91,15 @@ function requestMetrics(metrics: Metrics): RequestHandler {
     });
     next();
   };
+}
+
+/** Every router mounted under /api/v1 behind operator authentication (api/route-roles.ts rules each route). */
+export function operatorRouters(deps: AppDeps, metrics: Metrics): Router[] {
+  return [
+    createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
+    createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps), createApprovalRequestsApi(deps),
+    createAlertsApi(deps), createWhatIfApi(deps),
+  ];
 }
 
 export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics, completer?: ResultCompleter): Express {
@@ -118,7 +116,10 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   ];
   app.use(['/api/v1', '/metrics'], ...operatorsDoor);
   app.use('/agent/v1', authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits), auditAuthFailures({ ...deps, door: 'agents' }));
-  app.get('/metrics', operatorAuth(deps.apiKey), async (_req, res) => {
+  // Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each route's
+  // role and tenant come from api/route-roles.ts.
+  const authenticated = operatorAuth(deps);
+  app.get('/metrics', authenticated, async (_req, res) => {
     metrics.agentsPolling.set(notifier.waiting);
     const owed = await undeliveredResults(deps.db);
     metrics.resultsUndelivered.set(owed.count);
@@ -126,14 +127,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createAlertsApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createWhatIfApi(deps));
+  app.use('/api/v1', authenticated, ...operatorRouters(deps, metrics));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { appendAudit } from '../db/audit-repository';
+import { appendAudit, AuditOutcome } from '../db/audit-repository';
 import type { Db } from '../db/database';
 
 /** How many failed authentications a source address may make before it is locked out, and for how long. */
@@ -14,8 +14,12 @@ export interface AuthFailureLimits {
 
 const DEFAULTS = { maxFailures: 20, windowMs: 15 * 60_000 };
 
-/** An authentication that failed: 401 (no or bad credential) and 403 (a revoked or disallowed one). */
-const isAuthFailure = (res: Response) => res.statusCode === 401 || res.statusCode === 403;
+/**
+ * An authentication that failed: 401 (no or bad credential) and 403 (a revoked or disallowed one).
+ * A refusal of a valid operator's key (its role or clients, `res.locals.refusal`) is no failed
+ * authentication: it is audited by api/operator-auth.ts and never counts towards a lockout.
+ */
+const isAuthFailure = (res: Response) => res.statusCode === 401 || (res.statusCode === 403 && res.locals.refusal === undefined);
 
 const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
@@ -41,7 +45,7 @@ export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators
         if (first) {
           deps.log.warn({ ip, door: deps.door, maxFailures }, 'source address locked out after repeated failed authentications');
           await appendAudit(deps.db, [{
-            actor: `address:${ip}`, action: 'auth.locked_out',
+            actor: `address:${ip}`, action: 'auth.locked_out', outcome: AuditOutcome.Refused, sourceIp: ip,
             details: { ip, door: deps.door, failures: maxFailures, windowSeconds: Math.ceil(windowMs / 1000), path: req.originalUrl.split('?')[0] },
           }]).catch((err) => deps.log.error({ err }, 'lockout not audited'));
         }
@@ -66,12 +70,14 @@ export function auditAuthFailures(deps: { db: Db; log: Logger; door: 'operators'
     res.on('finish', () => {
       if (!isAuthFailure(res)) return;
       const ip = req.ip ?? 'unknown';
+      const keyId = typeof res.locals.authKeyId === 'string' ? res.locals.authKeyId : undefined;
       const claimed = /^Bearer\s+([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\./i.exec(req.get('authorization') ?? '')?.[1];
       const reason = typeof res.locals.authFailure === 'string' ? res.locals.authFailure : `answered ${res.statusCode}`;
       deps.log.warn({ ip, door: deps.door, reason, path: req.originalUrl.split('?')[0] }, 'authentication failed');
       appendAudit(deps.db, [{
-        actor: claimed ? `device:${claimed}` : `address:${ip}`, action: 'auth.failed',
-        details: { ip, door: deps.door, reason, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode },
+        actor: claimed ? `device:${claimed}` : keyId ? `key:${keyId}` : `address:${ip}`, action: 'auth.failed',
+        outcome: AuditOutcome.Refused, sourceIp: ip, keyId,
+        details: { ip, door: deps.door, reason, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ...(keyId ? { keyId } : {}) },
       }]).catch((err) => deps.log.error({ err }, 'failed authentication not audited'));
     });
     next();

@@ -11,11 +11,14 @@ import { reconcileCatalogSchedules } from './catalog-service';
 import { reconcileAlertsSchedule } from './alert-service';
 import { reconcileSchedules } from './schedule-service';
 
-/** The API and agent gateway process for production: needs DATABASE_URL, TEMPORAL_ADDRESS, PATCHFLOW_API_KEY. */
+/**
+ * The API and agent gateway process for production: needs DATABASE_URL and TEMPORAL_ADDRESS.
+ * PATCHFLOW_API_KEY, when set, is the bootstrap admin's key (README "Operators' access").
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'patchflow-api');
-  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'PATCHFLOW_API_KEY'] as const) {
+  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const) {
     if (!config[name]) throw new Error(`${name} is required for the API process`);
   }
   // The gateway only announces the keys: give it the public key files and it never holds a private key.
@@ -27,7 +30,8 @@ async function main(): Promise<void> {
   const client = await connectClient(config.TEMPORAL_ADDRESS!, config);
   const { catalog } = catalogFeedsOf(config);
   const server = await startServer(
-    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config),
+    { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY,
+      twoPersonRule: { deviceThreshold: config.TWO_PERSON_DEVICE_THRESHOLD, requestTtlSeconds: Math.round(config.APPROVAL_REQUEST_TTL_HOURS * 3600) }, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config),
       enrollment: { tokenTtlSeconds: config.ENROLLMENT_TOKEN_TTL_HOURS > 0 ? config.ENROLLMENT_TOKEN_TTL_HOURS * 3600 : undefined, retryWindowSeconds: config.ENROLLMENT_RETRY_WINDOW_SECONDS },
       recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 },
       alerts: alertsConfigOf(config) },

@@ -75,7 +75,26 @@ export const startInstallSchema = z.object({
 
 export const cancelInstallSchema = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
 
-export const auditQuery = z.object({ deviceId: uuid.optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
+const cursor = z.string().regex(/^[0-9]{1,18}$/, 'must be a cursor from a previous page (nextCursor)').transform(Number);
+const instant = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+const pattern = z.string().min(1).max(200);
+/**
+ * The audit's filters and cursor: `before` pages back from the newest (each page's nextCursor),
+ * `after` reads forward, oldest first (what `patchflow audit --follow` polls with).
+ */
+export const auditQuery = z.object({
+  deviceId: uuid.optional(),
+  clientId: uuid.optional(),
+  /** exact, or a prefix ending in '*': "user:alice/*" */
+  actor: pattern.optional(),
+  /** exact, or a prefix ending in '*': "auth.*" */
+  action: pattern.optional(),
+  since: instant.optional(),
+  until: instant.optional(),
+  before: cursor.optional(),
+  after: cursor.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+}).refine((q) => q.before === undefined || q.after === undefined, { message: 'give before or after, not both', path: ['after'] });
 
 export const scopeScanSchema = z.object({
   scopeType: z.enum(['all', 'client', 'site', 'device_type']),

@@ -21,12 +21,17 @@ import {
 import { HttpError } from './errors';
 import { issueEnrollmentToken, retireDeviceById, revokeDeviceCredential } from './device-lifecycle';
 import { parse } from './validation';
+import { assertReachable, assertScopeReachable, filterVisible, visibleClients } from './tenancy';
+import { scopeTenancy, siteTenancy } from '../db/tenancy-repository';
+import { countScopeDevices } from '../db/reach-repository';
+import { Role } from '../domain/roles';
+import { GatedAction, waitsForSecondPerson, type TwoPersonRuleOptions } from './two-person-rule';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** The operators' API (/api/v1): fleet, patch status and installs. Handlers parse, call, map. */
-export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & InitialUpdateDeps & { metrics: Metrics }): Router {
+export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & InitialUpdateDeps & { metrics: Metrics; twoPersonRule?: TwoPersonRuleOptions }): Router {
   const { db } = deps;
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
@@ -39,7 +44,7 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
   }));
 
   router.get('/clients', asyncRoute(async (_req, res) => {
-    res.json({ clients: await listClients(db) });
+    res.json({ clients: await filterVisible(res, await listClients(db), (c) => [c.id]) });
   }));
 
   router.post('/clients/:clientId/sites', asyncRoute(async (req, res) => {
@@ -53,11 +58,12 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
 
   router.get('/sites', asyncRoute(async (req, res) => {
     const q = parse(listSitesQuery, req.query, 'query');
-    res.json({ sites: await listSites(db, q.clientId) });
+    res.json({ sites: await filterVisible(res, await listSites(db, q.clientId), (s) => [s.clientId]) });
   }));
 
   router.post('/devices', asyncRoute(async (req, res) => {
     const body = parse(createDeviceSchema, req.body, 'body');
+    assertReachable(res, await siteTenancy(db, body.siteId), 'site', body.siteId);
     if (!(await findSite(db, body.siteId))) throw new NotFoundError('site', body.siteId);
     const enrollmentToken = newSecret();
     const device = await withTransaction(db, async (tx) => {
@@ -79,7 +85,7 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
 
   router.get('/devices', asyncRoute(async (req, res) => {
     const q = parse(listDevicesQuery, req.query, 'query');
-    res.json({ devices: await listDevices(db, q) });
+    res.json({ devices: await listDevices(db, { ...q, clientIds: visibleClients(res) }) });
   }));
 
   router.get('/devices/:deviceId', asyncRoute(async (req, res) => {
@@ -205,13 +211,24 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
 
   router.post('/scans', asyncRoute(async (req, res) => {
     const body = parse(scopeScanSchema, req.body, 'body');
-    const started = await startScopeScan(deps, body, actorOf(res));
+    await assertScopeReachable(db, res, body.scopeType, body.scopeId);
+    const scope = { scopeType: body.scopeType, scopeId: body.scopeId };
+    const devices = await countScopeDevices(db, body.scopeType, body.scopeId);
+    if (await waitsForSecondPerson(deps, res, {
+      kind: GatedAction.ScopeScan, summary: `Scan ${devices} devices (${body.scopeType}${body.scopeId ? ` ${body.scopeId}` : ''})`,
+      parameters: { scope }, devices, neededRole: Role.Operator, clients: await scopeTenancy(db, body.scopeType, body.scopeId ?? ''),
+    })) return;
+    const started = await startScopeScan(deps, scope, actorOf(res));
     res.status(202).json({ scans: started });
   }));
 
   router.get('/audit', asyncRoute(async (req, res) => {
     const q = parse(auditQuery, req.query, 'query');
-    res.json({ entries: await listAudit(db, q) });
+    const limit = q.limit ?? 200;
+    const entries = await listAudit(db, { ...q, limit, visibleClients: visibleClients(res) });
+    // A full page has a next one, older (or, following with `after`, newer): its cursor is the last id.
+    const nextCursor = entries.length === limit ? String(entries[entries.length - 1].id) : null;
+    res.json({ entries, nextCursor });
   }));
 
   return router;

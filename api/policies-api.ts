@@ -1,12 +1,9 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import {
-  copyApprovals, deleteKbOverride, findPatchRefs, findPolicyApprovals, listKbOverrides, listPatchActions, setExplicitApprovals,
-  setKbOverride, setPatchActions, stampCatalogInPolicy, type PatchRef,
+  copyApprovals, deleteKbOverride, findPolicyApprovals, listKbOverrides, listPatchActions, setExplicitApprovals, stampCatalogInPolicy,
 } from '../db/approval-repository';
-import { syncIgnoredStatuses } from '../db/ignored-statuses';
 import { appendAudit } from '../db/audit-repository';
-import { withTransaction, type Db, type Queryable } from '../db/database';
-import { findClient, findDevice, findSite } from '../db/fleet-repository';
+import { withTransaction, type Queryable } from '../db/database';
 import {
   addPolicyMember, deletePolicy, deletePolicyDefault, findPolicy, insertPolicy, listPolicies, listPolicyMembers, removePolicyMember,
   setPolicyDefault, updatePolicy, type PolicyRow,
@@ -20,12 +17,17 @@ import {
   updatePolicySchema, createPolicySchema,
 } from './policy-schemas';
 import { parse } from './validation';
+import { approveInAllPolicies, kbsOf, overrideKb, patchesOr404, scopeOr404, setActionsByScope } from './policy-actions';
+import { countScopeDevices } from '../db/reach-repository';
+import { Role } from '../domain/roles';
+import { GatedAction, waitsForSecondPerson, type TwoPersonDeps } from './two-person-rule';
+import { assertReachable, assertScopeReachable, filterVisible, principalOf } from './tenancy';
+import { policyTenancy, scopeTenancy } from '../db/tenancy-repository';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 const DEFAULT_CHANGE_NOTE = 'applies to patches discovered from now on; known patches keep their status (Kaseya)';
-const ALL_POLICIES_NOTE = "sets the patch's status in ALL policies";
 
 async function policyOr404(db: Queryable, id: string, forUpdate = false): Promise<PolicyRow> {
   const policy = await findPolicy(db, id, { forUpdate });
@@ -33,28 +35,12 @@ async function policyOr404(db: Queryable, id: string, forUpdate = false): Promis
   return policy;
 }
 
-/** The catalog patches named by update id / KB, or a 404 naming those that match nothing. */
-async function patchesOr404(db: Queryable, names: { updateIds?: string[]; kbs?: string[] }): Promise<PatchRef[]> {
-  const found = await findPatchRefs(db, names);
-  const unknown = [...found.unknownKbs, ...found.unknownUpdateIds];
-  if (unknown.length > 0) throw new NotFoundError(unknown.length === 1 ? 'patch' : 'patches', unknown.join(', '));
-  return found.patches;
-}
-
-/** A device, site or client scope must exist; a device type or "all" always does. */
-async function scopeOr404(db: Queryable, scopeType: string, scopeId: string): Promise<void> {
-  const find = { device: findDevice, site: findSite, client: findClient }[scopeType as 'device' | 'site' | 'client'];
-  if (find && !(await find(db, scopeId))) throw new NotFoundError(scopeType, scopeId);
-}
-
-const kbsOf = (patches: PatchRef[]) => [...new Set(patches.map((p) => p.kb))];
-
 /**
  * Approval policies and actions by scope (/api/v1): Kaseya's Approval by Policy / by Patch, KB
  * overrides and policy summary, N-able's per-scope actions, and each device's effective decisions.
  * Every change runs in one transaction with its audit row; bad input is refused before anything is written.
  */
-export function createPoliciesApi(deps: { db: Db }): Router {
+export function createPoliciesApi(deps: TwoPersonDeps): Router {
   const { db } = deps;
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
@@ -77,7 +63,7 @@ export function createPoliciesApi(deps: { db: Db }): Router {
   }));
 
   router.get('/policies', asyncRoute(async (_req, res) => {
-    res.json({ policies: await listPolicies(db) });
+    res.json({ policies: await filterVisible(res, await listPolicies(db), (p) => policyTenancy(db, p.id)) });
   }));
 
   router.get('/policies/:id', asyncRoute(async (req, res) => {
@@ -130,6 +116,7 @@ export function createPoliciesApi(deps: { db: Db }): Router {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(memberSchema, req.body, 'body');
     const scopeId = body.scopeId ?? '';
+    await assertScopeReachable(db, res, body.scopeType, scopeId);
     const added = await withTransaction(db, async (tx) => {
       const policy = await policyOr404(tx, id, true);
       await scopeOr404(tx, body.scopeType, scopeId);
@@ -150,6 +137,7 @@ export function createPoliciesApi(deps: { db: Db }): Router {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(memberSchema, req.body, 'body');
     const scopeId = body.scopeId ?? '';
+    await assertScopeReachable(db, res, body.scopeType, scopeId);
     await withTransaction(db, async (tx) => {
       const policy = await policyOr404(tx, id, true);
       if (!(await removePolicyMember(tx, id, body.scopeType, scopeId))) {
@@ -223,25 +211,22 @@ export function createPoliciesApi(deps: { db: Db }): Router {
   }));
 
   // Approval by Patch: the same explicit status in every policy (Kaseya's warning: ALL policies).
+  // Every device in a policy is reached: past the threshold a second person approves it first.
   router.put('/patches/approval', asyncRoute(async (req, res) => {
     const body = parse(approvalByPatchSchema, req.body, 'body');
-    const answer = await withTransaction(db, async (tx) => {
-      const patches = await patchesOr404(tx, body);
-      const updateIds = patches.map((p) => p.updateId);
-      const note = body.note ?? `set by ${actorOf(res)} (approval by patch, all policies)`;
-      const change = await setExplicitApprovals(tx, { policyIds: 'all', updateIds, status: body.status, note });
-      await appendAudit(tx, [{
-        actor: actorOf(res), action: 'patch.approval_set_all_policies', subject: kbsOf(patches).join(','),
-        details: { status: body.status, kbs: kbsOf(patches), updateIds, ...change, note },
-      }]);
-      return { status: body.status, patches: updateIds.length, kbs: kbsOf(patches), ...change, note: ALL_POLICIES_NOTE };
-    });
-    res.json(answer);
+    const patches = await patchesOr404(db, body);
+    const devices = await countScopeDevices(db, 'all');
+    if (await waitsForSecondPerson(deps, res, {
+      kind: GatedAction.ApprovalAllPolicies, summary: `Set ${kbsOf(patches).join(', ')} to ${body.status} in all policies (${devices} devices)`,
+      parameters: { body }, devices, neededRole: Role.Approver, clients: 'all',
+    })) return;
+    res.json(await approveInAllPolicies(db, body, actorOf(res)));
   }));
 
   router.post('/policies/:id/copy-approvals', asyncRoute(async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(copyApprovalsSchema, req.body, 'body');
+    assertReachable(res, await policyTenancy(db, body.toPolicyId), 'policy', body.toPolicyId);
     if (body.toPolicyId === id) throw new UnprocessableError('cannot copy a policy\'s approvals onto itself', 'toPolicyId');
     const answer = await withTransaction(db, async (tx) => {
       const from = await policyOr404(tx, id);
@@ -269,7 +254,20 @@ export function createPoliciesApi(deps: { db: Db }): Router {
     const patches = await listPatchApprovals(db, {
       name: q.name, kb: q.kb, classification: q.classification, kaseyaClassification: q.kaseyaClassification, product: q.product, approval: q.status,
     });
-    res.json({ patches });
+    const p = principalOf(res);
+    if (p.clients === 'all') {
+      res.json({ patches });
+      return;
+    }
+    // A key for some clients sees the catalog, but only its own policies' statuses (and their overall one).
+    const visible = new Set((await filterVisible(res, await listPolicies(db), (x) => policyTenancy(db, x.id))).map((x) => x.id));
+    res.json({
+      patches: patches.map((row) => {
+        const policies = row.policies.filter((x) => visible.has(x.policyId));
+        const statuses = new Set(policies.map((x) => x.status));
+        return { ...row, policies, approval: statuses.size === 0 ? null : statuses.size === 1 ? [...statuses][0] : 'mixed' as const };
+      }),
+    });
   }));
 
   // ---- KB overrides ------------------------------------------------------------------------------
@@ -281,12 +279,12 @@ export function createPoliciesApi(deps: { db: Db }): Router {
   router.put('/kb-overrides/:kb', asyncRoute(async (req, res) => {
     const { kb } = parse(kbParam, req.params, 'params');
     const body = parse(kbOverrideSchema, req.body, 'body');
-    const previous = await withTransaction(db, async (tx) => {
-      const prev = await setKbOverride(tx, kb, body.status);
-      await appendAudit(tx, [{ actor: actorOf(res), action: 'kb_override.set', subject: kb, details: { kb, from: prev ?? null, to: body.status } }]);
-      return prev;
-    });
-    res.json({ kb, status: body.status, previous: previous ?? null, note: 'applies to every present and future patch of this KB, in all policies' });
+    const devices = await countScopeDevices(db, 'all');
+    if (await waitsForSecondPerson(deps, res, {
+      kind: GatedAction.KbOverride, summary: `Override ${kb} to ${body.status} in all policies (${devices} devices)`,
+      parameters: { kb, status: body.status }, devices, neededRole: Role.Approver, clients: 'all',
+    })) return;
+    res.json(await overrideKb(db, kb, body.status, actorOf(res)));
   }));
 
   router.delete('/kb-overrides/:kb', asyncRoute(async (req, res) => {
@@ -304,32 +302,23 @@ export function createPoliciesApi(deps: { db: Db }): Router {
 
   router.get('/patch-actions', asyncRoute(async (req, res) => {
     const q = parse(patchActionsQuery, req.query, 'query');
-    res.json({ actions: await listPatchActions(db, q) });
+    res.json({ actions: await filterVisible(res, await listPatchActions(db, q), (a) => scopeTenancy(db, a.scopeType, a.scopeId)) });
   }));
 
   router.put('/patch-actions', asyncRoute(async (req, res) => {
     const body = parse(patchActionsSchema, req.body, 'body');
-    const answer = await withTransaction(db, async (tx) => {
-      await scopeOr404(tx, body.scopeType, body.scopeId);
-      const patches = await patchesOr404(tx, body);
-      if (body.action === 'uninstall') {
-        const refused = kbsOf(patches.filter((p) => !p.uninstallable));
-        if (refused.length > 0) {
-          throw new UnprocessableError(`uninstall is offered only for patches marked uninstallable; not uninstallable: ${refused.join(', ')}`, 'action');
-        }
-      }
-      const updateIds = patches.map((p) => p.updateId);
-      const changed = await setPatchActions(tx, { scopeType: body.scopeType, scopeId: body.scopeId, updateIds, action: body.action });
-      // An Ignore (or its removal) shows in the devices' statuses at once, not only in the resolver.
-      const statuses = await syncIgnoredStatuses(tx, { updateIds });
-      await appendAudit(tx, [{
-        actor: actorOf(res), action: 'patch.action_set', subject: `${body.scopeType}:${body.scopeId}`,
-        deviceId: body.scopeType === 'device' ? body.scopeId : undefined,
-        details: { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, kbs: kbsOf(patches), updateIds, changed, statuses },
-      }]);
-      return { scopeType: body.scopeType, scopeId: body.scopeId, action: body.action, patches: updateIds.length, changed, statuses };
-    });
-    res.json(answer);
+    await assertScopeReachable(db, res, body.scopeType, body.scopeId);
+    if (body.action === 'uninstall') {
+      // An uninstall by scope reaches every device of the scope: past the threshold, a second person first.
+      await scopeOr404(db, body.scopeType, body.scopeId);
+      const patches = await patchesOr404(db, body);
+      const devices = await countScopeDevices(db, body.scopeType, body.scopeId);
+      if (await waitsForSecondPerson(deps, res, {
+        kind: GatedAction.UninstallByScope, summary: `Uninstall ${kbsOf(patches).join(', ')} on ${body.scopeType} ${body.scopeId} (${devices} devices)`,
+        parameters: { body }, devices, neededRole: Role.Approver, clients: await scopeTenancy(db, body.scopeType, body.scopeId),
+      })) return;
+    }
+    res.json(await setActionsByScope(db, body, actorOf(res)));
   }));
 
   // ---- a device's effective approval -------------------------------------------------------------

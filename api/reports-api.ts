@@ -10,6 +10,9 @@ import { HttpError } from './errors';
 import { listReportsQuery, patchOverviewQuery, reportIdParam } from './report-schemas';
 import { offlineReportFile, reportView, startOfflineReport, type ReportServiceDeps } from './report-service';
 import { parse } from './validation';
+import { filterVisible, principalOf } from './tenancy';
+import { principalSees } from '../domain/roles';
+import { reportTenancy } from '../db/tenancy-repository';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
@@ -24,7 +27,13 @@ export function createReportsApi(deps: ReportServiceDeps): Router {
 
   router.get('/reports/patch-overview', asyncRoute(async (req, res) => {
     const q = parse(patchOverviewQuery, req.query, 'query');
-    const client = q.clientId ? await findClient(db, q.clientId) : undefined;
+    const principal = principalOf(res);
+    if (!q.clientId && principal.clients !== 'all') {
+      res.locals.refusal = 'spans clients';
+      throw new HttpError(403, 'query.clientId: this key sees only some clients: name one (a report of all clients needs a key for all clients)');
+    }
+    // Another tenant's client reads like an unknown one.
+    const client = q.clientId && principalSees(principal, [q.clientId]) ? await findClient(db, q.clientId) : undefined;
     if (q.clientId && !client) throw new HttpError(400, `query.clientId: no client ${q.clientId}`);
     const filter: PatchOverviewFilter = { ...(q.clientId ? { clientId: q.clientId } : {}), groupBy: q.groupBy, statuses: q.status };
     const clientName = client?.name ?? 'All clients';
@@ -58,7 +67,8 @@ export function createReportsApi(deps: ReportServiceDeps): Router {
 
   router.get('/reports', asyncRoute(async (req, res) => {
     const q = parse(listReportsQuery, req.query, 'query');
-    res.json({ reports: (await listReports(db, q.limit)).map(reportView) });
+    const reports = await filterVisible(res, await listReports(db, q.limit), (r) => reportTenancy(db, r.id));
+    res.json({ reports: reports.map(reportView) });
   }));
 
   router.get('/reports/:reportId', asyncRoute(async (req, res) => {

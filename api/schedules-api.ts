@@ -6,25 +6,40 @@ import {
 } from './schedule-service';
 import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
 import { parse } from './validation';
+import { assertScopeReachable, filterVisible } from './tenancy';
+import { scheduleTenancy } from '../db/tenancy-repository';
+import { findSchedule } from '../db/schedule-repository';
+import { countScopeDevices } from '../db/reach-repository';
+import { NotFoundError } from '../domain/errors';
+import { Role } from '../domain/roles';
+import { GatedAction, waitsForSecondPerson, type TwoPersonRuleOptions } from './two-person-rule';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** Scan and Automatic Update schedules: stored in Postgres, run by Temporal Schedules. */
-export function createSchedulesApi(deps: ScheduleDeps): Router {
+export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPersonRuleOptions }): Router {
+  /** The schedule's devices right now: what a trigger or a backfill reaches. */
+  const reachOf = async (scheduleId: string) => {
+    const row = await findSchedule(deps.db, scheduleId);
+    if (!row) throw new NotFoundError('schedule', scheduleId);
+    return { row, devices: await countScopeDevices(deps.db, row.scopeType, row.scopeId), clients: await scheduleTenancy(deps.db, scheduleId) };
+  };
+
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
 
   router.post('/schedules', asyncRoute(async (req, res) => {
     const body = parse(createScheduleSchema, req.body, 'body');
     const { scope, ...rest } = body;
+    await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const fields: ScheduleFields = { ...rest, scopeType: scope.scopeType, scopeId: scope.scopeId, paused: false };
     const view = await createSchedule(deps, fields, actorOf(res));
     res.status(201).location(`/api/v1/schedules/${view.id}`).json(view);
   }));
 
   router.get('/schedules', asyncRoute(async (_req, res) => {
-    res.json({ schedules: await listScheduleViews(deps) });
+    res.json({ schedules: await filterVisible(res, await listScheduleViews(deps), (s) => scheduleTenancy(deps.db, s.id)) });
   }));
 
   router.get('/schedules/:scheduleId', asyncRoute(async (req, res) => {
@@ -35,6 +50,7 @@ export function createSchedulesApi(deps: ScheduleDeps): Router {
   router.patch('/schedules/:scheduleId', asyncRoute(async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const { scope, ...rest } = parse(updateScheduleSchema, req.body, 'body');
+    if (scope) await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const patch: Partial<ScheduleFields> = { ...rest, ...(scope ? { scopeType: scope.scopeType, scopeId: scope.scopeId } : {}) };
     res.json(await changeSchedule(deps, scheduleId, patch, actorOf(res)));
   }));
@@ -57,6 +73,11 @@ export function createSchedulesApi(deps: ScheduleDeps): Router {
 
   router.post('/schedules/:scheduleId/trigger', asyncRoute(async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
+    const { row, devices, clients } = await reachOf(scheduleId);
+    if (await waitsForSecondPerson(deps, res, {
+      kind: GatedAction.ScheduleTrigger, summary: `Run schedule "${row.name}" now (${devices} devices)`,
+      parameters: { scheduleId }, devices, neededRole: Role.Operator, clients,
+    })) return;
     await triggerSchedule(deps, scheduleId, actorOf(res));
     res.status(202).json({ triggered: true, rollouts: `/api/v1/schedules/${scheduleId}/rollouts` });
   }));
@@ -64,6 +85,11 @@ export function createSchedulesApi(deps: ScheduleDeps): Router {
   router.post('/schedules/:scheduleId/backfill', asyncRoute(async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const body = parse(backfillSchema, req.body, 'body');
+    const { row, devices, clients } = await reachOf(scheduleId);
+    if (await waitsForSecondPerson(deps, res, {
+      kind: GatedAction.ScheduleBackfill, summary: `Backfill schedule "${row.name}" from ${body.start} to ${body.end} (${devices} devices)`,
+      parameters: { scheduleId, start: body.start, end: body.end }, devices, neededRole: Role.Approver, clients,
+    })) return;
     await backfillSchedule(deps, scheduleId, { start: new Date(body.start), end: new Date(body.end) }, actorOf(res));
     res.status(202).json({ backfilled: true });
   }));

@@ -22,15 +22,23 @@ import { runPatchOverviewReport } from './report';
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import {
-  auditTable, clientsTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
+  approvalRequestsTable, auditLine, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
 } from './views';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
+import type { ApiKeyRow, UserRow } from '../db/access-repository';
+import type { ApprovalRequestRow } from '../db/approval-request-repository';
 
 type CatalogFeedView = Awaited<ReturnType<typeof listCatalogFeeds>>[number];
 type CatalogSyncView = Awaited<ReturnType<typeof describeCatalogSync>>;
 
 interface GlobalOptions { apiUrl: string; apiKey?: string; caCert?: string; json?: boolean }
+
+/** An action past the two-person threshold answers 202 with a pending request instead of running. */
+interface PendingAnswer { pending?: boolean; requestId?: string; summary?: string; neededRole?: string; expiresAt?: string }
+const pendingText = (a: PendingAnswer): string | undefined => (a.pending
+  ? `waits for a second person (role ${a.neededRole}) until ${a.expiresAt}: ${a.summary}\n  patchflow requests approve ${a.requestId}`
+  : undefined);
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const warn = (text: string) => process.stderr.write(`${text}\n`);
@@ -231,14 +239,14 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
   for (const verb of ['pause', 'resume', 'trigger'] as const) {
     schedules.command(`${verb} <scheduleId>`).description(`${verb} a schedule${verb === 'trigger' ? ' (run it now)' : ''}`)
       .action(async (id: string) => {
-        const answer = await api().post<unknown>(`/schedules/${parseUuid(id, 'schedule id')}/${verb}`, {});
-        emit(answer, () => `${verb}: done`);
+        const answer = await api().post<PendingAnswer>(`/schedules/${parseUuid(id, 'schedule id')}/${verb}`, {});
+        emit(answer, (a) => pendingText(a) ?? `${verb}: done`);
       });
   }
   schedules.command('backfill <scheduleId>').description('run the actions that fell due in a past time range (a missed run)')
     .requiredOption('--from <iso>', 'start, e.g. 2026-11-18T00:00:00Z').requiredOption('--to <iso>', 'end')
     .action(async (id: string, o: { from: string; to: string }) => {
-      emit(await api().post<unknown>(`/schedules/${parseUuid(id, 'schedule id')}/backfill`, { start: o.from, end: o.to }), () => 'backfill requested');
+      emit(await api().post<PendingAnswer>(`/schedules/${parseUuid(id, 'schedule id')}/backfill`, { start: o.from, end: o.to }), (a: PendingAnswer) => pendingText(a) ?? 'backfill requested');
     });
   schedules.command('rollouts <scheduleId>').description('past rollouts of a schedule with their counts')
     .action(async (id: string) => {
@@ -312,16 +320,97 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
   });
 
   // ---- audit ----
-  program.command('audit').description('the append-only audit log, newest first')
+  program.command('audit').description('the append-only audit log, newest first (--follow: new entries as they come)')
     .option('--device <id>', 'only this device\'s entries')
+    .option('--client <id>', 'only entries about this client\'s devices')
+    .option('--actor <actor>', 'only this actor ("user:alice/key:laptop"), or a prefix ending in * ("user:alice/*")')
+    .option('--action <action>', 'only this action ("key.revoked"), or a prefix ending in * ("auth.*")')
+    .option('--since <time>', 'only entries at or after this ISO time')
+    .option('--until <time>', 'only entries before this ISO time')
+    .option('--before <cursor>', 'the page older than this cursor (a previous answer\'s nextCursor)')
     .option('--limit <n>', 'at most this many entries (1-1000)', '50')
-    .action(async (o: { device?: string; limit: string }) => {
-      const { entries } = await api().get<{ entries: AuditRow[] }>('/audit', {
+    .option('--follow', 'after the latest entries, print new ones as they are written, until Ctrl-C')
+    .option('--interval <s>', 'how often --follow asks for new entries, in seconds', '2')
+    .action(async (o: { device?: string; client?: string; actor?: string; action?: string; since?: string; until?: string; before?: string; limit: string; follow?: boolean; interval: string }) => {
+      const filter = {
         deviceId: o.device === undefined ? undefined : parseUuid(o.device, '--device'),
-        limit: String(parseIntOption(o.limit, '--limit', 1, 1000)),
-      });
-      emit(entries, (r) => (r.length ? auditTable(r) : 'no audit entries'));
+        clientId: o.client === undefined ? undefined : parseUuid(o.client, '--client'),
+        actor: o.actor, action: o.action, since: o.since, until: o.until,
+      };
+      const limit = parseIntOption(o.limit, '--limit', 1, 1000);
+      const page = await api().get<{ entries: AuditRow[]; nextCursor: string | null }>('/audit', { ...filter, before: o.before, limit: String(limit) });
+      if (!o.follow) {
+        // --json prints the entries, as it always has; the next page's cursor goes to stderr.
+        emit(page.entries, (r) => (r.length ? auditTable(r) : 'no audit entries'));
+        if (page.nextCursor) warn(`(older entries: --before ${page.nextCursor})`);
+        return;
+      }
+      // Follow: the latest page oldest first, then forward from the newest id seen, by cursor (none skipped, none twice).
+      const print = (a: AuditRow) => say(globals().json ? JSON.stringify(a) : auditLine(a));
+      [...page.entries].reverse().forEach(print);
+      let after = page.entries[0]?.id ?? 0;
+      const intervalMs = parseIntOption(o.interval, '--interval', 1, 3600) * 1000;
+      for (;;) {
+        const next = await api().get<{ entries: AuditRow[] }>('/audit', { ...filter, after: String(after), limit: '1000' });
+        next.entries.forEach(print);
+        if (next.entries.length > 0) after = next.entries[next.entries.length - 1].id;
+        else await sleep(intervalMs);
+      }
     });
+
+  // ---- people, keys, two-person requests ----
+  const users = program.command('users').description('people who operate Patchflow (admins with a key for all clients)');
+  users.command('list').description('list users').action(async () => {
+    emit((await api().get<{ users: UserRow[] }>('/users')).users, usersTable);
+  });
+  users.command('create <name>').description('add a person with a role: viewer < operator < approver < admin')
+    .requiredOption('--role <role>', 'viewer, operator, approver or admin')
+    .action(async (name: string, o: { role: string }) => {
+      emit(await api().post<UserRow>('/users', { name: parseName(name, 'user name'), role: o.role }), (u) => `created user ${u.name} (${u.role}): ${u.id}`);
+    });
+  const keys = program.command('keys').description('personal API keys: hashed at rest, named, expiring, revocable');
+  keys.command('list').description('every key with its user, role, clients, expiry and last use (never the key)').action(async () => {
+    emit((await api().get<{ keys: ApiKeyRow[] }>('/keys')).keys, keysTable);
+  });
+  keys.command('create <name>').description('mint a key for a user; prints the key once')
+    .requiredOption('--user <user>', 'the user\'s name or id')
+    .option('--clients <ids>', 'comma-separated client ids the key may see (default: every client)')
+    .option('--expires-days <n>', 'days until the key stops working (0: never)', '90')
+    .action(async (name: string, o: { user: string; clients?: string; expiresDays: string }) => {
+      const days = parseIntOption(o.expiresDays, '--expires-days', 0, 3650);
+      const clients = o.clients === undefined ? 'all' : o.clients.split(',').map((c) => parseUuid(c, '--clients'));
+      const minted = await api().post<ApiKeyRow & { key: string }>(`/users/${encodeURIComponent(o.user)}/keys`, {
+        name: parseName(name, 'key name'), clients, expiresAt: days === 0 ? null : new Date(Date.now() + days * 86_400_000).toISOString(),
+      });
+      emit(minted, (k) => [
+        `created key ${k.keyId} "${k.name}" for ${k.userName} (${k.role}, clients: ${k.clientIds ? k.clientIds.join(', ') : 'all'}, expires ${k.expiresAt ?? 'never'})`,
+        `key (shown once, stored only as its hash): ${k.key}`,
+      ].join('\n'));
+    });
+  keys.command('revoke <keyId>').description('revoke a key at once (its next request is a 401)').action(async (keyId: string) => {
+    emit(await api().post<ApiKeyRow>(`/keys/${encodeURIComponent(keyId)}/revoke`), (k) => `revoked key ${k.keyId} "${k.name}" of ${k.userName} at ${k.revokedAt}`);
+  });
+  program.command('whoami').description('the user, role, key and clients of the key in use').action(async () => {
+    emit(await api().get<{ user: string; role: string; keyId: string; keyName: string; clients: 'all' | string[] }>('/whoami'),
+      (w) => `${w.user} (${w.role}) with key ${w.keyId} "${w.keyName}", clients: ${w.clients === 'all' ? 'all' : w.clients.join(', ')}`);
+  });
+  const requests = program.command('requests').description('two-person rule: fleet-wide actions waiting for a second person');
+  requests.command('list').description('requests, newest first').option('--state <state>', 'pending, approved, refused, expired, executed or failed')
+    .action(async (o: { state?: string }) => {
+      emit((await api().get<{ requests: ApprovalRequestRow[] }>('/approval-requests', { state: o.state })).requests,
+        (r) => (r.length ? approvalRequestsTable(r) : 'no requests'));
+    });
+  requests.command('show <requestId>').description('one request, with what it will run or ran').action(async (id: string) => {
+    emit(await api().get<ApprovalRequestRow>(`/approval-requests/${parseUuid(id, 'requestId')}`), (r) => JSON.stringify(r, null, 2));
+  });
+  for (const verb of ['approve', 'refuse'] as const) {
+    requests.command(`${verb} <requestId>`).description(`${verb} a request (a second person; the requester cannot approve)`)
+      .option('--reason <text>', 'why, for the audit log')
+      .action(async (id: string, o: { reason?: string }) => {
+        const answer = await api().post<{ requestId: string; state: string }>(`/approval-requests/${parseUuid(id, 'requestId')}/${verb}`, o.reason ? { reason: o.reason } : {});
+        emit(answer, (a) => `request ${a.requestId}: ${a.state}${a.state === 'approved' ? ' (the action runs now: patchflow requests show ' + a.requestId + ')' : ''}`);
+      });
+  }
 
   // ---- simulated agents ----
   program.command('agent').description('run simulated Windows agents in this process until Ctrl-C')

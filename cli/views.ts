@@ -3,6 +3,8 @@ import type { WhatIfSchedule } from '../api/what-if-service';
 import type { RolloutRow } from '../db/rollout-repository';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
+import type { ApiKeyRow, UserRow } from '../db/access-repository';
+import type { ApprovalRequestRow } from '../db/approval-request-repository';
 /** How each API answer reads in a terminal (pure: rows in, text out). `--json` bypasses all of this. */
 import type { InitialUpdateView } from '../api/initial-update-service';
 import type { InstallView } from '../api/install-service';
@@ -122,8 +124,30 @@ export const reportsTable = (rows: ReportView[]): string =>
 
 export const auditTable = (rows: AuditRow[]): string =>
   renderTable(
-    ['ID', 'AT', 'ACTOR', 'ACTION', 'DEVICE', 'SUBJECT'],
-    rows.map((a) => [a.id, formatDate(a.at), a.actor, a.action, a.deviceId, truncate(a.subject, 60)]),
+    ['ID', 'AT', 'ACTOR', 'FROM', 'ACTION', 'OUTCOME', 'DEVICE', 'SUBJECT'],
+    rows.map((a) => [a.id, formatDate(a.at), a.actor, a.sourceIp, a.action, a.outcome, a.deviceId, truncate(a.subject, 60)]),
+  );
+
+/** One audit row per line, for `patchflow audit --follow`. */
+export const auditLine = (a: AuditRow): string =>
+  [a.id, formatDate(a.at), a.actor, a.sourceIp ?? '-', a.action, a.outcome, a.deviceId ?? '-', a.subject ?? '-'].join('  ');
+
+export const usersTable = (rows: UserRow[]): string =>
+  renderTable(['ID', 'NAME', 'ROLE', 'CREATED', 'BY'], rows.map((u) => [u.id, u.name, u.role, formatDate(u.createdAt), u.createdBy]));
+
+export const keysTable = (rows: ApiKeyRow[]): string =>
+  renderTable(
+    ['KEY ID', 'USER', 'ROLE', 'NAME', 'CLIENTS', 'EXPIRES', 'REVOKED', 'LAST USED', 'FROM'],
+    rows.map((k) => [
+      k.keyId, k.userName, k.role, k.name, k.clientIds ? k.clientIds.join(',') : 'all',
+      k.expiresAt ? formatDate(k.expiresAt) : 'never', k.revokedAt ? formatDate(k.revokedAt) : '', k.lastUsedAt ? formatDate(k.lastUsedAt) : 'never', k.lastUsedIp,
+    ]),
+  );
+
+export const approvalRequestsTable = (rows: ApprovalRequestRow[]): string =>
+  renderTable(
+    ['ID', 'STATE', 'KIND', 'DEVICES', 'NEEDS', 'ASKED BY', 'EXPIRES', 'DECIDED BY', 'SUMMARY'],
+    rows.map((r) => [r.id, r.state, r.kind, r.devices, r.neededRole, r.requestedBy, formatDate(r.expiresAt), r.decidedBy, truncate(r.summary, 60)]),
   );
 
 export interface WhatIfAnswer { generatedAt: string; schedules: WhatIfSchedule[] }

@@ -69,6 +69,10 @@ const schema = z.object({
   /** the first wait before a failed alert webhook is tried again (doubling, at most 1 hour); tries before the dead-letter list */
   ALERT_RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   ALERT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+  /** the two-person rule: an action reaching more devices than this waits for a second person's approval */
+  TWO_PERSON_DEVICE_THRESHOLD: z.coerce.number().int().min(0).max(10_000_000).default(500),
+  /** how long such a request waits for its second person before it expires, in hours */
+  APPROVAL_REQUEST_TTL_HOURS: z.coerce.number().min(0.01).max(720).default(24),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });

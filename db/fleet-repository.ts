@@ -112,12 +112,15 @@ export async function findDevice(db: Queryable, id: string): Promise<DeviceRow |
   return rows[0] ? toDevice(rows[0]) : undefined;
 }
 
-export async function listDevices(db: Queryable, filter: { clientId?: string; siteId?: string } = {}): Promise<DeviceRow[]> {
+/** Devices, by client and site; `clientIds` (a key's clients; default 'all') bounds what is seen. */
+export async function listDevices(db: Queryable, filter: { clientId?: string; siteId?: string; clientIds?: 'all' | readonly string[] } = {}): Promise<DeviceRow[]> {
+  const visible = filter.clientIds === undefined || filter.clientIds === 'all' ? null : [...filter.clientIds];
   const { rows } = await db.query(
     `${DEVICE_SELECT}
      WHERE ($1::uuid IS NULL OR s.client_id = $1::uuid) AND ($2::uuid IS NULL OR d.site_id = $2::uuid)
+       AND ($3::uuid[] IS NULL OR s.client_id = ANY($3::uuid[]))
      ORDER BY c.name, s.name, d.name`,
-    [filter.clientId ?? null, filter.siteId ?? null],
+    [filter.clientId ?? null, filter.siteId ?? null, visible],
   );
   return rows.map(toDevice);
 }

@@ -8,11 +8,17 @@ import { startDemoFleet } from './demo-fleet';
 import { demoApi, ensureDemoPolicies, ensureDemoSchedules, scanFleet } from './demo-policy';
 import { startDevStack } from './stack';
 
-/** The operators' API key: PATCHFLOW_API_KEY, else one generated on the first start and kept in DATA_DIR. */
+/**
+ * The bootstrap admin's key (user "admin", key "bootstrap"; README "Operators' access"):
+ * PATCHFLOW_API_KEY, else one generated on the first start and kept in DATA_DIR/api-key (mode 0600).
+ */
 function apiKeyFor(dataDir: string, configured?: string): string {
   if (configured) return configured;
   const file = path.join(dataDir, 'api-key');
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  if (fs.existsSync(file)) {
+    fs.chmodSync(file, 0o600); // a key file copied in with wider permissions is narrowed again
+    return fs.readFileSync(file, 'utf8').trim();
+  }
   const key = `pf_dev_${newSecret()}`;
   fs.mkdirSync(dataDir, { recursive: true });
   fs.writeFileSync(file, key, { mode: 0o600 });
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Patchflow is running (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s).`,
-    `  API + agent gateway  ${stack.apiUrl}   (API key in ${config.PATCHFLOW_API_KEY ? 'PATCHFLOW_API_KEY' : path.join(config.DATA_DIR, 'api-key')})`,
+    `  API + agent gateway  ${stack.apiUrl}   (admin's API key in ${config.PATCHFLOW_API_KEY ? 'PATCHFLOW_API_KEY' : path.join(config.DATA_DIR, 'api-key')})`,
     `  TLS certificate      ${cacert}   (self-signed for 127.0.0.1 and localhost unless TLS_CERT_PATH: pin it with --cacert; a browser asks once)`,
     `  Temporal Web UI      ${ui}`,
     `  Temporal frontend    ${stack.temporalAddress}`,

@@ -5,6 +5,7 @@ import { createActivities } from '../activities';
 import type { CommandKeyring } from '../config/command-keys';
 import type { CatalogFeedSources } from '../activities/catalog-activities';
 import type { Db } from '../db/database';
+import { createApprovedActionRunner } from '../api/approved-actions';
 
 let runtimeInstalled = false;
 
@@ -62,6 +63,10 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), commandKeys: o.commandKeys, catalogFeeds: o.catalogFeeds, reportsDir: o.reportsDir }),
+    activities: createActivities({
+      db: o.db, client: o.client, log: o.log.child({ component: 'activities' }), commandKeys: o.commandKeys, catalogFeeds: o.catalogFeeds, reportsDir: o.reportsDir,
+      // An approved two-person request runs the operators' API's own action code (api/approved-actions.ts).
+      runApprovedAction: createApprovedActionRunner({ db: o.db, client: o.client, log: o.log.child({ component: 'approved-actions' }), taskQueue: o.taskQueue }),
+    }),
   });
 }

@@ -7,3 +7,4 @@ export { trustKeysWorkflow } from './trust-keys';
 export { catalogSyncWorkflow } from './catalog-sync';
 export { patchOverviewReportWorkflow } from './patch-overview-report';
 export { alertsWorkflow } from './alerts';
+export { approvalRequestWorkflow } from './approval-request';

@@ -23,7 +23,9 @@ async function checksum(): Promise<string> {
   for (const { tablename } of tables) {
     // A failed authentication is audited (auth.failed): that row is the one write a refusal makes.
     const where = tablename === 'audit_log' ? ` WHERE t.action NOT LIKE 'auth.%'` : '';
-    const { rows } = await h.db.query(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS m FROM "${tablename}" t${where}`);
+    // A key's last use is bookkeeping of the authentication, not a write of the request.
+    const row = tablename === 'operator_api_keys' ? `(t.key_id, t.secret_hash, t.client_ids, t.expires_at, t.revoked_at)` : 't';
+    const { rows } = await h.db.query(`SELECT md5(coalesce(string_agg(${row}::text, '|' ORDER BY ${row}::text), '')) AS m FROM "${tablename}" t${where}`);
     parts.push(`${tablename}:${rows[0].m}`);
   }
   return parts.join(',');

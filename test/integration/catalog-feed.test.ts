@@ -340,7 +340,7 @@ describe('operator import', () => {
     expect(approved).toHaveLength(policyCount);
     expect(approved.every((a) => a.status === 'approved' && a.source === 'explicit')).toBe(true);
     expect(await catalogRow(findUpdate({ kb: 'KB5034439' })!.updateId)).toMatchObject({ classification: 'Security Updates', source: 'feed' });
-    expect((await auditOf('catalog.imported', before.audit)).map((r) => r.actor)).toEqual(['api-key:admin']);
+    expect((await auditOf('catalog.imported', before.audit)).map((r) => r.actor)).toEqual(['user:admin/key:bootstrap']);
     expect((await auditOf('catalog.entry_imported', before.audit))).toHaveLength(N);
 
     // Importing the same file again changes nothing.

@@ -31,6 +31,8 @@ export const FAST_TIMING: InstallTimingInput = {
 
 const TEMPORAL_SETTINGS = { TEMPORAL_NAMESPACE: 'default', TEMPORAL_TLS: false } as const;
 
+export interface MintedKey { key: string; keyId: string; userId: string; userName: string }
+
 export interface Harness {
   db: Db;
   client: Client;
@@ -43,6 +45,13 @@ export interface Harness {
   commandKeyPath: string;
   worker?: Worker;
   api<T = any>(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }>;
+  /** The same request with another operator's key. */
+  apiAs<T = any>(key: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }>;
+  /**
+   * A person (new, unless `user` names one) with `role` and a personal key for `clients` (default all),
+   * made through the API with the bootstrap admin's key.
+   */
+  mintKey(options: { role: 'viewer' | 'operator' | 'approver' | 'admin'; clients?: 'all' | string[]; user?: string; expiresAt?: string | null }): Promise<MintedKey>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
   /** Restarts worker and API on the same port with other command keys (a key rotation's config change). */
@@ -133,6 +142,21 @@ export async function startHarness(options: {
       });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+    },
+    apiAs(key, method, urlPath, body) {
+      return h.api(method, urlPath, body, { authorization: `Bearer ${key}` });
+    },
+    async mintKey({ role, clients = 'all', user, expiresAt }) {
+      const userName = user ?? `${role}-${randomUUID().slice(0, 8)}`;
+      let u = (await h.api('GET', '/api/v1/users')).body.users.find((x: { name: string }) => x.name === userName);
+      if (!u) {
+        const made = await h.api('POST', '/api/v1/users', { name: userName, role });
+        if (made.status !== 201) throw new Error(`user not created: ${made.status} ${JSON.stringify(made.body)}`);
+        u = made.body;
+      }
+      const k = await h.api('POST', `/api/v1/users/${u.id}/keys`, { name: `key-${randomUUID().slice(0, 8)}`, clients, ...(expiresAt !== undefined ? { expiresAt } : {}) });
+      if (k.status !== 201) throw new Error(`key not created: ${k.status} ${JSON.stringify(k.body)}`);
+      return { key: k.body.key, keyId: k.body.keyId, userId: u.id, userName };
     },
     async startWorker() {
       connection ??= await NativeConnection.connect({ address });

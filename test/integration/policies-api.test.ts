@@ -98,7 +98,7 @@ describe('approval policies', () => {
       ]),
     });
     const audit = await lastAudit();
-    expect(audit).toMatchObject({ actor: 'api-key:admin', action: 'policy.created', subject: id });
+    expect(audit).toMatchObject({ actor: 'user:admin/key:bootstrap', action: 'policy.created', subject: id });
     expect(audit.details.stampedPatches).toBeGreaterThanOrEqual(5);
 
     expect(await statusesIn(id, `product=${q(product)}`)).toEqual({
