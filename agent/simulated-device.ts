@@ -20,6 +20,7 @@ import { checkFolder, DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, FolderPlat
 import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
 import { randomGuid, randomInt, randomStream, seedFromText, shuffled, type Random } from './prng';
 import { emptyDirectory, fileExists, listFiles, SandboxPathError, WindowsSandbox, windowsJoin } from './sandbox';
+import type { DeviceExecutor } from './executor';
 import { sleep } from './timing';
 
 /** Installer exit codes the simulator produces (unsigned 32-bit, as Windows reports HRESULTs). */
@@ -154,7 +155,7 @@ const GB = 1024 ** 3;
  * spells, restarts). It keeps a journal by command id, so a retried delivery is answered from the
  * journal instead of running a patch twice.
  */
-export class SimulatedWindowsDevice {
+export class SimulatedWindowsDevice implements DeviceExecutor {
   readonly id: string;
   readonly name: string;
   readonly os: DeviceOs;
@@ -344,6 +345,29 @@ export class SimulatedWindowsDevice {
     const outcome = await run;
     if (isFinal(command, outcome)) this.journal.set(command.id, outcome);
     return outcome;
+  }
+
+  /**
+   * Windows restarts (DeviceExecutor.restart): no polls until it is back, then the first poll carries
+   * the new boot id, which is how the gateway learns that the reboot finished.
+   */
+  async restart(signal: AbortSignal): Promise<void> {
+    this.goOffline('rebooting');
+    await sleep(this.rebootDurationMs, signal);
+    this.completeReboot();
+    this.comeOnline();
+  }
+
+  /**
+   * The step has run, but the machine drops off the network before it can say so (an offline spell):
+   * the server sees silence, times the attempt out and delivers the command again later.
+   */
+  async pauseAfter(command: AgentCommand, signal: AbortSignal): Promise<void> {
+    const awayMs = this.offlineSpellFor(command);
+    if (awayMs === undefined) return;
+    this.goOffline(`offline for ${awayMs} ms after ${command.type} ${command.id}`);
+    await sleep(awayMs, signal);
+    this.comeOnline();
   }
 
   /** The restart finished: a new boot id, and what waited for the restart is now installed. */

@@ -56,11 +56,12 @@ import { z } from 'zod';
 import { Classification, RebootBehavior, Severity, type ScannedUpdate } from './device-protocol';
 import { canonicalJson, keyIdOf, publicKeyOf, signValue, verifyValue } from './signatures';
 import { createHash } from 'node:crypto';
+import { isPatchId, PATCH_ID_HINT } from './patch-id';
 
 export const CATALOG_FEED_FORMAT = 'patchflow-catalog-feed/1';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
-const kb = z.string().regex(/^KB\d{6,8}$/, 'must look like KB5034441');
+const kb = z.string().refine(isPatchId, PATCH_ID_HINT);
 const feedId = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lower-case letters, digits, ".", "_" or "-"');
 
 /** One update of the feed: everything the catalog holds about it. */
