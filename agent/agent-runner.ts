@@ -36,6 +36,8 @@ export interface AgentOptions extends TransportOptions {
   onEnrolled?: (enrollment: { deviceId?: string; credential: string; commandKeys: PinnedCommandKey[] }) => void;
   /** called when a trust_keys command changed the pinned keys: save them beside the credential */
   onCommandKeys?: (commandKeys: PinnedCommandKey[]) => void;
+  /** how long to wait before retry `attempt` of a failed call (default: `backoffMs`; a real agent adds jitter) */
+  backoff?: (attempt: number) => number;
   /** the device's clock (default Date.now); a skewed one shows how expiry is judged */
   clock?: () => number;
   fetch?: typeof fetch;
@@ -98,7 +100,8 @@ async function runAgentLoop(options: AgentOptions, client: GatewayClient): Promi
   options.onEnrolled?.(enrollment);
   const trust = new CommandTrust(enrollment.deviceId, enrollment.commandKeys, options.clock);
   const outbox = options.outbox ?? defaultOutbox(device);
-  const ctx: Ctx = { client, device, signal, log: logFor, trust, startedEnvelopes: new Set(), onCommandKeys: options.onCommandKeys, outbox };
+  const backoff = options.backoff ?? backoffMs;
+  const ctx: Ctx = { client, device, signal, log: logFor, trust, startedEnvelopes: new Set(), onCommandKeys: options.onCommandKeys, outbox, backoff };
   // Results finished before the last stop (or crash) go first: the server is waiting for them.
   for (const pending of outbox.pending()) {
     if (signal.aborted) return;
@@ -122,8 +125,8 @@ async function runAgentLoop(options: AgentOptions, client: GatewayClient): Promi
         throw err;
       }
       failures++;
-      ctx.log({ err: describe(err), retryInMs: backoffMs(failures) }, 'poll failed; retrying');
-      await sleep(backoffMs(failures), signal);
+      ctx.log({ err: describe(err), retryInMs: ctx.backoff(failures) }, 'poll failed; retrying');
+      await sleep(ctx.backoff(failures), signal);
       continue;
     }
     // A key rotation first: commands of the same poll may already be signed by the key it brings.
@@ -145,6 +148,7 @@ interface Ctx {
   startedEnvelopes: Set<string>;
   onCommandKeys?: (keys: PinnedCommandKey[]) => void;
   outbox: ResultOutbox;
+  backoff: (attempt: number) => number;
 }
 
 /** A device credential is "<deviceId>.<secret>" (api/credentials.ts): the agent's own id is its first part. */
@@ -174,7 +178,7 @@ async function obtainCredential(
       if (ctx.signal.aborted) return undefined;
       if (!isTransient(err)) throw err;
       ctx.log({ err: describe(err) }, 'enrollment failed; retrying');
-      await sleep(backoffMs(attempt), ctx.signal);
+      await sleep((options.backoff ?? backoffMs)(attempt), ctx.signal);
     }
   }
   return undefined;
@@ -272,8 +276,8 @@ async function postOutcome(ctx: Ctx, command: Pick<AgentCommand, 'id' | 'type'>,
         return 'stopped';
       }
       if (ctx.signal.aborted) continue;
-      ctx.log({ commandId: command.id, err: describe(err), retryInMs: backoffMs(attempt) }, 'result not delivered; retrying');
-      await sleep(backoffMs(attempt), ctx.signal);
+      ctx.log({ commandId: command.id, err: describe(err), retryInMs: ctx.backoff(attempt) }, 'result not delivered; retrying');
+      await sleep(ctx.backoff(attempt), ctx.signal);
     }
   }
 }

@@ -107,7 +107,7 @@ export function parseAptCachePolicy(text: string): Map<string, PolicyEntry> {
       else entry.candidate = v;
       continue;
     }
-    const ver = /^ {5}(?:\*{3}| {3}) (\S+) -?\d+$/.exec(line);
+    const ver = /^ (?:\*{3}| {3}) (\S+) -?\d+$/.exec(line);
     if (ver) {
       version = { version: ver[1]!, suites: [] };
       entry.versions.push(version);
