@@ -184,15 +184,19 @@ export class AptExecutor implements DeviceExecutor {
       if (!suite) continue;
       updates.push({ updateId: aptUpdateId({ suite, name: u.name, arch: u.arch, version: u.candidate }), revision: APT_REVISION, installed: false, kb: packagePatchId(u.name, u.candidate), title: `${u.name} ${u.candidate}` });
     }
+    // Installed, but effective only after the restart that /var/run/reboot-required asks for: reported
+    // not installed yet, as Windows reports an update that waits for a restart (Reboot Required until then).
+    const rebootPending = await this.rebootRequired();
+    const waitingForRestart = rebootPending ? await this.rebootRequiredPackages() : new Set<string>();
     for (const p of installed) {
       const suite = suiteFor(suitesOf(p.name, p.version));
       if (!suite) continue; // installed from a file or a repository no longer configured: no catalog entry can match
-      updates.push({ updateId: aptUpdateId({ suite, name: p.name, arch: p.arch, version: p.version }), revision: APT_REVISION, installed: true, kb: packagePatchId(p.name, p.version), title: `${p.name} ${p.version}` });
+      updates.push({ updateId: aptUpdateId({ suite, name: p.name, arch: p.arch, version: p.version }), revision: APT_REVISION, installed: !waitingForRestart.has(p.name), kb: packagePatchId(p.name, p.version), title: `${p.name} ${p.version}` });
     }
     const report: ScanReport = {
       bootId: this.bootId,
       updates,
-      rebootPending: await this.rebootRequired(),
+      rebootPending,
       freeDiskBytes: await this.freeDiskBytes(),
       scannedAt: new Date().toISOString(),
     };
@@ -294,7 +298,10 @@ export class AptExecutor implements DeviceExecutor {
       return answer(rebootRequired ? EXIT.RebootRequired : EXIT.AlreadyInstalled, !rebootRequired);
     }
     const rebootBefore = await this.rebootRequired();
-    const r = await this.exec([
+    // dpkg unpacked this very version and did not finish (it died, or still runs): configure it, never unpack again.
+    const r = (await this.isUnpacked(target.name, target.version))
+      ? await this.exec(['dpkg', '--force-confdef', '--force-confold', '--configure', target.name], { env: { DEBIAN_FRONTEND: 'noninteractive' } })
+      : await this.exec([
       'apt-get', 'install', '-y', '-q', '--no-remove',
       '-o', `DPkg::Lock::Timeout=${this.lockTimeoutSeconds}`,
       '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold',
@@ -350,6 +357,12 @@ export class AptExecutor implements DeviceExecutor {
     return r.ok ? r.folder : { refused: `refused by the device: ${r.problem.message}` };
   }
 
+  /** dpkg unpacked this version but did not finish configuring it (dpkg-query "iU", "iF"). */
+  private async isUnpacked(name: string, version: string): Promise<boolean> {
+    const r = await this.exec(['dpkg-query', '-W', '-f', DPKG_QUERY_FORMAT, name]);
+    return parseDpkgQuery(r.stdout).some((p) => p.version === version && /^.[UF]/.test(p.status));
+  }
+
   private async isInstalled(name: string, version: string): Promise<boolean> {
     const r = await this.exec(['dpkg-query', '-W', '-f', DPKG_QUERY_FORMAT, name]);
     return parseDpkgQuery(r.stdout).some((p) => p.version === version && isInstalledStatus(p.status));
@@ -362,8 +375,13 @@ export class AptExecutor implements DeviceExecutor {
 
   /** /var/run/reboot-required.pkgs names the package. */
   private async rebootRequiredFor(name: string): Promise<boolean> {
+    return (await this.rebootRequiredPackages()).has(name);
+  }
+
+  /** The packages /var/run/reboot-required.pkgs names (one a line; Debian's helpers append to it). */
+  private async rebootRequiredPackages(): Promise<Set<string>> {
     const r = await this.exec(['cat', '/var/run/reboot-required.pkgs']);
-    return r.code === 0 && r.stdout.split('\n').some((l) => l.trim() === name);
+    return new Set(r.code === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter(isPackageName) : []);
   }
 
   private async freeDiskBytes(): Promise<number> {

@@ -244,9 +244,10 @@ export type AptInstallVerdict =
 export function interpretAptInstall(exitCode: number, output: string): AptInstallVerdict {
   if (exitCode === 0) return { kind: 'installed' };
   const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
-  if (lines.some((l) => /Could not get lock|Unable to acquire the dpkg frontend lock|dpkg frontend lock was locked/.test(l))) {
-    return { kind: 'busy', message: lines.find((l) => /lock/.test(l))!.slice(0, 500) };
-  }
+  // Another dpkg holds the lock, or one is mid-way (its journal in /var/lib/dpkg/updates is not yet
+  // integrated: it is still running, or it died and `dpkg --configure` must finish it first).
+  const busy = lines.find((l) => /Could not get lock|Unable to acquire the dpkg frontend lock|dpkg frontend lock was locked|lock was locked by another process|dpkg was interrupted/.test(l));
+  if (busy) return { kind: 'busy', message: busy.slice(0, 500) };
   const dpkg = /Sub-process \/usr\/bin\/dpkg returned an error code \((\d+)\)/.exec(output);
   const errors = lines.filter((l) => /^(E:|dpkg: error|dpkg:)/.test(l) || /returned error exit status/.test(l));
   const message = (errors.length ? errors : lines.slice(-3)).join(' | ').slice(0, 1000);
