@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { checkFolder, FolderPlatform, FolderRole, posixOwnershipProblem, type FolderProblem, type PosixPathComponent } from '../domain/folders';
+import { checkFolder, FolderPlatform, posixOwnershipProblem, type FolderProblem, type FolderRole, type PosixPathComponent } from '../domain/folders';
 
 export interface GuardedFolder {
   /** the folder as the device names it (inside `root` when the executor runs in one) */

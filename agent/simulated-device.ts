@@ -258,7 +258,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
       state = JSON.parse(readFileSync(file, 'utf8')) as PersistedDeviceState;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new Error(`simulated device ${this.id}: cannot read its state ${file}: ${(err as Error).message}`);
+      throw new Error(`simulated device ${this.id}: cannot read its state ${file}: ${(err as Error).message}`, { cause: err });
     }
     if (state.format !== 'patchflow-simulated-device/1') throw new Error(`simulated device ${this.id}: ${file} is not a simulated device's state`);
     for (let i = 0; i < state.boots; i++) randomGuid(this.boots);
