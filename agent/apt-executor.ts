@@ -77,6 +77,8 @@ export interface AptExecutorOptions {
   /** run `apt-get update` before each scan; default true */
   updateBeforeScan?: boolean;
   log?: (obj: Record<string, unknown>, msg: string) => void;
+  /** where the boot id is read; default /proc/sys/kernel/random/boot_id (tests give a file they change) */
+  bootIdFile?: string;
 }
 
 const fail = (code: string, message: string, retryable: boolean): CommandOutcome => ({ status: 'failed', error: { code, message, retryable } });
@@ -106,7 +108,7 @@ export class AptExecutor implements DeviceExecutor {
 
   /** The kernel's id of this boot: a new one after every restart. */
   get bootId(): string {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return fs.readFileSync(this.options.bootIdFile ?? '/proc/sys/kernel/random/boot_id', 'utf8').trim();
   }
 
   journalEntry(commandId: string): CommandOutcome | undefined {
