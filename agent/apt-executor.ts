@@ -302,13 +302,13 @@ export class AptExecutor implements DeviceExecutor {
     const rebootBefore = await this.rebootRequired();
     // dpkg unpacked this very version and did not finish (it died, or still runs): configure it, never unpack again.
     const r = (await this.isUnpacked(target.name, target.version))
-      ? await this.exec(['dpkg', '--force-confdef', '--force-confold', '--configure', target.name], { env: { DEBIAN_FRONTEND: 'noninteractive' } })
+      ? await this.exec(['dpkg', '--force-confdef', '--force-confold', '--configure', target.name], { env: { DEBIAN_FRONTEND: 'noninteractive' }, outputFile: this.installLog() })
       : await this.exec([
       'apt-get', 'install', '-y', '-q', '--no-remove',
       '-o', `DPkg::Lock::Timeout=${this.lockTimeoutSeconds}`,
       '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold',
       inDevice,
-    ], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
+    ], { env: { DEBIAN_FRONTEND: 'noninteractive' }, outputFile: this.installLog() });
     const verdict = interpretAptInstall(r.code, `${r.stdout}\n${r.stderr}`);
     if (verdict.kind === 'busy') return answer(EXIT.Busy, false);
     // dpkg's own status is the patch's exit code, as an installer's is on Windows: the server records
@@ -391,11 +391,32 @@ export class AptExecutor implements DeviceExecutor {
     return s.bavail * s.bsize;
   }
 
-  /** Runs a program, in the device's root unless told otherwise; never through a shell. */
-  private exec(argv: string[], options: { inRoot?: boolean; env?: Record<string, string> } = {}): Promise<RunResult> {
+  /** apt's and dpkg's output during an install goes to a file, not a pipe to this process (see exec). */
+  private installLog(): string {
+    return path.join(this.stateDir, 'last-install.log');
+  }
+
+  /**
+   * Runs a program, in the device's root unless told otherwise; never through a shell. With
+   * `outputFile`, its output goes to that file instead of a pipe: an apt or dpkg that outlives a killed
+   * agent (systemd's KillMode=process) must not die of SIGPIPE half-way through an unpack.
+   */
+  private exec(argv: string[], options: { inRoot?: boolean; env?: Record<string, string>; outputFile?: string } = {}): Promise<RunResult> {
     const full = options.inRoot !== false && this.root !== '/' ? ['chroot', this.root, ...argv] : argv;
+    const env = { ...process.env, LC_ALL: 'C', ...options.env };
+    if (options.outputFile) {
+      const file = options.outputFile;
+      const fd = fs.openSync(file, 'w', 0o600);
+      return new Promise((resolve) => {
+        const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', fd, fd], env });
+        fs.closeSync(fd);
+        const done = (code: number, extra = '') => resolve({ code, stdout: fs.readFileSync(file, 'utf8'), stderr: extra });
+        child.on('error', (err) => done(127, err.message));
+        child.on('close', (code, signal) => done(code ?? (signal ? 128 : 1)));
+      });
+    }
     return new Promise((resolve) => {
-      const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...options.env } });
+      const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

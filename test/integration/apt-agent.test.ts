@@ -145,8 +145,10 @@ describeReal('the apt agent in a real Debian root', () => {
 
       // A second delivery of the execute command is answered from the on-disk journal: dpkg never runs.
       const lines = fs.readFileSync(path.join(stateDir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      // (the attempts that found dpkg still busy after the kill were answered busy: not final, not journalled)
+      const finishedIds = new Set(lines.map((l) => l.finish as string | undefined).filter(Boolean));
       const execute = lines.map((l) => l.begin as AgentCommand | undefined)
-        .find((c) => c?.type === 'execute' && (c.payload as { patch: { kb: string } }).patch.kb === DEMO)!;
+        .find((c) => c?.type === 'execute' && (c.payload as { patch: { kb: string } }).patch.kb === DEMO && finishedIds.has(c.id))!;
       const finished = lines.filter((l) => l.finish === execute.id).pop()!.outcome as CommandOutcome;
       expect(finished).toMatchObject({ status: 'succeeded', result: { exitCode: 3010 } });
       const logBefore = dpkgLog();
