@@ -32,6 +32,7 @@ describeReal('the apt agent in a real Debian root', () => {
   let h: Harness;
   let root: string;
   let stateDir: string;
+  let repoDir: string;
   let repoServer: Server;
   let repoUrl: string;
   const agents: ChildProcess[] = [];
@@ -39,7 +40,8 @@ describeReal('the apt agent in a real Debian root', () => {
 
   beforeAll(async () => {
     root = unpackRoot();
-    const repo = buildRepository(fs.mkdtempSync(path.join(path.dirname(root), 'pf-repo-')));
+    repoDir = fs.mkdtempSync(path.join(path.dirname(root), 'pf-repo-'));
+    const repo = buildRepository(repoDir);
     prepareRoot(root, repo.dir, repo.suites, ['pf-demo', 'pf-broken']);
     // pf-demo 1.1's postinst pauses this long: the window in which the test kills the agent.
     fs.writeFileSync(path.join(root, 'etc', 'pf-demo-postinst-sleep'), '4\n');
@@ -75,7 +77,7 @@ describeReal('the apt agent in a real Debian root', () => {
     for (const a of agents) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
     await h?.stop();
     await new Promise((r) => repoServer?.close(r));
-    if (process.env.KEEP_DEBIAN_ROOT !== '1' && root) fs.rmSync(root, { recursive: true, force: true });
+    if (process.env.KEEP_DEBIAN_ROOT !== '1') for (const d of [root, stateDir, repoDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
 
   /** `patchflow agent` as its own process, as systemd would start it. */

@@ -109,8 +109,11 @@ describe('the apt feed adapter', () => {
     expect(refused).toHaveLength(2);
   });
 
+  const made: string[] = [];
+  afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
   function repo(tamper: boolean): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-aptfeed-'));
+    made.push(dir);
     const bin = path.join(dir, 'dists', 'bookworm-security', 'main', 'binary-amd64');
     fs.mkdirSync(bin, { recursive: true });
     const text = packages('c'.repeat(64)).split('\n\n')[0]!;
