@@ -234,8 +234,14 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
 
   // Restart only once the gateway has the acknowledgement: a withdrawn reboot (409) must not happen.
   if (outcome.status === 'acknowledged' && delivery === 'delivered' && !signal.aborted) {
-    await device.restart(signal);
-    ctx.log({ commandId: command.id, bootId: device.bootId }, 'rebooted');
+    try {
+      await device.restart(signal);
+      ctx.log({ commandId: command.id, bootId: device.bootId }, 'rebooted');
+    } catch (err) {
+      // The OS refused to restart: the boot id stays, so the gateway re-offers the reboot after its
+      // timeout and finally fails the step with a clear reason; the agent keeps serving meanwhile.
+      ctx.log({ commandId: command.id, err: describe(err) }, 'restart failed');
+    }
   }
 }
 
