@@ -3,6 +3,8 @@ import { refusalError, RefusalReason, type PinnedCommandKey } from '../domain/co
 import type { AgentCommand, CommandOutcome, TrustKeysPayload } from '../domain/device-protocol';
 import { CommandTrust } from './command-trust';
 import { GatewayClient, GatewayError, isTransient, type EnrollResponse, type Progress } from './gateway-client';
+import type { DeviceExecutor } from './executor';
+import { MemoryResultOutbox, type ResultOutbox } from './result-outbox';
 import type { TransportOptions } from './transport';
 import type { SimulatedWindowsDevice } from './simulated-device';
 import { backoffMs, sleep } from './timing';
@@ -10,10 +12,16 @@ import { backoffMs, sleep } from './timing';
 /** Optional structured log line, pino-shaped: `log({ deviceId }, 'message')`. */
 export type AgentLog = (obj: Record<string, unknown>, msg: string) => void;
 
-export interface SimulatedAgentOptions extends TransportOptions {
+export interface AgentOptions extends TransportOptions {
   /** the gateway's base URL, e.g. "https://127.0.0.1:3000" (with `caCert`, the certificate it must present) */
   baseUrl: string;
-  device: SimulatedWindowsDevice;
+  /** the machine the commands run on: the simulator, the apt executor or the Windows Update executor */
+  executor: DeviceExecutor;
+  /**
+   * results finished but not yet delivered, posted first at the next start (a real agent gives a
+   * FileResultOutbox in its state directory); default: one in memory per executor object
+   */
+  outbox?: ResultOutbox;
   /** an existing device credential; else `enrollmentToken` is exchanged for one */
   credential?: string;
   /** the command keys pinned with `credential` (from its enrollment answer or a trust_keys since) */
@@ -28,19 +36,48 @@ export interface SimulatedAgentOptions extends TransportOptions {
   onEnrolled?: (enrollment: { deviceId?: string; credential: string; commandKeys: PinnedCommandKey[] }) => void;
   /** called when a trust_keys command changed the pinned keys: save them beside the credential */
   onCommandKeys?: (commandKeys: PinnedCommandKey[]) => void;
+  /** how long to wait before retry `attempt` of a failed call (default: `backoffMs`; a real agent adds jitter) */
+  backoff?: (attempt: number) => number;
   /** the device's clock (default Date.now); a skewed one shows how expiry is judged */
   clock?: () => number;
   fetch?: typeof fetch;
 }
 
+export interface SimulatedAgentOptions extends Omit<AgentOptions, 'executor'> {
+  device: SimulatedWindowsDevice;
+}
+
+/** An executor that can drop off the network after a step (the simulator's offline spells). */
+interface PausingExecutor extends DeviceExecutor {
+  pauseAfter(command: AgentCommand, signal: AbortSignal): Promise<void>;
+}
+const pauses = (e: DeviceExecutor): e is PausingExecutor => typeof (e as Partial<PausingExecutor>).pauseAfter === 'function';
+
+/** The default outbox: per executor object, so a runner restarted on the same simulated device sees it. */
+const memoryOutboxes = new WeakMap<DeviceExecutor, ResultOutbox>();
+function defaultOutbox(executor: DeviceExecutor): ResultOutbox {
+  let outbox = memoryOutboxes.get(executor);
+  if (!outbox) memoryOutboxes.set(executor, (outbox = new MemoryResultOutbox()));
+  return outbox;
+}
+
+/** How long a stopping agent still tries to deliver a result it has finished before it keeps it for the next start. */
+const FINAL_POST_MS = 3000;
+
+/** Runs one simulated endpoint (the simulator as the executor); see `runAgent`. */
+export function runSimulatedAgent(options: SimulatedAgentOptions): Promise<void> {
+  const { device, ...rest } = options;
+  return runAgent({ ...rest, executor: device });
+}
+
 /**
- * Runs one simulated endpoint against the agent gateway until `signal` aborts: enroll if needed, then
- * poll → run each command on the device → post its outcome. Offline spells and reboots are honoured by
- * not polling for a while, exactly as an unreachable machine would behave. Resolves when stopped;
+ * Runs one endpoint against the agent gateway until `signal` aborts: enroll if needed, post results
+ * kept from before a stop, then poll → run each command on the executor → post its outcome. Offline
+ * spells and reboots are honoured by not polling for a while, exactly as an unreachable machine would behave. Resolves when stopped;
  * rejects only when the gateway refuses the device for good (bad enrollment token or credential).
  */
-export async function runSimulatedAgent(options: SimulatedAgentOptions): Promise<void> {
-  const { device } = options;
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const device = options.executor;
   // Throws (InsecureTransportError) before any request when the URL would expose the credential.
   const client = new GatewayClient({
     baseUrl: options.baseUrl, caCert: options.caCert, allowInsecureHttp: options.allowInsecureHttp, bootId: () => device.bootId, fetch: options.fetch,
@@ -52,8 +89,8 @@ export async function runSimulatedAgent(options: SimulatedAgentOptions): Promise
   }
 }
 
-async function runAgentLoop(options: SimulatedAgentOptions, client: GatewayClient): Promise<void> {
-  const { device, signal } = options;
+async function runAgentLoop(options: AgentOptions, client: GatewayClient): Promise<void> {
+  const { executor: device, signal } = options;
   const log: AgentLog = options.log ?? (() => undefined);
   const pollWaitSeconds = options.pollWaitSeconds ?? 25;
   const logFor: AgentLog = (obj, msg) => log({ device: device.name, ...obj }, msg);
@@ -62,7 +99,15 @@ async function runAgentLoop(options: SimulatedAgentOptions, client: GatewayClien
   client.setCredential(enrollment.credential);
   options.onEnrolled?.(enrollment);
   const trust = new CommandTrust(enrollment.deviceId, enrollment.commandKeys, options.clock);
-  const ctx: Ctx = { client, device, signal, log: logFor, trust, startedEnvelopes: new Set(), onCommandKeys: options.onCommandKeys };
+  const outbox = options.outbox ?? defaultOutbox(device);
+  const backoff = options.backoff ?? backoffMs;
+  const ctx: Ctx = { client, device, signal, log: logFor, trust, startedEnvelopes: new Set(), onCommandKeys: options.onCommandKeys, outbox, backoff };
+  // Results finished before the last stop (or crash) go first: the server is waiting for them.
+  for (const pending of outbox.pending()) {
+    if (signal.aborted) return;
+    ctx.log({ commandId: pending.commandId, type: pending.type }, 'posting a result kept from before the restart');
+    await postOutcome(ctx, { id: pending.commandId, type: pending.type as AgentCommand['type'] }, pending.outcome);
+  }
 
   let failures = 0;
   // Until a poll answers: commands claimed for this device before it started may never have reached it.
@@ -80,8 +125,8 @@ async function runAgentLoop(options: SimulatedAgentOptions, client: GatewayClien
         throw err;
       }
       failures++;
-      ctx.log({ err: describe(err), retryInMs: backoffMs(failures) }, 'poll failed; retrying');
-      await sleep(backoffMs(failures), signal);
+      ctx.log({ err: describe(err), retryInMs: ctx.backoff(failures) }, 'poll failed; retrying');
+      await sleep(ctx.backoff(failures), signal);
       continue;
     }
     // A key rotation first: commands of the same poll may already be signed by the key it brings.
@@ -95,20 +140,22 @@ async function runAgentLoop(options: SimulatedAgentOptions, client: GatewayClien
 
 interface Ctx {
   client: GatewayClient;
-  device: SimulatedWindowsDevice;
+  device: DeviceExecutor;
   signal: AbortSignal;
   log: AgentLog;
   trust: CommandTrust;
   /** envelopes (command id # sequence) that started running on this agent */
   startedEnvelopes: Set<string>;
   onCommandKeys?: (keys: PinnedCommandKey[]) => void;
+  outbox: ResultOutbox;
+  backoff: (attempt: number) => number;
 }
 
 /** A device credential is "<deviceId>.<secret>" (api/credentials.ts): the agent's own id is its first part. */
 const deviceIdOfCredential = (credential: string) => credential.slice(0, Math.max(0, credential.lastIndexOf('.')));
 
 async function obtainCredential(
-  options: SimulatedAgentOptions,
+  options: AgentOptions,
   ctx: Pick<Ctx, 'client' | 'device' | 'signal' | 'log'>,
 ): Promise<{ deviceId: string; credential: string; commandKeys: PinnedCommandKey[] } | undefined> {
   if (options.credential) {
@@ -131,7 +178,7 @@ async function obtainCredential(
       if (ctx.signal.aborted) return undefined;
       if (!isTransient(err)) throw err;
       ctx.log({ err: describe(err) }, 'enrollment failed; retrying');
-      await sleep(backoffMs(attempt), ctx.signal);
+      await sleep((options.backoff ?? backoffMs)(attempt), ctx.signal);
     }
   }
   return undefined;
@@ -179,51 +226,66 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
   const outcome = await device.handle(command, { onProgress, signal });
   await Promise.all(progressPosts);
 
-  // The step has run, but the machine drops off the network before it can say so: the server sees
-  // silence, times the attempt out and delivers the command again later (answered from the journal).
-  const awayMs = device.offlineSpellFor(command);
-  if (awayMs !== undefined) {
-    device.goOffline(`offline for ${awayMs} ms after ${command.type} ${command.id}`);
-    await sleep(awayMs, signal);
-    device.comeOnline();
-  }
+  // The simulator may drop off the network here: the server sees silence, times the attempt out and
+  // delivers the command again later (answered from the journal).
+  if (pauses(device)) await device.pauseAfter(command, signal);
 
   const delivery = await postOutcome(ctx, command, outcome);
 
   // Restart only once the gateway has the acknowledgement: a withdrawn reboot (409) must not happen.
-  if (outcome.status === 'acknowledged' && delivery === 'delivered') {
-    // Windows restarts: no polls until it is back, then the first poll carries the new boot id, which
-    // is how the gateway learns that the reboot finished.
-    device.goOffline(`rebooting for ${command.id}`);
-    await sleep(device.rebootDurationMs, signal);
-    const { bootId } = device.completeReboot();
-    device.comeOnline();
-    ctx.log({ commandId: command.id, bootId }, 'rebooted');
+  if (outcome.status === 'acknowledged' && delivery === 'delivered' && !signal.aborted) {
+    try {
+      await device.restart(signal);
+      ctx.log({ commandId: command.id, bootId: device.bootId }, 'rebooted');
+    } catch (err) {
+      // The OS refused to restart: the boot id stays, so the gateway re-offers the reboot after its
+      // timeout and finally fails the step with a clear reason; the agent keeps serving meanwhile.
+      ctx.log({ commandId: command.id, err: describe(err) }, 'restart failed');
+    }
   }
 }
 
-/** Retries network failures until delivered; a 404/409 means the server no longer wants it. */
-async function postOutcome(ctx: Ctx, command: AgentCommand, outcome: CommandOutcome): Promise<'delivered' | 'dropped' | 'stopped'> {
-  for (let attempt = 1; !ctx.signal.aborted; attempt++) {
+/**
+ * Retries network failures until delivered; a 404/409 means the server no longer wants it. The result
+ * sits in the outbox until then: when the agent stops meanwhile it gets one last short try (a result
+ * finished just before SIGTERM is not lost), and failing that it is posted at the next start.
+ * A reboot's acknowledgement is not kept: a restart it no longer leads to must not be announced later.
+ */
+async function postOutcome(ctx: Ctx, command: Pick<AgentCommand, 'id' | 'type'>, outcome: CommandOutcome): Promise<'delivered' | 'dropped' | 'stopped'> {
+  const keep = outcome.status !== 'acknowledged';
+  if (keep) ctx.outbox.save({ commandId: command.id, type: command.type, outcome });
+  const settle = (how: 'delivered' | 'dropped') => {
+    ctx.outbox.remove(command.id);
+    return how;
+  };
+  let lastTry = false;
+  for (let attempt = 1; ; attempt++) {
+    if (ctx.signal.aborted) {
+      if (!keep || lastTry) return 'stopped';
+      lastTry = true; // stopping: one last try on a deadline of its own, not on the stop signal
+    }
     try {
-      await ctx.client.postResult(command.id, outcome, ctx.signal);
-      ctx.log({ commandId: command.id, type: command.type, status: outcome.status }, 'result posted');
-      return 'delivered';
+      await ctx.client.postResult(command.id, outcome, lastTry ? AbortSignal.timeout(FINAL_POST_MS) : ctx.signal);
+      ctx.log({ commandId: command.id, type: command.type, status: outcome.status, ...(lastTry ? { whileStopping: true } : {}) }, 'result posted');
+      return settle('delivered');
     } catch (err) {
-      if (ctx.signal.aborted) return 'stopped';
       if (err instanceof GatewayError && (err.status === 404 || err.status === 409)) {
         ctx.log({ commandId: command.id, status: err.status, err: err.message }, 'result not wanted; dropped');
-        return 'dropped';
+        return settle('dropped');
       }
       if (!isTransient(err)) {
         ctx.log({ commandId: command.id, err: describe(err) }, 'result refused; dropped');
-        return 'dropped';
+        return settle('dropped');
       }
-      ctx.log({ commandId: command.id, err: describe(err), retryInMs: backoffMs(attempt) }, 'result not delivered; retrying');
-      await sleep(backoffMs(attempt), ctx.signal);
+      if (lastTry) {
+        ctx.log({ commandId: command.id, err: describe(err) }, 'agent stops; result kept for the next start');
+        return 'stopped';
+      }
+      if (ctx.signal.aborted) continue;
+      ctx.log({ commandId: command.id, err: describe(err), retryInMs: ctx.backoff(attempt) }, 'result not delivered; retrying');
+      await sleep(ctx.backoff(attempt), ctx.signal);
     }
   }
-  return 'stopped';
 }
 
 /** OpenSSL's and Node's names for "this is not the certificate we trust" (node:tls, undici). */

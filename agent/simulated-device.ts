@@ -1,3 +1,4 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
@@ -20,6 +21,7 @@ import { checkFolder, DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, FolderPlat
 import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
 import { randomGuid, randomInt, randomStream, seedFromText, shuffled, type Random } from './prng';
 import { emptyDirectory, fileExists, listFiles, SandboxPathError, WindowsSandbox, windowsJoin } from './sandbox';
+import type { DeviceExecutor } from './executor';
 import { sleep } from './timing';
 
 /** Installer exit codes the simulator produces (unsigned 32-bit, as Windows reports HRESULTs). */
@@ -112,6 +114,28 @@ export interface SimulatedDeviceOptions {
   rebootAnswers?: RebootAnswer[];
   /** real milliseconds one "minute" of a reboot warning or prompt takes in the simulation; default 10 */
   minuteMs?: number;
+  /**
+   * Keeps the machine's state (installed updates, updates waiting for a restart, the journal, the boot
+   * id) in this JSON file, as a real machine keeps it on disk: a device built again on the same file
+   * (a restarted `npm start` or `patchflow agent --simulate`) is the machine as it was, and its options
+   * that choose what is missing no longer apply. Unset: the state lives as long as the object.
+   */
+  stateFile?: string;
+}
+
+/** What a simulated machine keeps across a restart of the process that simulates it (the `stateFile`). */
+interface PersistedDeviceState {
+  format: 'patchflow-simulated-device/1';
+  bootId: string;
+  /** how many reboots drew a boot id from the seeded stream: a reloaded device never reuses a boot id */
+  boots: number;
+  installed: string[];
+  awaitingReboot: string[];
+  rebootPending: boolean;
+  journal: [string, CommandOutcome][];
+  acknowledgedReboots: [string, string][];
+  executions: [string, number][];
+  uninstalls: [string, number][];
 }
 
 /** What a logged-on user does with a reboot prompt: accept, decline, or ignore it until it times out. */
@@ -154,7 +178,7 @@ const GB = 1024 ** 3;
  * spells, restarts). It keeps a journal by command id, so a retried delivery is answered from the
  * journal instead of running a patch twice.
  */
-export class SimulatedWindowsDevice {
+export class SimulatedWindowsDevice implements DeviceExecutor {
   readonly id: string;
   readonly name: string;
   readonly os: DeviceOs;
@@ -191,6 +215,8 @@ export class SimulatedWindowsDevice {
   private readonly boots: Random;
   private readonly now: () => Date;
   private online = true;
+  private readonly stateFile: string | undefined;
+  private bootsDrawn = 0;
 
   constructor(options: SimulatedDeviceOptions) {
     this.id = options.id;
@@ -222,6 +248,52 @@ export class SimulatedWindowsDevice {
       ? new Set(options.missingKbs.map(normaliseKb))
       : defaultMissing(this.seed, applicable);
     for (const u of applicable) if (!missing.has(u.kb)) this.installed.add(u.kb);
+    this.stateFile = options.stateFile;
+    if (this.stateFile) this.loadState(this.stateFile);
+  }
+
+  private loadState(file: string): void {
+    let state: PersistedDeviceState;
+    try {
+      state = JSON.parse(readFileSync(file, 'utf8')) as PersistedDeviceState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new Error(`simulated device ${this.id}: cannot read its state ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    if (state.format !== 'patchflow-simulated-device/1') throw new Error(`simulated device ${this.id}: ${file} is not a simulated device's state`);
+    for (let i = 0; i < state.boots; i++) randomGuid(this.boots);
+    this.bootsDrawn = state.boots;
+    this.currentBootId = state.bootId;
+    this.installed.clear();
+    for (const kb of state.installed) this.installed.add(kb);
+    for (const kb of state.awaitingReboot) this.awaitingReboot.add(kb);
+    this.windowsSaysRebootPending = state.rebootPending;
+    for (const [id, outcome] of state.journal) this.journal.set(id, outcome);
+    for (const [id, bootId] of state.acknowledgedReboots) this.acknowledgedReboots.set(id, bootId);
+    for (const [kb, n] of state.executions) this.executions.set(kb, n);
+    for (const [kb, n] of state.uninstalls) this.uninstalls.set(kb, n);
+  }
+
+  /** Writes the state file (temp file, then rename: a crash leaves the old state or the new one). */
+  private saveState(): void {
+    if (!this.stateFile) return;
+    const state: PersistedDeviceState = {
+      format: 'patchflow-simulated-device/1',
+      bootId: this.currentBootId,
+      boots: this.bootsDrawn,
+      installed: [...this.installed],
+      awaitingReboot: [...this.awaitingReboot],
+      rebootPending: this.windowsSaysRebootPending,
+      // The newest 4096 entries: as many as the agent's sequence window remembers.
+      journal: [...this.journal.entries()].slice(-4096),
+      acknowledgedReboots: [...this.acknowledgedReboots.entries()],
+      executions: [...this.executions.entries()],
+      uninstalls: [...this.uninstalls.entries()],
+    };
+    mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    const temp = `${this.stateFile}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify(state));
+    renameSync(temp, this.stateFile);
   }
 
   // ---- state that tests and the runner read ----
@@ -343,13 +415,38 @@ export class SimulatedWindowsDevice {
     this.inFlight.set(command.id, run);
     const outcome = await run;
     if (isFinal(command, outcome)) this.journal.set(command.id, outcome);
+    this.saveState();
     return outcome;
+  }
+
+  /**
+   * Windows restarts (DeviceExecutor.restart): no polls until it is back, then the first poll carries
+   * the new boot id, which is how the gateway learns that the reboot finished.
+   */
+  async restart(signal: AbortSignal): Promise<void> {
+    this.goOffline('rebooting');
+    await sleep(this.rebootDurationMs, signal);
+    this.completeReboot();
+    this.comeOnline();
+  }
+
+  /**
+   * The step has run, but the machine drops off the network before it can say so (an offline spell):
+   * the server sees silence, times the attempt out and delivers the command again later.
+   */
+  async pauseAfter(command: AgentCommand, signal: AbortSignal): Promise<void> {
+    const awayMs = this.offlineSpellFor(command);
+    if (awayMs === undefined) return;
+    this.goOffline(`offline for ${awayMs} ms after ${command.type} ${command.id}`);
+    await sleep(awayMs, signal);
+    this.comeOnline();
   }
 
   /** The restart finished: a new boot id, and what waited for the restart is now installed. */
   completeReboot(): RebootResult {
     const previousBootId = this.currentBootId;
     this.currentBootId = randomGuid(this.boots);
+    this.bootsDrawn++;
     for (const kb of this.awaitingReboot) this.installed.add(kb);
     const finished = [...this.awaitingReboot];
     this.awaitingReboot.clear();
@@ -360,6 +457,7 @@ export class SimulatedWindowsDevice {
     }
     this.acknowledgedReboots.clear();
     this.record({ type: 'reboot-completed', detail: `boot ${previousBootId} → ${this.currentBootId}; finished ${finished.join(', ') || 'nothing pending'}` });
+    this.saveState();
     return { previousBootId, bootId: this.currentBootId };
   }
 

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { CommandType } from '../domain/device-protocol';
+import { isPatchId, PATCH_ID_HINT } from '../domain/patch-id';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
-const kb = z.string().regex(/^KB\d{6,8}$/, 'must look like KB5034441');
+const kb = z.string().refine(isPatchId, PATCH_ID_HINT);
 const exitCode = z.number().int().min(-2147483648).max(4294967295);
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ALL_PATCH_STATUSES, type PatchStatus } from '../domain/patch-status';
+import { isPatchId, normalisePatchId, PATCH_ID_HINT } from '../domain/patch-id';
 import { checkFolder, defaultFolders, folderPlatformOf, FolderRole, type FolderPlatform } from '../domain/folders';
 
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
@@ -69,7 +70,7 @@ export const devicePatchesQuery = z.object({
 });
 
 export const startInstallSchema = z.object({
-  kbs: z.array(z.string().trim().regex(/^KB\d{6,8}$/i, 'must look like KB5034441')).min(1).max(500).optional(),
+  kbs: z.array(z.string().trim().transform(normalisePatchId).refine(isPatchId, PATCH_ID_HINT)).min(1).max(500).optional(),
   rebootAllowed: z.boolean().optional(),
 }).strict();
 

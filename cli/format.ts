@@ -4,6 +4,7 @@
  */
 import { formatExitCode as formatDomainExitCode } from '../domain/exit-codes';
 import { ALL_PATCH_STATUSES, type PatchStatus } from '../domain/patch-status';
+import { isPatchId, normalisePatchId, PATCH_ID_HINT } from '../domain/patch-id';
 
 /** A wrong command-line argument: printed as `error: <message>` without calling the API. */
 export class UsageError extends Error {}
@@ -66,7 +67,6 @@ export const yesNo = (v: boolean | null | undefined): string => (v ? 'yes' : 'no
 // ---- argument checks (the API checks again; these give a clearer message before any call) ----
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const KB = /^KB\d{6,8}$/i;
 /** The same rule as the API's install key (api/operator-schemas.ts). */
 const INSTALL_KEY = /^[a-z0-9-]{1,64}$/;
 /** The same rule as the API's device name. */
@@ -85,9 +85,9 @@ export function parseUuid(value: string, what: string): string {
 export function parseKbs(values: string[]): string[] {
   const kbs = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
   if (kbs.length === 0) throw new UsageError('--kb needs at least one KB number, e.g. KB5034441');
-  const bad = kbs.filter((kb) => !KB.test(kb));
-  if (bad.length) throw new UsageError(`not a KB number: ${bad.join(', ')} (expected e.g. KB5034441: "KB" and 6 to 8 digits)`);
-  return [...new Set(kbs.map((kb) => kb.toUpperCase()))];
+  const bad = kbs.filter((kb) => !isPatchId(normalisePatchId(kb)));
+  if (bad.length) throw new UsageError(`not a KB number: ${bad.join(', ')} (expected e.g. KB5034441: "KB" and 6 to 8 digits; on Linux ${PATCH_ID_HINT.replace(/^must be /, '')})`);
+  return [...new Set(kbs.map(normalisePatchId))];
 }
 
 export function parseDeviceType(value: string): DeviceType {

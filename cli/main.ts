@@ -19,6 +19,8 @@ import {
   parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
 } from './format';
 import { runPatchOverviewReport } from './report';
+import { AptFeedError, buildAptFeed } from './apt-feed';
+import { AgentConfigError, DEFAULT_STATE_DIR, runRealAgent } from '../agent/real-agent';
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import {
@@ -280,6 +282,26 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
         await sleep(1000);
       }
     });
+  catalog.command('build-apt-feed').description('sign a catalog feed from a Debian archive (dists/<suite>/Release and its Packages, SHA-256s checked); prints the feed JSON')
+    .requiredOption('--repo <dir>', 'the archive\'s top folder (with dists/ and pool/)')
+    .requiredOption('--suite <suite...>', 'suites to include, e.g. bookworm bookworm-security')
+    .requiredOption('--base-url <url>', 'where devices download the .debs (Filename is appended)')
+    .requiredOption('--key <file>', 'the feed\'s Ed25519 private key (PEM)')
+    .requiredOption('--feed-id <id>', 'the feed id the server pins the key for')
+    .requiredOption('--sequence <n>', 'the feed\'s sequence: higher than the last one published')
+    .option('--product <name>', 'the distribution as operators see it (default: from Release)')
+    .option('--out <file>', 'write the feed here instead of stdout')
+    .action((o: { repo: string; suite: string[]; baseUrl: string; key: string; feedId: string; sequence: string; product?: string; out?: string }) => {
+      const { feed, refused } = buildAptFeed({
+        repoDir: o.repo, suites: o.suite, baseUrl: o.baseUrl, privateKeyPem: readTextOption(o.key, '--key'), feedId: o.feedId,
+        sequence: parseIntOption(o.sequence, '--sequence', 1, 2 ** 31 - 1), product: o.product,
+      });
+      for (const r of refused) warn(`refused: ${r}`);
+      const text = `${JSON.stringify(feed, null, 2)}\n`;
+      if (o.out) fs.writeFileSync(o.out, text);
+      else process.stdout.write(text);
+      warn(`${feed.entries.length} entries signed with key ${feed.signature.keyId}`);
+    });
   catalog.command('import <file>').description('import a catalog file from another RMM (CSV) or a feed-format JSON; shows what would change')
     .option('--apply', 'write it (without: a dry run that writes nothing)')
     .action(async (file: string, o: { apply?: boolean }) => {
@@ -413,8 +435,14 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
   }
 
   // ---- simulated agents ----
-  program.command('agent').description('run simulated Windows agents in this process until Ctrl-C')
-    .requiredOption('--simulate <n>', 'how many simulated devices (SIM-001, SIM-002, …)')
+  program.command('agent').description('run the Patchflow agent on this machine (--server URL --enroll TOKEN), or simulated Windows agents (--simulate N), until SIGTERM / Ctrl-C')
+    .option('--server <url>', 'the Patchflow server this machine enrolls with (its agent gateway)')
+    .option('--enroll <token>', 'the one-time enrollment token from `patchflow devices create`')
+    .option('--config <file>', 'the agent\'s config (server, pinned CA, credential, command keys); default <work-dir>/agent.json')
+    .addOption(new Option('--executor <kind>', 'what runs the commands').choices(['apt', 'simulate']).default('apt'))
+    .option('--work-dir <dir>', 'the agent\'s state folder: config, command journal, undelivered results', DEFAULT_STATE_DIR)
+    .option('--root <dir>', 'apt: run the package tools in this Debian root (chroot) instead of on the machine itself (tests)')
+    .option('--simulate <n>', 'instead: run this many simulated Windows devices (SIM-001, SIM-002, …) registered through the operators\' API')
     .option('--client <name>', 'client to put them in (created when missing)', 'Simulated')
     .option('--site <name>', 'site to put them in (created when missing)', 'Lab')
     .option('--type <type>', 'server or workstation (default: a mix)')
@@ -423,7 +451,14 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
     .option('--poll-wait <s>', 'long-poll wait in seconds', '25')
     .option('--verbose', 'print every agent event')
     .option('--insecure-http', 'let the agents send their credentials over plain http:// to a host that is not this machine (a TLS-terminating proxy or trusted network on the path)')
-    .action(async (o: { simulate: string; client: string; site: string; type?: string; seed?: string; sandbox: string; pollWait: string; verbose?: boolean; insecureHttp?: boolean }) => {
+    .action(async (o: {
+      simulate?: string; client: string; site: string; type?: string; seed?: string; sandbox: string; pollWait: string; verbose?: boolean; insecureHttp?: boolean;
+      server?: string; enroll?: string; config?: string; executor: 'apt' | 'simulate'; workDir: string; root?: string;
+    }) => {
+      if (o.simulate === undefined) {
+        process.exitCode = await runThisMachine(o, globals().caCert);
+        return;
+      }
       const options = {
         apiUrl: globals().apiUrl.replace(/\/+$/, ''),
         count: parseIntOption(o.simulate, '--simulate', 1, 500),
@@ -442,6 +477,43 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
     });
 
   return program;
+}
+
+/**
+ * The real agent on this machine until SIGTERM/SIGINT. A result finished just before the signal is
+ * posted (or kept for the next start) before the process exits; a second Ctrl-C exits at once.
+ */
+async function runThisMachine(
+  o: { server?: string; enroll?: string; config?: string; executor: 'apt' | 'simulate'; workDir: string; root?: string; pollWait: string; verbose?: boolean; insecureHttp?: boolean },
+  caCertFile: string | undefined,
+): Promise<number> {
+  if (!o.server && !o.config && !fs.existsSync(path.join(o.workDir, 'agent.json'))) throw new UsageError('give --server URL --enroll TOKEN (or --simulate N for simulated agents)');
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) process.exit(130);
+    warn(`${signal}: stopping (a result in hand is delivered or kept first)`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const log = (obj: Record<string, unknown>, msg: string) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...obj })}\n`);
+  await runRealAgent({
+    server: o.server, enrollmentToken: o.enroll, configFile: o.config, caCert: caCertFile ? readTextOption(caCertFile, '--ca-cert') : undefined,
+    executor: o.executor, stateDir: path.resolve(o.workDir), root: o.root ? path.resolve(o.root) : undefined,
+    allowInsecureHttp: !!o.insecureHttp, pollWaitSeconds: parseIntOption(o.pollWait, '--poll-wait', 1, 120), log, signal: stop.signal,
+  });
+  log({}, 'agent stopped');
+  return 0;
+}
+
+/** A file an option names, read as text, or a usage error naming the option. */
+function readTextOption(file: string, option: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${option}: cannot read ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** A JSON option value, or a usage error naming the option. */
@@ -490,7 +562,7 @@ function describeError(err: unknown): string {
   if (err instanceof ConnectionError) {
     return `error: ${err.message}\nIs Patchflow running? Start it with \`npm start\`, or point --api-url / PATCHFLOW_API_URL at it.`;
   }
-  if (err instanceof UsageError || err instanceof InsecureTransportError) return `error: ${err.message}`;
+  if (err instanceof UsageError || err instanceof InsecureTransportError || err instanceof AptFeedError || err instanceof AgentConfigError) return `error: ${err.message}`;
   return `error: ${(err as Error)?.stack ?? String(err)}`;
 }
 

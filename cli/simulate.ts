@@ -117,6 +117,8 @@ async function planDevices(api: PatchflowApi, siteId: string, options: SimulateO
       name,
       os,
       sandboxDir: path.join(options.sandboxRoot, name),
+      // What it installed, its journal and boot id survive a restart of this command, as on a real machine.
+      stateFile: path.join(options.sandboxRoot, name, 'device-state.json'),
       seed: options.seed === undefined ? undefined : seedFromText(`${options.seed}:${name}`),
       // Slower than the simulator's test defaults, so `install show --watch` can see the steps.
       downloadDurationMs: 500,

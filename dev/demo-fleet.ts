@@ -121,7 +121,8 @@ export async function startDemoFleet(options: {
     const base = { id: d.name.toLowerCase(), name: d.name, sandboxDir: path.join(options.dataDir, 'simulated-agents', d.name), ...d.sim };
     // The trouble's KBs come on top of what the seed leaves missing (where they apply to this OS).
     const seeded = new SimulatedWindowsDevice({ ...base, missingKbs: undefined }).missingKbs();
-    const device = new SimulatedWindowsDevice({ ...base, missingKbs: [...new Set([...seeded, ...(d.sim.missingKbs ?? [])])] });
+    // Its state file keeps what it installed across restarts of `npm start` (then missingKbs no longer applies).
+    const device = new SimulatedWindowsDevice({ ...base, missingKbs: [...new Set([...seeded, ...(d.sim.missingKbs ?? [])])], stateFile: path.join(base.sandboxDir, 'device-state.json') });
     const commandKeys = credential ? (saved[d.name].commandKeys ?? options.commandKeys) : undefined;
     members.push({ device, credential, commandKeys, enrollmentToken: credential ? undefined : enrollmentToken });
     (d.initialUpdate ? newMachineIds : deviceIds).push(deviceId);

@@ -45,22 +45,27 @@
  *   `ArrivalDate`/`CreationDate` → `releaseDate`, the superseding update of `vUpdateRevision` supersedence
  *   → `supersededBy`, and the file's name, size, URL and SHA-256 (WSUS stores SHA-1 and SHA-256 digests
  *   of each file; Microsoft's catalog serves the file, so hash what you download if only SHA-1 is given).
- * - apt (Debian/Ubuntu): verify the `InRelease` signature with the archive key, check `Packages` against
- *   the SHA256 that `Release` lists, then one entry per package version: `updateId` = "apt:<suite>:<package>:<arch>",
- *   `revision` = a number that grows with the version (e.g. the position in `dpkg --compare-versions` order),
- *   `kb` = a stable id such as the USN or DSA, `fileName` / `sizeBytes` / `sha256` / `downloadUrl` from the
- *   `Filename`, `Size` and `SHA256` fields, classification "Security Updates" for the security pocket.
+ * - apt (Debian/Ubuntu; `patchflow catalog build-apt-feed`, cli/apt-feed.ts + domain/apt.ts): check
+ *   `Packages` against the SHA256 that `Release` lists (verifying `InRelease`'s signature with the archive
+ *   key is left to the mirror), then one entry per package version: `updateId` =
+ *   "apt:<suite>:<package>:<arch>:<version>" at revision 1 (the version is in the id because the device must
+ *   report the catalog's exact revision and no integer computed from a Debian version grows with dpkg's
+ *   order for every version; an archive never republishes a version, so there is nothing to revise),
+ *   `kb` = the advisory (DSA/DLA/USN) when known, else "<PACKAGE>=<VERSION>" (domain/patch-id.ts),
+ *   `fileName` / `sizeBytes` / `sha256` / `downloadUrl` from the `Filename`, `Size` and `SHA256` fields,
+ *   classification "Security Updates" for a `*-security` suite.
  *   (Devices of another platform never report these update ids, so the two feeds never meet.)
  */
 import { z } from 'zod';
 import { Classification, RebootBehavior, Severity, type ScannedUpdate } from './device-protocol';
 import { canonicalJson, keyIdOf, publicKeyOf, signValue, verifyValue } from './signatures';
 import { createHash } from 'node:crypto';
+import { isPatchId, PATCH_ID_HINT } from './patch-id';
 
 export const CATALOG_FEED_FORMAT = 'patchflow-catalog-feed/1';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
-const kb = z.string().regex(/^KB\d{6,8}$/, 'must look like KB5034441');
+const kb = z.string().refine(isPatchId, PATCH_ID_HINT);
 const feedId = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lower-case letters, digits, ".", "_" or "-"');
 
 /** One update of the feed: everything the catalog holds about it. */

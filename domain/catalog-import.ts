@@ -16,6 +16,7 @@
  */
 import { ApprovalStatus } from './approval-model';
 import { Classification, Severity } from './device-protocol';
+import { normalisePatchId, patchIdProblem } from './patch-id';
 
 export interface ImportRow {
   /** 1-based line in the file (the header is line 1) */
@@ -80,9 +81,11 @@ export function readImportRows(records: readonly Record<string, string>[]): { ro
       const field = COLUMNS[key(column)];
       if (field && v[field] === undefined) v[field] = (value ?? '').trim();
     }
-    const kb = (v.kb ?? '').toUpperCase().replace(/^(\d)/, 'KB$1');
+    // Other RMMs export bare KB digits ("5034441"): those are KBs.
+    const kb = normalisePatchId(v.kb ?? '').replace(/^(\d+)$/, 'KB$1');
     const refuse = (reason: string): void => { refused.push({ line, kb: kb || null, reason }); };
-    if (!/^KB\d{6,8}$/.test(kb)) return refuse(`KB: "${v.kb ?? ''}" must look like KB5034441`);
+    const kbProblem = patchIdProblem(kb);
+    if (kbProblem) return refuse(`KB: "${v.kb ?? ''}" ${kbProblem}`);
     if (seen.has(kb)) return refuse(`KB ${kb} is also on line ${seen.get(kb)}`);
     let classification: Classification | null = null;
     let severity: Severity | null = null;

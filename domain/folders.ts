@@ -68,6 +68,12 @@ export const FolderRule = {
   DeviceName: 'device-name',
   /** a drive root, an OS folder, or a folder under one */
   Protected: 'protected',
+  /** POSIX, on the device: the folder or a folder above it belongs to another user */
+  ForeignOwner: 'foreign-owner',
+  /** POSIX, on the device: another user can write to the folder, or replace a folder above it */
+  WritableByOthers: 'writable-by-others',
+  /** POSIX, on the device: a path component is not a directory (a file, a device) */
+  NotDirectory: 'not-directory',
 } as const;
 export type FolderRule = (typeof FolderRule)[keyof typeof FolderRule];
 
@@ -320,6 +326,47 @@ function posixProtection(s: string[]): string | undefined {
     if (POSIX_VAR_TREES.has(second!)) return `a system folder (/var/${second}) or inside it`;
     if (third === undefined && POSIX_VAR_ROOTS.has(second!)) return `a system folder (/var/${second}) itself`;
     if (second === 'lib' && POSIX_VAR_LIB_TREES.has(third!)) return `system state (/var/lib/${third}) or inside it`;
+  }
+  return undefined;
+}
+
+/** One component of a folder's real path as the device's lstat saw it (agent/folder-guard.ts collects them). */
+export interface PosixPathComponent {
+  /** e.g. "/var", "/var/lib", "/var/lib/patchflow/working" */
+  path: string;
+  uid: number;
+  /** st_mode: type and permission bits */
+  mode: number;
+  isDirectory: boolean;
+  isSymbolicLink: boolean;
+}
+
+const S_IWGRP = 0o020;
+const S_IWOTH = 0o002;
+const S_ISVTX = 0o1000;
+
+/**
+ * Whether another user could put a file of their choosing where the agent runs installers from, or swap
+ * a folder on the way there (issue 10.1): every component of the folder's real (symlink-free) path, from
+ * `/` down, must be a directory owned by root or the agent's own user, and not writable by group or
+ * others. A folder above the target may be world-writable only when it is sticky and owned by root or
+ * the agent (`/tmp`: nobody can rename or delete what they do not own there); the folder itself never.
+ * Pure; `components` come from lstat on the device, root first.
+ */
+export function posixOwnershipProblem(components: readonly PosixPathComponent[], agentUid: number, label = 'folder'): FolderProblem | undefined {
+  const owners = new Set([0, agentUid]);
+  const problem = (rule: FolderRule, message: string): FolderProblem => ({ rule, message: `${message} (rule: ${rule})` });
+  for (let i = 0; i < components.length; i++) {
+    const c = components[i]!;
+    const isTarget = i === components.length - 1;
+    if (c.isSymbolicLink) return problem(FolderRule.NotDirectory, `${label}: ${c.path} is a symbolic link; the real path must be given`);
+    if (!c.isDirectory) return problem(FolderRule.NotDirectory, `${label}: ${c.path} is not a directory`);
+    if (!owners.has(c.uid)) return problem(FolderRule.ForeignOwner, `${label}: ${c.path} belongs to user ${c.uid}, not to root or the agent's user (${agentUid})`);
+    const writable = (c.mode & (S_IWGRP | S_IWOTH)) !== 0;
+    if (!writable) continue;
+    const mode = (c.mode & 0o7777).toString(8).padStart(4, '0');
+    if (isTarget) return problem(FolderRule.WritableByOthers, `${label}: ${c.path} can be written by other users (mode ${mode})`);
+    if ((c.mode & S_ISVTX) === 0) return problem(FolderRule.WritableByOthers, `${label}: ${c.path} above it can be written by other users and is not sticky (mode ${mode})`);
   }
   return undefined;
 }

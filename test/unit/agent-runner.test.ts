@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { runSimulatedAgent } from '../../agent/agent-runner';
+import { runAgent, runSimulatedAgent } from '../../agent/agent-runner';
+import type { DeviceExecutor } from '../../agent/executor';
+import { FileResultOutbox } from '../../agent/result-outbox';
 import { findUpdate } from '../../agent/catalog';
 import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
@@ -251,5 +253,59 @@ describe('startSimulatedFleet', () => {
     await fleet.stop();
     expect(Date.now() - started).toBeLessThan(1000); // the 30 s long polls were aborted
     expect(fleet.agents.every((a) => a.error === undefined)).toBe(true);
+  });
+});
+
+/** An executor whose commands finish only once the agent is told to stop (a result in hand at SIGTERM). */
+class FinishesAtStop implements DeviceExecutor {
+  readonly name = 'STOPPER';
+  readonly bootId = 'boot-stop';
+  started = 0;
+  async handle(command: AgentCommand, options: { signal?: AbortSignal } = {}): Promise<CommandOutcome> {
+    this.started++;
+    await new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
+    return { status: 'succeeded', result: { removedFiles: 0, workingFolderEmpty: true, installFolderEmpty: true, command: command.id } as never };
+  }
+  journalEntry(): CommandOutcome | undefined {
+    return undefined;
+  }
+  async restart(): Promise<void> {}
+}
+
+describe('graceful stop (issue 18.5)', () => {
+  const cleanup = (id: string) => ({ id, type: 'cleanup' as const, payload: { workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 1 });
+
+  it('posts a result the executor finished after the stop signal, before runAgent resolves', async () => {
+    const executor = new FinishesAtStop();
+    const run = runAgent({ baseUrl: gateway.baseUrl, executor, credential: 'dev-1.secret', commandKeys: COMMAND_KEYS, pollWaitSeconds: 1, signal: controller.signal });
+    gateway.push(cleanup('cleanup-at-stop'));
+    await gateway.until(() => executor.started === 1);
+    controller.abort();
+    await run;
+    expect(gateway.results.get('cleanup-at-stop')).toEqual([{ status: 'succeeded', result: expect.objectContaining({ command: 'cleanup-at-stop' }) }]);
+  });
+
+  it('keeps a result it could not deliver while stopping on disk, and posts it first at the next start', async () => {
+    const outboxFile = path.join(sandboxDir, 'outbox.json');
+    const executor = new FinishesAtStop();
+    const first = runAgent({ baseUrl: gateway.baseUrl, executor, outbox: new FileResultOutbox(outboxFile), credential: 'dev-1.secret', commandKeys: COMMAND_KEYS, pollWaitSeconds: 1, signal: controller.signal });
+    gateway.push(cleanup('cleanup-kept'));
+    await gateway.until(() => executor.started === 1);
+    gateway.resultFailures = [503];
+    controller.abort();
+    await first;
+    expect(gateway.results.has('cleanup-kept')).toBe(false);
+    expect(new FileResultOutbox(outboxFile).pending()).toEqual([expect.objectContaining({ commandId: 'cleanup-kept', type: 'cleanup' })]);
+
+    // A new process: a new outbox object on the same file, another executor object.
+    const again = new AbortController();
+    const seenBefore = gateway.seen.length;
+    const second = runAgent({ baseUrl: gateway.baseUrl, executor: new FinishesAtStop(), outbox: new FileResultOutbox(outboxFile), credential: 'dev-1.secret', commandKeys: COMMAND_KEYS, pollWaitSeconds: 1, signal: again.signal });
+    await gateway.until(() => gateway.results.has('cleanup-kept'));
+    const after = gateway.seen.slice(seenBefore);
+    expect(after[0]).toMatchObject({ method: 'POST', url: '/agent/v1/commands/cleanup-kept/result' });
+    again.abort();
+    await second;
+    expect(new FileResultOutbox(outboxFile).pending()).toEqual([]);
   });
 });

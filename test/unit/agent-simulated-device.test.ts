@@ -492,3 +492,37 @@ describe('SimulatedWindowsDevice reboot modes (Kaseya Reboot Actions)', () => {
     expect(d.isUserLoggedOn()).toBe(true);
   });
 });
+
+describe('state kept in the sandbox (issue 10.4)', () => {
+  const KB = 'KB5034441';
+  it('a device built again on the same state file is the machine as it was: installed, journal, boot id', async () => {
+    const stateFile = path.join(sandboxDir, 'device-state.json');
+    const first = device({ missingKbs: [KB, 'KB5035845'], stateFile, rebootDurationMs: 10 });
+    for (const c of [download(KB), copy(KB)]) expect((await first.handle(c)).status).toBe('succeeded');
+    const run = execute(KB, 'exec-once');
+    const outcome = await first.handle(run);
+    expect(outcome.status).toBe('succeeded');
+    await first.restart(new AbortController().signal);
+    const bootAfterReboot = first.bootId;
+
+    // "npm start" again: the options would make KB missing; the saved state says otherwise.
+    const again = device({ missingKbs: [KB, 'KB5035845'], stateFile, rebootDurationMs: 10 });
+    expect(again.isInstalled(KB)).toBe(true);
+    expect(again.missingKbs()).toEqual(['KB5035845']);
+    expect(again.bootId).toBe(bootAfterReboot);
+    expect(again.executionCount(KB)).toBe(1);
+    // The same command id is answered from the journal, never run again.
+    expect(await again.handle({ ...run, attempt: 2 })).toEqual(outcome);
+    expect(again.executionCount(KB)).toBe(1);
+    // Its next restart brings a boot id it never had (the seeded stream continues where it stopped).
+    await again.restart(new AbortController().signal);
+    expect(again.bootId).not.toBe(bootAfterReboot);
+    expect(again.bootId).not.toBe(device({ missingKbs: [KB] }).bootId);
+  });
+
+  it('without a state file nothing is written', async () => {
+    const d = device({ missingKbs: [KB] });
+    await d.handle(download(KB));
+    await expect(readFile(path.join(sandboxDir, 'device-state.json'))).rejects.toThrow();
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * The apt executor's refusals and its reboot bookkeeping, on the real file system, without running a
+ * package tool (the real runs are test/integration/apt-agent.test.ts, in a Debian root).
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { AptExecutor } from '../../agent/apt-executor';
+import type { AgentCommand, PatchFile } from '../../domain/device-protocol';
+
+const asRoot = process.getuid?.() === 0 ? describe : describe.skip; // the folder walk wants root-owned parents
+
+const DEB = Buffer.from('!<arch>\nnot really a deb, but the bytes the catalog vouches for\n');
+const SHA = createHash('sha256').update(DEB).digest('hex');
+
+let dir: string;
+let root: string;
+let server: Server;
+let baseUrl: string;
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (req.url === '/pool/pf-demo_1.1_amd64.deb') res.writeHead(200).end(DEB);
+    else if (req.url === '/pool/tampered.deb') res.writeHead(200).end(Buffer.concat([DEB, Buffer.from('x')]));
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => { await new Promise((r) => server.close(r)); });
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-aptx-'));
+  root = path.join(dir, 'root');
+  fs.mkdirSync(root, { mode: 0o755 });
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const patch = (over: Partial<PatchFile> = {}): PatchFile => ({
+  updateId: 'apt:bookworm-security:pf-demo:amd64:1.1', kb: 'PF-DEMO=1.1', fileName: 'pf-demo_1.1_amd64.deb',
+  downloadUrl: `${baseUrl}/pool/pf-demo_1.1_amd64.deb`, sizeBytes: DEB.length, sha256: SHA, ...over,
+});
+let n = 0;
+const download = (p: PatchFile, workingFolder = '/var/lib/patchflow/working'): AgentCommand =>
+  ({ id: `dl-${++n}`, type: 'download', payload: { patch: p, workingFolder }, attempt: 1 });
+const executor = (over: Partial<ConstructorParameters<typeof AptExecutor>[0]> = {}) =>
+  new AptExecutor({ stateDir: path.join(dir, 'state'), root, updateBeforeScan: false, ...over });
+
+asRoot('AptExecutor', () => {
+  test('downloads into the working folder with size and SHA-256 checked', async () => {
+    const outcome = await executor().handle(download(patch()));
+    expect(outcome).toEqual({ status: 'succeeded', result: { kb: 'PF-DEMO=1.1', path: '/var/lib/patchflow/working/pf-demo_1.1_amd64.deb', sha256: SHA, bytes: DEB.length } });
+    expect(fs.readFileSync(path.join(root, 'var/lib/patchflow/working/pf-demo_1.1_amd64.deb'))).toEqual(DEB);
+  });
+
+  test('a file that is not the catalog\'s is removed and refused, for good', async () => {
+    const outcome = await executor().handle(download(patch({ downloadUrl: `${baseUrl}/pool/tampered.deb` })));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'HashMismatch', retryable: false } });
+    expect(fs.readdirSync(path.join(root, 'var/lib/patchflow/working'))).toEqual([]);
+  });
+
+  test.each([
+    ['a package name with shell metacharacters', { updateId: 'apt:bookworm:pf-demo;reboot:amd64:1.1' }, /not an apt package version/],
+    ['a version with shell metacharacters', { updateId: 'apt:bookworm:pf-demo:amd64:1.1$(id)' }, /not an apt package version/],
+    ['a Windows update id', { updateId: '5a4f2c1e-1111-2222-3333-444455556666' }, /not an apt package version/],
+    ['a file name with a path', { fileName: '../../etc/cron.d/x.deb' }, /plain file name/],
+    ['a file name that looks like an option', { fileName: '--force-all.deb' }, /not a \.deb file name/],
+  ])('refuses %s; nothing is written', async (_what, over, message) => {
+    const outcome = await executor().handle(download(patch(over as Partial<PatchFile>)));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'InvalidPayload', message: expect.stringMatching(message), retryable: false } });
+    expect(fs.existsSync(path.join(root, 'var'))).toBe(false);
+  });
+
+  test('refuses a system folder and one another user can write to', async () => {
+    expect(await executor().handle(download(patch(), '/etc'))).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', message: expect.stringContaining('(rule: protected)') } });
+    fs.mkdirSync(path.join(root, 'srv/shared'), { recursive: true });
+    fs.chmodSync(path.join(root, 'srv/shared'), 0o777);
+    expect(await executor().handle(download(patch(), '/srv/shared'))).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', message: expect.stringContaining('writable-by-others') } });
+    expect(fs.readdirSync(path.join(root, 'srv/shared'))).toEqual([]);
+  });
+
+  test('a final outcome is answered from the journal by a new executor (a restarted agent)', async () => {
+    const command = download(patch({ downloadUrl: `${baseUrl}/pool/tampered.deb` }));
+    const first = await executor().handle(command);
+    const again = executor();
+    expect(again.journalEntry(command.id)).toEqual(first);
+    expect(await again.handle({ ...command, attempt: 2 })).toEqual(first);
+  });
+
+  test('reboot: acknowledged, restarts with the configured command, and is done once the boot id changed', async () => {
+    const bootIdFile = path.join(dir, 'boot_id');
+    fs.writeFileSync(bootIdFile, 'boot-a\n');
+    const marker = path.join(dir, 'rebooted');
+    const e = executor({ bootIdFile, rebootCommand: ['touch', marker] });
+    const reboot: AgentCommand = { id: 'reboot-1', type: 'reboot', payload: { reason: 'test' }, attempt: 1 };
+    expect(await e.handle(reboot)).toEqual({ status: 'acknowledged' });
+    const stop = new AbortController();
+    const restarting = e.restart(stop.signal);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fs.existsSync(marker)).toBe(true);
+    stop.abort();
+    await restarting;
+    // Same boot: delivered again, still only acknowledged (no second restart is asked for by the answer).
+    expect(await e.handle({ ...reboot, attempt: 2 })).toEqual({ status: 'acknowledged' });
+    // After the restart, a new agent process on the new boot answers it done.
+    fs.writeFileSync(bootIdFile, 'boot-b\n');
+    expect(await executor({ bootIdFile }).handle({ ...reboot, attempt: 3 })).toEqual({ status: 'succeeded', result: { previousBootId: 'boot-a', bootId: 'boot-b' } });
+  });
+
+  test('uninstall and unknown commands are refused, not run', async () => {
+    expect(await executor().handle({ id: 'u-1', type: 'uninstall', payload: { updateId: 'x', kb: 'PF-DEMO=1.1' }, attempt: 1 }))
+      .toMatchObject({ status: 'failed', error: { code: 'UninstallNotSupported', retryable: false } });
+    expect(await executor().handle({ id: 'x-1', type: 'format_disk' as never, payload: {} as never, attempt: 1 }))
+      .toMatchObject({ status: 'failed', error: { code: 'UnknownCommand' } });
+  });
+});
