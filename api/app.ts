@@ -27,6 +27,8 @@ import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
 import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
+import { createDashboardConfigApi, createDashboardSite, type LoginCodes } from './dashboard';
+import { createFleetSummaryApi } from './fleet-summary-api';
 
 export interface AppDeps {
   db: Db;
@@ -54,6 +56,19 @@ export interface AppDeps {
   enrollment?: { tokenTtlSeconds?: number; retryWindowSeconds?: number };
   /** Recovery timers (see README "Recovery") */
   recovery?: RecoveryOptions;
+  /** the operators' web dashboard at / (README "Dashboard") */
+  dashboard?: DashboardOptions;
+}
+
+export interface DashboardOptions {
+  /** the Temporal Web UI's base URL (TEMPORAL_UI_URL), for links to workflow histories; absent: no links */
+  temporalUiUrl?: string;
+  /** the built bundle (default web/dist) */
+  webDir?: string;
+  /** one-time codes for the login link `npm start` prints */
+  loginCodes?: LoginCodes;
+  /** a device that has not polled for this long shows as offline (default 300 s) */
+  offlineAfterSeconds?: number;
 }
 
 export interface RecoveryOptions {
@@ -111,7 +126,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     authFailureLimiter({ ...deps, door: 'operators' }, deps.authFailureLimits),
     auditAuthFailures({ ...deps, door: 'operators' }),
   ];
-  app.use(['/api/v1', '/metrics'], ...operatorsDoor);
+  app.use(['/api/v1', '/metrics', '/dashboard/login'], ...operatorsDoor);
   app.use('/agent/v1', authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits), auditAuthFailures({ ...deps, door: 'agents' }));
   app.get('/metrics', operatorAuth(deps.apiKey), async (_req, res) => {
     metrics.agentsPolling.set(notifier.waiting);
@@ -127,6 +142,9 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createFleetSummaryApi({ ...deps, ...deps.dashboard }));
+  app.use('/api/v1', operatorAuth(deps.apiKey), createDashboardConfigApi({ temporalUiUrl: deps.dashboard?.temporalUiUrl, namespace: deps.client.options.namespace }));
+  app.use(createDashboardSite({ apiKey: deps.apiKey, ...deps.dashboard }));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   const server = await startServer(
     { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY!, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config),
       enrollment: { tokenTtlSeconds: config.ENROLLMENT_TOKEN_TTL_HOURS > 0 ? config.ENROLLMENT_TOKEN_TTL_HOURS * 3600 : undefined, retryWindowSeconds: config.ENROLLMENT_RETRY_WINDOW_SECONDS },
-      recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 } },
+      recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 },
+      dashboard: { temporalUiUrl: config.TEMPORAL_UI_URL } },
     { port: config.PORT, host: '0.0.0.0', tls },
   );
   log.info({ url: server.url, tls: Boolean(tls) }, 'API and agent gateway listening');

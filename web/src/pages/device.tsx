@@ -1,0 +1,142 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import {
+  deviceApprovalsResponse, devicePatchesResponse, deviceSchema, deviceWorkflowsResponse, installViewResponse, startedResponse,
+  type DashboardConfig, type DeviceWorkflow,
+} from '../../../api/dashboard-schemas';
+import { interpretExitCode } from '../../../domain/exit-codes';
+import { getJson, sendJson } from '../api';
+import { Link } from '../router';
+import { Badge, Card, Empty, ErrorBox, Loading, PageHead, ago, when } from '../ui';
+
+const OPERATION_LABEL: Record<string, string> = { install: 'Install', scan: 'Scan', 'initial-update': 'Initial Update' };
+
+/** install/<deviceId>/<key> → <key>: the install routes take the key. */
+const installKeyOf = (workflowId: string) => workflowId.split('/')[2];
+
+function LiveInstall(props: { deviceId: string; workflow: DeviceWorkflow }) {
+  const key = installKeyOf(props.workflow.workflowId);
+  const view = useQuery({
+    queryKey: ['install', props.workflow.workflowId],
+    queryFn: () => getJson(`/api/v1/devices/${props.deviceId}/installs/${key}`, installViewResponse),
+    refetchInterval: (q) => (q.state.data?.status === 'RUNNING' ? 1_000 : false),
+  });
+  if (!view.data) return null;
+  const p = view.data.progress ?? view.data.result;
+  const steps = ['pre-scan', 'download', 'copy', 'execute', 'reboot', 'post-scan', 'cleanup', 'done'];
+  const at = p ? steps.indexOf(p.step) : -1;
+  return (
+    <div className="live" data-testid="live-progress">
+      <div className="live-head">
+        <strong>Install {view.data.status === 'RUNNING' ? 'running' : view.data.result?.outcome ?? view.data.status.toLowerCase()}</strong>
+        <span className="muted small">{props.workflow.workflowId}</span>
+      </div>
+      <ol className="steps">
+        {steps.map((s, i) => <li key={s} className={i < at ? 'done' : i === at ? 'current' : ''}>{s}</li>)}
+      </ol>
+      {p && p.patches.length > 0 && (
+        <ul className="live-patches">
+          {p.patches.map((x) => <li key={x.updateId}><strong>{x.kb}</strong> <Badge status={x.status} /> {x.error && <span className="muted small">{x.error}</span>}</li>)}
+        </ul>
+      )}
+      {view.data.failure && <div className="error">{view.data.failure}</div>}
+    </div>
+  );
+}
+
+export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig }) {
+  const id = props.deviceId;
+  const qc = useQueryClient();
+  const device = useQuery({ queryKey: ['device', id], queryFn: () => getJson(`/api/v1/devices/${id}`, deviceSchema) });
+  const patches = useQuery({ queryKey: ['device-patches', id], queryFn: () => getJson(`/api/v1/devices/${id}/patches`, devicePatchesResponse), refetchInterval: 5_000 });
+  const approvals = useQuery({ queryKey: ['device-approvals', id], queryFn: () => getJson(`/api/v1/devices/${id}/approvals`, deviceApprovalsResponse), refetchInterval: 10_000 });
+  const workflows = useQuery({
+    queryKey: ['device-workflows', id],
+    queryFn: () => getJson(`/api/v1/devices/${id}/workflows`, deviceWorkflowsResponse),
+    refetchInterval: (q) => (q.state.data?.workflows.some((w) => w.status === 'RUNNING') ? 1_500 : 5_000),
+  });
+  const [notice, setNotice] = useState<string | null>(null);
+  const refresh = () => { void qc.invalidateQueries({ queryKey: ['device-workflows', id] }); void qc.invalidateQueries({ queryKey: ['device-patches', id] }); };
+  const act = useMutation({
+    mutationFn: async (what: 'scan' | 'install' | 'initial-update' | 'cancel') => {
+      if (what === 'scan') return sendJson('POST', `/api/v1/devices/${id}/scans`, {}, startedResponse);
+      if (what === 'install') return sendJson('POST', `/api/v1/devices/${id}/installs`, {}, startedResponse);
+      if (what === 'initial-update') return sendJson('POST', `/api/v1/devices/${id}/initial-update`, {}, startedResponse);
+      const running = workflows.data?.workflows.find((w) => w.status === 'RUNNING' && (w.operation === 'install' || w.operation === 'initial-update'));
+      if (!running) throw new Error('nothing to cancel: no install or Initial Update is running on this device');
+      const path = running.operation === 'install' ? `/api/v1/devices/${id}/installs/${installKeyOf(running.workflowId)}/cancel` : `/api/v1/devices/${id}/initial-update/cancel`;
+      await sendJson('POST', path, { reason: 'cancelled from the dashboard' }, startedResponse.partial().loose());
+      return { workflowId: running.workflowId, location: '' };
+    },
+    onSuccess: (r, what) => { setNotice(`${what === 'cancel' ? 'Cancel requested for' : 'Started'} ${r.workflowId}`); setTimeout(refresh, 300); },
+    onError: () => setNotice(null),
+  });
+  if (device.isPending) return <Loading />;
+  if (device.error) return <ErrorBox error={device.error} />;
+  const d = device.data;
+  const reasons = new Map(approvals.data?.patches.map((p) => [p.updateId, p]) ?? []);
+  const running = workflows.data?.workflows.filter((w) => w.status === 'RUNNING') ?? [];
+  const runningInstall = running.find((w) => w.operation === 'install');
+  const busy = running.some((w) => w.operation === 'install' || w.operation === 'initial-update');
+  return (
+    <>
+      <PageHead
+        title={d.name}
+        subtitle={<><Link to="/fleet">Fleet</Link> · {d.clientName} / {d.siteName} · {d.deviceType} · {d.os ?? 'OS unknown'} · last check-in {ago(d.lastCheckInAt)}</>}
+        actions={<>
+          <button onClick={() => act.mutate('scan')} disabled={act.isPending}>Scan now</button>
+          <button className="primary" onClick={() => act.mutate('install')} disabled={act.isPending || busy}>Install now</button>
+          <button onClick={() => act.mutate('initial-update')} disabled={act.isPending || busy}>Initial Update</button>
+          <button className="danger" onClick={() => act.mutate('cancel')} disabled={act.isPending || !busy}>Cancel</button>
+        </>}
+      />
+      <ErrorBox error={act.error} />
+      {notice && <div className="notice" data-testid="notice">{notice}</div>}
+      {runningInstall && <LiveInstall deviceId={id} workflow={runningInstall} />}
+      <Card title="Patches" testId="device-patches">
+        {patches.isPending ? <Loading /> : patches.error ? <ErrorBox error={patches.error} /> : patches.data.patches.length === 0 ? <Empty>No scan results yet: Scan now.</Empty> : (
+          <table className="grid">
+            <thead><tr><th>Patch</th><th>Classification</th><th>Status</th><th>Installed</th><th>Exit code</th><th>Error</th><th>Why (approval)</th></tr></thead>
+            <tbody>
+              {patches.data.patches.map((p) => {
+                const meaning = p.lastExitCode === null ? null : interpretExitCode(p.lastExitCode);
+                const why = reasons.get(p.updateId);
+                return (
+                  <tr key={p.updateId} data-testid={`patch-${p.kb}`}>
+                    <td><strong>{p.kb}</strong><div className="muted small">{p.title}</div></td>
+                    <td>{p.classification}<div className="muted small">{p.severity}</div></td>
+                    <td data-testid="status"><Badge status={p.status} /></td>
+                    <td>{when(p.installedAt)}</td>
+                    <td className="mono" title={meaning ? `${meaning.name}: ${meaning.description}` : ''}>{meaning ? <>{meaning.display}<div className="muted small">{meaning.name}</div></> : '—'}</td>
+                    <td className="small">{p.lastError ?? '—'}</td>
+                    <td className="small">{why ? <><span className={`decision decision-${why.decision}`}>{why.decision.replace('_', ' ')}</span> {why.reason}</> : '—'}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+      </Card>
+      <Card title="Workflows" testId="device-workflows">
+        {workflows.isPending ? <Loading /> : workflows.error ? <ErrorBox error={workflows.error} /> : workflows.data.workflows.length === 0 ? <Empty>No install, scan or Initial Update has run on this device yet.</Empty> : (
+          <table className="grid">
+            <thead><tr><th>Operation</th><th>Workflow</th><th>Status</th><th>Started</th><th>Closed</th><th>History</th></tr></thead>
+            <tbody>
+              {workflows.data.workflows.map((w) => (
+                <tr key={w.runId} data-testid="workflow-row">
+                  <td>{OPERATION_LABEL[w.operation ?? ''] ?? w.operation ?? w.type}</td>
+                  <td className="mono small">{w.workflowId}</td>
+                  <td><span className={`wf wf-${w.status.toLowerCase()}`}>{w.status.toLowerCase().replace('_', ' ')}</span></td>
+                  <td>{when(w.startTime)}</td>
+                  <td>{when(w.closeTime)}</td>
+                  <td>{w.temporalUrl ? <a href={w.temporalUrl} target="_blank" rel="noreferrer" data-testid="temporal-link">Temporal UI ↗</a> : <span className="muted small">set TEMPORAL_UI_URL</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Card>
+      {props.temporal?.temporalUiUrl && <p className="fine">All of this device's workflows in Temporal: filter with <code>DeviceId = "{id}"</code> or <code>DeviceName = "{d.name}"</code>.</p>}
+    </>
+  );
+}
