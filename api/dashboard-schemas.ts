@@ -175,3 +175,31 @@ export const initialUpdateViewResponse = z.object({
   workflowId: z.string(), status: z.string(), startedAt: z.string(), closedAt: iso,
   progress: z.object({}).loose().nullable(), failure: z.string().nullable(),
 }).loose();
+
+const tally = z.object({
+  devices: z.number(), done: z.number(), failed: z.number(), offline: z.number(), busy: z.number(), rebootPending: z.number(),
+  patchesInstalled: z.number(), patchesFailed: z.number(),
+});
+
+/** GET /api/v1/schedules/:id/rollouts */
+export const rolloutsResponse = z.object({
+  rollouts: z.array(z.object({
+    workflowId: z.string(), kind: z.string(), scheduledAt: iso, startedAt: z.string(), finishedAt: iso,
+    counts: z.union([tally, z.object({})]),
+  })),
+});
+
+/** GET /api/v1/rollouts/progress?workflowId= */
+export const rolloutProgressResponse = z.object({
+  workflowId: z.string(), runId: z.string(), status: z.string(),
+  progress: z.object({ started: z.number(), inFlight: z.number(), waiting: z.number(), counts: tally }).loose().nullable(),
+  temporalUrl: z.string().nullable(),
+});
+
+export const scheduleViewSchema = z.object({
+  id: z.string(), name: z.string(), kind: z.enum(['scan', 'automatic_update']), scopeType: z.string(), scopeId: z.string(),
+  paused: z.boolean(), description: z.string(), nextRunTimes: z.array(z.string()),
+  recentRuns: z.array(z.object({ scheduledAt: z.string(), workflowId: z.string() })),
+  temporalScheduleId: z.string(), maintenanceWindowText: z.string().nullable(), rebootActionText: z.string(),
+});
+export const scheduleListResponse = z.object({ schedules: z.array(scheduleViewSchema) });

@@ -10,6 +10,8 @@ import { interpretExitCode } from '../domain/exit-codes';
 import { summariseFleet } from '../domain/fleet-summary';
 import { actionReaches } from '../domain/patch-management';
 import { OperationAttr } from '../workflows/search-attributes';
+import { rolloutProgressQuery } from '../workflows/automatic-update.contract';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { DeviceWorkflow, FleetSummaryResponse, PatchManagementPreview } from './dashboard-schemas';
 import { patchManagementPreviewSchema } from './dashboard-schemas';
 import { deviceIdParam } from './operator-schemas';
@@ -35,6 +37,8 @@ export function temporalHistoryUrl(base: string | undefined, namespace: string, 
   if (!base) return null;
   return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
 }
+
+const rolloutQuery = z.object({ workflowId: z.string().regex(/^automatic-update\/[A-Za-z0-9:._/-]{1,200}$/, 'must be a rollout workflow id (automatic-update/…)') }).strict();
 
 const fleetQuery = z.object({ clientId: z.string().uuid('must be a client id (a UUID)').optional() }).strict();
 
@@ -94,6 +98,23 @@ export function createFleetSummaryApi(deps: FleetSummaryDeps): Router {
       : `${body.action} of ${kbs} reaches ${devices.length} device(s)` + (unaffected ? `; ${unaffected} other device(s) of the scope are not affected` : '');
     const answer: PatchManagementPreview = { action: body.action, scopeType: body.scopeType, scopeId: body.scopeId, deviceCount: devices.length, devices, unaffected, message };
     res.json(answer);
+  }));
+
+  // A rollout's live tally (done / failed / offline / busy / reboot pending), from its progress query.
+  router.get('/rollouts/progress', asyncRoute(async (req, res) => {
+    const { workflowId } = parse(rolloutQuery, req.query, 'query');
+    const handle = deps.client.workflow.getHandle(workflowId);
+    let d;
+    try { d = await handle.describe(); } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('rollout', workflowId);
+      throw err;
+    }
+    const running = d.status.name === 'RUNNING';
+    res.json({
+      workflowId, runId: d.runId, status: d.status.name,
+      progress: running ? await handle.query(rolloutProgressQuery) : null,
+      temporalUrl: temporalHistoryUrl(deps.temporalUiUrl, deps.client.options.namespace, workflowId, d.runId),
+    });
   }));
 
   router.get('/devices/:deviceId/workflows', asyncRoute(async (req, res) => {
