@@ -13,6 +13,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { feedEntryOf } from '../../agent/catalog-feed';
 import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
+import { findUpdate } from '../../agent/catalog';
+import { applyPatchStates } from '../../db/patch-repository';
+import { processScan } from '../../db/scan-repository';
 import { LoginCodes } from '../../api/dashboard';
 import { devicePatchesResponse, devicesResponse, fleetSummaryResponse } from '../../api/dashboard-schemas';
 import { signCatalogFeed } from '../../domain/catalog-feed';
@@ -39,11 +42,13 @@ let page: Page;
 const loginCodes = new LoginCodes();
 const suffix = randomUUID().slice(0, 6);
 const names = { clientA: `Northwind ${suffix}`, clientB: `Fabrikam ${suffix}` };
-const ids = { clientA: '', clientB: '', site1: '', site2: '', siteB: '', d1: '', d2: '', dB: '' };
+const ids = { clientA: '', clientB: '', site1: '', site2: '', siteB: '', d1: '', d2: '', dB: '', dW: '' };
 const devices: Record<string, SimulatedWindowsDevice> = {};
 
 beforeAll(async () => {
   // `npx jest` alone must not test a stale bundle: rebuild when a source is newer (fast, else skipped).
+  // tools/build-web.js is plain Node (it runs before any TypeScript tooling), hence require.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   await (require('../../tools/build-web.js') as { buildWeb(o: { quiet: boolean }): Promise<unknown> }).buildWeb({ quiet: true });
   h = await startHarness({ app: { dashboard: { loginCodes, temporalUiUrl: process.env.PATCHFLOW_TEST_TEMPORAL_UI_URL } } });
   ids.clientA = (await h.api('POST', '/api/v1/clients', { name: names.clientA })).body.id;
@@ -55,7 +60,7 @@ beforeAll(async () => {
   for (const [key, site, name, missing] of [
     ['d1', ids.site1, `NW-SRV-${suffix}-1`, [SECURITY, CRITICAL, ROLLUP]],
     ['d2', ids.site2, `NW-SRV-${suffix}-2`, [SECURITY, ROLLUP]],
-    ['dB', ids.siteB, `FB-SRV-${suffix}-1`, [CRITICAL]],
+    ['dB', ids.siteB, `FB-SRV-${suffix}-1`, []],
   ] as const) {
     const created = await h.api('POST', '/api/v1/devices', { siteId: site, name, deviceType: 'server' });
     ids[key] = created.body.device.id;
@@ -75,6 +80,19 @@ beforeAll(async () => {
     const scans = await h.api('POST', '/api/v1/scans', { scopeType: 'client', scopeId: clientId });
     for (const s of scans.body.scans) await h.client.workflow.getHandle(s.workflowId).result();
   }
+  // A workstation that never checks in (offline), with what installs once wrote: a failure with its
+  // exit code, and a patch waiting for its reboot.
+  const ws = await h.api('POST', '/api/v1/devices', { siteId: ids.siteB, name: `FB-WS-${suffix}-1`, deviceType: 'workstation' });
+  ids.dW = ws.body.device.id;
+  const scanned = (kb: string, installed: boolean) => ({ ...findUpdate({ kb })!, installed });
+  await processScan(h.db, ids.dW, {
+    bootId: 'boot-1', updates: [scanned(SECURITY, false), scanned(CRITICAL, false), scanned(ROLLUP, true)],
+    rebootPending: false, freeDiskBytes: 1e10, scannedAt: new Date(Date.now() - 9 * 86_400_000).toISOString(),
+  });
+  await applyPatchStates(h.db, ids.dW, `install/${ids.dW}/seed`, [
+    { updateId: findUpdate({ kb: SECURITY })!.updateId, status: 'failed', exitCode: 0x80070643, error: 'Fatal error during installation', countFailure: true },
+    { updateId: findUpdate({ kb: CRITICAL })!.updateId, status: 'reboot_required', exitCode: 3010 },
+  ], `dashboard-seed-${suffix}`);
   if (executablePath) {
     browser = await launchBrowser(executablePath);
     context = await browser.newContext({ baseURL: h.server.url, viewport: { width: 1440, height: 900 }, acceptDownloads: true });
@@ -155,13 +173,27 @@ browserTest("the fleet page's numbers equal what the API's device and patch rout
   expect(summary.totals.devices).toBe(all.length);
   expect(await page.getByTestId('kpi-missing-critical-value').textContent()).toBe(String(summary.totals.missingCritical));
   expect(await page.getByTestId('kpi-offline-value').textContent()).toBe(String(summary.totals.offline));
+  expect(await page.getByTestId('kpi-failed-value').textContent()).toBe(String(summary.totals.failed));
+  expect(await page.getByTestId('kpi-reboot-required-value').textContent()).toBe(String(summary.totals.rebootRequired));
+  // The seeded workstation: offline, its scan stale, one failed install with the exit code's meaning.
+  const ws = summary.devices.find((d) => d.deviceId === ids.dW)!;
+  expect(ws).toMatchObject({ offline: true, staleScan: true, failed: 1, rebootRequired: true, fullyPatched: false });
+  const failedRow = summary.failedInstalls.find((f) => f.deviceId === ids.dW)!;
+  expect(failedRow).toMatchObject({ kb: SECURITY, exitCode: '0x80070643' });
+  expect(failedRow.exitCodeMeaning).toMatch(/^ERROR_INSTALL_FAILURE/);
+  expect(await page.getByTestId('failed-list').textContent()).toContain('0x80070643');
 
   // Each count links to the list it counts.
   await page.getByTestId(`client-${names.clientA}`).getByTestId('devices').click();
   await page.getByTestId('list-count').waitFor();
   expect(await page.getByTestId('list-count').textContent()).toBe('2');
   expect(await page.getByTestId('device-row').count()).toBe(2);
+  await page.goto(`/fleet/list?kind=all&clientId=${ids.clientB}`);
+  await page.getByTestId('device-row').nth(1).waitFor();
   await screenshot(page, '03-fleet-list');
+  await page.goto('/fleet/list?kind=failed');
+  await page.getByTestId('list-count').waitFor();
+  expect(Number(await page.getByTestId('list-count').textContent())).toBe(summary.failedInstalls.length);
   await page.goto('/fleet/list?kind=missing-critical');
   await page.getByTestId('list-count').waitFor();
   expect(Number(await page.getByTestId('list-count').textContent())).toBe(summary.devices.filter((d) => d.missingCritical > 0).length);

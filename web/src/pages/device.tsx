@@ -109,7 +109,7 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
                     <td>{when(p.installedAt)}</td>
                     <td className="mono" title={meaning ? `${meaning.name}: ${meaning.description}` : ''}>{meaning ? <>{meaning.display}<div className="muted small">{meaning.name}</div></> : '—'}</td>
                     <td className="small">{p.lastError ?? '—'}</td>
-                    <td className="small">{why ? <><span className={`decision decision-${why.decision}`}>{why.decision.replace('_', ' ')}</span> {why.reason}</> : '—'}</td>
+                    <td className="small" data-testid="reason">{why ? <span className={`reason reason-${why.decision}`}>{why.reason}</span> : '—'}</td>
                   </tr>
                 );
               })}
