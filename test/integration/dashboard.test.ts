@@ -17,7 +17,11 @@ import { findUpdate } from '../../agent/catalog';
 import { applyPatchStates } from '../../db/patch-repository';
 import { processScan } from '../../db/scan-repository';
 import { LoginCodes } from '../../api/dashboard';
-import { devicePatchesResponse, devicesResponse, fleetSummaryResponse } from '../../api/dashboard-schemas';
+import {
+  catalogPatchesResponse, clientsResponse, deviceApprovalsResponse, devicePatchesResponse, devicesResponse, deviceWorkflowsResponse,
+  fleetSummaryResponse, patchManagementPreviewResponse, patchStatusCountsResponse, policiesResponse, policySummaryResponse,
+  reportsResponse, rolloutsResponse, scheduleListResponse, sitesResponse,
+} from '../../api/dashboard-schemas';
 import { signCatalogFeed } from '../../domain/catalog-feed';
 import type { ScannedUpdate } from '../../domain/device-protocol';
 import { isFullyPatched } from '../../domain/fleet-summary';
@@ -50,7 +54,7 @@ beforeAll(async () => {
   // tools/build-web.js is plain Node (it runs before any TypeScript tooling), hence require.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   await (require('../../tools/build-web.js') as { buildWeb(o: { quiet: boolean }): Promise<unknown> }).buildWeb({ quiet: true });
-  h = await startHarness({ app: { dashboard: { loginCodes, temporalUiUrl: process.env.PATCHFLOW_TEST_TEMPORAL_UI_URL } } });
+  h = await startHarness({ app: { dashboard: { loginCodes, temporalUiUrl: process.env.PATCHFLOW_TEST_TEMPORAL_UI_URL }, rolloutOfflineAfterSeconds: 5 } });
   ids.clientA = (await h.api('POST', '/api/v1/clients', { name: names.clientA })).body.id;
   ids.clientB = (await h.api('POST', '/api/v1/clients', { name: names.clientB })).body.id;
   ids.site1 = (await h.api('POST', `/api/v1/clients/${ids.clientA}/sites`, { name: 'Seattle' })).body.id;
@@ -327,15 +331,100 @@ browserTest('the report form downloads a Patch Overview CSV that parses, with a 
   expect(text).toContain(ROLLUP);
 });
 
-browserTest('the schedules page lists schedules with their next runs', async () => {
+browserTest('the schedules page pauses, resumes and runs a schedule, and shows its rollout\'s tally', async () => {
   const created = await h.api('POST', '/api/v1/schedules', {
     name: `Nightly ${suffix}`, kind: 'automatic_update', scope: { scopeType: 'client', scopeId: ids.clientB },
     timing: { kind: 'daily', time: '02:00', timezone: 'UTC' },
   });
   expect(created.status).toBeLessThan(300);
-  await signIn();
-  await page.goto('/schedules');
-  await page.getByTestId(`schedule-Nightly ${suffix}`).waitFor();
-  await screenshot(page, '09-schedules');
-  await h.api('DELETE', `/api/v1/schedules/${created.body.id}`);
+  try {
+    await signIn();
+    await page.goto('/schedules');
+    const card = page.getByTestId(`schedule-Nightly ${suffix}`);
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await card.getByText('Paused', { exact: true }).waitFor();
+    expect(scheduleListResponse.parse((await h.api('GET', '/api/v1/schedules')).body).schedules.find((x) => x.id === created.body.id)?.paused).toBe(true);
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await card.getByText('Active', { exact: true }).waitFor();
+    await card.getByRole('button', { name: 'Run now' }).click();
+    await card.getByRole('button', { name: 'Runs' }).click();
+    // Client B: one server online with nothing to install (done), one workstation that never polls (offline).
+    const finished = card.locator('tbody tr').filter({ hasNotText: 'running' }).first();
+    await finished.waitFor({ timeout: 60_000 });
+    await card.getByTestId('live-rollout').waitFor({ state: 'detached', timeout: 60_000 }).catch(() => undefined);
+    const cells = await finished.locator('td.num').allTextContents();
+    // The page's tally is the rollout's own: done, failed, offline, busy, reboot pending.
+    const [rollout] = rolloutsResponse.parse((await h.api('GET', `/api/v1/schedules/${created.body.id}/rollouts`)).body).rollouts;
+    const c = rollout!.counts as { done: number; failed: number; offline: number; busy: number; rebootPending: number };
+    expect(cells).toEqual([c.done, c.failed, c.offline, c.busy, c.rebootPending].map(String));
+    expect(c.done).toBeGreaterThanOrEqual(1); // the server with nothing to install
+    await screenshot(page, '09-schedules');
+  } finally {
+    await h.api('DELETE', `/api/v1/schedules/${created.body.id}`);
+  }
+});
+
+describe('the dashboard routes (no browser)', () => {
+  test('the page is served without a key, every data route needs one', async () => {
+    for (const p of ['/', '/fleet', `/devices/${ids.d1}`, '/wizard']) {
+      const res = await fetch(`${h.server.url}${p}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    }
+    for (const p of ['/api/v1/fleet/summary', '/api/v1/fleet/patch-status-counts', '/api/v1/dashboard/config', `/api/v1/devices/${ids.d1}/workflows`]) {
+      expect((await fetch(`${h.server.url}${p}`)).status).toBe(401);
+    }
+  });
+
+  test('bad input gets a 4xx that names what is wrong', async () => {
+    const cases: [string, string, unknown, number, RegExp][] = [
+      ['GET', '/api/v1/fleet/summary?clientId=nope', undefined, 400, /query\.clientId: must be a client id/],
+      ['GET', `/api/v1/fleet/summary?clientId=${randomUUID()}`, undefined, 404, /client/],
+      ['POST', '/api/v1/patch-management/preview', {}, 400, /body\.scopeType/],
+      ['POST', '/api/v1/patch-management/preview', { scopeType: 'site', scopeId: ids.site1, kbs: ['KB1234567'], action: 'approve' }, 404, /KB1234567/],
+      ['POST', '/api/v1/patch-management/preview', { scopeType: 'site', scopeId: randomUUID(), kbs: [ROLLUP], action: 'approve' }, 404, /site/],
+      ['POST', '/api/v1/patch-management/preview', { scopeType: 'device_type', scopeId: 'laptop', kbs: [ROLLUP], action: 'approve' }, 400, /server or workstation/],
+      ['POST', '/api/v1/patch-management/preview', { scopeType: 'site', scopeId: ids.site1, kbs: [ROLLUP], action: 'explode' }, 400, /body\.action/],
+      ['GET', '/api/v1/rollouts/progress?workflowId=install/x', undefined, 400, /rollout workflow id/],
+      ['GET', `/api/v1/devices/${randomUUID()}/workflows`, undefined, 404, /device/],
+      ['POST', '/dashboard/login', { code: 'short' }, 400, /body\.code/],
+      ['POST', '/dashboard/login', { code: 'x'.repeat(32) }, 401, /login code is not valid/],
+    ];
+    for (const [method, url, body, status, message] of cases) {
+      const r = await h.api(method, url, body);
+      expect({ url, status: r.status }).toEqual({ url, status });
+      expect(r.body.error).toMatch(message);
+    }
+  });
+
+  test('the wizard preview says which devices an action reaches, and when it reaches none', async () => {
+    const preview = async (body: unknown) => patchManagementPreviewResponse.parse((await h.api('POST', '/api/v1/patch-management/preview', body)).body);
+    const client = await preview({ scopeType: 'client', scopeId: ids.clientA, kbs: [SECURITY], action: 'approve' });
+    expect(client.devices.map((d) => d.deviceId).sort()).toEqual([ids.d1, ids.d2].sort());
+    const failed = await preview({ scopeType: 'client', scopeId: ids.clientB, kbs: [SECURITY], action: 'reprocess_failed' });
+    expect(failed.devices.map((d) => d.deviceId)).toEqual([ids.dW]);
+    expect(failed.unaffected).toBe(1);
+    const none = await preview({ scopeType: 'device', scopeId: ids.dB, kbs: [SECURITY], action: 'approve' });
+    expect(none).toMatchObject({ deviceCount: 0, devices: [] });
+    expect(none.message).toMatch(/reaches no device/);
+  });
+
+  test("every answer the dashboard reads parses with the API's schemas (a drift fails here)", async () => {
+    const policies = policiesResponse.parse((await h.api('GET', '/api/v1/policies')).body);
+    const checks: [string, { parse(v: unknown): unknown }][] = [
+      ['/api/v1/fleet/summary', fleetSummaryResponse], ['/api/v1/fleet/patch-status-counts', patchStatusCountsResponse],
+      ['/api/v1/clients', clientsResponse], ['/api/v1/sites', sitesResponse], ['/api/v1/devices', devicesResponse],
+      [`/api/v1/devices/${ids.dW}/patches`, devicePatchesResponse], [`/api/v1/devices/${ids.dW}/approvals`, deviceApprovalsResponse],
+      [`/api/v1/devices/${ids.d1}/workflows`, deviceWorkflowsResponse], ['/api/v1/patches', catalogPatchesResponse],
+      [`/api/v1/policies/${policies.policies[0]!.id}/summary?groupBy=product`, policySummaryResponse],
+      ['/api/v1/reports', reportsResponse], ['/api/v1/schedules', scheduleListResponse],
+    ];
+    for (const [url, schema] of checks) {
+      const r = await h.api('GET', url);
+      expect({ url, status: r.status }).toEqual({ url, status: 200 });
+      expect(() => schema.parse(r.body)).not.toThrow();
+    }
+  });
 });

@@ -100,7 +100,7 @@ function DeviceTable(props: { devices: FleetDeviceView[]; columns: 'missing' | '
       <tbody>
         {props.devices.map((d) => (
           <tr key={d.deviceId} data-testid="device-row">
-            <td><Link to={`/devices/${d.deviceId}`}>{d.deviceName}</Link> <span className="muted small">{d.deviceType}</span></td>
+            <td className="nowrap"><Link to={`/devices/${d.deviceId}`}>{d.deviceName}</Link><div className="muted small">{d.deviceType}</div></td>
             <td>{d.clientName} / {d.siteName}</td>
             <td className="num">{d.missingCritical || '—'}</td>
             <td className="num">{d.missingSecurity || '—'}</td>
@@ -125,8 +125,8 @@ function FailedTable(props: { failed: FleetSummaryResponse['failedInstalls'] }) 
       <tbody>
         {props.failed.map((f) => (
           <tr key={`${f.deviceId}/${f.updateId}`}>
-            <td><Link to={`/devices/${f.deviceId}`}>{f.deviceName}</Link></td>
-            <td><strong>{f.kb}</strong> <span className="muted small">{f.title}</span></td>
+            <td className="nowrap"><Link to={`/devices/${f.deviceId}`}>{f.deviceName}</Link></td>
+            <td><strong>{f.kb}</strong><span className="muted small clip" title={f.title}>{f.title}</span></td>
             <td className="mono">{f.exitCode ?? '—'}</td>
             <td>{f.exitCodeMeaning ?? f.lastError ?? '—'}</td>
             <td className="num">{f.failedAttempts}</td>

@@ -9,7 +9,8 @@ const TALLY = [['done', 'Done'], ['failed', 'Failed'], ['offline', 'Offline'], [
 
 function temporalLink(cfg: DashboardConfig | undefined, workflowId: string): string | null {
   if (!cfg?.temporalUiUrl) return null;
-  return `${cfg.temporalUiUrl}/namespaces/${encodeURIComponent(cfg.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  // The rollout's runs (continue-as-new makes several) as the Web UI lists them, newest first.
+  return `${cfg.temporalUiUrl}/namespaces/${encodeURIComponent(cfg.namespace)}/workflows?query=${encodeURIComponent(`WorkflowId="${workflowId}"`)}`;
 }
 
 function LiveRollout(props: { workflowId: string; temporal?: DashboardConfig }) {
