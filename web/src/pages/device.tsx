@@ -9,6 +9,14 @@ import { getJson, sendJson } from '../api';
 import { Link } from '../router';
 import { Badge, Card, Empty, ErrorBox, Loading, PageHead, ago, when } from '../ui';
 
+/** Statuses in the order an operator reads them: what needs attention first. */
+const STATUS_ORDER = ['failed', 'missing', 'pending', 'installing', 'reboot_required', 'unverified', 'installed', 'ignored', 'superseded'];
+function countBy(statuses: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of [...statuses].sort((a, b) => STATUS_ORDER.indexOf(a) - STATUS_ORDER.indexOf(b))) out[s] = (out[s] ?? 0) + 1;
+  return out;
+}
+
 const OPERATION_LABEL: Record<string, string> = { install: 'Install', scan: 'Scan', 'initial-update': 'Initial Update' };
 
 /** install/<deviceId>/<key> → <key>: the install routes take the key. */
@@ -56,6 +64,7 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
     refetchInterval: (q) => (q.state.data?.workflows.some((w) => w.status === 'RUNNING') ? 1_500 : 5_000),
   });
   const [notice, setNotice] = useState<string | null>(null);
+  const [statusFilter, setStatusFilter] = useState<string | null>(null);
   const refresh = () => { void qc.invalidateQueries({ queryKey: ['device-workflows', id] }); void qc.invalidateQueries({ queryKey: ['device-patches', id] }); };
   const act = useMutation({
     mutationFn: async (what: 'scan' | 'install' | 'initial-update' | 'cancel') => {
@@ -93,17 +102,24 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
       <ErrorBox error={act.error} />
       {notice && <div className="notice" data-testid="notice">{notice}</div>}
       {runningInstall && <LiveInstall deviceId={id} workflow={runningInstall} />}
-      <Card title="Patches" testId="device-patches">
+      <Card title="Patches" testId="device-patches" actions={patches.data && (
+        <div className="chips">
+          <button className={statusFilter === null ? 'chip on' : 'chip'} onClick={() => setStatusFilter(null)}>All {patches.data.patches.length}</button>
+          {Object.entries(countBy(patches.data.patches.map((p) => p.status))).map(([s, n]) => (
+            <button key={s} className={statusFilter === s ? 'chip on' : 'chip'} onClick={() => setStatusFilter(statusFilter === s ? null : s)}><Badge status={s} /> {n}</button>
+          ))}
+        </div>
+      )}>
         {patches.isPending ? <Loading /> : patches.error ? <ErrorBox error={patches.error} /> : patches.data.patches.length === 0 ? <Empty>No scan results yet: Scan now.</Empty> : (
           <table className="grid">
             <thead><tr><th>Patch</th><th>Classification</th><th>Status</th><th>Installed</th><th>Exit code</th><th>Error</th><th>Why (approval)</th></tr></thead>
             <tbody>
-              {patches.data.patches.map((p) => {
+              {patches.data.patches.filter((p) => statusFilter === null || p.status === statusFilter).map((p) => {
                 const meaning = p.lastExitCode === null ? null : interpretExitCode(p.lastExitCode);
                 const why = reasons.get(p.updateId);
                 return (
                   <tr key={p.updateId} data-testid={`patch-${p.kb}`}>
-                    <td><strong>{p.kb}</strong><div className="muted small">{p.title}</div></td>
+                    <td><strong>{p.kb}</strong><div className="muted small clamp" title={p.title}>{p.title}</div></td>
                     <td>{p.classification}<div className="muted small">{p.severity}</div></td>
                     <td data-testid="status"><Badge status={p.status} /></td>
                     <td>{when(p.installedAt)}</td>

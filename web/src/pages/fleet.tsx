@@ -74,7 +74,7 @@ export function FleetPage() {
           </table>
         )}
       </Card>
-      <div className="two-col">
+      <div>
         <Card title="Missing critical and security updates by device">
           <DeviceTable devices={f.devices.filter((d) => d.missingCritical + d.missingSecurity > 0).sort((a, b) => (b.missingCritical + b.missingSecurity) - (a.missingCritical + a.missingSecurity)).slice(0, 10)} columns="missing" />
         </Card>
@@ -128,7 +128,7 @@ function FailedTable(props: { failed: FleetSummaryResponse['failedInstalls'] }) 
             <td className="nowrap"><Link to={`/devices/${f.deviceId}`}>{f.deviceName}</Link></td>
             <td><strong>{f.kb}</strong><span className="muted small clip" title={f.title}>{f.title}</span></td>
             <td className="mono">{f.exitCode ?? '—'}</td>
-            <td>{f.exitCodeMeaning ?? f.lastError ?? '—'}</td>
+            <td className="small"><span className="clamp wide" title={f.lastError ?? ''}>{f.exitCodeMeaning ?? f.lastError ?? '—'}</span></td>
             <td className="num">{f.failedAttempts}</td>
           </tr>
         ))}
