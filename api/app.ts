@@ -144,7 +144,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
   app.use('/api/v1', operatorAuth(deps.apiKey), createFleetSummaryApi({ ...deps, ...deps.dashboard }));
   app.use('/api/v1', operatorAuth(deps.apiKey), createDashboardConfigApi({ temporalUiUrl: deps.dashboard?.temporalUiUrl, namespace: deps.client.options.namespace }));
-  app.use(createDashboardSite({ apiKey: deps.apiKey, ...deps.dashboard }));
+  app.use(createDashboardSite({ db: deps.db, apiKey: deps.apiKey, ...deps.dashboard }));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { appendAudit } from '../db/audit-repository';
+import type { Db } from '../db/database';
 import { sameString } from './credentials';
 import { loginCodeSchema, type DashboardConfig } from './dashboard-schemas';
 import { HttpError } from './errors';
@@ -50,7 +52,7 @@ export function createDashboardConfigApi(deps: { temporalUiUrl?: string; namespa
  * browser), and the login-code exchange. The page carries no data: everything it shows comes from
  * /api/v1 with the operator's key, so serving it needs no authentication.
  */
-export function createDashboardSite(deps: { webDir?: string; apiKey: string; loginCodes?: LoginCodes }): Router {
+export function createDashboardSite(deps: { db: Db; webDir?: string; apiKey: string; loginCodes?: LoginCodes }): Router {
   const webDir = deps.webDir ?? DEFAULT_WEB_DIR;
   const router = express.Router();
   const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -62,6 +64,8 @@ export function createDashboardSite(deps: { webDir?: string; apiKey: string; log
       res.locals.authFailure = 'login code is not valid';
       throw new HttpError(401, 'login code is not valid, already used or expired: paste the API key instead');
     }
+    // Handing out the key is audited like any other grant of access: who (from where) got it, and how.
+    await appendAudit(deps.db, [{ actor: 'api-key:admin', action: 'auth.login_code_redeemed', details: { ip: req.ip ?? 'unknown', door: 'dashboard' } }]);
     res.set('Cache-Control', 'no-store').json({ apiKey: deps.apiKey });
   }));
 

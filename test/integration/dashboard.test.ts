@@ -144,6 +144,8 @@ browserTest('sign in: a wrong key is refused, the right one opens the fleet; a l
   
   await p3.goto(`/#login=${code}`);
   await p3.getByText(/This sign-in link cannot be used/).waitFor();
+  const { rows } = await h.db.query(`SELECT actor FROM audit_log WHERE action = 'auth.login_code_redeemed' ORDER BY id DESC LIMIT 1`);
+  expect(rows[0]?.actor).toBe('api-key:admin');
   await other.close();
 });
 
@@ -397,6 +399,12 @@ describe('the dashboard routes (no browser)', () => {
       expect({ url, status: r.status }).toEqual({ url, status });
       expect(r.body.error).toMatch(message);
     }
+    // A wrong login code is a failed authentication like any other: audited (and counted per address).
+    const audited = await eventually(async () => {
+      const { rows } = await h.db.query(`SELECT details FROM audit_log WHERE action = 'auth.failed' AND details->>'path' = '/dashboard/login' ORDER BY id DESC LIMIT 1`);
+      return rows[0]?.details as { reason: string } | undefined;
+    }, 5_000, 'auth.failed row');
+    expect(audited.reason).toBe('login code is not valid');
   });
 
   test('the wizard preview says which devices an action reaches, and when it reaches none', async () => {
