@@ -201,5 +201,7 @@ export const scheduleViewSchema = z.object({
   paused: z.boolean(), description: z.string(), nextRunTimes: z.array(z.string()),
   recentRuns: z.array(z.object({ scheduledAt: z.string(), workflowId: z.string() })),
   temporalScheduleId: z.string(), maintenanceWindowText: z.string().nullable(), rebootActionText: z.string(),
+  /** a per-patch schedule's KBs; null: what the policy approves */
+  kbs: z.array(z.string()).nullable().optional(),
 });
 export const scheduleListResponse = z.object({ schedules: z.array(scheduleViewSchema) });

@@ -1,5 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { ScheduleFields } from '../db/schedule-repository';
+import { findPatchRefs } from '../db/approval-repository';
+import { NotFoundError } from '../domain/errors';
 import {
   backfillSchedule, changeSchedule, createSchedule, getSchedule, listScheduleViews, removeSchedule, scheduleRollouts,
   triggerSchedule, type ScheduleDeps,
@@ -10,6 +12,13 @@ import { parse } from './validation';
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
+/** A per-patch schedule names catalog KBs only: a 404 naming the ones no patch has. */
+async function knownKbs(deps: ScheduleDeps, kbs: string[] | null | undefined): Promise<void> {
+  if (!kbs) return;
+  const { unknownKbs } = await findPatchRefs(deps.db, { kbs });
+  if (unknownKbs.length > 0) throw new NotFoundError(unknownKbs.length === 1 ? 'patch' : 'patches', unknownKbs.join(', '));
+}
+
 /** Scan and Automatic Update schedules: stored in Postgres, run by Temporal Schedules. */
 export function createSchedulesApi(deps: ScheduleDeps): Router {
   const router = express.Router();
@@ -17,6 +26,7 @@ export function createSchedulesApi(deps: ScheduleDeps): Router {
 
   router.post('/schedules', asyncRoute(async (req, res) => {
     const body = parse(createScheduleSchema, req.body, 'body');
+    await knownKbs(deps, body.kbs);
     const { scope, ...rest } = body;
     const fields: ScheduleFields = { ...rest, scopeType: scope.scopeType, scopeId: scope.scopeId, paused: false };
     const view = await createSchedule(deps, fields, actorOf(res));
@@ -35,6 +45,7 @@ export function createSchedulesApi(deps: ScheduleDeps): Router {
   router.patch('/schedules/:scheduleId', asyncRoute(async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const { scope, ...rest } = parse(updateScheduleSchema, req.body, 'body');
+    await knownKbs(deps, rest.kbs);
     const patch: Partial<ScheduleFields> = { ...rest, ...(scope ? { scopeType: scope.scopeType, scopeId: scope.scopeId } : {}) };
     res.json(await changeSchedule(deps, scheduleId, patch, actorOf(res)));
   }));

@@ -25,7 +25,7 @@ import {
 import { signCatalogFeed } from '../../domain/catalog-feed';
 import type { ScannedUpdate } from '../../domain/device-protocol';
 import { isFullyPatched } from '../../domain/fleet-summary';
-import { API_KEY, eventually, startHarness, type Harness } from './harness';
+import { API_KEY, eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
 import { chromiumPath, launchBrowser, screenshot } from './dashboard-browser';
 
 jest.setTimeout(180_000);
@@ -287,6 +287,48 @@ browserTest("the wizard approves one patch at one site and installs it now: only
   expect(other).toEqual([]);
 });
 
+browserTest('the wizard makes a per-patch schedule for one site: its run installs only that patch, only there', async () => {
+  await signIn();
+  await page.goto('/wizard');
+  await page.getByLabel('search patches').fill(ROLLUP);
+  await page.getByLabel(`select ${ROLLUP}`).check();
+  await page.getByRole('button', { name: 'Proceed' }).click();
+  await page.locator('input[name=action][value=approve]').check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.selectOption('#w-scope', 'site');
+  await page.selectOption('#w-scope-id', ids.site2);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.locator('input[name=schedule]').nth(2).check();
+  await page.fill('#pp-name', `MSRT Portland ${suffix}`);
+  await page.selectOption('#pp-day', 'sun');
+  await page.fill('#pp-time', '03:30');
+  await screenshot(page, '05-wizard-4-per-patch');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByTestId('reach-device').first().waitFor();
+  expect(await page.getByTestId('reach-device').textContent()).toContain(`NW-SRV-${suffix}-2`);
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByTestId('applied').waitFor();
+  expect(await page.getByTestId('applied').textContent()).toContain(`schedule "MSRT Portland ${suffix}" installs them`);
+  const made = scheduleListResponse.parse((await h.api('GET', '/api/v1/schedules')).body).schedules.find((x) => x.name === `MSRT Portland ${suffix}`)!;
+  expect(made).toMatchObject({ kind: 'automatic_update', scopeType: 'site', scopeId: ids.site2, kbs: [ROLLUP] });
+  try {
+    // Its run now (the Schedules page's Run now), then the rollout's install of that one KB.
+    await page.goto('/schedules');
+    const card = page.getByTestId(`schedule-MSRT Portland ${suffix}`);
+    await card.getByText(`Per-patch: ${ROLLUP}`).waitFor();
+    await card.getByRole('button', { name: 'Run now' }).click();
+    const rollout = await eventually(async () => {
+      const r = rolloutsResponse.parse((await h.api('GET', `/api/v1/schedules/${made.id}/rollouts`)).body).rollouts[0];
+      return r?.finishedAt ? r : undefined;
+    }, 60_000, 'the per-patch rollout');
+    expect(devices.d2.isInstalled(ROLLUP)).toBe(true);
+    await maybeRecordHistory(h.client, rollout.workflowId, 'automaticUpdateWorkflow-per-patch');
+    expect(devices.d2.isInstalled(SECURITY)).toBe(false); // approved by policy, but not this schedule's patch
+  } finally {
+    await h.api('DELETE', `/api/v1/schedules/${made.id}`);
+  }
+});
+
 browserTest("a device page shows its patches and workflows, and links to a Temporal UI history that exists", async () => {
   await signIn();
   await page.goto(`/devices/${ids.d1}`);
@@ -392,6 +434,9 @@ describe('the dashboard routes (no browser)', () => {
       ['GET', '/api/v1/rollouts/progress?workflowId=install/x', undefined, 400, /rollout workflow id/],
       ['GET', `/api/v1/devices/${randomUUID()}/workflows`, undefined, 404, /device/],
       ['POST', '/dashboard/login', { code: 'short' }, 400, /body\.code/],
+      ['POST', '/api/v1/schedules', { name: 'x', kind: 'scan', scope: { scopeType: 'all' }, timing: { kind: 'daily', time: '02:00', timezone: 'UTC' }, kbs: [ROLLUP] }, 400, /body\.kbs: only an automatic_update schedule/],
+      ['POST', '/api/v1/schedules', { name: 'x', kind: 'automatic_update', scope: { scopeType: 'all' }, timing: { kind: 'daily', time: '02:00', timezone: 'UTC' }, kbs: ['KB1234567'] }, 404, /KB1234567/],
+      ['POST', '/api/v1/schedules', { name: 'x', kind: 'automatic_update', scope: { scopeType: 'all' }, timing: { kind: 'daily', time: '02:00', timezone: 'UTC' }, kbs: [] }, 400, /body\.kbs: name at least one KB/],
       ['POST', '/dashboard/login', { code: 'x'.repeat(32) }, 401, /login code is not valid/],
     ];
     for (const [method, url, body, status, message] of cases) {

@@ -83,7 +83,7 @@ export function SchedulesPage(props: { temporal?: DashboardConfig }) {
           <button onClick={() => setOpen(open === s.id ? null : s.id)}>{open === s.id ? 'Hide runs' : 'Runs'}</button>
         </>}>
           <div className="form-grid">
-            <div className="field"><label>Kind</label>{s.kind === 'scan' ? 'Scan' : 'Automatic update'}</div>
+            <div className="field"><label>Kind</label>{s.kind === 'scan' ? 'Scan' : s.kbs ? <span>Per-patch: <strong>{s.kbs.join(', ')}</strong></span> : 'Automatic update'}</div>
             <div className="field"><label>When</label>{s.description}</div>
             <div className="field"><label>Next runs</label>{s.paused ? <span className="muted">paused</span> : s.nextRunTimes.slice(0, 3).map((t) => <span key={t}>{when(t)}</span>)}</div>
             <div className="field"><label>Reboot</label>{s.rebootActionText}{s.maintenanceWindowText && <span className="muted small">{s.maintenanceWindowText}</span>}</div>

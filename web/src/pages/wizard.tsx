@@ -7,6 +7,7 @@ import {
 } from '../../../api/dashboard-schemas';
 import { patchActionsSchema } from '../../../api/policy-schemas';
 import { startInstallSchema } from '../../../api/operator-schemas';
+import { createScheduleSchema } from '../../../api/schedule-schemas';
 import { offeredActions, type WizardAction } from '../../../domain/patch-management';
 import type { PatchStatus } from '../../../domain/patch-status';
 import { getJson, sendJson } from '../api';
@@ -38,6 +39,7 @@ export function WizardPage() {
   const [scopeType, setScopeType] = useState<ScopeType>('site');
   const [scopeId, setScopeId] = useState('');
   const [schedule, setSchedule] = useState<Schedule>('existing');
+  const [perPatch, setPerPatch] = useState({ name: '', time: '02:00', day: '' });
   const [applied, setApplied] = useState<{ message: string; installs: { deviceId: string; deviceName: string; workflowId?: string; error?: string }[] } | null>(null);
 
   const patches = useQuery({ queryKey: ['patches-all'], queryFn: () => getJson('/api/v1/patches', catalogPatchesResponse) });
@@ -76,10 +78,28 @@ export function WizardPage() {
         }
       }
       const verb = ACTIONS.find((a) => a.value === action)!.label;
-      return { message: `${verb} set for ${set.patches} patch(es) on ${scopeType.replace('_', ' ')} ${scopeName()}${schedule === 'now' ? `; ${installs.filter((i) => i.workflowId).length} install(s) started` : ': it applies at the next scheduled run'}`, installs };
+      let when = schedule === 'now' ? `; ${installs.filter((i) => i.workflowId).length} install(s) started` : ': it applies at the next scheduled run';
+      if (schedule === 'per-patch') {
+        // A schedule of its own for these patches: an Automatic Update of only these KBs on this scope.
+        const made = await sendJson('POST', '/api/v1/schedules', perPatchBody(), z.object({ id: z.string(), name: z.string(), nextRunTimes: z.array(z.string()) }).loose());
+        when = `; schedule "${made.name}" installs them${made.nextRunTimes[0] ? ` next at ${new Date(made.nextRunTimes[0]).toLocaleString()}` : ''}`;
+      }
+      return { message: `${verb} set for ${set.patches} patch(es) on ${scopeType.replace('_', ' ')} ${scopeName()}${when}`, installs };
     },
     onSuccess: setApplied,
   });
+
+  function perPatchBody() {
+    const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    const timing = perPatch.day ? { kind: 'weekly', days: [perPatch.day], time: perPatch.time, timezone } : { kind: 'daily', time: perPatch.time, timezone };
+    const kbs = [...new Set(chosen.map((p) => p.kb))];
+    // Checked with the API's own schema before it is sent: a bad time or name is named here.
+    return createScheduleSchema.parse({
+      name: perPatch.name.trim() || `${kbs.join(', ')} · ${scopeName()}`, kind: 'automatic_update',
+      scope: { scopeType, scopeId }, timing, kbs,
+    });
+  }
+  const perPatchAllowed = INSTALLING_ACTIONS.includes(action!) && scopeType !== 'device';
 
   function scopeName(): string {
     if (scopeType === 'device_type') return scopeId;
@@ -88,8 +108,9 @@ export function WizardPage() {
     return devices.data?.devices.find((d) => d.id === scopeId)?.name ?? scopeId;
   }
 
-  const canNext = [selected.size > 0, action !== null && offered.has(action), Boolean(body?.success), schedule !== 'per-patch', false][step];
-  const reset = () => { setStep(0); setSelected(new Set()); setAction(null); setScopeId(''); setSchedule('existing'); setApplied(null); apply.reset(); };
+  const perPatchValid = (() => { try { perPatchBody(); return true; } catch { return false; } })();
+  const canNext = [selected.size > 0, action !== null && offered.has(action), Boolean(body?.success), schedule !== 'per-patch' || (perPatchAllowed && perPatchValid), false][step];
+  const reset = () => { setStep(0); setSelected(new Set()); setAction(null); setScopeId(''); setSchedule('existing'); setPerPatch({ name: '', time: '02:00', day: '' }); setApplied(null); apply.reset(); };
 
   return (
     <>
@@ -146,8 +167,18 @@ export function WizardPage() {
               <span>Use the existing installation schedule<span className="desc">{(schedules.data?.schedules.filter((s) => s.kind === 'automatic_update').map((s) => s.name).join(', ')) || 'No automatic update schedule yet: the action applies to the next install.'}</span></span></label>
             <label className={`${INSTALLING_ACTIONS.includes(action!) ? '' : 'disabled'} ${schedule === 'now' ? 'on' : ''}`}><input type="radio" name="schedule" disabled={!INSTALLING_ACTIONS.includes(action!)} checked={schedule === 'now'} onChange={() => setSchedule('now')} />
               <span>Install now, outside the schedule<span className="desc">{INSTALLING_ACTIONS.includes(action!) ? 'Starts an install of the selected patches on every device reached.' : 'Only for Approve and Reprocess failed.'}</span></span></label>
-            <label className="disabled"><input type="radio" name="schedule" disabled />
-              <span>A specific schedule for these patches<span className="desc">Not available yet: per-patch schedules are not built.</span></span></label>
+            <label className={`${perPatchAllowed ? '' : 'disabled'} ${schedule === 'per-patch' ? 'on' : ''}`}><input type="radio" name="schedule" disabled={!perPatchAllowed} checked={schedule === 'per-patch'} onChange={() => setSchedule('per-patch')} />
+              <span>A specific schedule for these patches<span className="desc">{perPatchAllowed ? 'An Automatic Update of only these patches on this entity, on its own schedule.' : 'For Approve and Reprocess failed on a device type, client or site.'}</span></span></label>
+          </div>
+        )}
+        {step === 3 && schedule === 'per-patch' && (
+          <div className="form-grid">
+            <div className="field"><label htmlFor="pp-name">Schedule name</label><input id="pp-name" value={perPatch.name} placeholder={`${chosen.map((p) => p.kb).join(', ')} · ${scopeName()}`} onChange={(e) => setPerPatch({ ...perPatch, name: e.target.value })} /></div>
+            <div className="field"><label htmlFor="pp-day">Runs</label>
+              <select id="pp-day" value={perPatch.day} onChange={(e) => setPerPatch({ ...perPatch, day: e.target.value })}>
+                <option value="">every day</option>{['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => <option key={d} value={d}>every {d}</option>)}
+              </select></div>
+            <div className="field"><label htmlFor="pp-time">At (local time)</label><input id="pp-time" type="time" value={perPatch.time} onChange={(e) => setPerPatch({ ...perPatch, time: e.target.value })} /></div>
           </div>
         )}
         {step === 4 && (
@@ -163,7 +194,7 @@ export function WizardPage() {
               </div>
             ) : preview.isPending ? <Loading /> : preview.error ? <ErrorBox error={preview.error} /> : (
               <div data-testid="preview">
-                <p className="reach">{ACTIONS.find((a) => a.value === action)?.label} · {scopeType.replace('_', ' ')} <strong>{scopeName()}</strong> · {schedule === 'now' ? 'install now' : 'existing schedule'}</p>
+                <p className="reach">{ACTIONS.find((a) => a.value === action)?.label} · {scopeType.replace('_', ' ')} <strong>{scopeName()}</strong> · {schedule === 'now' ? 'install now' : schedule === 'per-patch' ? `its own schedule (${perPatch.day ? `every ${perPatch.day}` : 'every day'} at ${perPatch.time})` : 'existing schedule'}</p>
                 <div className={preview.data.deviceCount === 0 ? 'warning' : 'notice'} data-testid="reach">
                   Reaches <strong data-testid="reach-count">{preview.data.deviceCount}</strong> device(s). {preview.data.message}
                 </div>
