@@ -173,7 +173,12 @@ export type InstallViewResponse = z.infer<typeof installViewResponse>;
 /** GET /devices/:id/initial-update */
 export const initialUpdateViewResponse = z.object({
   workflowId: z.string(), status: z.string(), startedAt: z.string(), closedAt: iso,
-  progress: z.object({}).loose().nullable(), failure: z.string().nullable(),
+  progress: z.object({
+    cycle: z.number(), step: z.string(), currentGroup: z.string().optional(), remaining: z.array(z.string()), installed: z.array(z.string()),
+    failed: z.array(z.object({ kb: z.string() }).loose()), reboots: z.number(),
+  }).loose().nullable(),
+  failure: z.string().nullable(),
+  device: z.object({ online: z.boolean(), waitingForDeviceSince: iso }).loose(),
 }).loose();
 
 const tally = z.object({

@@ -351,6 +351,16 @@ browserTest("a device page shows its patches and workflows, and links to a Tempo
   const described = (await res.json()) as { workflowExecutionInfo?: { execution?: { workflowId?: string } } };
   expect(described.workflowExecutionInfo?.execution?.workflowId).toBe(workflowId);
   expect((await h.client.workflow.getHandle(workflowId!, runId).describe()).runId).toBe(runId);
+  // Install now on the other server: its install shows up, completes, and its patch turns Installed.
+  await page.goto(`/devices/${ids.d2}`);
+  await page.getByTestId(`patch-${SECURITY}`).waitFor();
+  await page.getByRole('button', { name: 'Install now' }).click();
+  const started = (await page.getByTestId('notice').textContent())!.replace(/^Started /, '');
+  expect(started).toMatch(new RegExp(`^install/${ids.d2}/`));
+  await h.client.workflow.getHandle(started).result();
+  await eventually(async () => ((await page.getByTestId(`patch-${SECURITY}`).getByTestId('status').textContent()) === 'Installed' ? true : undefined), 15_000, 'SECURITY Installed on d2');
+  await page.getByTestId('workflow-row').filter({ hasText: started }).filter({ hasText: 'completed' }).waitFor({ timeout: 20_000 });
+
   const tab = await context.newPage();
   await tab.goto(href);
   await tab.waitForLoadState('networkidle').catch(() => undefined);
@@ -373,6 +383,19 @@ browserTest('the report form downloads a Patch Overview CSV that parses, with a 
   expect(text).toContain(`NW-SRV-${suffix}-1`);
   expect(text).not.toContain(`FB-SRV-${suffix}-1`);
   expect(text).toContain(ROLLUP);
+
+  // "CSV - Offline Mode": written in the background, then listed with its state and a download link.
+  await page.selectOption('#r-format', 'csv-offline');
+  await page.getByRole('button', { name: 'Start offline report' }).click();
+  const row = page.getByTestId('report-row').first();
+  await row.getByRole('button', { name: 'Download CSV' }).waitFor({ timeout: 30_000 });
+  expect(await row.textContent()).toContain('done');
+  await screenshot(page, '08-reports-offline');
+  const [offline] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Download CSV' }).click()]);
+  const offlineFile = path.join(h.scratch, 'offline-report.csv');
+  await offline.saveAs(offlineFile);
+  const offlineRows = parseCsv(fs.readFileSync(offlineFile, 'utf8'), { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
+  expect(offlineRows.length).toBe(rows.length);
 });
 
 browserTest('the schedules page pauses, resumes and runs a schedule, and shows its rollout\'s tally', async () => {
@@ -454,8 +477,16 @@ describe('the dashboard routes (no browser)', () => {
 
   test('the wizard preview says which devices an action reaches, and when it reaches none', async () => {
     const preview = async (body: unknown) => patchManagementPreviewResponse.parse((await h.api('POST', '/api/v1/patch-management/preview', body)).body);
+    // Approve reaches the client's devices where the patch is Missing, Pending or Failed: as their patch lists say.
     const client = await preview({ scopeType: 'client', scopeId: ids.clientA, kbs: [SECURITY], action: 'approve' });
-    expect(client.devices.map((d) => d.deviceId).sort()).toEqual([ids.d1, ids.d2].sort());
+    const expected: string[] = [];
+    for (const d of [ids.d1, ids.d2]) {
+      const { patches } = devicePatchesResponse.parse((await h.api('GET', `/api/v1/devices/${d}/patches`)).body);
+      if (['missing', 'pending', 'failed'].includes(patches.find((p) => p.kb === SECURITY)!.status)) expected.push(d);
+    }
+    expect(expected.length).toBeGreaterThan(0);
+    expect(client.devices.map((d) => d.deviceId).sort()).toEqual(expected.sort());
+    expect(client.unaffected).toBe(2 - expected.length);
     const failed = await preview({ scopeType: 'client', scopeId: ids.clientB, kbs: [SECURITY], action: 'reprocess_failed' });
     expect(failed.devices.map((d) => d.deviceId)).toEqual([ids.dW]);
     expect(failed.unaffected).toBe(1);

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import {
-  deviceApprovalsResponse, devicePatchesResponse, deviceSchema, deviceWorkflowsResponse, installViewResponse, startedResponse,
+  deviceApprovalsResponse, devicePatchesResponse, deviceSchema, deviceWorkflowsResponse, initialUpdateViewResponse, installViewResponse, startedResponse,
   type DashboardConfig, type DeviceWorkflow,
 } from '../../../api/dashboard-schemas';
 import { interpretExitCode } from '../../../domain/exit-codes';
@@ -17,7 +17,11 @@ function countBy(statuses: string[]): Record<string, number> {
   return out;
 }
 
-const OPERATION_LABEL: Record<string, string> = { install: 'Install', scan: 'Scan', 'initial-update': 'Initial Update' };
+const OPERATION_LABEL: Record<string, string> = {
+  install: 'Install', scan: 'Scan', 'initial-update': 'Initial Update', 'automatic-update': 'Automatic Update', trust_keys: 'Command keys',
+};
+/** Every install of the device (asked for, an Automatic Update's, an Initial Update's) has an install/ id. */
+const isInstall = (w: DeviceWorkflow) => w.workflowId.startsWith('install/');
 
 /** install/<deviceId>/<key> → <key>: the install routes take the key. */
 const installKeyOf = (workflowId: string) => workflowId.split('/')[2];
@@ -52,6 +56,29 @@ function LiveInstall(props: { deviceId: string; workflow: DeviceWorkflow }) {
   );
 }
 
+/** A running Initial Update: its cycle, step and group, and what is left (polled while it runs). */
+function LiveInitialUpdate(props: { deviceId: string }) {
+  const view = useQuery({
+    queryKey: ['initial-update', props.deviceId],
+    queryFn: () => getJson(`/api/v1/devices/${props.deviceId}/initial-update`, initialUpdateViewResponse),
+    refetchInterval: (q) => (q.state.data?.status === 'RUNNING' ? 1_500 : false),
+  });
+  const p = view.data?.progress;
+  if (!view.data || !p) return null;
+  return (
+    <div className="live" data-testid="live-initial-update">
+      <div className="live-head"><strong>Initial Update running · cycle {p.cycle} · {p.step}{p.currentGroup ? ` (${p.currentGroup})` : ''}</strong>
+        <span className="muted small">{view.data.device.online ? 'device online' : `waiting for the device since ${ago(view.data.device.waitingForDeviceSince)}`}</span></div>
+      <div className="kpis small-kpis">
+        <div className="kpi"><span className="kpi-value">{p.installed.length}</span><span className="kpi-label">installed</span></div>
+        <div className="kpi"><span className="kpi-value">{p.remaining.length}</span><span className="kpi-label">remaining</span></div>
+        <div className="kpi"><span className="kpi-value">{p.failed.length}</span><span className="kpi-label">failed at least once</span></div>
+        <div className="kpi"><span className="kpi-value">{p.reboots}</span><span className="kpi-label">reboots</span></div>
+      </div>
+    </div>
+  );
+}
+
 export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig }) {
   const id = props.deviceId;
   const qc = useQueryClient();
@@ -71,9 +98,11 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
       if (what === 'scan') return sendJson('POST', `/api/v1/devices/${id}/scans`, {}, startedResponse);
       if (what === 'install') return sendJson('POST', `/api/v1/devices/${id}/installs`, {}, startedResponse);
       if (what === 'initial-update') return sendJson('POST', `/api/v1/devices/${id}/initial-update`, {}, startedResponse);
-      const running = workflows.data?.workflows.find((w) => w.status === 'RUNNING' && (w.operation === 'install' || w.operation === 'initial-update'));
+      // An Initial Update first: cancelling it also ends the install it is running.
+      const all = workflows.data?.workflows.filter((w) => w.status === 'RUNNING') ?? [];
+      const running = all.find((w) => w.operation === 'initial-update') ?? all.find(isInstall);
       if (!running) throw new Error('nothing to cancel: no install or Initial Update is running on this device');
-      const path = running.operation === 'install' ? `/api/v1/devices/${id}/installs/${installKeyOf(running.workflowId)}/cancel` : `/api/v1/devices/${id}/initial-update/cancel`;
+      const path = running.operation === 'initial-update' ? `/api/v1/devices/${id}/initial-update/cancel` : `/api/v1/devices/${id}/installs/${installKeyOf(running.workflowId)}/cancel`;
       await sendJson('POST', path, { reason: 'cancelled from the dashboard' }, startedResponse.partial().loose());
       return { workflowId: running.workflowId, location: '' };
     },
@@ -85,8 +114,8 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
   const d = device.data;
   const reasons = new Map(approvals.data?.patches.map((p) => [p.updateId, p]) ?? []);
   const running = workflows.data?.workflows.filter((w) => w.status === 'RUNNING') ?? [];
-  const runningInstall = running.find((w) => w.operation === 'install');
-  const busy = running.some((w) => w.operation === 'install' || w.operation === 'initial-update');
+  const runningInstall = running.find(isInstall);
+  const busy = running.some((w) => isInstall(w) || w.operation === 'initial-update');
   return (
     <>
       <PageHead
@@ -102,6 +131,10 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
       <ErrorBox error={act.error} />
       {notice && <div className="notice" data-testid="notice">{notice}</div>}
       {runningInstall && <LiveInstall deviceId={id} workflow={runningInstall} />}
+      {running.some((w) => w.operation === 'initial-update') && <LiveInitialUpdate deviceId={id} />}
+      {running.filter((w) => w.operation === 'scan').map((w) => (
+        <div key={w.runId} className="live" data-testid="live-scan"><div className="live-head"><strong>Scan running</strong><span className="muted small">{w.workflowId} · started {ago(w.startTime)}</span></div></div>
+      ))}
       <Card title="Patches" testId="device-patches" actions={patches.data && (
         <div className="chips">
           <button className={statusFilter === null ? 'chip on' : 'chip'} onClick={() => setStatusFilter(null)}>All {patches.data.patches.length}</button>
