@@ -76,7 +76,7 @@ export type PatchManagementPreview = z.infer<typeof patchManagementPreviewRespon
 export const deviceWorkflowsResponse = z.object({
   workflows: z.array(z.object({
     workflowId: z.string(), runId: z.string(), type: z.string(), operation: z.string().nullable(), status: z.string(),
-    startTime: z.string(), closeTime: iso, summary: z.string().nullable(),
+    startTime: z.string(), closeTime: iso,
     /** the run's history in the Temporal Web UI (null when TEMPORAL_UI_URL is not set) */
     temporalUrl: z.string().nullable(),
   })),

@@ -58,6 +58,9 @@ export function createDashboardSite(deps: { db: Db; webDir?: string; apiKey: str
   const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
     (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
+  // The page's links open the Temporal UI in other tabs: they learn nothing of where they came from.
+  router.use((_req, res, next) => { res.set({ 'Referrer-Policy': 'no-referrer', 'X-Content-Type-Options': 'nosniff' }); next(); });
+
   router.post('/dashboard/login', asyncRoute(async (req, res) => {
     const { code } = parse(loginCodeSchema, req.body, 'body');
     if (!deps.loginCodes?.redeem(code)) {

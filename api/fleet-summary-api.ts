@@ -128,7 +128,6 @@ export function createFleetSummaryApi(deps: FleetSummaryDeps): Router {
         workflowId: w.workflowId, runId: w.runId, type: w.type, status: w.status.name,
         operation: w.typedSearchAttributes.get(OperationAttr) ?? null,
         startTime: w.startTime.toISOString(), closeTime: w.closeTime?.toISOString() ?? null,
-        summary: null,
         temporalUrl: temporalHistoryUrl(deps.temporalUiUrl, namespace, w.workflowId, w.runId),
       });
       if (workflows.length >= 50) break;

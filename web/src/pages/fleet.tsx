@@ -42,9 +42,9 @@ export function FleetPage() {
       <PageHead title="Fleet" subtitle={<>{t.devices} devices across {f.clients.length} clients · updated {ago(f.generatedAt)}</>} />
       <div className="kpis">
         <Kpi testId="kpi-compliance" label="Fleet compliance" value={`${t.compliancePercent.toFixed(1)}%`} to={listUrl('not-fully-patched')} tone={t.compliancePercent >= 95 ? 'good' : 'bad'} hint={`${t.fullyPatched} of ${t.devices} fully patched`} />
-        <Kpi testId="kpi-missing-critical" label="Missing critical updates" value={t.missingCritical} to={listUrl('missing-critical')} tone={t.missingCritical ? 'bad' : 'good'} />
-        <Kpi testId="kpi-missing-security" label="Missing security updates" value={t.missingSecurity} to={listUrl('missing-security')} tone={t.missingSecurity ? 'bad' : 'good'} />
-        <Kpi testId="kpi-failed" label="Failed installs" value={t.failed} to={listUrl('failed')} tone={t.failed ? 'bad' : 'good'} />
+        <Kpi testId="kpi-missing-critical" label="Missing critical updates" value={t.missingCritical} to={listUrl('missing-critical')} tone={t.missingCritical ? 'bad' : 'good'} hint={`on ${f.devices.filter((d) => d.missingCritical > 0).length} devices`} />
+        <Kpi testId="kpi-missing-security" label="Missing security updates" value={t.missingSecurity} to={listUrl('missing-security')} tone={t.missingSecurity ? 'bad' : 'good'} hint={`on ${f.devices.filter((d) => d.missingSecurity > 0).length} devices`} />
+        <Kpi testId="kpi-failed" label="Failed installs" value={t.failed} to={listUrl('failed')} tone={t.failed ? 'bad' : 'good'} hint="device × patch, retries exhausted" />
         <Kpi testId="kpi-reboot-required" label="Reboot required" value={t.rebootRequired} to={listUrl('reboot-required')} tone={t.rebootRequired ? 'warn' : 'good'} />
         <Kpi testId="kpi-stale-scan" label="Scan older than 7 days" value={t.staleScan} to={listUrl('stale-scan')} tone={t.staleScan ? 'warn' : 'good'} />
         <Kpi testId="kpi-offline" label="Offline" value={t.offline} to={listUrl('offline')} tone={t.offline ? 'warn' : 'good'} hint={`no check-in for ${Math.round(f.offlineAfterSeconds / 60)} min`} />

@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { loginCodeResponse } from '../../../api/dashboard-schemas';
-import { dashboardConfigResponse } from '../../../api/dashboard-schemas';
+import { dashboardConfigResponse, loginCodeResponse } from '../../../api/dashboard-schemas';
 import { getJson, sendJson, session } from '../api';
 
 /** Reads `#login=<code>` (the link npm start prints), drops it from the URL, trades it for the key. */
