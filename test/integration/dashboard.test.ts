@@ -46,7 +46,7 @@ let page: Page;
 const loginCodes = new LoginCodes();
 const suffix = randomUUID().slice(0, 6);
 const names = { clientA: `Northwind ${suffix}`, clientB: `Fabrikam ${suffix}` };
-const ids = { clientA: '', clientB: '', site1: '', site2: '', siteB: '', d1: '', d2: '', dB: '', dW: '' };
+const ids = { clientA: '', clientB: '', site1: '', site2: '', siteB: '', d1: '', d2: '', dB: '', dC: '', dW: '' };
 const devices: Record<string, SimulatedWindowsDevice> = {};
 
 beforeAll(async () => {
@@ -65,11 +65,14 @@ beforeAll(async () => {
     ['d1', ids.site1, `NW-SRV-${suffix}-1`, [SECURITY, CRITICAL, ROLLUP]],
     ['d2', ids.site2, `NW-SRV-${suffix}-2`, [SECURITY, ROLLUP]],
     ['dB', ids.siteB, `FB-SRV-${suffix}-1`, []],
+    ['dC', ids.siteB, `FB-SRV-${suffix}-2`, [SECURITY, CRITICAL]],
   ] as const) {
     const created = await h.api('POST', '/api/v1/devices', { siteId: site, name, deviceType: 'server' });
     ids[key] = created.body.device.id;
     devices[key] = new SimulatedWindowsDevice({
       id: name.toLowerCase(), name, os: 'server2022', sandboxDir: fs.mkdtempSync(path.join(h.scratch, `${name}-`)), missingKbs: [...missing], rebootDurationMs: 500,
+      // a slow installer on one server, so that its install can be watched and cancelled from its page
+      ...(key === 'dC' ? { executeDurationMs: 4_000 } : {}),
     });
     members.push({ device: devices[key], enrollmentToken: created.body.enrollmentToken });
   }
@@ -368,6 +371,24 @@ browserTest("a device page shows its patches and workflows, and links to a Tempo
   await tab.close();
 });
 
+browserTest("a device page shows a running install's progress live, and Cancel stops it", async () => {
+  await signIn();
+  await page.goto(`/devices/${ids.dC}`);
+  await page.getByTestId(`patch-${SECURITY}`).waitFor();
+  await page.getByRole('button', { name: 'Install now' }).click();
+  const started = (await page.getByTestId('notice').textContent())!.replace(/^Started /, '');
+  await page.getByTestId('live-progress').waitFor({ timeout: 20_000 });
+  await page.getByTestId('live-progress').locator('.steps li.current', { hasText: 'execute' }).waitFor({ timeout: 20_000 });
+  await screenshot(page, '06-device-live-install');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByText(`Cancel requested for ${started}`).waitFor();
+  const result = (await h.client.workflow.getHandle(started).result()) as { outcome: string };
+  expect(result.outcome).toBe('cancelled');
+  await page.getByTestId('workflow-row').filter({ hasText: started }).filter({ hasText: 'completed' }).waitFor({ timeout: 20_000 });
+  // It stopped where it was: the install did not go on to install both patches.
+  expect(devices.dC.isInstalled(CRITICAL) && devices.dC.isInstalled(SECURITY)).toBe(false);
+});
+
 browserTest('the report form downloads a Patch Overview CSV that parses, with a row per device and patch', async () => {
   await signIn();
   await page.goto('/reports');
@@ -489,7 +510,7 @@ describe('the dashboard routes (no browser)', () => {
     expect(client.unaffected).toBe(2 - expected.length);
     const failed = await preview({ scopeType: 'client', scopeId: ids.clientB, kbs: [SECURITY], action: 'reprocess_failed' });
     expect(failed.devices.map((d) => d.deviceId)).toEqual([ids.dW]);
-    expect(failed.unaffected).toBe(1);
+    expect(failed.unaffected).toBe(2); // the other two servers: installed on one, missing on the other
     const none = await preview({ scopeType: 'device', scopeId: ids.dB, kbs: [SECURITY], action: 'approve' });
     expect(none).toMatchObject({ deviceCount: 0, devices: [] });
     expect(none.message).toMatch(/reaches no device/);
