@@ -240,6 +240,16 @@ browserTest('bulk-approving three patches on the Approvals page changes their st
   }
   const api = (await h.api('GET', `/api/v1/patches?name=${encodeURIComponent(`Dashboard bulk ${suffix}`)}`)).body.patches as { kb: string; approval: string }[];
   expect(api.map((p) => p.approval)).toEqual(['approved', 'approved', 'approved']);
+  // The policy summary: a click on a default changes it (Pending Approval → Approved for 'Updates').
+  const policyId = policiesResponse.parse((await h.api('GET', '/api/v1/policies')).body).policies.find((p) => p.name === `Dashboard servers ${suffix}`)!.id;
+  await page.getByLabel('policy', { exact: true }).selectOption(policyId);
+  const updatesRow = page.getByTestId('summary-Updates');
+  await updatesRow.waitFor();
+  expect(await updatesRow.locator('td').last().textContent()).toContain('Pending Approval');
+  await updatesRow.locator('td').last().click();
+  await eventually(async () => ((await updatesRow.locator('td').last().textContent())?.includes('Approved') ? true : undefined), 10_000, 'the default shown Approved');
+  const summary = policySummaryResponse.parse((await h.api('GET', `/api/v1/policies/${policyId}/summary?groupBy=classification`)).body);
+  expect(summary.rows.find((r) => r.key === 'Updates')?.defaultStatus).toBe('approved');
   await page.fill('#f-name', '');
   await page.getByTestId('policy-summary').scrollIntoViewIfNeeded();
   await screenshot(page, '04-approvals');
