@@ -288,9 +288,12 @@ browserTest("the wizard approves one patch at one site and installs it now: only
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.getByTestId('applied').waitFor();
   expect(await page.getByTestId('applied').textContent()).toMatch(/1 install\(s\) started/);
-  await screenshot(page, '05-wizard-6-applied');
   const workflowId = (await page.getByTestId('applied').locator('td.mono').first().textContent())!;
   await h.client.workflow.getHandle(workflowId).result();
+  // The wizard watches it install: the outcome and the patch's status show where it was applied.
+  await page.getByTestId('install-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
+  expect(await page.getByTestId('install-status').textContent()).toContain(`${ROLLUP} Installed`);
+  await screenshot(page, '05-wizard-6-applied');
   expect(devices.d1.isInstalled(ROLLUP)).toBe(true);
   expect(devices.d2.isInstalled(ROLLUP)).toBe(false);
   // The action itself was set for that site only, in the audit log too.

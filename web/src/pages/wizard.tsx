@@ -2,7 +2,7 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { z } from 'zod';
 import {
-  catalogPatchesResponse, clientsResponse, devicesResponse, patchManagementPreviewResponse, schedulesResponse, sitesResponse, startedResponse,
+  catalogPatchesResponse, clientsResponse, devicesResponse, installViewResponse, patchManagementPreviewResponse, schedulesResponse, sitesResponse, startedResponse,
   type PatchManagementPreview,
 } from '../../../api/dashboard-schemas';
 import { patchActionsSchema } from '../../../api/policy-schemas';
@@ -30,6 +30,25 @@ type ScopeType = 'device_type' | 'client' | 'site' | 'device';
 type Schedule = 'existing' | 'now' | 'per-patch';
 const INSTALLING_ACTIONS: WizardAction[] = ['approve', 'reprocess_failed'];
 const actionAnswer = z.object({ action: z.string(), patches: z.number(), changed: z.number() }).loose();
+
+/** One install the wizard started, watched until it ends: its step while it runs, then its outcome. */
+function InstallStatus(props: { deviceId: string; workflowId: string }) {
+  const key = props.workflowId.split('/')[2];
+  const view = useQuery({
+    queryKey: ['install', props.workflowId],
+    queryFn: () => getJson(`/api/v1/devices/${props.deviceId}/installs/${key}`, installViewResponse),
+    refetchInterval: (q) => (!q.state.data || q.state.data.status === 'RUNNING' ? 1_000 : false),
+  });
+  const v = view.data;
+  if (!v) return <span className="muted small">starting…</span>;
+  if (v.status === 'RUNNING') return <span className="wf wf-running" data-testid="install-status">running · {v.progress?.step ?? '…'}</span>;
+  const outcome = v.result?.outcome ?? v.status.toLowerCase();
+  return (
+    <span data-testid="install-status" className={`wf ${outcome === 'succeeded' ? 'wf-completed' : 'wf-failed'}`}>
+      {outcome.replace('_', ' ')}{v.result?.patches.map((p) => <span key={p.updateId} className="devsum"> <strong>{p.kb}</strong> <Badge status={p.status} /></span>)}
+    </span>
+  );
+}
 
 export function WizardPage() {
   const [step, setStep] = useState(0);
@@ -187,8 +206,12 @@ export function WizardPage() {
               <div data-testid="applied">
                 <div className="notice">{applied.message}</div>
                 {applied.installs.length > 0 && (
-                  <table className="grid"><thead><tr><th>Device</th><th>Install</th></tr></thead><tbody>
-                    {applied.installs.map((i) => <tr key={i.deviceId}><td><Link to={`/devices/${i.deviceId}`}>{i.deviceName}</Link></td><td className="mono small">{i.workflowId ?? <span className="error">{i.error}</span>}</td></tr>)}
+                  <table className="grid"><thead><tr><th>Device</th><th>Install</th><th>Status</th></tr></thead><tbody>
+                    {applied.installs.map((i) => (
+                      <tr key={i.deviceId} data-testid="applied-install"><td><Link to={`/devices/${i.deviceId}`}>{i.deviceName}</Link></td>
+                        <td className="mono small">{i.workflowId ?? <span className="error">{i.error}</span>}</td>
+                        <td>{i.workflowId && <InstallStatus deviceId={i.deviceId} workflowId={i.workflowId} />}</td></tr>
+                    ))}
                   </tbody></table>
                 )}
               </div>
