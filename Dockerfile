@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Patchflow: one image for the API/agent gateway (default command) and the worker
 # (docker-compose.yml runs it with `node --import tsx worker/main.ts`).
-# No build step: tsx runs the TypeScript sources as they are.
+# No build step for the server: tsx runs the TypeScript sources as they are (the dashboard is bundled below).
 ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE}
 
@@ -24,6 +24,10 @@ RUN npm ci --omit=dev \
 # The sources stay owned by root and read-only to the process: nothing writes under /app at run
 # time (tsx caches in /tmp, the workflow bundle is built in memory, logs go to stdout).
 COPY . .
+
+# The operators' dashboard (web/src) is bundled once at build time into web/dist, which the API
+# serves at / (esbuild and React are runtime dependencies for exactly this step).
+RUN node tools/build-web.js --force
 
 # Offline reports are the one thing written at run time: the worker writes them, the API serves
 # them, from a volume docker-compose.yml mounts on both (a new named volume takes this owner).

@@ -6,11 +6,12 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'cli/bin.js', 'tools/setup.js', 'jest.config.js'] },
+  { ignores: ['node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'cli/bin.js', 'tools/setup.js', 'tools/build-web.js', 'jest.config.js', 'web/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    // web/src (the dashboard, .tsx) is typed by web/tsconfig.json: the project service finds it.
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

@@ -33,6 +33,8 @@ import { createWhatIfApi } from './what-if-api';
 import type { AlertsConfig } from './alert-service';
 import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
+import { createDashboardConfigApi, createDashboardSite, type LoginCodes } from './dashboard';
+import { createFleetSummaryApi } from './fleet-summary-api';
 
 export interface AppDeps {
   db: Db;
@@ -67,6 +69,19 @@ export interface AppDeps {
   recovery?: RecoveryOptions;
   /** alert evaluation interval and webhook retry policy (README "Alerts") */
   alerts?: AlertsConfig;
+  /** the operators' web dashboard at / (README "Dashboard") */
+  dashboard?: DashboardOptions;
+}
+
+export interface DashboardOptions {
+  /** the Temporal Web UI's base URL (TEMPORAL_UI_URL), for links to workflow histories; absent: no links */
+  temporalUiUrl?: string;
+  /** the built bundle (default web/dist) */
+  webDir?: string;
+  /** one-time codes for the login link `npm start` prints */
+  loginCodes?: LoginCodes;
+  /** a device that has not polled for this long shows as offline (default 300 s) */
+  offlineAfterSeconds?: number;
 }
 
 export interface RecoveryOptions {
@@ -99,6 +114,8 @@ export function operatorRouters(deps: AppDeps, metrics: Metrics): Router[] {
     createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
     createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps), createApprovalRequestsApi(deps),
     createAlertsApi(deps), createWhatIfApi(deps),
+    createFleetSummaryApi({ ...deps, ...deps.dashboard }),
+    createDashboardConfigApi({ temporalUiUrl: deps.dashboard?.temporalUiUrl, namespace: deps.client?.options.namespace }),
   ];
 }
 
@@ -114,7 +131,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     authFailureLimiter({ ...deps, door: 'operators' }, deps.authFailureLimits),
     auditAuthFailures({ ...deps, door: 'operators' }),
   ];
-  app.use(['/api/v1', '/metrics'], ...operatorsDoor);
+  app.use(['/api/v1', '/metrics', '/dashboard/login'], ...operatorsDoor);
   app.use('/agent/v1', authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits), auditAuthFailures({ ...deps, door: 'agents' }));
   // Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each route's
   // role and tenant come from api/route-roles.ts.
@@ -128,6 +145,7 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   });
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
   app.use('/api/v1', authenticated, ...operatorRouters(deps, metrics));
+  app.use(createDashboardSite({ db: deps.db, apiKey: deps.apiKey, ...deps.dashboard }));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

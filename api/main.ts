@@ -34,7 +34,8 @@ async function main(): Promise<void> {
       twoPersonRule: { deviceThreshold: config.TWO_PERSON_DEVICE_THRESHOLD, requestTtlSeconds: Math.round(config.APPROVAL_REQUEST_TTL_HOURS * 3600) }, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config),
       enrollment: { tokenTtlSeconds: config.ENROLLMENT_TOKEN_TTL_HOURS > 0 ? config.ENROLLMENT_TOKEN_TTL_HOURS * 3600 : undefined, retryWindowSeconds: config.ENROLLMENT_RETRY_WINDOW_SECONDS },
       recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 },
-      alerts: alertsConfigOf(config) },
+      alerts: alertsConfigOf(config),
+      dashboard: { temporalUiUrl: config.TEMPORAL_UI_URL } },
     { port: config.PORT, host: '0.0.0.0', tls },
   );
   log.info({ url: server.url, tls: Boolean(tls) }, 'API and agent gateway listening');

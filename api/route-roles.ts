@@ -140,6 +140,15 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { method: 'GET', path: '/alerts/dead-letters', role: V, tenant: T.AllClients },
   { method: 'POST', path: '/alerts/dead-letters/:deliveryId/retry', role: A, tenant: T.AllClients },
 
+  // ---- the dashboard's read models (api/fleet-summary-api.ts, api/dashboard.ts): lists and figures
+  // are filtered to the key's clients by their handlers
+  { method: 'GET', path: '/fleet/summary', role: V, tenant: T.Listed },
+  { method: 'GET', path: '/fleet/patch-status-counts', role: V, tenant: T.AllClients },
+  { method: 'POST', path: '/patch-management/preview', role: V, tenant: T.Body },
+  { method: 'GET', path: '/rollouts/progress', role: V, tenant: T.AllClients },
+  { method: 'GET', path: '/devices/:deviceId/workflows', role: V, tenant: T.Device, param: 'deviceId' },
+  { method: 'GET', path: '/dashboard/config', role: V, tenant: T.Global },
+
   // ---- what-if (api/what-if-api.ts): a read, but over every schedule's devices
   { method: 'POST', path: '/what-if', role: V, tenant: T.AllClients },
 

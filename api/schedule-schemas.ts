@@ -20,6 +20,10 @@ const scope = z.discriminatedUnion('scopeType', [
   z.object({ scopeType: z.literal('device_type'), scopeId: z.enum(['server', 'workstation']) }).strict(),
 ]);
 
+/** A per-patch schedule's KBs ("kb890830" and "890830" are KB890830). */
+const kbs = z.array(z.string().trim().regex(/^(KB)?\d{4,8}$/i, 'must look like KB5034441').transform((k) => k.toUpperCase().replace(/^(\d)/, 'KB$1')))
+  .min(1, 'name at least one KB').max(100).transform((list) => [...new Set(list)]);
+
 const fields = {
   name: z.string().trim().min(1).max(200),
   kind: z.enum(['scan', 'automatic_update']),
@@ -41,7 +45,11 @@ export const createScheduleSchema = z.object({
   missedRun: fields.missedRun.default('skip'),
   missedRunReboot: fields.missedRunReboot.default(true),
   maxConcurrentDevices: fields.maxConcurrentDevices.default(200),
-}).strict();
+  /** a per-patch schedule: install only these KBs at each run (automatic_update only); absent: what policy approves */
+  kbs: kbs.optional(),
+}).strict().superRefine((v, ctx) => {
+  if (v.kbs && v.kind !== 'automatic_update') ctx.addIssue({ code: 'custom', path: ['kbs'], message: 'only an automatic_update schedule installs patches' });
+}).transform(({ kbs: list, ...rest }) => ({ ...rest, kbs: list ?? null }));
 
 export const updateScheduleSchema = z.object({
   name: fields.name.optional(),
@@ -53,6 +61,8 @@ export const updateScheduleSchema = z.object({
   missedRun: fields.missedRun.optional(),
   missedRunReboot: fields.missedRunReboot.optional(),
   maxConcurrentDevices: fields.maxConcurrentDevices.optional(),
+  /** null: back to every patch the policy approves */
+  kbs: kbs.nullable().optional(),
 }).strict();
 
 export const scheduleIdParam = z.object({ scheduleId: z.string().uuid('must be a UUID') });

@@ -53,6 +53,7 @@ export function rolloutInputOf(s: ScheduleRow, deps: Pick<ScheduleDeps, 'install
     offlineAfterSeconds: deps.rolloutOfflineAfterSeconds ?? s.distributionWindowMinutes * 60 + ROLLOUT_DEFAULTS.offlineGraceSeconds,
     devicesPerRun: Math.max(ROLLOUT_DEFAULTS.devicesPerRun, s.maxConcurrentDevices),
     failureCap: ROLLOUT_DEFAULTS.failureCap,
+    ...(s.kbs ? { kbs: s.kbs } : {}),
   };
 }
 
@@ -184,6 +185,7 @@ export async function listScheduleViews(deps: ScheduleDeps): Promise<ScheduleVie
 export async function changeSchedule(deps: ScheduleDeps, id: string, patch: Partial<ScheduleFields>, actor: string, action = 'schedule.updated'): Promise<ScheduleView> {
   const current = await findSchedule(deps.db, id);
   if (!current) throw new NotFoundError('schedule', id);
+  if (patch.kbs && current.kind !== 'automatic_update') throw new UnprocessableError('only an automatic_update schedule installs patches: a scan schedule takes no kbs', 'kbs');
   const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = current;
   const row = (await updateSchedule(deps.db, id, { ...fields, ...patch }))!;
   await pushToTemporal(deps, row);

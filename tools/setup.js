@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Brings a fresh clone to a runnable state before `npm start`, `npm test` and `npm run bench`:
 //   1. npm packages (`npm install` of the locked versions) when node_modules is missing or older than package-lock.json;
-//   2. the pinned Temporal tools (tools/requirements.txt) into the project-local venv .tools/venv.
+//   2. the pinned Temporal tools (tools/requirements.txt) into the project-local venv .tools/venv;
+//   3. the operators' dashboard bundle (tools/build-web.js: web/src into web/dist), when its sources changed;
+//   4. with --browser (.ci/run): Debian's Chromium for the dashboard's browser tests, when missing.
 // Plain Node with no dependencies, because it runs before any package is installed.
 // Each step is skipped when a stamp file says it is already done for the current pins.
 'use strict';
@@ -66,10 +68,31 @@ function ensureTemporalTools() {
   fs.writeFileSync(stamp, want);
 }
 
-try {
+/**
+ * The browser tests drive Debian's Chromium (the browser downloads of playwright cannot work in
+ * CI here). Installed when missing and we are root; otherwise a clear message, and the tests skip.
+ */
+function ensureChromium() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
+  if (candidates.some((c) => fs.existsSync(c))) return;
+  if (process.platform !== 'linux' || typeof process.getuid !== 'function' || process.getuid() !== 0 || !fs.existsSync('/usr/bin/apt-get')) {
+    say('no Chromium found (CHROMIUM_PATH, /usr/bin/chromium): the dashboard browser tests will be skipped; install it with `apt-get install -y chromium`');
+    return;
+  }
+  try {
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch (err) {
+    say(`could not install Chromium (${err.message}): the dashboard browser tests will be skipped`);
+  }
+}
+
+(async () => {
   ensureNpmPackages();
   ensureTemporalTools();
-} catch (err) {
+  await require('./build-web.js').buildWeb({ quiet });
+  if (process.argv.includes('--browser')) ensureChromium();
+})().catch((err) => {
   console.error(`[setup] failed: ${err.message}`);
   process.exit(1);
-}
+});

@@ -47,6 +47,11 @@ export interface RolloutInput {
   devicesPerRun?: number;
   /** failed patches are retried at scheduled runs up to this many failures (default 5) */
   failureCap?: number;
+  /**
+   * a per-patch schedule: each device's install is an explicit install of these KBs (approval aside,
+   * Ignore still wins); absent: what the approval policy approves
+   */
+  kbs?: string[];
   carried?: RolloutCarry;
 }
 

@@ -168,6 +168,8 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
         siteId: d.siteId, siteName: d.siteName, rebootAllowed: true,
         workingFolder: d.workingFolder, installFolder: d.installFolder,
         requestedBy: `schedule:${input.scheduleId}`, timing: input.installTiming,
+        // A per-patch schedule: the same child, with its KBs (no new command, so old histories replay).
+        ...(input.kbs ? { kbs: input.kbs } : {}),
         automatic: {
           timezone: input.timezone, rebootAction: input.rebootAction, maintenanceWindow: input.maintenanceWindow,
           offlineAfterSeconds, failureCap: input.failureCap ?? STARTED_WITHOUT.failureCap,

@@ -76,6 +76,7 @@ function sampleOf(rule: RouteRule): { path: string; body?: unknown } {
     'POST /schedules': { name, kind: 'scan', scope: { scopeType: 'client', scopeId: A.clientId }, timing: { kind: 'daily', time: '05:00', timezone: 'UTC' } },
     'POST /policies/:id/members': { scopeType: 'device', scopeId: A.deviceId },
     'DELETE /policies/:id/members': { scopeType: 'device', scopeId: A.deviceId },
+    'POST /patch-management/preview': { scopeType: 'client', scopeId: A.clientId, kbs: [KB], action: 'approve' },
   };
   if (rule.path === '/reports/patch-overview') return { path: `${path}?clientId=${A.clientId}&format=json` };
   const key = `${rule.method} ${rule.path}`;
@@ -94,6 +95,7 @@ const LISTS: Record<string, (body: any) => { has: boolean }> = {
   '/patch-actions': (b) => ({ has: b.actions.some((a: any) => a.scopeId === A.clientId) }),
   '/approval-requests': (b) => ({ has: b.requests.some((r: any) => r.id === A.requestId) }),
   '/reports/patch-overview': () => ({ has: true }),
+  '/fleet/summary': (b) => ({ has: b.clients.some((c: any) => c.clientId === A.clientId) }),
 };
 
 /** The message an unknown id gets, for the target the tenant rule reads. */

@@ -10,6 +10,11 @@ const schedule: ScheduleRow = {
   missedRun: 'skip', missedRunReboot: true, maxConcurrentDevices: 200, paused: false, createdAt: '', updatedAt: '',
 };
 
+test("a per-patch schedule's KBs go into its rollouts' input; a policy schedule's input has none", () => {
+  expect(rolloutInputOf({ ...schedule, kbs: ['KB890830'] }, {}).kbs).toEqual(['KB890830']);
+  expect('kbs' in rolloutInputOf({ ...schedule, kbs: null }, {})).toBe(false);
+});
+
 describe('a rollout starts with every default that shapes its command sequence written into its input', () => {
   test('devices per run, failure cap, offline deadline and the whole install timing are explicit', () => {
     const input = rolloutInputOf(schedule, {});
