@@ -28,6 +28,7 @@ import type { Metrics } from './metrics';
 import { runMissedRunsOnCheckIn } from './missed-run-service';
 import { scanResultFromReport } from './scan-report';
 import type { InstallTimingInput } from '../workflows/install.contract';
+import { AGENT_BODY_LIMIT, closeUnreadBody, ENROLL_BODY_LIMIT, jsonBody } from './request-body';
 import { parse } from './validation';
 import { deliverOutcome, storedOutcomeOf, type ResultCompleter } from './result-delivery';
 
@@ -71,7 +72,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   const { db, client, notifier, log, metrics } = deps;
   const router = express.Router();
 
-  router.post('/enroll', asyncRoute(async (req, res) => {
+  // The enrollment token is in the body: the body is read first, but only a small one.
+  router.post('/enroll', ...jsonBody(ENROLL_BODY_LIMIT), asyncRoute(async (req, res) => {
     const body = parse(enrollSchema, req.body, 'body');
     const secret = newSecret();
     // One transaction: the token is spent, the credential stored and the audit row written together,
@@ -118,7 +120,14 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     res.locals.device = locals;
     await checkIn(locals);
   };
-  router.use((req, res, next) => { authenticate(req, res).then(() => next(), next); });
+  router.use((req, res, next) => {
+    authenticate(req, res).then(() => next(), (err) => {
+      if (err instanceof HttpError && err.status === 401) closeUnreadBody(req, res);
+      next(err);
+    });
+  });
+  // Bodies are read only for an authenticated device.
+  router.use(...jsonBody(AGENT_BODY_LIMIT));
 
   /** A check-in with a new boot id proves an acknowledged reboot finished: complete it. */
   async function checkIn(device: DeviceLocals): Promise<void> {

@@ -15,6 +15,8 @@ import type { CatalogConfig } from './catalog-service';
 import { CommandNotifier } from './command-notifier';
 import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
+import { closeUnreadBody, jsonBody, OPERATOR_BODY_LIMIT } from './request-body';
+import { createDocsRouter, createOpenApiRouter } from './openapi-docs';
 import { sameString } from './credentials';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { CommandKeepAlive } from './command-keepalive';
@@ -73,6 +75,7 @@ export interface RecoveryOptions {
 function operatorAuth(apiKey: string): RequestHandler {
   return (req, res, next) => {
     const presented = req.get('x-api-key') ?? (req.get('authorization') ?? '').replace(/^Bearer\s+/i, '');
+    if (!presented || !sameString(presented, apiKey)) closeUnreadBody(req, res);
     if (!presented) {
       res.locals.authFailure = 'no API key';
       res.status(401).json({ error: 'missing API key (Authorization: Bearer <key> or X-API-Key)' });
@@ -103,7 +106,8 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   const app = express();
   app.disable('x-powered-by');
   app.use(requestMetrics(metrics));
-  app.use(express.json({ limit: '5mb' }));
+  // The URL is checked here; bodies are parsed only once the caller is authenticated (jsonBody below,
+  // and in the gateway), so an unauthenticated 5 MB body is refused before it is read.
   app.use(refuseControlCharacters);
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   // Failed authentications are counted per source address (429 past the limit) and audited.
@@ -121,12 +125,16 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createOperatorsApi({ ...deps, metrics }));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createPoliciesApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createSchedulesApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createCommandKeysApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createCatalogApi(deps));
-  app.use('/api/v1', operatorAuth(deps.apiKey), createReportsApi(deps));
+  // The docs page is static (Swagger UI's files): the only /api/v1 route without a key.
+  app.use('/api/v1', createDocsRouter());
+  app.use('/api/v1', operatorAuth(deps.apiKey), ...jsonBody(OPERATOR_BODY_LIMIT));
+  app.use('/api/v1', createOpenApiRouter());
+  app.use('/api/v1', createOperatorsApi({ ...deps, metrics }));
+  app.use('/api/v1', createPoliciesApi(deps));
+  app.use('/api/v1', createSchedulesApi(deps));
+  app.use('/api/v1', createCommandKeysApi(deps));
+  app.use('/api/v1', createCatalogApi(deps));
+  app.use('/api/v1', createReportsApi(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

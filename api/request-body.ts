@@ -1,0 +1,27 @@
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { refuseControlCharacters } from './control-characters';
+
+/** Operators' JSON bodies (a catalog import's CSV has its own limit on its route). */
+export const OPERATOR_BODY_LIMIT = '5mb';
+/** An agent's answers: a scan report of 10,000 updates is about 2 MB. */
+export const AGENT_BODY_LIMIT = '5mb';
+/** An enrollment is a token, a host name and a boot id: it is read before anyone is known, so it is kept small. */
+export const ENROLL_BODY_LIMIT = '16kb';
+
+/**
+ * Parses a JSON body and refuses control characters in it. Mounted after authentication, so a
+ * caller with no valid credential never gets a body read (or buffered) on its behalf.
+ */
+export function jsonBody(limit: string): RequestHandler[] {
+  return [express.json({ limit }), refuseControlCharacters];
+}
+
+/**
+ * A refusal sent before the body was read: the connection is closed after the answer instead of
+ * draining the rest of the body (Node would read and discard it to reuse the connection, which is
+ * still reading it on the caller's behalf).
+ */
+export function closeUnreadBody(req: Request, res: Response): void {
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.complete) res.set('Connection', 'close');
+}
