@@ -49,8 +49,8 @@ export function createDocsRouter(): Router {
     res.type('html').set('Cache-Control', 'no-store').send(DOCS_PAGE);
   });
   const assets = ['swagger-ui.css', 'swagger-ui-bundle.js'];
-  router.get('/docs/assets/:file', (req, res, next) => {
-    if (!assets.includes(req.params.file)) { next(); return; }
+  router.get('/docs/assets/:file', (req, res) => {
+    if (!assets.includes(req.params.file)) { res.status(404).json({ error: `no docs asset ${req.params.file}` }); return; }
     res.sendFile(path.join(SWAGGER_UI_DIR, req.params.file), { maxAge: '1h' });
   });
   return router;

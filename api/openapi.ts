@@ -77,18 +77,18 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'get', path: '/api/v1/docs/assets/:file', operationId: 'docsAsset', summary: "The docs page's script and style sheet", tag: 'contract', door: 'public',
     params: z.object({ file: z.enum(['swagger-ui.css', 'swagger-ui-bundle.js']) }),
-    answers: { 200: { description: 'the file', content: { 'text/css': z.string(), 'application/javascript': z.string() } } },
+    answers: { 200: { description: 'the file', content: { 'text/css': z.string(), 'text/javascript': z.string() } } },
   },
 
   // ---- fleet --------------------------------------------------------------------------------------
   {
     method: 'post', path: '/api/v1/clients', operationId: 'createClient', summary: 'Create a client (a customer of the MSP)', tag: 'fleet', door: 'operator', body: createClientSchema,
-    answers: { 201: { description: 'created', json: answer.client, headers: { Location: 'the new client' }, links: { createSite: idLink('createSite', 'clientId') } } },
+    answers: { 201: { description: 'created', json: answer.client, headers: { Location: 'the new client' }, links: { createSite: idLink('createSite', 'clientId') } }, 409: { description: 'a client of that name exists' } },
   },
   { method: 'get', path: '/api/v1/clients', operationId: 'listClients', summary: 'List clients', tag: 'fleet', door: 'operator', answers: { 200: { description: 'clients', json: answer.clientList } } },
   {
     method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteSchema,
-    answers: { 201: { description: 'created', json: answer.site }, 404: notFound('client') },
+    answers: { 201: { description: 'created', json: answer.site }, 404: notFound('client'), 409: { description: 'the client has a site of that name' } },
   },
   { method: 'get', path: '/api/v1/sites', operationId: 'listSites', summary: 'List sites', tag: 'fleet', door: 'operator', query: listSitesQuery, answers: { 200: { description: 'sites', json: answer.siteList } } },
   {
@@ -102,7 +102,7 @@ export const ROUTES: RouteSpec[] = [
           issueEnrollmentToken: deviceLink('issueEnrollmentToken'), retireDevice: deviceLink('retireDevice'),
         },
       },
-      404: notFound('site'), 422: { description: 'a folder breaks the folder rules' },
+      404: notFound('site'), 409: { description: 'the site has a device of that name' }, 422: { description: 'a folder breaks the folder rules' },
     },
   },
   { method: 'get', path: '/api/v1/devices', operationId: 'listDevices', summary: 'List devices', tag: 'fleet', door: 'operator', query: listDevicesQuery, answers: { 200: { description: 'devices', json: answer.deviceList } } },
@@ -117,7 +117,7 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/v1/devices/:deviceId/credential/revoke', operationId: 'revokeDeviceCredential', summary: "Revoke a device's credential", tag: 'fleet', door: 'operator', params: deviceIdParam, bodyOptional: true, body: noBody,
-    answers: { 200: { description: 'revoked (false: it had none)', json: answer.credentialRevoked }, 404: notFound('device') },
+    answers: { 200: { description: 'revoked (false: it had none)', json: answer.credentialRevoked }, 404: notFound('device'), 409: { description: 'the device is retired' } },
   },
   {
     method: 'post', path: '/api/v1/devices/:deviceId/enrollment-token', operationId: 'issueEnrollmentToken', summary: 'Issue a new enrollment token (shown once)', tag: 'fleet', door: 'operator', params: deviceIdParam, bodyOptional: true, body: noBody,
@@ -278,14 +278,14 @@ export const ROUTES: RouteSpec[] = [
           resumeSchedule: idLink('resumeSchedule', 'scheduleId'), listScheduleRollouts: idLink('listScheduleRollouts', 'scheduleId'), deleteSchedule: idLink('deleteSchedule', 'scheduleId'),
         },
       },
-      404: notFound('policy, client or site of the scope'),
+      404: notFound('policy, client or site of the scope'), 409: { description: 'a schedule of that name exists' },
     },
   },
   { method: 'get', path: '/api/v1/schedules', operationId: 'listSchedules', summary: 'List schedules', tag: 'schedules', door: 'operator', answers: { 200: { description: 'schedules', json: answer.scheduleList } } },
   { method: 'get', path: '/api/v1/schedules/:scheduleId', operationId: 'getSchedule', summary: 'One schedule, with its next runs', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 200: { description: 'the schedule', json: answer.schedule }, 404: notFound('schedule') } },
   {
     method: 'patch', path: '/api/v1/schedules/:scheduleId', operationId: 'updateSchedule', summary: 'Change a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: updateScheduleSchema,
-    answers: { 200: { description: 'changed', json: answer.schedule }, 404: notFound('schedule or scope') },
+    answers: { 200: { description: 'changed', json: answer.schedule }, 404: notFound('schedule or scope'), 409: { description: 'a schedule of that name exists' } },
   },
   { method: 'delete', path: '/api/v1/schedules/:scheduleId', operationId: 'deleteSchedule', summary: 'Delete a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 204: null, 404: notFound('schedule') } },
   {

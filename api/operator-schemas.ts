@@ -56,7 +56,7 @@ export const createDeviceSchema = z.object({
 export const updateDeviceSchema = z.object({
   workingFolder: folderInput.optional(),
   installFolder: folderInput.optional(),
-}).strict().refine((v) => v.workingFolder !== undefined || v.installFolder !== undefined, { message: 'give workingFolder, installFolder or both' });
+}).strict().refine((v) => v.workingFolder !== undefined || v.installFolder !== undefined, { message: 'give workingFolder, installFolder or both' }).meta({ minProperties: 1 });
 
 /** DELETE /devices/:id?force=true: retire even while an install or Initial Update runs (it is cancelled). */
 export const retireDeviceQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Runs schemathesis (pinned in tools/requirements.txt, installed into .tools/venv by tools/setup.js)
+ * over the OpenAPI document against a running server, once per `FuzzRun`, and reads the figures
+ * from its JUnit report. A run is a name and the headers every request carries: adding the
+ * other-tenant key once tenants exist is one more entry in the list the test passes.
+ */
+
+export interface FuzzRun {
+  name: string;
+  /** sent with every request (e.g. X-API-Key); none: anonymous. A function: read when the run starts. */
+  headers: Record<string, string> | (() => Record<string, string>);
+  /** only the operations with these tags (default: all) */
+  tags?: string[];
+  /** operations left out of this run, by operation id (say why where the run is listed) */
+  excludeOperationIds?: string[];
+  /** this run's phases (default: the options'); a run filtered to a few operations has no links to follow */
+  phases?: string[];
+}
+
+export interface FuzzOptions {
+  specPath: string;
+  baseUrl: string;
+  /** test cases per operation and phase (schemathesis --max-examples) */
+  maxExamples: number;
+  seed: number;
+  reportDir: string;
+  /** the gate (schemathesis --checks) */
+  checks: string[];
+  phases: string[];
+  /** the run is killed past this many seconds (the budget itself is maxExamples) */
+  maxSeconds: number;
+}
+
+export interface FuzzFigures {
+  name: string;
+  /** operations tested (JUnit test cases) */
+  operations: number;
+  /** requests sent, from schemathesis's summary line */
+  cases: number | undefined;
+  failures: number;
+  errors: number;
+  seconds: number;
+  exitCode: number | null;
+  /** the failing operations with what schemathesis said, for the test's message */
+  problems: string[];
+  output: string;
+}
+
+/** .tools/venv's schemathesis, or SCHEMATHESIS_BIN (a venv of one's own while trying a new pin). */
+export function schemathesisBinary(root = path.join(__dirname, '..', '..')): string | undefined {
+  const candidates = [process.env.SCHEMATHESIS_BIN, path.join(root, '.tools', 'venv', process.platform === 'win32' ? 'Scripts' : 'bin', 'schemathesis')];
+  return candidates.find((c): c is string => !!c && fs.existsSync(c));
+}
+
+export async function runSchemathesis(binary: string, run: FuzzRun, options: FuzzOptions): Promise<FuzzFigures> {
+  const junit = path.join(options.reportDir, `${run.name}.xml`);
+  const args = [
+    'run', options.specPath, '--url', options.baseUrl,
+    '--checks', options.checks.join(','), '--phases', (run.phases ?? options.phases).join(','),
+    '--max-examples', String(options.maxExamples), '--seed', String(options.seed),
+    '--workers', '1', '--request-timeout', '10',
+    '--report', 'junit', '--report-junit-path', junit, '--no-color', '--output-truncate', 'true',
+    ...Object.entries(typeof run.headers === 'function' ? run.headers() : run.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
+    ...(run.tags ?? []).flatMap((tag) => ['--include-tag', tag]),
+    ...(run.excludeOperationIds ?? []).flatMap((id) => ['--exclude-operation-id', id]),
+  ];
+  const started = Date.now();
+  const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    const child = spawn(binary, args, { env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const killer = setTimeout(() => child.kill('SIGKILL'), options.maxSeconds * 1_000);
+    child.on('error', reject);
+    child.on('close', (c) => { clearTimeout(killer); resolve({ code: c, output: out }); });
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const xml = fs.existsSync(junit) ? fs.readFileSync(junit, 'utf8') : '';
+  const attr = (name: string) => Number(new RegExp(`<testsuite[^>]*\\s${name}="(\\d+)"`).exec(xml)?.[1] ?? NaN);
+  const problems = [...xml.matchAll(/<testcase[^>]*name="([^"]+)"[^>]*>\s*<(failure|error)[^>]*message="([^"]*)"/g)].map((m) => `${m[1]}: ${m[3]}`);
+  // "N passed, M failed ... in Xs" and "Test cases: N generated, ..." (schemathesis 4's summary)
+  const generated = /Test cases:\s*\n?\s*(\d+) generated/i.exec(output) ?? /(\d+) generated/.exec(output);
+  return {
+    name: run.name, operations: attr('tests'), cases: generated ? Number(generated[1]) : undefined,
+    failures: attr('failures'), errors: attr('errors'), seconds, exitCode: code, problems, output,
+  };
+}
