@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import type { Logger } from 'pino';
 import { COMMAND_CHANNEL } from '../db/command-repository';
+
+/** A long poll starting somewhere: payload `<deviceId>:<pollId>`; every other poll of that device ends. */
+export const POLL_CHANNEL = 'patchflow_agent_polls';
 
 /**
  * Wakes agents' long polls when a command for their device is written. One LISTEN connection per
@@ -10,6 +14,8 @@ import { COMMAND_CHANNEL } from '../db/command-repository';
  */
 export class CommandNotifier {
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** each device's open long polls on this replica, by poll id */
+  private readonly polls = new Map<string, Map<string, AbortController>>();
   private client?: PgClient;
   private stopped = false;
 
@@ -17,7 +23,15 @@ export class CommandNotifier {
 
   async start(): Promise<void> {
     const client = new PgClient({ connectionString: this.databaseUrl });
-    client.on('notification', (msg) => { if (msg.payload) this.wake(msg.payload); });
+    client.on('notification', (msg) => {
+      if (!msg.payload) return;
+      if (msg.channel === POLL_CHANNEL) {
+        const [deviceId, pollId] = msg.payload.split(':');
+        this.supersede(deviceId, pollId);
+      } else {
+        this.wake(msg.payload);
+      }
+    });
     client.on('error', (err) => {
       this.log.warn({ err }, 'command notifier connection lost; reconnecting');
       this.wakeAll();
@@ -25,6 +39,7 @@ export class CommandNotifier {
     });
     await client.connect();
     await client.query(`LISTEN ${COMMAND_CHANNEL}`);
+    await client.query(`LISTEN ${POLL_CHANNEL}`);
     this.client = client;
   }
 
@@ -58,6 +73,36 @@ export class CommandNotifier {
       set.add(done);
     });
     return { promise, cancel: done };
+  }
+
+  /**
+   * At most one long poll per device credential: registers a new poll of `deviceId` and ends every
+   * other one, here at once and on other replicas through NOTIFY. The ended polls' `signal` aborts;
+   * they answer at once with no commands (250 polls held by one credential were seen before this).
+   * Two polls starting on two replicas in the same instant may end each other: the agent polls again.
+   */
+  openPoll(deviceId: string): { signal: AbortSignal; close: () => void } {
+    const pollId = randomUUID();
+    this.supersede(deviceId, pollId);
+    const controller = new AbortController();
+    let open = this.polls.get(deviceId);
+    if (!open) this.polls.set(deviceId, (open = new Map()));
+    open.set(pollId, controller);
+    this.client?.query('SELECT pg_notify($1::text, $2::text)', [POLL_CHANNEL, `${deviceId}:${pollId}`])
+      .catch((err) => this.log.warn({ err, deviceId }, 'poll take-over not announced to other replicas'));
+    return {
+      signal: controller.signal,
+      close: () => {
+        const set = this.polls.get(deviceId);
+        set?.delete(pollId);
+        if (set?.size === 0) this.polls.delete(deviceId);
+      },
+    };
+  }
+
+  /** Ends every open poll of the device except `keep`. */
+  private supersede(deviceId: string, keep: string): void {
+    for (const [id, controller] of this.polls.get(deviceId) ?? []) if (id !== keep) controller.abort();
   }
 
   private wake(deviceId: string): void {
