@@ -85,7 +85,8 @@ export const scopeScanSchema = z.object({
   if (!v.scopeId) ctx.addIssue({ code: 'custom', path: ['scopeId'], message: `is required for scopeType ${v.scopeType}` });
   else if (v.scopeType === 'device_type' && !['server', 'workstation'].includes(v.scopeId)) {
     ctx.addIssue({ code: 'custom', path: ['scopeId'], message: 'must be server or workstation for scopeType device_type' });
-  } else if (v.scopeType !== 'device_type' && !/^[0-9a-f-]{36}$/i.test(v.scopeId)) {
+  } else if (v.scopeType !== 'device_type' && !uuid.safeParse(v.scopeId).success) {
+    // a UUID's shape is not enough: 36 dashes would reach a ::uuid cast
     ctx.addIssue({ code: 'custom', path: ['scopeId'], message: 'must be a UUID' });
   }
 });
