@@ -49,6 +49,8 @@ export interface RouteSpec {
   bodyContent?: Record<string, z.ZodType>;
   /** the body may be left out (routes that take `{}` or nothing) */
   bodyOptional?: boolean;
+  /** a JSON body that works (docs, and schemathesis's examples phase, whose answers feed its links) */
+  bodyExample?: unknown;
   answers: Partial<Record<200 | 201 | 202 | 204 | 404 | 409 | 422 | 503, Answer>>;
 }
 
@@ -82,12 +84,12 @@ export const ROUTES: RouteSpec[] = [
 
   // ---- fleet --------------------------------------------------------------------------------------
   {
-    method: 'post', path: '/api/v1/clients', operationId: 'createClient', summary: 'Create a client (a customer of the MSP)', tag: 'fleet', door: 'operator', body: createClientSchema,
+    method: 'post', path: '/api/v1/clients', operationId: 'createClient', summary: 'Create a client (a customer of the MSP)', tag: 'fleet', door: 'operator', body: createClientSchema, bodyExample: { name: 'Acme' },
     answers: { 201: { description: 'created', json: answer.client, headers: { Location: 'the new client' }, links: { createSite: idLink('createSite', 'clientId') } }, 409: { description: 'a client of that name exists' } },
   },
   { method: 'get', path: '/api/v1/clients', operationId: 'listClients', summary: 'List clients', tag: 'fleet', door: 'operator', answers: { 200: { description: 'clients', json: answer.clientList } } },
   {
-    method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteSchema,
+    method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteSchema, bodyExample: { name: 'HQ' },
     answers: { 201: { description: 'created', json: answer.site }, 404: notFound('client'), 409: { description: 'the client has a site of that name' } },
   },
   { method: 'get', path: '/api/v1/sites', operationId: 'listSites', summary: 'List sites', tag: 'fleet', door: 'operator', query: listSitesQuery, answers: { 200: { description: 'sites', json: answer.siteList } } },
@@ -99,7 +101,8 @@ export const ROUTES: RouteSpec[] = [
         links: {
           getDevice: deviceLink('getDevice'), updateDevice: deviceLink('updateDevice'), listDevicePatches: deviceLink('listDevicePatches'),
           startInstall: deviceLink('startInstall'), startDeviceScan: deviceLink('startDeviceScan'), getDeviceApprovals: deviceLink('getDeviceApprovals'),
-          issueEnrollmentToken: deviceLink('issueEnrollmentToken'), retireDevice: deviceLink('retireDevice'),
+          issueEnrollmentToken: deviceLink('issueEnrollmentToken'), retireDevice: deviceLink('retireDevice'), getLastScan: deviceLink('getLastScan'),
+          startInitialUpdate: deviceLink('startInitialUpdate'), getInitialUpdate: deviceLink('getInitialUpdate'), revokeDeviceCredential: deviceLink('revokeDeviceCredential'),
         },
       },
       404: notFound('site'), 409: { description: 'the site has a device of that name' }, 422: { description: 'a folder breaks the folder rules' },
@@ -193,13 +196,14 @@ export const ROUTES: RouteSpec[] = [
 
   // ---- policies and approvals -----------------------------------------------------------------------
   {
-    method: 'post', path: '/api/v1/policies', operationId: 'createPolicy', summary: 'Create an approval policy', tag: 'approvals', door: 'operator', body: createPolicySchema,
+    method: 'post', path: '/api/v1/policies', operationId: 'createPolicy', summary: 'Create an approval policy', tag: 'approvals', door: 'operator', body: createPolicySchema, bodyExample: { name: 'Servers' },
     answers: {
       201: {
         description: 'created', json: answer.policyCreated, headers: { Location: 'the new policy' },
         links: {
           getPolicy: idLink('getPolicy'), updatePolicy: idLink('updatePolicy'), listPolicyMembers: idLink('listPolicyMembers'), addPolicyMember: idLink('addPolicyMember'),
           setPolicyDefault: idLink('setPolicyDefault'), getPolicySummary: idLink('getPolicySummary'), deletePolicy: idLink('deletePolicy'),
+          setPolicyApprovals: idLink('setPolicyApprovals'), copyApprovals: idLink('copyApprovals'), removePolicyDefault: idLink('removePolicyDefault'), removePolicyMember: idLink('removePolicyMember'),
         },
       },
       409: { description: 'a policy of that name exists' },
@@ -270,12 +274,14 @@ export const ROUTES: RouteSpec[] = [
   // ---- schedules ------------------------------------------------------------------------------------
   {
     method: 'post', path: '/api/v1/schedules', operationId: 'createSchedule', summary: 'Create a scan or Automatic Update schedule', tag: 'schedules', door: 'operator', body: createScheduleSchema,
+    bodyExample: { name: 'Nightly scan', kind: 'scan', scope: { scopeType: 'all' }, timing: { kind: 'daily', time: '03:00', timezone: 'UTC' } },
     answers: {
       201: {
         description: 'created', json: answer.schedule, headers: { Location: 'the new schedule' },
         links: {
           getSchedule: idLink('getSchedule', 'scheduleId'), updateSchedule: idLink('updateSchedule', 'scheduleId'), pauseSchedule: idLink('pauseSchedule', 'scheduleId'),
           resumeSchedule: idLink('resumeSchedule', 'scheduleId'), listScheduleRollouts: idLink('listScheduleRollouts', 'scheduleId'), deleteSchedule: idLink('deleteSchedule', 'scheduleId'),
+          triggerSchedule: idLink('triggerSchedule', 'scheduleId'), backfillSchedule: idLink('backfillSchedule', 'scheduleId'),
         },
       },
       404: notFound('policy, client or site of the scope'), 409: { description: 'a schedule of that name exists' },
@@ -298,7 +304,7 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/v1/schedules/:scheduleId/trigger', operationId: 'triggerSchedule', summary: 'Run a schedule now', tag: 'schedules', door: 'operator', params: scheduleIdParam, bodyOptional: true, body: noBody,
-    answers: { 202: { description: 'triggered', json: answer.scheduleTriggered }, 404: notFound('schedule') },
+    answers: { 202: { description: 'triggered', json: answer.scheduleTriggered }, 404: notFound('schedule'), 409: { description: 'the schedule is paused' } },
   },
   {
     method: 'post', path: '/api/v1/schedules/:scheduleId/backfill', operationId: 'backfillSchedule', summary: 'Run the slots a schedule missed in a range (capped; refused when paused)', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: backfillSchema,
@@ -335,10 +341,24 @@ export const ROUTES: RouteSpec[] = [
     method: 'get', path: '/api/v1/reports/patch-overview', operationId: 'getPatchOverviewReport', summary: 'The Patch Overview Report, streamed (or started offline with format=csv-offline)', tag: 'reports', door: 'operator', query: patchOverviewQuery,
     answers: {
       200: { description: 'the report', content: { 'text/csv': z.string(), 'text/html': z.string(), 'application/xml': z.string(), 'application/json': answer.patchOverviewJson } },
-      202: { description: 'an offline report started', json: answer.report, headers: { Location: 'the report' } },
+      202: {
+        description: 'an offline report started', json: answer.report, headers: { Location: 'the report' },
+        links: { getReport: { operationId: 'getReport', parameters: { reportId: '$response.body#/id' } }, downloadReport: { operationId: 'downloadReport', parameters: { reportId: '$response.body#/id' } } },
+      },
     },
   },
-  { method: 'get', path: '/api/v1/reports', operationId: 'listReports', summary: 'Offline reports', tag: 'reports', door: 'operator', query: listReportsQuery, answers: { 200: { description: 'reports', json: answer.reportList } } },
+  {
+    method: 'get', path: '/api/v1/reports', operationId: 'listReports', summary: 'Offline reports', tag: 'reports', door: 'operator', query: listReportsQuery,
+    answers: {
+      200: {
+        description: 'reports', json: answer.reportList,
+        links: {
+          getReport: { operationId: 'getReport', parameters: { reportId: '$response.body#/reports/0/id' } },
+          downloadReport: { operationId: 'downloadReport', parameters: { reportId: '$response.body#/reports/0/id' } },
+        },
+      },
+    },
+  },
   { method: 'get', path: '/api/v1/reports/:reportId', operationId: 'getReport', summary: "An offline report's state", tag: 'reports', door: 'operator', params: reportIdParam, answers: { 200: { description: 'the report', json: answer.report }, 404: notFound('report') } },
   {
     method: 'get', path: '/api/v1/reports/:reportId/download', operationId: 'downloadReport', summary: "An offline report's CSV", tag: 'reports', door: 'operator', params: reportIdParam,
@@ -419,7 +439,12 @@ function operationOf(route: RouteSpec): ZodOpenApiOperationObject {
       ...(route.query ? { query: route.query as z.ZodObject } : {}),
       ...(route.headers ? { header: route.headers as z.ZodObject } : {}),
     },
-    ...(bodyContent ? { requestBody: { required: !route.bodyOptional, content: Object.fromEntries(Object.entries(bodyContent).map(([t, s]) => [t, { schema: s }])) } } : {}),
+    ...(bodyContent ? {
+      requestBody: {
+        required: !route.bodyOptional,
+        content: Object.fromEntries(Object.entries(bodyContent).map(([t, s]) => [t, { schema: s, ...(route.bodyExample !== undefined && t === 'application/json' ? { example: route.bodyExample } : {}) }])),
+      },
+    } : {}),
     responses,
   };
 }

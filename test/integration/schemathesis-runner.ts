@@ -39,8 +39,10 @@ export interface FuzzFigures {
   name: string;
   /** operations tested (JUnit test cases) */
   operations: number;
-  /** requests sent, from schemathesis's summary line */
+  /** test cases generated, from schemathesis's summary */
   cases: number | undefined;
+  /** API links the stateful phase followed, of those selected ("5 covered / 378 selected") */
+  links: string | undefined;
   failures: number;
   errors: number;
   seconds: number;
@@ -84,8 +86,9 @@ export async function runSchemathesis(binary: string, run: FuzzRun, options: Fuz
   const problems = [...xml.matchAll(/<testcase[^>]*name="([^"]+)"[^>]*>\s*<(failure|error)[^>]*message="([^"]*)"/g)].map((m) => `${m[1]}: ${m[3]}`);
   // "N passed, M failed ... in Xs" and "Test cases: N generated, ..." (schemathesis 4's summary)
   const generated = /Test cases:\s*\n?\s*(\d+) generated/i.exec(output) ?? /(\d+) generated/.exec(output);
+  const links = /API Links:\s+(\d+ covered \/ \d+ selected)/.exec(output)?.[1];
   return {
-    name: run.name, operations: attr('tests'), cases: generated ? Number(generated[1]) : undefined,
+    name: run.name, operations: attr('tests'), cases: generated ? Number(generated[1]) : undefined, links,
     failures: attr('failures'), errors: attr('errors'), seconds, exitCode: code, problems, output,
   };
 }

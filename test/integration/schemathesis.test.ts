@@ -63,7 +63,7 @@ describeIf('schemathesis over the OpenAPI document', () => {
     }
     if (figures.length > 0) {
       console.log(['[schemathesis] figures (seed ' + BUDGET.seed + ', ' + BUDGET.maxExamples + ' examples per operation and phase):',
-        ...figures.map((f) => `  ${f.name}: ${f.operations} operations, ${f.cases ?? '?'} test cases, ${f.failures} failures, ${f.errors} errors, ${f.seconds.toFixed(1)} s`)].join('\n'));
+        ...figures.map((f) => `  ${f.name}: ${f.operations} operations, ${f.cases ?? '?'} test cases${f.links ? `, links ${f.links}` : ''}, ${f.failures} failures, ${f.errors} errors, ${f.seconds.toFixed(1)} s`)].join('\n'));
     }
   }, 120_000);
 
