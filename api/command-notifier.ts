@@ -3,7 +3,10 @@ import { Client as PgClient } from 'pg';
 import type { Logger } from 'pino';
 import { COMMAND_CHANNEL } from '../db/command-repository';
 
-/** A long poll starting somewhere: payload `<deviceId>:<pollId>`; every other poll of that device ends. */
+/**
+ * A long poll starting on some replica: payload `<deviceId> <replicaId> <openedAtMs>`; the other
+ * replicas end that device's polls opened before it.
+ */
 export const POLL_CHANNEL = 'patchflow_agent_polls';
 
 /**
@@ -14,8 +17,9 @@ export const POLL_CHANNEL = 'patchflow_agent_polls';
  */
 export class CommandNotifier {
   private readonly waiters = new Map<string, Set<() => void>>();
-  /** each device's open long polls on this replica, by poll id */
-  private readonly polls = new Map<string, Map<string, AbortController>>();
+  /** each device's open long polls on this replica, with when each opened */
+  private readonly polls = new Map<string, Map<AbortController, number>>();
+  private readonly replicaId = randomUUID();
   private client?: PgClient;
   private stopped = false;
 
@@ -26,8 +30,10 @@ export class CommandNotifier {
     client.on('notification', (msg) => {
       if (!msg.payload) return;
       if (msg.channel === POLL_CHANNEL) {
-        const [deviceId, pollId] = msg.payload.split(':');
-        this.supersede(deviceId, pollId);
+        const [deviceId, replicaId, openedAt] = msg.payload.split(' ');
+        // This replica's own polls end one another in openPoll, in order; an announcement arriving
+        // late must not end a poll opened after it (here or elsewhere).
+        if (replicaId !== this.replicaId) this.endPollsOpenedBefore(deviceId, Number(openedAt));
       } else {
         this.wake(msg.payload);
       }
@@ -79,30 +85,31 @@ export class CommandNotifier {
    * At most one long poll per device credential: registers a new poll of `deviceId` and ends every
    * other one, here at once and on other replicas through NOTIFY. The ended polls' `signal` aborts;
    * they answer at once with no commands (250 polls held by one credential were seen before this).
-   * Two polls starting on two replicas in the same instant may end each other: the agent polls again.
+   * Across replicas the order is by clock (the announcement carries when the poll opened): two polls
+   * opened on two replicas within the clocks' skew may both stay a while (until the next poll).
    */
   openPoll(deviceId: string): { signal: AbortSignal; close: () => void } {
-    const pollId = randomUUID();
-    this.supersede(deviceId, pollId);
+    const openedAt = Date.now();
+    this.endPollsOpenedBefore(deviceId, Infinity);
     const controller = new AbortController();
     let open = this.polls.get(deviceId);
     if (!open) this.polls.set(deviceId, (open = new Map()));
-    open.set(pollId, controller);
-    this.client?.query('SELECT pg_notify($1::text, $2::text)', [POLL_CHANNEL, `${deviceId}:${pollId}`])
+    open.set(controller, openedAt);
+    this.client?.query('SELECT pg_notify($1::text, $2::text)', [POLL_CHANNEL, `${deviceId} ${this.replicaId} ${openedAt}`])
       .catch((err) => this.log.warn({ err, deviceId }, 'poll take-over not announced to other replicas'));
     return {
       signal: controller.signal,
       close: () => {
         const set = this.polls.get(deviceId);
-        set?.delete(pollId);
+        set?.delete(controller);
         if (set?.size === 0) this.polls.delete(deviceId);
       },
     };
   }
 
-  /** Ends every open poll of the device except `keep`. */
-  private supersede(deviceId: string, keep: string): void {
-    for (const [id, controller] of this.polls.get(deviceId) ?? []) if (id !== keep) controller.abort();
+  /** Ends the device's polls on this replica that opened before `time` (ms; Infinity: all). */
+  private endPollsOpenedBefore(deviceId: string, time: number): void {
+    for (const [controller, openedAt] of this.polls.get(deviceId) ?? []) if (openedAt < time) controller.abort();
   }
 
   private wake(deviceId: string): void {

@@ -1,4 +1,7 @@
 import net from 'node:net';
+import path from 'node:path';
+import pino from 'pino';
+import { startServer, type RunningServer } from '../../api/app';
 import { API_KEY, startHarness, type Harness } from './harness';
 
 jest.setTimeout(60_000);
@@ -17,7 +20,7 @@ async function enrolledDevice(name: string): Promise<{ deviceId: string; credent
   return { deviceId, credential: r.body.credential };
 }
 
-const poll = (credential: string, wait: number) => fetch(`${h.server.url}/agent/v1/commands?wait=${wait}`, {
+const poll = (credential: string, wait: number, url = h.server.url) => fetch(`${url}/agent/v1/commands?wait=${wait}`, {
   headers: { authorization: `Bearer ${credential}`, 'x-patchflow-boot-id': 'boot-1' },
 }).then(async (res) => ({ status: res.status, body: (await res.json()) as { commands: { id: string; type: string }[] }, at: Date.now() }));
 
@@ -46,16 +49,41 @@ describe('one long poll per device credential', () => {
     await h.client.workflow.getHandle(scan.body.workflowId).terminate('no agent in this test');
   });
 
+  test('a poll on another replica ends the one before too', async () => {
+    const replica: RunningServer = await startServer({
+      db: h.db, databaseUrl: process.env.PATCHFLOW_TEST_DATABASE_URL!, client: h.client, log: pino({ level: 'silent' }), taskQueue: h.taskQueue,
+      apiKey: API_KEY, pollWaitSeconds: 2, commandKeys: h.commandKeys, reportsDir: path.join(h.scratch, 'replica-reports'),
+    }, { port: 0 });
+    try {
+      const { credential } = await enrolledDevice('ONE-POLL-03');
+      const first = poll(credential, 60);
+      await settle();
+      const second = poll(credential, 5, replica.url);
+      const a = await first;
+      expect(a).toMatchObject({ status: 200, body: { commands: [] } });
+      const b = await second;
+      // The second was not ended by the first's announcement: it waited its own 5 s out.
+      expect(b.at).toBeGreaterThan(a.at);
+      expect(b.status).toBe(200);
+    } finally {
+      await replica.stop();
+    }
+  });
+
   test('ten polls at once with one credential leave one open', async () => {
     const { credential } = await enrolledDevice('ONE-POLL-02');
     const before = await agentsPolling();
     expect(before).toBeGreaterThanOrEqual(0);
     let answered = 0;
     const polls = Array.from({ length: 10 }, () => poll(credential, 30).then((p) => { answered++; return p; }));
-    // Which of the ten arrived last (and stays open) is up to the network: wait for nine answers.
-    for (let i = 0; i < 100 && answered < 9; i++) await settle();
-    expect(answered).toBe(9);
-    expect(await agentsPolling()).toBe(before + 1);
+    // Which of the ten arrived last (and stays open) is up to the network: wait for nine answers
+    // and one poll waiting (the last may still be authenticating when the nine have answered).
+    let polling = NaN;
+    for (let i = 0; i < 100 && (answered < 9 || polling !== before + 1); i++) {
+      await settle();
+      polling = await agentsPolling();
+    }
+    expect({ answered, polling }).toEqual({ answered: 9, polling: before + 1 });
     // One more poll ends the last of the ten.
     const last = await poll(credential, 0);
     const all = await Promise.all(polls);
