@@ -241,10 +241,12 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     method: 'put', path: '/api/v1/policies/:id/approvals', operationId: 'setPolicyApprovals', summary: 'Approval by policy: set patches\' status in one policy', tag: 'approvals', door: 'operator', params: policyIdParam, body: policyApprovalsSchema,
+    bodyExample: { kbs: ['KB5034441'], status: 'approved' },
     answers: { 200: { description: 'set', json: answer.policyApprovalsSet }, 404: notFound('policy or patch') },
   },
   {
     method: 'put', path: '/api/v1/patches/approval', operationId: 'setApprovalAllPolicies', summary: 'Approval by patch: set patches\' status in ALL policies', tag: 'approvals', door: 'operator', body: approvalByPatchSchema,
+    bodyExample: { kbs: ['KB5034441'], status: 'approved', note: 'tested on the pilot group' },
     answers: { 200: { description: 'set', json: answer.allPoliciesApprovalSet }, 404: notFound('patch') },
   },
   {

@@ -19,13 +19,17 @@ export interface FuzzRun {
   excludeOperationIds?: string[];
   /** this run's phases (default: the options'); a run filtered to a few operations has no links to follow */
   phases?: string[];
+  /** fixed parameter values by operation id (schemathesis.toml `[[operations]] parameters`) */
+  parameters?: Record<string, Record<string, string | number | boolean>>;
 }
 
 export interface FuzzOptions {
   specPath: string;
   baseUrl: string;
-  /** test cases per operation and phase (schemathesis --max-examples) */
+  /** test cases per operation in the fuzzing phase (the coverage phase makes every case the schema defines) */
   maxExamples: number;
+  /** scenarios of the stateful phase, which follows the links */
+  statefulExamples: number;
   seed: number;
   reportDir: string;
   /** the gate (schemathesis --checks) */
@@ -60,10 +64,17 @@ export function schemathesisBinary(root = path.join(__dirname, '..', '..')): str
 
 export async function runSchemathesis(binary: string, run: FuzzRun, options: FuzzOptions): Promise<FuzzFigures> {
   const junit = path.join(options.reportDir, `${run.name}.xml`);
+  const config = path.join(options.reportDir, `${run.name}.toml`);
+  fs.writeFileSync(config, [
+    `[phases.fuzzing.generation]\nmax-examples = ${options.maxExamples}\n`,
+    `[phases.stateful.generation]\nmax-examples = ${options.statefulExamples}\n`,
+    ...Object.entries(run.parameters ?? {}).map(([operationId, values]) =>
+      `[[operations]]\ninclude-operation-id = ${JSON.stringify(operationId)}\nparameters = { ${Object.entries(values).map(([k, v]) => `${JSON.stringify(k)} = ${JSON.stringify(v)}`).join(', ')} }\n`),
+  ].join('\n'));
   const args = [
-    'run', options.specPath, '--url', options.baseUrl,
+    '--config-file', config, 'run', options.specPath, '--url', options.baseUrl,
     '--checks', options.checks.join(','), '--phases', (run.phases ?? options.phases).join(','),
-    '--max-examples', String(options.maxExamples), '--seed', String(options.seed),
+    '--seed', String(options.seed),
     '--workers', '1', '--request-timeout', '10',
     '--report', 'junit', '--report-junit-path', junit, '--no-color', '--output-truncate', 'true',
     ...Object.entries(typeof run.headers === 'function' ? run.headers() : run.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),

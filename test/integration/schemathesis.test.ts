@@ -16,7 +16,12 @@ import { runSchemathesis, schemathesisBinary, type FuzzFigures, type FuzzRun } f
  */
 
 const binary = schemathesisBinary();
-const BUDGET = { maxExamples: Number(process.env.SCHEMATHESIS_MAX_EXAMPLES ?? 5), seed: Number(process.env.SCHEMATHESIS_SEED ?? 1205), maxSeconds: 240 };
+const BUDGET = {
+  maxExamples: Number(process.env.SCHEMATHESIS_MAX_EXAMPLES ?? 5),
+  statefulExamples: Number(process.env.SCHEMATHESIS_STATEFUL_EXAMPLES ?? 100),
+  seed: Number(process.env.SCHEMATHESIS_SEED ?? 1205),
+  maxSeconds: 240,
+};
 const CHECKS = ['not_a_server_error', 'response_schema_conformance', 'status_code_conformance', 'content_type_conformance', 'ignored_auth'];
 
 let h: Harness;
@@ -62,7 +67,7 @@ describeIf('schemathesis over the OpenAPI document', () => {
       await h.stop();
     }
     if (figures.length > 0) {
-      console.log(['[schemathesis] figures (seed ' + BUDGET.seed + ', ' + BUDGET.maxExamples + ' examples per operation and phase):',
+      console.log([`[schemathesis] figures (seed ${BUDGET.seed}, ${BUDGET.maxExamples} fuzzing examples per operation, ${BUDGET.statefulExamples} stateful scenarios):`,
         ...figures.map((f) => `  ${f.name}: ${f.operations} operations, ${f.cases ?? '?'} test cases${f.links ? `, links ${f.links}` : ''}, ${f.failures} failures, ${f.errors} errors, ${f.seconds.toFixed(1)} s`)].join('\n'));
     }
   }, 120_000);
@@ -71,20 +76,21 @@ describeIf('schemathesis over the OpenAPI document', () => {
   const runs: FuzzRun[] = [
     { name: 'valid-key', headers: { 'X-API-Key': API_KEY } },
     { name: 'no-key', headers: {} },
-    // The long poll waits up to 120 s by contract (each case would hold the run that long); its
-    // answers are covered by gateway-and-api.test.ts and the one-poll-per-credential test.
+    // The long poll waits up to 120 s by contract: the fuzz asks for no wait, or each case would hold
+    // the run that long (the waiting itself is tested in api-limits.test.ts and slow-clients.test.ts).
     {
-      name: 'device-credential', headers: () => ({ Authorization: `Bearer ${deviceCredential}` }), tags: ['agent gateway'], excludeOperationIds: ['pollCommands'], phases: ['examples', 'coverage', 'fuzzing'],
+      name: 'device-credential', headers: () => ({ Authorization: `Bearer ${deviceCredential}` }), tags: ['agent gateway'], phases: ['examples', 'coverage', 'fuzzing'],
+      parameters: { pollCommands: { wait: 0 } },
     },
   ];
 
   test.each(runs)('$name: no server error, every answer as specified, no route ignores its credential', async (run) => {
     const f = await runSchemathesis(binary!, run, {
       specPath, baseUrl: h.server.url, reportDir, checks: CHECKS, phases: ['examples', 'coverage', 'fuzzing', 'stateful'],
-      maxExamples: BUDGET.maxExamples, seed: BUDGET.seed, maxSeconds: BUDGET.maxSeconds,
+      maxExamples: BUDGET.maxExamples, statefulExamples: BUDGET.statefulExamples, seed: BUDGET.seed, maxSeconds: BUDGET.maxSeconds,
     });
     figures.push(f);
-    if (f.exitCode !== 0 || f.failures > 0 || f.errors > 0) console.log(f.output.slice(-20_000));
+    if (f.exitCode !== 0 || f.failures > 0 || f.errors > 0 || process.env.SCHEMATHESIS_VERBOSE) console.log(f.output.slice(-20_000));
     expect({ exitCode: f.exitCode, problems: f.problems }).toEqual({ exitCode: 0, problems: [] });
     expect(f.operations).toBeGreaterThan(run.tags ? 2 : 60);
   }, 400_000);
