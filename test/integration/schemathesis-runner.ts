@@ -83,7 +83,8 @@ export async function runSchemathesis(binary: string, run: FuzzRun, options: Fuz
   ];
   const started = Date.now();
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(binary, args, { env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // In the report folder: schemathesis keeps a cache (.schemathesis/) where it runs.
+    const child = spawn(binary, args, { cwd: options.reportDir, env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
