@@ -11,6 +11,7 @@ import {
   reofferStalledReboots,
   recordPinnedCommandKeys,
   recordProgress,
+  releaseClaimedCommands,
   storeOutcome,
   type CommandRow,
 } from '../db/command-repository';
@@ -28,6 +29,7 @@ import type { Metrics } from './metrics';
 import { runMissedRunsOnCheckIn } from './missed-run-service';
 import { scanResultFromReport } from './scan-report';
 import type { InstallTimingInput } from '../workflows/install.contract';
+import { AGENT_BODY_LIMIT, closeUnreadBody, ENROLL_BODY_LIMIT, jsonBody } from './request-body';
 import { parse } from './validation';
 import { deliverOutcome, storedOutcomeOf, type ResultCompleter } from './result-delivery';
 
@@ -71,7 +73,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   const { db, client, notifier, log, metrics } = deps;
   const router = express.Router();
 
-  router.post('/enroll', asyncRoute(async (req, res) => {
+  // The enrollment token is in the body: the body is read first, but only a small one.
+  router.post('/enroll', ...jsonBody(ENROLL_BODY_LIMIT), asyncRoute(async (req, res) => {
     const body = parse(enrollSchema, req.body, 'body');
     const secret = newSecret();
     // One transaction: the token is spent, the credential stored and the audit row written together,
@@ -118,7 +121,14 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     res.locals.device = locals;
     await checkIn(locals);
   };
-  router.use((req, res, next) => { authenticate(req, res).then(() => next(), next); });
+  router.use((req, res, next) => {
+    authenticate(req, res).then(() => next(), (err) => {
+      if (err instanceof HttpError && err.status === 401) closeUnreadBody(req, res);
+      next(err);
+    });
+  });
+  // Bodies are read only for an authenticated device.
+  router.use(...jsonBody(AGENT_BODY_LIMIT));
 
   /** A check-in with a new boot id proves an acknowledged reboot finished: complete it. */
   async function checkIn(device: DeviceLocals): Promise<void> {
@@ -182,24 +192,33 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const device = res.locals.device as DeviceLocals;
     const query = parse(pollQuerySchema, req.query, 'query');
     const waitMs = (query.wait ?? deps.pollWaitSeconds) * 1000;
-    const aborted = new AbortController();
-    res.on('close', () => aborted.abort());
+    const hungUp = new AbortController();
+    res.on('close', () => hungUp.abort());
+    // One poll per device credential: a newer poll ends this one (it answers at once, empty).
+    const poll = notifier.openPoll(device.deviceId);
+    const ended = AbortSignal.any([hungUp.signal, poll.signal]);
     const deadline = Date.now() + waitMs;
-    let rows: CommandRow[];
-    for (;;) {
-      const announced = notifier.subscribe(device.deviceId, deadline - Date.now(), aborted.signal);
-      rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30, restarted: query.restarted });
-      if (rows.length > 0 || Date.now() >= deadline || aborted.signal.aborted) {
-        announced.cancel();
-        break;
+    let rows: CommandRow[] = [];
+    try {
+      for (;;) {
+        if (ended.aborted) break;
+        const announced = notifier.subscribe(device.deviceId, deadline - Date.now(), ended);
+        rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30, restarted: query.restarted });
+        if (rows.length > 0 || Date.now() >= deadline || ended.aborted) {
+          announced.cancel();
+          break;
+        }
+        await announced.promise;
       }
-      await announced.promise;
+    } finally {
+      poll.close();
     }
-    if (aborted.signal.aborted && rows.length > 0) {
-      // The agent hung up: give the commands back so its next poll gets them.
-      await db.query(`UPDATE agent_commands SET status = 'pending' WHERE id = ANY($1::text[]) AND status = 'claimed'`, [rows.map((r) => r.id)]);
-      return;
+    if (ended.aborted && rows.length > 0) {
+      // The agent hung up, or polls again already: give the commands back (the newer poll gets them).
+      await releaseClaimedCommands(db, device.deviceId, rows.map((r) => r.id));
+      rows = [];
     }
+    if (hungUp.signal.aborted) return;
     // Handed out as stored: the worker signed it, the gateway only relays (and cannot re-sign).
     const commands: AgentCommand[] = rows.map((r) => ({
       id: r.id, type: r.type, payload: r.payload as never, attempt: r.attempt, ...(r.signature ? { signature: r.signature } : {}),

@@ -15,6 +15,8 @@ import type { CatalogConfig } from './catalog-service';
 import { CommandNotifier } from './command-notifier';
 import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
+import { jsonBody, OPERATOR_BODY_LIMIT } from './request-body';
+import { createDocsRouter, createOpenApiRouter } from './openapi-docs';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { CommandKeepAlive } from './command-keepalive';
 import { createMetrics, type Metrics } from './metrics';
@@ -111,11 +113,11 @@ function requestMetrics(metrics: Metrics): RequestHandler {
 /** Every router mounted under /api/v1 behind operator authentication (api/route-roles.ts rules each route). */
 export function operatorRouters(deps: AppDeps, metrics: Metrics): Router[] {
   return [
-    createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
+    createOpenApiRouter(), createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
     createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps), createApprovalRequestsApi(deps),
     createAlertsApi(deps), createWhatIfApi(deps),
     createFleetSummaryApi({ ...deps, ...deps.dashboard }),
-    createDashboardConfigApi({ temporalUiUrl: deps.dashboard?.temporalUiUrl, namespace: deps.client?.options.namespace }),
+    createDashboardConfigApi({ temporalUiUrl: deps.dashboard?.temporalUiUrl, namespace: deps.client?.options?.namespace }),
   ];
 }
 
@@ -123,7 +125,8 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   const app = express();
   app.disable('x-powered-by');
   app.use(requestMetrics(metrics));
-  app.use(express.json({ limit: '5mb' }));
+  // The URL is checked here; bodies are parsed only once the caller is authenticated (jsonBody below,
+  // and in the gateway), so an unauthenticated 5 MB body is refused before it is read.
   app.use(refuseControlCharacters);
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   // Failed authentications are counted per source address (429 past the limit) and audited.
@@ -144,7 +147,11 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
-  app.use('/api/v1', authenticated, ...operatorRouters(deps, metrics));
+  // The docs page is static (Swagger UI's files): the only /api/v1 route without a key.
+  app.use('/api/v1', createDocsRouter());
+  // Bodies are parsed only once the caller is authenticated: an unauthenticated 5 MB body is refused unread.
+  app.use('/api/v1', authenticated, ...jsonBody(OPERATOR_BODY_LIMIT));
+  app.use('/api/v1', ...operatorRouters(deps, metrics));
   app.use(createDashboardSite({ db: deps.db, apiKey: deps.apiKey, ...deps.dashboard }));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { appendAudit, AuditOutcome } from '../db/audit-repository';
 import type { Db } from '../db/database';
+import { closeUnreadBody } from './request-body';
 
 /** How many failed authentications a source address may make before it is locked out, and for how long. */
 export interface AuthFailureLimits {
@@ -39,6 +40,7 @@ export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators
     const ip = addressOf(req);
     failures.get(ip).then(async (seen) => {
       if (seen && seen.consumedPoints >= maxFailures) {
+        closeUnreadBody(req, res);
         res.set('Retry-After', String(Math.max(1, Math.ceil(seen.msBeforeNext / 1000))));
         res.status(429).json({ error: `too many failed authentications from ${ip}; try again after the Retry-After seconds` });
         const first = await lockouts.consume(ip).then(() => true, () => false);

@@ -1,17 +1,11 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { z } from 'zod';
 import { importCatalog } from './catalog-import-service';
 import { describeCatalogSync, listCatalogFeeds, startCatalogSync, type CatalogServiceDeps } from './catalog-service';
+import { catalogImportQuery, catalogSyncBody, catalogSyncParams } from './catalog-schemas';
 import { parse } from './validation';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
-
-const feedId = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a feed id such as microsoft-update');
-const syncBody = z.object({ feedId: feedId.optional() }).strict();
-const syncParams = z.object({ feedId, runId: z.string().uuid() });
-// Writing is what an operator asks for explicitly: without dryRun=false an import only reports.
-const importQuery = z.object({ dryRun: z.enum(['true', 'false']).default('true').transform((v) => v === 'true') });
 
 /** The catalog's feeds and their syncs (/api/v1/catalog). */
 export function createCatalogApi(deps: CatalogServiceDeps): Router {
@@ -22,14 +16,14 @@ export function createCatalogApi(deps: CatalogServiceDeps): Router {
   }));
 
   router.post('/catalog/sync', asyncRoute(async (req, res) => {
-    const body = parse(syncBody, req.body, 'body');
+    const body = parse(catalogSyncBody, req.body, 'body');
     const started = await startCatalogSync(deps, { feedId: body.feedId, requestedBy: res.locals.actor as string });
     const location = `/api/v1/catalog/feeds/${started.feedId}/syncs/${started.runId}`;
     res.status(202).location(location).json({ ...started, location });
   }));
 
   router.get('/catalog/feeds/:feedId/syncs/:runId', asyncRoute(async (req, res) => {
-    const p = parse(syncParams, req.params, 'params');
+    const p = parse(catalogSyncParams, req.params, 'params');
     res.json(await describeCatalogSync(deps, p.feedId, p.runId));
   }));
 
@@ -38,7 +32,7 @@ export function createCatalogApi(deps: CatalogServiceDeps): Router {
    * feed-format JSON document. Answers what would change (dryRun=true, the default) or what changed.
    */
   router.post('/catalog/import', express.text({ type: ['text/csv', 'text/plain'], limit: '20mb' }), asyncRoute(async (req, res) => {
-    const q = parse(importQuery, req.query, 'query');
+    const q = parse(catalogImportQuery, req.query, 'query');
     const isCsv = typeof req.body === 'string';
     if (!isCsv && (req.body === undefined || typeof req.body !== 'object')) {
       res.status(400).json({ error: 'body: send a CSV (Content-Type: text/csv) or a feed-format JSON document (application/json)' });

@@ -1,6 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { z } from 'zod';
 import type { CommandKeyring } from '../config/command-keys';
 import { pinnableKeys } from '../config/command-keys';
 import { appendAudit } from '../db/audit-repository';
@@ -9,6 +8,7 @@ import type { Db } from '../db/database';
 import { TRUST_KEYS_WORKFLOW_TYPE, trustKeysWorkflowId, type TrustKeysInput } from '../workflows/trust-keys.contract';
 import { DeviceIdAttr, OperationAttr } from '../workflows/search-attributes';
 import type { ScanServiceDeps } from './scan-service';
+import { rotateSchema } from './catalog-schemas';
 import { parse } from './validation';
 
 export interface CommandKeysApiDeps {
@@ -22,8 +22,6 @@ export interface CommandKeysApiDeps {
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
-
-const rotateSchema = z.object({}).strict();
 
 /**
  * Command key rotation (/api/v1/command-keys). The server holds the current key (signs) and, during a

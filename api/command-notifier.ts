@@ -1,6 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import type { Logger } from 'pino';
 import { COMMAND_CHANNEL } from '../db/command-repository';
+
+/**
+ * A long poll starting on some replica: payload `<deviceId> <replicaId> <openedAtMs>`; the other
+ * replicas end that device's polls opened before it.
+ */
+export const POLL_CHANNEL = 'patchflow_agent_polls';
 
 /**
  * Wakes agents' long polls when a command for their device is written. One LISTEN connection per
@@ -10,6 +17,9 @@ import { COMMAND_CHANNEL } from '../db/command-repository';
  */
 export class CommandNotifier {
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** each device's open long polls on this replica, with when each opened */
+  private readonly polls = new Map<string, Map<AbortController, number>>();
+  private readonly replicaId = randomUUID();
   private client?: PgClient;
   private stopped = false;
 
@@ -17,7 +27,17 @@ export class CommandNotifier {
 
   async start(): Promise<void> {
     const client = new PgClient({ connectionString: this.databaseUrl });
-    client.on('notification', (msg) => { if (msg.payload) this.wake(msg.payload); });
+    client.on('notification', (msg) => {
+      if (!msg.payload) return;
+      if (msg.channel === POLL_CHANNEL) {
+        const [deviceId, replicaId, openedAt] = msg.payload.split(' ');
+        // This replica's own polls end one another in openPoll, in order; an announcement arriving
+        // late must not end a poll opened after it (here or elsewhere).
+        if (replicaId !== this.replicaId) this.endPollsOpenedBefore(deviceId, Number(openedAt));
+      } else {
+        this.wake(msg.payload);
+      }
+    });
     client.on('error', (err) => {
       this.log.warn({ err }, 'command notifier connection lost; reconnecting');
       this.wakeAll();
@@ -25,6 +45,7 @@ export class CommandNotifier {
     });
     await client.connect();
     await client.query(`LISTEN ${COMMAND_CHANNEL}`);
+    await client.query(`LISTEN ${POLL_CHANNEL}`);
     this.client = client;
   }
 
@@ -58,6 +79,37 @@ export class CommandNotifier {
       set.add(done);
     });
     return { promise, cancel: done };
+  }
+
+  /**
+   * At most one long poll per device credential: registers a new poll of `deviceId` and ends every
+   * other one, here at once and on other replicas through NOTIFY. The ended polls' `signal` aborts;
+   * they answer at once with no commands (250 polls held by one credential were seen before this).
+   * Across replicas the order is by clock (the announcement carries when the poll opened): two polls
+   * opened on two replicas within the clocks' skew may both stay a while (until the next poll).
+   */
+  openPoll(deviceId: string): { signal: AbortSignal; close: () => void } {
+    const openedAt = Date.now();
+    this.endPollsOpenedBefore(deviceId, Infinity);
+    const controller = new AbortController();
+    let open = this.polls.get(deviceId);
+    if (!open) this.polls.set(deviceId, (open = new Map()));
+    open.set(controller, openedAt);
+    this.client?.query('SELECT pg_notify($1::text, $2::text)', [POLL_CHANNEL, `${deviceId} ${this.replicaId} ${openedAt}`])
+      .catch((err) => this.log.warn({ err, deviceId }, 'poll take-over not announced to other replicas'));
+    return {
+      signal: controller.signal,
+      close: () => {
+        const set = this.polls.get(deviceId);
+        set?.delete(controller);
+        if (set?.size === 0) this.polls.delete(deviceId);
+      },
+    };
+  }
+
+  /** Ends the device's polls on this replica that opened before `time` (ms; Infinity: all). */
+  private endPollsOpenedBefore(deviceId: string, time: number): void {
+    for (const [controller, openedAt] of this.polls.get(deviceId) ?? []) if (openedAt < time) controller.abort();
   }
 
   private wake(deviceId: string): void {

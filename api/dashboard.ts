@@ -1,3 +1,4 @@
+import { jsonBody } from './request-body';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,7 +66,8 @@ export function createDashboardSite(deps: { db: Db; webDir?: string; apiKey?: st
   // The page's links open the Temporal UI in other tabs: they learn nothing of where they came from.
   router.use((_req, res, next) => { res.set({ 'Referrer-Policy': 'no-referrer', 'X-Content-Type-Options': 'nosniff' }); next(); });
 
-  router.post('/dashboard/login', asyncRoute(async (req, res) => {
+  // A one-time code is a few dozen bytes: read at most 1 kB from anyone.
+  router.post('/dashboard/login', ...jsonBody(1024), asyncRoute(async (req, res) => {
     const { code } = parse(loginCodeSchema, req.body, 'body');
     if (!deps.apiKey || !deps.loginCodes?.redeem(code)) {
       res.locals.authFailure = 'login code is not valid';

@@ -1,5 +1,6 @@
 import type { RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { closeUnreadBody } from './request-body';
 import { ensureBootstrapAdmin, findApiKey, touchApiKey, type StoredKey } from '../db/access-repository';
 import { appendAudit, AuditOutcome } from '../db/audit-repository';
 import { runWithAuditContext } from '../db/audit-context';
@@ -51,6 +52,8 @@ export function operatorAuth(deps: OperatorAuthDeps): RequestHandler {
   };
 
   const fail = (res: Response, reason: string, keyId?: string) => {
+    // The body of a refused request is never read: the connection closes after the answer.
+    closeUnreadBody(res.req, res);
     res.locals.authFailure = reason;
     if (keyId) res.locals.authKeyId = keyId;
     res.status(401).json({ error: reason });

@@ -57,7 +57,7 @@ export const createDeviceSchema = z.object({
 export const updateDeviceSchema = z.object({
   workingFolder: folderInput.optional(),
   installFolder: folderInput.optional(),
-}).strict().refine((v) => v.workingFolder !== undefined || v.installFolder !== undefined, { message: 'give workingFolder, installFolder or both' });
+}).strict().refine((v) => v.workingFolder !== undefined || v.installFolder !== undefined, { message: 'give workingFolder, installFolder or both' }).meta({ minProperties: 1 });
 
 /** DELETE /devices/:id?force=true: retire even while an install or Initial Update runs (it is cancelled). */
 export const retireDeviceQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
@@ -105,7 +105,8 @@ export const scopeScanSchema = z.object({
   if (!v.scopeId) ctx.addIssue({ code: 'custom', path: ['scopeId'], message: `is required for scopeType ${v.scopeType}` });
   else if (v.scopeType === 'device_type' && !['server', 'workstation'].includes(v.scopeId)) {
     ctx.addIssue({ code: 'custom', path: ['scopeId'], message: 'must be server or workstation for scopeType device_type' });
-  } else if (v.scopeType !== 'device_type' && !/^[0-9a-f-]{36}$/i.test(v.scopeId)) {
+  } else if (v.scopeType !== 'device_type' && !uuid.safeParse(v.scopeId).success) {
+    // a UUID's shape is not enough: 36 dashes would reach a ::uuid cast
     ctx.addIssue({ code: 'custom', path: ['scopeId'], message: 'must be a UUID' });
   }
 });

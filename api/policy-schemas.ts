@@ -17,6 +17,8 @@ const patchNames = {
 };
 const needsPatches = (v: { updateIds?: string[]; kbs?: string[] }) => v.updateIds !== undefined || v.kbs !== undefined;
 const needsPatchesIssue = { message: 'name the patches with updateIds or kbs', path: ['updateIds'] };
+/** The same rule for the contract (api/openapi.ts): refinements do not reach JSON Schema by themselves. */
+const needsPatchesDoc = { anyOf: [{ required: ['updateIds'] }, { required: ['kbs'] }] };
 
 export const policyIdParam = z.object({ id: uuid });
 export const deviceIdParam = z.object({ deviceId: uuid });
@@ -31,7 +33,7 @@ const switches = {
 
 export const createPolicySchema = z.object({ name, ...switches }).strict();
 export const updatePolicySchema = z.object({ name: name.optional(), ...switches }).strict()
-  .refine((v) => Object.keys(v).length > 0, { message: 'change at least one field' });
+  .refine((v) => Object.keys(v).length > 0, { message: 'change at least one field' }).meta({ minProperties: 1 });
 
 export const memberSchema = z.discriminatedUnion('scopeType', [
   z.object({ scopeType: z.literal('device'), scopeId: uuid }).strict(),
@@ -51,7 +53,7 @@ export const defaultSchema = z.object({ kind: defaultKind, key, status: approval
 export const deleteDefaultSchema = z.object({ kind: defaultKind, key }).strict().superRefine(kaseyaKey);
 
 export const policyApprovalsSchema = z.object({ ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional() })
-  .strict().refine(needsPatches, needsPatchesIssue);
+  .strict().refine(needsPatches, needsPatchesIssue).meta(needsPatchesDoc);
 
 export const copyApprovalsSchema = z.object({ toPolicyId: uuid }).strict();
 
@@ -71,13 +73,13 @@ const scoped = <T extends { scopeType?: string; scopeId?: string }>(v: T, ctx: z
 };
 
 export const patchActionsSchema = z.object({ scopeType: actionScopeType, scopeId: z.string().trim().toLowerCase(), ...patchNames, action: patchAction })
-  .strict().refine(needsPatches, needsPatchesIssue).superRefine(scoped);
+  .strict().refine(needsPatches, needsPatchesIssue).superRefine(scoped).meta(needsPatchesDoc);
 
 export const patchActionsQuery = z.object({ scopeType: actionScopeType.optional(), scopeId: z.string().trim().toLowerCase().optional() })
   .superRefine(scoped);
 
 export const approvalByPatchSchema = z.object({ ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional() })
-  .strict().refine(needsPatches, needsPatchesIssue);
+  .strict().refine(needsPatches, needsPatchesIssue).meta(needsPatchesDoc);
 
 export const summaryQuery = z.object({
   groupBy: z.enum(['classification', 'product', 'kaseya_classification'], 'must be classification, product or kaseya_classification').default('classification'),

@@ -127,6 +127,8 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { method: 'POST', path: '/keys/:keyId/revoke', role: ADM, tenant: T.AllClients },
   // a person sees who they are, whatever their role
   { method: 'GET', path: '/whoami', role: V, tenant: T.Global },
+  // the contract (api/openapi-docs.ts): the same document for every key
+  { method: 'GET', path: '/openapi.json', role: V, tenant: T.Global },
 
   // ---- alerts (api/alerts-api.ts): rules may span clients and post fleet data to a webhook, so
   // they are for all-client keys until rules are filtered per tenant

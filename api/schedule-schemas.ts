@@ -1,10 +1,25 @@
 import { z } from 'zod';
 import { maintenanceWindowSchema } from '../domain/maintenance-window';
 import { DEFAULT_REBOOT_ACTION, rebootActionConfigSchema } from '../domain/reboot-actions';
-import { parseScheduleTiming } from '../domain/schedule-spec';
+import { parseScheduleTiming, PATCH_TUESDAY_OFFSET_MAX, PATCH_TUESDAY_OFFSET_MIN, WEEKDAYS } from '../domain/schedule-spec';
+
+const localTime = z.string().regex(/^([01]\d|2[0-3]):([0-5]\d)$/).meta({ description: 'HH:MM, 24-hour, local to timezone' });
+const timezone = z.string().min(1).meta({ description: 'an IANA time zone, spelled as IANA spells it', examples: ['UTC', 'Europe/London'] });
+/**
+ * The timing's shape, for the contract only (api/openapi.ts): `parseScheduleTiming` stays the rule,
+ * with its messages, and also knows which time zones exist.
+ */
+const timingShape = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('daily'), time: localTime, timezone }).strict(),
+  z.object({ kind: z.literal('weekly'), days: z.array(z.enum(WEEKDAYS)).min(1), time: localTime, timezone }).strict(),
+  z.object({ kind: z.literal('monthly_patch_tuesday'), offsetDays: z.number().int().min(PATCH_TUESDAY_OFFSET_MIN).max(PATCH_TUESDAY_OFFSET_MAX), time: localTime, timezone }).strict(),
+  z.object({ kind: z.literal('monthly_day'), day: z.number().int().min(1).max(31), time: localTime, timezone }).strict(),
+]);
+
+const { $schema: _dialect, ...timingDoc } = z.toJSONSchema(timingShape, { io: 'input' });
 
 /** A schedule's timing, checked by the domain parser so API and spec builder agree on every rule. */
-const timing = z.unknown().transform((raw, ctx) => {
+const timing = z.unknown().meta({ override: timingDoc as Record<string, unknown> }).transform((raw, ctx) => {
   try {
     return parseScheduleTiming(raw);
   } catch (err) {

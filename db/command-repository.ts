@@ -135,6 +135,18 @@ export async function claimPendingCommands(
   return rows.map(toRow).sort((a, b) => a.id.localeCompare(b.id));
 }
 
+/**
+ * Gives claimed commands back (their poll could not hand them out: the agent hung up, or a newer poll
+ * of the same device took over) and wakes the device's polls, so a poll already waiting gets them now.
+ */
+export async function releaseClaimedCommands(db: Queryable, deviceId: string, ids: string[]): Promise<void> {
+  await db.query(
+    `WITH up AS (UPDATE agent_commands SET status = 'pending' WHERE id = ANY($1::text[]) AND device_id = $2::uuid AND status = 'claimed' RETURNING 1)
+     SELECT pg_notify($3::text, $2::text) FROM up LIMIT 1`,
+    [ids, deviceId, COMMAND_CHANNEL],
+  );
+}
+
 export async function findCommandForDevice(db: Queryable, id: string, deviceId: string): Promise<CommandRow | undefined> {
   const { rows } = await db.query('SELECT * FROM agent_commands WHERE id = $1::text AND device_id = $2::uuid', [id, deviceId]);
   return rows[0] ? toRow(rows[0]) : undefined;

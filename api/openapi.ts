@@ -1,0 +1,481 @@
+import { z } from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
+import { catalogImportQuery, catalogSyncBody, catalogSyncParams, rotateSchema } from './catalog-schemas';
+import {
+  auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema, deviceIdParam, devicePatchesQuery,
+  installParams, listDevicesQuery, listSitesQuery, retireDeviceQuery, scopeScanSchema, startInitialUpdateSchema, startInstallSchema, updateDeviceSchema,
+} from './operator-schemas';
+import {
+  approvalByPatchSchema, copyApprovalsSchema, createPolicySchema, defaultSchema, deleteDefaultSchema, kbOverrideSchema, kbParam, memberSchema,
+  patchActionsQuery, patchActionsSchema, patchListQuery, policyApprovalsSchema, policyIdParam, summaryQuery, updatePolicySchema,
+} from './policy-schemas';
+import { listReportsQuery, patchOverviewQuery, reportIdParam } from './report-schemas';
+import * as answer from './response-schemas';
+import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
+
+/**
+ * The API's contract, one entry per route: what it takes (the same zod schemas the handlers parse
+ * with) and what it answers (api/response-schemas.ts). The OpenAPI 3.1 document served at
+ * /api/v1/openapi.json is generated from this table; test/unit/openapi-routes.test.ts fails when a
+ * route is registered with express but missing here, or listed here but not routed.
+ *
+ * Adding a route: add one `RouteSpec` below (method, express path, who may call it, its input
+ * schemas and its answers by status). The codes every route of its kind can answer (400, 401, 404,
+ * 413, 415, 429) are added by `commonAnswers`, so list only the route's own.
+ */
+
+export type Door = 'operator' | 'device' | 'public';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type ZodObjectLike = z.ZodObject | z.ZodType;
+/** An answer: a JSON schema, `null` for no body (204), or content by media type. */
+type Answer = { description: string; json?: z.ZodType; content?: Record<string, z.ZodType>; headers?: Record<string, string>; links?: Record<string, LinkSpec> } | null;
+interface LinkSpec { operationId: string; parameters: Record<string, string>; description?: string }
+
+export interface RouteSpec {
+  method: Method;
+  /** the express path, e.g. /api/v1/devices/:deviceId */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  door: Door;
+  params?: ZodObjectLike;
+  query?: ZodObjectLike;
+  headers?: ZodObjectLike;
+  /** a JSON body (or content by media type) */
+  body?: z.ZodType;
+  bodyContent?: Record<string, z.ZodType>;
+  /** the body may be left out (routes that take `{}` or nothing) */
+  bodyOptional?: boolean;
+  /** a JSON body that works (docs, and schemathesis's examples phase, whose answers feed its links) */
+  bodyExample?: unknown;
+  answers: Partial<Record<200 | 201 | 202 | 204 | 404 | 409 | 422 | 503, Answer>>;
+}
+
+const noBody = z.object({}).strict();
+const deviceLink = (operationId: string): LinkSpec => ({ operationId, parameters: { deviceId: '$response.body#/device/id' } });
+const idLink = (operationId: string, param = 'id'): LinkSpec => ({ operationId, parameters: { [param]: '$response.body#/id' } });
+const notFound = (what: string): Answer => ({ description: `no such ${what}` });
+
+export const ROUTES: RouteSpec[] = [
+  // ---- health, metrics, contract ------------------------------------------------------------------
+  { method: 'get', path: '/healthz', operationId: 'health', summary: 'Liveness: the process answers', tag: 'health', door: 'public', answers: { 200: { description: 'up', json: answer.health } } },
+  {
+    method: 'get', path: '/metrics', operationId: 'metrics', summary: 'Prometheus metrics', tag: 'health', door: 'operator',
+    answers: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': z.string() } } },
+  },
+  {
+    method: 'get', path: '/api/v1/openapi.json', operationId: 'openapi', summary: 'This OpenAPI 3.1 document', tag: 'contract', door: 'operator',
+    answers: { 200: { description: 'the contract', json: z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }) } },
+  },
+
+  {
+    method: 'get', path: '/api/v1/docs', operationId: 'docs', summary: 'The API docs page (Swagger UI, served from the bundled package)', tag: 'contract', door: 'public',
+    description: 'Static: the page asks for an API key and sends it with every call it makes, the contract included.',
+    answers: { 200: { description: 'the page', content: { 'text/html': z.string() } } },
+  },
+  {
+    method: 'get', path: '/api/v1/docs/assets/:file', operationId: 'docsAsset', summary: "The docs page's script and style sheet", tag: 'contract', door: 'public',
+    params: z.object({ file: z.enum(['swagger-ui.css', 'swagger-ui-bundle.js']) }),
+    answers: { 200: { description: 'the file', content: { 'text/css': z.string(), 'text/javascript': z.string() } } },
+  },
+
+  // ---- fleet --------------------------------------------------------------------------------------
+  {
+    method: 'post', path: '/api/v1/clients', operationId: 'createClient', summary: 'Create a client (a customer of the MSP)', tag: 'fleet', door: 'operator', body: createClientSchema, bodyExample: { name: 'Acme' },
+    answers: { 201: { description: 'created', json: answer.client, headers: { Location: 'the new client' }, links: { createSite: idLink('createSite', 'clientId') } }, 409: { description: 'a client of that name exists' } },
+  },
+  { method: 'get', path: '/api/v1/clients', operationId: 'listClients', summary: 'List clients', tag: 'fleet', door: 'operator', answers: { 200: { description: 'clients', json: answer.clientList } } },
+  {
+    method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteSchema, bodyExample: { name: 'HQ' },
+    answers: { 201: { description: 'created', json: answer.site }, 404: notFound('client'), 409: { description: 'the client has a site of that name' } },
+  },
+  { method: 'get', path: '/api/v1/sites', operationId: 'listSites', summary: 'List sites', tag: 'fleet', door: 'operator', query: listSitesQuery, answers: { 200: { description: 'sites', json: answer.siteList } } },
+  {
+    method: 'post', path: '/api/v1/devices', operationId: 'createDevice', summary: 'Register a device; answers its one-time enrollment token', tag: 'fleet', door: 'operator', body: createDeviceSchema,
+    answers: {
+      201: {
+        description: 'registered', json: answer.deviceCreated, headers: { Location: 'the new device' },
+        links: {
+          getDevice: deviceLink('getDevice'), updateDevice: deviceLink('updateDevice'), listDevicePatches: deviceLink('listDevicePatches'),
+          startInstall: deviceLink('startInstall'), startDeviceScan: deviceLink('startDeviceScan'), getDeviceApprovals: deviceLink('getDeviceApprovals'),
+          issueEnrollmentToken: deviceLink('issueEnrollmentToken'), retireDevice: deviceLink('retireDevice'), getLastScan: deviceLink('getLastScan'),
+          startInitialUpdate: deviceLink('startInitialUpdate'), getInitialUpdate: deviceLink('getInitialUpdate'), revokeDeviceCredential: deviceLink('revokeDeviceCredential'),
+        },
+      },
+      404: notFound('site'), 409: { description: 'the site has a device of that name' }, 422: { description: 'a folder breaks the folder rules' },
+    },
+  },
+  { method: 'get', path: '/api/v1/devices', operationId: 'listDevices', summary: 'List devices', tag: 'fleet', door: 'operator', query: listDevicesQuery, answers: { 200: { description: 'devices', json: answer.deviceList } } },
+  { method: 'get', path: '/api/v1/devices/:deviceId', operationId: 'getDevice', summary: 'One device', tag: 'fleet', door: 'operator', params: deviceIdParam, answers: { 200: { description: 'the device', json: answer.device }, 404: notFound('device') } },
+  {
+    method: 'patch', path: '/api/v1/devices/:deviceId', operationId: 'updateDevice', summary: "Change a device's working and install folders", tag: 'fleet', door: 'operator', params: deviceIdParam, body: updateDeviceSchema,
+    answers: { 200: { description: 'changed', json: answer.device }, 404: notFound('device') },
+  },
+  {
+    method: 'delete', path: '/api/v1/devices/:deviceId', operationId: 'retireDevice', summary: 'Retire a device (its history stays)', tag: 'fleet', door: 'operator', params: deviceIdParam, query: retireDeviceQuery,
+    answers: { 200: { description: 'retired', json: answer.deviceRetired }, 404: notFound('device'), 409: { description: 'an install or Initial Update runs on it (use force=true)' } },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/credential/revoke', operationId: 'revokeDeviceCredential', summary: "Revoke a device's credential", tag: 'fleet', door: 'operator', params: deviceIdParam, bodyOptional: true, body: noBody,
+    answers: { 200: { description: 'revoked (false: it had none)', json: answer.credentialRevoked }, 404: notFound('device'), 409: { description: 'the device is retired' } },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/enrollment-token', operationId: 'issueEnrollmentToken', summary: 'Issue a new enrollment token (shown once)', tag: 'fleet', door: 'operator', params: deviceIdParam, bodyOptional: true, body: noBody,
+    answers: { 201: { description: 'issued', json: answer.enrollmentTokenIssued }, 404: notFound('device'), 409: { description: 'the device is retired' } },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/patches', operationId: 'listDevicePatches', summary: "A device's patches and their statuses", tag: 'patches', door: 'operator', params: deviceIdParam, query: devicePatchesQuery,
+    answers: { 200: { description: 'patches', json: answer.devicePatches }, 404: notFound('device') },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/approvals', operationId: 'getDeviceApprovals', summary: 'What approval decides for each patch of a device, and why', tag: 'approvals', door: 'operator', params: deviceIdParam,
+    answers: { 200: { description: 'decisions', json: answer.deviceApprovals }, 404: notFound('device') },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/last-scan', operationId: 'getLastScan', summary: "A device's last scan", tag: 'scans', door: 'operator', params: deviceIdParam,
+    answers: { 200: { description: 'the last scan', json: answer.lastScan }, 404: notFound('device or scan') },
+  },
+
+  // ---- installs, Initial Update, scans --------------------------------------------------------------
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/installs', operationId: 'startInstall', summary: 'Install approved missing patches (or these KBs) on a device', tag: 'installs', door: 'operator', params: deviceIdParam, body: startInstallSchema,
+    answers: {
+      202: {
+        description: 'started', json: answer.operationStarted, headers: { Location: 'the install' },
+        links: { getInstall: { operationId: 'getInstall', parameters: { deviceId: '$request.path.deviceId', key: '$response.body#/key' } } },
+      },
+      404: notFound('device'), 409: { description: 'the device is busy with another install operation, or retired' }, 422: { description: 'nothing to install' },
+    },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/installs/:key', operationId: 'getInstall', summary: "An install's progress and result", tag: 'installs', door: 'operator', params: installParams,
+    answers: { 200: { description: 'the install', json: answer.installState }, 404: notFound('install') },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/installs/:key/cancel', operationId: 'cancelInstall', summary: 'Cancel an install (cleanup still runs)', tag: 'installs', door: 'operator', params: installParams, body: cancelInstallSchema,
+    answers: { 202: { description: 'cancellation accepted', json: answer.cancelAccepted }, 404: notFound('install'), 409: { description: 'already finished' } },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/initial-update', operationId: 'startInitialUpdate', summary: 'Start the Initial Update (baseline) of a device', tag: 'installs', door: 'operator', params: deviceIdParam, body: startInitialUpdateSchema, bodyOptional: true,
+    answers: {
+      200: { description: 'one already runs: its id', json: answer.initialUpdateStarted },
+      202: { description: 'started', json: answer.initialUpdateStarted, headers: { Location: 'the Initial Update' } },
+      404: notFound('device'), 409: { description: 'the device is busy or retired' },
+    },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/initial-update', operationId: 'getInitialUpdate', summary: "The device's Initial Update", tag: 'installs', door: 'operator', params: deviceIdParam,
+    answers: { 200: { description: 'its state', json: answer.initialUpdateState }, 404: notFound('device or Initial Update') },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/initial-update/cancel', operationId: 'cancelInitialUpdate', summary: 'Cancel the Initial Update', tag: 'installs', door: 'operator', params: deviceIdParam, body: cancelInstallSchema,
+    answers: { 202: { description: 'cancellation accepted', json: answer.cancelAccepted }, 404: notFound('Initial Update'), 409: { description: 'already finished' } },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/scans', operationId: 'startDeviceScan', summary: 'Scan a device now', tag: 'scans', door: 'operator', params: deviceIdParam, bodyOptional: true, body: noBody,
+    answers: {
+      202: {
+        description: 'started', json: answer.operationStarted, headers: { Location: 'the scan' },
+        links: { getScan: { operationId: 'getScan', parameters: { deviceId: '$request.path.deviceId', key: '$response.body#/key' } } },
+      },
+      404: notFound('device'), 409: { description: 'the device is retired or not enrolled' },
+    },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/scans/:key', operationId: 'getScan', summary: "A scan's state and result", tag: 'scans', door: 'operator', params: installParams,
+    answers: { 200: { description: 'the scan', json: answer.scanState }, 404: notFound('scan') },
+  },
+  {
+    method: 'post', path: '/api/v1/scans', operationId: 'startScopeScan', summary: 'Scan every device of a scope', tag: 'scans', door: 'operator', body: scopeScanSchema,
+    answers: { 202: { description: 'started', json: answer.scopeScansStarted }, 404: notFound('client or site') },
+  },
+  { method: 'get', path: '/api/v1/audit', operationId: 'listAudit', summary: 'The audit log, newest first', tag: 'audit', door: 'operator', query: auditQuery, answers: { 200: { description: 'entries', json: answer.auditEntries } } },
+
+  // ---- policies and approvals -----------------------------------------------------------------------
+  {
+    method: 'post', path: '/api/v1/policies', operationId: 'createPolicy', summary: 'Create an approval policy', tag: 'approvals', door: 'operator', body: createPolicySchema, bodyExample: { name: 'Servers' },
+    answers: {
+      201: {
+        description: 'created', json: answer.policyCreated, headers: { Location: 'the new policy' },
+        links: {
+          getPolicy: idLink('getPolicy'), updatePolicy: idLink('updatePolicy'), listPolicyMembers: idLink('listPolicyMembers'), addPolicyMember: idLink('addPolicyMember'),
+          setPolicyDefault: idLink('setPolicyDefault'), getPolicySummary: idLink('getPolicySummary'), deletePolicy: idLink('deletePolicy'),
+          setPolicyApprovals: idLink('setPolicyApprovals'), copyApprovals: idLink('copyApprovals'), removePolicyDefault: idLink('removePolicyDefault'), removePolicyMember: idLink('removePolicyMember'),
+        },
+      },
+      409: { description: 'a policy of that name exists' },
+    },
+  },
+  { method: 'get', path: '/api/v1/policies', operationId: 'listPolicies', summary: 'List policies', tag: 'approvals', door: 'operator', answers: { 200: { description: 'policies', json: answer.policyList } } },
+  { method: 'get', path: '/api/v1/policies/:id', operationId: 'getPolicy', summary: 'One policy', tag: 'approvals', door: 'operator', params: policyIdParam, answers: { 200: { description: 'the policy', json: answer.policy }, 404: notFound('policy') } },
+  {
+    method: 'patch', path: '/api/v1/policies/:id', operationId: 'updatePolicy', summary: "Rename a policy or change its switches", tag: 'approvals', door: 'operator', params: policyIdParam, body: updatePolicySchema,
+    answers: { 200: { description: 'changed', json: answer.policy }, 404: notFound('policy'), 409: { description: 'a policy of that name exists' } },
+  },
+  {
+    method: 'delete', path: '/api/v1/policies/:id', operationId: 'deletePolicy', summary: 'Delete a policy with no members', tag: 'approvals', door: 'operator', params: policyIdParam,
+    answers: { 200: { description: 'deleted', json: answer.policyDeleted }, 404: notFound('policy'), 409: { description: 'it still has members' } },
+  },
+  {
+    method: 'get', path: '/api/v1/policies/:id/members', operationId: 'listPolicyMembers', summary: "A policy's members", tag: 'approvals', door: 'operator', params: policyIdParam,
+    answers: { 200: { description: 'members', json: answer.policyMembers }, 404: notFound('policy') },
+  },
+  {
+    method: 'post', path: '/api/v1/policies/:id/members', operationId: 'addPolicyMember', summary: 'Add a device, site, client, device type or all devices to a policy', tag: 'approvals', door: 'operator', params: policyIdParam, body: memberSchema,
+    answers: { 200: { description: 'already a member', json: answer.memberAdded }, 201: { description: 'added', json: answer.memberAdded }, 404: notFound('policy or scope') },
+  },
+  {
+    method: 'delete', path: '/api/v1/policies/:id/members', operationId: 'removePolicyMember', summary: 'Remove a membership', tag: 'approvals', door: 'operator', params: policyIdParam, body: memberSchema,
+    answers: { 200: { description: 'removed', json: answer.memberRemoved }, 404: notFound('policy or membership') },
+  },
+  {
+    method: 'put', path: '/api/v1/policies/:id/defaults', operationId: 'setPolicyDefault', summary: 'Set a classification or product default (applies to patches discovered from now on)', tag: 'approvals', door: 'operator', params: policyIdParam, body: defaultSchema,
+    answers: { 200: { description: 'set', json: answer.defaultSet }, 404: notFound('policy') },
+  },
+  {
+    method: 'delete', path: '/api/v1/policies/:id/defaults', operationId: 'removePolicyDefault', summary: 'Remove a default', tag: 'approvals', door: 'operator', params: policyIdParam, body: deleteDefaultSchema,
+    answers: { 200: { description: 'removed', json: answer.defaultRemoved }, 404: notFound('policy or default') },
+  },
+  {
+    method: 'put', path: '/api/v1/policies/:id/approvals', operationId: 'setPolicyApprovals', summary: 'Approval by policy: set patches\' status in one policy', tag: 'approvals', door: 'operator', params: policyIdParam, body: policyApprovalsSchema,
+    bodyExample: { kbs: ['KB5034441'], status: 'approved' },
+    answers: { 200: { description: 'set', json: answer.policyApprovalsSet }, 404: notFound('policy or patch') },
+  },
+  {
+    method: 'put', path: '/api/v1/patches/approval', operationId: 'setApprovalAllPolicies', summary: 'Approval by patch: set patches\' status in ALL policies', tag: 'approvals', door: 'operator', body: approvalByPatchSchema,
+    bodyExample: { kbs: ['KB5034441'], status: 'approved', note: 'tested on the pilot group' },
+    answers: { 200: { description: 'set', json: answer.allPoliciesApprovalSet }, 404: notFound('patch') },
+  },
+  {
+    method: 'post', path: '/api/v1/policies/:id/copy-approvals', operationId: 'copyApprovals', summary: "Copy a policy's approvals onto another", tag: 'approvals', door: 'operator', params: policyIdParam, body: copyApprovalsSchema,
+    answers: { 200: { description: 'copied', json: answer.approvalsCopied }, 404: notFound('policy'), 422: { description: 'onto itself' } },
+  },
+  {
+    method: 'get', path: '/api/v1/policies/:id/summary', operationId: 'getPolicySummary', summary: "A policy's approval counts by classification or product", tag: 'approvals', door: 'operator', params: policyIdParam, query: summaryQuery,
+    answers: { 200: { description: 'counts', json: answer.policySummary }, 404: notFound('policy') },
+  },
+  { method: 'get', path: '/api/v1/patches', operationId: 'listPatches', summary: 'Catalog patches with their approval in every policy', tag: 'approvals', door: 'operator', query: patchListQuery, answers: { 200: { description: 'patches', json: answer.patchList } } },
+  { method: 'get', path: '/api/v1/kb-overrides', operationId: 'listKbOverrides', summary: 'KB overrides', tag: 'approvals', door: 'operator', answers: { 200: { description: 'overrides', json: answer.kbOverrides } } },
+  {
+    method: 'put', path: '/api/v1/kb-overrides/:kb', operationId: 'setKbOverride', summary: 'Override every present and future patch of a KB', tag: 'approvals', door: 'operator', params: kbParam, body: kbOverrideSchema,
+    answers: { 200: { description: 'set', json: answer.kbOverrideSet }, 404: notFound('KB') },
+  },
+  {
+    method: 'delete', path: '/api/v1/kb-overrides/:kb', operationId: 'clearKbOverride', summary: 'Clear a KB override', tag: 'approvals', door: 'operator', params: kbParam,
+    answers: { 200: { description: 'cleared', json: answer.kbOverrideCleared }, 404: notFound('KB override') },
+  },
+  { method: 'get', path: '/api/v1/patch-actions', operationId: 'listPatchActions', summary: 'Actions by scope', tag: 'approvals', door: 'operator', query: patchActionsQuery, answers: { 200: { description: 'actions', json: answer.patchActions } } },
+  {
+    method: 'put', path: '/api/v1/patch-actions', operationId: 'setPatchActions', summary: 'Set an action (approve, ignore, uninstall...) for patches at a scope', tag: 'approvals', door: 'operator', body: patchActionsSchema,
+    answers: { 200: { description: 'set', json: answer.patchActionsSet }, 404: notFound('scope or patch'), 422: { description: 'uninstall of a patch that is not uninstallable' } },
+  },
+
+  // ---- schedules ------------------------------------------------------------------------------------
+  {
+    method: 'post', path: '/api/v1/schedules', operationId: 'createSchedule', summary: 'Create a scan or Automatic Update schedule', tag: 'schedules', door: 'operator', body: createScheduleSchema,
+    bodyExample: { name: 'Nightly scan', kind: 'scan', scope: { scopeType: 'all' }, timing: { kind: 'daily', time: '03:00', timezone: 'UTC' } },
+    answers: {
+      201: {
+        description: 'created', json: answer.schedule, headers: { Location: 'the new schedule' },
+        links: {
+          getSchedule: idLink('getSchedule', 'scheduleId'), updateSchedule: idLink('updateSchedule', 'scheduleId'), pauseSchedule: idLink('pauseSchedule', 'scheduleId'),
+          resumeSchedule: idLink('resumeSchedule', 'scheduleId'), listScheduleRollouts: idLink('listScheduleRollouts', 'scheduleId'), deleteSchedule: idLink('deleteSchedule', 'scheduleId'),
+          triggerSchedule: idLink('triggerSchedule', 'scheduleId'), backfillSchedule: idLink('backfillSchedule', 'scheduleId'),
+        },
+      },
+      404: notFound('policy, client or site of the scope'), 409: { description: 'a schedule of that name exists' },
+    },
+  },
+  { method: 'get', path: '/api/v1/schedules', operationId: 'listSchedules', summary: 'List schedules', tag: 'schedules', door: 'operator', answers: { 200: { description: 'schedules', json: answer.scheduleList } } },
+  { method: 'get', path: '/api/v1/schedules/:scheduleId', operationId: 'getSchedule', summary: 'One schedule, with its next runs', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 200: { description: 'the schedule', json: answer.schedule }, 404: notFound('schedule') } },
+  {
+    method: 'patch', path: '/api/v1/schedules/:scheduleId', operationId: 'updateSchedule', summary: 'Change a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: updateScheduleSchema,
+    answers: { 200: { description: 'changed', json: answer.schedule }, 404: notFound('schedule or scope'), 409: { description: 'a schedule of that name exists' } },
+  },
+  { method: 'delete', path: '/api/v1/schedules/:scheduleId', operationId: 'deleteSchedule', summary: 'Delete a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 204: null, 404: notFound('schedule') } },
+  {
+    method: 'post', path: '/api/v1/schedules/:scheduleId/pause', operationId: 'pauseSchedule', summary: 'Pause a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, bodyOptional: true, body: noBody,
+    answers: { 200: { description: 'paused', json: answer.schedule }, 404: notFound('schedule') },
+  },
+  {
+    method: 'post', path: '/api/v1/schedules/:scheduleId/resume', operationId: 'resumeSchedule', summary: 'Resume a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, bodyOptional: true, body: noBody,
+    answers: { 200: { description: 'resumed', json: answer.schedule }, 404: notFound('schedule') },
+  },
+  {
+    method: 'post', path: '/api/v1/schedules/:scheduleId/trigger', operationId: 'triggerSchedule', summary: 'Run a schedule now', tag: 'schedules', door: 'operator', params: scheduleIdParam, bodyOptional: true, body: noBody,
+    answers: { 202: { description: 'triggered', json: answer.scheduleTriggered }, 404: notFound('schedule'), 409: { description: 'the schedule is paused' } },
+  },
+  {
+    method: 'post', path: '/api/v1/schedules/:scheduleId/backfill', operationId: 'backfillSchedule', summary: 'Run the slots a schedule missed in a range (capped; refused when paused)', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: backfillSchema,
+    answers: { 202: { description: 'backfill started', json: answer.scheduleBackfilled }, 404: notFound('schedule'), 409: { description: 'the schedule is paused' }, 422: { description: 'the range is longer than allowed' } },
+  },
+  {
+    method: 'get', path: '/api/v1/schedules/:scheduleId/rollouts', operationId: 'listScheduleRollouts', summary: "A schedule's rollouts", tag: 'schedules', door: 'operator', params: scheduleIdParam,
+    answers: { 200: { description: 'rollouts', json: answer.rollouts }, 404: notFound('schedule') },
+  },
+
+  // ---- command keys, catalog --------------------------------------------------------------------------
+  { method: 'get', path: '/api/v1/command-keys', operationId: 'getCommandKeys', summary: 'Command signing keys and how many devices pin them', tag: 'command keys', door: 'operator', answers: { 200: { description: 'keys', json: answer.commandKeys } } },
+  {
+    method: 'post', path: '/api/v1/command-keys/rotate', operationId: 'rotateCommandKeys', summary: 'Send every device the keys it does not pin yet', tag: 'command keys', door: 'operator', body: rotateSchema, bodyOptional: true,
+    answers: { 202: { description: 'rotation started', json: answer.rotationStarted } },
+  },
+  { method: 'get', path: '/api/v1/catalog/feeds', operationId: 'listCatalogFeeds', summary: 'Configured catalog feeds', tag: 'catalog', door: 'operator', answers: { 200: { description: 'feeds', json: answer.catalogFeeds } } },
+  {
+    method: 'post', path: '/api/v1/catalog/sync', operationId: 'startCatalogSync', summary: 'Sync a catalog feed now', tag: 'catalog', door: 'operator', body: catalogSyncBody, bodyOptional: true,
+    answers: { 202: { description: 'started', json: answer.catalogSyncStarted, headers: { Location: 'the sync' } }, 404: notFound('feed (or no feed configured)') },
+  },
+  {
+    method: 'get', path: '/api/v1/catalog/feeds/:feedId/syncs/:runId', operationId: 'getCatalogSync', summary: "A catalog sync's state and result", tag: 'catalog', door: 'operator', params: catalogSyncParams,
+    answers: { 200: { description: 'the sync', json: answer.catalogSyncState }, 404: notFound('sync') },
+  },
+  {
+    method: 'post', path: '/api/v1/catalog/import', operationId: 'importCatalog', summary: "Import an operator's catalog file (dry run unless dryRun=false)", tag: 'catalog', door: 'operator', query: catalogImportQuery,
+    bodyContent: { 'text/csv': z.string(), 'application/json': z.looseObject({ entries: z.array(z.unknown()) }) },
+    answers: { 200: { description: 'what would change (dry run)', json: answer.catalogImportReport }, 201: { description: 'what changed', json: answer.catalogImportReport }, 422: { description: 'the file is refused as a whole' } },
+  },
+
+  // ---- reports --------------------------------------------------------------------------------------
+  {
+    method: 'get', path: '/api/v1/reports/patch-overview', operationId: 'getPatchOverviewReport', summary: 'The Patch Overview Report, streamed (or started offline with format=csv-offline)', tag: 'reports', door: 'operator', query: patchOverviewQuery,
+    answers: {
+      200: { description: 'the report', content: { 'text/csv': z.string(), 'text/html': z.string(), 'application/xml': z.string(), 'application/json': answer.patchOverviewJson } },
+      202: {
+        description: 'an offline report started', json: answer.report, headers: { Location: 'the report' },
+        links: { getReport: { operationId: 'getReport', parameters: { reportId: '$response.body#/id' } }, downloadReport: { operationId: 'downloadReport', parameters: { reportId: '$response.body#/id' } } },
+      },
+    },
+  },
+  {
+    method: 'get', path: '/api/v1/reports', operationId: 'listReports', summary: 'Offline reports', tag: 'reports', door: 'operator', query: listReportsQuery,
+    answers: {
+      200: {
+        description: 'reports', json: answer.reportList,
+        links: {
+          getReport: { operationId: 'getReport', parameters: { reportId: '$response.body#/reports/0/id' } },
+          downloadReport: { operationId: 'downloadReport', parameters: { reportId: '$response.body#/reports/0/id' } },
+        },
+      },
+    },
+  },
+  { method: 'get', path: '/api/v1/reports/:reportId', operationId: 'getReport', summary: "An offline report's state", tag: 'reports', door: 'operator', params: reportIdParam, answers: { 200: { description: 'the report', json: answer.report }, 404: notFound('report') } },
+  {
+    method: 'get', path: '/api/v1/reports/:reportId/download', operationId: 'downloadReport', summary: "An offline report's CSV", tag: 'reports', door: 'operator', params: reportIdParam,
+    answers: { 200: { description: 'the CSV', content: { 'text/csv': z.string() } }, 404: notFound('report'), 409: { description: 'not finished yet' } },
+  },
+
+  // ---- agent gateway --------------------------------------------------------------------------------
+  {
+    method: 'post', path: '/agent/v1/enroll', operationId: 'enroll', summary: 'An agent enrolls with its one-time token and gets its credential', tag: 'agent gateway', door: 'public', body: enrollSchema,
+    description: 'No credential: the enrollment token in the body is the authentication (401 when it is unknown, expired or spent).',
+    answers: { 201: { description: 'enrolled', json: answer.enrolled } },
+  },
+  {
+    method: 'get', path: '/agent/v1/commands', operationId: 'pollCommands', summary: "Long poll for the device's commands", tag: 'agent gateway', door: 'device', query: pollQuerySchema, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }),
+    description: 'Waits up to `wait` seconds for a command. One poll per device credential: a new poll ends the one before, which answers at once with no commands.',
+    answers: { 200: { description: 'the commands claimed (possibly none)', json: answer.commandsOffered } },
+  },
+  {
+    method: 'post', path: '/agent/v1/commands/:id/result', operationId: 'postCommandResult', summary: "A command's outcome", tag: 'agent gateway', door: 'device', params: commandIdParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }), body: outcomeSchema,
+    answers: { 200: { description: 'accepted', json: answer.resultAccepted }, 404: notFound('command for this device'), 409: { description: 'withdrawn or already finished' } },
+  },
+  {
+    method: 'post', path: '/agent/v1/commands/:id/progress', operationId: 'postCommandProgress', summary: "A command's progress", tag: 'agent gateway', door: 'device', params: commandIdParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }), body: progressSchema,
+    answers: { 202: { description: 'accepted', json: answer.progressAccepted }, 404: notFound('command for this device'), 409: { description: 'already finished' } },
+  },
+];
+
+const SECURITY: Record<Door, ZodOpenApiOperationObject['security']> = {
+  operator: [{ apiKey: [] }, { bearerApiKey: [] }],
+  device: [{ deviceCredential: [] }],
+  public: [],
+};
+
+const err = (description: string) => ({ description, content: { 'application/json': { schema: answer.errorAnswer } } });
+
+/** The answers any route of this kind can give, whatever it does. */
+function commonAnswers(route: RouteSpec): ZodOpenApiResponsesObject {
+  const out: ZodOpenApiResponsesObject = {
+    // Any route: a malformed %-escape or a control character in the URL.
+    '400': err('the request is malformed: the answer names the part that is wrong'),
+  };
+  if (route.door !== 'public' || route.path === '/agent/v1/enroll') {
+    out['401'] = err(route.door === 'device' ? 'no device credential, or not a valid one' : route.door === 'operator' ? 'no API key, or not a valid one' : 'the enrollment token is unknown, expired or spent');
+    out['429'] = { ...err('too many failed authentications from this address'), headers: { 'Retry-After': { description: 'seconds until it may try again', schema: { type: 'integer' } } } };
+  }
+  if (route.params) out['404'] = err('no such resource');
+  if (route.body || route.bodyContent) {
+    out['413'] = err('the request body is too large');
+    out['415'] = err('the body is not JSON (or another media type this route takes), or its encoding or charset is not supported');
+  }
+  return out;
+}
+
+function operationOf(route: RouteSpec): ZodOpenApiOperationObject {
+  const responses: ZodOpenApiResponsesObject = commonAnswers(route);
+  for (const [status, a] of Object.entries(route.answers)) {
+    const code = status as `${1 | 2 | 3 | 4 | 5}${string}`;
+    if (a === null) { responses[code] = { description: 'no content' }; continue; }
+    if (!a) continue;
+    const isError = Number(status) >= 400;
+    const content = a.json ? { 'application/json': { schema: a.json } } : a.content ? Object.fromEntries(Object.entries(a.content).map(([t, s]) => [t, { schema: s }])) : isError ? { 'application/json': { schema: answer.errorAnswer } } : undefined;
+    responses[code] = {
+      description: a.description,
+      ...(content ? { content } : {}),
+      ...(a.headers ? { headers: Object.fromEntries(Object.entries(a.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }])) } : {}),
+      ...(a.links ? { links: a.links } : {}),
+    };
+  }
+  const bodyContent = route.bodyContent ?? (route.body ? { 'application/json': route.body } : undefined);
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: [route.tag],
+    security: SECURITY[route.door],
+    requestParams: {
+      ...(route.params ? { path: route.params as z.ZodObject } : {}),
+      ...(route.query ? { query: route.query as z.ZodObject } : {}),
+      ...(route.headers ? { header: route.headers as z.ZodObject } : {}),
+    },
+    ...(bodyContent ? {
+      requestBody: {
+        required: !route.bodyOptional,
+        content: Object.fromEntries(Object.entries(bodyContent).map(([t, s]) => [t, { schema: s, ...(route.bodyExample !== undefined && t === 'application/json' ? { example: route.bodyExample } : {}) }])),
+      },
+    } : {}),
+    responses,
+  };
+}
+
+/** /api/v1/devices/:deviceId → /api/v1/devices/{deviceId} */
+export const openApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+/** The OpenAPI 3.1 document of every route in `ROUTES`. */
+export function buildOpenApiDocument(options: { version?: string; serverUrl?: string } = {}): ReturnType<typeof createDocument> {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const route of ROUTES) {
+    const p = openApiPath(route.path);
+    paths[p] = { ...paths[p], [route.method]: operationOf(route) };
+  }
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Patchflow API',
+      version: options.version ?? '1',
+      description: "The operators' API (/api/v1), the agent gateway (/agent/v1) and health. Generated from the zod schemas the handlers parse with (api/openapi.ts).",
+    },
+    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: "an operator's API key" },
+        bearerApiKey: { type: 'http', scheme: 'bearer', description: "the same API key as Authorization: Bearer <key>" },
+        deviceCredential: { type: 'http', scheme: 'bearer', description: "a device's credential from enrollment: <deviceId>.<secret>" },
+      },
+    },
+    paths,
+  });
+}
