@@ -11,18 +11,24 @@
  * reconnecting with backoff and jitter whenever the server cannot be reached.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { problemWithKeyList, type PinnedCommandKey } from '../domain/command-envelope';
 import { runAgent, type AgentLog } from './agent-runner';
 import { AptExecutor } from './apt-executor';
+import { FileCommandJournal } from './command-journal';
+import { createWindowsUpdateExecutor } from './windows';
 import type { DeviceExecutor } from './executor';
 import { FileResultOutbox, writeFileDurably } from './result-outbox';
 import { SimulatedWindowsDevice } from './simulated-device';
 import { jitteredBackoffMs } from './timing';
 import { checkTransport } from './transport';
 
-export const DEFAULT_STATE_DIR = '/var/lib/patchflow-agent';
+/** Where the agent keeps its state: /var/lib/patchflow-agent, or %ProgramData%\Patchflow\Agent on Windows. */
+export const DEFAULT_STATE_DIR = process.platform === 'win32'
+  ? path.join(process.env.ProgramData ?? 'C:\\ProgramData', 'Patchflow', 'Agent')
+  : '/var/lib/patchflow-agent';
 
 export const agentConfigSchema = z.object({
   server: z.string().url(),
@@ -43,7 +49,8 @@ export interface RealAgentOptions {
   configFile?: string;
   /** PEM the https:// server must present (pinned into the config at enrollment) */
   caCert?: string;
-  executor: 'apt' | 'simulate';
+  /** apt (Debian/Ubuntu), windows (Windows Update Agent), or a simulated Windows device */
+  executor: 'apt' | 'windows' | 'simulate';
   stateDir: string;
   /** apt: run the package tools in this Debian root (chroot); default the machine itself */
   root?: string;
@@ -62,7 +69,8 @@ export function readAgentConfig(file: string): AgentConfig | undefined {
     throw new AgentConfigError(`cannot read ${file}: ${(err as Error).message}`);
   }
   const st = fs.statSync(file);
-  if ((st.mode & 0o077) !== 0) throw new AgentConfigError(`${file} holds the device credential and is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it`);
+  // POSIX mode bits only: on Windows the state folder's access list protects it (README "Windows agent").
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) throw new AgentConfigError(`${file} holds the device credential and is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -98,7 +106,9 @@ export async function runRealAgent(o: RealAgentOptions): Promise<void> {
 
   const executor: DeviceExecutor = o.executor === 'apt'
     ? new AptExecutor({ stateDir: o.stateDir, root: o.root, log: o.log })
-    : new SimulatedWindowsDevice({ id: 'local-simulated', sandboxDir: path.join(o.stateDir, 'sandbox'), stateFile: path.join(o.stateDir, 'simulated-device.json') });
+    : o.executor === 'windows'
+      ? await createWindowsUpdateExecutor({ hostname: os.hostname(), stateDir: o.stateDir, journal: new FileCommandJournal(path.join(o.stateDir, 'journal.jsonl')) })
+      : new SimulatedWindowsDevice({ id: 'local-simulated', sandboxDir: path.join(o.stateDir, 'sandbox'), stateFile: path.join(o.stateDir, 'simulated-device.json') });
   if (executor instanceof AptExecutor) for (const p of executor.journal.problems) o.log({ problem: p }, 'command journal damaged; the line is ignored');
   const outbox = new FileResultOutbox(path.join(o.stateDir, 'outbox.json'));
   if (outbox.problem) o.log({ problem: outbox.problem }, 'result outbox unreadable');

@@ -439,7 +439,7 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
     .option('--server <url>', 'the Patchflow server this machine enrolls with (its agent gateway)')
     .option('--enroll <token>', 'the one-time enrollment token from `patchflow devices create`')
     .option('--config <file>', 'the agent\'s config (server, pinned CA, credential, command keys); default <work-dir>/agent.json')
-    .addOption(new Option('--executor <kind>', 'what runs the commands').choices(['apt', 'simulate']).default('apt'))
+    .addOption(new Option('--executor <kind>', 'what runs the commands (default: windows on Windows, apt elsewhere)').choices(['apt', 'windows', 'simulate']).default(process.platform === 'win32' ? 'windows' : 'apt'))
     .option('--work-dir <dir>', 'the agent\'s state folder: config, command journal, undelivered results', DEFAULT_STATE_DIR)
     .option('--root <dir>', 'apt: run the package tools in this Debian root (chroot) instead of on the machine itself (tests)')
     .option('--simulate <n>', 'instead: run this many simulated Windows devices (SIM-001, SIM-002, …) registered through the operators\' API')
@@ -453,7 +453,7 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
     .option('--insecure-http', 'let the agents send their credentials over plain http:// to a host that is not this machine (a TLS-terminating proxy or trusted network on the path)')
     .action(async (o: {
       simulate?: string; client: string; site: string; type?: string; seed?: string; sandbox: string; pollWait: string; verbose?: boolean; insecureHttp?: boolean;
-      server?: string; enroll?: string; config?: string; executor: 'apt' | 'simulate'; workDir: string; root?: string;
+      server?: string; enroll?: string; config?: string; executor: 'apt' | 'windows' | 'simulate'; workDir: string; root?: string;
     }) => {
       if (o.simulate === undefined) {
         process.exitCode = await runThisMachine(o, globals().caCert);
@@ -484,7 +484,7 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
  * posted (or kept for the next start) before the process exits; a second Ctrl-C exits at once.
  */
 async function runThisMachine(
-  o: { server?: string; enroll?: string; config?: string; executor: 'apt' | 'simulate'; workDir: string; root?: string; pollWait: string; verbose?: boolean; insecureHttp?: boolean },
+  o: { server?: string; enroll?: string; config?: string; executor: 'apt' | 'windows' | 'simulate'; workDir: string; root?: string; pollWait: string; verbose?: boolean; insecureHttp?: boolean },
   caCertFile: string | undefined,
 ): Promise<number> {
   if (!o.server && !o.config && !fs.existsSync(path.join(o.workDir, 'agent.json'))) throw new UsageError('give --server URL --enroll TOKEN (or --simulate N for simulated agents)');
