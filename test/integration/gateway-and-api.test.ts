@@ -57,7 +57,7 @@ describe('operators API', () => {
     expect(r4.body.error).toMatch(/params\.deviceId/);
     const r5 = await h.api('POST', `/api/v1/devices/00000000-0000-4000-8000-000000000000/installs`, { kbs: ['5034441'] });
     expect(r5.status).toBe(400);
-    expect(r5.body.error).toMatch(/body\.kbs\.0: must look like KB5034441/);
+    expect(r5.body.error).toMatch(/body\.kbs\.0: must be a KB number \(KB5034441\)/);
     expect(await count('devices')).toBe(before);
   });
 
