@@ -6,7 +6,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'cli/bin.js', 'tools/setup.js', 'tools/build-web.js', 'jest.config.js', 'web/dist/**'] },
+  { ignores: ['node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'cli/bin.js', 'tools/setup.js', 'tools/build-web.js', 'tools/build-cli.js', 'jest.config.js', 'web/dist/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -53,6 +53,19 @@ export class PatchflowApi {
     return this.request<T>('POST', path, body);
   }
 
+  put<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+
+  patch<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>('PATCH', path, body);
+  }
+
+  /** DELETE, with a body where the route names what to remove in one (a policy's member or default). */
+  delete<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('DELETE', path, body);
+  }
+
   /** A body that is not JSON (a CSV file), sent as is. */
   async postText<T>(path: string, text: string, contentType: string): Promise<T> {
     return this.read<T>(await this.send('POST', path, undefined, 'application/json', { text, contentType }), 'POST', path);

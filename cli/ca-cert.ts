@@ -5,15 +5,23 @@ import { devCertificateDir } from '../config/tls';
 import { UsageError } from './format';
 
 /**
- * The certificate an https:// API must present: --ca-cert, else PATCHFLOW_CA_CERT, else (for an API on
- * this machine) the dev certificate `npm start` made in DATA_DIR/tls. None: the system's CAs.
+ * The certificate an https:// API must present: --ca-cert, else PATCHFLOW_CA_CERT, else the one
+ * `npm start` named in DATA_DIR/api.json for that API (`discovered`), else (for an API on this machine)
+ * the dev certificate `npm start` made in DATA_DIR/tls. None: the system's CAs.
  */
-export function resolveCaCert(apiUrl: string, given: string | undefined, dataDir = process.env.DATA_DIR ?? '.data'): string | undefined {
+export function resolveCaCert(apiUrl: string, given: string | undefined, dataDir = process.env.DATA_DIR ?? '.data', discovered?: string): string | undefined {
   if (given) {
     try {
       return fs.readFileSync(given, 'utf8');
     } catch (err) {
       throw new UsageError(`--ca-cert / PATCHFLOW_CA_CERT: cannot read ${given}: ${(err as Error).message}`);
+    }
+  }
+  if (discovered && apiUrl.startsWith('https:')) {
+    try {
+      return fs.readFileSync(discovered, 'utf8');
+    } catch (err) {
+      throw new UsageError(`the certificate npm start named in ${dataDir}/api.json cannot be read (${(err as Error).message}): pass --ca-cert`);
     }
   }
   let url: URL;

@@ -129,3 +129,45 @@ export function parseIntOption(value: string, option: string, min: number, max: 
   }
   return n;
 }
+
+export type ScopeType = 'all' | 'device' | 'site' | 'client' | 'device_type' | 'policy';
+export interface Scope { scopeType: ScopeType; scopeId: string }
+
+/**
+ * A scope as operators type it: `all`, `device_type:server`, or `site:<id>` (also client, device,
+ * policy), limited to the types the route takes. `all` has the empty id the API stores for it.
+ */
+export function parseScope(value: string, option: string, allowed: readonly ScopeType[]): Scope {
+  const v = value.trim();
+  const colon = v.indexOf(':');
+  const type = (colon === -1 ? v : v.slice(0, colon)).toLowerCase().replace(/-/g, '_') as ScopeType;
+  const id = colon === -1 ? '' : v.slice(colon + 1).trim();
+  const shapes = allowed.map((t) => (t === 'all' ? 'all' : t === 'device_type' ? 'device_type:server|workstation' : `${t}:<id>`)).join(', ');
+  if (!allowed.includes(type)) throw new UsageError(`${option} must be one of ${shapes}, got "${value}"`);
+  if (type === 'all') {
+    if (id) throw new UsageError(`${option}: "all" takes no id, got "${value}"`);
+    return { scopeType: 'all', scopeId: '' };
+  }
+  if (!id) throw new UsageError(`${option}: ${type} needs an id (${shapes}), got "${value}"`);
+  if (type === 'device_type') return { scopeType: type, scopeId: parseDeviceType(id) };
+  return { scopeType: type, scopeId: parseUuid(id, `${option} ${type} id`) };
+}
+
+export const APPROVAL_STATUSES = ['approved', 'pending_approval', 'denied'] as const;
+export type ApprovalStatusArg = (typeof APPROVAL_STATUSES)[number];
+
+/** approved, denied, pending_approval (also "pending" and "pending-approval", as the console says it). */
+export function parseApprovalStatus(value: string, option: string): ApprovalStatusArg {
+  const v = value.trim().toLowerCase().replace(/[ -]/g, '_');
+  const s = v === 'pending' ? 'pending_approval' : v;
+  if (!(APPROVAL_STATUSES as readonly string[]).includes(s)) throw new UsageError(`${option} must be approved, denied or pending_approval, got "${value}"`);
+  return s as ApprovalStatusArg;
+}
+
+/** on/off for a policy switch (yes/no, true/false too). */
+export function parseSwitch(value: string, option: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'yes', 'true'].includes(v)) return true;
+  if (['off', 'no', 'false'].includes(v)) return false;
+  throw new UsageError(`${option} must be on or off, got "${value}"`);
+}

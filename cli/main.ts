@@ -14,9 +14,15 @@ import type { ScheduleView } from '../api/schedule-service';
 import type { RolloutRow } from '../db/rollout-repository';
 import { ApiError, ConnectionError, PatchflowApi } from './api-client';
 import { resolveCaCert } from './ca-cert';
+import { resolveApiTarget } from './local-api';
+import { OUTPUT_MODES, renderOutput, renderStreamItem, resolveOutputMode, type OutputMode } from './output';
+import type { CliContext } from './context';
+import { registerPolicyCommands } from './policy-commands';
+import { registerAlertCommands } from './alert-commands';
+import { pendingText, type PendingAnswer } from './policy-views';
 import { InsecureTransportError } from '../agent/transport';
 import {
-  parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseUuid, UsageError,
+  parseDeviceName, parseDeviceType, parseInstallKey, parseIntOption, parseKbs, parseName, parsePatchStatus, parseScope, parseUuid, renderFields, UsageError,
 } from './format';
 import { runPatchOverviewReport } from './report';
 import { AptFeedError, buildAptFeed } from './apt-feed';
@@ -24,7 +30,7 @@ import { AgentConfigError, DEFAULT_STATE_DIR, runRealAgent } from '../agent/real
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import {
-  approvalRequestsTable, auditLine, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
+  approvalRequestsTable, auditLine, scanText, type ScanView, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
 } from './views';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
@@ -34,13 +40,7 @@ import type { ApprovalRequestRow } from '../db/approval-request-repository';
 type CatalogFeedView = Awaited<ReturnType<typeof listCatalogFeeds>>[number];
 type CatalogSyncView = Awaited<ReturnType<typeof describeCatalogSync>>;
 
-interface GlobalOptions { apiUrl: string; apiKey?: string; caCert?: string; json?: boolean }
-
-/** An action past the two-person threshold answers 202 with a pending request instead of running. */
-interface PendingAnswer { pending?: boolean; requestId?: string; summary?: string; neededRole?: string; expiresAt?: string }
-const pendingText = (a: PendingAnswer): string | undefined => (a.pending
-  ? `waits for a second person (role ${a.neededRole}) until ${a.expiresAt}: ${a.summary}\n  patchflow requests approve ${a.requestId}`
-  : undefined);
+interface GlobalOptions { apiUrl?: string; apiKey?: string; caCert?: string; dataDir?: string; output?: string; json?: boolean }
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const warn = (text: string) => process.stderr.write(`${text}\n`);
@@ -50,36 +50,52 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * The API key: --api-key, else PATCHFLOW_API_KEY, else the key `npm start` generated in
  * DATA_DIR/api-key (so the CLI works against a local dev stack with no setup).
  */
-function resolveApiKey(given: string | undefined): string {
+function resolveApiKey(given: string | undefined, dataDir: string): string {
   if (given) return given;
-  const file = path.resolve(process.env.DATA_DIR ?? '.data', 'api-key');
+  const file = path.resolve(dataDir, 'api-key');
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
   throw new UsageError('no API key: pass --api-key <key> or set PATCHFLOW_API_KEY');
 }
 
+/** The repo's package.json, found upwards from this file (cli/ under tsx, dist/cli/ in the bundle). */
 function packageVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'patchflow') return pkg.version;
+    } catch {
+      // not here: one folder up
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
   }
 }
 
 function buildProgram(): Command {
   const program = new Command('patchflow')
     .description('Operate Patchflow through its operators\' API: fleet, patch status and installs')
-    .addOption(new Option('--api-url <url>', 'operators\' API base URL').env('PATCHFLOW_API_URL').default('https://127.0.0.1:3000'))
-    .addOption(new Option('--ca-cert <file>', 'PEM certificate (or CA) the https:// API must present (default for a local API: npm start\'s DATA_DIR/tls/dev-cert.pem)').env('PATCHFLOW_CA_CERT'))
-    .addOption(new Option('--api-key <key>', 'operators\' API key').env('PATCHFLOW_API_KEY')) // .env(): help never prints the key
-    .option('--json', 'print the API\'s raw JSON instead of tables')
+    .addOption(new Option('--api-url <url>', 'operators\' API base URL (default: the one npm start wrote to DATA_DIR/api.json, else https://127.0.0.1:3000)').env('PATCHFLOW_API_URL'))
+    .addOption(new Option('--ca-cert <file>', 'PEM certificate (or CA) the https:// API must present (default: the one npm start named in DATA_DIR/api.json, or its DATA_DIR/tls/dev-cert.pem for a local API)').env('PATCHFLOW_CA_CERT'))
+    .addOption(new Option('--api-key <key>', 'operators\' API key (default: npm start\'s DATA_DIR/api-key)').env('PATCHFLOW_API_KEY')) // .env(): help never prints the key
+    .addOption(new Option('--data-dir <dir>', 'the folder npm start keeps its api.json, api-key and dev certificate in (default: DATA_DIR, else .data)').env('PATCHFLOW_DATA_DIR'))
+    .addOption(new Option('-o, --output <mode>', 'text (tables), json (one document) or jsonl (one JSON value per line: a list\'s rows, a stream\'s changes)').choices(OUTPUT_MODES).env('PATCHFLOW_OUTPUT'))
+    .option('--json', 'the same as -o json')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)');
 
   const globals = () => program.opts<GlobalOptions>();
-  const caCert = () => resolveCaCert(globals().apiUrl, globals().caCert);
-  const api = () => new PatchflowApi({ baseUrl: globals().apiUrl, apiKey: resolveApiKey(globals().apiKey), caCert: caCert() });
-  /** Raw JSON with --json, else the human rendering. */
-  const emit = <T>(data: T, human: (d: T) => string) => say(globals().json ? JSON.stringify(data, null, 2) : human(data));
+  const dataDir = () => globals().dataDir ?? process.env.DATA_DIR ?? '.data';
+  const target = () => resolveApiTarget(globals().apiUrl, dataDir());
+  const caCert = () => resolveCaCert(target().url, globals().caCert, dataDir(), target().caCertPath);
+  const api = () => new PatchflowApi({ baseUrl: target().url, apiKey: resolveApiKey(globals().apiKey, dataDir()), caCert: caCert() });
+  const output = () => resolveOutputMode(globals().output, globals().json);
+  /** The data in the chosen output mode: the text rendering, the JSON document, or one JSON value per line. */
+  const emit = <T>(data: T, human: (d: T) => string) => {
+    const text = renderOutput(output(), data, human);
+    if (text !== undefined) say(text);
+  };
+  const ctx: CliContext = { api, output, emit, say, warn };
+  // A wrong -o/--json pair is refused before the command calls anything (nothing is changed and then not shown).
+  program.hook('preAction', () => { output(); });
 
   // ---- clients ----
   const clients = program.command('clients').description('MSP clients');
@@ -150,7 +166,7 @@ function buildProgram(): Command {
   install.command('show <deviceId> <key>').description('an install\'s status, step and per-patch state')
     .option('--watch', 'poll every 2 s until the install is no longer RUNNING')
     .action(async (id: string, key: string, o: { watch?: boolean }) => {
-      await showInstall(api(), parseUuid(id, 'device id'), parseInstallKey(key), !!o.watch, !!globals().json);
+      await showInstall(api(), parseUuid(id, 'device id'), parseInstallKey(key), !!o.watch, output());
     });
   install.command('cancel <deviceId> <key>').description('ask a running install to stop (cleanup still runs)')
     .option('--reason <text>', 'why, for the audit log')
@@ -177,8 +193,8 @@ function buildProgram(): Command {
       let last = '';
       for (;;) {
         const view = await api().get<InitialUpdateView>(`/devices/${deviceId}/initial-update`);
-        const text = globals().json ? JSON.stringify(view, null, 2) : initialUpdateText(view);
-        if (text !== last) { if (last) say(''); say(text); last = text; }
+        const text = renderStreamItem(output(), view, initialUpdateText);
+        if (text !== last) { if (last && output() !== 'jsonl') say(''); say(text); last = text; }
         if (!o.watch || view.status !== 'RUNNING') return;
         await sleep(2000);
       }
@@ -198,6 +214,25 @@ function buildProgram(): Command {
       const started = await api().post<{ workflowId: string; location: string }>(`/devices/${deviceId}/scans`, {});
       emit(started, (s) => `scan started: ${s.workflowId}\nresult: GET ${s.location}`);
     });
+
+  const scans = program.command('scans').description('scans of a scope (every device of it), and one scan\'s result');
+  scans.command('start').description('scan every device of a scope (past the two-person threshold, a second person approves first)')
+    .requiredOption('--scope <scope>', 'all, device_type:server|workstation, client:<id> or site:<id>')
+    .action(async (o: { scope: string }) => {
+      const scope = parseScope(o.scope, '--scope', ['all', 'client', 'site', 'device_type']);
+      const answer = await api().post<PendingAnswer & { scans?: { deviceId: string; workflowId: string }[] }>('/scans', scope.scopeType === 'all' ? { scopeType: 'all' } : scope);
+      emit(answer, (a) => pendingText(a) ?? `${a.scans!.length} scans started${a.scans!.length ? `:\n${a.scans!.map((x) => `  ${x.workflowId}`).join('\n')}` : ''}`);
+    });
+  scans.command('show <deviceId> <key>').description('one scan\'s status and result (the key is the end of the scan\'s workflow id)')
+    .action(async (id: string, key: string) => {
+      emit(await api().get<ScanView>(`/devices/${parseUuid(id, 'device id')}/scans/${encodeURIComponent(parseInstallKey(key))}`), scanText);
+    });
+  scans.command('last <deviceId>').description('the device\'s last processed scan').action(async (id: string) => {
+    emit(await api().get<Record<string, unknown>>(`/devices/${parseUuid(id, 'device id')}/last-scan`), (v) => renderFields(Object.entries(v).map(([k, x]) => [k, typeof x === 'object' && x !== null ? JSON.stringify(x) : x as string])));
+  });
+
+  registerPolicyCommands(program, ctx);
+  registerAlertCommands(program, ctx);
 
   // ---- what-if ----
   program.command('what-if <proposal>').description('what the next Automatic Update runs would install where under a proposed change, against today (changes nothing)')
@@ -227,11 +262,14 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
     .option('--reboot <json>', 'reboot action, e.g. \'{"action":"warn_then_reboot","minutes":15}\' (default: skip if a user is logged on)')
     .option('--missed <policy>', 'a device offline at the run: skip, run_on_check_in, or run_asap (also catches up a run the server missed, for 7 days)', 'skip')
     .option('--no-missed-reboot', 'a missed run that starts late installs but never restarts the device (left Reboot Required)')
-    .action(async (name: string, o: { kind: string; scope: string; timing: string; window: string; maintenance?: string; reboot?: string; missed: string; missedReboot: boolean }) => {
-      const [scopeType, scopeId] = o.scope.split(':');
+    .option('--kbs <KB...>', 'a per-patch schedule: install only these KBs at each run (automatic_update only; default: what policy approves)')
+    .action(async (name: string, o: { kind: string; scope: string; timing: string; window: string; maintenance?: string; reboot?: string; missed: string; missedReboot: boolean; kbs?: string[] }) => {
+      const scope = parseScope(o.scope, '--scope', ['all', 'device_type', 'client', 'site', 'policy']);
       const body = {
-        name, kind: o.kind, scope: scopeType === 'all' ? { scopeType } : { scopeType, scopeId },
-        timing: parseJsonOption(o.timing, '--timing'), distributionWindowMinutes: Number(o.window),
+        name, kind: o.kind, scope: scope.scopeType === 'all' ? { scopeType: 'all' } : scope,
+        ...(o.kbs ? { kbs: parseKbs(o.kbs) } : {}),
+        distributionWindowMinutes: parseIntOption(o.window, '--window', 0, 1440),
+        timing: parseJsonOption(o.timing, '--timing'),
         ...(o.maintenance ? { maintenanceWindow: parseJsonOption(o.maintenance, '--maintenance') } : {}),
         ...(o.reboot ? { rebootAction: parseJsonOption(o.reboot, '--reboot') } : {}),
         missedRun: o.missed, missedRunReboot: o.missedReboot,
@@ -362,13 +400,14 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
       const limit = parseIntOption(o.limit, '--limit', 1, 1000);
       const page = await api().get<{ entries: AuditRow[]; nextCursor: string | null }>('/audit', { ...filter, before: o.before, limit: String(limit) });
       if (!o.follow) {
-        // --json prints the entries, as it always has; the next page's cursor goes to stderr.
+        // -o json prints the entries, as --json always has (jsonl: one per line); the next page's cursor goes to stderr.
         emit(page.entries, (r) => (r.length ? auditTable(r) : 'no audit entries'));
         if (page.nextCursor) warn(`(older entries: --before ${page.nextCursor})`);
         return;
       }
       // Follow: the latest page oldest first, then forward from the newest id seen, by cursor (none skipped, none twice).
-      const print = (a: AuditRow) => say(globals().json ? JSON.stringify(a) : auditLine(a));
+      // Both JSON modes print one compact entry per line here: a stream has no end to close a document with.
+      const print = (a: AuditRow) => say(output() === 'text' ? auditLine(a) : JSON.stringify(a));
       [...page.entries].reverse().forEach(print);
       let after = page.entries[0]?.id ?? 0;
       const intervalMs = parseIntOption(o.interval, '--interval', 1, 3600) * 1000;
@@ -460,7 +499,7 @@ A proposal is JSON (or @file.json), in the shapes of the routes that would make 
         return;
       }
       const options = {
-        apiUrl: globals().apiUrl.replace(/\/+$/, ''),
+        apiUrl: target().url.replace(/\/+$/, ''),
         count: parseIntOption(o.simulate, '--simulate', 1, 500),
         clientName: parseName(o.client, '--client'),
         siteName: parseName(o.site, '--site'),
@@ -534,17 +573,17 @@ function parseJsonOption(text: string, option: string): unknown {
 }
 
 /** Prints an install once, or (--watch) every time it changes until it is no longer RUNNING. */
-async function showInstall(api: PatchflowApi, deviceId: string, key: string, watch: boolean, json: boolean): Promise<void> {
-  const render = (v: InstallView) => (json ? JSON.stringify(v, null, 2) : installText(v));
-  // In a terminal the view is redrawn in place; piped output gets one block per change instead.
-  const redraw = watch && !json && process.stdout.isTTY;
+async function showInstall(api: PatchflowApi, deviceId: string, key: string, watch: boolean, mode: OutputMode): Promise<void> {
+  const render = (v: InstallView) => renderStreamItem(mode, v, installText);
+  // In a terminal the view is redrawn in place; piped output gets one block (or jsonl line) per change instead.
+  const redraw = watch && mode === 'text' && process.stdout.isTTY;
   let last = '';
   for (;;) {
     const view = await api.getInstall(deviceId, key);
     const text = render(view);
     if (text !== last) {
       if (redraw) process.stdout.write('\x1b[2J\x1b[H');
-      else if (last) say('');
+      else if (last && mode !== 'jsonl') say('');
       say(text);
       last = text;
     }

@@ -60,13 +60,32 @@ export function installText(v: InstallView): string {
     fields.push(['Rebooted', yesNo(state.rebooted)]);
     if (state.cancelRequested) fields.push(['Cancel', 'requested']);
     if (state.skippedKbs.length) fields.push(['Skipped', `${state.skippedKbs.join(', ')} (not needed on this device)`]);
+    if (state.supersededKbs?.length) fields.push(['Superseded', `${state.supersededKbs.join(', ')} (skipped: a successor installs in this run)`]);
+    if (state.rebootSkipped) fields.push(['Reboot skipped', state.rebootSkipped]);
+    if (state.cleanupPending) fields.push(['Cleanup pending', state.cleanupPending]);
   }
   const c = v.result?.cleanup;
   if (c) fields.push(['Cleanup', `${c.removedFiles} file(s) removed; working folder ${c.workingFolderEmpty ? 'empty' : 'NOT empty'}, install folder ${c.installFolderEmpty ? 'empty' : 'NOT empty'}`]);
   if (v.failure) fields.push(['Failure', v.failure]);
   const head = renderFields(fields);
   if (!state) return head;
-  return `${head}\n\n${state.patches.length ? patchesTable(state.patches) : v.result ? '(no patches to install)' : '(no patches selected yet)'}`;
+  const parts = [head, state.patches.length ? patchesTable(state.patches) : v.result ? '(no patches to install)' : '(no patches selected yet)'];
+  // What the install left out and why (policy, an Ignore), and what it removed: the operator's "why not KB X?".
+  if (state.refused?.length) {
+    parts.push(`Not installed (approval):\n${renderTable(['KB', 'DECISION', 'WHY'], state.refused.map((r) => [r.kb, r.decision, truncate(r.reason, 90)]))}`);
+  }
+  if (state.removals?.length) parts.push(`Uninstalled:\n${patchesTable(state.removals)}`);
+  return parts.join('\n\n');
+}
+
+/** A scan workflow as GET /devices/:id/scans/:key describes it. */
+export interface ScanView { workflowId: string; status: string; startedAt: string; closedAt: string | null; result: Record<string, unknown> | null; failure: string | null }
+
+export function scanText(v: ScanView): string {
+  const fields: [string, string | number | null][] = [['Scan', v.workflowId], ['Status', v.status], ['Started', formatDate(v.startedAt)], ['Closed', formatDate(v.closedAt)]];
+  for (const [k, x] of Object.entries(v.result ?? {})) fields.push([k, typeof x === 'object' && x !== null ? JSON.stringify(x) : (x as string | number | null)]);
+  if (v.failure) fields.push(['Failure', v.failure]);
+  return renderFields(fields);
 }
 
 /** An Initial Update: where it is, what it did, what is left, what needs attention. */
@@ -95,6 +114,7 @@ export function schedulesText(rows: ScheduleView[]): string {
   return rows.map((r) => [
     `${r.id}  ${r.name}  (${r.kind}${r.paused ? ', PAUSED' : ''})`,
     `  when:   ${r.description}; distribution window ${r.distributionWindowMinutes} min`,
+    ...(r.kbs?.length ? [`  kbs:    ${r.kbs.join(', ')} (per-patch schedule)`] : []),
     `  scope:  ${r.scopeType}${r.scopeId ? `:${r.scopeId}` : ''}; reboot: ${r.rebootActionText}; missed run: ${r.missedRun}${r.missedRun !== 'skip' && !r.missedRunReboot ? ' (no reboot)' : ''}`,
     ...(r.maintenanceWindowText ? [`  window: ${r.maintenanceWindowText}`] : []),
     `  next:   ${r.nextRunTimes.slice(0, 3).join(', ') || '-'}`,

@@ -7,6 +7,7 @@ import { createLogger } from '../worker/logger';
 import { startDemoFleet } from './demo-fleet';
 import { demoApi, ensureDemoPolicies, ensureDemoSchedules, scanFleet } from './demo-policy';
 import { startDevStack } from './stack';
+import { removeLocalApi, writeLocalApi } from '../cli/local-api';
 
 /**
  * The bootstrap admin's key (user "admin", key "bootstrap"; README "Operators' access"):
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
       busyBackoffSeconds: 5,
     },
   });
+  // The CLI in this folder finds this API (whatever PORT was) and the certificate to pin through this file.
+  writeLocalApi(dataDir, { url: stack.apiUrl, caCertPath: stack.caCertPath });
   const cs = stack.catalogSync;
   if (cs) say(`Catalog feed ${cs.feedId}: ${cs.outcome}${cs.sequence !== null ? ` (sequence ${cs.sequence})` : ''}${cs.reason ? `: ${cs.reason}` : ''}.`);
   let stopping = false;
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     await demo?.stop().catch(() => undefined);
+    removeLocalApi(dataDir, stack.apiUrl);
     await stack.stop();
     log.info('stopped; data kept in %s', dataDir);
     process.exit(0);

@@ -3,7 +3,8 @@
 //   1. npm packages (`npm install` of the locked versions) when node_modules is missing or older than package-lock.json;
 //   2. the pinned Temporal tools (tools/requirements.txt) into the project-local venv .tools/venv;
 //   3. the operators' dashboard bundle (tools/build-web.js: web/src into web/dist), when its sources changed;
-//   4. with --browser (.ci/run): Debian's Chromium for the dashboard's browser tests, when missing.
+//   4. the operators' CLI bundle (tools/build-cli.js: cli/ into dist/cli/patchflow.cjs), when its sources changed;
+//   5. with --browser (.ci/run): Debian's Chromium for the dashboard's browser tests, when missing.
 // Plain Node with no dependencies, because it runs before any package is installed.
 // Each step is skipped when a stamp file says it is already done for the current pins.
 'use strict';
@@ -91,6 +92,7 @@ function ensureChromium() {
   ensureNpmPackages();
   ensureTemporalTools();
   await require('./build-web.js').buildWeb({ quiet });
+  await require('./build-cli.js').buildCli({ quiet });
   if (process.argv.includes('--browser')) ensureChromium();
 })().catch((err) => {
   console.error(`[setup] failed: ${err.message}`);
