@@ -25,7 +25,9 @@ import { canTransition, PatchStatus } from '../domain/patch-status';
 import {
   resolveTiming,
   cancelInstallUpdate,
+  haltInstallSignal,
   progressQuery,
+  type InstallHalt,
   type DeviceInstallInput,
   type InstallCommandType,
   type InstallOutcome,
@@ -42,6 +44,12 @@ export const APPROVAL_POLICY_PATCH = 'approval-policy-selection';
 export const BOUNDED_CLEANUP_PATCH = 'bounded-cleanup';
 /** patched() marker: after a cancel during execute, a verifying scan decides that patch's status (issue 11). */
 export const CANCEL_VERIFY_PATCH = 'cancel-during-execute-verified';
+/** patched() marker: the kill switch's halt signal stops the install (issue 14 part 2). */
+export const HALT_PATCH = 'halt-signal';
+
+/** Steps before anything runs on the device: a fleet-wide halt here cancels them and cleans up. */
+const BEFORE_EXECUTE: ReadonlySet<InstallStep> = new Set(['claim', 'pre-scan', 'download', 'copy']);
+const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -74,6 +82,30 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   let executing: PatchProgress | undefined;
 
   setHandler(progressQuery, () => state);
+  /** halts of one KB each, by normalised KB: that patch is skipped unless it already runs */
+  const haltedKbs = new Map<string, InstallHalt>();
+  // Only an install that records the marker acts on a halt: one that got the signal on older code
+  // (no handler, the signal ignored) replays as it ran.
+  setHandler(haltInstallSignal, ({ reason, by, kb }) => {
+    if (state.step === 'cleanup' || state.step === 'done' || !patched(HALT_PATCH)) return;
+    log.info('halt received', { reason, by, kb, step: state.step });
+    if (kb !== undefined) {
+      if (!haltedKbs.has(normaliseKb(kb))) haltedKbs.set(normaliseKb(kb), { reason, by });
+      return;
+    }
+    if (state.halted) return;
+    state.halted = { reason, by, step: state.step };
+    // Nothing has run on the device yet: stop the steps now (cleanup still runs). From execute on,
+    // the patch in hand finishes and the loops stop before the next one.
+    if (BEFORE_EXECUTE.has(state.step)) work.cancel();
+  });
+  /** The halt of this patch's KB, if one arrived. */
+  const kbHalt = (p: PatchProgress) => haltedKbs.get(normaliseKb(p.kb));
+  /** Marks a patch a KB halt took out: Missing again, with who halted it and why. */
+  async function skipHaltedKb(p: PatchProgress, halt: InstallHalt): Promise<void> {
+    (state.haltedKbs ??= []).push({ kb: p.kb, ...halt });
+    await record([{ updateId: p.updateId, kb: p.kb, status: PatchStatus.Missing, error: `halted by ${halt.by}: ${halt.reason}` }]);
+  }
   setHandler(
     cancelInstallUpdate,
     ({ reason }) => {
@@ -218,6 +250,11 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
       await record(state.patches.map((p) => change(p, PatchStatus.Installing)));
       for (const p of state.patches) {
+        const halt = kbHalt(p);
+        if (halt) {
+          await skipHaltedKb(p, halt);
+          continue;
+        }
         try {
           await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
           downloaded.push(p);
@@ -239,6 +276,16 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         `copy ${downloaded.length} patches to ${input.installFolder}`,
       );
       for (const p of downloaded) {
+        if (state.halted) {
+          // The kill switch: the patch in hand has finished; the rest stay for a later run.
+          log.info('halted; remaining patches are not executed', { kb: p.kb });
+          break;
+        }
+        const halt = kbHalt(p);
+        if (halt) {
+          await skipHaltedKb(p, halt);
+          continue;
+        }
         if (outsideMaintenanceWindow()) {
           // The window closed: what has not run stays for the next run (cleanup turns it back to Missing).
           log.info('maintenance window closed; remaining patches wait for the next run', { kb: p.kb });
@@ -251,6 +298,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
 
     let removalNeedsReboot = false;
     for (const r of state.removals ?? []) {
+      if (state.halted) break;
       enter('uninstall', `${r.kb} (an operator's Uninstall action)`);
       const result = await command('uninstall', { updateId: r.updateId, kb: r.kb }, `uninstall ${r.kb}`);
       const meaning = interpretUninstallExitCode(result.exitCode, result.notInstalled);
@@ -267,7 +315,10 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     }
 
     const needsReboot = removalNeedsReboot || state.patches.some((p) => p.status === PatchStatus.RebootRequired);
-    if (needsReboot && input.rebootAllowed && auto) {
+    if (needsReboot && state.halted) {
+      // A halted install does no more to the device than finish the patch in hand.
+      state.rebootSkipped = `halted by ${state.halted.by}: ${state.halted.reason}; patches stay Reboot Required`;
+    } else if (needsReboot && input.rebootAllowed && auto) {
       await rebootAsTheActionSays();
     } else if (needsReboot && input.rebootAllowed) {
       enter('reboot', `restarting ${input.deviceName} to finish ${state.patches.filter((p) => p.status === PatchStatus.RebootRequired).length} patches`);
@@ -368,6 +419,8 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         case ExecutionOutcome.NotApplicable:
           return record([change(p, PatchStatus.Missing, { exitCode, error })]);
         case ExecutionOutcome.Busy:
+          // Halted while the installer mutex was held: the patch never ran, so it is simply not retried.
+          if (state.halted) return;
           if (busy < timing.busyRetries) {
             // Another installer holds the Windows Installer mutex: wait, retry, count no failure.
             await sleep(`${timing.busyBackoffSeconds} seconds`);
@@ -457,6 +510,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   }
 
   if (outcomeError !== undefined) {
+    if (isCancellation(outcomeError) && state.halted && !state.cancelRequested) return { ...state, outcome: 'halted', cleanup };
     if (isCancellation(outcomeError) && state.cancelRequested) {
       return { ...state, outcome: state.cleanupPending ? 'cleanup_pending' : 'cancelled', cleanup };
     }
@@ -467,6 +521,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
     return { ...state, outcome: 'offline', cleanup };
   }
+  if (state.halted && state.halted.step !== 'post-scan' && state.halted.step !== 'reboot') return { ...state, outcome: 'halted', cleanup };
   return { ...state, outcome: state.cleanupPending ? 'cleanup_pending' : outcomeOf(state), cleanup };
 }
 
