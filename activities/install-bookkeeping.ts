@@ -49,9 +49,85 @@ export interface ApprovalSelection {
   reprocessed: string[];
 }
 
+/** What selectByApproval is asked: the plan's candidates and the scan's installed updates. */
+export interface ApprovalQuestion {
+  deviceId: string;
+  candidates: string[];
+  installed: string[];
+  explicit: boolean;
+  failureCap?: number;
+}
+
+/** A batch of patch status changes of one install. */
+export interface PatchStatesBatch {
+  deviceId: string;
+  workflowId: string;
+  changes: (PatchStateChange & { kb: string })[];
+}
+
 /** Short bookkeeping steps of an install, run as local activities (cheap in history events). */
 export function createInstallBookkeepingActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring }) {
   const { db } = deps;
+
+  /**
+   * Writes patch status changes in one batch, with an audit row per install outcome. Exact under
+   * retry: a failure is counted, and an audit row written, once per (workflow run, activity id).
+   */
+  async function writePatchStates(args: PatchStatesBatch): Promise<void> {
+    if (args.changes.length === 0) return;
+    const key = activityKey();
+    const audit: AuditEntry[] = args.changes
+      .filter((c) => AUDITED[c.status])
+      .map((c) => ({
+        actor: `workflow:${args.workflowId}`,
+        action: AUDITED[c.status]!,
+        deviceId: args.deviceId,
+        subject: c.kb,
+        details: { updateId: c.updateId, exitCode: c.exitCode ?? null, error: c.error ?? null },
+        idempotencyKey: `${key}/${c.updateId}`,
+      }));
+    await withTransaction(db, async (tx) => {
+      await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes, key);
+      await appendAudit(tx, audit);
+    });
+  }
+
+  /** The same processing as a scheduled scan; returns the catalog's file facts for the scanned updates. */
+  async function storeScan(deviceId: string, scan: ScanResult): Promise<Record<string, PatchFile>> {
+    await processScan(db, deviceId, scan);
+    return catalogFiles(db, scan.updates.map((u) => u.updateId));
+  }
+
+  async function selectByApproval(args: ApprovalQuestion): Promise<ApprovalSelection> {
+    const model = await loadApprovalModel(db, { deviceIds: [args.deviceId] });
+    const states = await loadDeviceStates(db, [args.deviceId]);
+    const kbOf = new Map(model.patches.map((p) => [p.updateId, p.kb]));
+    const selection: ApprovalSelection = { attempts: {}, allowed: [], refused: [], uninstall: [], reprocessed: [] };
+    const deviceStates = states.get(args.deviceId);
+    for (const updateId of args.candidates) {
+      const d = explainDecision(model, args.deviceId, updateId, states);
+      const attempts = d.reprocessFailed ? 0 : deviceStates?.get(updateId)?.failedAttempts ?? 0;
+      selection.attempts[updateId] = attempts;
+      const may = args.explicit ? installsOnRequest(d.decision) : installsAutomatically(d.decision);
+      const kb = kbOf.get(updateId) ?? updateId;
+      if (!may) selection.refused.push({ updateId, kb, decision: d.decision, reason: d.reason });
+      else if (args.failureCap !== undefined && attempts >= args.failureCap) {
+        selection.refused.push({ updateId, kb, decision: 'failed', reason: `failed ${attempts} times (the cap is ${args.failureCap}): Reprocess failed to try again` });
+      } else selection.allowed.push(updateId);
+      if (d.reprocessFailed) selection.reprocessed.push(updateId);
+    }
+    for (const updateId of args.installed) {
+      if (explainDecision(model, args.deviceId, updateId, states).decision === Decision.Uninstall) selection.uninstall.push(updateId);
+    }
+    if (selection.reprocessed.length > 0) {
+      await db.query(
+        `UPDATE device_patches SET failed_attempts = 0 WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
+        [args.deviceId, selection.reprocessed],
+      );
+    }
+    return selection;
+  }
+
   return {
     /**
      * Claims the device for this workflow: at most one install operation per device. A claim held by
@@ -78,31 +154,15 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
      * the device) says where each file is and what it must hash to.
      */
     async recordScan(deviceId: string, scan: ScanResult): Promise<Record<string, PatchFile>> {
-      // The same processing as a scheduled scan (digest, statuses, unverified updates).
-      await processScan(db, deviceId, scan);
-      return catalogFiles(db, scan.updates.map((u) => u.updateId));
+      return storeScan(deviceId, scan);
     },
 
     /**
      * Writes patch status changes in one batch, with an audit row per install outcome. Exact under
      * retry: a failure is counted, and an audit row written, once per (workflow run, activity id).
      */
-    async recordPatchStates(args: { deviceId: string; workflowId: string; changes: (PatchStateChange & { kb: string })[] }): Promise<void> {
-      const key = activityKey();
-      const audit: AuditEntry[] = args.changes
-        .filter((c) => AUDITED[c.status])
-        .map((c) => ({
-          actor: `workflow:${args.workflowId}`,
-          action: AUDITED[c.status]!,
-          deviceId: args.deviceId,
-          subject: c.kb,
-          details: { updateId: c.updateId, exitCode: c.exitCode ?? null, error: c.error ?? null },
-          idempotencyKey: `${key}/${c.updateId}`,
-        }));
-      await withTransaction(db, async (tx) => {
-        await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes, key);
-        await appendAudit(tx, audit);
-      });
+    async recordPatchStates(args: PatchStatesBatch): Promise<void> {
+      await writePatchStates(args);
     },
 
     /**
@@ -111,34 +171,32 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
      * explicit request (these KBs on this device). Also: installed patches an Uninstall action asks to
      * remove, and Failed patches a Reprocess failed action re-arms (their attempts reset here).
      */
-    async selectByApproval(args: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number }): Promise<ApprovalSelection> {
-      const model = await loadApprovalModel(db, { deviceIds: [args.deviceId] });
-      const states = await loadDeviceStates(db, [args.deviceId]);
-      const kbOf = new Map(model.patches.map((p) => [p.updateId, p.kb]));
-      const selection: ApprovalSelection = { attempts: {}, allowed: [], refused: [], uninstall: [], reprocessed: [] };
-      const deviceStates = states.get(args.deviceId);
-      for (const updateId of args.candidates) {
-        const d = explainDecision(model, args.deviceId, updateId, states);
-        const attempts = d.reprocessFailed ? 0 : deviceStates?.get(updateId)?.failedAttempts ?? 0;
-        selection.attempts[updateId] = attempts;
-        const may = args.explicit ? installsOnRequest(d.decision) : installsAutomatically(d.decision);
-        const kb = kbOf.get(updateId) ?? updateId;
-        if (!may) selection.refused.push({ updateId, kb, decision: d.decision, reason: d.reason });
-        else if (args.failureCap !== undefined && attempts >= args.failureCap) {
-          selection.refused.push({ updateId, kb, decision: 'failed', reason: `failed ${attempts} times (the cap is ${args.failureCap}): Reprocess failed to try again` });
-        } else selection.allowed.push(updateId);
-        if (d.reprocessFailed) selection.reprocessed.push(updateId);
-      }
-      for (const updateId of args.installed) {
-        if (explainDecision(model, args.deviceId, updateId, states).decision === Decision.Uninstall) selection.uninstall.push(updateId);
-      }
-      if (selection.reprocessed.length > 0) {
-        await db.query(
-          `UPDATE device_patches SET failed_attempts = 0 WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
-          [args.deviceId, selection.reprocessed],
-        );
-      }
-      return selection;
+    async selectByApproval(args: ApprovalQuestion): Promise<ApprovalSelection> {
+      return selectByApproval(args);
+    },
+
+    /**
+     * The pre-scan's bookkeeping in one step (one history event instead of two): stores the scan as
+     * recordScan does, then selects by approval as selectByApproval does. Both are exact under retry.
+     */
+    async recordPreScan(args: { scan: ScanResult; question: ApprovalQuestion }): Promise<{ catalog: Record<string, PatchFile>; selection: ApprovalSelection }> {
+      const catalog = await storeScan(args.question.deviceId, args.scan);
+      return { catalog, selection: await selectByApproval(args.question) };
+    },
+
+    /** The post-scan's bookkeeping in one step: stores the scan, then the statuses it verified. */
+    async recordPostScan(args: PatchStatesBatch & { scan: ScanResult }): Promise<void> {
+      await storeScan(args.deviceId, args.scan);
+      await writePatchStates(args);
+    },
+
+    /**
+     * The end of an install in one step: patches it never reached go back to Missing, then the device's
+     * claim is released (unless the install ran under another workflow's claim).
+     */
+    async finishInstall(args: PatchStatesBatch & { release: boolean }): Promise<void> {
+      await writePatchStates(args);
+      if (args.release) await releaseDevice(db, args.deviceId, args.workflowId);
     },
 
     /** Withdraws commands the device has not answered (an install that stops early); returns how many. */

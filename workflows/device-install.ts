@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { DeviceCommandActivities, InstallBookkeepingActivities } from '../activities';
 import type { PatchStateChange } from '../db/patch-repository';
-import type { CleanupResult, CommandPayloads, CommandResults, PatchFile, RebootResult, ScannedUpdate, ScanResult } from '../domain/device-protocol';
+import type { CleanupResult, CommandPayloads, CommandResults, PatchFile, RebootResult, ScanResult } from '../domain/device-protocol';
 import { isInsideWindow, nextWindowStart } from '../domain/maintenance-window';
 import { describeRebootAction, describeRebootSkip, planReboot, rebootInteractionSeconds } from '../domain/reboot-actions';
 import { ExecutionOutcome, interpretExitCode, interpretUninstallExitCode } from '../domain/exit-codes';
@@ -25,7 +25,9 @@ import { canTransition, PatchStatus } from '../domain/patch-status';
 import {
   resolveTiming,
   cancelInstallUpdate,
+  haltInstallSignal,
   progressQuery,
+  type InstallHalt,
   type DeviceInstallInput,
   type InstallCommandType,
   type InstallOutcome,
@@ -35,6 +37,7 @@ import {
   type PatchProgress,
 } from './install.contract';
 import { PatchKBsAttr } from './search-attributes';
+import { stepOptions } from './step-options';
 
 /** patched() marker: patch selection by approval policy, superseded skips and uninstalls (issue 4). */
 export const APPROVAL_POLICY_PATCH = 'approval-policy-selection';
@@ -42,6 +45,19 @@ export const APPROVAL_POLICY_PATCH = 'approval-policy-selection';
 export const BOUNDED_CLEANUP_PATCH = 'bounded-cleanup';
 /** patched() marker: after a cancel during execute, a verifying scan decides that patch's status (issue 11). */
 export const CANCEL_VERIFY_PATCH = 'cancel-during-execute-verified';
+/** patched() marker: the kill switch's halt signal stops the install (issue 14 part 2). */
+export const HALT_PATCH = 'halt-signal';
+/**
+ * patched() marker: bookkeeping in fewer, batched local activities (issue 15, ≤ 60 events): the scan and
+ * the approval selection in one write, execute results written once after the loop, the post-scan and
+ * its verdicts in one, the end (unreached patches, release) in one. Installs with it also take every
+ * earlier marker's new path without asking (each patched() costs two history events).
+ */
+export const BATCHED_BOOKKEEPING_PATCH = 'batched-bookkeeping';
+
+/** Steps before anything runs on the device: a fleet-wide halt here cancels them and cleans up. */
+const BEFORE_EXECUTE: ReadonlySet<InstallStep> = new Set(['claim', 'pre-scan', 'download', 'copy']);
+const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -64,6 +80,8 @@ function failureText(err: unknown): { type?: string; message: string } {
 export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<InstallResult> {
   const timing = resolveTiming(input.timing);
   const { workflowId } = workflowInfo();
+  // First, before any handler can run: every later decision between old and new paths reads it.
+  const batched = patched(BATCHED_BOOKKEEPING_PATCH);
   const state: InstallProgress = { step: 'claim', patches: [], skippedKbs: [], cancelRequested: false, rebooted: false };
   const work = new CancellationScope();
   const files = new Map<string, PatchFile>();
@@ -74,6 +92,30 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   let executing: PatchProgress | undefined;
 
   setHandler(progressQuery, () => state);
+  /** halts of one KB each, by normalised KB: that patch is skipped unless it already runs */
+  const haltedKbs = new Map<string, InstallHalt>();
+  // Only an install that records the marker acts on a halt: one that got the signal on older code
+  // (no handler, the signal ignored) replays as it ran.
+  setHandler(haltInstallSignal, ({ reason, by, kb }) => {
+    if (state.step === 'cleanup' || state.step === 'done' || !(batched || patched(HALT_PATCH))) return;
+    log.info('halt received', { reason, by, kb, step: state.step });
+    if (kb !== undefined) {
+      if (!haltedKbs.has(normaliseKb(kb))) haltedKbs.set(normaliseKb(kb), { reason, by });
+      return;
+    }
+    if (state.halted) return;
+    state.halted = { reason, by, step: state.step };
+    // Nothing has run on the device yet: stop the steps now (cleanup still runs). From execute on,
+    // the patch in hand finishes and the loops stop before the next one.
+    if (BEFORE_EXECUTE.has(state.step)) work.cancel();
+  });
+  /** The halt of this patch's KB, if one arrived. */
+  const kbHalt = (p: PatchProgress) => haltedKbs.get(normaliseKb(p.kb));
+  /** Marks a patch a KB halt took out: Missing again, with who halted it and why. */
+  async function skipHaltedKb(p: PatchProgress, halt: InstallHalt): Promise<void> {
+    (state.haltedKbs ??= []).push({ kb: p.kb, ...halt });
+    await record([{ updateId: p.updateId, kb: p.kb, status: PatchStatus.Missing, error: `halted by ${halt.by}: ${halt.reason}` }]);
+  }
   setHandler(
     cancelInstallUpdate,
     ({ reason }) => {
@@ -89,32 +131,18 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     },
   );
 
-  const device = proxyActivities<DeviceCommandActivities>({
-    startToCloseTimeout: '1 hour',
-    heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
-    retry: {
-      initialInterval: `${timing.retryInitialSeconds} seconds`,
-      maximumInterval: `${timing.retryMaxSeconds} seconds`,
-      backoffCoefficient: 2,
-    },
-  });
+  const device = proxyActivities<DeviceCommandActivities>(stepOptions(timing, { attemptSeconds: 3600 }));
 
-  /** One device step, with its own per-attempt timeout and a summary the Web UI shows. */
-  async function command<T extends InstallCommandType>(type: T, payload: CommandPayloads[T], summary: string): Promise<CommandResults[T]> {
-    const result = await device.deviceCommand.executeWithOptions(
-      {
-        heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
-        startToCloseTimeout: `${timing.commandTimeoutSeconds[type]} seconds`,
-        retry: {
-          initialInterval: `${timing.retryInitialSeconds} seconds`,
-          maximumInterval: `${timing.retryMaxSeconds} seconds`,
-          backoffCoefficient: 2,
-        },
-        summary,
-      },
-      [input.deviceId, type, payload],
-    );
-    return result as CommandResults[T];
+  /**
+   * One device step, with its own per-attempt timeout (the step's, plus `extraSeconds`), an optional
+   * deadline for the whole step, and a summary the Web UI shows. Every device step goes through here.
+   */
+  async function command<T extends InstallCommandType>(
+    type: T, payload: CommandPayloads[T], summary: string, limits: { deadlineSeconds?: number; extraSeconds?: number } = {},
+  ): Promise<CommandResults[T]> {
+    const attemptSeconds = timing.commandTimeoutSeconds[type] + (limits.extraSeconds ?? 0);
+    const options = stepOptions(timing, { attemptSeconds, summary, ...(limits.deadlineSeconds === undefined ? {} : { deadlineSeconds: limits.deadlineSeconds }) });
+    return (await device.deviceCommand.executeWithOptions(options, [input.deviceId, type, payload])) as CommandResults[T];
   }
 
   function enter(step: InstallStep, details: string): void {
@@ -124,6 +152,23 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
 
   /** Applies status changes to the progress and writes them; a change the status rules forbid is logged and dropped. */
   async function record(changes: (PatchStateChange & { kb: string })[]): Promise<void> {
+    await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes: apply(changes) });
+  }
+
+  /** Status changes decided but not yet written (batched installs write execute results after the loop). */
+  const unwritten: (PatchStateChange & { kb: string })[] = [];
+  /** Like record; a batched install keeps the changes for the next flush. */
+  async function recordLater(changes: (PatchStateChange & { kb: string })[]): Promise<void> {
+    if (!batched) return record(changes);
+    unwritten.push(...apply(changes));
+  }
+  async function flush(): Promise<void> {
+    if (unwritten.length === 0) return;
+    await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes: unwritten.splice(0) });
+  }
+
+  /** Applies status changes to the progress; returns those the status rules allow (the others are logged and dropped). */
+  function apply(changes: (PatchStateChange & { kb: string })[]): (PatchStateChange & { kb: string })[] {
     const allowed = changes.filter((c) => {
       const p = state.patches.find((x) => x.updateId === c.updateId);
       if (!p || canTransition(p.status, c.status)) return true;
@@ -138,7 +183,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         if (c.error !== undefined) p.error = c.error;
       }
     }
-    await bookkeeping.recordPatchStates({ deviceId: input.deviceId, workflowId, changes: allowed });
+    return allowed;
   }
 
   const change = (p: PatchProgress, status: PatchStatus, extra: Partial<PatchStateChange> = {}) => {
@@ -153,104 +198,151 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   const now = () => new Date().toISOString(); // workflow time: the task's timestamp, deterministic on replay
 
   async function scan(reason: string, deadlineSeconds?: number): Promise<{ scan: ScanResult; catalog: Record<string, PatchFile> }> {
-    const result = deadlineSeconds === undefined
-      ? await command('scan', { reason }, `${reason} of ${input.deviceName}`)
-      : ((await device.deviceCommand.executeWithOptions(
-        {
-          heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
-          startToCloseTimeout: `${Math.min(timing.commandTimeoutSeconds.scan, deadlineSeconds)} seconds`,
-          scheduleToCloseTimeout: `${deadlineSeconds} seconds`,
-          retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
-          summary: `${reason} of ${input.deviceName} (offline after ${deadlineSeconds} s)`,
-        },
-        [input.deviceId, 'scan', { reason }],
-      )) as ScanResult);
+    const result = await scanDevice(reason, deadlineSeconds);
     const catalog = await bookkeeping.recordScan(input.deviceId, result);
     return { scan: result, catalog };
   }
 
+  /** The scan step on the device only; with a deadline, an unanswered scan fails with a timeout. */
+  async function scanDevice(reason: string, deadlineSeconds?: number): Promise<ScanResult> {
+    return deadlineSeconds === undefined
+      ? command('scan', { reason }, `${reason} of ${input.deviceName}`)
+      : command('scan', { reason }, `${reason} of ${input.deviceName} (offline after ${deadlineSeconds} s)`, { deadlineSeconds });
+  }
+
+  /**
+   * The runbook, step by step; cleanup (the seventh step) follows in the caller whatever happened.
+   * A step that leaves nothing for the next ends the run.
+   */
   async function runSteps(): Promise<void> {
+    if (!(await preScan())) return;
+    const downloaded = await download();
+    if (downloaded.length === 0 && (state.removals ?? []).length === 0) return;
+    await copy(downloaded);
+    await execute(downloaded);
+    const removalNeedsReboot = await uninstall();
+    await reboot(removalNeedsReboot);
+    await postScan();
+  }
+
+  /** Step 1: scan the device, plan the install and ask the approval policy. False: nothing to do. */
+  async function preScan(): Promise<boolean> {
     enter('pre-scan', `scanning ${input.deviceName}`);
-    let pre: Awaited<ReturnType<typeof scan>>;
+    let scanned: ScanResult;
     try {
-      pre = await scan('pre-scan', auto?.offlineAfterSeconds);
+      scanned = await scanDevice('pre-scan', auto?.offlineAfterSeconds);
     } catch (err) {
       if (auto && !isCancellation(err) && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
         // An Automatic Update does not wait for an offline device: it is reported offline and
         // picked up by the next run. Nothing reached the device, so nothing needs cleaning up.
         offline = true;
-        return;
+        return false;
       }
       throw err;
     }
+    // A batched install stores the scan together with the approval selection (recordPreScan below).
+    const pre = { scan: scanned, catalog: batched ? {} : await bookkeeping.recordScan(input.deviceId, scanned) };
     // Installs started before approval policies existed (recorded histories) take the old path.
-    const byPolicy = patched(APPROVAL_POLICY_PATCH);
+    const byPolicy = batched || patched(APPROVAL_POLICY_PATCH);
     const plan = planInstall(pre.scan.updates, input.kbs, { skipSuperseded: byPolicy });
     state.skippedKbs = plan.skippedKbs;
     let patches = plan.patches;
-    let removals: ScannedUpdate[] = [];
     if (byPolicy) {
       state.supersededKbs = plan.supersededKbs;
-      const verdict = await bookkeeping.selectByApproval({
+      const question = {
         deviceId: input.deviceId,
         candidates: patches.map((u) => u.updateId),
         installed: pre.scan.updates.filter((u) => u.installed).map((u) => u.updateId),
         explicit: Boolean(input.kbs && input.kbs.length > 0),
         ...(auto ? { failureCap: auto.failureCap } : {}),
-      });
+      };
+      let verdict: Awaited<ReturnType<typeof bookkeeping.selectByApproval>>;
+      if (batched) ({ catalog: pre.catalog, selection: verdict } = await bookkeeping.recordPreScan({ scan: pre.scan, question }));
+      else verdict = await bookkeeping.selectByApproval(question);
       priorAttempts = verdict.attempts ?? {};
       const allowed = new Set(verdict.allowed);
       const remove = new Set(verdict.uninstall);
       state.refused = verdict.refused;
       patches = patches.filter((u) => allowed.has(u.updateId));
-      removals = pre.scan.updates.filter((u) => u.installed && remove.has(u.updateId));
-      state.removals = removals.map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Installed }));
+      state.removals = pre.scan.updates.filter((u) => u.installed && remove.has(u.updateId))
+        .map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Installed }));
     }
     state.patches = patches.map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Pending }));
     for (const u of patches) files.set(u.updateId, pre.catalog[u.updateId]);
-    if (state.patches.length === 0 && removals.length === 0) return;
+    if (state.patches.length === 0 && (state.removals ?? []).length === 0) return false;
     upsertSearchAttributes([{ key: PatchKBsAttr, value: [...state.patches, ...(state.removals ?? [])].map((p) => p.kb) }]);
+    return true;
+  }
 
+  /** Step 2: inside the maintenance window, download each patch to the working folder (SHA-256 checked). */
+  async function download(): Promise<PatchProgress[]> {
     const downloaded: PatchProgress[] = [];
-    if (state.patches.length > 0) {
-      await record(state.patches.map((p) => change(p, PatchStatus.Pending)));
-      await waitForMaintenanceWindow();
-      enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
-      await record(state.patches.map((p) => change(p, PatchStatus.Installing)));
-      for (const p of state.patches) {
-        try {
-          await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
-          downloaded.push(p);
-        } catch (err) {
-          if (isCancellation(err)) throw err;
-          const f = failureText(err);
-          // A permanent download failure (e.g. a hash mismatch) fails this patch, never the others.
-          await record([change(p, PatchStatus.Failed, { error: `download refused: ${f.message}`, countFailure: true })]);
-        }
+    if (state.patches.length === 0) return downloaded;
+    // A batched install writes Pending only when it has to wait for the window: else Installing at once.
+    if (!batched || outsideMaintenanceWindow()) await record(state.patches.map((p) => change(p, PatchStatus.Pending)));
+    await waitForMaintenanceWindow();
+    enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
+    await record(state.patches.map((p) => change(p, PatchStatus.Installing)));
+    for (const p of state.patches) {
+      const halt = kbHalt(p);
+      if (halt) {
+        await skipHaltedKb(p, halt);
+        continue;
+      }
+      try {
+        await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
+        downloaded.push(p);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const f = failureText(err);
+        // A permanent download failure (e.g. a hash mismatch) fails this patch, never the others.
+        await record([change(p, PatchStatus.Failed, { error: `download refused: ${f.message}`, countFailure: true })]);
       }
     }
-    if (downloaded.length === 0 && removals.length === 0) return;
+    return downloaded;
+  }
 
-    if (downloaded.length > 0) {
-      enter('copy', `${downloaded.length} patches to ${input.installFolder}`);
-      await command(
-        'copy',
-        { patches: downloaded.map((p) => files.get(p.updateId)!), workingFolder: input.workingFolder, installFolder: input.installFolder },
-        `copy ${downloaded.length} patches to ${input.installFolder}`,
-      );
-      for (const p of downloaded) {
-        if (outsideMaintenanceWindow()) {
-          // The window closed: what has not run stays for the next run (cleanup turns it back to Missing).
-          log.info('maintenance window closed; remaining patches wait for the next run', { kb: p.kb });
-          break;
-        }
-        enter('execute', `${p.kb} (${downloaded.indexOf(p) + 1} of ${downloaded.length})`);
-        await executeOne(p);
+  /** Step 3: copy what downloaded to the install folder. */
+  async function copy(downloaded: PatchProgress[]): Promise<void> {
+    if (downloaded.length === 0) return;
+    enter('copy', `${downloaded.length} patches to ${input.installFolder}`);
+    await command(
+      'copy',
+      { patches: downloaded.map((p) => files.get(p.updateId)!), workingFolder: input.workingFolder, installFolder: input.installFolder },
+      `copy ${downloaded.length} patches to ${input.installFolder}`,
+    );
+  }
+
+  /** Step 4: run each installer in turn, while the window is open and no halt stops the run. */
+  async function execute(downloaded: PatchProgress[]): Promise<void> {
+    if (downloaded.length === 0) return;
+    for (const p of downloaded) {
+      if (state.halted) {
+        // The kill switch: the patch in hand has finished; the rest stay for a later run.
+        log.info('halted; remaining patches are not executed', { kb: p.kb });
+        break;
       }
+      const halt = kbHalt(p);
+      if (halt) {
+        await skipHaltedKb(p, halt);
+        continue;
+      }
+      if (outsideMaintenanceWindow()) {
+        // The window closed: what has not run stays for the next run (cleanup turns it back to Missing).
+        log.info('maintenance window closed; remaining patches wait for the next run', { kb: p.kb });
+        break;
+      }
+      enter('execute', `${p.kb} (${downloaded.indexOf(p) + 1} of ${downloaded.length})`);
+      await executeOne(p);
     }
+    await flush();
+  }
 
+  /** Step 4b: an operator's Uninstall actions. True when a removal asks for a restart. */
+  async function uninstall(): Promise<boolean> {
     let removalNeedsReboot = false;
     for (const r of state.removals ?? []) {
+      if (state.halted) break;
       enter('uninstall', `${r.kb} (an operator's Uninstall action)`);
       const result = await command('uninstall', { updateId: r.updateId, kb: r.kb }, `uninstall ${r.kb}`);
       const meaning = interpretUninstallExitCode(result.exitCode, result.notInstalled);
@@ -265,18 +357,28 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         });
       }
     }
+    return removalNeedsReboot;
+  }
 
+  /** Step 5: restart the device when a patch (or a removal) needs it and the install may. */
+  async function reboot(removalNeedsReboot: boolean): Promise<void> {
     const needsReboot = removalNeedsReboot || state.patches.some((p) => p.status === PatchStatus.RebootRequired);
-    if (needsReboot && input.rebootAllowed && auto) {
+    if (needsReboot && state.halted) {
+      // A halted install does no more to the device than finish the patch in hand.
+      state.rebootSkipped = `halted by ${state.halted.by}: ${state.halted.reason}; patches stay Reboot Required`;
+    } else if (needsReboot && input.rebootAllowed && auto) {
       await rebootAsTheActionSays();
     } else if (needsReboot && input.rebootAllowed) {
       enter('reboot', `restarting ${input.deviceName} to finish ${state.patches.filter((p) => p.status === PatchStatus.RebootRequired).length} patches`);
       await command('reboot', { reason: 'patches installed pending reboot' }, `reboot ${input.deviceName}`);
       state.rebooted = true;
     }
+  }
 
+  /** Step 6: scan again and settle each patch by what the device now reports. */
+  async function postScan(): Promise<void> {
     enter('post-scan', 'verifying what was installed');
-    const post = await scan('post-scan');
+    const post = batched ? { scan: await scanDevice('post-scan') } : await scan('post-scan');
     const installedNow = new Set(post.scan.updates.filter((u) => u.installed).map((u) => u.updateId));
     const verified: (PatchStateChange & { kb: string })[] = [];
     for (const p of state.patches) {
@@ -293,7 +395,8 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       if (r.status === PatchStatus.Installed) r.error = 'post-scan still reports the update installed (a reboot may finish the removal)';
       verified.push({ updateId: r.updateId, kb: r.kb, status: r.status, exitCode: r.exitCode, ...(r.error ? { error: r.error } : {}) });
     }
-    await record(verified);
+    if (batched) await bookkeeping.recordPostScan({ deviceId: input.deviceId, workflowId, scan: post.scan, changes: apply(verified) });
+    else await record(verified);
   }
 
   function outsideMaintenanceWindow(): boolean {
@@ -327,16 +430,9 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       return;
     }
     enter('reboot', `${describeRebootAction(a.rebootAction)} on ${input.deviceName}`);
-    const result = await device.deviceCommand.executeWithOptions(
-      {
-        heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
-        // A warning or a prompt can keep the device up for as long as the action allows.
-        startToCloseTimeout: `${timing.commandTimeoutSeconds.reboot + rebootInteractionSeconds(a.rebootAction)} seconds`,
-        retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
-        summary: `reboot ${input.deviceName}: ${describeRebootAction(a.rebootAction)}`,
-      },
-      [input.deviceId, 'reboot', payload],
-    ) as RebootResult;
+    // A warning or a prompt can keep the device up for as long as the action allows.
+    const result: RebootResult = await command('reboot', payload, `reboot ${input.deviceName}: ${describeRebootAction(a.rebootAction)}`,
+      { extraSeconds: rebootInteractionSeconds(a.rebootAction) });
     if (result.skipped) state.rebootSkipped = describeRebootSkip(result.skipped.reason);
     else state.rebooted = true;
   }
@@ -351,7 +447,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       } catch (err) {
         if (isCancellation(err)) throw err; // `executing` stays set: the device may have run it
         executing = undefined;
-        await record([change(p, PatchStatus.Failed, { error: `not executed: ${failureText(err).message}`, countFailure: true })]);
+        await recordLater([change(p, PatchStatus.Failed, { error: `not executed: ${failureText(err).message}`, countFailure: true })]);
         return;
       }
       executing = undefined;
@@ -359,23 +455,26 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       const error = `${meaning.display} ${meaning.name}: ${meaning.description}${meaning.hint ? ` ${meaning.hint}` : ''}`;
       switch (meaning.outcome) {
         case ExecutionOutcome.Installed:
-          return record([change(p, PatchStatus.Installed, { exitCode, installedAt: now() })]);
+          return recordLater([change(p, PatchStatus.Installed, { exitCode, installedAt: now() })]);
         case ExecutionOutcome.AlreadyInstalled:
           // Windows had it already: Installed, but with no install date, since Patchflow did not install it.
-          return record([change(p, PatchStatus.Installed, { exitCode })]);
+          return recordLater([change(p, PatchStatus.Installed, { exitCode })]);
         case ExecutionOutcome.InstalledPendingReboot:
-          return record([change(p, PatchStatus.RebootRequired, { exitCode })]);
+          return recordLater([change(p, PatchStatus.RebootRequired, { exitCode })]);
         case ExecutionOutcome.NotApplicable:
-          return record([change(p, PatchStatus.Missing, { exitCode, error })]);
+          return recordLater([change(p, PatchStatus.Missing, { exitCode, error })]);
         case ExecutionOutcome.Busy:
+          // Halted while the installer mutex was held: the patch never ran, so it is simply not retried.
+          if (state.halted) return;
           if (busy < timing.busyRetries) {
             // Another installer holds the Windows Installer mutex: wait, retry, count no failure.
+            await flush(); // what is known is written before a wait
             await sleep(`${timing.busyBackoffSeconds} seconds`);
             continue;
           }
-          return record([change(p, PatchStatus.Failed, { exitCode, error: `${error} (still busy after ${busy + 1} tries)`, countFailure: true })]);
+          return recordLater([change(p, PatchStatus.Failed, { exitCode, error: `${error} (still busy after ${busy + 1} tries)`, countFailure: true })]);
         default:
-          return record([change(p, PatchStatus.Failed, { exitCode, error, countFailure: true })]);
+          return recordLater([change(p, PatchStatus.Failed, { exitCode, error, countFailure: true })]);
       }
     }
   }
@@ -405,21 +504,14 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   /** Cleanup of the device's folders; bounded, so an offline device cannot hold the install (and the device claim) for ever. */
   async function cleanUpFolders(): Promise<void> {
     const payload = { workingFolder: input.workingFolder, installFolder: input.installFolder };
-    if (!patched(BOUNDED_CLEANUP_PATCH)) {
+    if (!(batched || patched(BOUNDED_CLEANUP_PATCH))) {
       cleanup = await command('cleanup', payload, 'cleanup working and install folders');
       return;
     }
     try {
-      cleanup = (await device.deviceCommand.executeWithOptions(
-        {
-          heartbeatTimeout: `${timing.heartbeatTimeoutSeconds} seconds`,
-          startToCloseTimeout: `${Math.min(timing.commandTimeoutSeconds.cleanup, timing.cleanupDeadlineSeconds)} seconds`,
-          scheduleToCloseTimeout: `${timing.cleanupDeadlineSeconds} seconds`,
-          retry: { initialInterval: `${timing.retryInitialSeconds} seconds`, maximumInterval: `${timing.retryMaxSeconds} seconds`, backoffCoefficient: 2 },
-          summary: `cleanup working and install folders (pending for the next check-in after ${timing.cleanupDeadlineSeconds} s)`,
-        },
-        [input.deviceId, 'cleanup', payload],
-      )) as CleanupResult;
+      cleanup = await command('cleanup', payload,
+        `cleanup working and install folders (pending for the next check-in after ${timing.cleanupDeadlineSeconds} s)`,
+        { deadlineSeconds: timing.cleanupDeadlineSeconds });
     } catch (err) {
       if (!deadlinePassed(err)) throw err;
       // The device is away: its cleanup command stays queued, and it gets it at its next check-in.
@@ -428,35 +520,52 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     }
   }
 
+  /**
+   * Step 7: cleanup, whatever happened before (a stop or a failure included): withdraw what the device
+   * has not answered, verify a patch a cancel caught executing, empty both folders, put unreached
+   * patches back to Missing and release the device.
+   */
+  async function cleanUp(outcomeError: unknown): Promise<void> {
+    enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
+    await flush(); // results a stop caught before the loop's end
+    // Every step that ended normally was answered; only a stop or a failure can leave one open.
+    if (!batched || outcomeError !== undefined) await bookkeeping.withdrawOpenCommands({ workflowId });
+    const interrupted = executing;
+    if (interrupted && isCancellation(outcomeError) && (batched || patched(CANCEL_VERIFY_PATCH))) {
+      await verifyAfterCancelDuringExecute(interrupted);
+      enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
+    }
+    await cleanUpFolders();
+    // Patches the install never reached are Missing again, not stuck in Pending or Installing.
+    // (A Pending patch with an error is an Automatic Update retry, waiting for the next run; an
+    // Installing patch with an error was cancelled mid-execute and waits for the device's next scan.)
+    const unfinished = state.patches.filter((p) => (p.status === PatchStatus.Pending || p.status === PatchStatus.Installing) && !p.error);
+    if (batched) {
+      const changes = apply(unfinished.map((p) => change(p, PatchStatus.Missing)));
+      if (changes.length > 0 || !input.operationHolder) {
+        await bookkeeping.finishInstall({ deviceId: input.deviceId, workflowId, changes, release: !input.operationHolder });
+      }
+    } else {
+      await record(unfinished.map((p) => change(p, PatchStatus.Missing)));
+      if (!input.operationHolder) await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
+    }
+  }
+
   let outcomeError: unknown;
   let cleanup: CleanupResult | null = null;
   await bookkeeping.claimDeviceOperation({ deviceId: input.deviceId, workflowId: input.operationHolder ?? workflowId, operation: 'install' });
   try {
-    await work.run(runSteps);
+    await work.run(runSteps); // steps 1–6
   } catch (err) {
     outcomeError = err;
   } finally {
-    // Cleanup runs whatever happened, cancellation included, and cannot itself be cancelled.
-    if (!offline) await CancellationScope.nonCancellable(async () => {
-      enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
-      await bookkeeping.withdrawOpenCommands({ workflowId });
-      const interrupted = executing;
-      if (interrupted && isCancellation(outcomeError) && patched(CANCEL_VERIFY_PATCH)) {
-        await verifyAfterCancelDuringExecute(interrupted);
-        enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
-      }
-      await cleanUpFolders();
-      // Patches the install never reached are Missing again, not stuck in Pending or Installing.
-      // (A Pending patch with an error is an Automatic Update retry, waiting for the next run; an
-      // Installing patch with an error was cancelled mid-execute and waits for the device's next scan.)
-      const unfinished = state.patches.filter((p) => (p.status === PatchStatus.Pending || p.status === PatchStatus.Installing) && !p.error);
-      await record(unfinished.map((p) => change(p, PatchStatus.Missing)));
-      if (!input.operationHolder) await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
-    });
+    // Cleanup cannot itself be cancelled. An offline Automatic Update staged nothing: no cleanup.
+    if (!offline) await CancellationScope.nonCancellable(() => cleanUp(outcomeError));
     enter('done', state.cleanupPending ? 'cleanup pending until the device checks in' : 'finished');
   }
 
   if (outcomeError !== undefined) {
+    if (isCancellation(outcomeError) && state.halted && !state.cancelRequested) return { ...state, outcome: 'halted', cleanup };
     if (isCancellation(outcomeError) && state.cancelRequested) {
       return { ...state, outcome: state.cleanupPending ? 'cleanup_pending' : 'cancelled', cleanup };
     }
@@ -467,6 +576,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
     return { ...state, outcome: 'offline', cleanup };
   }
+  if (state.halted && state.halted.step !== 'post-scan' && state.halted.step !== 'reboot') return { ...state, outcome: 'halted', cleanup };
   return { ...state, outcome: state.cleanupPending ? 'cleanup_pending' : outcomeOf(state), cleanup };
 }
 

@@ -2,7 +2,7 @@
  * The contract of deviceInstallWorkflow: its id scheme, input, progress, result and message
  * definitions. api/ and cli/ import this file, never the workflow body.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CleanupResult, CommandType } from '../domain/device-protocol';
 import type { PatchStatus } from '../domain/patch-status';
 import type { MaintenanceWindow } from '../domain/maintenance-window';
@@ -153,12 +153,27 @@ export interface InstallProgress {
   rebootSkipped?: string;
   /** cleanup did not reach the device in time: it is queued for the device's next check-in */
   cleanupPending?: string;
+  /** a fleet-wide halt (kill switch) reached this install, at this step */
+  halted?: InstallHalt & { step: InstallStep };
+  /** KBs a halt of one patch took out of this install before they executed */
+  haltedKbs?: (InstallHalt & { kb: string })[];
+}
+
+/** Who stopped an install and why (the kill switch's halt signal). */
+export interface InstallHalt {
+  reason: string;
+  by: string;
 }
 
 export type InstallOutcome =
   | 'succeeded' | 'partially_failed' | 'failed' | 'nothing_to_install' | 'cancelled' | 'offline'
   /** cleanup timed out on an unreachable device; the claim is released and cleanup runs at its next check-in */
-  | 'cleanup_pending';
+  | 'cleanup_pending'
+  /**
+   * a fleet-wide halt stopped the install: before execute it cleaned up without executing anything;
+   * during execute it finished the patch in hand and ran no more (its post-scan and cleanup still ran)
+   */
+  | 'halted';
 
 export interface InstallResult extends InstallProgress {
   outcome: InstallOutcome;
@@ -170,3 +185,10 @@ export const progressQuery = defineQuery<InstallProgress>('progress');
 
 /** Asks the install to stop: steps not yet run are skipped, cleanup still runs. */
 export const cancelInstallUpdate = defineUpdate<{ accepted: boolean; step: InstallStep }, [{ reason?: string }]>('cancel');
+
+/**
+ * The kill switch, sent by the fleet-wide halt: an install that has not reached execute cleans up and
+ * ends `halted`; one that is executing finishes its current patch and stops. With `kb`, only that patch
+ * is skipped (unless it is already executing) and the install goes on with the rest.
+ */
+export const haltInstallSignal = defineSignal<[{ reason: string; by: string; kb?: string }]>('halt');

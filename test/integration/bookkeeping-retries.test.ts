@@ -127,6 +127,19 @@ test('every bookkeeping activity run twice with one activity identity ends as if
   await twice('releaseDeviceOperation', a.releaseDeviceOperation, { deviceId, workflowId });
   await twice('processDeviceScan', a.processDeviceScan, deviceId, { ...scan, scannedAt: new Date().toISOString() });
 
+  // The batched steps of an install (patched 'batched-bookkeeping'), each a fold of the steps above.
+  await twice('claimDeviceOperation', a.claimDeviceOperation, { deviceId, workflowId, operation: 'install' });
+  const preScan = await twice('recordPreScan', a.recordPreScan, {
+    scan, question: { deviceId, candidates: [kb1!.updateId, kb2!.updateId], installed: [], explicit: true, failureCap: 5 },
+  });
+  expect(Object.keys(preScan.catalog).sort()).toEqual([kb1!.updateId, kb2!.updateId].sort());
+  await twice('recordPostScan', a.recordPostScan, {
+    deviceId, workflowId, scan: { ...scan, scannedAt: new Date().toISOString() },
+    changes: [{ updateId: kb2!.updateId, kb: kb2!.kb, status: PatchStatus.Installed, installedAt: new Date().toISOString() }],
+  });
+  await twice('finishInstall', a.finishInstall, { deviceId, workflowId, release: true, changes: [] });
+  expect((await h.db.query('SELECT count(*) FROM device_operations WHERE device_id = $1', [deviceId])).rows[0].count).toBe('0');
+
   // Rollout bookkeeping.
   const fresh = await twice('beginRollout', a.beginRollout, { workflowId, scheduleId, kind: 'automatic_update', localSlot: '2026-12-09 02:00', scheduledAt: '2026-12-09T02:00:00Z' });
   const devices = await twice('resolveRolloutDevices', a.resolveRolloutDevices, { scopeType: 'all', scopeId: '' });

@@ -213,6 +213,18 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       log('selectByApproval', { deviceId: args.deviceId });
       return { attempts: {}, allowed: args.candidates, refused: [], uninstall: [], reprocessed: [] };
     },
+    // The batched steps log the steps they fold, so a test reads the same calls on either path.
+    async recordPreScan(args: { scan: ScanResult; question: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number } }) {
+      return { catalog: await activities.recordScan(args.question.deviceId, args.scan), selection: await activities.selectByApproval(args.question) };
+    },
+    async recordPostScan(args: { deviceId: string; workflowId: string; scan: ScanResult; changes: (PatchStateChange & { kb: string })[] }): Promise<void> {
+      await activities.recordScan(args.deviceId, args.scan);
+      await activities.recordPatchStates(args);
+    },
+    async finishInstall(args: { deviceId: string; workflowId: string; changes: (PatchStateChange & { kb: string })[]; release: boolean }): Promise<void> {
+      await activities.recordPatchStates(args);
+      if (args.release) await activities.releaseDeviceOperation(args);
+    },
     async withdrawOpenCommands(_args: { workflowId: string }): Promise<number> {
       log('withdrawOpenCommands');
       return 0;

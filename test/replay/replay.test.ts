@@ -78,7 +78,7 @@ describe('a change to a command sequence without patched() fails replay', () => 
   });
 
   test('the install verifying a cancel during execute without its patched() guard fails on an install cancelled before that change', async () => {
-    const code = await bundleBrokenCopy('device-install.ts', { from: ' && patched(CANCEL_VERIFY_PATCH)', to: '' });
+    const code = await bundleBrokenCopy('device-install.ts', { from: '(batched || patched(CANCEL_VERIFY_PATCH))', to: 'true' });
     const history = loadHistory('deviceInstallWorkflow-cancelled.json');
     // Every device step is the same activity type, so Temporal does not see the extra scan as a
     // different command: the scan is handed the recorded cleanup's answer and the task fails on it.

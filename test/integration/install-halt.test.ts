@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
+import { haltInstallSignal, progressQuery, type InstallResult } from '../../workflows/install.contract';
+import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
+
+/**
+ * The kill switch's install part (issue 14 part 2): the halt signal on a real install, real Temporal,
+ * real PostgreSQL and a simulated agent over HTTP.
+ */
+jest.setTimeout(120_000);
+
+const SECURITY = 'KB5034439';
+const SSU = 'KB5031988';
+const MSRT = 'KB890830';
+
+let h: Harness;
+const fleets: SimulatedFleet[] = [];
+
+beforeAll(async () => { h = await startHarness(); });
+afterAll(async () => {
+  for (const f of fleets) await f.stop();
+  await h.stop();
+});
+
+async function simulatedDevice(name: string, options: Partial<SimulatedDeviceOptions>) {
+  const { deviceId, enrollmentToken } = await h.createDevice(name);
+  const device = new SimulatedWindowsDevice({
+    id: name.toLowerCase(), name, sandboxDir: fs.mkdtempSync(path.join(h.scratch, `${name}-`)),
+    os: 'server2022', seed: 42, rebootDurationMs: 1500, ...options,
+  });
+  const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
+  fleets.push(fleet);
+  await fleet.ready;
+  return { deviceId, device };
+}
+
+async function install(deviceId: string) {
+  const r = await h.api('POST', `/api/v1/devices/${deviceId}/installs`, {});
+  expect(r.status).toBe(202);
+  return r.body as { workflowId: string };
+}
+
+async function statusesByKb(deviceId: string): Promise<Record<string, string>> {
+  const r = await h.api('GET', `/api/v1/devices/${deviceId}/patches`);
+  return Object.fromEntries((r.body.patches as any[]).map((p) => [p.kb, p.status]));
+}
+
+const claims = async (deviceId: string) =>
+  Number((await h.db.query('SELECT count(*) FROM device_operations WHERE device_id = $1', [deviceId])).rows[0].count);
+
+test('a halt before execute: nothing executes, cleanup runs, the install ends halted and frees the device', async () => {
+  const kbs = [SECURITY, SSU, MSRT];
+  const { deviceId, device } = await simulatedDevice('SRV-HALT-EARLY', { missingKbs: kbs, downloadDurationMs: 1_500 });
+  const { workflowId } = await install(deviceId);
+  const handle = h.client.workflow.getHandle(workflowId);
+  await eventually(async () => ((await handle.query(progressQuery)).step === 'download' ? true : undefined), 30_000, 'download');
+  await handle.signal(haltInstallSignal, { reason: 'bad cumulative update reported', by: 'user:ops-lead' });
+  const result = (await handle.result()) as InstallResult;
+
+  expect(result.outcome).toBe('halted');
+  expect(result.halted).toEqual({ reason: 'bad cumulative update reported', by: 'user:ops-lead', step: 'download' });
+  for (const kb of kbs) expect(device.executionCount(kb)).toBe(0);
+  expect(result.cleanup).toMatchObject({ workingFolderEmpty: true, installFolderEmpty: true });
+  expect(await device.folderContents()).toEqual({ working: [], install: [] });
+  const statuses = await statusesByKb(deviceId);
+  for (const kb of kbs) expect(statuses[kb]).toBe('missing');
+  expect(await claims(deviceId)).toBe(0);
+  await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-halted-before-execute');
+});
+
+test('a halt during execute: the patch in hand finishes, no further patch runs, post-scan and cleanup still run', async () => {
+  const kbs = [SECURITY, SSU, MSRT];
+  const { deviceId, device } = await simulatedDevice('SRV-HALT-EXEC', { missingKbs: kbs, executeDurationMs: 2_000 });
+  const { workflowId } = await install(deviceId);
+  const handle = h.client.workflow.getHandle(workflowId);
+  const first = await eventually(async () => kbs.find((kb) => device.executionCount(kb) > 0), 30_000, 'first execution');
+  await handle.signal(haltInstallSignal, { reason: 'change freeze', by: 'user:ops-lead' });
+  const result = (await handle.result()) as InstallResult;
+
+  expect(result.outcome).toBe('halted');
+  expect(result.halted).toMatchObject({ step: 'execute', by: 'user:ops-lead' });
+  // Exactly the patch that was running when the halt landed ran, to its end, and was verified.
+  expect(kbs.map((kb) => device.executionCount(kb)).reduce((a, b) => a + b, 0)).toBe(1);
+  expect(device.isInstalled(first)).toBe(true);
+  const statuses = await statusesByKb(deviceId);
+  expect(statuses[first]).toBe('installed');
+  for (const kb of kbs.filter((k) => k !== first)) expect(statuses[kb]).toBe('missing');
+  expect(result.cleanup).toMatchObject({ workingFolderEmpty: true, installFolderEmpty: true });
+  expect(await claims(deviceId)).toBe(0);
+  await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-halted-during-execute');
+});
+
+test('a halt of one KB skips only that patch; the install goes on with the others', async () => {
+  const kbs = [SECURITY, SSU, MSRT];
+  const { deviceId, device } = await simulatedDevice('SRV-HALT-KB', { missingKbs: kbs, executeDurationMs: 1_500 });
+  const { workflowId } = await install(deviceId);
+  const handle = h.client.workflow.getHandle(workflowId);
+  const first = await eventually(async () => kbs.find((kb) => device.executionCount(kb) > 0), 30_000, 'first execution');
+  // The last patch in the install's order: it cannot be running yet.
+  const order = (await handle.query(progressQuery)).patches.map((p) => p.kb);
+  const halted = order[order.length - 1];
+  expect(halted).not.toBe(first);
+  await handle.signal(haltInstallSignal, { reason: 'vendor pulled it', by: 'user:ops-lead', kb: halted.toLowerCase() });
+  const result = (await handle.result()) as InstallResult;
+
+  expect(result.outcome).toBe('succeeded');
+  expect(result.halted).toBeUndefined();
+  expect(result.haltedKbs).toEqual([{ kb: halted, reason: 'vendor pulled it', by: 'user:ops-lead' }]);
+  expect(device.executionCount(halted)).toBe(0);
+  for (const kb of kbs.filter((k) => k !== halted)) expect(device.executionCount(kb)).toBe(1);
+  const statuses = await statusesByKb(deviceId);
+  expect(statuses[halted]).toBe('missing');
+  for (const kb of kbs.filter((k) => k !== halted)) expect(statuses[kb]).toBe('installed');
+  expect(result.patches.find((p) => p.kb === halted)).toMatchObject({ status: 'missing', error: 'halted by user:ops-lead: vendor pulled it' });
+  await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-halted-one-kb');
+});
