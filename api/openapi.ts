@@ -450,7 +450,7 @@ export const ROUTES: RouteSpec[] = [
         description: 'created: the webhook secret is in this answer only', json: answer.alertRuleCreated, headers: { Location: 'the new rule' },
         links: { getAlertRule: idLink('getAlertRule', 'ruleId'), updateAlertRule: idLink('updateAlertRule', 'ruleId'), deleteAlertRule: idLink('deleteAlertRule', 'ruleId') },
       },
-      404: notFound('client'),
+      404: notFound('client'), 409: { description: 'a rule of that name exists' },
     },
   },
   { method: 'get', path: '/api/v1/alert-rules', operationId: 'listAlertRules', summary: 'List alert rules', tag: 'alerts', door: 'operator', answers: { 200: { description: 'rules', json: answer.alertRuleList } } },
