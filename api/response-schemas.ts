@@ -76,6 +76,8 @@ export const auditEntries = z.object({
     id: z.number().int(), at: timestamp, actor: z.string(), action: z.string(),
     deviceId: z.string().nullable().optional(), subject: z.string().nullable().optional(), details: z.record(z.string(), z.unknown()).nullable().optional(),
   })),
+  /** a full page has a next one: pass this as the cursor; null on the last page */
+  nextCursor: z.string().nullable(),
 });
 
 // ---- policies ----------------------------------------------------------------------------------
