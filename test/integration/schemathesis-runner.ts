@@ -5,8 +5,8 @@ import path from 'node:path';
 /**
  * Runs schemathesis (pinned in tools/requirements.txt, installed into .tools/venv by tools/setup.js)
  * over the OpenAPI document against a running server, once per `FuzzRun`, and reads the figures
- * from its JUnit report. A run is a name and the headers every request carries: adding the
- * other-tenant key once tenants exist is one more entry in the list the test passes.
+ * from its JUnit report. A run is a name and the headers every request carries, with a hooks file
+ * of its own checks where it has one (the other tenant's: no other client's ids in any answer).
  */
 
 export interface FuzzRun {
