@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { ALERT_CONDITIONS, THRESHOLD_UNIT, type AlertCondition } from '../domain/alert-rules';
 
 /** A webhook receiver: http(s) only, no credentials in the URL (they would show in every rule listing). */
+// zod runs the refinement even when .url() has refused the string: `new URL` would throw (a 500), so
+// a string that is no URL at all passes here and is refused by .url() alone, with one message.
 const webhookUrl = z.string().trim().max(2000).url('must be an http:// or https:// URL').refine((u) => {
+  if (!URL.canParse(u)) return true;
   const url = new URL(u);
   return (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password;
 }, 'must be an http:// or https:// URL without a user or password in it');

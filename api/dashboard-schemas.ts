@@ -7,7 +7,9 @@ import { patchActionsSchema } from './policy-schemas';
 // shape fails a test instead of drawing a blank page. Objects are not strict: a new field is no break.
 
 const statusEnum = z.enum(ALL_PATCH_STATUSES as [PatchStatus, ...PatchStatus[]]);
-const statusCounts = z.record(z.string(), z.number().int()).transform((v) => v as Partial<Record<PatchStatus, number>>);
+// Typed by status for the browser, but any status key is taken (a newer server may count one this
+// bundle does not know): a cast, not a transform, so the OpenAPI document can describe the answer.
+const statusCounts = z.record(z.string(), z.number().int()) as unknown as z.ZodType<Partial<Record<PatchStatus, number>>>;
 const iso = z.string().nullable();
 
 // ---- the new routes (api/fleet-summary-api.ts) -------------------------------------------------
@@ -28,6 +30,9 @@ export const failedInstallSchema = z.object({
   lastExitCode: z.number().nullable(), exitCode: z.string().nullable(), exitCodeMeaning: z.string().nullable(),
   lastError: z.string().nullable(), failedAttempts: z.number().int(), statusChangedAt: z.string(),
 });
+
+/** GET /api/v1/fleet/summary?clientId= (one client's figures; default every client the key sees) */
+export const fleetQuery = z.object({ clientId: z.string().uuid('must be a client id (a UUID)').optional() }).strict();
 
 /** GET /api/v1/fleet/summary */
 export const fleetSummaryResponse = z.object({
@@ -193,6 +198,9 @@ export const rolloutsResponse = z.object({
     counts: z.union([tally, z.object({})]),
   })),
 });
+
+/** which rollout GET /api/v1/rollouts/progress shows: its workflow id, never an arbitrary one */
+export const rolloutQuery = z.object({ workflowId: z.string().regex(/^automatic-update\/[A-Za-z0-9:._/-]{1,200}$/, 'must be a rollout workflow id (automatic-update/…)') }).strict();
 
 /** GET /api/v1/rollouts/progress?workflowId= */
 export const rolloutProgressResponse = z.object({

@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { assertScopeReachable, visibleClients } from './tenancy';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { z } from 'zod';
 import { findPatchRefs } from '../db/approval-repository';
 import type { Db } from '../db/database';
 import { findClient, findDevice, findSite } from '../db/fleet-repository';
@@ -14,7 +13,7 @@ import { OperationAttr } from '../workflows/search-attributes';
 import { rolloutProgressQuery } from '../workflows/automatic-update.contract';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { DeviceWorkflow, FleetSummaryResponse, PatchManagementPreview } from './dashboard-schemas';
-import { patchManagementPreviewSchema } from './dashboard-schemas';
+import { fleetQuery, patchManagementPreviewSchema, rolloutQuery } from './dashboard-schemas';
 import { deviceIdParam } from './operator-schemas';
 import { parse } from './validation';
 
@@ -38,10 +37,6 @@ export function temporalHistoryUrl(base: string | undefined, namespace: string, 
   if (!base) return null;
   return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
 }
-
-const rolloutQuery = z.object({ workflowId: z.string().regex(/^automatic-update\/[A-Za-z0-9:._/-]{1,200}$/, 'must be a rollout workflow id (automatic-update/…)') }).strict();
-
-const fleetQuery = z.object({ clientId: z.string().uuid('must be a client id (a UUID)').optional() }).strict();
 
 /**
  * What the dashboard needs beyond the resource routes (/api/v1): the fleet page's figures in one

@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { createKeySchema, createUserSchema, keyIdParam, userIdParam, apiKeyResponse, mintedKeyResponse, userResponse, whoamiResponse } from './access-schemas';
+import { alertRuleIdParam, createAlertRuleSchema, deliveryIdParam, listAlertsQuery, updateAlertRuleSchema } from './alert-schemas';
+import {
+  approvalRequestListResponse, approvalRequestResponse, decisionResponse, decisionSchema, listRequestsQuery, pendingApprovalResponse, requestIdParam,
+} from './approval-request-schemas';
+import {
+  dashboardConfigResponse, deviceWorkflowsResponse, fleetQuery, fleetSummaryResponse, loginCodeResponse, loginCodeSchema, patchManagementPreviewResponse,
+  patchManagementPreviewSchema, patchStatusCountsResponse, rolloutProgressResponse, rolloutQuery,
+} from './dashboard-schemas';
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
 import { catalogImportQuery, catalogSyncBody, catalogSyncParams, rotateSchema } from './catalog-schemas';
 import {
@@ -13,6 +22,7 @@ import {
 import { listReportsQuery, patchOverviewQuery, reportIdParam } from './report-schemas';
 import * as answer from './response-schemas';
 import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
+import { whatIfSchema } from './what-if-schemas';
 
 /**
  * The API's contract, one entry per route: what it takes (the same zod schemas the handlers parse
@@ -51,13 +61,18 @@ export interface RouteSpec {
   bodyOptional?: boolean;
   /** a JSON body that works (docs, and schemathesis's examples phase, whose answers feed its links) */
   bodyExample?: unknown;
-  answers: Partial<Record<200 | 201 | 202 | 204 | 404 | 409 | 422 | 503, Answer>>;
+  /** a public route whose body carries the credential (enrollment token, login code): what its 401 means */
+  bodyCredential?: string;
+  answers: Partial<Record<200 | 201 | 202 | 204 | 403 | 404 | 409 | 422 | 503, Answer>>;
 }
 
 const noBody = z.object({}).strict();
 const deviceLink = (operationId: string): LinkSpec => ({ operationId, parameters: { deviceId: '$response.body#/device/id' } });
 const idLink = (operationId: string, param = 'id'): LinkSpec => ({ operationId, parameters: { [param]: '$response.body#/id' } });
 const notFound = (what: string): Answer => ({ description: `no such ${what}` });
+/** 202 of an action that reaches more devices than the two-person rule allows: it waits for a second person. */
+const waitsForApproval = 'the action reaches more devices than the two-person rule allows: it waits as a pending request (Location) until a second person approves it';
+const pending = (what: string, json: z.ZodType): Answer => ({ description: `${what}; or ${waitsForApproval}`, json: z.union([json, pendingApprovalResponse]), headers: { Location: 'the approval request, when one was made' } });
 
 export const ROUTES: RouteSpec[] = [
   // ---- health, metrics, contract ------------------------------------------------------------------
@@ -190,7 +205,7 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/v1/scans', operationId: 'startScopeScan', summary: 'Scan every device of a scope', tag: 'scans', door: 'operator', body: scopeScanSchema,
-    answers: { 202: { description: 'started', json: answer.scopeScansStarted }, 404: notFound('client or site') },
+    answers: { 202: pending('started', answer.scopeScansStarted), 404: notFound('client or site') },
   },
   { method: 'get', path: '/api/v1/audit', operationId: 'listAudit', summary: 'The audit log, newest first', tag: 'audit', door: 'operator', query: auditQuery, answers: { 200: { description: 'entries', json: answer.auditEntries } } },
 
@@ -247,7 +262,7 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'put', path: '/api/v1/patches/approval', operationId: 'setApprovalAllPolicies', summary: 'Approval by patch: set patches\' status in ALL policies', tag: 'approvals', door: 'operator', body: approvalByPatchSchema,
     bodyExample: { kbs: ['KB5034441'], status: 'approved', note: 'tested on the pilot group' },
-    answers: { 200: { description: 'set', json: answer.allPoliciesApprovalSet }, 404: notFound('patch') },
+    answers: { 200: { description: 'set', json: answer.allPoliciesApprovalSet }, 202: { description: waitsForApproval, json: pendingApprovalResponse, headers: { Location: 'the approval request' } }, 404: notFound('patch') },
   },
   {
     method: 'post', path: '/api/v1/policies/:id/copy-approvals', operationId: 'copyApprovals', summary: "Copy a policy's approvals onto another", tag: 'approvals', door: 'operator', params: policyIdParam, body: copyApprovalsSchema,
@@ -261,7 +276,7 @@ export const ROUTES: RouteSpec[] = [
   { method: 'get', path: '/api/v1/kb-overrides', operationId: 'listKbOverrides', summary: 'KB overrides', tag: 'approvals', door: 'operator', answers: { 200: { description: 'overrides', json: answer.kbOverrides } } },
   {
     method: 'put', path: '/api/v1/kb-overrides/:kb', operationId: 'setKbOverride', summary: 'Override every present and future patch of a KB', tag: 'approvals', door: 'operator', params: kbParam, body: kbOverrideSchema,
-    answers: { 200: { description: 'set', json: answer.kbOverrideSet }, 404: notFound('KB') },
+    answers: { 200: { description: 'set', json: answer.kbOverrideSet }, 202: { description: waitsForApproval, json: pendingApprovalResponse, headers: { Location: 'the approval request' } }, 404: notFound('KB') },
   },
   {
     method: 'delete', path: '/api/v1/kb-overrides/:kb', operationId: 'clearKbOverride', summary: 'Clear a KB override', tag: 'approvals', door: 'operator', params: kbParam,
@@ -270,7 +285,11 @@ export const ROUTES: RouteSpec[] = [
   { method: 'get', path: '/api/v1/patch-actions', operationId: 'listPatchActions', summary: 'Actions by scope', tag: 'approvals', door: 'operator', query: patchActionsQuery, answers: { 200: { description: 'actions', json: answer.patchActions } } },
   {
     method: 'put', path: '/api/v1/patch-actions', operationId: 'setPatchActions', summary: 'Set an action (approve, ignore, uninstall...) for patches at a scope', tag: 'approvals', door: 'operator', body: patchActionsSchema,
-    answers: { 200: { description: 'set', json: answer.patchActionsSet }, 404: notFound('scope or patch'), 422: { description: 'uninstall of a patch that is not uninstallable' } },
+    answers: {
+      200: { description: 'set', json: answer.patchActionsSet },
+      202: { description: `an uninstall: ${waitsForApproval}`, json: pendingApprovalResponse, headers: { Location: 'the approval request' } },
+      404: notFound('scope or patch'), 422: { description: 'uninstall of a patch that is not uninstallable' },
+    },
   },
 
   // ---- schedules ------------------------------------------------------------------------------------
@@ -306,11 +325,11 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/v1/schedules/:scheduleId/trigger', operationId: 'triggerSchedule', summary: 'Run a schedule now', tag: 'schedules', door: 'operator', params: scheduleIdParam, bodyOptional: true, body: noBody,
-    answers: { 202: { description: 'triggered', json: answer.scheduleTriggered }, 404: notFound('schedule'), 409: { description: 'the schedule is paused' } },
+    answers: { 202: pending('triggered', answer.scheduleTriggered), 404: notFound('schedule'), 409: { description: 'the schedule is paused' } },
   },
   {
     method: 'post', path: '/api/v1/schedules/:scheduleId/backfill', operationId: 'backfillSchedule', summary: 'Run the slots a schedule missed in a range (capped; refused when paused)', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: backfillSchema,
-    answers: { 202: { description: 'backfill started', json: answer.scheduleBackfilled }, 404: notFound('schedule'), 409: { description: 'the schedule is paused' }, 422: { description: 'the range is longer than allowed' } },
+    answers: { 202: pending('backfill started', answer.scheduleBackfilled), 404: notFound('schedule'), 409: { description: 'the schedule is paused' }, 422: { description: 'the range is longer than allowed' } },
   },
   {
     method: 'get', path: '/api/v1/schedules/:scheduleId/rollouts', operationId: 'listScheduleRollouts', summary: "A schedule's rollouts", tag: 'schedules', door: 'operator', params: scheduleIdParam,
@@ -367,9 +386,134 @@ export const ROUTES: RouteSpec[] = [
     answers: { 200: { description: 'the CSV', content: { 'text/csv': z.string() } }, 404: notFound('report'), 409: { description: 'not finished yet' } },
   },
 
+  // ---- people and keys (api/access-api.ts) ------------------------------------------------------------
+  { method: 'get', path: '/api/v1/whoami', operationId: 'whoami', summary: 'Who this key is: its user, role, name and clients', tag: 'access', door: 'operator', answers: { 200: { description: 'the key', json: whoamiResponse } } },
+  {
+    method: 'post', path: '/api/v1/users', operationId: 'createUser', summary: 'Create a person with a role', tag: 'access', door: 'operator', body: createUserSchema, bodyExample: { name: 'jane.doe', role: 'viewer' },
+    answers: {
+      201: { description: 'created', json: userResponse, headers: { Location: 'the new user' }, links: { createApiKey: idLink('createApiKey', 'userId') } },
+      409: { description: 'a user of that name exists' },
+    },
+  },
+  { method: 'get', path: '/api/v1/users', operationId: 'listUsers', summary: 'List people', tag: 'access', door: 'operator', answers: { 200: { description: 'users', json: z.object({ users: z.array(userResponse) }) } } },
+  {
+    method: 'post', path: '/api/v1/users/:userId/keys', operationId: 'createApiKey', summary: "Mint a personal API key for a user (shown once)", tag: 'access', door: 'operator', params: userIdParam, body: createKeySchema,
+    bodyExample: { name: 'laptop', clients: 'all' },
+    answers: {
+      201: { description: 'minted: the key is in this answer only', json: mintedKeyResponse, headers: { Location: 'the new key' }, links: { revokeApiKey: { operationId: 'revokeApiKey', parameters: { keyId: '$response.body#/keyId' } } } },
+      404: notFound('user or client'), 409: { description: 'the user has a key of that name' },
+    },
+  },
+  { method: 'get', path: '/api/v1/keys', operationId: 'listApiKeys', summary: 'List API keys (never their secrets)', tag: 'access', door: 'operator', answers: { 200: { description: 'keys', json: z.object({ keys: z.array(apiKeyResponse) }) } } },
+  {
+    method: 'post', path: '/api/v1/keys/:keyId/revoke', operationId: 'revokeApiKey', summary: 'Revoke an API key (it stops working at once)', tag: 'access', door: 'operator', params: keyIdParam, bodyOptional: true, body: noBody,
+    answers: { 200: { description: 'revoked (revoking again changes nothing)', json: apiKeyResponse }, 404: notFound('key') },
+  },
+
+  // ---- two-person rule (api/approval-requests-api.ts) -------------------------------------------------
+  {
+    method: 'get', path: '/api/v1/approval-requests', operationId: 'listApprovalRequests', summary: 'Requests waiting for (or decided by) a second person', tag: 'two-person rule', door: 'operator', query: listRequestsQuery,
+    answers: {
+      200: {
+        description: 'requests', json: approvalRequestListResponse,
+        links: { getApprovalRequest: { operationId: 'getApprovalRequest', parameters: { requestId: '$response.body#/requests/0/id' } } },
+      },
+    },
+  },
+  {
+    method: 'get', path: '/api/v1/approval-requests/:requestId', operationId: 'getApprovalRequest', summary: 'One request: what it does, who asked, who decided', tag: 'two-person rule', door: 'operator', params: requestIdParam,
+    answers: { 200: { description: 'the request', json: approvalRequestResponse }, 404: notFound('approval request') },
+  },
+  {
+    method: 'post', path: '/api/v1/approval-requests/:requestId/approve', operationId: 'approveApprovalRequest', summary: 'Approve a request (a second person: never the requester)', tag: 'two-person rule', door: 'operator', params: requestIdParam, body: decisionSchema, bodyOptional: true,
+    answers: {
+      202: { description: 'approved: the action runs now (the request shows when it has)', json: decisionResponse, headers: { Location: 'the request' } },
+      403: { description: "the requester's own request, or a role below the action's" },
+      404: notFound('approval request'), 409: { description: 'no longer pending (decided or expired)' },
+    },
+  },
+  {
+    method: 'post', path: '/api/v1/approval-requests/:requestId/refuse', operationId: 'refuseApprovalRequest', summary: 'Refuse a request', tag: 'two-person rule', door: 'operator', params: requestIdParam, body: decisionSchema, bodyOptional: true,
+    answers: {
+      200: { description: 'refused', json: decisionResponse, headers: { Location: 'the request' } },
+      403: { description: "a role below the action's" },
+      404: notFound('approval request'), 409: { description: 'no longer pending (decided or expired)' },
+    },
+  },
+
+  // ---- alerts (api/alerts-api.ts) ---------------------------------------------------------------------
+  {
+    method: 'post', path: '/api/v1/alert-rules', operationId: 'createAlertRule', summary: 'Create an alert rule with its webhook', tag: 'alerts', door: 'operator', body: createAlertRuleSchema,
+    bodyExample: { name: 'Failed installs', condition: 'patch_failed', webhookUrl: 'https://hooks.example.com/patchflow' },
+    answers: {
+      201: {
+        description: 'created: the webhook secret is in this answer only', json: answer.alertRuleCreated, headers: { Location: 'the new rule' },
+        links: { getAlertRule: idLink('getAlertRule', 'ruleId'), updateAlertRule: idLink('updateAlertRule', 'ruleId'), deleteAlertRule: idLink('deleteAlertRule', 'ruleId') },
+      },
+      404: notFound('client'), 409: { description: 'a rule of that name exists' },
+    },
+  },
+  { method: 'get', path: '/api/v1/alert-rules', operationId: 'listAlertRules', summary: 'List alert rules', tag: 'alerts', door: 'operator', answers: { 200: { description: 'rules', json: answer.alertRuleList } } },
+  {
+    method: 'get', path: '/api/v1/alert-rules/:ruleId', operationId: 'getAlertRule', summary: 'One alert rule', tag: 'alerts', door: 'operator', params: alertRuleIdParam,
+    answers: { 200: { description: 'the rule', json: answer.alertRule }, 404: notFound('alert rule') },
+  },
+  {
+    method: 'patch', path: '/api/v1/alert-rules/:ruleId', operationId: 'updateAlertRule', summary: 'Enable or disable an alert rule', tag: 'alerts', door: 'operator', params: alertRuleIdParam, body: updateAlertRuleSchema,
+    answers: { 200: { description: 'changed', json: answer.alertRule }, 404: notFound('alert rule') },
+  },
+  {
+    method: 'delete', path: '/api/v1/alert-rules/:ruleId', operationId: 'deleteAlertRule', summary: 'Delete an alert rule', tag: 'alerts', door: 'operator', params: alertRuleIdParam,
+    answers: { 204: null, 404: notFound('alert rule') },
+  },
+  { method: 'get', path: '/api/v1/alerts', operationId: 'listAlerts', summary: 'Alerts the rules opened (and closed), newest first', tag: 'alerts', door: 'operator', query: listAlertsQuery, answers: { 200: { description: 'alerts', json: answer.alertList } } },
+  {
+    method: 'post', path: '/api/v1/alerts/evaluate', operationId: 'evaluateAlerts', summary: 'Evaluate every rule now', tag: 'alerts', door: 'operator', bodyOptional: true, body: noBody,
+    answers: { 202: { description: 'evaluation started (or joined, when one runs)', json: answer.alertsEvaluationStarted } },
+  },
+  { method: 'get', path: '/api/v1/alerts/dead-letters', operationId: 'listDeadLetters', summary: 'Webhook deliveries that never got through', tag: 'alerts', door: 'operator', answers: { 200: { description: 'deliveries', json: answer.deadLetters } } },
+  {
+    method: 'post', path: '/api/v1/alerts/dead-letters/:deliveryId/retry', operationId: 'retryDeadLetter', summary: 'Deliver a dead-lettered webhook again', tag: 'alerts', door: 'operator', params: deliveryIdParam,
+    answers: { 202: { description: 'queued again', json: answer.webhookDelivery }, 404: notFound('dead-lettered delivery') },
+  },
+
+  // ---- what-if (api/what-if-api.ts) ---------------------------------------------------------------------
+  {
+    method: 'post', path: '/api/v1/what-if', operationId: 'whatIf', summary: "The next Automatic Update runs' installs under a proposed change, against today's (writes nothing)", tag: 'what-if', door: 'operator', body: whatIfSchema,
+    bodyExample: { kbOverrides: [{ kb: 'KB5034441', status: 'denied' }] },
+    answers: { 200: { description: 'before and after, per schedule', json: answer.whatIfAnswer }, 404: notFound('schedule, policy, scope or patch'), 422: { description: 'a scope that cannot be (device_type other than server or workstation)' } },
+  },
+
+  // ---- the dashboard's read models (api/fleet-summary-api.ts, api/dashboard.ts) -------------------------
+  {
+    method: 'get', path: '/api/v1/fleet/summary', operationId: 'getFleetSummary', summary: "The fleet page's figures: compliance per client and site, devices, failed installs", tag: 'dashboard', door: 'operator', query: fleetQuery,
+    answers: { 200: { description: 'the figures', json: fleetSummaryResponse }, 404: notFound('client') },
+  },
+  { method: 'get', path: '/api/v1/fleet/patch-status-counts', operationId: 'getPatchStatusCounts', summary: 'Per catalog patch, its devices per status', tag: 'dashboard', door: 'operator', answers: { 200: { description: 'counts', json: patchStatusCountsResponse } } },
+  {
+    method: 'post', path: '/api/v1/patch-management/preview', operationId: 'previewPatchManagement', summary: 'Which devices an action by scope reaches, before it is applied (writes nothing)', tag: 'dashboard', door: 'operator', body: patchManagementPreviewSchema,
+    answers: { 200: { description: 'the devices reached', json: patchManagementPreviewResponse }, 404: notFound('scope or patch'), 422: { description: 'a scope that cannot be' } },
+  },
+  {
+    method: 'get', path: '/api/v1/rollouts/progress', operationId: 'getRolloutProgress', summary: "A rollout's live tally", tag: 'dashboard', door: 'operator', query: rolloutQuery,
+    answers: { 200: { description: 'its tally (progress null once it has ended)', json: rolloutProgressResponse }, 404: notFound('rollout') },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/workflows', operationId: 'listDeviceWorkflows', summary: "A device's workflows, with links to their histories", tag: 'dashboard', door: 'operator', params: deviceIdParam,
+    answers: { 200: { description: 'workflows (the newest 50)', json: deviceWorkflowsResponse }, 404: notFound('device') },
+  },
+  { method: 'get', path: '/api/v1/dashboard/config', operationId: 'getDashboardConfig', summary: 'Where the dashboard links to, and who is signed in', tag: 'dashboard', door: 'operator', answers: { 200: { description: 'the config', json: dashboardConfigResponse } } },
+  {
+    method: 'post', path: '/dashboard/login', operationId: 'dashboardLogin', summary: "Exchange the one-time login code `npm start` prints for the admin's API key", tag: 'dashboard', door: 'public', body: loginCodeSchema,
+    bodyCredential: 'the login code is not valid, already used or expired',
+    description: 'No key: the one-time code in the body is the authentication. A code works once, for 15 minutes, and only on the server that printed it.',
+    answers: { 200: { description: 'the API key (not cached)', json: loginCodeResponse } },
+  },
+
   // ---- agent gateway --------------------------------------------------------------------------------
   {
     method: 'post', path: '/agent/v1/enroll', operationId: 'enroll', summary: 'An agent enrolls with its one-time token and gets its credential', tag: 'agent gateway', door: 'public', body: enrollSchema,
+    bodyCredential: 'the enrollment token is unknown, expired or spent',
     description: 'No credential: the enrollment token in the body is the authentication (401 when it is unknown, expired or spent).',
     answers: { 201: { description: 'enrolled', json: answer.enrolled } },
   },
@@ -402,10 +546,12 @@ function commonAnswers(route: RouteSpec): ZodOpenApiResponsesObject {
     // Any route: a malformed %-escape or a control character in the URL.
     '400': err('the request is malformed: the answer names the part that is wrong'),
   };
-  if (route.door !== 'public' || route.path === '/agent/v1/enroll') {
-    out['401'] = err(route.door === 'device' ? 'no device credential, or not a valid one' : route.door === 'operator' ? 'no API key, or not a valid one' : 'the enrollment token is unknown, expired or spent');
+  if (route.door !== 'public' || route.bodyCredential) {
+    out['401'] = err(route.door === 'device' ? 'no device credential, or not a valid one' : route.door === 'operator' ? 'no API key, or not a valid one' : route.bodyCredential!);
     out['429'] = { ...err('too many failed authentications from this address'), headers: { 'Retry-After': { description: 'seconds until it may try again', schema: { type: 'integer' } } } };
   }
+  // Every operators' route checks the key's role, and a route that spans clients refuses a key for some (api/route-roles.ts).
+  if (route.door === 'operator') out['403'] = err("the key's role may not do this, or the route reaches every client and the key is for some");
   if (route.params) out['404'] = err('no such resource');
   if (route.body || route.bodyContent) {
     out['413'] = err('the request body is too large');

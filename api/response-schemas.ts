@@ -76,6 +76,8 @@ export const auditEntries = z.object({
     id: z.number().int(), at: timestamp, actor: z.string(), action: z.string(),
     deviceId: z.string().nullable().optional(), subject: z.string().nullable().optional(), details: z.record(z.string(), z.unknown()).nullable().optional(),
   })),
+  /** a full page has a next one: pass this as the cursor; null on the last page */
+  nextCursor: z.string().nullable(),
 });
 
 // ---- policies ----------------------------------------------------------------------------------
@@ -196,3 +198,41 @@ export const commandsOffered = z.object({
 });
 export const resultAccepted = z.looseObject({ accepted: z.literal(true), status: z.string(), delivered: z.boolean().optional(), duplicate: z.boolean().optional() });
 export const progressAccepted = z.object({ accepted: z.literal(true) });
+
+// ---- alerts (api/alerts-api.ts) ----------------------------------------------------------------
+
+export const alertRule = z.object({
+  id: uuid, name: z.string(), clientId: uuid.nullable(), condition: z.string(), threshold: z.number().int().nullable(),
+  webhookUrl: z.string(), enabled: z.boolean(), createdAt: timestamp, description: z.string(),
+}).meta({ id: 'AlertRule' });
+/** 201 of rule creation: the webhook secret, this once (only the rule keeps it). */
+export const alertRuleCreated = z.object({ ...alertRule.shape, webhookSecret: z.string() });
+export const alertRuleList = z.object({ rules: z.array(alertRule) });
+export const alertList = z.object({
+  alerts: z.array(z.object({
+    id: uuid, ruleId: uuid, ruleName: z.string(), condition: z.string(), subject: z.string(), deviceId: uuid.nullable(), clientId: uuid.nullable(),
+    details: z.record(z.string(), z.unknown()), openedAt: timestamp, closedAt: nullableTimestamp,
+  })),
+});
+export const alertsEvaluationStarted = z.object({ workflowId: z.string(), runId: z.string() });
+export const webhookDelivery = z.object({
+  id: z.number().int(), alertId: uuid, ruleId: uuid, event: z.string(), attempts: z.number().int(), lastError: z.string().nullable(),
+  nextAttemptAt: timestamp, deliveredAt: nullableTimestamp, deadLetteredAt: nullableTimestamp, createdAt: timestamp,
+}).meta({ id: 'WebhookDelivery' });
+export const deadLetters = z.object({ deliveries: z.array(webhookDelivery) });
+
+// ---- what-if (api/what-if-api.ts) ----------------------------------------------------------------
+
+const predictedInstall = z.object({ updateId: z.string(), kb: z.string() });
+const explainedInstall = z.object({ ...predictedInstall.shape, reason: z.string() });
+const whatIfDevice = { deviceId: uuid, deviceName: z.string(), clientName: z.string(), siteName: z.string() };
+export const whatIfAnswer = z.object({
+  generatedAt: timestamp,
+  schedules: z.array(z.object({
+    scheduleId: uuid, name: z.string(), paused: z.boolean(), nextRunAt: nullableTimestamp,
+    devices: z.object({ before: z.number().int(), after: z.number().int() }),
+    installs: z.object({ before: z.number().int(), after: z.number().int() }),
+    changed: z.array(z.object({ ...whatIfDevice, added: z.array(explainedInstall), removed: z.array(explainedInstall) })),
+    predicted: z.array(z.object({ ...whatIfDevice, installs: z.array(predictedInstall) })).optional(),
+  })),
+});

@@ -5,8 +5,8 @@ import path from 'node:path';
 /**
  * Runs schemathesis (pinned in tools/requirements.txt, installed into .tools/venv by tools/setup.js)
  * over the OpenAPI document against a running server, once per `FuzzRun`, and reads the figures
- * from its JUnit report. A run is a name and the headers every request carries: adding the
- * other-tenant key once tenants exist is one more entry in the list the test passes.
+ * from its JUnit report. A run is a name and the headers every request carries, with a hooks file
+ * of its own checks where it has one (the other tenant's: no other client's ids in any answer).
  */
 
 export interface FuzzRun {
@@ -19,9 +19,15 @@ export interface FuzzRun {
   excludeOperationIds?: string[];
   /** this run's phases (default: the options'); a run filtered to a few operations has no links to follow */
   phases?: string[];
-  /** fixed parameter values by operation id (schemathesis.toml `[[operations]] parameters`) */
-  parameters?: Record<string, Record<string, string | number | boolean>>;
+  /** fixed parameter values by operation id (schemathesis.toml `[[operations]] parameters`); a function: read when the run starts */
+  parameters?: Parameters | (() => Parameters);
+  /** a schemathesis hooks file (Python) whose checks this run adds: the path and the checks' names */
+  hooks?: { file: string; checks: string[] };
+  /** environment for schemathesis (and its hooks), read when the run starts */
+  env?: () => Promise<Record<string, string>>;
 }
+
+type Parameters = Record<string, Record<string, string | number | boolean>>;
 
 export interface FuzzOptions {
   specPath: string;
@@ -68,12 +74,12 @@ export async function runSchemathesis(binary: string, run: FuzzRun, options: Fuz
   fs.writeFileSync(config, [
     `[phases.fuzzing.generation]\nmax-examples = ${options.maxExamples}\n`,
     `[phases.stateful.generation]\nmax-examples = ${options.statefulExamples}\n`,
-    ...Object.entries(run.parameters ?? {}).map(([operationId, values]) =>
+    ...Object.entries((typeof run.parameters === 'function' ? run.parameters() : run.parameters) ?? {}).map(([operationId, values]) =>
       `[[operations]]\ninclude-operation-id = ${JSON.stringify(operationId)}\nparameters = { ${Object.entries(values).map(([k, v]) => `${JSON.stringify(k)} = ${JSON.stringify(v)}`).join(', ')} }\n`),
   ].join('\n'));
   const args = [
     '--config-file', config, 'run', options.specPath, '--url', options.baseUrl,
-    '--checks', options.checks.join(','), '--phases', (run.phases ?? options.phases).join(','),
+    '--checks', [...options.checks, ...(run.hooks?.checks ?? [])].join(','), '--phases', (run.phases ?? options.phases).join(','),
     '--seed', String(options.seed),
     '--workers', '1', '--request-timeout', '10',
     '--report', 'junit', '--report-junit-path', junit, '--no-color', '--output-truncate', 'true',
@@ -81,10 +87,11 @@ export async function runSchemathesis(binary: string, run: FuzzRun, options: Fuz
     ...(run.tags ?? []).flatMap((tag) => ['--include-tag', tag]),
     ...(run.excludeOperationIds ?? []).flatMap((id) => ['--exclude-operation-id', id]),
   ];
+  const env = { ...process.env, ...(await run.env?.()), SCHEMATHESIS_HOOKS: run.hooks?.file ?? '' };
   const started = Date.now();
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
     // In the report folder: schemathesis keeps a cache (.schemathesis/) where it runs.
-    const child = spawn(binary, args, { cwd: options.reportDir, env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, args, { cwd: options.reportDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
