@@ -55,5 +55,8 @@ process.once('message', (raw: unknown) => {
     };
     process.send!({ result }, () => process.exit(0));
   });
+  // autocannon lets `amount` override `duration`: the cap in seconds is enforced here.
+  const cap = setTimeout(() => instance.stop(), input.maxSeconds * 1000);
+  cap.unref();
   process.once('disconnect', () => instance.stop());
 });
