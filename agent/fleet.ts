@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { PinnedCommandKey } from '../domain/command-envelope';
 import { runSimulatedAgent, type AgentLog } from './agent-runner';
+import type { ResultOutbox } from './result-outbox';
 import type { SimulatedWindowsDevice } from './simulated-device';
 import type { TransportOptions } from './transport';
 
@@ -13,6 +14,8 @@ export interface FleetMember {
   commandKeys?: PinnedCommandKey[];
   /** the device's clock (default Date.now) */
   clock?: () => number;
+  /** where its finished but undelivered results wait (default: in memory); a FileResultOutbox survives a restart */
+  outbox?: ResultOutbox;
 }
 
 export interface FleetAgent {
@@ -65,6 +68,7 @@ export function startSimulatedFleet(options: SimulatedFleetOptions): SimulatedFl
       credential: member.credential,
       commandKeys: member.commandKeys,
       clock: member.clock,
+      outbox: member.outbox,
       enrollmentToken: member.enrollmentToken,
       pollWaitSeconds: options.pollWaitSeconds,
       log: options.log,

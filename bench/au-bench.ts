@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { startSimulatedFleet, type SimulatedFleet } from '../agent/fleet';
-import { SimulatedWindowsDevice } from '../agent/simulated-device';
+import { checkGatewayBudget, openFileLimit } from '../agent/fleet-budget';
+import { startFleetProcesses, type FleetProcesses } from '../agent/fleet-processes';
+import { rssSampler } from './rss';
 import type { DevStack } from '../dev/stack';
 import { rolloutProgressQuery, temporalScheduleId, type RolloutResult } from '../workflows/automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
@@ -131,11 +132,11 @@ async function historyLengths(stack: DevStack, rows: WorkflowExecutionInfo[]): P
  * time, devices/min, per-device completion (from rollout start), history events per device, and the
  * ratio to the baseline.
  */
-export async function auBench(devices: number): Promise<void> {
+export async function auBench(devices: number, fleetProcesses?: number): Promise<void> {
   const bench = await startBenchStack('au-bench', { retryInitialSeconds: 1, retryMaxSeconds: 2 });
   const { stack, scratch } = bench;
   const apiKey = BENCH_API_KEY;
-  let fleet: SimulatedFleet | undefined;
+  let fleet: FleetProcesses | undefined;
   let baselineWorker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
   let stopping: Promise<void> | undefined;
   const cleanup = () => (stopping ??= (async () => {
@@ -175,15 +176,21 @@ export async function auBench(devices: number): Promise<void> {
       const created = await api('POST', '/api/v1/devices', { siteId: site.id, name, deviceType: 'server' });
       return {
         enrollmentToken: created.enrollmentToken as string,
-        device: new SimulatedWindowsDevice({
-          id: name, name, os: 'server2022', sandboxDir: path.join(scratch, 'devices', name), seed: i,
+        device: {
+          id: name, name, os: 'server2022' as const, sandboxDir: path.join(scratch, 'devices', name), seed: i,
           missingKbs: ['KB5034439', 'KB5033118'], rebootDurationMs: 100, executeDurationMs: 0, downloadDurationMs: 0,
-        }),
+        },
       };
     });
-    fleet = startSimulatedFleet({ baseUrl: stack.apiUrl, caCert: stack.caCert, devices: members, pollWaitSeconds: 20 });
+    // The agents run in child processes, each under its own open-file budget: this process keeps only
+    // the gateway's side of their sockets (and says so, naming ulimit -n, when even that cannot fit).
+    checkGatewayBudget(devices, openFileLimit());
+    fleet = startFleetProcesses({
+      baseUrl: stack.apiUrl, caCert: stack.caCert, members, pollWaitSeconds: 20, processes: fleetProcesses,
+      onAgentError: (device, message) => progressLog(`agent ${device} stopped: ${message}`),
+    });
     await fleet.ready;
-    progressLog(`${devices} devices registered and enrolled in ${((Date.now() - tReg) / 1000).toFixed(1)} s`);
+    progressLog(`${devices} devices registered and enrolled in ${((Date.now() - tReg) / 1000).toFixed(1)} s (${fleet.shares.length} fleet processes)`);
 
     // 2. One Automatic Update schedule over the client, triggered now.
     const schedule = await api('POST', '/api/v1/schedules', {
@@ -192,6 +199,8 @@ export async function auBench(devices: number): Promise<void> {
       distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' }, maxConcurrentDevices: Math.min(devices, 500),
     });
     const cpu0 = cpuByCommand();
+    const fleetPids = fleet.pids();
+    const rss = rssSampler({ 'API + gateway + worker (this process)': () => [process.pid], 'fleet processes (sum)': () => fleetPids });
     const t0 = Date.now();
     await api('POST', `/api/v1/schedules/${schedule.id}/trigger`);
     const scheduleHandle = stack.client.schedule.getHandle(temporalScheduleId(schedule.id));
@@ -221,6 +230,7 @@ export async function auBench(devices: number): Promise<void> {
       clearInterval(ticker);
     }
     const wall = (Date.now() - t0) / 1000;
+    const rssLine = rss.stop();
     const rolloutCpu = cpuLine(cpu0, cpuByCommand(), wall);
     const perMin = (devices / wall) * 60;
     progressLog(`rollout finished in ${wall.toFixed(1)} s: ${JSON.stringify(result.counts)}, ${result.runs} run(s)`);
@@ -290,6 +300,7 @@ export async function auBench(devices: number): Promise<void> {
       `  device install started after rollout start: p50 ${s(percentile(childStarts, 50))} s, p95 ${s(percentile(childStarts, 95))} s`,
       `  per device install (sample of ${childPhases.length}): ${phaseLine(childPhases)}`,
       `  CPU during the rollout: ${rolloutCpu}`,
+      `  peak RSS during the rollout: ${rssLine}`,
       `  history events per device (Patchflow): ${eventsPerDevice.toFixed(1)} (child installs ${Math.min(...childEvents)}–${Math.max(...childEvents)}, rollout runs ${rolloutEvents} in all)`,
       `  per device install: ${activityCount} activities + ${localActivityCount} local activities`,
       `baseline: ${devices} no-op workflows × (${activityCount} activities + ${localActivityCount} local activities) in ${baselineWall.toFixed(1)} s, `

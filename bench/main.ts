@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { auBench } from './au-bench';
+import { gatewayBench } from './gateway-bench';
 import { installBench } from './install-bench';
 import { reportBench } from './report-bench';
 import { resolverBench } from './resolver-bench';
@@ -22,7 +23,16 @@ program
   .command('au')
   .description('one Automatic Update rollout over N devices, against a no-op baseline on the same Temporal server')
   .option('--devices <n>', 'number of simulated devices', positiveInt, 100)
-  .action(async (opts: { devices: number }) => auBench(opts.devices));
+  .option('--fleet-processes <n>', 'child processes the simulated agents run in (default: one per core, more if ulimit -n needs them)', positiveInt)
+  .action(async (opts: { devices: number; fleetProcesses?: number }) => auBench(opts.devices, opts.fleetProcesses));
+program
+  .command('gateway')
+  .description('check-ins/s the agent gateway answers: autocannon (in a child process) on 127.0.0.1, a bounded number of requests')
+  .option('--devices <n>', 'enrolled devices whose credentials the requests rotate through', positiveInt, 1000)
+  .option('--connections <n>', 'concurrent kept-alive HTTPS connections', positiveInt, 50)
+  .option('--requests <n>', 'check-ins to send', positiveInt, 50000)
+  .option('--max-seconds <n>', 'stop after this long even if not all were sent', positiveInt, 60)
+  .action(async (opts: { devices: number; connections: number; requests: number; maxSeconds: number }) => gatewayBench(opts));
 program
   .command('resolver')
   .description('every (device, patch) approval decision of a seeded fleet, in one resolveFleet pass')

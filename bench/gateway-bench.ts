@@ -1,0 +1,84 @@
+import { fork } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { GatewayClient } from '../agent/gateway-client';
+import { BENCH_API_KEY, startBenchStack } from './bench-stack';
+import type { GatewayLoadInput, GatewayLoadResult } from './gateway-load';
+
+/** `fn` over `items`, at most `limit` at a time. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  }));
+  return out;
+}
+
+export interface GatewayBenchOptions {
+  devices: number;
+  connections: number;
+  requests: number;
+  maxSeconds: number;
+}
+
+/**
+ * `npm run bench -- gateway`: check-ins per second the agent gateway answers. Enrolls `devices` real
+ * devices, then autocannon (in a child process) sends `requests` check-ins over `connections` kept-alive
+ * HTTPS connections to 127.0.0.1, each request with the next device's credential and boot id: a
+ * `GET /agent/v1/commands?wait=0` (what an agent sends; authentication, check-in write, missed-run
+ * check, one claim query). Bounded by count and by `maxSeconds`; stops by itself.
+ */
+export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
+  const bench = await startBenchStack('gateway-bench');
+  const { stack } = bench;
+  const lines: string[] = [];
+  try {
+    const api = async (method: string, p: string, body?: unknown): Promise<any> => {
+      const res = await stack.fetch(`${stack.apiUrl}${p}`, {
+        method, headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+      return text ? JSON.parse(text) : undefined;
+    };
+    const client = await api('POST', '/api/v1/clients', { name: 'Gateway Bench' });
+    const site = await api('POST', `/api/v1/clients/${client.id}/sites`, { name: 'Lab' });
+    const gateway = new GatewayClient({ baseUrl: stack.apiUrl, caCert: stack.caCert, bootId: () => 'bench-boot' });
+    const bootIds = Array.from({ length: o.devices }, (_, i) => `bench-boot-${i}`);
+    const credentials = await mapLimit(bootIds, 20, async (bootId, i) => {
+      const name = `GW-${String(i + 1).padStart(5, '0')}`;
+      const created = await api('POST', '/api/v1/devices', { siteId: site.id, name, deviceType: 'server' });
+      const e = await new GatewayClient({ baseUrl: stack.apiUrl, caCert: stack.caCert, bootId: () => bootId, fetch: stack.fetch })
+        .enroll({ enrollmentToken: created.enrollmentToken, hostname: name, bootId, enrollmentNonce: `gw-bench-nonce-${i}-000000` });
+      return e.credential;
+    });
+    await gateway.close();
+
+    const input: GatewayLoadInput = {
+      url: `${stack.apiUrl}/agent/v1/commands?wait=0`, caCert: stack.caCert, credentials, bootIds,
+      connections: o.connections, amount: o.requests, maxSeconds: o.maxSeconds,
+    };
+    const child = fork(path.join(__dirname, 'gateway-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const answer = await new Promise<{ result?: GatewayLoadResult; error?: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { result?: GatewayLoadResult; error?: string }));
+      child.once('exit', (code) => reject(new Error(`the load generator exited (${code}) without an answer`)));
+      child.send(input);
+    });
+    if (answer.error || !answer.result) throw new Error(`autocannon: ${answer.error}`);
+    const r = answer.result;
+    const server = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : 'Temporal dev server';
+    lines.push(
+      `server: ${server}, ${process.env.DATABASE_URL ? 'external' : 'embedded'} PostgreSQL, ${os.cpus().length} cores (load generator on the same machine)`,
+      `  ${r.requests} check-ins (GET /agent/v1/commands?wait=0) from ${o.devices} devices over ${o.connections} HTTPS connections in ${r.durationSeconds.toFixed(1)} s: `
+        + `${r.ok2xx} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; latency p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms`,
+      `gateway: ${(r.ok2xx / r.durationSeconds).toFixed(0)} check-ins/s`,
+    );
+  } finally {
+    await bench.stop();
+  }
+  for (const line of lines) console.log(line);
+}

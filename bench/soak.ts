@@ -1,0 +1,297 @@
+/**
+ * `npm run soak -- --devices N`: one Automatic Update over N simulated devices on a stack of real,
+ * separate processes (PostgreSQL of its own, the Temporal dev server on a db file, 2–3 workers, the
+ * API/gateway, the fleet in child processes behind a fault proxy), run twice in one command: without
+ * faults, then with the faults of a printed timetable. After each run it checks that nothing was lost
+ * and nothing ran twice, and prints the drain time of the faulty run against the fault-free one.
+ * Exits non-zero when a check fails, never on a timing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import pino from 'pino';
+import { startFleetProcesses, type ChildFleetMember, type FleetProcesses } from '../agent/fleet-processes';
+import { startCatalogSync } from '../api/catalog-service';
+import { ensureDevSigningKey } from '../config/command-keys';
+import { loadConfig } from '../config/config';
+import { createPool, type Db } from '../db/database';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded-postgres';
+import { runMigrations } from '../db/migrate';
+import { publishDevCatalogFeed } from '../dev/dev-catalog-feed';
+import { findTemporalCli, startTemporalDevServer, type DevServerHandle } from '../dev/temporal-server';
+import { catalogFeedsOf } from '../worker/catalog-feeds';
+import { temporalScheduleId, type RolloutResult } from '../workflows/automatic-update.contract';
+import { startFaultProxy, type FaultProxy } from './soak-proxy';
+import { faultTimetable, type Fault } from './soak-timetable';
+import { checkSoak, type SoakCheck } from './soak-checks';
+
+const ROOT = path.resolve(__dirname, '..');
+const API_KEY = 'soak-api-key-0123456789abcdef';
+const TASK_QUEUE = 'patchflow';
+const KBS = ['KB5034439', 'KB5033118'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface SoakOptions {
+  devices: number;
+  workers: number;
+  /** skip the fault-free run (then no drain ratio) */
+  faultyOnly?: boolean;
+}
+
+export interface SoakRunReport {
+  label: string;
+  drainSeconds: number;
+  checks: SoakCheck[];
+  faultsDone: string[];
+  proxy: FaultProxy['counts'];
+}
+
+function say(label: string, msg: string): void {
+  process.stderr.write(`[soak ${label} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+interface Proc { name: string; child: ChildProcess; exited: Promise<void> }
+
+function startProcess(name: string, script: string, env: NodeJS.ProcessEnv, logFile: string): Proc {
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { name, child, exited };
+}
+
+async function kill9(p: Proc): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await p.exited;
+}
+
+async function waitHealthy(url: string, ms = 120_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`the API at ${url} did not answer /healthz within ${ms / 1000} s`);
+    await sleep(500);
+  }
+}
+
+/** One soak run on its own stack; `faults` false is the fault-free reference of the same size. */
+export async function soakRun(o: SoakOptions & { faults: boolean; label: string }): Promise<SoakRunReport> {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `patchflow-soak-${o.label}-`));
+  const log = (m: string) => say(o.label, m);
+  const stops: (() => Promise<void>)[] = [];
+  const faultsDone: string[] = [];
+  try {
+    const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const signingKey = ensureDevSigningKey(path.join(scratch, 'command-signing-key.pem'));
+    const feed = publishDevCatalogFeed(loadConfig({ DATA_DIR: scratch, PORT: '0', DEMO_DEVICES: '0' } as NodeJS.ProcessEnv));
+
+    // PostgreSQL of its own (never the machine's), on a fixed port so a restart comes back where the processes expect it.
+    const pgDir = path.join(scratch, 'postgres');
+    let pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: pgDir, persistent: true, port: pgPort });
+    stops.push(() => pg.stop());
+    await runMigrations(pg.databaseUrl);
+    const databaseUrl = pg.databaseUrl;
+
+    const cli = findTemporalCli();
+    if (!cli) throw new Error('no Temporal CLI (.tools/venv/bin/temporal or PATH): run node tools/setup.js');
+    const temporalOpts = { cliPath: cli, port: temporalPort, dbFile: path.join(scratch, 'temporal.db'), logFile: path.join(scratch, 'temporal.log') };
+    let temporal: DevServerHandle = await startTemporalDevServer(temporalOpts);
+    stops.push(() => temporal.stop());
+
+    const bundlePath = path.join(scratch, 'workflow-bundle.js');
+    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
+    fs.writeFileSync(bundlePath, bundle.code);
+
+    const env: NodeJS.ProcessEnv = {
+      DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, COMMAND_SIGNING_KEY_PATH: signingKey,
+      CATALOG_FEED_URL: feed.CATALOG_FEED_URL, CATALOG_FEED_PUBLIC_KEY_PATH: feed.CATALOG_FEED_PUBLIC_KEY_PATH, CATALOG_FEED_ID: feed.CATALOG_FEED_ID,
+      DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn', PATCHFLOW_WORKFLOW_BUNDLE: bundlePath,
+    };
+    const workers: Proc[] = [];
+    const startWorker = (i: number) => { workers[i] = startProcess(`worker-${i}`, 'worker/main.ts', env, path.join(scratch, `worker-${i}.log`)); };
+    for (let i = 0; i < o.workers; i++) startWorker(i);
+    stops.push(async () => { await Promise.all(workers.map(kill9)); });
+    const api = startProcess('api', 'api/main.ts', {
+      ...env, PORT: String(apiPort), PATCHFLOW_API_KEY: API_KEY, AGENT_POLL_WAIT_SECONDS: '10',
+      RESULT_COMPLETER_INTERVAL_SECONDS: '5', COMMAND_KEEPALIVE_INTERVAL_SECONDS: '15',
+    }, path.join(scratch, 'api.log'));
+    stops.push(() => kill9(api));
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    await waitHealthy(apiUrl);
+
+    // The soak's own view: a pool and a client for the catalog sync, the trigger and the checks.
+    const db: Db = createPool(databaseUrl, { max: 4 });
+    stops.push(() => db.end());
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.push(() => connection.close());
+    const client = new Client({ connection });
+    const quiet = pino({ level: 'silent' });
+    const sync = await startCatalogSync({ db, client, log: quiet, taskQueue: TASK_QUEUE, catalog: catalogFeedsOf(feed).catalog }, { requestedBy: 'soak' });
+    await client.workflow.getHandle(sync.workflowId, sync.runId).result();
+
+    const call = async (method: string, p: string, body?: unknown): Promise<any> => {
+      const res = await fetch(`${apiUrl}${p}`, { method, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+      return text ? JSON.parse(text) : undefined;
+    };
+    const tenant = await call('POST', '/api/v1/clients', { name: `Soak ${o.label}` });
+    const site = await call('POST', `/api/v1/clients/${tenant.id}/sites`, { name: 'Lab' });
+    const members: ChildFleetMember[] = [];
+    for (let i = 0; i < o.devices; i++) {
+      const name = `SOAK-${String(i + 1).padStart(5, '0')}`;
+      const created = await call('POST', '/api/v1/devices', { siteId: site.id, name, deviceType: 'server' });
+      const dir = path.join(scratch, 'devices', name);
+      members.push({
+        enrollmentToken: created.enrollmentToken,
+        device: {
+          id: name, name, os: 'server2022', sandboxDir: dir, seed: i, missingKbs: KBS,
+          rebootDurationMs: 500, executeDurationMs: 20, downloadDurationMs: 10, stateFile: path.join(dir, 'device-state.json'),
+        },
+        outboxFile: path.join(dir, 'outbox.json'),
+      });
+    }
+
+    // Set once the proxy is up (the proxy's callback needs the fleet, the fleet needs the proxy's URL).
+    const ref: { fleet?: FleetProcesses } = {};
+    let rebootKillPending = o.faults;
+    const proxy = await startFaultProxy({
+      target: apiUrl, dropResults: 0.05, dropPolls: 0.05, seed: 15,
+      onRebootAcknowledged: (deviceId) => {
+        // Once: the agent dies right after its reboot acknowledgement reached the gateway.
+        const fleet = ref.fleet;
+        if (!rebootKillPending || !fleet) return;
+        const index = fleet.agents.findIndex((a) => a.deviceId === deviceId);
+        if (index < 0) return;
+        rebootKillPending = false;
+        const proc = fleet.shares.findIndex((s) => s.includes(index));
+        faultsDone.push(`agent process ${proc} killed right after ${members[index]!.device.name} acknowledged a reboot`);
+        log(faultsDone[faultsDone.length - 1]!);
+        void fleet.kill(proc).then(() => sleep(2000)).then(() => fleet.restart(proc)).catch((err) => log(`restart of agent process ${proc} failed: ${err}`));
+      },
+    });
+    proxy.setActive(o.faults);
+    stops.push(() => proxy.stop());
+    const fleet = startFleetProcesses({ baseUrl: proxy.url, members, pollWaitSeconds: 10, onAgentError: (d, m) => log(`agent ${d} stopped: ${m}`) });
+    ref.fleet = fleet;
+    stops.push(() => fleet.stop());
+    await fleet.ready;
+    log(`${o.devices} devices enrolled in ${fleet.shares.length} agent processes; ${o.workers} workers; proxy ${proxy.url} → ${apiUrl}`);
+
+    const schedule = await call('POST', '/api/v1/schedules', {
+      name: `Soak ${o.label}`, kind: 'automatic_update', scope: { scopeType: 'client', scopeId: tenant.id },
+      timing: { kind: 'weekly', days: ['wed'], time: '02:00', timezone: 'UTC' },
+      distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' }, maxConcurrentDevices: Math.min(o.devices, 500),
+    });
+    const t0 = Date.now();
+    await call('POST', `/api/v1/schedules/${schedule.id}/trigger`);
+    let rolloutId: string | undefined;
+    for (let tries = 0; !rolloutId; tries++) {
+      rolloutId = (await client.schedule.getHandle(temporalScheduleId(schedule.id)).describe()).info.recentActions[0]?.action.workflow.workflowId;
+      if (!rolloutId) {
+        if (tries > 300) throw new Error('the triggered rollout did not start within 30 s');
+        await sleep(100);
+      }
+    }
+
+    // The faults, on their timetable, while the rollout drains.
+    const actions: Record<Fault['kind'], () => Promise<void>> = {
+      'kill-workers-share': async () => {
+        const n = Math.max(1, Math.round(workers.length * 0.25));
+        const victims = Array.from({ length: n }, (_, k) => (Math.floor((Date.now() - t0) / 30_000) + k) % workers.length);
+        await Promise.all(victims.map((i) => kill9(workers[i]!)));
+        for (const i of victims) startWorker(i);
+      },
+      'kill-all-workers': async () => {
+        await Promise.all(workers.map(kill9));
+        await sleep(3000);
+        for (let i = 0; i < workers.length; i++) startWorker(i);
+      },
+      'restart-temporal': async () => {
+        await temporal.stop();
+        await sleep(5000);
+        temporal = await startTemporalDevServer(temporalOpts);
+      },
+      'restart-postgres': async () => {
+        await pg.stop();
+        await sleep(3000);
+        pg = await startEmbeddedPostgres({ dataDir: pgDir, persistent: true, port: pgPort });
+      },
+      'kill-agent-process': async () => {
+        await fleet.kill(0);
+        await sleep(3000);
+        await fleet.restart(0);
+      },
+    };
+    const timetable = o.faults ? faultTimetable() : [];
+    if (o.faults) log(`fault timetable (seconds after the trigger): ${timetable.map((f) => `${f.atSeconds} ${f.kind}`).join('; ')}; proxy drops 5% of result answers and 5% of poll replies with commands throughout`);
+    let finished = false;
+    const faultRunner = (async () => {
+      for (const f of timetable) {
+        const wait = t0 + f.atSeconds * 1000 - Date.now();
+        if (wait > 0) await sleep(wait);
+        if (finished) { faultsDone.push(`${f.kind} at ${f.atSeconds} s skipped: the rollout had finished`); continue; }
+        log(`fault: ${f.kind}`);
+        await actions[f.kind]().catch((err) => log(`fault ${f.kind} failed: ${(err as Error).message}`));
+        faultsDone.push(`${f.kind} at ${f.atSeconds} s`);
+      }
+    })();
+
+    // The rollout's result, asked again across a Temporal restart (the connection comes back by itself).
+    let result: RolloutResult | undefined;
+    const deadline = Date.now() + 60 * 60_000;
+    while (!result) {
+      try {
+        const d = await client.workflow.getHandle(rolloutId).describe();
+        if (d.status.name === 'COMPLETED') result = (await client.workflow.getHandle(rolloutId).result()) as RolloutResult;
+        else if (d.status.name !== 'RUNNING' && d.status.name !== 'CONTINUED_AS_NEW') throw new Error(`rollout ${rolloutId} ended ${d.status.name}`);
+      } catch (err) {
+        if ((err as Error).message.startsWith('rollout ')) throw err;
+      }
+      if (!result) {
+        if (Date.now() > deadline) throw new Error('the rollout did not finish within 60 minutes');
+        await sleep(2000);
+      }
+    }
+    const drainSeconds = (Date.now() - t0) / 1000;
+    finished = true;
+    proxy.setActive(false);
+    await faultRunner;
+    log(`rollout finished in ${drainSeconds.toFixed(1)} s: ${JSON.stringify(result.counts)}`);
+    await fleet.stop();
+
+    const checks = await checkSoak({ db, client, result, clientId: tenant.id, kbs: KBS, stateFiles: members.map((m) => m.device.stateFile!), devices: o.devices });
+    return { label: o.label, drainSeconds, checks, faultsDone, proxy: { ...proxy.counts } };
+  } finally {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    if (!process.env.SOAK_KEEP) fs.rmSync(scratch, { recursive: true, force: true });
+    else log(`kept ${scratch}`);
+  }
+}
+
+/** Both runs, the report, and the exit status (checks only). */
+export async function soak(o: SoakOptions): Promise<boolean> {
+  const runs: SoakRunReport[] = [];
+  if (!o.faultyOnly) runs.push(await soakRun({ ...o, faults: false, label: 'fault-free' }));
+  runs.push(await soakRun({ ...o, faults: true, label: 'faults' }));
+  let ok = true;
+  for (const r of runs) {
+    console.log(`soak ${r.label}: ${o.devices} devices, drained in ${r.drainSeconds.toFixed(1)} s; proxy forwarded ${r.proxy.forwarded}, dropped ${r.proxy.droppedResults} result answers and ${r.proxy.droppedPolls} poll replies`);
+    for (const f of r.faultsDone) console.log(`  fault: ${f}`);
+    for (const c of r.checks) {
+      console.log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+      if (!c.ok) ok = false;
+    }
+  }
+  if (runs.length === 2) {
+    const ratio = runs[1]!.drainSeconds / runs[0]!.drainSeconds;
+    console.log(`soak: drain time with faults ${runs[1]!.drainSeconds.toFixed(1)} s vs fault-free ${runs[0]!.drainSeconds.toFixed(1)} s: ${ratio.toFixed(2)}× (goal ≤ 2×, printed, not checked)`);
+  }
+  console.log(`soak: ${ok ? 'every check passed' : 'CHECKS FAILED'}`);
+  return ok;
+}

@@ -1,0 +1,51 @@
+import { checkGatewayBudget, FDS_PER_AGENT, FDS_RESERVED_PER_PROCESS, FleetBudgetError, openFileLimit, planFleet } from '../../agent/fleet-budget';
+import { faultTimetable } from '../../bench/soak-timetable';
+
+describe('fleet file-descriptor budget', () => {
+  test.each([
+    // devices, fdLimit, processes, minProcesses → shares
+    [10, 20000, undefined, 1, [10]],
+    [10_000, 20000, undefined, 2, [5000, 5000]],
+    [10_000, 4096, undefined, 1, [1264, 1262, 1262, 1262, 1262, 1262, 1262, 1262].length],
+    [5, 20000, 3, undefined, [2, 2, 1]],
+    [2, 20000, undefined, 8, [1, 1]],
+  ])('%i agents under ulimit -n %i (processes %s, at least %s)', (devices, fdLimit, processes, minProcesses, expected) => {
+    const plan = planFleet({ devices, fdLimit, processes, minProcesses });
+    if (typeof expected === 'number') expect(plan.shares).toHaveLength(expected);
+    else expect(plan.shares).toEqual(expected);
+    expect(plan.shares.reduce((a, b) => a + b, 0)).toBe(devices);
+    for (const share of plan.shares) expect(share * FDS_PER_AGENT + FDS_RESERVED_PER_PROCESS).toBeLessThanOrEqual(fdLimit);
+  });
+
+  test('too few processes for the fleet: the error names ulimit -n and how many processes would do', () => {
+    expect(() => planFleet({ devices: 10_000, fdLimit: 1024, processes: 2 })).toThrow(FleetBudgetError);
+    expect(() => planFleet({ devices: 10_000, fdLimit: 1024, processes: 2 })).toThrow(/ulimit -n is 1024 .* use 34 processes or raise ulimit -n/);
+  });
+
+  test('a limit too small for one agent names ulimit -n', () => {
+    expect(() => planFleet({ devices: 1, fdLimit: 100 })).toThrow(/open-file limit \(ulimit -n\) is 100/);
+  });
+
+  test('the gateway side: one socket per polling agent must fit in its own limit', () => {
+    expect(() => checkGatewayBudget(10_000, 20_000)).not.toThrow();
+    expect(() => checkGatewayBudget(20_000, 20_000)).toThrow(/ulimit -n is 20000: raise it/);
+    expect(() => checkGatewayBudget(20_000, undefined)).not.toThrow();
+  });
+
+  test('reads the soft limit from /proc/self/limits', () => {
+    const text = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                524288               files\n';
+    expect(openFileLimit(text)).toBe(20000);
+    expect(openFileLimit('Max open files            unlimited            unlimited            files\n')).toBe(Number.MAX_SAFE_INTEGER);
+    expect(openFileLimit('nothing here')).toBeUndefined();
+  });
+});
+
+describe('soak fault timetable', () => {
+  test('every fault kind once or more, a quarter of the workers every 30 s, in time order', () => {
+    const t = faultTimetable(120);
+    expect(t.map((f) => `${f.atSeconds} ${f.kind}`)).toEqual([
+      '10 kill-agent-process', '30 kill-workers-share', '40 restart-temporal', '50 kill-all-workers',
+      '60 kill-workers-share', '70 restart-postgres', '90 kill-workers-share', '120 kill-workers-share',
+    ]);
+  });
+});
