@@ -11,23 +11,12 @@ import { rolloutProgressQuery, temporalScheduleId, type RolloutResult } from '..
 import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import type { baselineDeviceWorkflow } from './baseline-workflows';
+import { mapLimit } from './map-limit';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const progressLog = (msg: string) => process.stderr.write(`[au-bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-/** `fn` over `items`, at most `limit` at a time, results in order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
-  return out;
-}
 
 async function listAll(stack: DevStack, query: string): Promise<WorkflowExecutionInfo[]> {
   const rows: WorkflowExecutionInfo[] = [];

@@ -4,19 +4,8 @@ import path from 'node:path';
 import { GatewayClient } from '../agent/gateway-client';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import type { GatewayLoadInput, GatewayLoadResult } from './gateway-load';
+import { mapLimit } from './map-limit';
 
-/** `fn` over `items`, at most `limit` at a time. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
-  return out;
-}
 
 export interface GatewayBenchOptions {
   devices: number;

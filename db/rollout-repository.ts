@@ -1,5 +1,6 @@
 import type { RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
 import type { Queryable } from './database';
+import { DEVICE_IN_SCOPE } from './scope-sql';
 
 /**
  * Registers a rollout; false when this schedule already ran in this local slot (date and time of day):
@@ -56,18 +57,7 @@ export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): P
   const { rows } = await db.query(
     `SELECT d.id, d.name, d.os, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
      FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
-     WHERE d.credential_hash IS NOT NULL AND (
-       $1::text = 'all'
-       OR ($1::text = 'client' AND s.client_id::text = $2::text)
-       OR ($1::text = 'site' AND d.site_id::text = $2::text)
-       OR ($1::text = 'device_type' AND d.device_type = $2::text)
-       OR ($1::text = 'policy' AND EXISTS (
-         SELECT 1 FROM policy_members m WHERE m.policy_id::text = $2::text AND (
-           m.scope_type = 'all'
-           OR (m.scope_type = 'device' AND m.scope_id = d.id::text)
-           OR (m.scope_type = 'site' AND m.scope_id = d.site_id::text)
-           OR (m.scope_type = 'client' AND m.scope_id = s.client_id::text)
-           OR (m.scope_type = 'device_type' AND m.scope_id = d.device_type)))))
+     WHERE d.credential_hash IS NOT NULL AND ${DEVICE_IN_SCOPE}
      ORDER BY d.id`,
     [scope.scopeType, scope.scopeId],
   );
