@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Patchflow: one image for the API/agent gateway (default command) and the worker
 # (docker-compose.yml runs it with `node --import tsx worker/main.ts`).
-# No build step for the server: tsx runs the TypeScript sources as they are (the dashboard is bundled below).
+# tsx runs the TypeScript sources as they are; `npm run build` (below) bundles the dashboard, the CLI
+# and the worker's workflows.
 ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE}
 
@@ -22,12 +23,14 @@ RUN npm ci --omit=dev \
  && npm cache clean --force
 
 # The sources stay owned by root and read-only to the process: nothing writes under /app at run
-# time (tsx caches in /tmp, the workflow bundle is built in memory, logs go to stdout).
+# time (tsx caches in /tmp, logs go to stdout).
 COPY . .
 
-# The operators' dashboard (web/src) is bundled once at build time into web/dist, which the API
-# serves at / (esbuild and React are runtime dependencies for exactly this step).
-RUN node tools/build-web.js --force
+# Bundled once at build time: the operators' dashboard (web/src into web/dist, which the API serves at
+# /; esbuild and React are runtime dependencies for exactly this step), the CLI, and the workflow bundle
+# (dist/workflows/), which the worker loads instead of bundling workflows/ at every start (it checks the
+# bundle's source digest and says so if it ever has to bundle at start instead).
+RUN npm run build
 
 # Offline reports are the one thing written at run time: the worker writes them, the API serves
 # them, from a volume docker-compose.yml mounts on both (a new named volume takes this owner).

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { freePort, startEmbeddedPostgres } from '../db/embedded-postgres';
 import { runMigrations } from '../db/migrate';
 import { findTemporalCli, startTemporalDevServer } from '../dev/temporal-server';
+import { writeWorkflowBundle } from '../worker/workflow-bundle';
 
 /**
  * Starts what the integration tests run against, once per test run:
@@ -50,12 +50,8 @@ export default async function globalSetup(): Promise<void> {
     if (server.uiUrl) process.env.PATCHFLOW_TEST_TEMPORAL_UI_URL = server.uiUrl;
   }
 
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
-  });
   const bundlePath = path.join(scratch, 'workflow-bundle.js');
-  fs.writeFileSync(bundlePath, code);
+  await writeWorkflowBundle(bundlePath);
   process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.PATCHFLOW_TEST_SCRATCH = scratch;
   console.log(`\n[global-setup] postgres + temporal + workflow bundle ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

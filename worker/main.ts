@@ -5,10 +5,12 @@ import { catalogFeedsOf } from './catalog-feeds';
 import { createLogger } from './logger';
 import { connectClient, connectWorker } from './temporal-connection';
 import { createPatchflowWorker, installRuntimeLogger } from './worker';
+import { chooseWorkflowBundle } from './workflow-bundle';
 
 /**
  * The worker process for production (and for tests that kill it): needs DATABASE_URL and
- * TEMPORAL_ADDRESS. PATCHFLOW_WORKFLOW_BUNDLE may name a prebuilt workflow bundle.
+ * TEMPORAL_ADDRESS. It loads `npm run build`'s workflow bundle when that matches the sources
+ * (PATCHFLOW_WORKFLOW_BUNDLE may name another), and bundles workflows/ at start otherwise.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -20,9 +22,12 @@ async function main(): Promise<void> {
   const db = createPool(config.DATABASE_URL);
   const client = await connectClient(config.TEMPORAL_ADDRESS, config);
   const connection = await connectWorker(config.TEMPORAL_ADDRESS, config);
+  const bundle = chooseWorkflowBundle(process.env.PATCHFLOW_WORKFLOW_BUNDLE);
+  if (bundle.kind === 'prebuilt') log.info({ workflowBundle: bundle.path }, 'loading the prebuilt workflow bundle');
+  else log.warn({ reason: bundle.reason }, 'bundling workflows at start');
   const worker = await createPatchflowWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys,
-    workflowBundlePath: process.env.PATCHFLOW_WORKFLOW_BUNDLE, catalogFeeds: catalogFeedsOf(config).sources, reportsDir: reportsDirOf(config),
+    workflowBundlePath: bundle.kind === 'prebuilt' ? bundle.path : undefined, catalogFeeds: catalogFeedsOf(config).sources, reportsDir: reportsDirOf(config),
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, commandKeyId: commandKeys.current.keyId, nextCommandKeyId: commandKeys.next?.keyId }, 'worker started');
   // The SDK shuts the worker down on SIGINT/SIGTERM by itself; run() resolves once it has drained.
