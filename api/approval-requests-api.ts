@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { findApprovalRequest, listApprovalRequests } from '../db/approval-request-repository';
 import { appendAudit, AuditOutcome } from '../db/audit-repository';
@@ -59,7 +59,8 @@ export function createApprovalRequestsApi(deps: TwoPersonDeps & { db: Db }): Rou
         if (why === SELF_APPROVAL_REFUSED) { res.locals.refusal = 'self-approval'; throw new HttpError(403, why); }
         throw new ConflictError(`cannot ${verb}: ${why}`);
       }
-      if (err instanceof Error && /workflow execution already completed/i.test(err.message)) {
+      // The request's row exists, so a workflow Temporal no longer has open is one that has ended.
+      if (err instanceof WorkflowNotFoundError) {
         throw new ConflictError(`approval request ${requestId} is no longer pending (it expired or was decided)`);
       }
       throw err;

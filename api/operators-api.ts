@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { appendAudit, listAudit } from '../db/audit-repository';
 import { withTransaction } from '../db/database';
@@ -166,7 +166,7 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
       res.status(202).json(answer);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ConflictError(`cannot cancel: ${(err.cause as Error | undefined)?.message ?? err.message}`);
-      if (err instanceof Error && /workflow execution already completed/i.test(err.message)) throw new ConflictError('cannot cancel: the install has already finished');
+      if (err instanceof WorkflowNotFoundError) throw new ConflictError('cannot cancel: the install has already finished');
       throw err;
     }
   }));

@@ -222,6 +222,7 @@ test('cancel: steps not yet run are skipped, cleanup still runs, unreached patch
   expect(device.isInstalled(SSU)).toBe(true);
   const late = await h.api('POST', `/api/v1/devices/${deviceId}/installs/${key}/cancel`, {});
   expect(late.status).toBe(409);
+  expect(JSON.stringify(late.body)).toMatch(/cannot cancel: the install has already finished/);
   await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-cancelled-during-execute-verified');
 });
 
