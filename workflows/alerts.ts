@@ -1,10 +1,11 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { AlertActivities } from '../activities';
 import type { AlertsInput, AlertsResult } from './alerts.contract';
+import { SCHEDULED_RUN_RETRY } from './retry-policies';
 
 const alerts = proxyActivities<AlertActivities>({
   startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: SCHEDULED_RUN_RETRY,
 });
 
 /**
@@ -15,12 +16,12 @@ const alerts = proxyActivities<AlertActivities>({
 export async function alertsWorkflow(input: AlertsInput): Promise<AlertsResult> {
   setCurrentDetails(`**evaluate** the alert rules (requested by ${input.requestedBy})`);
   const evaluated = await alerts.evaluateAlertRules.executeWithOptions(
-    { startToCloseTimeout: '5 minutes', retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 5 }, summary: 'evaluate the alert rules' },
+    { startToCloseTimeout: '5 minutes', retry: SCHEDULED_RUN_RETRY, summary: 'evaluate the alert rules' },
     [],
   );
   setCurrentDetails(`**deliver**: ${evaluated.opened} opened, ${evaluated.closed} closed over ${evaluated.rules} rules`);
   const delivered = await alerts.deliverAlertWebhooks.executeWithOptions(
-    { startToCloseTimeout: '10 minutes', retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 5 }, summary: 'send the webhooks owed' },
+    { startToCloseTimeout: '10 minutes', retry: SCHEDULED_RUN_RETRY, summary: 'send the webhooks owed' },
     [input.delivery],
   );
   setCurrentDetails(`**done**: ${evaluated.opened} opened, ${evaluated.closed} closed; ${delivered.delivered} delivered, ${delivered.retrying} to retry, ${delivered.deadLettered} dead-lettered, ${delivered.pending} pending`);

@@ -3,6 +3,7 @@ import type { ApprovalRequestActivities } from '../activities';
 import {
   approvalStateQuery, decideUpdate, SELF_APPROVAL_REFUSED, type ApprovalDecision, type ApprovalRequestInput, type ApprovalRequestResult,
 } from './approval-request.contract';
+import { REQUESTED_ACTION_RETRY } from './retry-policies';
 
 /**
  * The two-person rule for one fleet-wide action: waits for a second person's decision (the `decide`
@@ -11,7 +12,7 @@ import {
  * the history.
  */
 export async function approvalRequestWorkflow(input: ApprovalRequestInput): Promise<ApprovalRequestResult> {
-  const acts = proxyActivities<ApprovalRequestActivities>({ startToCloseTimeout: '5 minutes', retry: { maximumInterval: '30 seconds', maximumAttempts: 10 } });
+  const acts = proxyActivities<ApprovalRequestActivities>({ startToCloseTimeout: '5 minutes', retry: REQUESTED_ACTION_RETRY });
   let decision: ApprovalDecision | undefined;
   let state: 'pending' | 'approved' | 'refused' | 'expired' | 'executed' | 'failed' = 'pending';
 
@@ -47,7 +48,7 @@ export async function approvalRequestWorkflow(input: ApprovalRequestInput): Prom
   }
   setCurrentDetails(`**running**: ${input.summary}, approved by ${d.actor}`);
   const ran = await acts.runApprovedAction.executeWithOptions(
-    { startToCloseTimeout: '5 minutes', retry: { maximumInterval: '30 seconds', maximumAttempts: 10 }, summary: input.summary }, [input.requestId]);
+    { startToCloseTimeout: '5 minutes', retry: REQUESTED_ACTION_RETRY, summary: input.summary }, [input.requestId]);
   state = ran.outcome;
   setCurrentDetails(`**${ran.outcome}**: ${input.summary}, approved by ${d.actor}`);
   return { outcome: ran.outcome, decidedBy: d.actor, result: ran.result };

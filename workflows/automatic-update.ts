@@ -31,10 +31,11 @@ import {
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput } from './scan.contract';
 import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+import { BOOKKEEPING_RETRY } from './retry-policies';
 
 const rollouts = proxyLocalActivities<RolloutActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry: BOOKKEEPING_RETRY,
 });
 
 /**

@@ -1,11 +1,12 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { CatalogActivities } from '../activities';
 import type { CatalogSyncInput, CatalogSyncResult } from './catalog-sync.contract';
+import { SCHEDULED_RUN_RETRY } from './retry-policies';
 
 const catalog = proxyActivities<CatalogActivities>({
   startToCloseTimeout: '5 minutes',
   // A feed that cannot be reached is tried again; one that is refused is an answer, not a failure.
-  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: SCHEDULED_RUN_RETRY,
 });
 
 /**
@@ -15,7 +16,7 @@ const catalog = proxyActivities<CatalogActivities>({
 export async function catalogSyncWorkflow(input: CatalogSyncInput): Promise<CatalogSyncResult> {
   setCurrentDetails(`**fetch**: feed ${input.feedId} (requested by ${input.requestedBy})`);
   const fetched = await catalog.fetchCatalogFeed.executeWithOptions(
-    { startToCloseTimeout: '5 minutes', retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 5 }, summary: `fetch and verify feed ${input.feedId}` },
+    { startToCloseTimeout: '5 minutes', retry: SCHEDULED_RUN_RETRY, summary: `fetch and verify feed ${input.feedId}` },
     [{ feedId: input.feedId }],
   );
   if (fetched.outcome === 'refused') {
@@ -28,7 +29,7 @@ export async function catalogSyncWorkflow(input: CatalogSyncInput): Promise<Cata
   }
   setCurrentDetails(`**apply**: sequence ${fetched.sequence}, ${fetched.entries} entries, signed by ${fetched.keyId}`);
   const applied = await catalog.applyCatalogFeed.executeWithOptions(
-    { startToCloseTimeout: '5 minutes', retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 5 }, summary: `apply sequence ${fetched.sequence} (${fetched.entries} entries)` },
+    { startToCloseTimeout: '5 minutes', retry: SCHEDULED_RUN_RETRY, summary: `apply sequence ${fetched.sequence} (${fetched.entries} entries)` },
     [{ feedId: input.feedId, sequence: fetched.sequence, digest: fetched.digest }],
   );
   setCurrentDetails(applied.outcome === 'applied'

@@ -38,6 +38,7 @@ import {
 } from './install.contract';
 import { PatchKBsAttr } from './search-attributes';
 import { stepOptions } from './step-options';
+import { BOOKKEEPING_RETRY } from './retry-policies';
 
 /** patched() marker: patch selection by approval policy, superseded skips and uninstalls (issue 4). */
 export const APPROVAL_POLICY_PATCH = 'approval-policy-selection';
@@ -61,7 +62,7 @@ const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry: BOOKKEEPING_RETRY,
 });
 
 /** Text of an activity failure's cause, for an operator: "HashMismatch: SHA-256 of … is …". */

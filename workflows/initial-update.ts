@@ -31,12 +31,14 @@ import {
 } from './initial-update.contract';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
 import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+import { BOOKKEEPING_RETRY, STATE_RETRY } from './retry-policies';
+import { deviceRetry } from './step-options';
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry: BOOKKEEPING_RETRY,
 });
-const scans = proxyActivities<ScanActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } });
+const scans = proxyActivities<ScanActivities>({ startToCloseTimeout: '2 minutes', retry: STATE_RETRY });
 
 /**
  * Initial Update: brings a new machine to fully current, however many cycles, reboots and days it
@@ -75,11 +77,7 @@ export async function initialUpdateWorkflow(input: InitialUpdateInput): Promise<
   const device = proxyActivities<DeviceCommandActivities>({
     startToCloseTimeout: `${input.installTiming?.commandTimeoutSeconds?.scan ?? 600} seconds`,
     heartbeatTimeout,
-    retry: {
-      initialInterval: `${input.installTiming?.retryInitialSeconds ?? 5} seconds`,
-      maximumInterval: `${input.installTiming?.retryMaxSeconds ?? 300} seconds`,
-      backoffCoefficient: 2,
-    },
+    retry: deviceRetry({ retryInitialSeconds: input.installTiming?.retryInitialSeconds ?? 5, retryMaxSeconds: input.installTiming?.retryMaxSeconds ?? 300 }),
   });
 
   const eligibleNow = (a: PatchAttempts | undefined) => !a || (!a.needsAttention && (!a.notBefore || new Date(a.notBefore) <= new Date()));

@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { ReportActivities } from '../activities';
 import type { ReportInput, ReportResult } from './report.contract';
+import { REPORT_WRITE_RETRY, STATE_RETRY } from './retry-policies';
 
 /**
  * "CSV - Offline Mode" of the Patch Overview Report: one activity streams the report from
@@ -14,13 +15,13 @@ export async function patchOverviewReportWorkflow(input: ReportInput): Promise<R
     // A million rows take about a minute; the heartbeat, not this limit, notices a stuck writer.
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: '1 minute',
-    retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
+    retry: REPORT_WRITE_RETRY,
   });
   const what = `Patch Overview Report (CSV) of ${input.clientName}, by ${input.filter.groupBy}`;
   setCurrentDetails(`**writing**: ${what}`);
   try {
     const result = await reports.writePatchOverviewReport.executeWithOptions(
-      { startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', retry: { initialInterval: '5 seconds', maximumAttempts: 3 }, summary: `write ${what}` },
+      { startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', retry: REPORT_WRITE_RETRY, summary: `write ${what}` },
       [input],
     );
     setCurrentDetails(`**done**: ${result.rows} rows, ${result.bytes} bytes (${result.fileName})`);
@@ -28,7 +29,7 @@ export async function patchOverviewReportWorkflow(input: ReportInput): Promise<R
   } catch (err) {
     const reason = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : (err as Error).message;
     await reports.markReportFailed.executeWithOptions(
-      { startToCloseTimeout: '1 minute', retry: { maximumInterval: '30 seconds' }, summary: 'mark the report failed' },
+      { startToCloseTimeout: '1 minute', retry: STATE_RETRY, summary: 'mark the report failed' },
       [input.reportId, reason],
     );
     setCurrentDetails(`**failed**: ${reason}`);

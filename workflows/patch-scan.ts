@@ -2,6 +2,7 @@ import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, s
 import type { DeviceCommandActivities, ScanActivities } from '../activities';
 import type { ScanResult } from '../domain/device-protocol';
 import type { PatchScanInput, PatchScanResult } from './scan.contract';
+import { STATE_RETRY } from './retry-policies';
 
 /**
  * Scans one device for applicable updates and processes the results, only when they changed since
@@ -16,7 +17,7 @@ export async function patchScanWorkflow(input: PatchScanInput): Promise<PatchSca
   };
   const heartbeatTimeout = `${input.heartbeatTimeoutSeconds ?? 120} seconds`;
   const device = proxyActivities<DeviceCommandActivities>({ startToCloseTimeout: `${input.scanTimeoutSeconds ?? 600} seconds`, heartbeatTimeout, retry });
-  const scans = proxyActivities<ScanActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } });
+  const scans = proxyActivities<ScanActivities>({ startToCloseTimeout: '2 minutes', retry: STATE_RETRY });
 
   setCurrentDetails(`**scan**: waiting for ${input.deviceName} to report its updates`);
   let scan: ScanResult;
@@ -35,7 +36,7 @@ export async function patchScanWorkflow(input: PatchScanInput): Promise<PatchSca
     throw err;
   }
   const summary = await scans.processDeviceScan.executeWithOptions(
-    { startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' }, summary: `process ${scan.updates.length} updates` },
+    { startToCloseTimeout: '2 minutes', retry: STATE_RETRY, summary: `process ${scan.updates.length} updates` },
     [input.deviceId, scan],
   );
   setCurrentDetails(summary.changed

@@ -1,6 +1,7 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { CommandKeyActivities } from '../activities';
 import type { TrustKeysInput, TrustKeysWorkflowResult } from './trust-keys.contract';
+import { STATE_RETRY } from './retry-policies';
 
 /**
  * Teaches one device the server's command keys (rotation): sends it a trust_keys command, signed by
@@ -22,7 +23,7 @@ export async function trustKeysWorkflow(input: TrustKeysInput): Promise<TrustKey
     [input.deviceId],
   );
   await keys.recordPinnedCommandKeys.executeWithOptions(
-    { startToCloseTimeout: '30 seconds', retry: { maximumInterval: '30 seconds' }, summary: `record keys pinned by ${input.deviceName}` },
+    { startToCloseTimeout: '30 seconds', retry: STATE_RETRY, summary: `record keys pinned by ${input.deviceName}` },
     [input.deviceId, pinned.keyIds],
   );
   setCurrentDetails(`**done**: ${input.deviceName} pins ${pinned.keyIds.join(', ')}`);
