@@ -19,7 +19,7 @@ import type { CommandKeyring } from '../config/command-keys';
 import { pinnableKeys } from '../config/command-keys';
 import { withTransaction, type Db } from '../db/database';
 import { refusalReasonOf } from '../domain/command-envelope';
-import { enrollDevice, findCredentialHash, recordCheckIn, retryEnrollment } from '../db/fleet-repository';
+import { checkIn as recordCheckIn, enrollDevice, retryEnrollment, type CheckIn } from '../db/fleet-repository';
 import { CommandErrorCode, type AgentCommand, type CommandError, type RebootResult } from '../domain/device-protocol';
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
 import type { CommandNotifier } from './command-notifier';
@@ -112,14 +112,17 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const header = req.get('authorization') ?? '';
     const parsed = parseCredential(header.replace(/^Bearer\s+/i, ''));
     if (!parsed) throw new HttpError(401, 'missing or malformed device credential (Authorization: Bearer <credential>)');
-    const hash = await findCredentialHash(db, parsed.deviceId);
-    if (!hash || !secretMatches(parsed.secret, hash)) throw new HttpError(401, 'device credential is not valid');
     const rawBoot = req.get(BOOT_ID_HEADER);
     const boot = rawBoot === undefined ? undefined : bootIdHeader.safeParse(rawBoot);
+    // One round trip: the lookup, the check-in (written only for the right secret, and never for a
+    // request about to be refused as bad input) and what it settles.
+    const wellFormed = !boot || boot.success;
+    const seen = await recordCheckIn(db, parsed.deviceId, wellFormed ? hashSecret(parsed.secret) : '', boot?.success ? boot.data : undefined);
+    if (!seen.credentialHash || !secretMatches(parsed.secret, seen.credentialHash)) throw new HttpError(401, 'device credential is not valid');
     if (boot && !boot.success) throw new HttpError(400, `header ${BOOT_ID_HEADER}: ${describeZodError(boot.error, 'value')}`);
     const locals: DeviceLocals = { deviceId: parsed.deviceId, bootId: boot?.data };
     res.locals.device = locals;
-    await checkIn(locals);
+    await settleCheckIn(locals, seen);
   };
   router.use((req, res, next) => {
     authenticate(req, res).then(() => next(), (err) => {
@@ -130,12 +133,16 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   // Bodies are read only for an authenticated device.
   router.use(...jsonBody(AGENT_BODY_LIMIT));
 
-  /** A check-in with a new boot id proves an acknowledged reboot finished: complete it. */
-  async function checkIn(device: DeviceLocals): Promise<void> {
-    await recordCheckIn(db, device.deviceId, device.bootId);
-    // A device back from an offline spell catches up on the Automatic Updates it missed.
-    await runMissedRunsOnCheckIn(deps, device.deviceId).catch((err) => log.warn({ err, deviceId: device.deviceId }, 'missed run not started'));
-    if (!device.bootId) return;
+  /**
+   * What a recorded check-in settles: the Automatic Updates a device back from an offline spell missed,
+   * and its acknowledged reboot (a new boot id proves it finished: complete it; the same boot id long
+   * after says it never happened).
+   */
+  async function settleCheckIn(device: DeviceLocals, seen: CheckIn): Promise<void> {
+    if (seen.hasMissedRuns) {
+      await runMissedRunsOnCheckIn(deps, device.deviceId).catch((err) => log.warn({ err, deviceId: device.deviceId }, 'missed run not started'));
+    }
+    if (!device.bootId || !seen.hasAcknowledgedReboot) return;
     await reofferStalledRebootsOf(device.deviceId, device.bootId);
     for (const row of await finishedReboots(db, device.deviceId, device.bootId)) {
       const result: RebootResult = { previousBootId: row.ackedBootId!, bootId: device.bootId };

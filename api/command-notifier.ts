@@ -20,6 +20,8 @@ export class CommandNotifier {
   /** each device's open long polls on this replica, with when each opened */
   private readonly polls = new Map<string, Map<AbortController, number>>();
   private readonly replicaId = randomUUID();
+  /** poll take-overs not yet sent to the other replicas (see `announce`) */
+  private pendingAnnouncements: string[] = [];
   private client?: PgClient;
   private stopped = false;
 
@@ -95,8 +97,7 @@ export class CommandNotifier {
     let open = this.polls.get(deviceId);
     if (!open) this.polls.set(deviceId, (open = new Map()));
     open.set(controller, openedAt);
-    this.client?.query('SELECT pg_notify($1::text, $2::text)', [POLL_CHANNEL, `${deviceId} ${this.replicaId} ${openedAt}`])
-      .catch((err) => this.log.warn({ err, deviceId }, 'poll take-over not announced to other replicas'));
+    this.announce(`${deviceId} ${this.replicaId} ${openedAt}`);
     return {
       signal: controller.signal,
       close: () => {
@@ -105,6 +106,24 @@ export class CommandNotifier {
         if (set?.size === 0) this.polls.delete(deviceId);
       },
     };
+  }
+
+  /**
+   * Queues a poll take-over for the other replicas. Announcements made in the same turn of the event
+   * loop go out as one statement (one notification each), after the current I/O: one round trip per
+   * burst of polls instead of one per poll, which under load had queued thousands of statements on
+   * the one LISTEN connection. A take-over is an optimisation of the one-poll rule, so a lost batch
+   * costs nothing but a poll that stays a while (until the device's next poll).
+   */
+  private announce(payload: string): void {
+    this.pendingAnnouncements.push(payload);
+    if (this.pendingAnnouncements.length > 1) return;
+    setImmediate(() => {
+      const payloads = this.pendingAnnouncements.splice(0);
+      if (!this.client) return;
+      this.client.query('SELECT pg_notify($1::text, p) FROM unnest($2::text[]) AS p', [POLL_CHANNEL, payloads])
+        .catch((err) => this.log.warn({ err, polls: payloads.length }, 'poll take-overs not announced to other replicas'));
+    });
   }
 
   /** Ends the device's polls on this replica that opened before `time` (ms; Infinity: all). */

@@ -191,20 +191,41 @@ export async function isSpentEnrollmentToken(db: Queryable, enrollmentTokenHash:
 }
 
 /** The stored credential hash of a device, for authenticating its agent. */
-export async function findCredentialHash(db: Queryable, deviceId: string): Promise<string | undefined> {
-  const { rows } = await db.query('SELECT credential_hash FROM devices WHERE id = $1::uuid', [deviceId]);
-  return rows[0]?.credential_hash ?? undefined;
+/** What one authenticated check-in learned, from one round trip (`checkIn`). */
+export interface CheckIn {
+  /** the device's stored credential hash (undefined: unknown, retired or revoked device) */
+  credentialHash?: string;
+  /** whether the check-in was recorded: only when the presented secret's hash is the stored one */
+  recorded: boolean;
+  /** the device has Automatic Update runs it missed while offline (missed_runs rows) */
+  hasMissedRuns: boolean;
+  /** the device has a reboot it acknowledged and has not yet been seen back from */
+  hasAcknowledgedReboot: boolean;
 }
 
-/** Records a check-in; returns the boot id the device had before (undefined if none). */
-export async function recordCheckIn(db: Queryable, deviceId: string, bootId: string | undefined): Promise<string | undefined> {
+/**
+ * A device's request, as one statement: finds its credential hash, records the check-in (last seen,
+ * boot id) only when `secretHash` matches it, and says whether the device owes anything a check-in
+ * settles (missed runs, an acknowledged reboot), so the gateway's hot path is one round trip and the
+ * rare work costs queries only when there is some. The caller still compares the hashes in constant
+ * time before trusting the request; the comparison here only keeps a wrong secret from writing.
+ */
+export async function checkIn(db: Queryable, deviceId: string, secretHash: string, bootId: string | undefined): Promise<CheckIn> {
   const { rows } = await db.query(
-    `UPDATE devices d SET last_check_in_at = now(), boot_id = COALESCE($2::text, d.boot_id)
-     FROM (SELECT boot_id FROM devices WHERE id = $1::uuid FOR UPDATE) prev
-     WHERE d.id = $1::uuid RETURNING prev.boot_id AS previous`,
-    [deviceId, bootId ?? null],
+    `WITH dev AS (SELECT id, credential_hash FROM devices WHERE id = $1::uuid AND credential_hash IS NOT NULL),
+     up AS (
+       UPDATE devices d SET last_check_in_at = now(), boot_id = COALESCE($3::text, d.boot_id)
+       FROM dev WHERE d.id = dev.id AND dev.credential_hash = $2::text RETURNING d.id)
+     SELECT dev.credential_hash, (SELECT count(*) FROM up) > 0 AS recorded,
+            EXISTS (SELECT 1 FROM missed_runs m WHERE m.device_id = dev.id) AS has_missed_runs,
+            EXISTS (SELECT 1 FROM agent_commands c
+                    WHERE c.device_id = dev.id AND c.type = 'reboot' AND c.status = 'acknowledged') AS has_acked_reboot
+     FROM dev`,
+    [deviceId, secretHash, bootId ?? null],
   );
-  return rows[0]?.previous ?? undefined;
+  const r = rows[0];
+  if (!r) return { recorded: false, hasMissedRuns: false, hasAcknowledgedReboot: false };
+  return { credentialHash: r.credential_hash, recorded: r.recorded, hasMissedRuns: r.has_missed_runs, hasAcknowledgedReboot: r.has_acked_reboot };
 }
 
 /**

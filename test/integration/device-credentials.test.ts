@@ -192,3 +192,28 @@ describe('DELETE /api/v1/devices/:id retires the device', () => {
     });
   });
 });
+
+describe('a check-in is written only for a request the gateway accepts', () => {
+  const lastSeen = async (deviceId: string) => (await h.db.query(
+    'SELECT last_check_in_at, boot_id FROM devices WHERE id = $1::uuid', [deviceId])).rows[0] as { last_check_in_at: Date | null; boot_id: string | null };
+
+  test('a right credential records it; a wrong secret or a malformed boot id header writes nothing', async () => {
+    const { deviceId, credential } = await enrolledDevice();
+    const enrolled = await lastSeen(deviceId);
+    expect((await poll(credential)).status).toBe(200);
+    const seen = await lastSeen(deviceId);
+    expect(seen.boot_id).toBe('boot-1');
+    expect(seen.last_check_in_at!.getTime()).toBeGreaterThanOrEqual(enrolled.last_check_in_at?.getTime() ?? 0);
+
+    const wrong = `${deviceId}.${'A'.repeat(43)}`;
+    expect((await poll(wrong)).status).toBe(401);
+    expect(await lastSeen(deviceId)).toEqual(seen);
+
+    const res = await fetch(`${h.server.url}/agent/v1/commands?wait=0`, {
+      headers: { authorization: `Bearer ${credential}`, 'x-patchflow-boot-id': 'b'.repeat(201) },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/header x-patchflow-boot-id/);
+    expect(await lastSeen(deviceId)).toEqual(seen);
+  });
+});
