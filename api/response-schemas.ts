@@ -40,6 +40,8 @@ export const devicePatch = z.looseObject({
   status: z.string(), statusChangedAt: timestamp, installedAt: nullableTimestamp, lastExitCode: z.number().int().nullable(),
   lastError: z.string().nullable(), failedAttempts: z.number().int(), lastOperationId: z.string().nullable(),
   verified: z.boolean(), unverifiedReason: z.string().nullable(), supersededBy: z.string().optional(),
+  rolledBackAt: nullableTimestamp.describe('set when an install rolled the patch back after a failed health check (status failed, lastError "rolled back: health check failed: ...")'),
+  loopComebacks: z.number().int().describe('times the next scan offered the patch again after an install reported success; at 2 it is Failed "update loop detected"'),
 });
 export const devicePatches = z.object({ patches: z.array(devicePatch) });
 

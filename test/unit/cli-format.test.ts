@@ -131,7 +131,7 @@ describe('views', () => {
       updateId: 'u1', kb: 'KB5034441', title: '2024-01 Security Update for Windows Recovery Environment (very long title)',
       product: 'Windows 10', classification: 'Security Updates', severity: 'Important', status: 'failed',
       statusChangedAt: '2024-01-10T00:00:00Z', installedAt: null, lastExitCode: 0x80070643, lastError: 'Fatal error during installation.',
-      failedAttempts: 1, lastOperationId: null,
+      failedAttempts: 1, lastOperationId: null, rolledBackAt: null, loopComebacks: 0,
     }]);
     const [head, row] = out.split('\n');
     expect(head).toMatch(/^KB\s+TITLE\s+CLASSIFICATION\s+STATUS\s+INSTALLED\s+LAST RESULT$/);
