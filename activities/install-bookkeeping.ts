@@ -209,6 +209,35 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
       if (args.release) await releaseDevice(db, args.deviceId, args.workflowId);
     },
 
+    /**
+     * A rollback after a failed health check, in one step: the rolled-back patches (Failed, "rolled
+     * back: health check failed: ..."), and, when the rollback could not leave the device healthy, the
+     * device marked "needs attention" with why. Audited once (patch.rolled_back, device.needs_attention).
+     */
+    async recordRollback(args: PatchStatesBatch & { needsAttention?: string }): Promise<void> {
+      const key = activityKey();
+      await withTransaction(db, async (tx) => {
+        await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes, key);
+        if (args.needsAttention !== undefined) {
+          await tx.query(
+            `UPDATE devices SET needs_attention = $2::text, needs_attention_at = COALESCE(CASE WHEN needs_attention = $2::text THEN needs_attention_at END, now())
+             WHERE id = $1::uuid`,
+            [args.deviceId, args.needsAttention],
+          );
+        }
+        await appendAudit(tx, [
+          ...args.changes.map((c) => ({
+            actor: `workflow:${args.workflowId}`, action: 'patch.rolled_back', deviceId: args.deviceId, subject: c.kb,
+            details: { updateId: c.updateId, error: c.error ?? null }, idempotencyKey: `${key}/${c.updateId}`,
+          })),
+          ...(args.needsAttention === undefined ? [] : [{
+            actor: `workflow:${args.workflowId}`, action: 'device.needs_attention', deviceId: args.deviceId, subject: args.workflowId,
+            details: { reason: args.needsAttention }, idempotencyKey: `${key}/needs-attention`,
+          }]),
+        ]);
+      });
+    },
+
     /** Withdraws commands the device has not answered (an install that stops early); returns how many. */
     async withdrawOpenCommands(args: { workflowId: string }): Promise<number> {
       return cancelOpenCommands(db, args.workflowId);
