@@ -107,10 +107,15 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     const deviceStates = states.get(args.deviceId);
     // Update loops (db/patch-repository.ts watchUpdateLoops): stopped for every install path.
     const { rows: loopRows } = await db.query(
-      `SELECT update_id, last_error FROM device_patches WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND loop_comebacks >= $3::int`,
+      `SELECT update_id, last_error, loop_comebacks >= $3::int AS looping FROM device_patches
+       WHERE device_id = $1::uuid AND update_id = ANY($2::text[])
+         AND (loop_comebacks >= $3::int OR (rolled_back_at IS NOT NULL AND status = 'failed'))`,
       [args.deviceId, args.candidates, UPDATE_LOOP_LIMIT],
     );
-    const looping = new Map(loopRows.map((r) => [r.update_id as string, r.last_error as string | null]));
+    const looping = new Map(loopRows.filter((r) => r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
+    // A patch a failed health check rolled back is not installed again by an automatic run (Intune's
+    // Uninstall pauses the update): an explicit install, or Reprocess failed, may try it again.
+    const rolledBack = new Map(loopRows.filter((r) => !r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
     for (const updateId of args.candidates) {
       const d = explainDecision(model, args.deviceId, updateId, states);
       const attempts = d.reprocessFailed ? 0 : deviceStates?.get(updateId)?.failedAttempts ?? 0;
@@ -121,6 +126,8 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
       else if (looping.has(updateId) && !d.reprocessFailed) {
         const reason = looping.get(updateId);
         selection.refused.push({ updateId, kb, decision: 'failed', reason: reason?.startsWith('update loop detected') ? reason : `update loop detected: ${kb}; Reprocess failed to try again` });
+      } else if (rolledBack.has(updateId) && !args.explicit && !d.reprocessFailed) {
+        selection.refused.push({ updateId, kb, decision: 'failed', reason: `${rolledBack.get(updateId) ?? 'rolled back: health check failed'}; Reprocess failed to try again` });
       } else if (args.failureCap !== undefined && attempts >= args.failureCap) {
         selection.refused.push({ updateId, kb, decision: 'failed', reason: `failed ${attempts} times (the cap is ${args.failureCap}): Reprocess failed to try again` });
       } else selection.allowed.push(updateId);
@@ -131,7 +138,7 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     }
     if (selection.reprocessed.length > 0) {
       await db.query(
-        `UPDATE device_patches SET failed_attempts = 0, loop_comebacks = 0, loop_successes = 0, loop_awaiting_scan = false WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
+        `UPDATE device_patches SET failed_attempts = 0, loop_comebacks = 0, loop_successes = 0, loop_awaiting_scan = false, rolled_back_at = NULL WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
         [args.deviceId, selection.reprocessed],
       );
     }

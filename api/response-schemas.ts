@@ -149,6 +149,7 @@ export const schedule = z.looseObject({
   rebootAction: z.unknown(), missedRun: z.enum(['skip', 'run_on_check_in']), maxConcurrentDevices: z.number().int(), paused: z.boolean(),
   createdAt: timestamp, updatedAt: timestamp, description: z.string(), maintenanceWindowText: z.string().nullable(), rebootActionText: z.string(),
   temporalScheduleId: z.string(), nextRunTimes: z.array(z.string()), recentRuns: z.array(z.object({ scheduledAt: z.string(), workflowId: z.string() })),
+  healthCheck: z.unknown().nullable().optional().describe('the health check each install runs after its post-scan (HealthCheckSettings); null: none'),
 }).meta({ id: 'Schedule' });
 export const scheduleList = z.object({ schedules: z.array(schedule) });
 export const scheduleTriggered = z.object({ triggered: z.literal(true), rollouts: z.string() });
