@@ -25,6 +25,8 @@ export const device = z.object({
   siteId: uuid, siteName: z.string(), clientId: uuid, clientName: z.string(),
   enrolled: z.boolean(), enrolledAt: nullableTimestamp, lastCheckInAt: nullableTimestamp, bootId: z.string().nullable(),
   workingFolder: z.string(), installFolder: z.string(), createdAt: timestamp, retiredAt: nullableTimestamp,
+  needsAttention: z.string().nullable().optional().describe('why a person must look: an automatic rollback after a failed health check could not finish (an uninstall failed)'),
+  needsAttentionAt: nullableTimestamp.optional(),
 }).meta({ id: 'Device' });
 
 export const clientList = z.object({ clients: z.array(client) });
