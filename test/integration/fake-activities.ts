@@ -58,6 +58,8 @@ export interface FakeOptions {
    * Spooler service from starting: a health check finds it stopped until the update is removed
    */
   badUpdateOn?: number[];
+  /** a restart never finishes what waited for it (the update is offered again after every restart) */
+  updatesNeverStick?: boolean;
   /** exit codes the first uninstalls answer, in order (e.g. 0x80070643: the removal fails); 3010 after */
   uninstallExitCodes?: number[];
 }
@@ -160,7 +162,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     }
     s.bootCount += 1;
     s.bootId = `${deviceId}-boot-${s.bootCount}`;
-    for (const u of s.executed) s.installed.add(u);
+    if (!options.updatesNeverStick) for (const u of s.executed) s.installed.add(u);
     s.executed.clear();
     return { previousBootId, bootId: s.bootId, userWasLoggedOn: Boolean(options.userLoggedOn), waitedMinutes };
   }
