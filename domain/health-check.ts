@@ -101,3 +101,12 @@ export function describeHealthCheck(check: HealthCheckSpec): string {
 export function rolledBackReason(output: string): string {
   return `rolled back: health check failed: ${output}`;
 }
+
+/**
+ * Each service's state from Get-Service's rows (the Windows executor): "Running" is "running",
+ * "StartPending" "start pending", a service that does not exist "not found".
+ */
+export function windowsServiceStates(rows: readonly { name: string; found: boolean; status: string | null }[]): Map<string, string> {
+  return new Map(rows.map((r) => [r.name.toLowerCase(),
+    !r.found ? 'not found' : (r.status ?? 'unknown').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()]));
+}
