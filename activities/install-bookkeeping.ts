@@ -19,6 +19,7 @@ import { Decision, installsAutomatically, installsOnRequest } from '../domain/ap
 import { explainDecision } from '../domain/approval-resolver';
 import { loadApprovalModel, loadDeviceStates } from '../db/approval-model-loader';
 import type { RefusedPatch } from '../workflows/install.contract';
+import { UPDATE_LOOP_LIMIT } from '../domain/wua-update-loop';
 
 const AUDITED: Partial<Record<PatchStatus, string>> = {
   [PatchStatus.Installed]: 'patch.installed',
@@ -93,8 +94,8 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
   }
 
   /** The same processing as a scheduled scan; returns the catalog's file facts for the scanned updates. */
-  async function storeScan(deviceId: string, scan: ScanResult): Promise<Record<string, PatchFile>> {
-    await processScan(db, deviceId, scan);
+  async function storeScan(deviceId: string, scan: ScanResult, installVerification = false): Promise<Record<string, PatchFile>> {
+    await processScan(db, deviceId, scan, { installVerification });
     return catalogFiles(db, scan.updates.map((u) => u.updateId));
   }
 
@@ -104,6 +105,17 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     const kbOf = new Map(model.patches.map((p) => [p.updateId, p.kb]));
     const selection: ApprovalSelection = { attempts: {}, allowed: [], refused: [], uninstall: [], reprocessed: [] };
     const deviceStates = states.get(args.deviceId);
+    // Update loops (db/patch-repository.ts watchUpdateLoops): stopped for every install path.
+    const { rows: loopRows } = await db.query(
+      `SELECT update_id, last_error, loop_comebacks >= $3::int AS looping FROM device_patches
+       WHERE device_id = $1::uuid AND update_id = ANY($2::text[])
+         AND (loop_comebacks >= $3::int OR (rolled_back_at IS NOT NULL AND status = 'failed'))`,
+      [args.deviceId, args.candidates, UPDATE_LOOP_LIMIT],
+    );
+    const looping = new Map(loopRows.filter((r) => r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
+    // A patch a failed health check rolled back is not installed again by an automatic run (Intune's
+    // Uninstall pauses the update): an explicit install, or Reprocess failed, may try it again.
+    const rolledBack = new Map(loopRows.filter((r) => !r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
     for (const updateId of args.candidates) {
       const d = explainDecision(model, args.deviceId, updateId, states);
       const attempts = d.reprocessFailed ? 0 : deviceStates?.get(updateId)?.failedAttempts ?? 0;
@@ -111,7 +123,12 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
       const may = args.explicit ? installsOnRequest(d.decision) : installsAutomatically(d.decision);
       const kb = kbOf.get(updateId) ?? updateId;
       if (!may) selection.refused.push({ updateId, kb, decision: d.decision, reason: d.reason });
-      else if (args.failureCap !== undefined && attempts >= args.failureCap) {
+      else if (looping.has(updateId) && !d.reprocessFailed) {
+        const reason = looping.get(updateId);
+        selection.refused.push({ updateId, kb, decision: 'failed', reason: reason?.startsWith('update loop detected') ? reason : `update loop detected: ${kb}; Reprocess failed to try again` });
+      } else if (rolledBack.has(updateId) && !args.explicit && !d.reprocessFailed) {
+        selection.refused.push({ updateId, kb, decision: 'failed', reason: `${rolledBack.get(updateId) ?? 'rolled back: health check failed'}; Reprocess failed to try again` });
+      } else if (args.failureCap !== undefined && attempts >= args.failureCap) {
         selection.refused.push({ updateId, kb, decision: 'failed', reason: `failed ${attempts} times (the cap is ${args.failureCap}): Reprocess failed to try again` });
       } else selection.allowed.push(updateId);
       if (d.reprocessFailed) selection.reprocessed.push(updateId);
@@ -121,7 +138,7 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     }
     if (selection.reprocessed.length > 0) {
       await db.query(
-        `UPDATE device_patches SET failed_attempts = 0 WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
+        `UPDATE device_patches SET failed_attempts = 0, loop_comebacks = 0, loop_successes = 0, loop_awaiting_scan = false, rolled_back_at = NULL WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
         [args.deviceId, selection.reprocessed],
       );
     }
@@ -186,7 +203,7 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
 
     /** The post-scan's bookkeeping in one step: stores the scan, then the statuses it verified. */
     async recordPostScan(args: PatchStatesBatch & { scan: ScanResult }): Promise<void> {
-      await storeScan(args.deviceId, args.scan);
+      await storeScan(args.deviceId, args.scan, true);
       await writePatchStates(args);
     },
 
@@ -197,6 +214,35 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     async finishInstall(args: PatchStatesBatch & { release: boolean }): Promise<void> {
       await writePatchStates(args);
       if (args.release) await releaseDevice(db, args.deviceId, args.workflowId);
+    },
+
+    /**
+     * A rollback after a failed health check, in one step: the rolled-back patches (Failed, "rolled
+     * back: health check failed: ..."), and, when the rollback could not leave the device healthy, the
+     * device marked "needs attention" with why. Audited once (patch.rolled_back, device.needs_attention).
+     */
+    async recordRollback(args: PatchStatesBatch & { needsAttention?: string }): Promise<void> {
+      const key = activityKey();
+      await withTransaction(db, async (tx) => {
+        await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes, key);
+        if (args.needsAttention !== undefined) {
+          await tx.query(
+            `UPDATE devices SET needs_attention = $2::text, needs_attention_at = COALESCE(CASE WHEN needs_attention = $2::text THEN needs_attention_at END, now())
+             WHERE id = $1::uuid`,
+            [args.deviceId, args.needsAttention],
+          );
+        }
+        await appendAudit(tx, [
+          ...args.changes.map((c) => ({
+            actor: `workflow:${args.workflowId}`, action: 'patch.rolled_back', deviceId: args.deviceId, subject: c.kb,
+            details: { updateId: c.updateId, error: c.error ?? null }, idempotencyKey: `${key}/${c.updateId}`,
+          })),
+          ...(args.needsAttention === undefined ? [] : [{
+            actor: `workflow:${args.workflowId}`, action: 'device.needs_attention', deviceId: args.deviceId, subject: args.workflowId,
+            details: { reason: args.needsAttention }, idempotencyKey: `${key}/needs-attention`,
+          }]),
+        ]);
+      });
     },
 
     /** Withdraws commands the device has not answered (an install that stops early); returns how many. */

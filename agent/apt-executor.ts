@@ -49,6 +49,7 @@ import {
   parseAptCachePolicy, parseAptUpdateId, parseDpkgQuery, parseSimulatedUpgrade,
 } from '../domain/apt';
 import { FolderRole } from '../domain/folders';
+import { HealthCheckKind, healthCheckProblem, healthCheckResult } from '../domain/health-check';
 import { packagePatchId } from '../domain/patch-id';
 import { FileCommandJournal } from './command-journal';
 import type { DeviceExecutor, ExecutorHandleOptions } from './executor';
@@ -79,6 +80,8 @@ export interface AptExecutorOptions {
   log?: (obj: Record<string, unknown>, msg: string) => void;
   /** where the boot id is read; default /proc/sys/kernel/random/boot_id (tests give a file they change) */
   bootIdFile?: string;
+  /** where running processes are listed (`<procDir>/<pid>/comm`); default /proc (tests give a directory) */
+  procDir?: string;
 }
 
 const fail = (code: string, message: string, retryable: boolean): CommandOutcome => ({ status: 'failed', error: { code, message, retryable } });
@@ -156,9 +159,31 @@ export class AptExecutor implements DeviceExecutor {
       case CommandType.Cleanup: return this.cleanup((command as AgentCommand<'cleanup'>).payload);
       case CommandType.Uninstall:
         return fail('UninstallNotSupported', 'this agent does not remove Linux packages: roll back with a newer package version instead', false);
+      case CommandType.HealthCheck: return this.healthCheck((command as AgentCommand<'health_check'>).payload);
       default:
         return fail(CommandErrorCode.UnknownCommand, `this agent does not know the command type "${String((command as { type: unknown }).type)}"`, false);
     }
+  }
+
+  // ---- health check ----
+
+  /**
+   * A named health check (domain/health-check.ts). `processes_running` reads the kernel's process list
+   * (`/proc/<pid>/comm`), so it needs no service manager and runs no program. `services_running` is
+   * refused: this agent does not assume systemd (containers, minimal images), and it never builds a
+   * command line from the server's names.
+   */
+  private async healthCheck(payload: AgentCommand<'health_check'>['payload']): Promise<CommandOutcome> {
+    const problem = healthCheckProblem(payload?.check);
+    if (problem) return fail('InvalidPayload', `refused by the device: ${problem.field} ${problem.problem}`, false);
+    const check = payload.check;
+    if (check.kind !== HealthCheckKind.ProcessesRunning) {
+      return fail(CommandErrorCode.UnsupportedCheck,
+        `this agent does not run ${check.kind} checks: it assumes no service manager; use processes_running (process names as in /proc/<pid>/comm)`, false);
+    }
+    const running = await runningProcesses(this.options.procDir ?? '/proc');
+    const states = new Map(check.processes.map((n) => [n.toLowerCase(), running.has(n) ? 'running' : 'not running']));
+    return { status: 'succeeded', result: healthCheckResult(check, states, 'running') };
   }
 
   // ---- scan ----
@@ -453,3 +478,17 @@ function isFinal(command: AgentCommand, outcome: CommandOutcome): boolean {
 }
 
 const lastLines = (text: string) => text.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
+
+/** The names (`comm`) of the processes running now: one file read per process, no program run. */
+export async function runningProcesses(procDir: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const entry of await fsp.readdir(procDir)) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      names.add((await fsp.readFile(path.join(procDir, entry, 'comm'), 'utf8')).trim());
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return names;
+}

@@ -17,6 +17,7 @@ import {
   type ScanResult,
 } from '../domain/device-protocol';
 import { formatExitCode } from '../domain/exit-codes';
+import { healthCheckProblem, healthCheckResult } from '../domain/health-check';
 import { checkFolder, DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, FolderPlatform, FolderRole } from '../domain/folders';
 import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
 import { randomGuid, randomInt, randomStream, seedFromText, shuffled, type Random } from './prng';
@@ -121,7 +122,24 @@ export interface SimulatedDeviceOptions {
    * that choose what is missing no longer apply. Unset: the state lives as long as the object.
    */
   stateFile?: string;
+  /** the services the machine runs (health checks: services running); default `DEFAULT_SERVICES` */
+  services?: string[];
+  /**
+   * `{ KB: [services] }`: a bad cumulative update. Once KB is installed (effective, after its restart)
+   * these services fail to start, so a health check finds them stopped; removing KB heals them.
+   */
+  breaksServices?: Record<string, string[]>;
+  /**
+   * KBs in an update loop: the installer reports success, the scan right after agrees, and the scan
+   * after that finds the update missing again (a detection rule that never sticks).
+   */
+  updateLoops?: string[];
+  /** exit codes returned by successive real removals of a KB (wusa /uninstall); 0 (3010 if "always reboot") after */
+  uninstallExitCodes?: Record<string, number[]>;
 }
+
+/** The services a simulated machine runs unless told otherwise. */
+export const DEFAULT_SERVICES = ['Spooler', 'W32Time', 'Dnscache', 'LanmanServer', 'EventLog', 'wuauserv'];
 
 /** What a simulated machine keeps across a restart of the process that simulates it (the `stateFile`). */
 interface PersistedDeviceState {
@@ -217,6 +235,12 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
   private online = true;
   private readonly stateFile: string | undefined;
   private bootsDrawn = 0;
+  private readonly services: string[];
+  private readonly breaksServices = new Map<string, string[]>();
+  private readonly loopingKbs: Set<string>;
+  /** a looping KB → scans left that still see it installed */
+  private readonly loopScansLeft = new Map<string, number>();
+  private readonly uninstallCodeQueues = new Map<string, number[]>();
 
   constructor(options: SimulatedDeviceOptions) {
     this.id = options.id;
@@ -242,6 +266,10 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     this.spells = (options.offline ?? []).map((spell) => ({ spell, remaining: spell.times ?? 1 }));
     for (const [kb, codes] of Object.entries(options.exitCodes ?? {})) this.exitCodeQueues.set(normaliseKb(kb), codes.map((c) => c >>> 0));
     for (const [kb, needs] of Object.entries(options.prerequisites ?? {})) this.prerequisites.set(normaliseKb(kb), normaliseKb(needs));
+    this.services = [...(options.services ?? DEFAULT_SERVICES)];
+    for (const [kb, names] of Object.entries(options.breaksServices ?? {})) this.breaksServices.set(normaliseKb(kb), names);
+    this.loopingKbs = new Set((options.updateLoops ?? []).map(normaliseKb));
+    for (const [kb, codes] of Object.entries(options.uninstallExitCodes ?? {})) this.uninstallCodeQueues.set(normaliseKb(kb), codes.map((c) => c >>> 0));
 
     const applicable = catalogFor(this.os);
     const missing = options.missingKbs
@@ -471,6 +499,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
         case CommandType.Reboot: return await this.reboot(command as AgentCommand<'reboot'>, options);
         case CommandType.Cleanup: return await this.cleanup(command as AgentCommand<'cleanup'>);
         case CommandType.Uninstall: return await this.uninstall(command as AgentCommand<'uninstall'>);
+        case CommandType.HealthCheck: return this.healthCheck(command as AgentCommand<'health_check'>);
         default: {
           const type: string = (command as { type: string }).type;
           this.record({ commandId: command.id, type, detail: 'unknown command type' });
@@ -495,6 +524,16 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
   }
 
   private scan(command: AgentCommand): CommandOutcome {
+    // An update loop: the scan after the one that confirmed the install finds it missing again.
+    for (const [kb, left] of [...this.loopScansLeft]) {
+      if (!this.installed.has(kb)) continue;
+      if (left > 0) this.loopScansLeft.set(kb, left - 1);
+      else {
+        this.installed.delete(kb);
+        this.loopScansLeft.delete(kb);
+        this.record({ commandId: command.id, type: 'update-loop', kb, detail: `${kb} is offered again after its install reported success` });
+      }
+    }
     // An update waiting for its prerequisite is not applicable yet: Windows does not report it.
     const updates = catalogFor(this.os).filter((u) => !this.blockedByPrerequisite(u.kb)).map(({ appliesTo: _appliesTo, ...u }) => ({ ...u, installed: this.installed.has(u.kb) }));
     const result: ScanResult = {
@@ -605,6 +644,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     await sleep(this.executeDurationMs);
     if (INSTALLED_CODES.has(exitCode)) this.installed.add(kb);
     else if (PENDING_REBOOT_CODES.has(exitCode)) this.awaitingReboot.add(kb);
+    if (this.loopingKbs.has(kb) && (INSTALLED_CODES.has(exitCode) || PENDING_REBOOT_CODES.has(exitCode))) this.loopScansLeft.set(kb, 1);
     return this.answerExecute(command, kb, exitCode, this.executeDurationMs, false, `installer exited ${formatExitCode(exitCode)}`);
   }
 
@@ -707,10 +747,38 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     if (!this.installed.has(kb) && !this.awaitingReboot.has(kb)) return answer(ExitCode.AlreadyUninstalled, true, `${kb} is not installed; nothing removed`);
     if (!update?.uninstallable) return answer(ExitCode.UninstallNotAllowed, false, `${kb} cannot be uninstalled`);
     await sleep(this.executeDurationMs);
+    const queued = this.uninstallCodeQueues.get(kb)?.shift();
+    if (queued !== undefined && queued !== ExitCode.Success && !PENDING_REBOOT_CODES.has(queued)) {
+      return answer(queued, false, `wusa /uninstall of ${kb} exited ${formatExitCode(queued)}; nothing removed`);
+    }
     this.installed.delete(kb);
     this.awaitingReboot.delete(kb);
     this.uninstalls.set(kb, (this.uninstalls.get(kb) ?? 0) + 1);
-    return answer(ExitCode.Success, false, `${kb} removed`);
+    return answer(queued ?? ExitCode.Success, false, `${kb} removed`);
+  }
+
+  /** Services that do not start now: those a bad update that is installed (effective) breaks. */
+  stoppedServices(): string[] {
+    const stopped = new Set<string>();
+    for (const [kb, names] of this.breaksServices) if (this.installed.has(kb)) for (const n of names) stopped.add(n.toLowerCase());
+    return this.services.filter((s) => stopped.has(s.toLowerCase()));
+  }
+
+  /**
+   * A named health check (domain/health-check.ts), its parameters checked again here: services running
+   * (the machine's services, less those a bad update stops) or processes running (a running service's
+   * process counts, as does the shell).
+   */
+  private healthCheck(command: AgentCommand<'health_check'>): CommandOutcome {
+    const problem = healthCheckProblem(command.payload?.check);
+    if (problem) return this.refuse(command, INVALID_PAYLOAD, `refused by the device: ${problem.field} ${problem.problem}`, false);
+    const check = command.payload.check;
+    const stopped = new Set(this.stoppedServices().map((s) => s.toLowerCase()));
+    const running = new Map(this.services.map((s) => [s.toLowerCase(), stopped.has(s.toLowerCase()) ? 'stopped' : 'running']));
+    if (check.kind === 'processes_running') for (const p of ['explorer', 'svchost', 'lsass']) running.set(p, 'running');
+    const result = healthCheckResult(check, running, 'running');
+    this.record({ commandId: command.id, type: command.type, detail: `${result.healthy ? 'healthy' : 'unhealthy'}: ${result.output}` });
+    return { status: 'succeeded', result };
   }
 
   /** How many times an update was really removed (tests: never twice for one request). */

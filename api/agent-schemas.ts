@@ -46,6 +46,11 @@ export const resultSchemas: Record<CommandType, z.ZodType> = {
     })
     .refine((r) => !r.skipped || r.previousBootId === r.bootId, { message: 'a skipped reboot keeps its boot id: bootId must equal previousBootId', path: ['bootId'] }),
   uninstall: z.object({ kb, exitCode, durationMs: z.number().min(0), notInstalled: z.boolean() }),
+  health_check: z.object({
+    healthy: z.boolean(),
+    output: z.string().max(4000),
+    items: z.array(z.object({ name: z.string().min(1).max(80), ok: z.boolean(), state: z.string().min(1).max(200) })).max(20),
+  }).refine((r) => r.healthy === r.items.every((i) => i.ok), { message: 'healthy must be true exactly when every item is ok', path: ['healthy'] }),
   trust_keys: z.object({ keyIds: z.array(z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)')).min(1).max(10) }),
   cleanup: z.object({ removedFiles: z.number().int().min(0), workingFolderEmpty: z.boolean(), installFolderEmpty: z.boolean() }),
 };

@@ -1,3 +1,4 @@
+import type { HealthCheckSettings } from '../domain/health-check';
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -48,7 +49,7 @@ function summaryOf(device: { name: string; clientName: string; siteName: string 
  */
 export async function startInstall(
   deps: InstallServiceDeps,
-  request: { deviceId: string; kbs?: string[]; rebootAllowed?: boolean; requestedBy: string },
+  request: { deviceId: string; kbs?: string[]; rebootAllowed?: boolean; requestedBy: string; healthCheck?: HealthCheckSettings },
 ): Promise<{ workflowId: string; key: string }> {
   const device = await findDevice(deps.db, request.deviceId);
   if (!device) throw new NotFoundError('device', request.deviceId);
@@ -83,6 +84,7 @@ export async function startInstall(
     installFolder: folders.installFolder,
     requestedBy: request.requestedBy,
     timing: deps.installTiming,
+    ...(request.healthCheck ? { healthCheck: request.healthCheck } : {}),
   };
   try {
     await deps.client.workflow.start(INSTALL_WORKFLOW_TYPE, {

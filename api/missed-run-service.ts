@@ -48,6 +48,7 @@ export async function runMissedRunsOnCheckIn(
       workingFolder: folders.workingFolder, installFolder: folders.installFolder,
       // Timing written out in full: the install runs on the values it started with (busy retries shape its history).
       requestedBy: `schedule:${scheduleId} (missed run, on check-in)`, timing: resolveTiming(deps.installTiming),
+      ...(schedule.healthCheck ? { healthCheck: schedule.healthCheck } : {}),
       automatic: {
         timezone: schedule.timing.timezone, rebootAction: schedule.rebootAction,
         maintenanceWindow: schedule.maintenanceWindow ?? undefined, offlineAfterSeconds: 3600, failureCap: ROLLOUT_DEFAULTS.failureCap,

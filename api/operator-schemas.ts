@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { healthCheckSettingsSchema } from './schedule-schemas';
 import { ALL_PATCH_STATUSES, type PatchStatus } from '../domain/patch-status';
 import { isPatchId, normalisePatchId, PATCH_ID_HINT } from '../domain/patch-id';
 import { checkFolder, defaultFolders, folderPlatformOf, FolderRole, type FolderPlatform } from '../domain/folders';
@@ -72,6 +73,8 @@ export const devicePatchesQuery = z.object({
 export const startInstallSchema = z.object({
   kbs: z.array(z.string().trim().transform(normalisePatchId).refine(isPatchId, PATCH_ID_HINT)).min(1).max(500).optional(),
   rebootAllowed: z.boolean().optional(),
+  /** a health check after the post-scan; a failure rolls back what the install installed */
+  healthCheck: healthCheckSettingsSchema.optional(),
 }).strict();
 
 export const cancelInstallSchema = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();

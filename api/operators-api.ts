@@ -147,6 +147,7 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
     const body = parse(startInstallSchema, req.body, 'body');
     const started = await startInstall(deps, {
       deviceId, kbs: body.kbs?.map((k) => k.toUpperCase()), rebootAllowed: body.rebootAllowed, requestedBy: actorOf(res),
+      ...(body.healthCheck ? { healthCheck: body.healthCheck } : {}),
     });
     deps.metrics.installsStarted.inc();
     const location = `/api/v1/devices/${deviceId}/installs/${started.key}`;

@@ -23,7 +23,7 @@ function unverifiedView(u: UnverifiedRow): DevicePatchView {
   return {
     updateId: u.updateId, kb: u.kbHint ?? u.updateId, title: u.titleHint ?? '(unknown update)', product: '', classification: '', severity: '',
     status: UNVERIFIED, statusChangedAt: u.lastReportedAt, installedAt: null, lastExitCode: null, lastError: null, failedAttempts: 0,
-    lastOperationId: null, verified: false, unverifiedReason: u.reason,
+    lastOperationId: null, rolledBackAt: null, loopComebacks: 0, verified: false, unverifiedReason: u.reason,
   };
 }
 

@@ -25,6 +25,8 @@ export const device = z.object({
   siteId: uuid, siteName: z.string(), clientId: uuid, clientName: z.string(),
   enrolled: z.boolean(), enrolledAt: nullableTimestamp, lastCheckInAt: nullableTimestamp, bootId: z.string().nullable(),
   workingFolder: z.string(), installFolder: z.string(), createdAt: timestamp, retiredAt: nullableTimestamp,
+  needsAttention: z.string().nullable().optional().describe('why a person must look: an automatic rollback after a failed health check could not finish (an uninstall failed)'),
+  needsAttentionAt: nullableTimestamp.optional(),
 }).meta({ id: 'Device' });
 
 export const clientList = z.object({ clients: z.array(client) });
@@ -40,6 +42,8 @@ export const devicePatch = z.looseObject({
   status: z.string(), statusChangedAt: timestamp, installedAt: nullableTimestamp, lastExitCode: z.number().int().nullable(),
   lastError: z.string().nullable(), failedAttempts: z.number().int(), lastOperationId: z.string().nullable(),
   verified: z.boolean(), unverifiedReason: z.string().nullable(), supersededBy: z.string().optional(),
+  rolledBackAt: nullableTimestamp.describe('set when an install rolled the patch back after a failed health check (status failed, lastError "rolled back: health check failed: ...")'),
+  loopComebacks: z.number().int().describe('times the next scan offered the patch again after an install reported success; at 2 it is Failed "update loop detected"'),
 });
 export const devicePatches = z.object({ patches: z.array(devicePatch) });
 
@@ -147,6 +151,7 @@ export const schedule = z.looseObject({
   rebootAction: z.unknown(), missedRun: z.enum(['skip', 'run_on_check_in']), maxConcurrentDevices: z.number().int(), paused: z.boolean(),
   createdAt: timestamp, updatedAt: timestamp, description: z.string(), maintenanceWindowText: z.string().nullable(), rebootActionText: z.string(),
   temporalScheduleId: z.string(), nextRunTimes: z.array(z.string()), recentRuns: z.array(z.object({ scheduledAt: z.string(), workflowId: z.string() })),
+  healthCheck: z.unknown().nullable().optional().describe('the health check each install runs after its post-scan (HealthCheckSettings); null: none'),
 }).meta({ id: 'Schedule' });
 export const scheduleList = z.object({ schedules: z.array(schedule) });
 export const scheduleTriggered = z.object({ triggered: z.literal(true), rollouts: z.string() });

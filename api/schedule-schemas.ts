@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { maintenanceWindowSchema } from '../domain/maintenance-window';
 import { DEFAULT_REBOOT_ACTION, rebootActionConfigSchema } from '../domain/reboot-actions';
+import { HEALTH_CHECK_NAME, healthCheckProblem, MAX_HEALTH_CHECK_NAMES, MAX_SETTLE_SECONDS } from '../domain/health-check';
 import { parseScheduleTiming, PATCH_TUESDAY_OFFSET_MAX, PATCH_TUESDAY_OFFSET_MIN, WEEKDAYS } from '../domain/schedule-spec';
 
 const localTime = z.string().regex(/^([01]\d|2[0-3]):([0-5]\d)$/).meta({ description: 'HH:MM, 24-hour, local to timezone' });
@@ -39,6 +40,23 @@ const scope = z.discriminatedUnion('scopeType', [
 const kbs = z.array(z.string().trim().regex(/^(KB)?\d{4,8}$/i, 'must look like KB5034441').transform((k) => k.toUpperCase().replace(/^(\d)/, 'KB$1')))
   .min(1, 'name at least one KB').max(100).transform((list) => [...new Set(list)]);
 
+const checkName = z.string().regex(HEALTH_CHECK_NAME, 'must be a name of letters, digits and _ . @ - (at most 80), starting with a letter or digit');
+const checkNames = z.array(checkName).min(1).max(MAX_HEALTH_CHECK_NAMES)
+  .refine((names) => new Set(names.map((n) => n.toLowerCase())).size === names.length, 'must not repeat a name');
+/**
+ * The health check each install of the schedule runs after its post-scan: one of the named checks the
+ * agents know (never a script). A failure rolls back what the install installed.
+ */
+export const healthCheckSettingsSchema = z.object({
+  check: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('services_running'), services: checkNames }).strict(),
+    z.object({ kind: z.literal('processes_running'), processes: checkNames }).strict(),
+  ]),
+  settleSeconds: z.number().int().min(0).max(MAX_SETTLE_SECONDS).optional()
+    .meta({ description: 'seconds the services get to start after the install (and after a rollback) before the check' }),
+}).strict().refine((v) => healthCheckProblem(v.check) === undefined, { message: 'not a check the agents run', path: ['check'] })
+  .meta({ id: 'HealthCheckSettings', examples: [{ check: { kind: 'services_running', services: ['Spooler', 'W32Time'] }, settleSeconds: 120 }] });
+
 const fields = {
   name: z.string().trim().min(1).max(200),
   kind: z.enum(['scan', 'automatic_update']),
@@ -62,9 +80,12 @@ export const createScheduleSchema = z.object({
   maxConcurrentDevices: fields.maxConcurrentDevices.default(200),
   /** a per-patch schedule: install only these KBs at each run (automatic_update only); absent: what policy approves */
   kbs: kbs.optional(),
+  /** a health check after each install (automatic_update only); absent: none */
+  healthCheck: healthCheckSettingsSchema.nullable().optional(),
 }).strict().superRefine((v, ctx) => {
   if (v.kbs && v.kind !== 'automatic_update') ctx.addIssue({ code: 'custom', path: ['kbs'], message: 'only an automatic_update schedule installs patches' });
-}).transform(({ kbs: list, ...rest }) => ({ ...rest, kbs: list ?? null }));
+  if (v.healthCheck && v.kind !== 'automatic_update') ctx.addIssue({ code: 'custom', path: ['healthCheck'], message: 'only an automatic_update schedule installs patches: a scan schedule takes no health check' });
+}).transform(({ kbs: list, healthCheck, ...rest }) => ({ ...rest, kbs: list ?? null, healthCheck: healthCheck ?? null }));
 
 export const updateScheduleSchema = z.object({
   name: fields.name.optional(),
@@ -78,6 +99,8 @@ export const updateScheduleSchema = z.object({
   maxConcurrentDevices: fields.maxConcurrentDevices.optional(),
   /** null: back to every patch the policy approves */
   kbs: kbs.nullable().optional(),
+  /** null: no health check */
+  healthCheck: healthCheckSettingsSchema.nullable().optional(),
 }).strict();
 
 export const scheduleIdParam = z.object({ scheduleId: z.string().uuid('must be a UUID') });

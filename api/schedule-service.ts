@@ -54,6 +54,7 @@ export function rolloutInputOf(s: ScheduleRow, deps: Pick<ScheduleDeps, 'install
     devicesPerRun: Math.max(ROLLOUT_DEFAULTS.devicesPerRun, s.maxConcurrentDevices),
     failureCap: ROLLOUT_DEFAULTS.failureCap,
     ...(s.kbs ? { kbs: s.kbs } : {}),
+    ...(s.healthCheck && s.kind === 'automatic_update' ? { healthCheck: s.healthCheck } : {}),
   };
 }
 
@@ -186,6 +187,7 @@ export async function changeSchedule(deps: ScheduleDeps, id: string, patch: Part
   const current = await findSchedule(deps.db, id);
   if (!current) throw new NotFoundError('schedule', id);
   if (patch.kbs && current.kind !== 'automatic_update') throw new UnprocessableError('only an automatic_update schedule installs patches: a scan schedule takes no kbs', 'kbs');
+  if (patch.healthCheck && current.kind !== 'automatic_update') throw new UnprocessableError('only an automatic_update schedule installs patches: a scan schedule takes no health check', 'healthCheck');
   const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = current;
   const row = (await updateSchedule(deps.db, id, { ...fields, ...patch }))!;
   await pushToTemporal(deps, row);

@@ -32,6 +32,7 @@ export const deviceFields = (d: DeviceRow): string =>
     ['Enrolled', d.enrolled ? `yes, ${formatDate(d.enrolledAt)}` : 'no (waiting for its agent to enroll)'],
     ['Last check-in', formatDate(d.lastCheckInAt)], ['Boot id', d.bootId],
     ['Working folder', d.workingFolder], ['Install folder', d.installFolder], ['Created', formatDate(d.createdAt)],
+    ...(d.needsAttention ? [['Needs attention', `${d.needsAttention} (since ${formatDate(d.needsAttentionAt)})`] as [string, string]] : []),
   ]);
 
 export const devicePatchesTable = (rows: DevicePatchRow[]): string =>
@@ -63,6 +64,12 @@ export function installText(v: InstallView): string {
     if (state.supersededKbs?.length) fields.push(['Superseded', `${state.supersededKbs.join(', ')} (skipped: a successor installs in this run)`]);
     if (state.rebootSkipped) fields.push(['Reboot skipped', state.rebootSkipped]);
     if (state.cleanupPending) fields.push(['Cleanup pending', state.cleanupPending]);
+    if (state.healthCheck) {
+      fields.push(['Health check', `${state.healthCheck.check}: ${state.healthCheck.healthy ? 'healthy' : `FAILED: ${state.healthCheck.output}`}`]);
+      if (state.healthCheck.afterRollback) fields.push(['After rollback', state.healthCheck.afterRollback.healthy ? 'healthy' : `still failing: ${state.healthCheck.afterRollback.output}`]);
+    }
+    if (state.rolledBack?.length) fields.push(['Rolled back', state.rolledBack.join(', ')]);
+    if (state.needsAttention) fields.push(['Needs attention', state.needsAttention]);
   }
   const c = v.result?.cleanup;
   if (c) fields.push(['Cleanup', `${c.removedFiles} file(s) removed; working folder ${c.workingFolderEmpty ? 'empty' : 'NOT empty'}, install folder ${c.installFolderEmpty ? 'empty' : 'NOT empty'}`]);

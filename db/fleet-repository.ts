@@ -21,6 +21,9 @@ export interface DeviceRow {
   createdAt: string;
   /** set once the device is retired (DELETE /api/v1/devices/:id); nothing starts on it after */
   retiredAt: string | null;
+  /** why a person must look (an automatic rollback after a failed health check could not finish), else null */
+  needsAttention: string | null;
+  needsAttentionAt: string | null;
 }
 
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
@@ -72,7 +75,7 @@ export async function listSites(db: Queryable, clientId?: string): Promise<SiteR
 const DEVICE_SELECT = `
   SELECT d.id, d.name, d.device_type, d.os, d.site_id, s.name AS site_name, s.client_id, c.name AS client_name,
          d.credential_hash IS NOT NULL AS enrolled, d.enrolled_at, d.last_check_in_at, d.boot_id,
-         d.working_folder, d.install_folder, d.created_at, d.retired_at
+         d.working_folder, d.install_folder, d.created_at, d.retired_at, d.needs_attention, d.needs_attention_at
   FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id`;
 
 const toDevice = (r: Record<string, any>): DeviceRow => ({
@@ -92,6 +95,8 @@ const toDevice = (r: Record<string, any>): DeviceRow => ({
   installFolder: r.install_folder,
   createdAt: r.created_at.toISOString(),
   retiredAt: iso(r.retired_at),
+  needsAttention: r.needs_attention ?? null,
+  needsAttentionAt: iso(r.needs_attention_at ?? null),
 });
 
 export async function insertDevice(

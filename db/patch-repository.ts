@@ -1,5 +1,6 @@
 import type { PatchFile, ScannedUpdate } from '../domain/device-protocol';
 import type { PatchStatus } from '../domain/patch-status';
+import { observeScan, SERVER_LOOP_WORDING, updateLoopProblem, type UpdateLoopState } from '../domain/wua-update-loop';
 import type { Queryable } from './database';
 
 /** The catalog's revision of each of these updates (absent: never seen). */
@@ -17,9 +18,12 @@ export async function knownRevisions(db: Queryable, updateIds: string[]): Promis
  * `updates` are the catalog-confirmed ones; `unverified` are update ids the device reported that the
  * catalog does not confirm: they keep their rows as they are (an install never reaches them now).
  */
-export async function reconcileScan(db: Queryable, deviceId: string, updates: ScannedUpdate[], unverified: string[] = []): Promise<void> {
+export async function reconcileScan(
+  db: Queryable, deviceId: string, updates: ScannedUpdate[], unverified: string[] = [], options: { watchLoops?: boolean } = {},
+): Promise<void> {
   // An empty scan (a device that reports nothing, e.g. WUA broken) changes no statuses.
   if (updates.length === 0 && unverified.length === 0) return;
+  if (options.watchLoops ?? true) await watchUpdateLoops(db, deviceId, updates);
   if (updates.length > 0) await db.query(
     `INSERT INTO device_patches AS dp (device_id, update_id, status)
      SELECT $1::uuid, u.update_id, CASE WHEN u.installed THEN 'installed' ELSE 'missing' END
@@ -56,6 +60,40 @@ export async function reconcileScan(db: Queryable, deviceId: string, updates: Sc
   );
 }
 
+/**
+ * Update loops, for every executor (domain/wua-update-loop.ts): a success an install reported waits for
+ * the next scan, which confirms it (reported installed) or counts a comeback (reported missing, and not
+ * waiting for a restart: its row is Installed, not Reboot Required). At the second comeback the patch
+ * is Failed "update loop detected"; the reconcile that follows keeps a Failed row Failed. Run before
+ * the reconcile, in its transaction, on the rows as the install left them.
+ */
+async function watchUpdateLoops(db: Queryable, deviceId: string, updates: ScannedUpdate[]): Promise<void> {
+  const { rows } = await db.query(
+    `SELECT dp.update_id, p.kb, dp.status, dp.loop_successes, dp.loop_comebacks FROM device_patches dp
+     JOIN patches p ON p.update_id = dp.update_id
+     WHERE dp.device_id = $1::uuid AND dp.loop_awaiting_scan AND dp.update_id = ANY($2::text[])`,
+    [deviceId, updates.map((u) => u.updateId)],
+  );
+  if (rows.length === 0) return;
+  const before: UpdateLoopState = Object.fromEntries(rows.map((r) => [r.update_id.toLowerCase(),
+    { successes: r.loop_successes, comebacks: r.loop_comebacks, awaitingScan: true }]));
+  const waitingForRestart = new Set(rows.filter((r) => r.status === 'reboot_required').map((r) => r.update_id.toLowerCase()));
+  const after = observeScan(before, updates.map((u) => ({ updateId: u.updateId, installed: u.installed, rebootRequired: waitingForRestart.has(u.updateId.toLowerCase()) })));
+  for (const r of rows) {
+    const next = after[r.update_id.toLowerCase()]!;
+    if (next.awaitingScan) continue;
+    const problem = updateLoopProblem(after, r.update_id, r.kb, SERVER_LOOP_WORDING);
+    await db.query(
+      `UPDATE device_patches SET loop_awaiting_scan = false, loop_comebacks = $3::int,
+         status = CASE WHEN $4::text IS NULL THEN status ELSE 'failed' END,
+         status_changed_at = CASE WHEN $4::text IS NULL OR status = 'failed' THEN status_changed_at ELSE now() END,
+         last_error = COALESCE($4::text, last_error)
+       WHERE device_id = $1::uuid AND update_id = $2::text`,
+      [deviceId, r.update_id, next.comebacks, problem ?? null],
+    );
+  }
+}
+
 /** One status change of one patch on one device, written by an install as it happens. */
 export interface PatchStateChange {
   updateId: string;
@@ -66,6 +104,8 @@ export interface PatchStateChange {
   error?: string;
   /** add one to the failed attempts */
   countFailure?: boolean;
+  /** Failed because the install rolled it back after a failed health check (sets rolled_back_at) */
+  rolledBack?: boolean;
 }
 
 /**
@@ -83,12 +123,13 @@ export async function applyPatchStates(
   if (changes.length === 0) return;
   await db.query(
     `INSERT INTO device_patches AS dp (device_id, update_id, status, installed_at, last_exit_code, last_error,
-                                       failed_attempts, last_operation_id, failure_counted_by)
+                                       failed_attempts, last_operation_id, failure_counted_by, rolled_back_at)
      SELECT $1::uuid, c.update_id, c.status, c.installed_at, c.exit_code, c.error,
             CASE WHEN c.count_failure THEN 1 ELSE 0 END, $2::text,
-            CASE WHEN c.count_failure THEN $9::text END
-     FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[], $8::bool[])
-          AS c(update_id, status, installed_at, exit_code, error, count_failure)
+            CASE WHEN c.count_failure THEN $9::text END,
+            CASE WHEN c.rolled_back THEN now() END
+     FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[], $8::bool[], $10::bool[])
+          AS c(update_id, status, installed_at, exit_code, error, count_failure, rolled_back)
      ON CONFLICT (device_id, update_id) DO UPDATE SET
        status = EXCLUDED.status,
        status_changed_at = CASE WHEN dp.status = EXCLUDED.status THEN dp.status_changed_at ELSE now() END,
@@ -100,7 +141,16 @@ export async function applyPatchStates(
          + CASE WHEN EXCLUDED.failure_counted_by IS NOT NULL
                  AND dp.failure_counted_by IS DISTINCT FROM EXCLUDED.failure_counted_by THEN 1 ELSE 0 END,
        failure_counted_by = COALESCE(EXCLUDED.failure_counted_by, dp.failure_counted_by),
-       last_operation_id = EXCLUDED.last_operation_id`,
+       last_operation_id = EXCLUDED.last_operation_id,
+       -- An install's success (Installing → Installed / Reboot Required) arms the update-loop watch, once
+       -- however often the write is retried (the row is no longer Installing then). Any other outcome
+       -- an install writes (failed, rolled back, removed) disarms it.
+       loop_successes = dp.loop_successes
+         + CASE WHEN dp.status = 'installing' AND EXCLUDED.status IN ('installed', 'reboot_required') THEN 1 ELSE 0 END,
+       loop_awaiting_scan = CASE WHEN EXCLUDED.status IN ('installed', 'reboot_required')
+                                 THEN dp.loop_awaiting_scan OR dp.status = 'installing' ELSE false END,
+       rolled_back_at = CASE WHEN EXCLUDED.status <> 'failed' THEN NULL
+                             ELSE COALESCE(dp.rolled_back_at, EXCLUDED.rolled_back_at) END`,
     [
       deviceId,
       operationId,
@@ -111,6 +161,7 @@ export async function applyPatchStates(
       changes.map((c) => c.error ?? null),
       changes.map((c) => c.countFailure ?? false),
       changeKey,
+      changes.map((c) => c.rolledBack ?? false),
     ],
   );
 }
@@ -131,6 +182,10 @@ export interface DevicePatchRow {
   lastOperationId: string | null;
   /** for a Superseded patch: its successor, which is installed */
   supersededBy?: string;
+  /** when an install rolled it back after a failed health check (its lastError has the check's output) */
+  rolledBackAt: string | null;
+  /** times the next scan offered it again after an install reported success (2: update loop, Failed) */
+  loopComebacks: number;
 }
 
 export async function listDevicePatches(
@@ -141,7 +196,7 @@ export async function listDevicePatches(
   const { rows } = await db.query(
     `SELECT dp.update_id, p.kb, p.title, p.product, p.classification, p.severity, dp.status,
             dp.status_changed_at, dp.installed_at, dp.last_exit_code, dp.last_error, dp.failed_attempts,
-            dp.last_operation_id, p.superseded_by
+            dp.last_operation_id, p.superseded_by, dp.rolled_back_at, dp.loop_comebacks
      FROM device_patches dp JOIN patches p ON p.update_id = dp.update_id
      WHERE dp.device_id = $1::uuid AND ($2::text IS NULL OR dp.status = $2::text)
      ORDER BY p.kb`,
@@ -162,6 +217,8 @@ export async function listDevicePatches(
     failedAttempts: r.failed_attempts,
     lastOperationId: r.last_operation_id,
     ...(r.status === 'superseded' ? { supersededBy: r.superseded_by as string } : {}),
+    rolledBackAt: r.rolled_back_at ? r.rolled_back_at.toISOString() : null,
+    loopComebacks: r.loop_comebacks,
   }));
 }
 

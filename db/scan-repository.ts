@@ -42,8 +42,9 @@ const digestOf = (updates: readonly ScannedUpdate[], unverified: readonly Unveri
  * device's statuses for the updates the catalog confirms and records the unverified ones for the device.
  * It never writes the catalog: a device says which updates apply to it, nothing else. An update that is
  * not in the catalog at the reported revision is unverified here too, whoever built the result.
+ * `installVerification`: the scan is an install's post-scan (it does not decide an update loop).
  */
-export async function processScan(db: Db, deviceId: string, scan: ScanResult): Promise<ScanSummary> {
+export async function processScan(db: Db, deviceId: string, scan: ScanResult, options: { installVerification?: boolean } = {}): Promise<ScanSummary> {
   return withTransaction(db, async (tx) => {
     const known = await knownRevisions(tx, scan.updates.map((u) => u.updateId));
     const updates = scan.updates.filter((u) => known.get(u.updateId) === u.revision);
@@ -79,7 +80,9 @@ export async function processScan(db: Db, deviceId: string, scan: ScanResult): P
     }
     const before = await tx.query('SELECT update_id FROM device_patches WHERE device_id = $1::uuid AND update_id = ANY($2::text[])', [deviceId, updates.map((u) => u.updateId)]);
     const seen = new Set(before.rows.map((r) => r.update_id as string));
-    await reconcileScan(tx, deviceId, updates, unverified.map((u) => u.updateId));
+    // An install's own post-scan does not decide an update loop: the next scan does (the patch may
+    // look installed until the restart or the servicing stack undoes it).
+    await reconcileScan(tx, deviceId, updates, unverified.map((u) => u.updateId), { watchLoops: !options.installVerification });
     // A patch first reported after an Ignore was set is Ignored from the start, not Missing.
     await syncIgnoredStatuses(tx, { deviceIds: [deviceId], updateIds: updates.map((u) => u.updateId) });
     await replaceUnverified(tx, deviceId, unverified);

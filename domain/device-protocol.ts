@@ -1,3 +1,5 @@
+import type { HealthCheckPayload, HealthCheckResult } from './health-check';
+
 /**
  * The device protocol: what the install workflow asks of a device, and what a device answers.
  * Shared by the workflow (types only), the deviceCommand activity, the agent gateway and the agents.
@@ -20,6 +22,11 @@ export const CommandType = {
   Cleanup: 'cleanup',
   /** Remove an installed update (an operator's Uninstall action); the exit code is the answer. */
   Uninstall: 'uninstall',
+  /**
+   * Run one of the named health checks the agent knows (domain/health-check.ts: services running,
+   * processes running), never a script; the answer says healthy or not, with each name's state.
+   */
+  HealthCheck: 'health_check',
   /**
    * Replace the command keys the agent pins with this full list (key rotation). Signed, like every
    * command, by a key the agent already pins; the agent itself answers it, the device never sees it.
@@ -256,6 +263,8 @@ export interface UninstallResult {
   notInstalled: boolean;
 }
 
+export type { HealthCheckPayload, HealthCheckResult } from './health-check';
+
 /** The full list of command keys the agent should pin from now on (old and new during a rotation). */
 export interface TrustKeysPayload {
   keys: { keyId: string; publicKey: string }[];
@@ -273,6 +282,7 @@ export interface CommandPayloads {
   reboot: RebootPayload;
   cleanup: CleanupPayload;
   uninstall: UninstallPayload;
+  health_check: HealthCheckPayload;
   trust_keys: TrustKeysPayload;
 }
 /** What the workflows receive from each step (the gateway turns a device's `ScanReport` into a `ScanResult`). */
@@ -284,6 +294,7 @@ export interface CommandResults {
   reboot: RebootResult;
   cleanup: CleanupResult;
   uninstall: UninstallResult;
+  health_check: HealthCheckResult;
   trust_keys: TrustKeysResult;
 }
 
@@ -335,6 +346,8 @@ export const CommandErrorCode = {
   UnknownCommand: 'UnknownCommand',
   /** the agent refused the command before running anything: "refused by the device: bad signature" */
   CommandRefused: 'CommandRefused',
+  /** the agent does not run this kind of health check (e.g. services on a machine without a service manager) */
+  UnsupportedCheck: 'UnsupportedCheck',
   /** the device acknowledged a reboot and came back with the same boot id, more often than allowed (gateway) */
   RebootNotCompleted: 'RebootNotCompleted',
 } as const;

@@ -15,8 +15,12 @@ export function localSlot(at: Date, timezone: string): string {
 
 /** What one device's run came to, as the rollout counts it. */
 export type DeviceRunOutcome =
-  | { kind: 'done'; installed: number; failed: number; rebootPending: boolean }
-  | { kind: 'failed'; installed: number; failed: number; rebootPending: boolean }
+  | { kind: 'done'; installed: number; failed: number; rebootPending: boolean; healthCheckFailed?: boolean; rolledBack?: number }
+  /**
+   * `healthCheckFailed`: the health check after the install failed (the device is a failure, rolled back
+   * or needing attention); `rolledBack`: patches it rolled back (they are among `failed`)
+   */
+  | { kind: 'failed'; installed: number; failed: number; rebootPending: boolean; healthCheckFailed?: boolean; rolledBack?: number }
   | { kind: 'offline' }
   | { kind: 'busy' };
 
@@ -35,6 +39,11 @@ export interface Tally {
   rebootPending: number;
   patchesInstalled: number;
   patchesFailed: number;
+  /**
+   * patches rolled back after a failed health check; each is also a failed patch, and its device a
+   * failed device (a ring's gate counts it against the success rate). Absent in counts from before.
+   */
+  patchesRolledBack?: number;
 }
 
 /** Adds one device's outcome to the counts (returns new counts; the input is left alone). */
@@ -44,7 +53,9 @@ export function tally<T extends Tally>(counts: T, outcome: DeviceRunOutcome): T 
     case 'offline': next.offline += 1; break;
     case 'busy': next.busy += 1; break;
     default:
-      if (outcome.kind === 'done') next.done += 1; else next.failed += 1;
+      // A rollback is a failure, whatever the device's other patches did.
+      if (outcome.kind === 'done' && !outcome.healthCheckFailed) next.done += 1; else next.failed += 1;
+      if (outcome.rolledBack) next.patchesRolledBack = (next.patchesRolledBack ?? 0) + outcome.rolledBack;
       next.patchesInstalled += outcome.installed;
       next.patchesFailed += outcome.failed;
       if (outcome.rebootPending) next.rebootPending += 1;

@@ -137,7 +137,17 @@ export const folderAclOutputSchema = z.object({
 export type FolderAclOutput = z.infer<typeof folderAclOutputSchema>;
 export type FolderAcl = FolderAclOutput['folders'][number];
 
-export const WuaVerb = { Search: 'search', Download: 'download', Install: 'install', RebootPending: 'reboot-pending', FolderAcl: 'folder-acl' } as const;
+/**
+ * What `services` prints (Get-Service, one row per name asked): whether the service exists and its
+ * status as PowerShell names it ("Running", "Stopped", "StartPending"...).
+ */
+export const servicesOutputSchema = z.object({
+  verb: z.literal('services'),
+  services: z.array(z.object({ name: z.string().min(1).max(80), found: z.boolean(), status: z.string().max(40).nullable() })).max(20),
+});
+export type ServicesOutput = z.infer<typeof servicesOutputSchema>;
+
+export const WuaVerb = { Search: 'search', Download: 'download', Install: 'install', RebootPending: 'reboot-pending', FolderAcl: 'folder-acl', Services: 'services' } as const;
 export type WuaVerb = (typeof WuaVerb)[keyof typeof WuaVerb];
 
 export const outputSchemas = {
@@ -146,7 +156,11 @@ export const outputSchemas = {
   install: installOutputSchema,
   'reboot-pending': rebootPendingOutputSchema,
   'folder-acl': folderAclOutputSchema,
+  services: servicesOutputSchema,
 } as const satisfies Record<WuaVerb, z.ZodType>;
+
+/** The arguments file of `services`: names checked as domain/health-check.ts checks them, nothing else. */
+export const servicesArgsSchema = z.object({ services: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$/)).min(1).max(20) });
 
 /** The arguments file of `folder-acl`: canonical folders (domain/folders.ts), nothing else. */
 export const folderArgsSchema = z.object({ folders: z.array(z.string().min(1).max(300)).min(1).max(10) });

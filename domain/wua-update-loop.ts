@@ -42,9 +42,16 @@ export function observeScan(state: UpdateLoopState, scanned: readonly { updateId
   return next;
 }
 
-/** Why `updateId` must not be installed again, or undefined. */
-export function updateLoopProblem(state: UpdateLoopState, updateId: string, kb: string): string | undefined {
+/**
+ * Why `updateId` must not be installed again, or undefined. `offeredBy` names what offered it again:
+ * the Windows executor says "Windows Update"; the server, which watches every executor's scans, says
+ * "the next scan".
+ */
+export function updateLoopProblem(state: UpdateLoopState, updateId: string, kb: string, offeredBy = 'Windows Update offered it again'): string | undefined {
   const entry = state[updateId.toLowerCase()];
   if (!entry || entry.comebacks < UPDATE_LOOP_LIMIT) return undefined;
-  return `update loop detected: ${kb} reported success ${entry.successes} times and Windows Update offered it again after each; not installed again`;
+  return `update loop detected: ${kb} reported success ${entry.successes} times and ${offeredBy} after each; not installed again`;
 }
+
+/** The server's wording (db/patch-repository.ts): it sees scans, not Windows Update. */
+export const SERVER_LOOP_WORDING = 'the next scan offered it again';

@@ -2,6 +2,7 @@
  * The contract of automaticUpdateWorkflow (one rollout of a schedule over its scope): ids, input,
  * progress, result. api/, cli/ and the schedule reconciler import this file.
  */
+import type { HealthCheckSettings } from '../domain/health-check';
 import { defineQuery } from '@temporalio/workflow';
 import type { MaintenanceWindow } from '../domain/maintenance-window';
 import type { RebootActionConfig } from '../domain/reboot-actions';
@@ -52,6 +53,8 @@ export interface RolloutInput {
    * Ignore still wins); absent: what the approval policy approves
    */
   kbs?: string[];
+  /** the schedule's health check: each install runs it after its post-scan, and rolls back on a failure */
+  healthCheck?: HealthCheckSettings;
   carried?: RolloutCarry;
 }
 

@@ -171,6 +171,8 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
         requestedBy: `schedule:${input.scheduleId}`, timing: input.installTiming,
         // A per-patch schedule: the same child, with its KBs (no new command, so old histories replay).
         ...(input.kbs ? { kbs: input.kbs } : {}),
+        // The schedule's health check: also no new command unless the schedule has one.
+        ...(input.healthCheck ? { healthCheck: input.healthCheck } : {}),
         automatic: {
           timezone: input.timezone, rebootAction: input.rebootAction, maintenanceWindow: input.maintenanceWindow,
           offlineAfterSeconds, failureCap: input.failureCap ?? STARTED_WITHOUT.failureCap,
@@ -187,6 +189,8 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
       const installed = result.patches.filter((p) => p.status === PatchStatus.Installed || p.status === PatchStatus.RebootRequired).length;
       const failed = result.patches.filter((p) => p.status === PatchStatus.Failed || (p.status === PatchStatus.Pending && p.error)).length;
       const rebootPending = result.patches.some((p) => p.status === PatchStatus.RebootRequired);
+      // A failed health check is a failure of the device (rolled back, or left needing attention).
+      if (result.healthCheck?.healthy === false) return { kind: 'failed', installed, failed, rebootPending, healthCheckFailed: true, rolledBack: result.rolledBack?.length ?? 0 };
       return { kind: failed > 0 ? 'failed' : 'done', installed, failed, rebootPending };
     } catch (err) {
       if (isCancellation(err) && !(err instanceof ChildWorkflowFailure)) throw err;

@@ -22,6 +22,7 @@ import { describeRebootAction, describeRebootSkip, planReboot, rebootInteraction
 import { ExecutionOutcome, interpretExitCode, interpretUninstallExitCode } from '../domain/exit-codes';
 import { planInstall } from '../domain/install-plan';
 import { canTransition, PatchStatus } from '../domain/patch-status';
+import { describeHealthCheck, rolledBackReason, type HealthCheckResult, type HealthCheckSettings } from '../domain/health-check';
 import {
   resolveTiming,
   cancelInstallUpdate,
@@ -55,6 +56,11 @@ export const HALT_PATCH = 'halt-signal';
  * earlier marker's new path without asking (each patched() costs two history events).
  */
 export const BATCHED_BOOKKEEPING_PATCH = 'batched-bookkeeping';
+/**
+ * patched() marker: after the post-scan, an install whose input has a health check runs it, and on a
+ * failure rolls back what it installed (issue 14 part 6). Asked only by installs that have a check.
+ */
+export const HEALTH_CHECK_PATCH = 'health-check-rollback';
 
 /** Steps before anything runs on the device: a fleet-wide halt here cancels them and cleans up. */
 const BEFORE_EXECUTE: ReadonlySet<InstallStep> = new Set(['claim', 'pre-scan', 'download', 'copy']);
@@ -91,6 +97,10 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   let priorAttempts: Record<string, number> = {};
   /** the patch whose execute is in flight: a cancel landing now may leave it installed */
   let executing: PatchProgress | undefined;
+  /** patches this run's installers reported installed, in the order they ran (a rollback goes backwards) */
+  const installedThisRun: PatchProgress[] = [];
+  /** whether Windows can remove each scanned update (the catalog's `uninstallable`) */
+  const uninstallable = new Map<string, boolean>();
 
   setHandler(progressQuery, () => state);
   /** halts of one KB each, by normalised KB: that patch is skipped unless it already runs */
@@ -224,6 +234,8 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     const removalNeedsReboot = await uninstall();
     await reboot(removalNeedsReboot);
     await postScan();
+    // Only an install that has a check asks the marker: every install recorded before it replays as it ran.
+    if (input.healthCheck && patched(HEALTH_CHECK_PATCH)) await healthCheckAndRollBack(input.healthCheck);
   }
 
   /** Step 1: scan the device, plan the install and ask the approval policy. False: nothing to do. */
@@ -245,6 +257,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     const pre = { scan: scanned, catalog: batched ? {} : await bookkeeping.recordScan(input.deviceId, scanned) };
     // Installs started before approval policies existed (recorded histories) take the old path.
     const byPolicy = batched || patched(APPROVAL_POLICY_PATCH);
+    for (const u of pre.scan.updates) uninstallable.set(u.updateId, u.uninstallable);
     const plan = planInstall(pre.scan.updates, input.kbs, { skipSuperseded: byPolicy });
     state.skippedKbs = plan.skippedKbs;
     let patches = plan.patches;
@@ -400,6 +413,77 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     else await record(verified);
   }
 
+  /**
+   * Step 6b (installs with a health check): ask the device whether it is still healthy. When it is not,
+   * uninstall what this run installed, newest first, skipping what Windows cannot remove; restart if a
+   * removal asks for it; check once more. The removed patches are Failed "rolled back: health check
+   * failed" with the check's output (a failure for the rollout and a ring's gate). An uninstall that
+   * fails, or a device still unhealthy after the rollback, leaves the device "needs attention": nothing
+   * is retried here, so it can never loop.
+   */
+  async function healthCheckAndRollBack(settings: HealthCheckSettings): Promise<void> {
+    const installed = installedThisRun.filter((p) => p.status === PatchStatus.Installed || p.status === PatchStatus.RebootRequired);
+    if (installed.length === 0) return;
+    const what = describeHealthCheck(settings.check);
+    async function check(reason: string): Promise<HealthCheckResult> {
+      enter('health-check', `${what} (${reason})`);
+      if (settings.settleSeconds) await sleep(settings.settleSeconds * 1000);
+      return command('health_check', { check: settings.check, reason }, `health check of ${input.deviceName} ${reason}: ${what}`);
+    }
+    const first = await check('after install');
+    state.healthCheck = { check: what, healthy: first.healthy, output: first.output };
+    if (first.healthy) return;
+
+    const removed: PatchProgress[] = [];
+    const problems: string[] = [];
+    let removalNeedsReboot = false;
+    for (const p of [...installed].reverse()) {
+      if (!uninstallable.get(p.updateId)) {
+        problems.push(`${p.kb} cannot be uninstalled`);
+        continue;
+      }
+      enter('rollback', `uninstalling ${p.kb}: health check failed`);
+      let meaning: ReturnType<typeof interpretUninstallExitCode>;
+      try {
+        const r = await command('uninstall', { updateId: p.updateId, kb: p.kb }, `roll back ${p.kb}: health check failed`);
+        meaning = interpretUninstallExitCode(r.exitCode, r.notInstalled);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        meaning = { removed: false, pendingReboot: false, description: failureText(err).message };
+      }
+      if (!meaning.removed) {
+        // The first removal that fails stops the rollback: what is older stays as it is, for a person.
+        problems.push(`uninstall of ${p.kb} failed: ${meaning.description}`);
+        break;
+      }
+      removed.push(p);
+      removalNeedsReboot ||= meaning.pendingReboot;
+    }
+    if (removalNeedsReboot && input.rebootAllowed && !state.halted) {
+      enter('reboot', `restarting ${input.deviceName} to finish the rollback`);
+      await command('reboot', { reason: 'rollback after a failed health check' }, `reboot ${input.deviceName}: finish the rollback`);
+      state.rebooted = true;
+    } else if (removalNeedsReboot) {
+      problems.push('the rollback waits for a restart the install may not do');
+    }
+    let after: HealthCheckResult | undefined;
+    if (removed.length > 0) {
+      after = await check('after rollback');
+      state.healthCheck.afterRollback = { healthy: after.healthy, output: after.output };
+      if (!after.healthy) problems.push(`still unhealthy after the rollback: ${after.output}`);
+    } else if (problems.length === 0) {
+      problems.push('nothing could be rolled back');
+    }
+    state.rolledBack = removed.map((p) => p.kb);
+    const changes = apply(removed.map((p) => ({
+      updateId: p.updateId, kb: p.kb, status: PatchStatus.Failed, error: rolledBackReason(first.output), countFailure: true, rolledBack: true,
+    })));
+    if (problems.length > 0) state.needsAttention = `health check failed (${first.output}); ${problems.join('; ')}`;
+    await bookkeeping.recordRollback({
+      deviceId: input.deviceId, workflowId, changes, ...(state.needsAttention ? { needsAttention: state.needsAttention } : {}),
+    });
+  }
+
   function outsideMaintenanceWindow(): boolean {
     return Boolean(auto?.maintenanceWindow) && !isInsideWindow(auto!.maintenanceWindow!, new Date(), auto!.timezone);
   }
@@ -456,11 +540,13 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       const error = `${meaning.display} ${meaning.name}: ${meaning.description}${meaning.hint ? ` ${meaning.hint}` : ''}`;
       switch (meaning.outcome) {
         case ExecutionOutcome.Installed:
+          installedThisRun.push(p);
           return recordLater([change(p, PatchStatus.Installed, { exitCode, installedAt: now() })]);
         case ExecutionOutcome.AlreadyInstalled:
           // Windows had it already: Installed, but with no install date, since Patchflow did not install it.
           return recordLater([change(p, PatchStatus.Installed, { exitCode })]);
         case ExecutionOutcome.InstalledPendingReboot:
+          installedThisRun.push(p);
           return recordLater([change(p, PatchStatus.RebootRequired, { exitCode })]);
         case ExecutionOutcome.NotApplicable:
           return recordLater([change(p, PatchStatus.Missing, { exitCode, error })]);
@@ -577,7 +663,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
     await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
     return { ...state, outcome: 'offline', cleanup };
   }
-  if (state.halted && state.halted.step !== 'post-scan' && state.halted.step !== 'reboot') return { ...state, outcome: 'halted', cleanup };
+  if (state.halted && !['post-scan', 'reboot', 'health-check', 'rollback'].includes(state.halted.step)) return { ...state, outcome: 'halted', cleanup };
   return { ...state, outcome: state.cleanupPending ? 'cleanup_pending' : outcomeOf(state), cleanup };
 }
 

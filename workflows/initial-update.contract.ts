@@ -24,6 +24,9 @@ export interface InitialUpdateRetry {
   maxSeconds: number;
 }
 
+/** Restarts one Initial Update may make before it is stopped as a reboot loop (more than 5). */
+export const DEFAULT_MAX_REBOOTS = 5;
+
 export const DEFAULT_INITIAL_UPDATE_RETRY: InitialUpdateRetry = { maxAttempts: 5, busySeconds: 60, failedSeconds: 300, maxSeconds: 3600 };
 
 /** One patch's failures so far, carried across cycles and continue-as-new. */
@@ -64,6 +67,11 @@ export interface InitialUpdateInput {
   installTiming?: InstallTimingInput;
   /** continue as new once the history passes this many events (default 8,000; Temporal warns at 10,240) */
   historyLimit?: number;
+  /**
+   * a device that restarts more than this many times in one Initial Update is in a reboot loop: the
+   * Initial Update stops with the reason (default 5, as Ansible's and osconfig's guards)
+   */
+  maxReboots?: number;
   /** state from the previous run (continue-as-new) */
   carried?: InitialUpdateCarry;
 }
@@ -86,10 +94,14 @@ export interface InitialUpdateProgress {
   runs: number;
   startedAt: string;
   cancelRequested: boolean;
+  /** why the Initial Update stopped early (a reboot loop) */
+  stoppedReason?: string;
 }
 
 export interface InitialUpdateResult {
-  outcome: 'completed' | 'completed_needs_attention' | 'cancelled';
+  /** `stopped_reboot_loop`: the device asked for more restarts than `maxReboots`; `stoppedReason` says so */
+  outcome: 'completed' | 'completed_needs_attention' | 'cancelled' | 'stopped_reboot_loop';
+  stoppedReason?: string;
   cycles: number;
   reboots: number;
   installed: string[];

@@ -8,6 +8,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  patched,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -22,6 +23,7 @@ import { planInstall } from '../domain/install-plan';
 import { PatchStatus } from '../domain/patch-status';
 import {
   DEFAULT_INITIAL_UPDATE_RETRY,
+  DEFAULT_MAX_REBOOTS,
   cancelInitialUpdate,
   initialUpdateProgressQuery,
   type InitialUpdateInput,
@@ -33,6 +35,13 @@ import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type
 import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
 import { BOOKKEEPING_RETRY, STATE_RETRY } from './retry-policies';
 import { deviceRetry } from './step-options';
+
+/**
+ * patched() marker: a device that restarts more than `maxReboots` times in one Initial Update stops it
+ * with a reason (issue 14 part 7). Asked only once the count passes the limit, so a history that never
+ * got there replays as it ran.
+ */
+export const REBOOT_LOOP_GUARD_PATCH = 'initial-update-reboot-loop-guard';
 
 const bookkeeping = proxyLocalActivities<InstallBookkeepingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -144,6 +153,13 @@ export async function initialUpdateWorkflow(input: InitialUpdateInput): Promise<
       return true;
     }
     if (result.rebooted) state.reboots += 1;
+    const maxReboots = input.maxReboots ?? DEFAULT_MAX_REBOOTS;
+    if (state.reboots > maxReboots && patched(REBOOT_LOOP_GUARD_PATCH)) {
+      state.stoppedReason = `reboot loop: ${input.deviceName} restarted ${state.reboots} times in this Initial Update (the limit is ${maxReboots}); `
+        + `stopped after cycle ${state.cycle} (${kbs.join(', ')}); a person should look before it runs again`;
+      log.warn('Initial Update stopped: reboot loop', { reboots: state.reboots, cycle: state.cycle });
+      return false;
+    }
     for (const p of result.patches) {
       if (p.status === PatchStatus.Installed || p.status === PatchStatus.RebootRequired) {
         attempts.delete(p.updateId);
@@ -207,9 +223,11 @@ export async function initialUpdateWorkflow(input: InitialUpdateInput): Promise<
   state.step = 'done';
   await CancellationScope.nonCancellable(() => bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId: info.workflowId }));
   const needsAttention = [...attempts.values()].filter((a) => a.needsAttention);
-  setCurrentDetails(`**done** after ${state.cycle} cycles and ${state.reboots} reboots; ${state.installed.length} installed, ${needsAttention.length} need attention`);
+  setCurrentDetails(state.stoppedReason ? `**stopped**: ${state.stoppedReason}`
+    : `**done** after ${state.cycle} cycles and ${state.reboots} reboots; ${state.installed.length} installed, ${needsAttention.length} need attention`);
   return {
-    outcome: cancelled ? 'cancelled' : needsAttention.length > 0 ? 'completed_needs_attention' : 'completed',
+    outcome: cancelled ? 'cancelled' : state.stoppedReason ? 'stopped_reboot_loop' : needsAttention.length > 0 ? 'completed_needs_attention' : 'completed',
+    ...(state.stoppedReason ? { stoppedReason: state.stoppedReason } : {}),
     cycles: state.cycle, reboots: state.reboots, installed: state.installed, needsAttention, runs: state.runs,
   };
 }

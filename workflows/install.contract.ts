@@ -7,6 +7,7 @@ import type { CleanupResult, CommandType } from '../domain/device-protocol';
 import type { PatchStatus } from '../domain/patch-status';
 import type { MaintenanceWindow } from '../domain/maintenance-window';
 import type { RebootActionConfig } from '../domain/reboot-actions';
+import type { HealthCheckSettings } from '../domain/health-check';
 
 export const INSTALL_WORKFLOW_TYPE = 'deviceInstallWorkflow';
 
@@ -52,7 +53,7 @@ export interface InstallTiming {
 
 /** Realistic defaults: a cumulative update can take an hour to execute, a reboot half an hour. */
 export const DEFAULT_INSTALL_TIMING: InstallTiming = {
-  commandTimeoutSeconds: { scan: 600, download: 1800, copy: 600, execute: 3600, reboot: 1800, cleanup: 300, uninstall: 3600 },
+  commandTimeoutSeconds: { scan: 600, download: 1800, copy: 600, execute: 3600, reboot: 1800, cleanup: 300, uninstall: 3600, health_check: 600 },
   retryInitialSeconds: 5,
   retryMaxSeconds: 300,
   busyRetries: 5,
@@ -85,6 +86,11 @@ export interface DeviceInstallInput {
   operationHolder?: string;
   /** Automatic Update settings; absent for manual installs and Initial Update cycles */
   automatic?: AutomaticInstallSettings;
+  /**
+   * A health check after the post-scan (the schedule's); a failure rolls back what this install
+   * installed. Absent: no check (every install before issue 14 part 6).
+   */
+  healthCheck?: HealthCheckSettings;
 }
 
 /** How an Automatic Update runs an install (Kaseya's AU): reboot action, maintenance window, retry cap. */
@@ -116,7 +122,8 @@ export function resolveTiming(input: InstallTimingInput = {}): InstallTiming {
 
 /** Where the install is. */
 export type InstallStep =
-  | 'claim' | 'pre-scan' | 'download' | 'copy' | 'execute' | 'uninstall' | 'reboot' | 'post-scan' | 'cleanup' | 'done';
+  | 'claim' | 'pre-scan' | 'download' | 'copy' | 'execute' | 'uninstall' | 'reboot' | 'post-scan' | 'health-check' | 'rollback'
+  | 'cleanup' | 'done';
 
 /** A missing patch the install left out, and why (policy, Ignore): shown to the operator. */
 export interface RefusedPatch {
@@ -157,6 +164,12 @@ export interface InstallProgress {
   halted?: InstallHalt & { step: InstallStep };
   /** KBs a halt of one patch took out of this install before they executed */
   haltedKbs?: (InstallHalt & { kb: string })[];
+  /** the health check after the post-scan (installs with one), and the one after a rollback */
+  healthCheck?: { check: string; healthy: boolean; output: string; afterRollback?: { healthy: boolean; output: string } };
+  /** KBs this install uninstalled because the health check failed (they are Failed "rolled back: ...") */
+  rolledBack?: string[];
+  /** the rollback could not leave the device healthy (an uninstall failed...): a person must look */
+  needsAttention?: string;
 }
 
 /** Who stopped an install and why (the kill switch's halt signal). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CommandType, type CommandPayloads } from '../../domain/device-protocol';
+import { HEALTH_CHECK_NAME, MAX_HEALTH_CHECK_NAMES } from '../../domain/health-check';
 import { wuaGuidSchema } from '../../domain/wua-schemas';
 
 /**
@@ -28,6 +29,13 @@ const rebootMode = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('ask'), minutes: z.number().int().min(1).max(1440), ifNoAnswer: z.enum(['reboot', 'do_nothing']) }),
 ]);
 
+// A health check: only the named checks (domain/health-check.ts), names as Windows spells services.
+const checkNames = z.array(z.string().regex(HEALTH_CHECK_NAME, 'must be a name of letters, digits and _ . @ -')).min(1).max(MAX_HEALTH_CHECK_NAMES);
+const healthCheck = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('services_running'), services: checkNames }).strict(),
+  z.object({ kind: z.literal('processes_running'), processes: checkNames }).strict(),
+]);
+
 /** The payload of each command the Windows executor runs, checked before anything runs. */
 export const payloadSchemas = {
   [CommandType.Scan]: z.object({ reason: z.string().max(200) }),
@@ -37,6 +45,7 @@ export const payloadSchemas = {
   [CommandType.Reboot]: z.object({ reason: z.string().max(500), mode: rebootMode.optional() }),
   [CommandType.Cleanup]: z.object({ workingFolder: folder, installFolder: folder }),
   [CommandType.Uninstall]: z.object({ updateId: wuaGuidSchema, kb }),
+  [CommandType.HealthCheck]: z.object({ check: healthCheck, reason: z.string().max(200) }),
 } satisfies Partial<Record<CommandType, z.ZodType>>;
 
 export type WindowsCommandType = keyof typeof payloadSchemas;

@@ -13,6 +13,7 @@ import {
 } from '../../domain/device-protocol';
 import { ExecutionOutcome, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
 import { checkFolder, FolderPlatform, FolderRole } from '../../domain/folders';
+import { HealthCheckKind, healthCheckResult, windowsServiceStates } from '../../domain/health-check';
 import { isFailureHresult, OperationResultCode, readInstallation, readUpdateResult } from '../../domain/wua-outcomes';
 import { pendingRebootReasons, rebootOwedBeforeRun } from '../../domain/wua-reboot';
 import { describeSchemaError, type SearchOutput, type WuaUpdate } from '../../domain/wua-schemas';
@@ -171,6 +172,7 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
         case CommandType.Reboot: return await this.reboot(command.id, parsed.data as Payload<'reboot'>);
         case CommandType.Cleanup: return await this.cleanup(parsed.data as Payload<'cleanup'>);
         case CommandType.Uninstall: return await this.uninstall(parsed.data as Payload<'uninstall'>);
+        case CommandType.HealthCheck: return await this.healthCheck(parsed.data as Payload<'health_check'>);
       }
     } catch (err) {
       // A COM error (it has an HRESULT) may pass: the service restarts, the network comes back. A script
@@ -426,6 +428,21 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
     if (!found?.isInstalled && !found?.rebootRequired) return answer(ALREADY_UNINSTALLED, true);
     const r = await this.options.runner.run(path.win32.join(this.system32, 'wusa.exe'), ['/uninstall', `/kb:${p.kb.slice(2)}`, '/quiet', '/norestart']);
     return answer(r.exitCode, false);
+  }
+
+  // ---- health check ----
+
+  /**
+   * A named health check: `services_running` asks Get-Service (wua.ps1 services, the names in the
+   * arguments file). `processes_running` is refused: on Windows a service is the thing to check.
+   */
+  private async healthCheck(p: Payload<'health_check'>): Promise<CommandOutcome> {
+    const check = p.check;
+    if (check.kind !== HealthCheckKind.ServicesRunning) {
+      return fail(CommandErrorCode.UnsupportedCheck, `the Windows agent does not run ${check.kind} checks; use services_running (Get-Service names)`, false);
+    }
+    const out = await this.script.services(check.services);
+    return { status: 'succeeded', result: healthCheckResult(check, windowsServiceStates(out.services), 'running') };
   }
 
   // ---- helpers ----

@@ -7,6 +7,7 @@ import {
   outputSchemas,
   scriptArgsSchema,
   scriptErrorSchema,
+  servicesArgsSchema,
   WuaVerb,
   type DownloadOutput,
   type FolderAclOutput,
@@ -14,6 +15,7 @@ import {
   type RebootPendingOutput,
   type ScriptArgs,
   type SearchOutput,
+  type ServicesOutput,
 } from '../../domain/wua-schemas';
 import { formatExitCode } from '../../domain/exit-codes';
 import type { ProcessRunner } from './process-runner';
@@ -56,6 +58,10 @@ export class WuaScript {
   rebootPending(signal?: AbortSignal): Promise<RebootPendingOutput> {
     return this.invoke(WuaVerb.RebootPending, undefined, signal);
   }
+  /** Get-Service for each name (a health check), read from the arguments file, never from argv. */
+  services(services: string[], signal?: AbortSignal): Promise<ServicesOutput> {
+    return this.invoke(WuaVerb.Services, servicesArgsSchema.parse({ services }), signal);
+  }
   folderAcl(folders: string[], signal?: AbortSignal): Promise<FolderAclOutput> {
     return this.invoke(WuaVerb.FolderAcl, folderArgsSchema.parse({ folders }), signal);
   }
@@ -65,11 +71,11 @@ export class WuaScript {
     return ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', this.options.scriptPath, verb, ...(argsFile ? [argsFile] : [])];
   }
 
-  private async invoke<V extends WuaVerb>(verb: V, args: ScriptArgs | { folders: string[] } | undefined, signal?: AbortSignal): Promise<ReturnType<(typeof outputSchemas)[V]['parse']>> {
+  private async invoke<V extends WuaVerb>(verb: V, args: ScriptArgs | { folders: string[] } | { services: string[] } | undefined, signal?: AbortSignal): Promise<ReturnType<(typeof outputSchemas)[V]['parse']>> {
     let argsFile: string | undefined;
     if (args) {
       // Checked here as well as in the script: only GUIDs and the agent's own (canonical) paths are written.
-      const checked = 'folders' in args ? folderArgsSchema.parse(args) : scriptArgsSchema.parse(args);
+      const checked = 'folders' in args ? folderArgsSchema.parse(args) : 'services' in args ? servicesArgsSchema.parse(args) : scriptArgsSchema.parse(args);
       await mkdir(this.options.argsDir, { recursive: true, mode: 0o700 });
       argsFile = path.join(this.options.argsDir, `wua-args-${randomUUID()}.json`);
       await writeFile(argsFile, JSON.stringify(checked), { mode: 0o600 });

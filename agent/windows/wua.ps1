@@ -23,7 +23,7 @@
 [CmdletBinding()]
 param(
   [Parameter(Mandatory = $true, Position = 0)]
-  [ValidateSet('search', 'download', 'install', 'reboot-pending', 'folder-acl')]
+  [ValidateSet('search', 'download', 'install', 'reboot-pending', 'folder-acl', 'services')]
   [string]$Verb,
   [Parameter(Position = 1)]
   [string]$ArgsFile
@@ -233,6 +233,21 @@ function Invoke-FolderAcl {
   Write-Json ([ordered]@{ verb = 'folder-acl'; folders = $rows })
 }
 
+# A health check (services running): Get-Service for each name of the arguments file. Names are checked
+# again here (no wildcard can reach Get-Service), and nothing else is read from the server.
+function Invoke-Services {
+  if (-not $ArgsFile) { throw [System.ArgumentException]::new('the verb services needs an arguments file') }
+  $parsed = Get-Content -LiteralPath $ArgsFile -Raw -Encoding UTF8 | ConvertFrom-Json
+  $rows = @()
+  foreach ($name in @($parsed.services | ForEach-Object { [string]$_ })) {
+    if ($name -notmatch '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$') { throw [System.ArgumentException]::new("not a service name: $name") }
+    $svc = Get-Service -Name $name -ErrorAction SilentlyContinue
+    if ($null -eq $svc) { $rows += , ([ordered]@{ name = $name; found = $false; status = $null }) }
+    else { $rows += , ([ordered]@{ name = $name; found = $true; status = [string]$svc.Status }) }
+  }
+  Write-Json ([ordered]@{ verb = 'services'; services = $rows })
+}
+
 try {
   switch ($Verb) {
     'search' { Invoke-Search }
@@ -240,6 +255,7 @@ try {
     'install' { Invoke-Install }
     'reboot-pending' { Invoke-RebootPending }
     'folder-acl' { Invoke-FolderAcl }
+    'services' { Invoke-Services }
   }
   exit 0
 }

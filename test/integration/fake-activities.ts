@@ -53,7 +53,19 @@ export interface FakeOptions {
   whileExecuting?: () => Promise<void>;
   /** exit codes the first executes answer, in order (e.g. 1618: Windows Installer busy); 3010 after */
   executeExitCodes?: number[];
+  /**
+   * devices (by index from 1) on which an installed KB5034763 (the bad cumulative update) stops the
+   * Spooler service from starting: a health check finds it stopped until the update is removed
+   */
+  badUpdateOn?: number[];
+  /** a restart never finishes what waited for it (the update is offered again after every restart) */
+  updatesNeverStick?: boolean;
+  /** exit codes the first uninstalls answer, in order (e.g. 0x80070643: the removal fails); 3010 after */
+  uninstallExitCodes?: number[];
 }
+
+/** The bad cumulative update of `badUpdateOn`. */
+export const BAD_UPDATE_ID = '7b9e2f14-3c8d-4a51-b2e6-90f1d4c3a802';
 
 /** Two missing cumulative updates, as WUA reports them (a new boot id per restart). */
 export function missingUpdates(installed: boolean): ScannedUpdate[] {
@@ -97,6 +109,7 @@ type AllActivities = DeviceCommandActivities & InstallBookkeepingActivities & Sc
 export function createFakeActivities(options: FakeOptions): { activities: AllActivities; calls: CallRecord[]; devices: RolloutDevice[] } {
   const calls: CallRecord[] = [];
   const exitCodes = [...(options.executeExitCodes ?? [])];
+  const uninstallCodes = [...(options.uninstallExitCodes ?? [])];
   const devices = Array.from({ length: options.devices }, (_, i) => fakeDevice(i + 1));
   const state = new Map<string, DeviceState>();
   const deviceState = (id: string): DeviceState => {
@@ -149,7 +162,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     }
     s.bootCount += 1;
     s.bootId = `${deviceId}-boot-${s.bootCount}`;
-    for (const u of s.executed) s.installed.add(u);
+    if (!options.updatesNeverStick) for (const u of s.executed) s.installed.add(u);
     s.executed.clear();
     return { previousBootId, bootId: s.bootId, userWasLoggedOn: Boolean(options.userLoggedOn), waitedMinutes };
   }
@@ -181,7 +194,26 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       },
       reboot: () => reboot(deviceId, payload as RebootPayload),
       cleanup: () => ({ removedFiles: 4, workingFolderEmpty: true, installFolderEmpty: true }),
-      uninstall: () => ({ kb: (payload as CommandPayloads['uninstall']).kb, exitCode: 0, durationMs: 30_000, notInstalled: false }),
+      uninstall: () => {
+        const u = payload as CommandPayloads['uninstall'];
+        const exitCode = uninstallCodes.shift() ?? 3010;
+        if (exitCode === 3010 || exitCode === 0) {
+          s.installed.delete(u.updateId);
+          s.executed.delete(u.updateId);
+        }
+        return { kb: u.kb, exitCode, durationMs: 30_000, notInstalled: false };
+      },
+      health_check: () => {
+        const c = payload as CommandPayloads['health_check'];
+        const index = devices.findIndex((d) => d.deviceId === deviceId) + 1;
+        const broken = (options.badUpdateOn ?? []).includes(index) && s.installed.has(BAD_UPDATE_ID);
+        const names = c.check.kind === 'services_running' ? c.check.services : c.check.processes;
+        const items = names.map((name) => ({ name, ok: !(broken && name === 'Spooler'), state: broken && name === 'Spooler' ? 'stopped' : 'running' }));
+        return {
+          healthy: items.every((i) => i.ok), items,
+          output: items.map((i) => `${i.name}: ${i.state}${i.ok ? '' : ' (expected running)'}`).join('; '),
+        };
+      },
     };
     if (type === 'trust_keys') throw new Error('fake activities do not rotate keys');
     return results[type as Exclude<CommandType, 'trust_keys'>]() as CommandResults[T];
@@ -224,6 +256,9 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     async finishInstall(args: { deviceId: string; workflowId: string; changes: (PatchStateChange & { kb: string })[]; release: boolean }): Promise<void> {
       await activities.recordPatchStates(args);
       if (args.release) await activities.releaseDeviceOperation(args);
+    },
+    async recordRollback(args: { deviceId: string; workflowId: string; changes: (PatchStateChange & { kb: string })[]; needsAttention?: string }): Promise<void> {
+      log('recordRollback', { deviceId: args.deviceId, payload: args });
     },
     async withdrawOpenCommands(_args: { workflowId: string }): Promise<number> {
       log('withdrawOpenCommands');

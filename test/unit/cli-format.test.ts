@@ -131,7 +131,7 @@ describe('views', () => {
       updateId: 'u1', kb: 'KB5034441', title: '2024-01 Security Update for Windows Recovery Environment (very long title)',
       product: 'Windows 10', classification: 'Security Updates', severity: 'Important', status: 'failed',
       statusChangedAt: '2024-01-10T00:00:00Z', installedAt: null, lastExitCode: 0x80070643, lastError: 'Fatal error during installation.',
-      failedAttempts: 1, lastOperationId: null,
+      failedAttempts: 1, lastOperationId: null, rolledBackAt: null, loopComebacks: 0,
     }]);
     const [head, row] = out.split('\n');
     expect(head).toMatch(/^KB\s+TITLE\s+CLASSIFICATION\s+STATUS\s+INSTALLED\s+LAST RESULT$/);
@@ -159,6 +159,22 @@ describe('views', () => {
     expect(out).toMatch(/^Skipped\s+KB890830/m);
     expect(out).toMatch(/^Cleanup\s+3 file\(s\) removed/m);
     expect(out).toMatch(/^KB5034439\s+Update B\s+failed\s+0x80070643\s+Fatal error/m);
+  });
+
+  it('renders a health check that failed, what it rolled back and what needs attention', () => {
+    const out = installText({
+      workflowId: 'install/d/k', status: 'COMPLETED', startedAt: '2024-05-01T12:00:00Z', closedAt: '2024-05-01T12:30:00Z', failure: null, progress: null,
+      result: {
+        step: 'done', outcome: 'failed', skippedKbs: [], cancelRequested: false, rebooted: true, cleanup: null,
+        patches: [{ updateId: 'a', kb: 'KB5035857', title: 'CU', status: 'failed', error: 'rolled back: health check failed: Spooler: stopped (expected running)' }],
+        healthCheck: { check: 'services running: Spooler', healthy: false, output: 'Spooler: stopped (expected running)', afterRollback: { healthy: false, output: 'Spooler: stopped (expected running)' } },
+        rolledBack: ['KB5035857'], needsAttention: 'health check failed (Spooler: stopped (expected running)); still unhealthy after the rollback',
+      },
+    });
+    expect(out).toMatch(/^Health check\s+services running: Spooler: FAILED: Spooler: stopped \(expected running\)$/m);
+    expect(out).toMatch(/^After rollback\s+still failing: Spooler: stopped/m);
+    expect(out).toMatch(/^Rolled back\s+KB5035857$/m);
+    expect(out).toMatch(/^Needs attention\s+health check failed/m);
   });
 
   it('renders a failed workflow without progress', () => {

@@ -1,4 +1,5 @@
 import { catchupWindowOf, rolloutInputOf } from '../../api/schedule-service';
+import { createScheduleSchema } from '../../api/schedule-schemas';
 import type { ScheduleRow } from '../../db/schedule-repository';
 import { ROLLOUT_DEFAULTS } from '../../workflows/automatic-update.contract';
 import { DEFAULT_INSTALL_TIMING } from '../../workflows/install.contract';
@@ -13,6 +14,26 @@ const schedule: ScheduleRow = {
 test("a per-patch schedule's KBs go into its rollouts' input; a policy schedule's input has none", () => {
   expect(rolloutInputOf({ ...schedule, kbs: ['KB890830'] }, {}).kbs).toEqual(['KB890830']);
   expect('kbs' in rolloutInputOf({ ...schedule, kbs: null }, {})).toBe(false);
+});
+
+test("a schedule's health check goes into its rollouts' input (automatic updates only); none: no field", () => {
+  const healthCheck = { check: { kind: 'services_running' as const, services: ['Spooler'] }, settleSeconds: 60 };
+  expect(rolloutInputOf({ ...schedule, healthCheck }, {}).healthCheck).toEqual(healthCheck);
+  expect('healthCheck' in rolloutInputOf({ ...schedule, healthCheck: null }, {})).toBe(false);
+  expect('healthCheck' in rolloutInputOf({ ...schedule, kind: 'scan', healthCheck }, {})).toBe(false);
+});
+
+test('the schedule schema takes a named health check and refuses a script or a scan schedule with one, naming the field', () => {
+  const base = { name: 'n', kind: 'automatic_update', scope: { scopeType: 'all' }, timing: { kind: 'daily', time: '02:00', timezone: 'UTC' } };
+  const ok = createScheduleSchema.safeParse({ ...base, healthCheck: { check: { kind: 'processes_running', processes: ['nginx'] } } });
+  expect(ok.success && ok.data.healthCheck).toEqual({ check: { kind: 'processes_running', processes: ['nginx'] } });
+  const script = createScheduleSchema.safeParse({ ...base, healthCheck: { check: { kind: 'script', script: 'x' } } });
+  expect(script.success).toBe(false);
+  expect(script.error?.issues[0]?.path.slice(0, 2)).toEqual(['healthCheck', 'check']);
+  const scan = createScheduleSchema.safeParse({ ...base, kind: 'scan', healthCheck: { check: { kind: 'services_running', services: ['Spooler'] } } });
+  expect(scan.error?.issues.map((i) => i.path.join('.'))).toEqual(['healthCheck']);
+  const noCheck = createScheduleSchema.safeParse(base);
+  expect(noCheck.success && noCheck.data.healthCheck).toBeNull();
 });
 
 describe('a rollout starts with every default that shapes its command sequence written into its input', () => {

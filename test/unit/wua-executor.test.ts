@@ -492,3 +492,51 @@ describe('the executor state file', () => {
     await expect(new FileExecutorStateStore(file).load()).rejects.toThrow(/is not a Windows executor state file: loops/);
   });
 });
+
+describe('Windows Update executor: health checks', () => {
+  test('health-check-services: Get-Service through wua.ps1 services, names in the arguments file; a stopped service is unhealthy', async () => {
+    const t = await fixture('health-check-services.json');
+    const runner = new ReplayRunner(t.calls!);
+    const { e } = await executor(runner);
+    const check = { kind: 'services_running', services: ['Spooler', 'W32Time', 'PfNoSuchSvc'] };
+    const outcome = await e.handle(command('health_check', { check, reason: 'after install' }));
+    expect(outcome).toEqual({
+      status: 'succeeded',
+      result: {
+        healthy: false,
+        output: 'Spooler: stopped (expected running); W32Time: running; PfNoSuchSvc: not found (expected running)',
+        items: [
+          { name: 'Spooler', ok: false, state: 'stopped' },
+          { name: 'W32Time', ok: true, state: 'running' },
+          { name: 'PfNoSuchSvc', ok: false, state: 'not found' },
+        ],
+      },
+    });
+    // The command line holds fixed words only; the names travel in the arguments file.
+    const started = runner.started.find((s) => s.args[6] === 'services')!;
+    expect(started.args.join(' ')).not.toContain('Spooler');
+    expect(started.argsFile).toEqual({ services: ['Spooler', 'W32Time', 'PfNoSuchSvc'] });
+    done(runner);
+  });
+
+  test.each([
+    [{ kind: 'services_running', services: ['Spooler; Restart-Computer'] }],
+    [{ kind: 'services_running', services: ['*'] }],
+    [{ kind: 'script', script: 'Get-Service | Stop-Service' }],
+    [{ kind: 'services_running', services: [] }],
+  ])('a check that is not a named check with plain names is refused before anything runs: %j', async (check) => {
+    const runner = new ReplayRunner((await fixture('health-check-services.json')).calls!.slice(0, 1));
+    const { e } = await executor(runner);
+    expect(failure(await e.handle(command('health_check', { check, reason: 'after install' })))).toMatchObject({ code: 'InvalidPayload', retryable: false });
+    done(runner);
+  });
+
+  test('processes_running is refused clearly on Windows (services are what it checks)', async () => {
+    const runner = new ReplayRunner((await fixture('health-check-services.json')).calls!.slice(0, 1));
+    const { e } = await executor(runner);
+    const error = failure(await e.handle(command('health_check', { check: { kind: 'processes_running', processes: ['explorer'] }, reason: 'after install' })));
+    expect(error).toMatchObject({ code: 'UnsupportedCheck', retryable: false });
+    expect(error.message).toContain('use services_running');
+    done(runner);
+  });
+});
