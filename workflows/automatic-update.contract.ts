@@ -23,7 +23,23 @@ export function temporalScheduleId(scheduleId: string): string {
   return `patchflow-schedule-${scheduleId}`;
 }
 
-export type RolloutScope = { scopeType: 'all' | 'policy' | 'client' | 'site' | 'device_type'; scopeId: string };
+export type RolloutScope = {
+  scopeType: 'all' | 'policy' | 'client' | 'site' | 'device_type';
+  scopeId: string;
+  /**
+   * a release's ring (issue 14): of the scope's devices, only those whose first matching ring of the
+   * plan is `index` (site, device type, a stable-hash sample, or the rest), optionally only `deviceIds`
+   * of them (a retry of the failed ones). Resolved by the rollout's device-listing activity, so the
+   * rollout workflow needs no change to run a ring.
+   */
+  ring?: RingSelection;
+};
+
+export interface RingSelection {
+  planId: string;
+  index: number;
+  deviceIds?: string[];
+}
 
 export interface RolloutInput {
   scheduleId: string;
@@ -52,6 +68,8 @@ export interface RolloutInput {
    * Ignore still wins); absent: what the approval policy approves
    */
   kbs?: string[];
+  /** the rollout stops starting new devices when its failure rate passes this (after minFinished finished) */
+  autoHalt?: { failureRate: number; minFinished: number };
   carried?: RolloutCarry;
 }
 
@@ -107,6 +125,7 @@ export interface RolloutProgress {
 
 export interface RolloutResult {
   outcome: 'completed' | 'skipped_duplicate_local_date';
+  halted?: { by: 'operator' | 'automatic'; reason: string };
   localSlot: string;
   counts: RolloutCounts;
   runs: number;
