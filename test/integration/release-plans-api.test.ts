@@ -4,9 +4,17 @@
  * listing resolves (site, stable sample, the rest: disjoint, all of the client); a release starts,
  * reports its phase, and takes an operator's abort.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { resolveScopeDevices } from '../../db/rollout-repository';
-import { startHarness, type Harness } from './harness';
+import { API_KEY, startHarness, type Harness } from './harness';
+
+const BIN = path.resolve(__dirname, '../../cli/bin.js');
+const cli = async (args: string[]) => (await promisify(execFile)(process.execPath, [BIN, ...args], {
+  env: { ...process.env, PATCHFLOW_CLI_FROM_SOURCE: '1', PATCHFLOW_API_URL: h.server.url, PATCHFLOW_API_KEY: API_KEY },
+})).stdout;
 
 jest.setTimeout(120_000);
 
@@ -47,6 +55,13 @@ test('plans: bad input is a 400 naming the field, nothing written; another clien
   const viewer = await h.mintKey({ role: 'viewer', clients: [clientId] });
   expect((await h.apiAs(viewer.key, 'DELETE', `/api/v1/release-plans/${ok.body.id}`)).status).toBe(403);
   expect((await h.api('DELETE', `/api/v1/release-plans/${ok.body.id}`)).status).toBe(204);
+
+  // The CLI: create (rings as JSON), list, show; -o json gives the API's answer.
+  const rings = JSON.stringify([{ name: 'HQ', scope: { type: 'site', siteId }, deferral: { days: 0 }, gate, haltThreshold: halt }, { name: 'rest', scope: { type: 'rest' }, deferral: { days: 2 }, gate, haltThreshold: halt }]);
+  const created = JSON.parse(await cli(['-o', 'json', 'release-plans', 'create', 'CLI rings', '--client', clientId, '--rings', rings]));
+  expect(created.rings).toHaveLength(2);
+  expect(await cli(['release-plans', 'show', created.id])).toMatch(/rest\s+rest\s+\+2 d after release\s+≥ 95% of ≥ 1, 24 h soak/);
+  expect(await cli(['release-plans', 'list'])).toContain('HQ → rest');
 });
 
 test('ring scopes resolve in the rollout\'s device listing: site, a stable 30% sample, the rest', async () => {
