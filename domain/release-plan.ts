@@ -68,12 +68,6 @@ export function evaluateGate(ringIndex: number, ring: Ring, r: RingResults): Gat
   return { passed, successRate, text: `ring ${ringIndex} (${ring.name}): ${why} after ${ring.gate.soakHours} h soak, ${passed ? 'promoted' : 'halted'}` };
 }
 
-/** Whether a rollout's tally passed its halt threshold (failed / finished, once enough finished). */
-export function haltThresholdCrossed(t: { done: number; failed: number }, h: { failureRate: number; minFinished: number }): boolean {
-  const finished = t.done + t.failed;
-  return finished >= Math.max(1, h.minFinished) && (100 * t.failed) / finished >= h.failureRate;
-}
-
 /** When ring `index` may start (ms): its deferral from the release, or from the previous ring's promotion. */
 export function ringStartsAt(ring: Ring, releasedAtMs: number, previousPromotedAtMs: number | undefined): number {
   const base = ring.deferral.from === 'previous' && previousPromotedAtMs !== undefined ? previousPromotedAtMs : releasedAtMs;
