@@ -9,6 +9,7 @@ import { createInstallBookkeepingActivities } from './install-bookkeeping';
 import { createScanActivities } from './scan-activities';
 import { createRolloutActivities } from './rollout-activities';
 import { createReportActivities } from './report-activities';
+import { createReleaseActivities } from './release-activities';
 import { createAlertActivities } from './alert-activities';
 import { createApprovalRequestActivities, type ApprovedActionRunner } from './approval-request-activities';
 
@@ -24,6 +25,7 @@ export function createActivities(deps: { db: Db; client: Client; log: Logger; co
     ...createReportActivities(deps),
     ...createAlertActivities(deps),
     ...createApprovalRequestActivities(deps),
+    ...createReleaseActivities(deps),
   };
 }
 
@@ -35,4 +37,5 @@ export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 export type CatalogActivities = ReturnType<typeof createCatalogActivities>;
 export type ReportActivities = ReturnType<typeof createReportActivities>;
 export type AlertActivities = ReturnType<typeof createAlertActivities>;
+export type ReleaseActivities = ReturnType<typeof createReleaseActivities>;
 export type ApprovalRequestActivities = ReturnType<typeof createApprovalRequestActivities>;

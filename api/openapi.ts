@@ -20,6 +20,9 @@ import {
   patchActionsQuery, patchActionsSchema, patchListQuery, policyApprovalsSchema, policyIdParam, summaryQuery, updatePolicySchema,
 } from './policy-schemas';
 import { listReportsQuery, patchOverviewQuery, reportIdParam } from './report-schemas';
+import {
+  createReleasePlanSchema, releaseActionSchema, releaseIdParam, releasePlanIdParam, releasePlanListResponse, releasePlanResponse, releaseResponse, startReleaseSchema,
+} from './release-schemas';
 import * as answer from './response-schemas';
 import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
 import { whatIfSchema } from './what-if-schemas';
@@ -441,6 +444,49 @@ export const ROUTES: RouteSpec[] = [
     },
   },
 
+  // ---- release plans and releases (api/releases-api.ts) ----------------------------------------------
+  {
+    method: 'post', path: '/api/v1/release-plans', operationId: 'createReleasePlan', summary: 'Create a release plan: a client\'s ordered rings', tag: 'releases', door: 'operator', body: createReleasePlanSchema,
+    bodyExample: {
+      clientId: '00000000-0000-4000-8000-000000000001', name: 'Acme rings',
+      rings: [
+        { name: 'pilot', scope: { type: 'sample', percent: 10 }, deferral: { days: 0 }, gate: { minSuccessRate: 95, minSuccessCount: 3, soakHours: 24 }, haltThreshold: { failureRate: 20 } },
+        { name: 'broad', scope: { type: 'rest' }, deferral: { days: 5 }, gate: { minSuccessRate: 95, soakHours: 24 }, haltThreshold: { failureRate: 20 } },
+      ],
+    },
+    answers: { 201: { description: 'created', json: releasePlanResponse, headers: { Location: 'the new plan' } }, 404: notFound('client'), 409: { description: 'the client has a plan of that name' }, 422: { description: 'a site ring names a site of another client' } },
+  },
+  { method: 'get', path: '/api/v1/release-plans', operationId: 'listReleasePlans', summary: 'List release plans', tag: 'releases', door: 'operator', answers: { 200: { description: 'plans', json: releasePlanListResponse } } },
+  {
+    method: 'get', path: '/api/v1/release-plans/:planId', operationId: 'getReleasePlan', summary: 'One release plan', tag: 'releases', door: 'operator', params: releasePlanIdParam,
+    answers: { 200: { description: 'the plan', json: releasePlanResponse }, 404: notFound('release plan') },
+  },
+  {
+    method: 'delete', path: '/api/v1/release-plans/:planId', operationId: 'deleteReleasePlan', summary: 'Delete a release plan (running releases keep their snapshot)', tag: 'releases', door: 'operator', params: releasePlanIdParam,
+    answers: { 204: null, 404: notFound('release plan') },
+  },
+  {
+    method: 'post', path: '/api/v1/release-plans/:planId/releases', operationId: 'startRelease', summary: 'Start a release of a cycle\'s patches through the plan\'s rings', tag: 'releases', door: 'operator', params: releasePlanIdParam, body: startReleaseSchema,
+    bodyExample: { cycle: '2026-12', kbs: ['KB5034441'] },
+    answers: { 202: { description: 'started', json: releaseResponse, headers: { Location: 'the release' } }, 404: notFound('release plan'), 409: { description: 'the plan has a release for this cycle' } },
+  },
+  {
+    method: 'get', path: '/api/v1/release-plans/:planId/releases', operationId: 'listReleases', summary: 'The plan\'s releases', tag: 'releases', door: 'operator', params: releasePlanIdParam,
+    answers: { 200: { description: 'releases', json: z.object({ releases: z.array(releaseResponse) }) }, 404: notFound('release plan') },
+  },
+  {
+    method: 'get', path: '/api/v1/release-plans/:planId/releases/:releaseId', operationId: 'getRelease', summary: 'A release: its phase, rings, gate decisions and log', tag: 'releases', door: 'operator', params: releaseIdParam,
+    answers: { 200: { description: 'the release', json: releaseResponse }, 404: notFound('release') },
+  },
+  ...(['promote', 'resume', 'retry', 'abort'] as const).map((action): RouteSpec => ({
+    method: 'post', path: `/api/v1/release-plans/:planId/releases/:releaseId/${action}`, operationId: `${action}Release`, tag: 'releases', door: 'operator',
+    summary: {
+      promote: 'Promote the current ring now (while it waits, soaks or is halted)', resume: 'Resume a halted release (at its gate: promote anyway)',
+      retry: 'Run the halted ring\'s failed devices again', abort: 'Abort the release',
+    }[action],
+    params: releaseIdParam, body: releaseActionSchema, bodyOptional: true,
+    answers: { 200: { description: 'the release after the action', json: releaseResponse }, 404: notFound('release'), 409: { description: 'the release cannot take this action now' } },
+  })),
   // ---- alerts (api/alerts-api.ts) ---------------------------------------------------------------------
   {
     method: 'post', path: '/api/v1/alert-rules', operationId: 'createAlertRule', summary: 'Create an alert rule with its webhook', tag: 'alerts', door: 'operator', body: createAlertRuleSchema,

@@ -19,6 +19,7 @@ export const TenantRule = {
   Schedule: 'schedule',
   Report: 'report',
   Request: 'request',
+  ReleasePlan: 'release-plan',
   Listed: 'listed',
   Body: 'body',
 } as const;
@@ -92,6 +93,19 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { method: 'DELETE', path: '/kb-overrides/:kb', role: A, tenant: T.AllClients },
   { method: 'GET', path: '/patch-actions', role: V, tenant: T.Listed },
   { method: 'PUT', path: '/patch-actions', role: A, tenant: T.Body },
+
+  // ---- release plans and releases through rings (api/releases-api.ts)
+  { method: 'POST', path: '/release-plans', role: A, tenant: T.Body },
+  { method: 'GET', path: '/release-plans', role: V, tenant: T.Listed },
+  { method: 'GET', path: '/release-plans/:planId', role: V, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'DELETE', path: '/release-plans/:planId', role: A, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'POST', path: '/release-plans/:planId/releases', role: A, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'GET', path: '/release-plans/:planId/releases', role: V, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'GET', path: '/release-plans/:planId/releases/:releaseId', role: V, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'POST', path: '/release-plans/:planId/releases/:releaseId/promote', role: A, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'POST', path: '/release-plans/:planId/releases/:releaseId/resume', role: A, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'POST', path: '/release-plans/:planId/releases/:releaseId/retry', role: A, tenant: T.ReleasePlan, param: 'planId' },
+  { method: 'POST', path: '/release-plans/:planId/releases/:releaseId/abort', role: A, tenant: T.ReleasePlan, param: 'planId' },
 
   // ---- schedules (api/schedules-api.ts)
   { method: 'POST', path: '/schedules', role: A, tenant: T.Body },

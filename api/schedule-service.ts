@@ -49,12 +49,22 @@ export function rolloutInputOf(s: ScheduleRow, deps: Pick<ScheduleDeps, 'install
     maintenanceWindow: s.maintenanceWindow ?? undefined, rebootAction: s.rebootAction,
     // The rollout's part of a missed run is the same for both catch-up choices: note who was offline.
     maxConcurrentDevices: s.maxConcurrentDevices, missedRun: s.missedRun === 'skip' ? 'skip' : 'run_on_check_in',
+    ...rolloutDefaultsOf(s, deps),
+    ...(s.kbs ? { kbs: s.kbs } : {}),
+    ...(s.healthCheck && s.kind === 'automatic_update' ? { healthCheck: s.healthCheck } : {}),
+  };
+}
+
+/** The defaults written into a rollout's input (a schedule's, or a release ring's: api/release-service.ts). */
+export function rolloutDefaultsOf(
+  s: { distributionWindowMinutes: number; maxConcurrentDevices: number },
+  deps: Pick<ScheduleDeps, 'installTiming' | 'rolloutOfflineAfterSeconds'>,
+): Pick<RolloutInput, 'installTiming' | 'offlineAfterSeconds' | 'devicesPerRun' | 'failureCap'> {
+  return {
     installTiming: resolveTiming(deps.installTiming),
     offlineAfterSeconds: deps.rolloutOfflineAfterSeconds ?? s.distributionWindowMinutes * 60 + ROLLOUT_DEFAULTS.offlineGraceSeconds,
     devicesPerRun: Math.max(ROLLOUT_DEFAULTS.devicesPerRun, s.maxConcurrentDevices),
     failureCap: ROLLOUT_DEFAULTS.failureCap,
-    ...(s.kbs ? { kbs: s.kbs } : {}),
-    ...(s.healthCheck && s.kind === 'automatic_update' ? { healthCheck: s.healthCheck } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import { OUTPUT_MODES, renderOutput, renderStreamItem, resolveOutputMode, type O
 import type { CliContext } from './context';
 import { registerPolicyCommands } from './policy-commands';
 import { registerAlertCommands } from './alert-commands';
+import { registerReleaseCommands } from './release-commands';
 import { pendingText, type PendingAnswer } from './policy-views';
 import { InsecureTransportError } from '../agent/transport';
 import {
@@ -233,6 +234,7 @@ function buildProgram(): Command {
 
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
+  registerReleaseCommands(program, ctx);
 
   // ---- what-if ----
   program.command('what-if <proposal>').description('what the next Automatic Update runs would install where under a proposed change, against today (changes nothing)')

@@ -1,5 +1,6 @@
 import type { RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
 import type { Queryable } from './database';
+import { assignRings, findReleasePlan } from './release-repository';
 import { DEVICE_IN_SCOPE } from './scope-sql';
 
 /**
@@ -55,13 +56,23 @@ export async function listRollouts(db: Queryable, scheduleId?: string, limit = 5
 /** The devices a schedule covers right now (resolved at run time, so new devices are included), with their OS. */
 export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): Promise<(RolloutDevice & { os: string | null })[]> {
   const { rows } = await db.query(
-    `SELECT d.id, d.name, d.os, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
+    `SELECT d.id, d.name, d.os, d.device_type, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
      FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
      WHERE d.credential_hash IS NOT NULL AND ${DEVICE_IN_SCOPE}
      ORDER BY d.id`,
     [scope.scopeType, scope.scopeId],
   );
-  return rows.map((r) => ({
+  let selected = rows;
+  if (scope.ring) {
+    // A release's ring: the scope's devices whose first matching ring of the plan is this one.
+    const { ring } = scope;
+    const plan = await findReleasePlan(db, ring.planId);
+    if (!plan) throw new Error(`release plan ${ring.planId} not found`);
+    const rings = assignRings(plan, rows.map((r) => ({ id: r.id as string, siteId: r.site_id as string, deviceType: r.device_type as string })));
+    const only = ring.deviceIds ? new Set(ring.deviceIds) : undefined;
+    selected = rows.filter((r) => rings.get(r.id) === ring.index && (!only || only.has(r.id)));
+  }
+  return selected.map((r) => ({
     deviceId: r.id, deviceName: r.name, clientId: r.client_id, clientName: r.client_name,
     siteId: r.site_id, siteName: r.site_name, workingFolder: r.working_folder, installFolder: r.install_folder, os: r.os,
   }));

@@ -19,6 +19,7 @@ const one = async (db: Queryable, sql: string, id: string): Promise<Tenancy> => 
 export const deviceTenancy = (db: Queryable, id: string) =>
   one(db, 'SELECT s.client_id FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = $1::uuid', id);
 export const siteTenancy = (db: Queryable, id: string) => one(db, 'SELECT client_id FROM sites WHERE id = $1::uuid', id);
+export const releasePlanTenancy = (db: Queryable, id: string) => one(db, 'SELECT client_id FROM release_plans WHERE id = $1::uuid', id);
 export const clientTenancy = (db: Queryable, id: string) => one(db, 'SELECT id AS client_id FROM clients WHERE id = $1::uuid', id);
 
 /** A policy's clients are its members' (a device type or "all" member spans every client). */

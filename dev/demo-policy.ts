@@ -77,3 +77,27 @@ export async function ensureDemoSchedules(api: Api, clientName = 'Acme Manufactu
   }
   return result;
 }
+
+/**
+ * The demo client's release plan (issue 14): three rings, the HQ site's servers at once, a stable 10%
+ * sample two days later, the rest five days after release; each promoted at 95% success after 24 h.
+ * Created once; start a release with `npx patchflow release start <planId> --cycle 2026-12 --kb …`.
+ */
+export async function ensureDemoReleasePlan(api: Api, clientName = 'Acme Manufacturing'): Promise<{ id: string; name: string } | undefined> {
+  const { clients } = (await api('GET', '/api/v1/clients')) as { clients: { id: string; name: string }[] };
+  const client = clients.find((c) => c.name === clientName);
+  if (!client) return undefined;
+  const name = `${clientName}: three rings`;
+  const { plans } = (await api('GET', '/api/v1/release-plans')) as { plans: { id: string; name: string; clientId: string }[] };
+  const existing = plans.find((p) => p.name === name && p.clientId === client.id);
+  if (existing) return existing;
+  const gate = { minSuccessRate: 95, minSuccessCount: 1, soakHours: 24 };
+  const haltThreshold = { failureRate: 20, minFinished: 3 };
+  return (await api('POST', '/api/v1/release-plans', {
+    clientId: client.id, name, rings: [
+      { name: 'servers', scope: { type: 'device_type', deviceType: 'server' }, deferral: { days: 0 }, gate, haltThreshold },
+      { name: 'pilot 10%', scope: { type: 'sample', percent: 10 }, deferral: { days: 2 }, gate, haltThreshold },
+      { name: 'broad', scope: { type: 'rest' }, deferral: { days: 5 }, gate, haltThreshold },
+    ],
+  })) as { id: string; name: string };
+}

@@ -5,7 +5,7 @@ import { pinnableKeys } from '../config/command-keys';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../worker/logger';
 import { startDemoFleet } from './demo-fleet';
-import { demoApi, ensureDemoPolicies, ensureDemoSchedules, scanFleet } from './demo-policy';
+import { demoApi, ensureDemoPolicies, ensureDemoReleasePlan, ensureDemoSchedules, scanFleet } from './demo-policy';
 import { startDevStack } from './stack';
 import { removeLocalApi, writeLocalApi } from '../cli/local-api';
 
@@ -100,6 +100,8 @@ async function main(): Promise<void> {
     }
     const demoSchedules = await ensureDemoSchedules(api);
     for (const s of demoSchedules) say(`Schedule "${s.name}" (${s.id}): trigger it with  npx patchflow schedules trigger ${s.id}`);
+    const plan = await ensureDemoReleasePlan(api);
+    if (plan) say(`Release plan "${plan.name}" (${plan.id}): npx patchflow release-plans show ${plan.id}; start a release with  npx patchflow release start ${plan.id} --cycle 2026-12 --kb KB5034441`);
     log.info({ devices: demo.deviceIds.length, installsStarted: started }, 'demo fleet running');
     say(`Demo fleet: ${demo.deviceIds.length + demo.newMachineIds.length} simulated devices, ${started} installs started.`);
   }

@@ -24,7 +24,23 @@ export function temporalScheduleId(scheduleId: string): string {
   return `patchflow-schedule-${scheduleId}`;
 }
 
-export type RolloutScope = { scopeType: 'all' | 'policy' | 'client' | 'site' | 'device_type'; scopeId: string };
+export type RolloutScope = {
+  scopeType: 'all' | 'policy' | 'client' | 'site' | 'device_type';
+  scopeId: string;
+  /**
+   * a release's ring (issue 14): of the scope's devices, only those whose first matching ring of the
+   * plan is `index` (site, device type, a stable-hash sample, or the rest), optionally only `deviceIds`
+   * of them (a retry of the failed ones). Resolved by the rollout's device-listing activity, so the
+   * rollout workflow needs no change to run a ring.
+   */
+  ring?: RingSelection;
+};
+
+export interface RingSelection {
+  planId: string;
+  index: number;
+  deviceIds?: string[];
+}
 
 export interface RolloutInput {
   scheduleId: string;
@@ -55,6 +71,8 @@ export interface RolloutInput {
   kbs?: string[];
   /** the schedule's health check: each install runs it after its post-scan, and rolls back on a failure */
   healthCheck?: HealthCheckSettings;
+  /** the rollout stops starting new devices when its failure rate passes this (after minFinished finished) */
+  autoHalt?: { failureRate: number; minFinished: number };
   carried?: RolloutCarry;
 }
 
@@ -110,6 +128,7 @@ export interface RolloutProgress {
 
 export interface RolloutResult {
   outcome: 'completed' | 'skipped_duplicate_local_date';
+  halted?: { by: 'operator' | 'automatic'; reason: string };
   localSlot: string;
   counts: RolloutCounts;
   runs: number;

@@ -8,3 +8,4 @@ export { catalogSyncWorkflow } from './catalog-sync';
 export { patchOverviewReportWorkflow } from './patch-overview-report';
 export { alertsWorkflow } from './alerts';
 export { approvalRequestWorkflow } from './approval-request';
+export { releaseWorkflow } from './release';

@@ -19,7 +19,7 @@ jest.setTimeout(180_000);
  * The two-person threshold is 0, so fleet actions become pending requests instead of running.
  */
 let h: Harness;
-const A = { clientId: '', siteId: '', deviceId: '', policyId: '', scheduleId: '', reportId: '', requestId: '' };
+const A = { clientId: '', siteId: '', deviceId: '', policyId: '', scheduleId: '', reportId: '', requestId: '', planId: '' };
 const B = { clientId: '', siteId: '', deviceId: '' };
 const keys = new Map<string, MintedKey>();
 const KB = 'KB5034439';
@@ -49,6 +49,12 @@ beforeAll(async () => {
   const request = await h.api('POST', '/api/v1/scans', { scopeType: 'client', scopeId: A.clientId });
   expect(request.status).toBe(202);
   A.requestId = request.body.requestId;
+  const plan = await h.api('POST', '/api/v1/release-plans', {
+    clientId: A.clientId, name: `Rings A ${randomUUID().slice(0, 8)}`,
+    rings: [{ name: 'all', scope: { type: 'client' }, deferral: { days: 0 }, gate: { minSuccessRate: 95, soakHours: 24 }, haltThreshold: { failureRate: 20 } }],
+  });
+  expect(plan.status).toBe(201);
+  A.planId = plan.body.id;
   for (const role of ROLES_IN_ORDER) {
     keys.set(`${role}/own`, await h.mintKey({ role, clients: [A.clientId] }));
     keys.set(`${role}/other`, await h.mintKey({ role, clients: [B.clientId] }));
@@ -61,7 +67,7 @@ function sampleOf(rule: RouteRule): { path: string; body?: unknown } {
   const values: Record<string, string> = {
     deviceId: A.deviceId, clientId: A.clientId, id: A.policyId, scheduleId: A.scheduleId, reportId: A.reportId, requestId: A.requestId,
     key: 'no-such-install', feedId: SIMULATOR_FEED_ID, runId: randomUUID(), kb: KB, userId: randomUUID(), keyId: 'aaaaaaaaaaaa',
-    ruleId: randomUUID(), deliveryId: '1',
+    ruleId: randomUUID(), deliveryId: '1', planId: A.planId, releaseId: '2026-12',
   };
   const filled = rule.path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
     if (!(name in values)) throw new Error(`no sample value for :${name} in ${rule.path}`);
@@ -76,6 +82,7 @@ function sampleOf(rule: RouteRule): { path: string; body?: unknown } {
     'POST /schedules': { name, kind: 'scan', scope: { scopeType: 'client', scopeId: A.clientId }, timing: { kind: 'daily', time: '05:00', timezone: 'UTC' } },
     'POST /policies/:id/members': { scopeType: 'device', scopeId: A.deviceId },
     'DELETE /policies/:id/members': { scopeType: 'device', scopeId: A.deviceId },
+    'POST /release-plans': { clientId: A.clientId, name, rings: [{ name: 'all', scope: { type: 'client' }, deferral: { days: 0 }, gate: { minSuccessRate: 95, soakHours: 24 }, haltThreshold: { failureRate: 20 } }] },
     'POST /patch-management/preview': { scopeType: 'client', scopeId: A.clientId, kbs: [KB], action: 'approve' },
   };
   if (rule.path === '/reports/patch-overview') return { path: `${path}?clientId=${A.clientId}&format=json` };
@@ -94,6 +101,7 @@ const LISTS: Record<string, (body: any) => { has: boolean }> = {
   '/audit': (b) => ({ has: b.entries.some((e: any) => e.deviceId === A.deviceId) }),
   '/patch-actions': (b) => ({ has: b.actions.some((a: any) => a.scopeId === A.clientId) }),
   '/approval-requests': (b) => ({ has: b.requests.some((r: any) => r.id === A.requestId) }),
+  '/release-plans': (b) => ({ has: b.plans.some((p: any) => p.id === A.planId) }),
   '/reports/patch-overview': () => ({ has: true }),
   '/fleet/summary': (b) => ({ has: b.clients.some((c: any) => c.clientId === A.clientId) }),
 };
@@ -103,6 +111,7 @@ function hiddenAnswer(rule: RouteRule): string {
   const byRule: Partial<Record<TenantRule, string>> = {
     device: `device ${A.deviceId} not found`, client: `client ${A.clientId} not found`, policy: `policy ${A.policyId} not found`,
     schedule: `schedule ${A.scheduleId} not found`, report: `report ${A.reportId} not found`, request: `approval request ${A.requestId} not found`,
+    'release-plan': `release plan ${A.planId} not found`,
   };
   if (rule.tenant === TenantRule.Body) return rule.path === '/devices' ? `site ${A.siteId} not found` : `client ${A.clientId} not found`;
   return byRule[rule.tenant]!;

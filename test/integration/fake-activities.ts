@@ -8,7 +8,8 @@
  * worker and are logged only for ordering, never asserted on.
  */
 import { Context } from '@temporalio/activity';
-import type { DeviceCommandActivities, InstallBookkeepingActivities, RolloutActivities, ScanActivities } from '../../activities';
+import type { DeviceCommandActivities, InstallBookkeepingActivities, ReleaseActivities, RolloutActivities, ScanActivities } from '../../activities';
+import type { RingResults } from '../../domain/release-plan';
 import type { ApprovalSelection } from '../../activities/install-bookkeeping';
 import type { AuditEntry } from '../../db/audit-repository';
 import type { PatchStateChange } from '../../db/patch-repository';
@@ -62,6 +63,10 @@ export interface FakeOptions {
   updatesNeverStick?: boolean;
   /** exit codes the first uninstalls answer, in order (e.g. 0x80070643: the removal fails); 3010 after */
   uninstallExitCodes?: number[];
+  /** devices whose every execute fails (exit code 1603) */
+  failingDevices?: (deviceId: string) => boolean;
+  /** a release's rings by size: the first N devices are ring 0, the next M ring 1... (default: all in ring 0) */
+  ringSizes?: number[];
 }
 
 /** The bad cumulative update of `badUpdateOn`. */
@@ -102,9 +107,9 @@ export function fakeDevice(i: number): RolloutDevice {
   };
 }
 
-interface DeviceState { bootId: string; bootCount: number; executed: Set<string>; installed: Set<string> }
+interface DeviceState { bootId: string; bootCount: number; executed: Set<string>; installed: Set<string>; failedKbs: Set<string> }
 
-type AllActivities = DeviceCommandActivities & InstallBookkeepingActivities & ScanActivities & RolloutActivities;
+type AllActivities = DeviceCommandActivities & InstallBookkeepingActivities & ScanActivities & RolloutActivities & ReleaseActivities;
 
 export function createFakeActivities(options: FakeOptions): { activities: AllActivities; calls: CallRecord[]; devices: RolloutDevice[] } {
   const calls: CallRecord[] = [];
@@ -112,9 +117,15 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
   const uninstallCodes = [...(options.uninstallExitCodes ?? [])];
   const devices = Array.from({ length: options.devices }, (_, i) => fakeDevice(i + 1));
   const state = new Map<string, DeviceState>();
+  /** a release's ring `index`: the devices after the earlier rings' (FakeOptions.ringSizes) */
+  const ringDevices = (index: number): RolloutDevice[] => {
+    const sizes = options.ringSizes ?? [devices.length];
+    const from = sizes.slice(0, index).reduce((a, b) => a + b, 0);
+    return devices.slice(from, from + (sizes[index] ?? 0));
+  };
   const deviceState = (id: string): DeviceState => {
     let s = state.get(id);
-    if (!s) state.set(id, (s = { bootId: `${id}-boot-0`, bootCount: 0, executed: new Set(), installed: new Set() }));
+    if (!s) state.set(id, (s = { bootId: `${id}-boot-0`, bootCount: 0, executed: new Set(), installed: new Set(), failedKbs: new Set() }));
     return s;
   };
 
@@ -188,8 +199,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       },
       execute: () => {
         const p = (payload as CommandPayloads['execute']).patch;
-        const exitCode = exitCodes.shift() ?? 3010;
+        const exitCode = options.failingDevices?.(deviceId) ? 1603 : exitCodes.shift() ?? 3010;
         if (exitCode === 3010) s.executed.add(p.updateId);
+        if (exitCode === 1603) s.failedKbs.add(p.kb);
+        else s.failedKbs.delete(p.kb);
         return { kb: p.kb, exitCode, durationMs: 412_000, alreadyInstalled: false };
       },
       reboot: () => reboot(deviceId, payload as RebootPayload),
@@ -283,15 +296,40 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       log('beginRollout', { payload: r });
       return true;
     },
-    async resolveRolloutDevices(_scope: RolloutScope): Promise<RolloutDevice[]> {
+    async resolveRolloutDevices(scope: RolloutScope): Promise<RolloutDevice[]> {
       log('resolveRolloutDevices');
-      return devices;
+      if (!scope.ring) return devices;
+      const only = scope.ring.deviceIds ? new Set(scope.ring.deviceIds) : undefined;
+      return ringDevices(scope.ring.index).filter((d) => !only || only.has(d.deviceId));
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       log('finishRollout', { payload: args.counts });
     },
     async recordMissedRun(args: { deviceId: string; scheduleId: string }): Promise<void> {
       log('recordMissedRun', { deviceId: args.deviceId });
+    },
+    // A device succeeded when its installs finished (executed, or installed after the reboot), failed
+    // when an execute failed on it, and has no result when nothing ran there.
+    async ringResults(args: { scope: RolloutScope; kbs: string[] }): Promise<RingResults> {
+      log('ringResults', { payload: args });
+      const deviceIds = ringDevices(args.scope.ring?.index ?? 0).map((d) => d.deviceId);
+      const r: RingResults = { devices: deviceIds.length, succeeded: 0, failed: 0, failedKbs: [], failedDeviceIds: [], pendingDeviceIds: [] };
+      const failedKbs = new Set<string>();
+      for (const id of deviceIds) {
+        const s = state.get(id);
+        const failed = s ? [...s.failedKbs].filter((kb) => args.kbs.includes(kb)) : [];
+        if (failed.length > 0) {
+          r.failed += 1;
+          r.failedDeviceIds.push(id);
+          for (const kb of failed) failedKbs.add(kb);
+        } else if (s && s.installed.size + s.executed.size > 0) r.succeeded += 1;
+        else r.pendingDeviceIds.push(id);
+      }
+      r.failedKbs = [...failedKbs].sort();
+      return r;
+    },
+    async recordReleaseEvent(args: { workflowId: string; planId: string; cycle: string; ringIndex: number; text: string }): Promise<void> {
+      log('recordReleaseEvent', { payload: args });
     },
   };
   return { activities, calls, devices };
