@@ -26,7 +26,7 @@ import {
   type ScannedUpdate,
   type ScanResult,
 } from '../../domain/device-protocol';
-import type { RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
+import type { FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
 
 export interface CallRecord {
   activity: string;
@@ -53,6 +53,10 @@ export interface FakeOptions {
   whileExecuting?: () => Promise<void>;
   /** exit codes the first executes answer, in order (e.g. 1618: Windows Installer busy); 3010 after */
   executeExitCodes?: number[];
+  /** the fleet halt state readFleetHalt answers (default: no halt) */
+  fleetHalt?: () => FleetHaltState;
+  /** devices (by index, 1-based) whose every execute fails with exit code 1603, e.g. to fail 10% of a fleet */
+  failDevices?: Set<number>;
 }
 
 /** Two missing cumulative updates, as WUA reports them (a new boot id per restart). */
@@ -175,7 +179,8 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       },
       execute: () => {
         const p = (payload as CommandPayloads['execute']).patch;
-        const exitCode = exitCodes.shift() ?? 3010;
+        const failing = options.failDevices?.has(devices.findIndex((d) => d.deviceId === deviceId) + 1);
+        const exitCode = failing ? 1603 : exitCodes.shift() ?? 3010;
         if (exitCode === 3010) s.executed.add(p.updateId);
         return { kb: p.kb, exitCode, durationMs: 412_000, alreadyInstalled: false };
       },
@@ -254,6 +259,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       log('finishRollout', { payload: args.counts });
+    },
+    async readFleetHalt(): Promise<FleetHaltState> {
+      log('readFleetHalt');
+      return options.fleetHalt?.() ?? { kbs: [] };
     },
     async recordMissedRun(args: { deviceId: string; scheduleId: string }): Promise<void> {
       log('recordMissedRun', { deviceId: args.deviceId });
