@@ -31,6 +31,7 @@ import { createSchedulesApi } from './schedules-api';
 import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
 import { createAlertsApi } from './alerts-api';
+import { createHaltApi } from './halt-api';
 import { createWhatIfApi } from './what-if-api';
 import type { AlertsConfig } from './alert-service';
 import type { ScanServiceDeps } from './scan-service';
@@ -115,7 +116,7 @@ export function operatorRouters(deps: AppDeps, metrics: Metrics): Router[] {
   return [
     createOpenApiRouter(), createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
     createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps), createApprovalRequestsApi(deps),
-    createAlertsApi(deps), createWhatIfApi(deps),
+    createAlertsApi(deps), createWhatIfApi(deps), createHaltApi(deps),
     createFleetSummaryApi({ ...deps, ...deps.dashboard }),
     createDashboardConfigApi({ temporalUiUrl: deps.dashboard?.temporalUiUrl, namespace: deps.client?.options?.namespace }),
   ];
