@@ -159,10 +159,12 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
     const kbs = haltedKbs.size ? `halted KBs ${[...haltedKbs.keys()].sort().join(', ')}; ` : '';
     return halt + kbs + plainSummary();
   }
-  const plainSummary = () => `**${input.scheduleName}** (${input.kind === 'scan' ? 'scan' : 'Automatic Update'}, ${slot} ${input.timezone}): `
-    + `${counts.done} done, ${counts.failed} failed, ${counts.offline} offline, ${counts.busy} busy, `
-    + `${counts.rebootPending} reboot pending; ${counts.patchesInstalled} patches installed, ${counts.patchesFailed} failed `
-    + `(${progress.inFlight} running, ${progress.waiting} waiting)`;
+  function plainSummary(): string {
+    return `**${input.scheduleName}** (${input.kind === 'scan' ? 'scan' : 'Automatic Update'}, ${slot} ${input.timezone}): `
+      + `${counts.done} done, ${counts.failed} failed, ${counts.offline} offline, ${counts.busy} busy, `
+      + `${counts.rebootPending} reboot pending; ${counts.patchesInstalled} patches installed, ${counts.patchesFailed} failed `
+      + `(${progress.inFlight} running, ${progress.waiting} waiting)`;
+  }
   setCurrentDetails(summary());
 
   const running: Promise<void>[] = [];
