@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
 import { beginRollout, finishRollout, recordMissedRun, resolveScopeDevices } from '../db/rollout-repository';
+import { readFleetHaltState } from '../db/halt-repository';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
-import type { RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
+import type { FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
 
 /** Bookkeeping of a rollout: its row, its devices, its counts. Each is idempotent. */
 export function createRolloutActivities(deps: { db: Db; log: Logger }) {
@@ -28,6 +29,10 @@ export function createRolloutActivities(deps: { db: Db; log: Logger }) {
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       await finishRollout(deps.db, args.workflowId, args.counts);
+    },
+    /** The kill switch's state (read-only, so any retry is exact). */
+    async readFleetHalt(): Promise<FleetHaltState> {
+      return readFleetHaltState(deps.db);
     },
     async recordMissedRun(args: { deviceId: string; scheduleId: string }): Promise<void> {
       await recordMissedRun(deps.db, args.deviceId, args.scheduleId);

@@ -26,6 +26,7 @@ import {
 import * as answer from './response-schemas';
 import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
 import { whatIfSchema } from './what-if-schemas';
+import { haltResumedResponse, haltSchema, haltSetResponse, haltStateResponse, resumeSchema } from './halt-schemas';
 
 /**
  * The API's contract, one entry per route: what it takes (the same zod schemas the handlers parse
@@ -521,6 +522,19 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'post', path: '/api/v1/alerts/dead-letters/:deliveryId/retry', operationId: 'retryDeadLetter', summary: 'Deliver a dead-lettered webhook again', tag: 'alerts', door: 'operator', params: deliveryIdParam,
     answers: { 202: { description: 'queued again', json: answer.webhookDelivery }, 404: notFound('dead-lettered delivery') },
+  },
+
+  // ---- the kill switch (api/halt-api.ts) ---------------------------------------------------------------
+  { method: 'get', path: '/api/v1/halt', operationId: 'getFleetHalt', summary: 'The fleet halt state: active halts (all patches or one KB) and recently resumed ones', tag: 'halt', door: 'operator', answers: { 200: { description: 'the state', json: haltStateResponse } } },
+  {
+    method: 'post', path: '/api/v1/halt', operationId: 'haltFleet', summary: 'Kill switch: stop new device starts fleet-wide (all patches, or one KB), signalling every running rollout, release and install', tag: 'halt', door: 'operator', body: haltSchema,
+    bodyExample: { all: true, reason: 'boot loops after the December CU' },
+    answers: { 201: { description: 'halted', json: haltSetResponse }, 200: { description: 'that halt already stood (signalled again)', json: haltSetResponse } },
+  },
+  {
+    method: 'post', path: '/api/v1/halt/resume', operationId: 'resumeFleet', summary: 'End a fleet halt (all patches, or one KB): rollouts halted by it start devices again', tag: 'halt', door: 'operator', body: resumeSchema,
+    bodyExample: { all: true },
+    answers: { 200: { description: 'resumed', json: haltResumedResponse }, 404: notFound('active halt') },
   },
 
   // ---- what-if (api/what-if-api.ts) ---------------------------------------------------------------------

@@ -144,6 +144,12 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   // the contract (api/openapi-docs.ts): the same document for every key
   { method: 'GET', path: '/openapi.json', role: V, tenant: T.Global },
 
+  // ---- the kill switch (api/halt-api.ts): a fleet-wide halt stops every client's rollouts, so it is
+  // for all-client keys; halting must be easy (operator), resuming is a decision (approver)
+  { method: 'GET', path: '/halt', role: V, tenant: T.AllClients },
+  { method: 'POST', path: '/halt', role: O, tenant: T.AllClients },
+  { method: 'POST', path: '/halt/resume', role: A, tenant: T.AllClients },
+
   // ---- alerts (api/alerts-api.ts): rules may span clients and post fleet data to a webhook, so
   // they are for all-client keys until rules are filtered per tenant
   { method: 'POST', path: '/alert-rules', role: A, tenant: T.AllClients },

@@ -3,7 +3,7 @@
  * progress, result. api/, cli/ and the schedule reconciler import this file.
  */
 import type { HealthCheckSettings } from '../domain/health-check';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { MaintenanceWindow } from '../domain/maintenance-window';
 import type { RebootActionConfig } from '../domain/reboot-actions';
 import type { Tally } from '../domain/rollout-tally';
@@ -71,9 +71,22 @@ export interface RolloutInput {
   kbs?: string[];
   /** the schedule's health check: each install runs it after its post-scan, and rolls back on a failure */
   healthCheck?: HealthCheckSettings;
-  /** the rollout stops starting new devices when its failure rate passes this (after minFinished finished) */
+  /**
+   * Automatic halt: once at least `minFinished` devices finished (done or failed) and failed/finished
+   * is above `failureRate` (a fraction, 0.1 = 10%), the rollout halts itself (by 'automatic') and starts
+   * no more devices until an operator resumes it. Absent: no automatic halt.
+   */
   autoHalt?: { failureRate: number; minFinished: number };
   carried?: RolloutCarry;
+}
+
+/** Why a rollout stopped starting devices: the kill switch (an operator) or its own failure rate. */
+export interface RolloutHalt {
+  by: 'operator' | 'automatic';
+  reason: string;
+  /** who halted it (the operator's actor, or 'automatic') */
+  actor?: string;
+  at?: string;
 }
 
 /**
@@ -113,6 +126,12 @@ export interface RolloutCarry {
   startedAt: string;
   scheduledAt: string;
   runs: number;
+  /** the halt still in force when the rollout continued as new (since patched('rollout-halt')) */
+  halted?: RolloutHalt;
+  /** KBs halted for this rollout's devices not yet started */
+  haltedKbs?: HaltedKb[];
+  /** an operator resumed an automatic halt: the rollout does not halt itself again */
+  autoHaltOff?: boolean;
 }
 
 export interface RolloutProgress {
@@ -124,14 +143,46 @@ export interface RolloutProgress {
   waiting: number;
   counts: RolloutCounts;
   runs: number;
+  /** the halt in force now, if any */
+  halted?: RolloutHalt;
+  haltedKbs?: HaltedKb[];
 }
 
+/** A patch halted for a rollout: devices not yet started leave it out. */
+export interface HaltedKb { kb: string; reason: string; by: string }
+
 export interface RolloutResult {
-  outcome: 'completed' | 'skipped_duplicate_local_date';
-  halted?: { by: 'operator' | 'automatic'; reason: string };
+  /** halted: cancelled while halted (the devices not yet started never started) */
+  outcome: 'completed' | 'skipped_duplicate_local_date' | 'halted';
   localSlot: string;
   counts: RolloutCounts;
   runs: number;
+  /** the halt in force when the rollout ended */
+  halted?: RolloutHalt;
+  haltedKbs?: HaltedKb[];
 }
 
 export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');
+
+/**
+ * The kill switch, by name 'halt' (the fleet halt sends it to every running rollout and release): no
+ * new device starts until 'resume'; running installs get haltInstallSignal. With `kb`, only that patch
+ * is dropped for devices not yet started (and halted in running installs).
+ */
+export const haltRolloutSignal = defineSignal<[{ reason: string; by: string; kb?: string }]>('halt');
+/**
+ * Ends a halt. Without `kb`: the all-devices halt (operator's or automatic); with `kb`: that patch's.
+ * `fleet: true` (the fleet resume) ends only an operator's halt, never the rollout's automatic one.
+ */
+export const resumeRolloutSignal = defineSignal<[{ by: string; kb?: string; fleet?: boolean }]>('resume');
+
+/** The fleet halt state a rollout reads at start and before each batch (db/halt-repository.ts). */
+export interface FleetHaltState {
+  all?: { reason: string; by: string; at: string };
+  kbs: { kb: string; reason: string; by: string; at: string }[];
+}
+
+/** "failure rate 12.0% of 50 > 10%" */
+export function autoHaltReason(failed: number, finished: number, failureRate: number): string {
+  return `failure rate ${((failed / finished) * 100).toFixed(1)}% of ${finished} > ${+(failureRate * 100).toFixed(2)}%`;
+}

@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowFailure,
   ParentClosePolicy,
   allHandlersFinished,
@@ -7,6 +8,8 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
+  patched,
+  startChild,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -21,17 +24,24 @@ import { PatchStatus } from '../domain/patch-status';
 import { localSlot, tally, type DeviceRunOutcome } from '../domain/rollout-tally';
 import {
   EMPTY_COUNTS,
+  autoHaltReason,
+  haltRolloutSignal,
+  resumeRolloutSignal,
   rolloutProgressQuery,
+  type FleetHaltState,
+  type HaltedKb,
+  type RolloutHalt,
   type RolloutCounts,
   type RolloutDevice,
   type RolloutInput,
   type RolloutProgress,
   type RolloutResult,
 } from './automatic-update.contract';
-import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
+import { INSTALL_WORKFLOW_TYPE, haltInstallSignal, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput } from './scan.contract';
 import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
 import { BOOKKEEPING_RETRY } from './retry-policies';
+import type { deviceInstallWorkflow } from './device-install';
 
 const rollouts = proxyLocalActivities<RolloutActivities>({
   startToCloseTimeout: '1 minute',
@@ -73,9 +83,53 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
   let counts: RolloutCounts = carried?.counts ?? { ...EMPTY_COUNTS };
   const progress = { started: 0, inFlight: 0, waiting: 0 };
   const runs = (carried?.runs ?? 0) + 1;
+  // The kill switch and the automatic halt (issue 14). Rollouts started before it replay without.
+  const haltable = patched('rollout-halt');
+  let halted: RolloutHalt | undefined = carried?.halted;
+  const haltedKbs = new Map<string, HaltedKb>((carried?.haltedKbs ?? []).map((k) => [k.kb, k]));
+  let autoHaltOff = carried?.autoHaltOff ?? false;
+  /** running install children, by workflow id: the halt is forwarded to them */
+  const runningInstalls = new Map<string, { signal: (def: typeof haltInstallSignal, arg: { reason: string; by: string; kb?: string }) => Promise<void> }>();
+  const forwards: Promise<unknown>[] = [];
+  const forward = (h: { reason: string; by: string; kb?: string }) => {
+    for (const child of runningInstalls.values()) forwards.push(child.signal(haltInstallSignal, h).catch(() => undefined));
+  };
+  const haltWith = (h: { reason: string; by: string; kb?: string }) => {
+    if (h.kb) {
+      if (!haltedKbs.has(h.kb)) haltedKbs.set(h.kb, { kb: h.kb, reason: h.reason, by: h.by });
+    } else {
+      halted = { by: h.by === 'automatic' ? 'automatic' : 'operator', reason: h.reason, actor: h.by, at: new Date().toISOString() };
+    }
+    forward(h);
+    setCurrentDetails(summary());
+  };
+  const haltView = () => (haltable ? { ...(halted ? { halted } : {}), ...(haltedKbs.size ? { haltedKbs: [...haltedKbs.values()].sort((a, b) => a.kb.localeCompare(b.kb)) } : {}) } : {});
   setHandler(rolloutProgressQuery, (): RolloutProgress => ({
-    scheduleName: input.scheduleName, kind: input.kind, scheduledAt, ...progress, counts, runs,
+    scheduleName: input.scheduleName, kind: input.kind, scheduledAt, ...progress, counts, runs, ...haltView(),
   }));
+  if (haltable) {
+    setHandler(haltRolloutSignal, (h) => haltWith(h));
+    setHandler(resumeRolloutSignal, ({ kb, fleet }) => {
+      if (kb) haltedKbs.delete(kb);
+      else if (halted && !(fleet && halted.by === 'automatic')) {
+        if (halted.by === 'automatic') autoHaltOff = true;
+        halted = undefined;
+      }
+      setCurrentDetails(summary());
+    });
+  }
+  /** The fleet halt state (kill switch) in force now: read at start and before each batch. */
+  const applyFleetHalt = (state: FleetHaltState) => {
+    if (state.all && !halted) haltWith({ reason: state.all.reason, by: state.all.by });
+    for (const k of state.kbs) if (!haltedKbs.has(k.kb)) haltWith({ reason: k.reason, by: k.by, kb: k.kb });
+  };
+  const checkAutoHalt = () => {
+    if (!haltable || !input.autoHalt || autoHaltOff || halted) return;
+    const finished = counts.done + counts.failed;
+    if (finished >= input.autoHalt.minFinished && finished > 0 && counts.failed / finished > input.autoHalt.failureRate) {
+      haltWith({ reason: autoHaltReason(counts.failed, finished, input.autoHalt.failureRate), by: 'automatic' });
+    }
+  };
 
   if (!carried) {
     const fresh = await rollouts.beginRollout({
@@ -86,6 +140,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
       return { outcome: 'skipped_duplicate_local_date', localSlot: slot, counts, runs };
     }
   }
+  if (haltable) applyFleetHalt(await rollouts.readFleetHalt());
   const devices = carried?.remaining ?? await rollouts.resolveRolloutDevices(input.scope);
   if (!carried) counts = { ...counts, devices: devices.length };
   const perRun = input.devicesPerRun ?? Math.max(STARTED_WITHOUT.devicesPerRun, input.maxConcurrentDevices);
@@ -99,45 +154,73 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
     .sort((a, b) => a.at - b.at || a.d.deviceId.localeCompare(b.d.deviceId));
   progress.waiting = planned.length;
 
-  const summary = () => `**${input.scheduleName}** (${input.kind === 'scan' ? 'scan' : 'Automatic Update'}, ${slot} ${input.timezone}): `
-    + `${counts.done} done, ${counts.failed} failed, ${counts.offline} offline, ${counts.busy} busy, `
-    + `${counts.rebootPending} reboot pending; ${counts.patchesInstalled} patches installed, ${counts.patchesFailed} failed `
-    + `(${progress.inFlight} running, ${progress.waiting} waiting)`;
+  function summary(): string {
+    const halt = halted ? `HALTED (${halted.by === 'automatic' ? 'automatic' : `by ${halted.actor ?? 'operator'}`}: ${halted.reason}); ` : '';
+    const kbs = haltedKbs.size ? `halted KBs ${[...haltedKbs.keys()].sort().join(', ')}; ` : '';
+    return halt + kbs + plainSummary();
+  }
+  function plainSummary(): string {
+    return `**${input.scheduleName}** (${input.kind === 'scan' ? 'scan' : 'Automatic Update'}, ${slot} ${input.timezone}): `
+      + `${counts.done} done, ${counts.failed} failed, ${counts.offline} offline, ${counts.busy} busy, `
+      + `${counts.rebootPending} reboot pending; ${counts.patchesInstalled} patches installed, ${counts.patchesFailed} failed `
+      + `(${progress.inFlight} running, ${progress.waiting} waiting)`;
+  }
   setCurrentDetails(summary());
 
   const running: Promise<void>[] = [];
-  for (const { d, at } of planned) {
-    const wait = at - new Date().getTime();
-    if (wait > 0) await sleep(wait);
-    if (input.maintenanceWindow) {
-      // A device waiting for the maintenance window must not hold a concurrency slot meanwhile (that
-      // would hold back every later device by up to a day): wait here, then take a slot.
-      const opens = nextWindowStart(input.maintenanceWindow, new Date(), input.timezone).getTime() - new Date().getTime();
-      if (opens > 0) await sleep(opens);
+  let endedHalted = false;
+  try {
+    for (const { d, at } of planned) {
+      const wait = at - new Date().getTime();
+      if (wait > 0) await sleep(wait);
+      if (input.maintenanceWindow) {
+        // A device waiting for the maintenance window must not hold a concurrency slot meanwhile (that
+        // would hold back every later device by up to a day): wait here, then take a slot.
+        const opens = nextWindowStart(input.maintenanceWindow, new Date(), input.timezone).getTime() - new Date().getTime();
+        if (opens > 0) await sleep(opens);
+      }
+      // While halted no device starts: the rollout waits here for resume (or its cancellation).
+      await condition(() => progress.inFlight < input.maxConcurrentDevices && !halted);
+      progress.waiting -= 1;
+      progress.inFlight += 1;
+      progress.started += 1;
+      running.push(runDevice(d).then((outcome) => {
+        counts = tally(counts, outcome);
+        progress.inFlight -= 1;
+        checkAutoHalt();
+        setCurrentDetails(summary());
+      }));
     }
-    await condition(() => progress.inFlight < input.maxConcurrentDevices);
-    progress.waiting -= 1;
-    progress.inFlight += 1;
-    progress.started += 1;
-    running.push(runDevice(d).then((outcome) => {
-      counts = tally(counts, outcome);
-      progress.inFlight -= 1;
-      setCurrentDetails(summary());
-    }));
+  } catch (err) {
+    // Cancelled while halted: the devices not yet started never start; the rollout ends halted.
+    if (!(haltable && halted && isCancellation(err))) throw err;
+    endedHalted = true;
   }
   await Promise.all(running);
+  if (endedHalted) {
+    await CancellationScope.nonCancellable(async () => {
+      await Promise.all(forwards);
+      await rollouts.finishRollout({ workflowId: info.workflowId, counts });
+    });
+    setCurrentDetails(summary());
+    return { outcome: 'halted', localSlot: slot, counts, runs, ...haltView() };
+  }
+  await Promise.all(forwards);
 
   if (rest.length > 0) {
     // Bounded history: the next run of this workflow carries on with the remaining devices.
     await condition(allHandlersFinished);
     await continueAsNew<typeof automaticUpdateWorkflow>({
       ...input,
-      carried: { remaining: rest, counts, startedAt: carried?.startedAt ?? info.startTime.toISOString(), scheduledAt, runs },
+      carried: {
+        remaining: rest, counts, startedAt: carried?.startedAt ?? info.startTime.toISOString(), scheduledAt, runs,
+        ...(haltable ? { ...haltView(), ...(autoHaltOff ? { autoHaltOff } : {}) } : {}),
+      },
     });
   }
   await rollouts.finishRollout({ workflowId: info.workflowId, counts });
   setCurrentDetails(summary());
-  return { outcome: 'completed', localSlot: slot, counts, runs };
+  return { outcome: 'completed', localSlot: slot, counts, runs, ...haltView() };
 
   async function runDevice(d: RolloutDevice): Promise<DeviceRunOutcome> {
     const offlineAfterSeconds = input.offlineAfterSeconds ?? input.distributionWindowMinutes * 60 + STARTED_WITHOUT.offlineGraceSeconds;
@@ -178,13 +261,30 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
           offlineAfterSeconds, failureCap: input.failureCap ?? STARTED_WITHOUT.failureCap,
         },
       };
-      const result = (await executeChild(INSTALL_WORKFLOW_TYPE, {
+      const childOptions = {
         workflowId: installWorkflowId(d.deviceId, `au-${input.scheduleId.slice(0, 8)}-${slotKey}`),
-        args: [installInput],
+        args: [installInput] as [DeviceInstallInput],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `Automatic Update (${input.scheduleName}) of ${d.deviceName} · ${d.clientName} / ${d.siteName}`,
         typedSearchAttributes: [...attributes, { key: OperationAttr, value: 'automatic-update' }],
-      })) as InstallResult;
+      };
+      let result: InstallResult;
+      if (haltable) {
+        // Started, then awaited (the same commands as executeChild), so a halt can reach it while it runs.
+        const child = await startChild<typeof deviceInstallWorkflow>(INSTALL_WORKFLOW_TYPE, childOptions);
+        runningInstalls.set(childOptions.workflowId, child);
+        try {
+          // A KB halted before this device started: the install leaves it out (the halt signal with kb).
+          for (const k of [...haltedKbs.values()].sort((a, b) => a.kb.localeCompare(b.kb))) {
+            await child.signal(haltInstallSignal, k);
+          }
+          result = await child.result();
+        } finally {
+          runningInstalls.delete(childOptions.workflowId);
+        }
+      } else {
+        result = (await executeChild(INSTALL_WORKFLOW_TYPE, childOptions)) as InstallResult;
+      }
       if (result.outcome === 'offline') return offline(d);
       const installed = result.patches.filter((p) => p.status === PatchStatus.Installed || p.status === PatchStatus.RebootRequired).length;
       const failed = result.patches.filter((p) => p.status === PatchStatus.Failed || (p.status === PatchStatus.Pending && p.error)).length;

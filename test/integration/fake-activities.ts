@@ -27,7 +27,7 @@ import {
   type ScannedUpdate,
   type ScanResult,
 } from '../../domain/device-protocol';
-import type { RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
+import type { FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
 
 export interface CallRecord {
   activity: string;
@@ -67,6 +67,10 @@ export interface FakeOptions {
   failingDevices?: (deviceId: string) => boolean;
   /** a release's rings by size: the first N devices are ring 0, the next M ring 1... (default: all in ring 0) */
   ringSizes?: number[];
+  /** the fleet halt state readFleetHalt answers (default: no halt) */
+  fleetHalt?: () => FleetHaltState;
+  /** devices (by index, 1-based) whose every execute fails with exit code 1603, e.g. to fail 10% of a fleet */
+  failDevices?: Set<number>;
 }
 
 /** The bad cumulative update of `badUpdateOn`. */
@@ -199,7 +203,8 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       },
       execute: () => {
         const p = (payload as CommandPayloads['execute']).patch;
-        const exitCode = options.failingDevices?.(deviceId) ? 1603 : exitCodes.shift() ?? 3010;
+        const failing = options.failingDevices?.(deviceId) || options.failDevices?.has(devices.findIndex((d) => d.deviceId === deviceId) + 1);
+        const exitCode = failing ? 1603 : exitCodes.shift() ?? 3010;
         if (exitCode === 3010) s.executed.add(p.updateId);
         if (exitCode === 1603) s.failedKbs.add(p.kb);
         else s.failedKbs.delete(p.kb);
@@ -304,6 +309,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       log('finishRollout', { payload: args.counts });
+    },
+    async readFleetHalt(): Promise<FleetHaltState> {
+      log('readFleetHalt');
+      return options.fleetHalt?.() ?? { kbs: [] };
     },
     async recordMissedRun(args: { deviceId: string; scheduleId: string }): Promise<void> {
       log('recordMissedRun', { deviceId: args.deviceId });

@@ -1,0 +1,185 @@
+/**
+ * The kill switch and the automatic halt of an Automatic Update rollout (issue 14), on Temporal's
+ * time-skipping test server with fake activities: the real automaticUpdateWorkflow and its real
+ * deviceInstallWorkflow children.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Client } from '@temporalio/client';
+import { SearchAttributeType } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
+import {
+  AUTOMATIC_UPDATE_WORKFLOW_TYPE, haltRolloutSignal, resumeRolloutSignal, rolloutProgressQuery,
+  type FleetHaltState, type RolloutInput, type RolloutProgress,
+} from '../../workflows/automatic-update.contract';
+import { type InstallResult } from '../../workflows/install.contract';
+import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { createFakeActivities, type CallRecord, type FakeOptions } from './fake-activities';
+import { maybeRecordHistory } from './harness';
+
+jest.setTimeout(60_000);
+
+const TEST_SERVER = path.resolve(__dirname, '../../.tools/venv/bin/temporal-test-server');
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // a Runtime already exists in this process: keep it
+  }
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
+  const { IndexedValueType } = temporal.api.enums.v1;
+  const indexed: Partial<Record<string, temporal.api.enums.v1.IndexedValueType>> = {
+    [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  };
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(PATCHFLOW_SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]!])),
+  });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const commands = (calls: CallRecord[], deviceId?: string) =>
+  calls.filter((c) => c.activity === 'deviceCommand' && (deviceId === undefined || c.deviceId === deviceId));
+const childOf = (calls: CallRecord[], deviceId: string) => commands(calls, deviceId)[0]!.workflowId;
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function setUp(fake: FakeOptions, overrides: Partial<RolloutInput> = {}) {
+  const fakes = createFakeActivities(fake);
+  const scheduleId = randomUUID();
+  const input: RolloutInput = {
+    scheduleId, scheduleName: 'Nightly workstations', kind: 'automatic_update', scope: { scopeType: 'all', scopeId: '' },
+    timezone: 'UTC', distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' },
+    maxConcurrentDevices: 2, missedRun: 'skip',
+    ...overrides,
+  };
+  const taskQueue = `rollout-halt-${randomUUID()}`;
+  const workflowId = `automatic-update/${scheduleId}-test`;
+  const worker = Worker.create({
+    connection: env.nativeConnection, taskQueue, activities: fakes.activities,
+    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
+  });
+  const start = () => env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
+  return { ...fakes, input, workflowId, worker, start };
+}
+
+test('kill switch mid-rollout: no new device starts, executing installs finish their patch and stop, none is left in execute; resume continues', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let gated = true;
+  const s = setUp({ devices: 6, whileExecuting: () => (gated ? gate : Promise.resolve()) });
+  const worker = await s.worker;
+  const seen = await worker.runUntil(async () => {
+    const handle = await s.start();
+    // Two slots: two devices reach their first execute and hang there.
+    await until('two executes', () => commands(s.calls).filter((c) => c.type === 'execute').length === 2);
+    await handle.signal(haltRolloutSignal, { reason: 'bad CU reported by the helpdesk', by: 'user:alice/key:ops' });
+    const halted = await handle.query(rolloutProgressQuery);
+    gated = false;
+    release();
+    // In real time (a time-skipping wait here would skip the halted rollout's clock to its timeout).
+    await until('both installs closed', async () => (await handle.query(rolloutProgressQuery)).inFlight === 0);
+    const first = s.devices.slice(0, 2).map((d) => d.deviceId);
+    // A plain client: its result() does not unlock time skipping.
+    const plain = new Client({ connection: env.connection, namespace: env.namespace });
+    const installs = await Promise.all(first.map((id) => plain.workflow.getHandle(childOf(s.calls, id)).result() as Promise<InstallResult>));
+    // Every started install is closed (none in execute), and the rollout started nobody else.
+    const whileHalted = await handle.query(rolloutProgressQuery);
+    const commandsWhileHalted = commands(s.calls).length;
+    await handle.signal(resumeRolloutSignal, { by: 'user:bob/key:approver' });
+    const result = await handle.result();
+    return { halted, installs, whileHalted, commandsWhileHalted, result };
+  });
+  expect(seen.halted).toMatchObject({ started: 2, halted: { by: 'operator', reason: 'bad CU reported by the helpdesk', actor: 'user:alice/key:ops' } });
+  for (const r of seen.installs) {
+    expect(r.outcome).toBe('halted');
+    expect(r.halted).toMatchObject({ by: 'user:alice/key:ops', step: 'execute' });
+  }
+  for (const id of s.devices.slice(0, 2).map((d) => d.deviceId)) {
+    // the patch in hand finished; the second was never executed; no reboot; post-scan and cleanup ran
+    expect(commands(s.calls, id).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+  }
+  expect(seen.whileHalted).toMatchObject({ started: 2, inFlight: 0, waiting: 4, halted: { by: 'operator' } });
+  // While halted, only the two started devices' commands (7 each) had been sent.
+  expect(seen.commandsWhileHalted).toBe(14);
+  // Resumed: the other four ran whole installs, and the rollout completed with no halt in force.
+  expect(seen.result.outcome).toBe('completed');
+  expect(seen.result.halted).toBeUndefined();
+  expect(seen.result.counts).toMatchObject({ devices: 6, done: 6, failed: 0 });
+  for (const d of s.devices.slice(2)) {
+    expect(commands(s.calls, d.deviceId).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+  }
+  await maybeRecordHistory(env.client, s.workflowId, 'automaticUpdateWorkflow-halted-by-operator');
+});
+
+test('automatic halt: at a 10% failure rate over a 5% threshold the rollout halts itself after 20 finished, and ends halted when cancelled', async () => {
+  // 40 devices, one at a time; every tenth fails its executes (devices 5, 15, 25, 35).
+  const s = setUp({ devices: 40, failDevices: new Set([5, 15, 25, 35]) }, { maxConcurrentDevices: 1, autoHalt: { failureRate: 0.05, minFinished: 20 } });
+  const worker = await s.worker;
+  const seen = await worker.runUntil(async () => {
+    const handle = await s.start();
+    let progress: RolloutProgress | undefined;
+    await until('the automatic halt', async () => (progress = await handle.query(rolloutProgressQuery)).halted !== undefined, 120_000);
+    // A fleet resume does not end the rollout's own automatic halt.
+    await handle.signal(resumeRolloutSignal, { by: 'user:bob', fleet: true });
+    const afterFleetResume = await handle.query(rolloutProgressQuery);
+    await handle.cancel();
+    return { progress: progress!, afterFleetResume, result: await handle.result() };
+  });
+  const halt = { by: 'automatic', reason: 'failure rate 10.0% of 20 > 5%' };
+  expect(seen.progress).toMatchObject({ started: 20, halted: halt });
+  expect(seen.afterFleetResume.halted).toMatchObject(halt);
+  expect(seen.result).toMatchObject({ outcome: 'halted', halted: halt });
+  expect(seen.result.counts).toMatchObject({ devices: 40, done: 18, failed: 2 });
+  const started = new Set(commands(s.calls).map((c) => c.deviceId));
+  expect(started.size).toBe(20);
+  for (const d of s.devices.slice(20)) expect(started.has(d.deviceId)).toBe(false);
+  expect(s.calls.filter((c) => c.activity === 'finishRollout')).toHaveLength(1);
+  await maybeRecordHistory(env.client, s.workflowId, 'automaticUpdateWorkflow-auto-halted');
+});
+
+test('a rollout started while a fleet halt is active starts no device until resumed', async () => {
+  let fleet: FleetHaltState = { all: { reason: 'Patch Tuesday freeze', by: 'user:alice', at: '2026-12-02T10:00:00.000Z' }, kbs: [] };
+  const s = setUp({ devices: 3, fleetHalt: () => fleet });
+  const worker = await s.worker;
+  const seen = await worker.runUntil(async () => {
+    const handle = await s.start();
+    await until('the rollout reads the halt', async () => (await handle.query(rolloutProgressQuery)).halted !== undefined);
+    await env.sleep(3_600_000); // an hour of workflow time: still nothing starts
+    const whileHalted = await handle.query(rolloutProgressQuery);
+    const commandsWhileHalted = commands(s.calls).length;
+    fleet = { kbs: [] };
+    await handle.signal(resumeRolloutSignal, { by: 'user:bob', fleet: true });
+    return { whileHalted, commandsWhileHalted, result: await handle.result() };
+  });
+  expect(seen.whileHalted).toMatchObject({ started: 0, waiting: 3, halted: { by: 'operator', reason: 'Patch Tuesday freeze', actor: 'user:alice' } });
+  expect(seen.commandsWhileHalted).toBe(0);
+  expect(s.calls.findIndex((c) => c.activity === 'readFleetHalt')).toBeLessThan(s.calls.findIndex((c) => c.activity === 'resolveRolloutDevices'));
+  expect(seen.result).toMatchObject({ outcome: 'completed', counts: { devices: 3, done: 3 } });
+});
+
+test('a fleet halt of one KB: devices started afterwards install the other patch only', async () => {
+  const s = setUp({ devices: 2, fleetHalt: () => ({ kbs: [{ kb: 'KB5034763', reason: 'boot loop reports', by: 'user:alice', at: '2026-12-02T10:00:00.000Z' }] }) });
+  const worker = await s.worker;
+  const result = await worker.runUntil(async () => (await s.start()).result());
+  expect(result).toMatchObject({ outcome: 'completed', counts: { devices: 2, done: 2 }, haltedKbs: [{ kb: 'KB5034763', by: 'user:alice' }] });
+  for (const d of s.devices) {
+    const executes = commands(s.calls, d.deviceId).filter((c) => c.type === 'execute').map((c) => (c.payload as { patch: { kb: string } }).patch.kb);
+    expect(executes).toEqual(['KB5034441']);
+  }
+});
