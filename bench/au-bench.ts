@@ -122,7 +122,7 @@ async function historyLengths(stack: DevStack, rows: WorkflowExecutionInfo[]): P
  * ratio to the baseline.
  */
 export async function auBench(devices: number, fleetProcesses?: number): Promise<void> {
-  const bench = await startBenchStack('au-bench', { retryInitialSeconds: 1, retryMaxSeconds: 2 });
+  const bench = await startBenchStack('au-bench', { retryInitialSeconds: 1, retryMaxSeconds: 2 }, devices);
   const { stack, scratch } = bench;
   const apiKey = BENCH_API_KEY;
   let fleet: FleetProcesses | undefined;

@@ -55,9 +55,12 @@ export async function checkSoak(o: { db: Db; client: Client; result: RolloutResu
   const { rows: perDevice } = await o.db.query<{ installed: string; all_installed: string }>(
     `SELECT count(*) FILTER (WHERE dp.status = 'installed') AS installed,
             (SELECT count(*) FROM devices d2 JOIN sites s2 ON s2.id = d2.site_id WHERE s2.client_id = $1::uuid AND NOT EXISTS (
-               SELECT 1 FROM device_patches x WHERE x.device_id = d2.id AND x.update_id = ANY($2::text[]) AND x.status <> 'installed')) AS all_installed
-       FROM device_patches dp JOIN devices d ON d.id = dp.device_id JOIN sites s ON s.id = d.site_id
-      WHERE s.client_id = $1::uuid AND dp.update_id = ANY($2::text[])`, [o.clientId, o.kbs]);
+               SELECT 1 FROM device_patches x JOIN patches xp ON xp.update_id = x.update_id
+                WHERE x.device_id = d2.id AND xp.kb = ANY($2::text[]) AND x.status <> 'installed')) AS all_installed
+       FROM device_patches dp JOIN patches p ON p.update_id = dp.update_id
+       JOIN devices d ON d.id = dp.device_id JOIN sites s ON s.id = d.site_id
+      WHERE s.client_id = $1::uuid AND p.kb = ANY($2::text[])`, [o.clientId, o.kbs]);
+  // device_patches is keyed by update id; the soak's patches are named by KB (patches.kb).
   const installed = Number(perDevice[0]!.installed);
   const allInstalled = Number(perDevice[0]!.all_installed);
   checks.push({ name: 'rollout counts = per-device statuses in PostgreSQL', ok: installed === c.patchesInstalled && allInstalled === c.done,

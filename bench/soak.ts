@@ -111,6 +111,8 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
       DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, COMMAND_SIGNING_KEY_PATH: signingKey,
       CATALOG_FEED_URL: feed.CATALOG_FEED_URL, CATALOG_FEED_PUBLIC_KEY_PATH: feed.CATALOG_FEED_PUBLIC_KEY_PATH, CATALOG_FEED_ID: feed.CATALOG_FEED_ID,
       DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn', PATCHFLOW_WORKFLOW_BUNDLE: bundlePath,
+      // The two-person rule holds a trigger reaching more devices than the threshold: keep it above the fleet.
+      TWO_PERSON_DEVICE_THRESHOLD: String(o.devices + 1),
     };
     const workers: Proc[] = [];
     const startWorker = (i: number) => { workers[i] = startProcess(`worker-${i}`, 'worker/main.ts', env, path.join(scratch, `worker-${i}.log`)); };
@@ -231,10 +233,17 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
     const timetable = o.faults ? faultTimetable() : [];
     if (o.faults) log(`fault timetable (seconds after the trigger): ${timetable.map((f) => `${f.atSeconds} ${f.kind}`).join('; ')}; proxy drops 5% of result answers and 5% of poll replies with commands throughout`);
     let finished = false;
+    // Woken when the rollout has drained, so the runner stops then instead of sleeping out the timetable.
+    let wake: () => void = () => undefined;
+    const drained = new Promise<void>((r) => { wake = r; });
     const faultRunner = (async () => {
       for (const f of timetable) {
         const wait = t0 + f.atSeconds * 1000 - Date.now();
-        if (wait > 0) await sleep(wait);
+        if (wait > 0 && !finished) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([drained, new Promise<void>((r) => { timer = setTimeout(r, wait); })]);
+          clearTimeout(timer);
+        }
         if (finished) { faultsDone.push(`${f.kind} at ${f.atSeconds} s skipped: the rollout had finished`); continue; }
         log(`fault: ${f.kind}`);
         await actions[f.kind]().catch((err) => log(`fault ${f.kind} failed: ${(err as Error).message}`));
@@ -260,6 +269,7 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
     }
     const drainSeconds = (Date.now() - t0) / 1000;
     finished = true;
+    wake();
     proxy.setActive(false);
     await faultRunner;
     log(`rollout finished in ${drainSeconds.toFixed(1)} s: ${JSON.stringify(result.counts)}`);
