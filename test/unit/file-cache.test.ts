@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileHashMismatchError, PatchFileCache, downloadHashProblem, sha256Of, type CacheResult } from '../../api/file-cache';
+import { createMetrics } from '../../api/metrics';
 import { AllFileSourcesFailedError, FileSource, downloadSummary, downloadWithFallback } from '../../domain/file-source';
 
 const files = new Map<string, Buffer>([
@@ -101,6 +102,15 @@ describe('PatchFileCache and file-source fallback', () => {
     expect(err).toBeInstanceOf(AllFileSourcesFailedError);
     expect((err as AllFileSourcesFailedError).failures.map((f) => f.source)).toEqual([FileSource.LanShare, FileSource.Cache, FileSource.Internet]);
     expect((err as AllFileSourcesFailedError).failures[2].reason).toMatch(/^hash mismatch from internet/);
+  });
+
+  it('counts hits and misses in the Prometheus hit-rate counter', async () => {
+    const metrics = createMetrics();
+    const cache = new PatchFileCache({ dir, maxBytes: 10_000_000, maxAgeMs: 3600_000, onResult: (result) => metrics.fileCacheRequests.inc({ result }) });
+    for (let i = 0; i < 4; i++) await cache.get(patches[2].sha256, `${origin}${patches[2].path}`);
+    const text = await metrics.registry.getSingleMetricAsString('patchflow_file_cache_requests_total');
+    expect(text).toContain('patchflow_file_cache_requests_total{result="hit"} 3');
+    expect(text).toContain('patchflow_file_cache_requests_total{result="miss"} 1');
   });
 
   it('is bounded by size (least recently used goes first) and by age', async () => {
