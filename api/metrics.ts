@@ -56,6 +56,12 @@ export function createMetrics() {
       help: 'Heartbeats the gateway sent for device steps waiting on their device',
       registers: [registry],
     }),
+    fileCacheRequests: new Counter({
+      name: 'patchflow_file_cache_requests_total',
+      help: 'Patch file requests to the Patchflow cache by result: hit, miss (fetched from the origin), corrupt (stored file failed its hash, refetched), refused (origin bytes failed the hash); hit rate = hit / (hit + miss + corrupt)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     agentsPolling: new Gauge({
       name: 'patchflow_agents_long_polling',
       help: 'Agents currently waiting in a long poll on this replica',
