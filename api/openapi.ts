@@ -316,7 +316,10 @@ export const ROUTES: RouteSpec[] = [
   { method: 'get', path: '/api/v1/schedules/:scheduleId', operationId: 'getSchedule', summary: 'One schedule, with its next runs', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 200: { description: 'the schedule', json: answer.schedule }, 404: notFound('schedule') } },
   {
     method: 'patch', path: '/api/v1/schedules/:scheduleId', operationId: 'updateSchedule', summary: 'Change a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: updateScheduleSchema,
-    answers: { 200: { description: 'changed', json: answer.schedule }, 404: notFound('schedule or scope'), 409: { description: 'a schedule of that name exists' } },
+    answers: {
+      200: { description: 'changed', json: answer.schedule }, 404: notFound('schedule or scope'), 409: { description: 'a schedule of that name exists' },
+      422: { description: 'a health check on a scan schedule (only an Automatic Update installs patches)' },
+    },
   },
   { method: 'delete', path: '/api/v1/schedules/:scheduleId', operationId: 'deleteSchedule', summary: 'Delete a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 204: null, 404: notFound('schedule') } },
   {
