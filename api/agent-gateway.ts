@@ -35,7 +35,12 @@ import { deliverOutcome, storedOutcomeOf, type ResultCompleter } from './result-
 
 export const BOOT_ID_HEADER = 'x-patchflow-boot-id';
 
-interface DeviceLocals { deviceId: string; bootId?: string }
+interface DeviceLocals {
+  deviceId: string;
+  bootId?: string;
+  /** a poll's first round: its subscription (made before the check-in) and whether the check-in found nothing to claim */
+  pollStart?: { wake: { promise: Promise<void>; cancel: () => void }; nothingToClaim: boolean };
+}
 
 export interface GatewayDeps {
   db: Db;
@@ -117,13 +122,30 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     // One round trip: the lookup, the check-in (written only for the right secret, and never for a
     // request about to be refused as bad input) and what it settles.
     const wellFormed = !boot || boot.success;
-    const seen = await recordCheckIn(db, parsed.deviceId, wellFormed ? hashSecret(parsed.secret) : '', boot?.success ? boot.data : undefined);
-    if (!seen.credentialHash || !secretMatches(parsed.secret, seen.credentialHash)) throw new HttpError(401, 'device credential is not valid');
-    if (boot && !boot.success) throw new HttpError(400, `header ${BOOT_ID_HEADER}: ${describeZodError(boot.error, 'value')}`);
-    const locals: DeviceLocals = { deviceId: parsed.deviceId, bootId: boot?.data };
+    // A poll also learns, in the same statement, whether it has anything to claim. It subscribes to
+    // its device's announcements first, so a command written after that statement still wakes it.
+    const poll = req.method === 'GET' && req.path === '/commands' ? pollQuerySchema.safeParse(req.query) : undefined;
+    const wake = poll?.success ? notifier.subscribe(parsed.deviceId, (poll.data.wait ?? deps.pollWaitSeconds) * 1000) : undefined;
+    let seen: CheckIn;
+    try {
+      seen = await recordCheckIn(db, parsed.deviceId, wellFormed ? hashSecret(parsed.secret) : '', boot?.success ? boot.data : undefined,
+        poll?.success ? { claimLeaseSeconds: claimLeaseSeconds(), restarted: poll.data.restarted } : undefined);
+      if (!seen.credentialHash || !secretMatches(parsed.secret, seen.credentialHash)) throw new HttpError(401, 'device credential is not valid');
+      if (boot && !boot.success) throw new HttpError(400, `header ${BOOT_ID_HEADER}: ${describeZodError(boot.error, 'value')}`);
+    } catch (err) {
+      wake?.cancel();
+      throw err;
+    }
+    if (wake) res.on('close', wake.cancel);
+    const locals: DeviceLocals = {
+      deviceId: parsed.deviceId, bootId: boot?.data,
+      // An acknowledged reboot may be offered again while the check-in settles: then claim as usual.
+      ...(wake ? { pollStart: { wake, nothingToClaim: seen.hasClaimable === false && !seen.hasAcknowledgedReboot } } : {}),
+    };
     res.locals.device = locals;
     await settleCheckIn(locals, seen);
   };
+  const claimLeaseSeconds = () => deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30;
   router.use((req, res, next) => {
     authenticate(req, res).then(() => next(), (err) => {
       if (err instanceof HttpError && err.status === 401) closeUnreadBody(req, res);
@@ -206,11 +228,17 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const ended = AbortSignal.any([hungUp.signal, poll.signal]);
     const deadline = Date.now() + waitMs;
     let rows: CommandRow[] = [];
+    // The first round uses what the check-in already read (and its subscription, made before it).
+    let first = device.pollStart;
+    if (first) ended.addEventListener('abort', first.wake.cancel, { once: true });
     try {
       for (;;) {
         if (ended.aborted) break;
-        const announced = notifier.subscribe(device.deviceId, deadline - Date.now(), ended);
-        rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30, restarted: query.restarted });
+        const announced = first?.wake ?? notifier.subscribe(device.deviceId, deadline - Date.now(), ended);
+        if (!first?.nothingToClaim) {
+          rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: claimLeaseSeconds(), restarted: query.restarted });
+        }
+        first = undefined;
         if (rows.length > 0 || Date.now() >= deadline || ended.aborted) {
           announced.cancel();
           break;

@@ -69,7 +69,11 @@ export class CommandNotifier {
     const promise = new Promise<void>((resolve) => {
       let set = this.waiters.get(deviceId);
       if (!set) this.waiters.set(deviceId, (set = new Set()));
+      let finished = false;
+      // Idempotent: a second call must not remove a later subscription's set of the same device.
       done = () => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);
         set!.delete(done);

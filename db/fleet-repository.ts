@@ -206,7 +206,15 @@ export interface CheckIn {
   hasMissedRuns: boolean;
   /** the device has a reboot it acknowledged and has not yet been seen back from */
   hasAcknowledgedReboot: boolean;
+  /**
+   * for a poll: whether the device has a command its poll would claim now (the same condition as
+   * `claimPendingCommands`), so an idle poll costs this one statement instead of two
+   */
+  hasClaimable?: boolean;
 }
+
+/** What a poll would claim: pending commands, and claimed ones whose lease ran out (or all claimed, after a restart). */
+export interface ClaimableQuery { claimLeaseSeconds: number; restarted: boolean }
 
 /**
  * A device's request, as one statement: finds its credential hash, records the check-in (last seen,
@@ -215,7 +223,9 @@ export interface CheckIn {
  * rare work costs queries only when there is some. The caller still compares the hashes in constant
  * time before trusting the request; the comparison here only keeps a wrong secret from writing.
  */
-export async function checkIn(db: Queryable, deviceId: string, secretHash: string, bootId: string | undefined): Promise<CheckIn> {
+export async function checkIn(
+  db: Queryable, deviceId: string, secretHash: string, bootId: string | undefined, poll?: ClaimableQuery,
+): Promise<CheckIn> {
   const { rows } = await db.query(
     `WITH dev AS (SELECT id, credential_hash FROM devices WHERE id = $1::uuid AND credential_hash IS NOT NULL),
      up AS (
@@ -224,13 +234,21 @@ export async function checkIn(db: Queryable, deviceId: string, secretHash: strin
      SELECT dev.credential_hash, (SELECT count(*) FROM up) > 0 AS recorded,
             EXISTS (SELECT 1 FROM missed_runs m WHERE m.device_id = dev.id) AS has_missed_runs,
             EXISTS (SELECT 1 FROM agent_commands c
-                    WHERE c.device_id = dev.id AND c.type = 'reboot' AND c.status = 'acknowledged') AS has_acked_reboot
+                    WHERE c.device_id = dev.id AND c.type = 'reboot' AND c.status = 'acknowledged') AS has_acked_reboot,
+            CASE WHEN $4::boolean THEN EXISTS (
+              SELECT 1 FROM agent_commands c WHERE c.device_id = dev.id
+                AND (c.status = 'pending'
+                     OR (c.status = 'claimed' AND ($6::boolean OR c.claimed_at < now() - make_interval(secs => $5::float8)))))
+            END AS has_claimable
      FROM dev`,
-    [deviceId, secretHash, bootId ?? null],
+    [deviceId, secretHash, bootId ?? null, poll !== undefined, poll?.claimLeaseSeconds ?? 0, poll?.restarted ?? false],
   );
   const r = rows[0];
   if (!r) return { recorded: false, hasMissedRuns: false, hasAcknowledgedReboot: false };
-  return { credentialHash: r.credential_hash, recorded: r.recorded, hasMissedRuns: r.has_missed_runs, hasAcknowledgedReboot: r.has_acked_reboot };
+  return {
+    credentialHash: r.credential_hash, recorded: r.recorded, hasMissedRuns: r.has_missed_runs, hasAcknowledgedReboot: r.has_acked_reboot,
+    ...(poll ? { hasClaimable: r.has_claimable } : {}),
+  };
 }
 
 /**
