@@ -21,7 +21,7 @@ async function enrolled(name: string) {
     body: JSON.stringify({ enrollmentToken: d.enrollmentToken, hostname: name, bootId: 'boot-1' }),
   });
   expect(res.status).toBe(201);
-  const credential = (await res.json()).credential as string;
+  const credential = ((await res.json()) as { credential: string }).credential;
   return { deviceId: d.deviceId, credential, secretHash: hashSecret(parseCredential(credential)!.secret) };
 }
 
@@ -64,7 +64,7 @@ test('an idle poll answers empty, and a long poll is woken by a command written 
   });
   const idle = await get(0);
   expect(idle.status).toBe(200);
-  expect((await idle.json()).commands).toEqual([]);
+  expect(((await idle.json()) as { commands: unknown[] }).commands).toEqual([]);
 
   const started = Date.now();
   const waiting = get(20);
@@ -78,8 +78,8 @@ test('an idle poll answers empty, and a long poll is woken by a command written 
   await h.db.query('SELECT pg_notify($1, $2)', [COMMAND_CHANNEL, d.deviceId]);
   const res = await waiting;
   expect(res.status).toBe(200);
-  const body = await res.json();
-  expect(body.commands.map((c: { id: string }) => c.id)).toEqual([`${d.deviceId}/late`]);
+  const body = (await res.json()) as { commands: { id: string }[] };
+  expect(body.commands.map((c) => c.id)).toEqual([`${d.deviceId}/late`]);
   // Woken by the announcement, not by the end of the 20 s wait.
   expect(Date.now() - started).toBeLessThan(15_000);
 });
