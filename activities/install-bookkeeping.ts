@@ -9,6 +9,7 @@ import { cancelOpenCommands } from '../db/command-repository';
 import { withTransaction, type Db } from '../db/database';
 import { releaseDevice } from '../db/operation-repository';
 import { applyPatchStates, catalogFiles, type PatchStateChange } from '../db/patch-repository';
+import { PatchStateWriter } from '../db/patch-state-writer';
 import { processScan } from '../db/scan-repository';
 import { signCommand } from '../domain/command-envelope';
 import type { PatchFile, ScanResult } from '../domain/device-protocol';
@@ -67,8 +68,10 @@ export interface PatchStatesBatch {
 }
 
 /** Short bookkeeping steps of an install, run as local activities (cheap in history events). */
-export function createInstallBookkeepingActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring }) {
+export function createInstallBookkeepingActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; patchStates?: PatchStateWriter }) {
   const { db } = deps;
+  // Concurrent installs' status writes share transactions (group commit): one per batch, not per write.
+  const patchStates = deps.patchStates ?? new PatchStateWriter(db);
 
   /**
    * Writes patch status changes in one batch, with an audit row per install outcome. Exact under
@@ -87,10 +90,7 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
         details: { updateId: c.updateId, exitCode: c.exitCode ?? null, error: c.error ?? null },
         idempotencyKey: `${key}/${c.updateId}`,
       }));
-    await withTransaction(db, async (tx) => {
-      await applyPatchStates(tx, args.deviceId, args.workflowId, args.changes, key);
-      await appendAudit(tx, audit);
-    });
+    await patchStates.write({ deviceId: args.deviceId, operationId: args.workflowId, changes: args.changes, changeKey: key, audit });
   }
 
   /** The same processing as a scheduled scan; returns the catalog's file facts for the scanned updates. */

@@ -4,6 +4,7 @@ import { gatewayBench } from './gateway-bench';
 import { installBench } from './install-bench';
 import { reportBench } from './report-bench';
 import { resolverBench } from './resolver-bench';
+import { statusWritesBench } from './status-writes-bench';
 import { whatIfBench } from './what-if-bench';
 
 const positiveInt = (v: string) => {
@@ -54,6 +55,14 @@ program
   .option('--patches <n>', 'number of catalog patches', positiveInt, 3000)
   .option('--applicable <percent>', 'share of (device, patch) pairs a device reports', (v) => Number(v), 2)
   .action(async (opts: { devices: number; patches: number; applicable: number }) => whatIfBench(opts.devices, opts.patches, opts.applicable));
+
+program
+  .command('status-writes')
+  .description('install bookkeeping status writes under a rollout: a transaction per write against group commit, on a seeded database')
+  .option('--devices <n>', 'installs (one device each)', positiveInt, 5000)
+  .option('--patches <n>', 'patches per install', positiveInt, 3)
+  .option('--concurrency <n>', 'installs writing at once (open device workflows)', positiveInt, 1000)
+  .action(async (opts: { devices: number; patches: number; concurrency: number }) => statusWritesBench(opts));
 
 program.parseAsync().then(() => process.exit(0)).catch((err) => {
   console.error(err?.stack ?? err);

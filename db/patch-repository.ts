@@ -108,6 +108,16 @@ export interface PatchStateChange {
   rolledBack?: boolean;
 }
 
+/** One install's status changes, as one writer (activity attempt) wrote them. */
+export interface PatchStatesWrite {
+  deviceId: string;
+  /** the install's workflow id (`last_operation_id`) */
+  operationId: string;
+  changes: PatchStateChange[];
+  /** the writing activity's workflow run and activity id: the same on every retry */
+  changeKey: string;
+}
+
 /**
  * Writes a batch of status changes in one statement. Exact under retry: statuses, codes and dates are
  * absolute values, and a failure is counted only when `changeKey` (the writing activity's workflow
@@ -120,16 +130,28 @@ export async function applyPatchStates(
   changes: PatchStateChange[],
   changeKey: string,
 ): Promise<void> {
-  if (changes.length === 0) return;
+  await applyPatchStateWrites(db, [{ deviceId, operationId, changes, changeKey }]);
+}
+
+/**
+ * Many installs' status changes in one multi-row statement, with the same rules as `applyPatchStates`
+ * (db/patch-state-writer.ts gathers concurrent installs' writes into it). A (device, update) pair may
+ * appear only once: ON CONFLICT cannot update one row twice in a statement, so the caller splits.
+ * Rows go in key order, so two such statements never lock the same rows in opposite orders.
+ */
+export async function applyPatchStateWrites(db: Queryable, writes: PatchStatesWrite[]): Promise<void> {
+  const rows = writes.flatMap((w) => w.changes.map((c) => ({ w, c })))
+    .sort((a, b) => a.w.deviceId.localeCompare(b.w.deviceId) || a.c.updateId.localeCompare(b.c.updateId));
+  if (rows.length === 0) return;
   await db.query(
     `INSERT INTO device_patches AS dp (device_id, update_id, status, installed_at, last_exit_code, last_error,
                                        failed_attempts, last_operation_id, failure_counted_by, rolled_back_at)
-     SELECT $1::uuid, c.update_id, c.status, c.installed_at, c.exit_code, c.error,
-            CASE WHEN c.count_failure THEN 1 ELSE 0 END, $2::text,
-            CASE WHEN c.count_failure THEN $9::text END,
+     SELECT c.device_id, c.update_id, c.status, c.installed_at, c.exit_code, c.error,
+            CASE WHEN c.count_failure THEN 1 ELSE 0 END, c.operation_id,
+            CASE WHEN c.count_failure THEN c.change_key END,
             CASE WHEN c.rolled_back THEN now() END
-     FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[], $8::bool[], $10::bool[])
-          AS c(update_id, status, installed_at, exit_code, error, count_failure, rolled_back)
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::bool[], $8::bool[], $9::text[], $10::text[])
+          AS c(device_id, update_id, status, installed_at, exit_code, error, count_failure, rolled_back, operation_id, change_key)
      ON CONFLICT (device_id, update_id) DO UPDATE SET
        status = EXCLUDED.status,
        status_changed_at = CASE WHEN dp.status = EXCLUDED.status THEN dp.status_changed_at ELSE now() END,
@@ -152,16 +174,16 @@ export async function applyPatchStates(
        rolled_back_at = CASE WHEN EXCLUDED.status <> 'failed' THEN NULL
                              ELSE COALESCE(dp.rolled_back_at, EXCLUDED.rolled_back_at) END`,
     [
-      deviceId,
-      operationId,
-      changes.map((c) => c.updateId),
-      changes.map((c) => c.status),
-      changes.map((c) => c.installedAt ?? null),
-      changes.map((c) => c.exitCode ?? null),
-      changes.map((c) => c.error ?? null),
-      changes.map((c) => c.countFailure ?? false),
-      changeKey,
-      changes.map((c) => c.rolledBack ?? false),
+      rows.map((r) => r.w.deviceId),
+      rows.map((r) => r.c.updateId),
+      rows.map((r) => r.c.status),
+      rows.map((r) => r.c.installedAt ?? null),
+      rows.map((r) => r.c.exitCode ?? null),
+      rows.map((r) => r.c.error ?? null),
+      rows.map((r) => r.c.countFailure ?? false),
+      rows.map((r) => r.c.rolledBack ?? false),
+      rows.map((r) => r.w.operationId),
+      rows.map((r) => r.w.changeKey),
     ],
   );
 }
