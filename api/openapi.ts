@@ -528,16 +528,19 @@ export const ROUTES: RouteSpec[] = [
   },
 
   // ---- the kill switch (api/halt-api.ts) ---------------------------------------------------------------
-  { method: 'get', path: '/api/v1/halt', operationId: 'getFleetHalt', summary: 'The fleet halt state: active halts (all patches or one KB) and recently resumed ones', tag: 'halt', door: 'operator', answers: { 200: { description: 'the state', json: haltStateResponse } } },
+  { method: 'get', path: '/api/v1/halt', operationId: 'getFleetHalt', summary: 'The halt state: operators\' fleet halts (all patches or one KB) and rollouts\' automatic halts, active and recent, each with its source', tag: 'halt', door: 'operator', answers: { 200: { description: 'the state', json: haltStateResponse } } },
   {
     method: 'post', path: '/api/v1/halt', operationId: 'haltFleet', summary: 'Kill switch: stop new device starts fleet-wide (all patches, or one KB), signalling every running rollout, release and install', tag: 'halt', door: 'operator', body: haltSchema,
     bodyExample: { all: true, reason: 'boot loops after the December CU' },
     answers: { 201: { description: 'halted', json: haltSetResponse }, 200: { description: 'that halt already stood (signalled again)', json: haltSetResponse } },
   },
   {
-    method: 'post', path: '/api/v1/halt/resume', operationId: 'resumeFleet', summary: 'End a fleet halt (all patches, or one KB): rollouts halted by it start devices again', tag: 'halt', door: 'operator', body: resumeSchema,
+    method: 'post', path: '/api/v1/halt/resume', operationId: 'resumeFleet', summary: 'End a fleet halt (all patches, or one KB), or one rollout\'s automatic halt (rollout): the rollouts halted by it start devices again', tag: 'halt', door: 'operator', body: resumeSchema,
     bodyExample: { all: true },
-    answers: { 200: { description: 'resumed', json: haltResumedResponse }, 404: notFound('active halt') },
+    answers: {
+      200: { description: 'resumed', json: haltResumedResponse }, 404: notFound('active halt (of that scope, or of that rollout)'),
+      409: { description: 'the automatically halted rollout is no longer running (its halt is marked ended)' },
+    },
   },
 
   // ---- what-if (api/what-if-api.ts) ---------------------------------------------------------------------
