@@ -13,7 +13,7 @@ import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySch
 import { catalogImportQuery, catalogSyncBody, catalogSyncParams, rotateSchema } from './catalog-schemas';
 import {
   auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema, deviceIdParam, devicePatchesQuery,
-  installParams, listDevicesQuery, listSitesQuery, retireDeviceQuery, scopeScanSchema, startInitialUpdateSchema, startInstallSchema, updateDeviceSchema,
+  clearNeedsAttentionSchema, installParams, listDevicesQuery, listSitesQuery, retireDeviceQuery, scopeScanSchema, startInitialUpdateSchema, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
 import {
   approvalByPatchSchema, copyApprovalsSchema, createPolicySchema, defaultSchema, deleteDefaultSchema, kbOverrideSchema, kbParam, memberSchema,
@@ -136,6 +136,11 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'delete', path: '/api/v1/devices/:deviceId', operationId: 'retireDevice', summary: 'Retire a device (its history stays)', tag: 'fleet', door: 'operator', params: deviceIdParam, query: retireDeviceQuery,
     answers: { 200: { description: 'retired', json: answer.deviceRetired }, 404: notFound('device'), 409: { description: 'an install or Initial Update runs on it (use force=true)' } },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/needs-attention/clear', operationId: 'clearNeedsAttention', summary: 'Clear a device\'s "needs attention" after fixing what an automatic rollback could not (the note is audited)', tag: 'fleet', door: 'operator', params: deviceIdParam, body: clearNeedsAttentionSchema,
+    bodyExample: { note: 'removed KB5034441 by hand with DISM, services start again' },
+    answers: { 200: { description: 'cleared', json: answer.device }, 404: notFound('device'), 409: { description: 'the device does not need attention' } },
   },
   {
     method: 'post', path: '/api/v1/devices/:deviceId/credential/revoke', operationId: 'revokeDeviceCredential', summary: "Revoke a device's credential", tag: 'fleet', door: 'operator', params: deviceIdParam, bodyOptional: true, body: noBody,
