@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { Db } from '../db/database';
+import { appendAudit } from '../db/audit-repository';
+import { withTransaction, type Db } from '../db/database';
 import { beginRollout, finishRollout, recordMissedRun, resolveScopeDevices } from '../db/rollout-repository';
-import { readFleetHaltState } from '../db/halt-repository';
+import { autoHaltActor, endAutoHalt, insertAutoHalt, readFleetHaltState } from '../db/halt-repository';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
-import type { FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
+import type { AutoHaltRecord, FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
 
 /** Bookkeeping of a rollout: its row, its devices, its counts. Each is idempotent. */
 export function createRolloutActivities(deps: { db: Db; log: Logger }) {
@@ -29,6 +30,27 @@ export function createRolloutActivities(deps: { db: Db; log: Logger }) {
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       await finishRollout(deps.db, args.workflowId, args.counts);
+      // Closed: an automatic halt it ended with holds nothing back any more (GET /halt shows it as ended).
+      await endAutoHalt(deps.db, args.workflowId);
+    },
+    /**
+     * The rollout halted itself at its failure threshold: recorded (GET /api/v1/halt lists it apart
+     * from operators' halts) and audited as "system: rollout <id> auto-halt", once however often retried.
+     */
+    async recordAutoHalt(args: AutoHaltRecord): Promise<void> {
+      await withTransaction(deps.db, async (tx) => {
+        const fresh = await insertAutoHalt(tx, args);
+        if (!fresh) return;
+        await appendAudit(tx, [{
+          actor: autoHaltActor(args.workflowId), action: 'rollout.auto_halted', subject: args.workflowId,
+          details: {
+            by: 'automatic', reason: args.reason, scheduleId: args.scheduleId, scheduleName: args.scheduleName,
+            failed: args.failed, finished: args.finished, failureRate: args.failureRate,
+          },
+          idempotencyKey: `rollout-auto-halt:${args.workflowId}`,
+        }]);
+      });
+      deps.log.warn(args, 'rollout halted itself at its failure threshold');
     },
     /** The kill switch's state (read-only, so any retry is exact). */
     async readFleetHalt(): Promise<FleetHaltState> {

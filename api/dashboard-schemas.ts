@@ -109,6 +109,8 @@ export const deviceSchema = z.object({
   id: z.string(), name: z.string(), deviceType: z.enum(['server', 'workstation']), os: z.string().nullable(),
   siteId: z.string(), siteName: z.string(), clientId: z.string(), clientName: z.string(),
   enrolled: z.boolean(), lastCheckInAt: iso, retiredAt: iso, workingFolder: z.string(), installFolder: z.string(),
+  // an automatic rollback could not finish (issue 14 part 6): a person looks, then clears it
+  needsAttention: z.string().nullable().optional(), needsAttentionAt: iso.optional(),
 });
 export const devicesResponse = z.object({ devices: z.array(deviceSchema) });
 export type DeviceView = z.infer<typeof deviceSchema>;

@@ -3,9 +3,9 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
-import { insertFleetHalt, listFleetHalts, resumeFleetHalt } from '../db/halt-repository';
-import { NotFoundError } from '../domain/errors';
-import { AUTOMATIC_UPDATE_WORKFLOW_TYPE } from '../workflows/automatic-update.contract';
+import { activeAutoHalt, endAutoHalt, insertFleetHalt, listAutoHalts, listFleetHalts, resumeAutoHalt, resumeFleetHalt } from '../db/halt-repository';
+import { ConflictError, NotFoundError } from '../domain/errors';
+import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, resumeRolloutSignal } from '../workflows/automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
 import { haltSchema, resumeSchema } from './halt-schemas';
 import { parse } from './validation';
@@ -48,8 +48,10 @@ async function signalRunning(deps: HaltApiDeps, type: string, signal: string, ar
 export function createHaltApi(deps: HaltApiDeps): Router {
   const router = express.Router();
 
+  // Operators' fleet halts and rollouts' own automatic halts, apart (each row says its source).
   router.get('/halt', asyncRoute(async (_req, res) => {
-    res.json(await listFleetHalts(deps.db));
+    const [fleet, automatic] = await Promise.all([listFleetHalts(deps.db), listAutoHalts(deps.db)]);
+    res.json({ ...fleet, automatic });
   }));
 
   router.post('/halt', asyncRoute(async (req, res) => {
@@ -76,6 +78,10 @@ export function createHaltApi(deps: HaltApiDeps): Router {
   router.post('/halt/resume', asyncRoute(async (req, res) => {
     const body = parse(resumeSchema, req.body ?? {}, 'body');
     const actor = res.locals.actor as string;
+    if (body.rollout !== undefined) {
+      await resumeAutomatic(body.rollout, actor, res);
+      return;
+    }
     const kb = body.kb ?? null;
     const halt = await resumeFleetHalt(deps.db, { kb, by: actor });
     if (!halt) throw new NotFoundError('active halt', kb ?? 'all');
@@ -90,6 +96,30 @@ export function createHaltApi(deps: HaltApiDeps): Router {
     await appendAudit(deps.db, [{ actor, action: 'fleet.resumed', subject: kb ?? 'all', details: { haltId: halt.id, haltedBy: halt.haltedBy, signalled } }]);
     res.json({ halt, signalled });
   }));
+
+  /**
+   * One rollout's automatic halt, ended by an operator: the rollout's own resume signal (not the
+   * fleet's, which leaves automatic halts alone), then the record and the audit row.
+   */
+  async function resumeAutomatic(workflowId: string, actor: string, res: Response): Promise<void> {
+    const active = await activeAutoHalt(deps.db, workflowId);
+    if (!active) throw new NotFoundError('active automatic halt of rollout', workflowId);
+    try {
+      await deps.client.workflow.getHandle(workflowId).signal(resumeRolloutSignal, { by: actor });
+    } catch (err) {
+      // Closed without finishing (terminated): its halt holds nothing back; the list says so from now on.
+      deps.log.warn({ workflowId, err }, 'resume signal not delivered');
+      await endAutoHalt(deps.db, workflowId);
+      throw new ConflictError(`rollout ${workflowId} is no longer running; its automatic halt is marked ended`);
+    }
+    const halt = (await resumeAutoHalt(deps.db, { workflowId, by: actor })) ?? active;
+    await appendAudit(deps.db, [{
+      actor, action: 'rollout.auto_halt_resumed', subject: workflowId,
+      details: { reason: active.reason, haltedBy: active.haltedBy, haltedAt: active.haltedAt, scheduleId: active.scheduleId },
+    }]);
+    const signalled: Signalled = { rollouts: 1, releases: 0, installs: 0, failed: 0 };
+    res.json({ halt, signalled });
+  }
 
   return router;
 }

@@ -12,14 +12,38 @@ export const haltSchema = z.object({
   reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
 }).strict().refine(oneScope, oneScopeIssue);
 
-/** POST /api/v1/halt/resume */
-export const resumeSchema = z.object(scope).strict().refine(oneScope, oneScopeIssue);
+/** A rollout's workflow id, as GET /api/v1/halt lists it under `automatic` (automatic-update/<schedule>-<time>, or a release's ring). */
+const rolloutId = z.string().trim().min(1, 'must not be empty').max(300, 'must be at most 300 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/+-]*$/, 'must be a rollout workflow id (see GET /api/v1/halt, automatic.active[].workflowId)');
+
+/**
+ * POST /api/v1/halt/resume: exactly one of `all: true`, `kb` (an operator's fleet halt) or `rollout`
+ * (one rollout's automatic halt, which a fleet resume never lifts).
+ */
+export const resumeSchema = z.object({ ...scope, rollout: rolloutId.optional() }).strict()
+  .refine((v) => [v.all === true, v.kb !== undefined, v.rollout !== undefined].filter(Boolean).length === 1,
+    { message: 'give exactly one of all: true, kb or rollout', path: ['all'] });
 
 const haltRow = z.object({
+  source: z.literal('operator').describe('a fleet halt is always an operator\'s (the kill switch)'),
   id: z.string(), kb: z.string().nullable(), reason: z.string(), haltedBy: z.string(), haltedAt: z.string(),
   resumedBy: z.string().nullable(), resumedAt: z.string().nullable(),
 });
+const autoHaltRow = z.object({
+  source: z.literal('automatic').describe('a rollout halted itself at its failure threshold'),
+  workflowId: z.string(), scheduleId: z.string(), scheduleName: z.string(), reason: z.string(),
+  haltedBy: z.string().describe('"system: rollout <workflow id> auto-halt"'), haltedAt: z.string(),
+  resumedBy: z.string().nullable(), resumedAt: z.string().nullable(),
+  endedAt: z.string().nullable().describe('the rollout closed while halted'),
+});
 const signalled = z.object({ rollouts: z.number().int(), releases: z.number().int(), installs: z.number().int(), failed: z.number().int() });
-export const haltStateResponse = z.object({ active: z.array(haltRow), recent: z.array(haltRow) });
+export const haltStateResponse = z.object({
+  active: z.array(haltRow).describe('operators\' fleet halts in force (all patches first, then KBs)'),
+  recent: z.array(haltRow).describe('the last 20 resumed fleet halts'),
+  automatic: z.object({
+    active: z.array(autoHaltRow).describe('rollouts halted by their own failure threshold, waiting for an operator'),
+    recent: z.array(autoHaltRow).describe('the last 20 resumed or ended automatic halts'),
+  }),
+});
 export const haltSetResponse = z.object({ halt: haltRow, created: z.boolean(), signalled });
-export const haltResumedResponse = z.object({ halt: haltRow, signalled });
+export const haltResumedResponse = z.object({ halt: z.union([haltRow, autoHaltRow]), signalled });

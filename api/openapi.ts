@@ -13,7 +13,7 @@ import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySch
 import { catalogImportQuery, catalogSyncBody, catalogSyncParams, rotateSchema } from './catalog-schemas';
 import {
   auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema, deviceIdParam, devicePatchesQuery,
-  installParams, listDevicesQuery, listSitesQuery, retireDeviceQuery, scopeScanSchema, startInitialUpdateSchema, startInstallSchema, updateDeviceSchema,
+  clearNeedsAttentionSchema, installParams, listDevicesQuery, listSitesQuery, retireDeviceQuery, scopeScanSchema, startInitialUpdateSchema, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
 import {
   approvalByPatchSchema, copyApprovalsSchema, createPolicySchema, defaultSchema, deleteDefaultSchema, kbOverrideSchema, kbParam, memberSchema,
@@ -136,6 +136,11 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'delete', path: '/api/v1/devices/:deviceId', operationId: 'retireDevice', summary: 'Retire a device (its history stays)', tag: 'fleet', door: 'operator', params: deviceIdParam, query: retireDeviceQuery,
     answers: { 200: { description: 'retired', json: answer.deviceRetired }, 404: notFound('device'), 409: { description: 'an install or Initial Update runs on it (use force=true)' } },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/needs-attention/clear', operationId: 'clearNeedsAttention', summary: 'Clear a device\'s "needs attention" after fixing what an automatic rollback could not (the note is audited)', tag: 'fleet', door: 'operator', params: deviceIdParam, body: clearNeedsAttentionSchema,
+    bodyExample: { note: 'removed KB5034441 by hand with DISM, services start again' },
+    answers: { 200: { description: 'cleared', json: answer.device }, 404: notFound('device'), 409: { description: 'the device does not need attention' } },
   },
   {
     method: 'post', path: '/api/v1/devices/:deviceId/credential/revoke', operationId: 'revokeDeviceCredential', summary: "Revoke a device's credential", tag: 'fleet', door: 'operator', params: deviceIdParam, bodyOptional: true, body: noBody,
@@ -528,16 +533,19 @@ export const ROUTES: RouteSpec[] = [
   },
 
   // ---- the kill switch (api/halt-api.ts) ---------------------------------------------------------------
-  { method: 'get', path: '/api/v1/halt', operationId: 'getFleetHalt', summary: 'The fleet halt state: active halts (all patches or one KB) and recently resumed ones', tag: 'halt', door: 'operator', answers: { 200: { description: 'the state', json: haltStateResponse } } },
+  { method: 'get', path: '/api/v1/halt', operationId: 'getFleetHalt', summary: 'The halt state: operators\' fleet halts (all patches or one KB) and rollouts\' automatic halts, active and recent, each with its source', tag: 'halt', door: 'operator', answers: { 200: { description: 'the state', json: haltStateResponse } } },
   {
     method: 'post', path: '/api/v1/halt', operationId: 'haltFleet', summary: 'Kill switch: stop new device starts fleet-wide (all patches, or one KB), signalling every running rollout, release and install', tag: 'halt', door: 'operator', body: haltSchema,
     bodyExample: { all: true, reason: 'boot loops after the December CU' },
     answers: { 201: { description: 'halted', json: haltSetResponse }, 200: { description: 'that halt already stood (signalled again)', json: haltSetResponse } },
   },
   {
-    method: 'post', path: '/api/v1/halt/resume', operationId: 'resumeFleet', summary: 'End a fleet halt (all patches, or one KB): rollouts halted by it start devices again', tag: 'halt', door: 'operator', body: resumeSchema,
+    method: 'post', path: '/api/v1/halt/resume', operationId: 'resumeFleet', summary: 'End a fleet halt (all patches, or one KB), or one rollout\'s automatic halt (rollout): the rollouts halted by it start devices again', tag: 'halt', door: 'operator', body: resumeSchema,
     bodyExample: { all: true },
-    answers: { 200: { description: 'resumed', json: haltResumedResponse }, 404: notFound('active halt') },
+    answers: {
+      200: { description: 'resumed', json: haltResumedResponse }, 404: notFound('active halt (of that scope, or of that rollout)'),
+      409: { description: 'the automatically halted rollout is no longer running (its halt is marked ended)' },
+    },
   },
 
   // ---- what-if (api/what-if-api.ts) ---------------------------------------------------------------------

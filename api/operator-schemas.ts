@@ -63,7 +63,15 @@ export const updateDeviceSchema = z.object({
 /** DELETE /devices/:id?force=true: retire even while an install or Initial Update runs (it is cancelled). */
 export const retireDeviceQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
 
-export const listDevicesQuery = z.object({ clientId: uuid.optional(), siteId: uuid.optional() });
+export const listDevicesQuery = z.object({
+  clientId: uuid.optional(), siteId: uuid.optional(),
+  needsAttention: z.enum(['true', 'false'], 'must be true or false').optional()
+    .describe('true: only devices an automatic rollback left needing attention; false: only the others'),
+});
+/** POST /devices/:deviceId/needs-attention/clear: what the operator fixed (kept in the audit log). */
+export const clearNeedsAttentionSchema = z.object({
+  note: z.string().trim().min(1, 'must say what was fixed').max(1000, 'must be at most 1000 characters'),
+}).strict();
 export const listSitesQuery = z.object({ clientId: uuid.optional() });
 export const devicePatchesQuery = z.object({
   // "unverified": updates the device reports that the catalog does not confirm

@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { appendAudit, listAudit } from '../db/audit-repository';
 import { withTransaction } from '../db/database';
-import { findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites, updateDeviceFolders } from '../db/fleet-repository';
+import { clearNeedsAttention, findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites, updateDeviceFolders } from '../db/fleet-repository';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { folderPlatformOf } from '../domain/folders';
 import { installWorkflowId } from '../workflows/install.contract';
@@ -15,7 +15,7 @@ import { findDeviceScan } from '../db/scan-repository';
 import { scanWorkflowId } from '../workflows/scan.contract';
 import type { Metrics } from './metrics';
 import {
-  auditQuery, cancelInstallSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
+  auditQuery, cancelInstallSchema, clearNeedsAttentionSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
   canonicalFolders, deviceIdParam, retireDeviceQuery, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
 import { HttpError } from './errors';
@@ -84,14 +84,35 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
   }));
 
   router.get('/devices', asyncRoute(async (req, res) => {
-    const q = parse(listDevicesQuery, req.query, 'query');
-    res.json({ devices: await listDevices(db, { ...q, clientIds: visibleClients(res) }) });
+    const { needsAttention, ...q } = parse(listDevicesQuery, req.query, 'query');
+    const devices = await listDevices(db, { ...q, clientIds: visibleClients(res), ...(needsAttention ? { needsAttention: needsAttention === 'true' } : {}) });
+    res.json({ devices });
   }));
 
   router.get('/devices/:deviceId', asyncRoute(async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const device = await findDevice(db, deviceId);
     if (!device) throw new NotFoundError('device', deviceId);
+    res.json(device);
+  }));
+
+  /**
+   * An operator fixed a device an automatic rollback left "needs attention" (an uninstall failed) and
+   * says what was done: the flag goes, and the note, with what it said, stays in the audit log.
+   */
+  router.post('/devices/:deviceId/needs-attention/clear', asyncRoute(async (req, res) => {
+    const { deviceId } = parse(deviceIdParam, req.params, 'params');
+    const { note } = parse(clearNeedsAttentionSchema, req.body, 'body');
+    const device = await withTransaction(db, async (tx) => {
+      if (!(await findDevice(tx, deviceId))) throw new NotFoundError('device', deviceId);
+      const cleared = await clearNeedsAttention(tx, deviceId);
+      if (!cleared) throw new ConflictError(`device ${deviceId} does not need attention`);
+      await appendAudit(tx, [{
+        actor: actorOf(res), action: 'device.needs_attention_cleared', deviceId,
+        details: { note, reason: cleared.reason, since: cleared.since },
+      }]);
+      return (await findDevice(tx, deviceId))!;
+    });
     res.json(device);
   }));
 

@@ -58,6 +58,8 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { method: 'POST', path: '/devices/:deviceId/credential/revoke', role: ADM, tenant: T.Device, param: 'deviceId' },
   { method: 'POST', path: '/devices/:deviceId/enrollment-token', role: ADM, tenant: T.Device, param: 'deviceId' },
   { method: 'DELETE', path: '/devices/:deviceId', role: ADM, tenant: T.Device, param: 'deviceId' },
+  // an operator fixed what an automatic rollback could not (issue 14 part 6)
+  { method: 'POST', path: '/devices/:deviceId/needs-attention/clear', role: O, tenant: T.Device, param: 'deviceId' },
   { method: 'GET', path: '/devices/:deviceId/patches', role: V, tenant: T.Device, param: 'deviceId' },
   { method: 'POST', path: '/devices/:deviceId/installs', role: O, tenant: T.Device, param: 'deviceId' },
   { method: 'GET', path: '/devices/:deviceId/installs/:key', role: V, tenant: T.Device, param: 'deviceId' },

@@ -130,7 +130,7 @@ export class PatchflowApi {
   listSites = (clientId?: string) => this.get<{ sites: SiteRow[] }>('/sites', { clientId }).then((r) => r.sites);
   createSite = (clientId: string, name: string) => this.post<SiteRow>(`/clients/${enc(clientId)}/sites`, { name });
 
-  listDevices = (filter: { clientId?: string; siteId?: string } = {}) =>
+  listDevices = (filter: { clientId?: string; siteId?: string; needsAttention?: 'true' | 'false' } = {}) =>
     this.get<{ devices: DeviceRow[] }>('/devices', filter).then((r) => r.devices);
   createDevice = (d: { siteId: string; name: string; deviceType: 'server' | 'workstation'; os?: string }) =>
     this.post<CreatedDevice>('/devices', d);

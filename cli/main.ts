@@ -20,6 +20,7 @@ import type { CliContext } from './context';
 import { registerPolicyCommands } from './policy-commands';
 import { registerAlertCommands } from './alert-commands';
 import { registerReleaseCommands } from './release-commands';
+import { registerHaltCommands } from './halt-commands';
 import { pendingText, type PendingAnswer } from './policy-views';
 import { InsecureTransportError } from '../agent/transport';
 import {
@@ -31,12 +32,13 @@ import { AgentConfigError, DEFAULT_STATE_DIR, runRealAgent } from '../agent/real
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import {
-  approvalRequestsTable, auditLine, scanText, type ScanView, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
+  approvalRequestsTable, auditLine, scanText, type ScanView, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, needsAttentionTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
 } from './views';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
 import type { ApiKeyRow, UserRow } from '../db/access-repository';
 import type { ApprovalRequestRow } from '../db/approval-request-repository';
+import type { DeviceRow } from '../db/fleet-repository';
 
 type CatalogFeedView = Awaited<ReturnType<typeof listCatalogFeeds>>[number];
 type CatalogSyncView = Awaited<ReturnType<typeof describeCatalogSync>>;
@@ -121,12 +123,20 @@ function buildProgram(): Command {
   // ---- devices ----
   const devices = program.command('devices').description('managed devices and their patches');
   devices.command('list').description('list devices').option('--client <id>', 'only this client').option('--site <id>', 'only this site')
-    .action(async (o: { client?: string; site?: string }) => {
+    .option('--needs-attention', 'only devices an automatic rollback left needing attention')
+    .action(async (o: { client?: string; site?: string; needsAttention?: boolean }) => {
       const filter = {
         clientId: o.client === undefined ? undefined : parseUuid(o.client, '--client'),
         siteId: o.site === undefined ? undefined : parseUuid(o.site, '--site'),
+        needsAttention: o.needsAttention ? 'true' as const : undefined,
       };
-      emit(await api().listDevices(filter), devicesTable);
+      emit(await api().listDevices(filter), o.needsAttention ? needsAttentionTable : devicesTable);
+    });
+  devices.command('clear-attention <deviceId>').description('after fixing it: clear a device\'s "needs attention" (an automatic rollback could not finish)')
+    .requiredOption('--note <text>', 'what you fixed (kept in the audit log)')
+    .action(async (id: string, o: { note: string }) => {
+      const d = await api().post<DeviceRow>(`/devices/${parseUuid(id, 'device id')}/needs-attention/clear`, { note: o.note });
+      emit(d, (x) => `cleared "needs attention" on ${x.name} (${x.id})`);
     });
   devices.command('create <name>').description('register a device; prints its one-time enrollment token')
     .requiredOption('--site <id>', 'the site it belongs to').requiredOption('--type <type>', 'server or workstation')
@@ -235,6 +245,7 @@ function buildProgram(): Command {
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
   registerReleaseCommands(program, ctx);
+  registerHaltCommands(program, ctx);
 
   // ---- what-if ----
   program.command('what-if <proposal>').description('what the next Automatic Update runs would install where under a proposed change, against today (changes nothing)')

@@ -25,6 +25,12 @@ export const devicesTable = (rows: DeviceRow[]): string =>
     rows.map((d) => [d.id, d.name, d.deviceType, d.os, d.clientName, d.siteName, yesNo(d.enrolled), formatDate(d.lastCheckInAt)]),
   );
 
+/** Devices that need a person (an automatic rollback could not finish): why and since when. */
+export const needsAttentionTable = (rows: DeviceRow[]): string => (rows.length === 0 ? 'no device needs attention' : renderTable(
+  ['ID', 'NAME', 'CLIENT', 'SITE', 'SINCE', 'NEEDS ATTENTION'],
+  rows.map((d) => [d.id, d.name, d.clientName, d.siteName, formatDate(d.needsAttentionAt), d.needsAttention]),
+));
+
 export const deviceFields = (d: DeviceRow): string =>
   renderFields([
     ['ID', d.id], ['Name', d.name], ['Type', d.deviceType], ['OS', d.os],

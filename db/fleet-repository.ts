@@ -118,16 +118,35 @@ export async function findDevice(db: Queryable, id: string): Promise<DeviceRow |
 }
 
 /** Devices, by client and site; `clientIds` (a key's clients; default 'all') bounds what is seen. */
-export async function listDevices(db: Queryable, filter: { clientId?: string; siteId?: string; clientIds?: 'all' | readonly string[] } = {}): Promise<DeviceRow[]> {
+export async function listDevices(
+  db: Queryable,
+  filter: { clientId?: string; siteId?: string; clientIds?: 'all' | readonly string[]; needsAttention?: boolean } = {},
+): Promise<DeviceRow[]> {
   const visible = filter.clientIds === undefined || filter.clientIds === 'all' ? null : [...filter.clientIds];
   const { rows } = await db.query(
     `${DEVICE_SELECT}
      WHERE ($1::uuid IS NULL OR s.client_id = $1::uuid) AND ($2::uuid IS NULL OR d.site_id = $2::uuid)
        AND ($3::uuid[] IS NULL OR s.client_id = ANY($3::uuid[]))
+       AND ($4::boolean IS NULL OR (d.needs_attention IS NOT NULL) = $4::boolean)
      ORDER BY c.name, s.name, d.name`,
-    [filter.clientId ?? null, filter.siteId ?? null, visible],
+    [filter.clientId ?? null, filter.siteId ?? null, visible, filter.needsAttention ?? null],
   );
   return rows.map(toDevice);
+}
+
+/**
+ * Clears a device's "needs attention" (an operator fixed what an automatic rollback could not);
+ * what it said and since when, or undefined when the device did not need attention. Locks the row
+ * so two operators clearing at once get one success and one refusal.
+ */
+export async function clearNeedsAttention(db: Queryable, deviceId: string): Promise<{ reason: string; since: string | null } | undefined> {
+  const { rows } = await db.query(
+    `WITH old AS (SELECT id, needs_attention, needs_attention_at FROM devices WHERE id = $1::uuid AND needs_attention IS NOT NULL FOR UPDATE)
+     UPDATE devices d SET needs_attention = NULL, needs_attention_at = NULL FROM old WHERE d.id = old.id
+     RETURNING old.needs_attention AS reason, old.needs_attention_at AS since`,
+    [deviceId],
+  );
+  return rows[0] ? { reason: rows[0].reason, since: iso(rows[0].since ?? null) } : undefined;
 }
 
 /** Sets a device's working and/or install folder (already checked and canonical); undefined keeps one. */

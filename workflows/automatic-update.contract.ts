@@ -182,6 +182,18 @@ export interface FleetHaltState {
   kbs: { kb: string; reason: string; by: string; at: string }[];
 }
 
+/** What a rollout records when it halts itself (the recordAutoHalt activity, since patched('rollout-auto-halt-audit')). */
+export interface AutoHaltRecord {
+  workflowId: string;
+  scheduleId: string;
+  scheduleName: string;
+  reason: string;
+  failed: number;
+  finished: number;
+  /** the threshold crossed, a fraction */
+  failureRate: number;
+}
+
 /** "failure rate 12.0% of 50 > 10%" */
 export function autoHaltReason(failed: number, finished: number, failureRate: number): string {
   return `failure rate ${((failed / finished) * 100).toFixed(1)}% of ${finished} > ${+(failureRate * 100).toFixed(2)}%`;

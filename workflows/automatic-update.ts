@@ -127,7 +127,17 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
     if (!haltable || !input.autoHalt || autoHaltOff || halted) return;
     const finished = counts.done + counts.failed;
     if (finished >= input.autoHalt.minFinished && finished > 0 && counts.failed / finished > input.autoHalt.failureRate) {
-      haltWith({ reason: autoHaltReason(counts.failed, finished, input.autoHalt.failureRate), by: 'automatic' });
+      const reason = autoHaltReason(counts.failed, finished, input.autoHalt.failureRate);
+      haltWith({ reason, by: 'automatic' });
+      // Recorded and audited like an operator's halt, so GET /halt lists it and an operator can resume
+      // it. Not cancellable: a cancellation right after the halt still leaves the record. Rollouts that
+      // halted themselves before this replay without it.
+      if (patched('rollout-auto-halt-audit')) {
+        forwards.push(CancellationScope.nonCancellable(() => rollouts.recordAutoHalt({
+          workflowId: info.workflowId, scheduleId: input.scheduleId, scheduleName: input.scheduleName,
+          reason, failed: counts.failed, finished, failureRate: input.autoHalt!.failureRate,
+        })));
+      }
     }
   };
 

@@ -27,7 +27,7 @@ import {
   type ScannedUpdate,
   type ScanResult,
 } from '../../domain/device-protocol';
-import type { FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
+import type { AutoHaltRecord, FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
 
 export interface CallRecord {
   activity: string;
@@ -309,6 +309,9 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       log('finishRollout', { payload: args.counts });
+    },
+    async recordAutoHalt(args: AutoHaltRecord): Promise<void> {
+      log('recordAutoHalt', { payload: args });
     },
     async readFleetHalt(): Promise<FleetHaltState> {
       log('readFleetHalt');

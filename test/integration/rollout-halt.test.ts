@@ -150,7 +150,12 @@ test('automatic halt: at a 10% failure rate over a 5% threshold the rollout halt
   expect(started.size).toBe(20);
   for (const d of s.devices.slice(20)) expect(started.has(d.deviceId)).toBe(false);
   expect(s.calls.filter((c) => c.activity === 'finishRollout')).toHaveLength(1);
-  await maybeRecordHistory(env.client, s.workflowId, 'automaticUpdateWorkflow-auto-halted');
+  // Recorded and audited once, as the rollout's own (automatic) halt, with the figures that crossed the threshold.
+  expect(s.calls.filter((c) => c.activity === 'recordAutoHalt').map((c) => c.payload)).toEqual([{
+    workflowId: s.workflowId, scheduleId: s.input.scheduleId, scheduleName: 'Nightly workstations',
+    reason: 'failure rate 10.0% of 20 > 5%', failed: 2, finished: 20, failureRate: 0.05,
+  }]);
+  await maybeRecordHistory(env.client, s.workflowId, 'automaticUpdateWorkflow-auto-halted-recorded');
 });
 
 test('a rollout started while a fleet halt is active starts no device until resumed', async () => {

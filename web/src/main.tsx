@@ -11,6 +11,7 @@ import { ApprovalsPage } from './pages/approvals';
 import { ReportsPage } from './pages/reports';
 import { SchedulesPage } from './pages/schedules';
 import { WizardPage } from './pages/wizard';
+import { HaltBanner } from './halt-banner';
 
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 2_000 } } });
 
@@ -50,7 +51,7 @@ function Shell() {
           <button className="link" onClick={signOut}>Sign out</button>
         </div>
       </aside>
-      <main className="content">{page}</main>
+      <main className="content"><HaltBanner />{page}</main>
     </div>
   );
 }

@@ -5,6 +5,7 @@ import {
   type DashboardConfig, type DeviceWorkflow,
 } from '../../../api/dashboard-schemas';
 import { interpretExitCode } from '../../../domain/exit-codes';
+import type { DeviceView } from '../../../api/dashboard-schemas';
 import { getJson, sendJson } from '../api';
 import { Link } from '../router';
 import { Badge, Card, Empty, ErrorBox, Loading, PageHead, ago, when } from '../ui';
@@ -79,6 +80,30 @@ function LiveInitialUpdate(props: { deviceId: string }) {
   );
 }
 
+/**
+ * An automatic rollback could not clean this device up (an uninstall failed): why, since when, and
+ * for the operator who fixed it, a note and "Mark fixed" (POST …/needs-attention/clear, audited).
+ */
+function NeedsAttention(props: { device: DeviceView }) {
+  const qc = useQueryClient();
+  const [note, setNote] = useState('');
+  const clear = useMutation({
+    mutationFn: () => sendJson('POST', `/api/v1/devices/${props.device.id}/needs-attention/clear`, { note }, deviceSchema),
+    onSuccess: () => { void qc.invalidateQueries({ queryKey: ['device', props.device.id] }); void qc.invalidateQueries({ queryKey: ['needs-attention'] }); },
+  });
+  if (!props.device.needsAttention) return null;
+  return (
+    <div className="attention" data-testid="device-needs-attention">
+      <strong>Needs attention</strong> since {when(props.device.needsAttentionAt)}: {props.device.needsAttention}
+      <form onSubmit={(e) => { e.preventDefault(); clear.mutate(); }}>
+        <input value={note} onChange={(e) => setNote(e.target.value)} placeholder="What did you fix? (kept in the audit log)" aria-label="note" />
+        <button type="submit" disabled={clear.isPending || note.trim() === ''}>Mark fixed</button>
+      </form>
+      <ErrorBox error={clear.error} />
+    </div>
+  );
+}
+
 export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig }) {
   const id = props.deviceId;
   const qc = useQueryClient();
@@ -129,6 +154,7 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
         </>}
       />
       <ErrorBox error={act.error} />
+      <NeedsAttention device={d} />
       {notice && <div className="notice" data-testid="notice">{notice}</div>}
       {runningInstall && <LiveInstall deviceId={id} workflow={runningInstall} />}
       {running.some((w) => w.operation === 'initial-update') && <LiveInitialUpdate deviceId={id} />}

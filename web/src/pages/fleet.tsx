@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import { fleetSummaryResponse, type FleetDeviceView, type FleetSummaryResponse } from '../../../api/dashboard-schemas';
+import { devicesResponse, fleetSummaryResponse, type DeviceView, type FleetDeviceView, type FleetSummaryResponse } from '../../../api/dashboard-schemas';
 import { getJson } from '../api';
 import { Link, useLocation } from '../router';
 import { Card, Empty, ErrorBox, Loading, PageHead, Percent, ago, when } from '../ui';
@@ -18,6 +18,30 @@ export const FLEET_LISTS: Record<string, { title: string; devices: (d: FleetDevi
 };
 
 const useFleet = () => useQuery({ queryKey: ['fleet'], queryFn: () => getJson('/api/v1/fleet/summary', fleetSummaryResponse), refetchInterval: 15_000 });
+/** Devices an automatic rollback could not clean up (an uninstall failed): a person must look. */
+const useNeedsAttention = () => useQuery({ queryKey: ['needs-attention'], queryFn: () => getJson('/api/v1/devices?needsAttention=true', devicesResponse), refetchInterval: 15_000 });
+const attentionMap = (devices: DeviceView[] | undefined) => new Map((devices ?? []).map((d) => [d.id, d.needsAttention ?? 'needs attention']));
+
+function NeedsAttentionCard(props: { devices: DeviceView[] }) {
+  if (props.devices.length === 0) return null;
+  return (
+    <Card title={`Needs attention (${props.devices.length})`} testId="needs-attention">
+      <table className="grid">
+        <thead><tr><th>Device</th><th>Client / site</th><th>Since</th><th>Why</th></tr></thead>
+        <tbody>
+          {props.devices.map((d) => (
+            <tr key={d.id} data-testid="needs-attention-row">
+              <td className="nowrap"><Link to={`/devices/${d.id}`}>{d.name}</Link></td>
+              <td>{d.clientName} / {d.siteName}</td>
+              <td title={when(d.needsAttentionAt)}>{ago(d.needsAttentionAt)}</td>
+              <td className="small">{d.needsAttention}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Card>
+  );
+}
 
 function Kpi(props: { label: string; value: number | string; to: string; tone?: string; testId: string; hint?: string }) {
   return (
@@ -33,6 +57,7 @@ const listUrl = (kind: string, extra: Record<string, string> = {}) => `/fleet/li
 
 export function FleetPage() {
   const fleet = useFleet();
+  const attention = useNeedsAttention();
   if (fleet.isPending) return <Loading />;
   if (fleet.error) return <ErrorBox error={fleet.error} />;
   const f = fleet.data;
@@ -49,6 +74,7 @@ export function FleetPage() {
         <Kpi testId="kpi-stale-scan" label="Scan older than 7 days" value={t.staleScan} to={listUrl('stale-scan')} tone={t.staleScan ? 'warn' : 'good'} />
         <Kpi testId="kpi-offline" label="Offline" value={t.offline} to={listUrl('offline')} tone={t.offline ? 'warn' : 'good'} hint={`no check-in for ${Math.round(f.offlineAfterSeconds / 60)} min`} />
       </div>
+      <NeedsAttentionCard devices={attention.data?.devices ?? []} />
       <Card title="Compliance by client and site" testId="compliance-table">
         {f.clients.length === 0 ? <Empty>No devices yet: register one with POST /api/v1/devices.</Empty> : (
           <table className="grid">
@@ -76,7 +102,7 @@ export function FleetPage() {
       </Card>
       <div>
         <Card title="Missing critical and security updates by device">
-          <DeviceTable devices={f.devices.filter((d) => d.missingCritical + d.missingSecurity > 0).sort((a, b) => (b.missingCritical + b.missingSecurity) - (a.missingCritical + a.missingSecurity)).slice(0, 10)} columns="missing" />
+          <DeviceTable devices={f.devices.filter((d) => d.missingCritical + d.missingSecurity > 0).sort((a, b) => (b.missingCritical + b.missingSecurity) - (a.missingCritical + a.missingSecurity)).slice(0, 10)} columns="missing" attention={attentionMap(attention.data?.devices)} />
         </Card>
         <Card title="Failed installs">
           <FailedTable failed={f.failedInstalls.slice(0, 10)} />
@@ -86,7 +112,7 @@ export function FleetPage() {
   );
 }
 
-function DeviceTable(props: { devices: FleetDeviceView[]; columns: 'missing' | 'full' }) {
+function DeviceTable(props: { devices: FleetDeviceView[]; columns: 'missing' | 'full'; attention: Map<string, string> }) {
   if (props.devices.length === 0) return <Empty>None.</Empty>;
   return (
     <table className="grid" data-testid="device-list">
@@ -100,7 +126,11 @@ function DeviceTable(props: { devices: FleetDeviceView[]; columns: 'missing' | '
       <tbody>
         {props.devices.map((d) => (
           <tr key={d.deviceId} data-testid="device-row">
-            <td className="nowrap"><Link to={`/devices/${d.deviceId}`}>{d.deviceName}</Link><div className="muted small">{d.deviceType}</div></td>
+            <td className="nowrap">
+              <Link to={`/devices/${d.deviceId}`}>{d.deviceName}</Link>
+              {props.attention.has(d.deviceId) && <> <span className="badge badge-attention" title={props.attention.get(d.deviceId)} data-testid="needs-attention-badge">Needs attention</span></>}
+              <div className="muted small">{d.deviceType}</div>
+            </td>
             <td>{d.clientName} / {d.siteName}</td>
             <td className="num">{d.missingCritical || '—'}</td>
             <td className="num">{d.missingSecurity || '—'}</td>
@@ -140,6 +170,7 @@ function FailedTable(props: { failed: FleetSummaryResponse['failedInstalls'] }) 
 export function FleetListPage() {
   const { query } = useLocation();
   const fleet = useFleet();
+  const attention = useNeedsAttention();
   const kind = query.get('kind') ?? 'all';
   const list = FLEET_LISTS[kind] ?? FLEET_LISTS.all;
   if (fleet.isPending) return <Loading />;
@@ -154,7 +185,7 @@ export function FleetListPage() {
   return (
     <>
       <PageHead title={list.title} subtitle={<><Link to="/fleet">Fleet</Link> · {scopeName} · <span data-testid="list-count">{kind === 'failed' ? failed.length : devices.length}</span> {kind === 'failed' ? 'failed installs' : 'devices'}</>} />
-      {kind === 'failed' ? <Card title="Failed installs"><FailedTable failed={failed} /></Card> : <Card title="Devices"><DeviceTable devices={devices} columns="full" /></Card>}
+      {kind === 'failed' ? <Card title="Failed installs"><FailedTable failed={failed} /></Card> : <Card title="Devices"><DeviceTable devices={devices} columns="full" attention={attentionMap(attention.data?.devices)} /></Card>}
     </>
   );
 }
