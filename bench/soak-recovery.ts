@@ -40,7 +40,7 @@ const NOISE_SECONDS = 1.5;
 /** How long after a fault ends its effects are still attributed to it (a restarted worker warming up, a reconnect). */
 const AFTERMATH_MS = 15_000;
 
-interface Phase { name: 'worker' | 'claim' | 'device' | 'delivery' | 'workflow-task'; fromMs: number; toMs: number; cause?: string; deviceId: string }
+interface Phase { name: 'worker' | 'claim' | 'device' | 'delivery' | 'workflow-task'; fromMs: number; toMs: number; cause?: string; deviceId: string; /** the command type (a 30 s execute is not a slow scan) */ type?: string }
 
 const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
 const median = (xs: number[]) => {
@@ -122,7 +122,7 @@ export async function recoveryBreakdown(o: { client: Client; db: Db; faults: Fau
         const row = byId.get(`${inst.workflowId}/${inst.runId}/${sch.activityId}`);
         const retried = go && go.attempt > 1 ? failureCause(go.lastFailure) : undefined;
         if (!row) {
-          phases.push({ name: 'worker', fromMs: sch.atMs, toMs: at, deviceId, cause: retried });
+          phases.push({ name: 'worker', fromMs: sch.atMs, toMs: at, deviceId, cause: retried, type: 'unrecorded' });
           continue;
         }
         const created = Number(row.created);
@@ -131,20 +131,23 @@ export async function recoveryBreakdown(o: { client: Client; db: Db; faults: Fau
         const delivered = row.delivered === null ? at : Math.min(at, Number(row.delivered));
         // A retried step's command was first recorded by an earlier attempt: its wait is the retry's.
         const recordedMs = retried && go ? Math.max(created, go.atMs) : created;
-        phases.push({ name: 'worker', fromMs: sch.atMs, toMs: Math.max(sch.atMs, recordedMs), deviceId: row.device_id, cause: retried });
-        phases.push({ name: 'claim', fromMs: recordedMs, toMs: Math.max(recordedMs, claimed), deviceId: row.device_id });
+        phases.push({ name: 'worker', fromMs: sch.atMs, toMs: Math.max(sch.atMs, recordedMs), deviceId: row.device_id, cause: retried, type: row.type });
+        phases.push({ name: 'claim', fromMs: recordedMs, toMs: Math.max(recordedMs, claimed), deviceId: row.device_id, type: row.type });
         phases.push({
-          name: 'device', fromMs: claimed, toMs: Math.max(claimed, finished), deviceId: row.device_id,
+          name: 'device', fromMs: claimed, toMs: Math.max(claimed, finished), deviceId: row.device_id, type: row.type,
           cause: row.reboot_offers > 0 ? `reboot offered again after the reboot timeout (${row.reboot_offers}×: the agent died after acknowledging it)` : undefined,
         });
-        phases.push({ name: 'delivery', fromMs: finished, toMs: Math.max(finished, delivered), deviceId: row.device_id });
+        phases.push({ name: 'delivery', fromMs: finished, toMs: Math.max(finished, delivered), deviceId: row.device_id, type: row.type });
         lastStepOf.set(inst.workflowId, { closeMs: at, deviceId: row.device_id });
       }
     }
   }
 
-  const normal = new Map<Phase['name'], number>();
-  for (const name of ['worker', 'claim', 'device', 'delivery', 'workflow-task'] as const) normal.set(name, median(phases.filter((p) => p.name === name).map((p) => p.toMs - p.fromMs)));
+  // The run's own median per phase and command type is "normal": what is beyond it is recovery (or load).
+  const keyOf = (p: Phase) => `${p.name}:${p.type ?? ''}`;
+  const samples = new Map<string, number[]>();
+  for (const p of phases) samples.set(keyOf(p), [...(samples.get(keyOf(p)) ?? []), p.toMs - p.fromMs]);
+  const normal = new Map([...samples].map(([k, xs]) => [k, median(xs)]));
   const overlaps = (p: Phase, f: FaultWindow) => p.fromMs <= f.endMs + AFTERMATH_MS && p.toMs >= f.startMs;
   // The first fault to reach the phase: the one that made it late (later faults may have stretched it).
   const faultOf = (p: Phase): FaultWindow | undefined => {
@@ -165,7 +168,7 @@ export async function recoveryBreakdown(o: { client: Client; db: Db; faults: Fau
   const worstOf = new Map<string, { seconds: number; cause: string }>();
   const installOfDevice = new Map([...lastStepOf].map(([workflowId, v]) => [v.deviceId, workflowId]));
   for (const p of phases) {
-    const excess = (p.toMs - p.fromMs - normal.get(p.name)!) / 1000;
+    const excess = (p.toMs - p.fromMs - normal.get(keyOf(p))!) / 1000;
     if (excess < NOISE_SECONDS) continue;
     const fault = faultOf(p);
     let cause = p.cause;

@@ -373,7 +373,7 @@ export async function soak(o: SoakOptions): Promise<boolean> {
       if (!c.ok) ok = false;
     }
     if (r.recovery) {
-      console.log(`  recovery breakdown (time beyond the run's median per step phase, ≥ 1.5 s; settings ${Object.entries(SOAK_RECOVERY_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}):`);
+      console.log(`  recovery breakdown (time beyond the run's median per step phase and type, ≥ 1.5 s, summed over the devices, which wait in parallel; settings ${Object.entries(SOAK_RECOVERY_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}):`);
       for (const l of r.recovery.byCause) console.log(`    ${l.excessSeconds.toFixed(1).padStart(7)} s in ${String(l.phases).padStart(3)} (max ${l.maxSeconds.toFixed(1)} s): ${l.cause}`);
       console.log('  by fault:');
       for (const l of r.recovery.byFault) console.log(`    ${l.excessSeconds.toFixed(1).padStart(7)} s in ${String(l.phases).padStart(3)} (max ${l.maxSeconds.toFixed(1)} s): ${l.cause}`);
