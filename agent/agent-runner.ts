@@ -110,7 +110,10 @@ async function runAgentLoop(options: AgentOptions, client: GatewayClient): Promi
   }
 
   let failures = 0;
-  // Until a poll answers: commands claimed for this device before it started may never have reached it.
+  // Until a poll answers: commands claimed for this device before it started, or carried by a poll
+  // reply that never arrived, are not here. The loop runs one command at a time and polls only
+  // between them, so at a poll this agent holds none of the commands claimed for it: the gateway can
+  // hand them out again at once instead of after their claim lease.
   let restarted = true;
   while (!signal.aborted) {
     let commands: AgentCommand[];
@@ -125,6 +128,8 @@ async function runAgentLoop(options: AgentOptions, client: GatewayClient): Promi
         throw err;
       }
       failures++;
+      // The reply may have carried commands (claimed, never received): say so at the next poll.
+      restarted = true;
       ctx.log({ err: describe(err), retryInMs: ctx.backoff(failures) }, 'poll failed; retrying');
       await sleep(ctx.backoff(failures), signal);
       continue;

@@ -82,7 +82,10 @@ export const enrollSchema = z.object({
 
 export const pollQuerySchema = z.object({
   wait: z.coerce.number().int().min(0).max(120).optional(),
-  /** the agent's first poll since it started: commands claimed before may never have reached it */
+  /**
+   * the agent holds none of the commands claimed for it: its first poll since it started, or the poll
+   * after one that failed (its reply, perhaps carrying commands, never arrived); they are offered again at once
+   */
   restarted: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
 });
 

@@ -1,5 +1,5 @@
 import { loadCommandKeys } from '../config/command-keys';
-import { alertsConfigOf, loadConfig, reportsDirOf } from '../config/config';
+import { alertsConfigOf, loadConfig, recoveryConfigOf, reportsDirOf } from '../config/config';
 import { loadServerTls } from '../config/tls';
 import { createPool } from '../db/database';
 import { runMigrations } from '../db/migrate';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     { db, databaseUrl: config.DATABASE_URL!, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: config.PATCHFLOW_API_KEY,
       twoPersonRule: { deviceThreshold: config.TWO_PERSON_DEVICE_THRESHOLD, requestTtlSeconds: Math.round(config.APPROVAL_REQUEST_TTL_HOURS * 3600) }, pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, commandKeys, catalog, reportsDir: reportsDirOf(config),
       enrollment: { tokenTtlSeconds: config.ENROLLMENT_TOKEN_TTL_HOURS > 0 ? config.ENROLLMENT_TOKEN_TTL_HOURS * 3600 : undefined, retryWindowSeconds: config.ENROLLMENT_RETRY_WINDOW_SECONDS },
-      recovery: { keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000, completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000 },
+      ...recoveryConfigOf(config),
       alerts: alertsConfigOf(config),
       dashboard: { temporalUiUrl: config.TEMPORAL_UI_URL } },
     { port: config.PORT, host: '0.0.0.0', tls },

@@ -25,6 +25,7 @@ import { findTemporalCli, startTemporalDevServer, type DevServerHandle } from '.
 import { catalogFeedsOf } from '../worker/catalog-feeds';
 import { temporalScheduleId, type RolloutResult } from '../workflows/automatic-update.contract';
 import { startFaultProxy, type FaultProxy } from './soak-proxy';
+import { recoveryBreakdown, type FaultWindow, type RecoveryBreakdown } from './soak-recovery';
 import { faultTimetable, type Fault } from './soak-timetable';
 import { checkSoak, type SoakCheck } from './soak-checks';
 
@@ -39,7 +40,27 @@ export interface SoakOptions {
   workers: number;
   /** skip the fault-free run (then no drain ratio) */
   faultyOnly?: boolean;
+  /**
+   * how long the simulated installer runs per patch (default 20 ms). Longer makes the rollout last
+   * through the whole fault timetable at a small fleet size, so every fault meets work in flight.
+   */
+  executeMs?: number;
 }
+
+/**
+ * Soak-only recovery settings, each an environment setting of the API (config/config.ts): the
+ * simulated machines restart in half a second, so a reboot not done after 10 s never happened; the
+ * heartbeat timeout is shortened from 120 s to 40 s (keep-alive every 10 s) so that a step lost with
+ * its worker costs the soak 40 s, not two minutes. Printed with the results.
+ */
+export const SOAK_RECOVERY_ENV = {
+  REBOOT_TIMEOUT_SECONDS: '10', REBOOT_MAX_OFFERS: '3', STEP_HEARTBEAT_TIMEOUT_SECONDS: '40', COMMAND_KEEPALIVE_INTERVAL_SECONDS: '10',
+  RESULT_COMPLETER_INTERVAL_SECONDS: '5', AGENT_POLL_WAIT_SECONDS: '10',
+} as const;
+
+/** Every third device's first patch answers 3010 (installed, restart required), so its install reboots. */
+const REBOOTING_KB = 'KB5034439';
+const rebootsOf = (i: number) => i % 3 === 0;
 
 export interface SoakRunReport {
   label: string;
@@ -47,6 +68,8 @@ export interface SoakRunReport {
   checks: SoakCheck[];
   faultsDone: string[];
   proxy: FaultProxy['counts'];
+  /** the faulty run's: where its time went */
+  recovery?: RecoveryBreakdown;
 }
 
 function say(label: string, msg: string): void {
@@ -85,6 +108,16 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
   const log = (m: string) => say(o.label, m);
   const stops: (() => Promise<void>)[] = [];
   const faultsDone: string[] = [];
+  const windows: FaultWindow[] = [];
+  /** Runs a fault, keeping its window for the recovery breakdown. */
+  const timed = async (label: string, act: () => Promise<void>, agentDevices?: string[]) => {
+    const startMs = Date.now();
+    try {
+      await act();
+    } finally {
+      windows.push({ label, startMs, endMs: Date.now(), agentDevices });
+    }
+  };
   try {
     const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const signingKey = ensureDevSigningKey(path.join(scratch, 'command-signing-key.pem'));
@@ -113,15 +146,13 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
       DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn', PATCHFLOW_WORKFLOW_BUNDLE: bundlePath,
       // The two-person rule holds a trigger reaching more devices than the threshold: keep it above the fleet.
       TWO_PERSON_DEVICE_THRESHOLD: String(o.devices + 1),
+      ...SOAK_RECOVERY_ENV,
     };
     const workers: Proc[] = [];
     const startWorker = (i: number) => { workers[i] = startProcess(`worker-${i}`, 'worker/main.ts', env, path.join(scratch, `worker-${i}.log`)); };
     for (let i = 0; i < o.workers; i++) startWorker(i);
     stops.push(async () => { await Promise.all(workers.map(kill9)); });
-    const api = startProcess('api', 'api/main.ts', {
-      ...env, PORT: String(apiPort), PATCHFLOW_API_KEY: API_KEY, AGENT_POLL_WAIT_SECONDS: '10',
-      RESULT_COMPLETER_INTERVAL_SECONDS: '5', COMMAND_KEEPALIVE_INTERVAL_SECONDS: '15',
-    }, path.join(scratch, 'api.log'));
+    const api = startProcess('api', 'api/main.ts', { ...env, PORT: String(apiPort), PATCHFLOW_API_KEY: API_KEY }, path.join(scratch, 'api.log'));
     stops.push(() => kill9(api));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitHealthy(apiUrl);
@@ -153,7 +184,8 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
         enrollmentToken: created.enrollmentToken,
         device: {
           id: name, name, os: 'server2022', sandboxDir: dir, seed: i, missingKbs: KBS,
-          rebootDurationMs: 500, executeDurationMs: 20, downloadDurationMs: 10, stateFile: path.join(dir, 'device-state.json'),
+          rebootDurationMs: 500, executeDurationMs: o.executeMs ?? 20, downloadDurationMs: 10, stateFile: path.join(dir, 'device-state.json'),
+          ...(rebootsOf(i) ? { exitCodes: { [REBOOTING_KB]: [3010] } } : {}),
         },
         outboxFile: path.join(dir, 'outbox.json'),
       });
@@ -161,25 +193,37 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
 
     // Set once the proxy is up (the proxy's callback needs the fleet, the fleet needs the proxy's URL).
     const ref: { fleet?: FleetProcesses } = {};
+    let t0 = Date.now();
     let rebootKillPending = o.faults;
+    let rebootKill: { deviceId: string; name: string } | undefined;
     const proxy = await startFaultProxy({
       target: apiUrl, dropResults: 0.05, dropPolls: 0.05, seed: 15,
-      onRebootAcknowledged: (deviceId) => {
-        // Once: the agent dies right after its reboot acknowledgement reached the gateway.
+      onRebootAcknowledged: async (deviceId) => {
+        // Once: the agent process dies right after the gateway accepted its reboot acknowledgement,
+        // before the answer reaches it (so before it restarts the machine: the boot id stays).
         const fleet = ref.fleet;
         if (!rebootKillPending || !fleet) return;
         const index = fleet.agents.findIndex((a) => a.deviceId === deviceId);
         if (index < 0) return;
         rebootKillPending = false;
         const proc = fleet.shares.findIndex((s) => s.includes(index));
-        faultsDone.push(`agent process ${proc} killed right after ${members[index]!.device.name} acknowledged a reboot`);
-        log(faultsDone[faultsDone.length - 1]!);
-        void fleet.kill(proc).then(() => sleep(2000)).then(() => fleet.restart(proc)).catch((err) => log(`restart of agent process ${proc} failed: ${err}`));
+        const killed = { deviceId, name: members[index]!.device.name ?? members[index]!.device.id };
+        rebootKill = killed;
+        const label = `agent process ${proc} killed right after ${killed.name} acknowledged a reboot at ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+        faultsDone.push(label);
+        log(label);
+        const agentDevices = fleet.shares[proc]!.map((k) => fleet.agents[k]!.deviceId).filter((d): d is string => Boolean(d));
+        await fleet.kill(proc);
+        void timed(label, () => sleep(2000).then(() => fleet.restart(proc)), agentDevices).catch((err) => log(`restart of agent process ${proc} failed: ${err}`));
       },
     });
     proxy.setActive(o.faults);
     stops.push(() => proxy.stop());
-    const fleet = startFleetProcesses({ baseUrl: proxy.url, members, pollWaitSeconds: 10, onAgentError: (d, m) => log(`agent ${d} stopped: ${m}`) });
+    // Two agent processes at least, so that killing one is a share of the fleet, not all of it.
+    const fleet = startFleetProcesses({
+      baseUrl: proxy.url, members, pollWaitSeconds: Number(SOAK_RECOVERY_ENV.AGENT_POLL_WAIT_SECONDS), processes: o.devices >= 2 && o.devices <= 2000 ? 2 : undefined,
+      onAgentError: (d, m) => log(`agent ${d} stopped: ${m}`),
+    });
     ref.fleet = fleet;
     stops.push(() => fleet.stop());
     await fleet.ready;
@@ -190,7 +234,7 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
       timing: { kind: 'weekly', days: ['wed'], time: '02:00', timezone: 'UTC' },
       distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' }, maxConcurrentDevices: Math.min(o.devices, 500),
     });
-    const t0 = Date.now();
+    t0 = Date.now();
     await call('POST', `/api/v1/schedules/${schedule.id}/trigger`);
     let rolloutId: string | undefined;
     for (let tries = 0; !rolloutId; tries++) {
@@ -230,6 +274,7 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
         await fleet.restart(0);
       },
     };
+    const agentsOf = (proc: number) => fleet.shares[proc]!.map((k) => fleet.agents[k]!.deviceId).filter((d): d is string => Boolean(d));
     const timetable = o.faults ? faultTimetable() : [];
     if (o.faults) log(`fault timetable (seconds after the trigger): ${timetable.map((f) => `${f.atSeconds} ${f.kind}`).join('; ')}; proxy drops 5% of result answers and 5% of poll replies with commands throughout`);
     let finished = false;
@@ -246,8 +291,9 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
         }
         if (finished) { faultsDone.push(`${f.kind} at ${f.atSeconds} s skipped: the rollout had finished`); continue; }
         log(`fault: ${f.kind}`);
-        await actions[f.kind]().catch((err) => log(`fault ${f.kind} failed: ${(err as Error).message}`));
-        faultsDone.push(`${f.kind} at ${f.atSeconds} s`);
+        const label = `${f.kind} at ${f.atSeconds} s`;
+        await timed(label, actions[f.kind], f.kind === 'kill-agent-process' ? agentsOf(0) : undefined).catch((err) => log(`fault ${f.kind} failed: ${(err as Error).message}`));
+        faultsDone.push(label);
       }
     })();
 
@@ -276,12 +322,41 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
     await fleet.stop();
 
     const checks = await checkSoak({ db, client, result, clientId: tenant.id, kbs: KBS, stateFiles: members.map((m) => m.device.stateFile!), devices: o.devices });
-    return { label: o.label, drainSeconds, checks, faultsDone, proxy: { ...proxy.counts } };
+    const reboots = await rebootFacts(db, tenant.id);
+    checks.push({ name: 'reboots: every rebooting device restarted once per reboot', ok: reboots.devices === members.filter((_, i) => rebootsOf(i)).length && reboots.unfinished === 0,
+      detail: `${reboots.devices} devices rebooted (expected ${members.filter((_, i) => rebootsOf(i)).length}); ${reboots.unfinished} reboot commands not succeeded; ${reboots.reoffered} offered again after the reboot timeout` });
+    if (o.faults) checks.push(await rebootKillCheck(db, rebootKill));
+    const recovery = o.faults ? await recoveryBreakdown({ client, db, faults: windows, drops: proxy.drops }).catch((err) => { log(`recovery breakdown failed: ${err}`); return undefined; }) : undefined;
+    return { label: o.label, drainSeconds, checks, faultsDone, proxy: { ...proxy.counts }, recovery };
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     if (!process.env.SOAK_KEEP) fs.rmSync(scratch, { recursive: true, force: true });
     else log(`kept ${scratch}`);
   }
+}
+
+/** How the soak's reboots went, from the gateway's rows. */
+async function rebootFacts(db: Db, clientId: string): Promise<{ devices: number; unfinished: number; reoffered: number }> {
+  const { rows } = await db.query<{ devices: string; unfinished: string; reoffered: string }>(
+    `SELECT count(DISTINCT c.device_id) AS devices, count(*) FILTER (WHERE c.status <> 'succeeded') AS unfinished, count(*) FILTER (WHERE c.reboot_offers > 0) AS reoffered
+       FROM agent_commands c JOIN devices d ON d.id = c.device_id JOIN sites s ON s.id = d.site_id
+      WHERE s.client_id = $1::uuid AND c.type = 'reboot'`, [clientId]);
+  return { devices: Number(rows[0]!.devices), unfinished: Number(rows[0]!.unfinished), reoffered: Number(rows[0]!.reoffered) };
+}
+
+/**
+ * The agent killed right after acknowledging a reboot (issue 18): the fault fired, the reboot was
+ * offered again once the reboot timeout had passed (the device checked in with its old boot id), and
+ * it finished with a new boot id.
+ */
+async function rebootKillCheck(db: Db, killed: { deviceId: string; name: string } | undefined): Promise<SoakCheck> {
+  const name = 'agent killed after acknowledging a reboot: offered again, restarted';
+  if (!killed) return { name, ok: false, detail: 'the fault never fired: no device acknowledged a reboot' };
+  const { rows } = await db.query<{ status: string; reboot_offers: number; result: { previousBootId?: string; bootId?: string } | null }>(
+    `SELECT status, reboot_offers, result FROM agent_commands WHERE device_id = $1::uuid AND type = 'reboot' ORDER BY created_at`, [killed.deviceId]);
+  const row = rows[0];
+  const ok = rows.length === 1 && row!.status === 'succeeded' && row!.reboot_offers >= 1 && Boolean(row!.result?.bootId) && row!.result!.bootId !== row!.result!.previousBootId;
+  return { name, ok, detail: row ? `${killed.name}: reboot ${row.status} after ${row.reboot_offers} offer(s) again; boot id ${row.result?.previousBootId ?? '?'} → ${row.result?.bootId ?? '?'}` : `${killed.name}: no reboot command` };
 }
 
 /** Both runs, the report, and the exit status (checks only). */
@@ -296,6 +371,14 @@ export async function soak(o: SoakOptions): Promise<boolean> {
     for (const c of r.checks) {
       console.log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
       if (!c.ok) ok = false;
+    }
+    if (r.recovery) {
+      console.log(`  recovery breakdown (time beyond the run's median per step phase and type, ≥ 1.5 s, summed over the devices, which wait in parallel; settings ${Object.entries(SOAK_RECOVERY_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}):`);
+      for (const l of r.recovery.byCause) console.log(`    ${l.excessSeconds.toFixed(1).padStart(7)} s in ${String(l.phases).padStart(3)} (max ${l.maxSeconds.toFixed(1)} s): ${l.cause}`);
+      console.log('  by fault:');
+      for (const l of r.recovery.byFault) console.log(`    ${l.excessSeconds.toFixed(1).padStart(7)} s in ${String(l.phases).padStart(3)} (max ${l.maxSeconds.toFixed(1)} s): ${l.cause}`);
+      console.log('  last to finish:');
+      for (const l of r.recovery.last) console.log(`    ${l}`);
     }
   }
   if (runs.length === 2) {

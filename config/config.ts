@@ -38,6 +38,13 @@ const schema = z.object({
   TLS_KEY_PATH: z.string().min(1).optional(),
   /** operators' API key (role admin); required outside development */
   PATCHFLOW_API_KEY: z.string().min(16, 'PATCHFLOW_API_KEY must be at least 16 characters').optional(),
+  /**
+   * how long a workflow task waits on the sticky queue of the worker that ran the workflow last before
+   * Temporal gives it to any worker (the SDK's default, 10 s). A worker killed with -9 cannot hand its
+   * sticky queue back, so each of its open workflows waits this long: the soak's largest recovery cost.
+   * Shorter recovers sooner and replays more often when a live worker is merely busy.
+   */
+  WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(600).default(10),
   /** where the worker serves the Temporal SDK's Prometheus metrics, e.g. 0.0.0.0:9464 (unset: off) */
   WORKER_METRICS_ADDRESS: z.string().regex(/^[^:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -51,6 +58,25 @@ const schema = z.object({
   ENROLLMENT_RETRY_WINDOW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
   /** how often the result completer sweeps for stored answers Temporal has not accepted yet */
   RESULT_COMPLETER_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+  /**
+   * how long a device step's attempt may go without a heartbeat before Temporal retries it on another
+   * worker (the gateway heartbeats every step whose command it holds, so only a step whose worker died
+   * before recording its command times out this early); keep it well above COMMAND_KEEPALIVE_INTERVAL_SECONDS
+   */
+  STEP_HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(3600).default(120),
+  /**
+   * a command claimed by a poll and neither answered nor reported on is offered again after this long
+   * (for agents that do not say their poll failed); default: the poll wait + 30 s
+   */
+  COMMAND_CLAIM_LEASE_SECONDS: z.coerce.number().int().min(1).max(86_400).optional(),
+  /**
+   * a reboot acknowledged this long ago whose device still checks in with the boot id it had then
+   * never happened (the agent died first): it is offered again. Longer than the fleet's slowest real
+   * restart (updates applied at boot can take many minutes).
+   */
+  REBOOT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(1800),
+  /** how often such a reboot is offered again before its step fails with RebootNotCompleted */
+  REBOOT_MAX_OFFERS: z.coerce.number().int().min(0).max(100).default(3),
   /**
    * PEM file of the Ed25519 key that signs agent commands (PKCS#8 private key; the API/gateway process
    * needs only the public half and accepts an SPKI public key file here). `npm start` generates one
@@ -91,7 +117,23 @@ function checked(c: Config): Config {
   if (Boolean(c.CATALOG_FEED_URL) !== Boolean(c.CATALOG_FEED_PUBLIC_KEY_PATH)) {
     throw new Error('invalid configuration: CATALOG_FEED_URL and CATALOG_FEED_PUBLIC_KEY_PATH go together (a feed is only trusted with its pinned key)');
   }
+  if (c.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 2 > c.STEP_HEARTBEAT_TIMEOUT_SECONDS) {
+    throw new Error(`invalid configuration: COMMAND_KEEPALIVE_INTERVAL_SECONDS (${c.COMMAND_KEEPALIVE_INTERVAL_SECONDS}) must be at most half of STEP_HEARTBEAT_TIMEOUT_SECONDS (${c.STEP_HEARTBEAT_TIMEOUT_SECONDS}): a waiting step would time out between keep-alives`);
+  }
   return c;
+}
+
+/** The gateway's recovery timings and the device steps' heartbeat timeout (api/app.ts RecoveryOptions, InstallTiming). */
+export function recoveryConfigOf(config: Pick<Config, 'COMMAND_KEEPALIVE_INTERVAL_SECONDS' | 'RESULT_COMPLETER_INTERVAL_SECONDS' | 'STEP_HEARTBEAT_TIMEOUT_SECONDS' | 'COMMAND_CLAIM_LEASE_SECONDS' | 'REBOOT_TIMEOUT_SECONDS' | 'REBOOT_MAX_OFFERS'>) {
+  return {
+    recovery: {
+      keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000,
+      completerIntervalMs: config.RESULT_COMPLETER_INTERVAL_SECONDS * 1000,
+      claimLeaseSeconds: config.COMMAND_CLAIM_LEASE_SECONDS,
+      stalledReboot: { rebootTimeoutSeconds: config.REBOOT_TIMEOUT_SECONDS, maxOffers: config.REBOOT_MAX_OFFERS },
+    },
+    installTiming: { heartbeatTimeoutSeconds: config.STEP_HEARTBEAT_TIMEOUT_SECONDS },
+  };
 }
 
 /** REPORTS_DIR, else DATA_DIR/reports, as an absolute path (the API serves what the worker writes there). */

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const worker = await createPatchflowWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys,
     workflowBundlePath: bundle.kind === 'prebuilt' ? bundle.path : undefined, catalogFeeds: catalogFeedsOf(config).sources, reportsDir: reportsDirOf(config),
+    stickyQueueTimeoutSeconds: config.WORKER_STICKY_QUEUE_TIMEOUT_SECONDS,
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, commandKeyId: commandKeys.current.keyId, nextCommandKeyId: commandKeys.next?.keyId }, 'worker started');
   // The SDK shuts the worker down on SIGINT/SIGTERM by itself; run() resolves once it has drained.

@@ -52,6 +52,8 @@ export interface PatchflowWorkerOptions {
   workflowBundlePath?: string;
   /** the catalog feeds this worker may sync, with their pinned public keys (default: none) */
   catalogFeeds?: CatalogFeedSources;
+  /** config WORKER_STICKY_QUEUE_TIMEOUT_SECONDS (default: the SDK's 10 s) */
+  stickyQueueTimeoutSeconds?: number;
 }
 
 /** The Patchflow worker: every workflow in workflows/ and every activity over real dependencies. */
@@ -60,6 +62,7 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue,
+    ...(o.stickyQueueTimeoutSeconds === undefined ? {} : { stickyQueueScheduleToStartTimeout: `${o.stickyQueueTimeoutSeconds} seconds` }),
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
