@@ -14,7 +14,7 @@ import { distributionOffsetMs } from '../../domain/distribution-window';
 import { isInsideWindow, nextWindowStart, type MaintenanceWindow } from '../../domain/maintenance-window';
 import { nextOccurrence, type RebootActionConfig } from '../../domain/reboot-actions';
 import type { RebootPayload, RebootResult } from '../../domain/device-protocol';
-import { wallClockAt } from '../../domain/schedule-timezone';
+import { wallClockAt } from '../../domain/local-time';
 import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
 import type { deviceInstallWorkflow } from '../../workflows/device-install';
 import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, type RolloutInput, type RolloutResult } from '../../workflows/automatic-update.contract';
