@@ -1,11 +1,9 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { executeUpdateRetrying } from './workflow-updates';
-import { claimDeviceForOperation } from '../activities/device-claim';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
-import { releaseDevice } from '../db/operation-repository';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { requireSafeDeviceFolders } from '../domain/folders';
 import {
@@ -19,7 +17,7 @@ import {
   type InitialUpdateRetry,
 } from '../workflows/initial-update.contract';
 import type { InstallTimingInput } from '../workflows/install.contract';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { deviceWorkflowStart, startClaimed } from './workflow-starts';
 
 export interface InitialUpdateDeps {
   db: Db;
@@ -49,33 +47,18 @@ export async function startInitialUpdate(deps: InitialUpdateDeps, deviceId: stri
   if (running) return { workflowId, existing: true };
   // Refused before the claim and before any workflow exists: a bad folder never reaches a device.
   const folders = requireSafeDeviceFolders(device);
-  await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'initial-update' });
   const input: InitialUpdateInput = {
     deviceId: device.id, deviceName: device.name, clientId: device.clientId, clientName: device.clientName,
     siteId: device.siteId, siteName: device.siteName, workingFolder: folders.workingFolder, installFolder: folders.installFolder,
     requestedBy, retry: deps.initialUpdateRetry, installTiming: deps.installTiming, historyLimit: deps.initialUpdateHistoryLimit,
   };
-  try {
-    await deps.client.workflow.start(INITIAL_UPDATE_WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue: deps.taskQueue,
-      args: [input],
-      // A start racing another start of the same device's Initial Update joins it instead of failing.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: `Initial Update of ${device.name} · ${device.clientName} / ${device.siteName}`,
-      staticDetails: `Requested by ${requestedBy}. Installs every approved missing patch, rebooting as often as needed, until nothing approved is missing.`,
-      typedSearchAttributes: [
-        { key: DeviceIdAttr, value: device.id },
-        { key: DeviceNameAttr, value: device.name },
-        { key: ClientIdAttr, value: device.clientId },
-        { key: SiteIdAttr, value: device.siteId },
-        { key: OperationAttr, value: 'initial-update' },
-      ],
-    });
-  } catch (err) {
-    await releaseDevice(deps.db, device.id, workflowId);
-    throw err;
-  }
+  await startClaimed(deps, INITIAL_UPDATE_WORKFLOW_TYPE, deviceWorkflowStart({
+    device, operation: 'initial-update', workflowId, taskQueue: deps.taskQueue, args: [input],
+    // A start racing another start of the same device's Initial Update joins it instead of failing.
+    conflictPolicy: 'USE_EXISTING',
+    summary: 'Initial Update of',
+    details: `Requested by ${requestedBy}. Installs every approved missing patch, rebooting as often as needed, until nothing approved is missing.`,
+  }), { deviceId: device.id, operation: 'initial-update' });
   await appendAudit(deps.db, [{ actor: requestedBy, action: 'initial_update.started', deviceId: device.id, subject: workflowId }]);
   deps.log.info({ deviceId: device.id, workflowId }, 'Initial Update started');
   return { workflowId, existing: false };

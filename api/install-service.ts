@@ -3,11 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { executeUpdateRetrying } from './workflow-updates';
-import { claimDeviceForOperation } from '../activities/device-claim';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
-import { releaseDevice } from '../db/operation-repository';
 import { ignoredKbs } from '../db/ignored-statuses';
 import { unverifiedOnlyKbs } from '../db/scan-repository';
 import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
@@ -22,7 +20,7 @@ import {
   type InstallResult,
   type InstallTimingInput,
 } from '../workflows/install.contract';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, PatchKBsAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { deviceWorkflowStart, startClaimed } from './workflow-starts';
 
 export interface InstallServiceDeps {
   db: Db;
@@ -38,9 +36,9 @@ function newInstallKey(): string {
   return `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-function summaryOf(device: { name: string; clientName: string; siteName: string }, kbs?: string[]): string {
+function summaryOf(kbs?: string[]): string {
   const what = kbs && kbs.length > 0 ? `${kbs.length} patch${kbs.length === 1 ? '' : 'es'}` : 'missing patches';
-  return `Install ${what} on ${device.name} · ${device.clientName} / ${device.siteName}`;
+  return `Install ${what} on`;
 }
 
 /**
@@ -70,7 +68,6 @@ export async function startInstall(
   }
   const key = newInstallKey();
   const workflowId = installWorkflowId(device.id, key);
-  await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });
   const input: DeviceInstallInput = {
     deviceId: device.id,
     deviceName: device.name,
@@ -86,27 +83,13 @@ export async function startInstall(
     timing: deps.installTiming,
     ...(request.healthCheck ? { healthCheck: request.healthCheck } : {}),
   };
-  try {
-    await deps.client.workflow.start(INSTALL_WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue: deps.taskQueue,
-      args: [input],
-      staticSummary: summaryOf(device, request.kbs),
-      staticDetails: `Requested by ${request.requestedBy}. Device ${device.name} (${device.id}), ${device.clientName} / ${device.siteName}.` +
-        (request.kbs?.length ? ` KBs: ${request.kbs.join(', ')}.` : ''),
-      typedSearchAttributes: [
-        { key: DeviceIdAttr, value: device.id },
-        { key: DeviceNameAttr, value: device.name },
-        { key: ClientIdAttr, value: device.clientId },
-        { key: SiteIdAttr, value: device.siteId },
-        { key: OperationAttr, value: 'install' },
-        { key: PatchKBsAttr, value: request.kbs ?? [] },
-      ],
-    });
-  } catch (err) {
-    await releaseDevice(deps.db, device.id, workflowId);
-    throw err;
-  }
+  await startClaimed(deps, INSTALL_WORKFLOW_TYPE, deviceWorkflowStart({
+    device, operation: 'install', workflowId, taskQueue: deps.taskQueue, args: [input],
+    summary: summaryOf(request.kbs),
+    details: `Requested by ${request.requestedBy}. Device ${device.name} (${device.id}), ${device.clientName} / ${device.siteName}.` +
+      (request.kbs?.length ? ` KBs: ${request.kbs.join(', ')}.` : ''),
+    kbs: request.kbs ?? [],
+  }), { deviceId: device.id, operation: 'install' });
   await appendAudit(deps.db, [{
     actor: request.requestedBy, action: 'install.started', deviceId: device.id, subject: workflowId,
     details: { kbs: request.kbs ?? null, rebootAllowed: input.rebootAllowed },

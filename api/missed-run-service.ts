@@ -1,15 +1,13 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { claimDeviceForOperation } from '../activities/device-claim';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
-import { releaseDevice } from '../db/operation-repository';
 import { findSchedule } from '../db/schedule-repository';
 import { DeviceBusyError } from '../domain/errors';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
 import { ROLLOUT_DEFAULTS } from '../workflows/automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, resolveTiming, type DeviceInstallInput, type InstallTimingInput } from '../workflows/install.contract';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { deviceWorkflowStart, startClaimed } from './workflow-starts';
 
 /**
  * "Run as soon as it checks in": a device an Automatic Update found offline gets that run when it
@@ -35,12 +33,6 @@ export async function runMissedRunsOnCheckIn(
     const schedule = await findSchedule(deps.db, scheduleId);
     if (!schedule || schedule.kind !== 'automatic_update' || schedule.missedRun === 'skip') continue;
     const workflowId = installWorkflowId(device.id, `au-${scheduleId.slice(0, 8)}-checkin-${Date.now().toString(36)}`);
-    try {
-      await claimDeviceForOperation(deps, { deviceId: device.id, workflowId, operation: 'install' });
-    } catch (err) {
-      if (err instanceof DeviceBusyError) { deps.log.info({ deviceId, scheduleId }, 'missed run skipped: device busy'); continue; }
-      throw err;
-    }
     const input: DeviceInstallInput = {
       deviceId: device.id, deviceName: device.name, clientId: device.clientId, clientName: device.clientName,
       // "Include Reboot" off: the late run installs, and leaves the device Reboot Required.
@@ -55,20 +47,16 @@ export async function runMissedRunsOnCheckIn(
       },
     };
     try {
-      await deps.client.workflow.start(INSTALL_WORKFLOW_TYPE, {
-        workflowId, taskQueue: deps.taskQueue, args: [input],
-        staticSummary: `Automatic Update (${schedule.name}, missed run) of ${device.name} · ${device.clientName} / ${device.siteName}`,
-        typedSearchAttributes: [
-          { key: DeviceIdAttr, value: device.id }, { key: DeviceNameAttr, value: device.name }, { key: ClientIdAttr, value: device.clientId },
-          { key: SiteIdAttr, value: device.siteId }, { key: OperationAttr, value: 'automatic-update' },
-        ],
-      });
-      started += 1;
-      deps.log.info({ deviceId, scheduleId, workflowId }, 'missed Automatic Update started on check-in');
+      await startClaimed(deps, INSTALL_WORKFLOW_TYPE, deviceWorkflowStart({
+        device, operation: 'automatic-update', workflowId, taskQueue: deps.taskQueue, args: [input],
+        summary: `Automatic Update (${schedule.name}, missed run) of`,
+      }), { deviceId: device.id, operation: 'install' });
     } catch (err) {
-      await releaseDevice(deps.db, device.id, workflowId);
+      if (err instanceof DeviceBusyError) { deps.log.info({ deviceId, scheduleId }, 'missed run skipped: device busy'); continue; }
       throw err;
     }
+    started += 1;
+    deps.log.info({ deviceId, scheduleId, workflowId }, 'missed Automatic Update started on check-in');
   }
   return started;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isKaseyaClassification, KASEYA_CLASSIFICATIONS } from '../domain/kaseya-classification';
+import { normaliseKb } from '../domain/patch-id';
 
 const uuid = z.string().uuid('must be a UUID');
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
@@ -7,7 +8,7 @@ const key = z.string().trim().min(1, 'must not be empty').max(200, 'must be at m
 
 export const approvalStatus = z.enum(['approved', 'pending_approval', 'denied'], 'must be approved, pending_approval or denied');
 /** "kb890830" and "890830" are KB890830 (as the resolver normalises them). */
-export const kb = z.string().trim().regex(/^(KB)?\d{4,8}$/i, 'must look like KB5034441').transform((s) => s.toUpperCase().replace(/^(\d)/, 'KB$1'));
+export const kb = z.string().trim().regex(/^(KB)?\d{4,8}$/i, 'must look like KB5034441').transform(normaliseKb);
 const updateId = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 
 /** Patches named by update id and/or KB: at least one of the two. */

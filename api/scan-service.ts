@@ -7,7 +7,7 @@ import { findDevice, listDevices, type DeviceRow } from '../db/fleet-repository'
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { failureChain } from './install-service';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput, type PatchScanResult } from '../workflows/scan.contract';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { deviceWorkflowStart } from './workflow-starts';
 
 export interface ScanServiceDeps {
   db: Db;
@@ -28,20 +28,10 @@ export async function startScanFor(deps: ScanServiceDeps, device: DeviceRow, req
     deviceId: device.id, deviceName: device.name, clientName: device.clientName, siteName: device.siteName,
     reason: `requested by ${requestedBy}`, ...deps.scanTiming,
   };
-  await deps.client.workflow.start(SCAN_WORKFLOW_TYPE, {
-    workflowId,
-    taskQueue: deps.taskQueue,
-    args: [input],
-    staticSummary: `Scan ${device.name} · ${device.clientName} / ${device.siteName}`,
-    staticDetails: `Requested by ${requestedBy}. Device ${device.name} (${device.id}).`,
-    typedSearchAttributes: [
-      { key: DeviceIdAttr, value: device.id },
-      { key: DeviceNameAttr, value: device.name },
-      { key: ClientIdAttr, value: device.clientId },
-      { key: SiteIdAttr, value: device.siteId },
-      { key: OperationAttr, value: 'scan' },
-    ],
-  });
+  await deps.client.workflow.start(SCAN_WORKFLOW_TYPE, deviceWorkflowStart({
+    device, operation: 'scan', workflowId, taskQueue: deps.taskQueue, args: [input],
+    summary: 'Scan', details: `Requested by ${requestedBy}. Device ${device.name} (${device.id}).`,
+  }));
   return { workflowId, key };
 }
 

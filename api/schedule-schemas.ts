@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { maintenanceWindowSchema } from '../domain/maintenance-window';
 import { DEFAULT_REBOOT_ACTION, rebootActionConfigSchema } from '../domain/reboot-actions';
 import { HEALTH_CHECK_NAME, healthCheckProblem, MAX_HEALTH_CHECK_NAMES, MAX_SETTLE_SECONDS } from '../domain/health-check';
-import { parseScheduleTiming, PATCH_TUESDAY_OFFSET_MAX, PATCH_TUESDAY_OFFSET_MIN, WEEKDAYS } from '../domain/schedule-spec';
+import { LOCAL_TIME_PATTERN, WEEKDAYS } from '../domain/local-time';
+import { parseScheduleTiming, PATCH_TUESDAY_OFFSET_MAX, PATCH_TUESDAY_OFFSET_MIN } from '../domain/schedule-spec';
+import { kb } from './policy-schemas';
 
-const localTime = z.string().regex(/^([01]\d|2[0-3]):([0-5]\d)$/).meta({ description: 'HH:MM, 24-hour, local to timezone' });
+const localTime = z.string().regex(LOCAL_TIME_PATTERN).meta({ description: 'HH:MM, 24-hour, local to timezone' });
 const timezone = z.string().min(1).meta({ description: 'an IANA time zone, spelled as IANA spells it', examples: ['UTC', 'Europe/London'] });
 /**
  * The timing's shape, for the contract only (api/openapi.ts): `parseScheduleTiming` stays the rule,
@@ -37,7 +39,7 @@ const scope = z.discriminatedUnion('scopeType', [
 ]);
 
 /** A per-patch schedule's KBs ("kb890830" and "890830" are KB890830). */
-const kbs = z.array(z.string().trim().regex(/^(KB)?\d{4,8}$/i, 'must look like KB5034441').transform((k) => k.toUpperCase().replace(/^(\d)/, 'KB$1')))
+const kbs = z.array(kb)
   .min(1, 'name at least one KB').max(100).transform((list) => [...new Set(list)]);
 
 const checkName = z.string().regex(HEALTH_CHECK_NAME, 'must be a name of letters, digits and _ . @ - (at most 80), starting with a letter or digit');

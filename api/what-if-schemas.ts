@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { actionScopeType, approvalStatus, patchAction } from './policy-schemas';
+import { actionScopeType, approvalStatus, kb, patchAction } from './policy-schemas';
 
 const uuid = z.string().uuid('must be a UUID');
-const kb = z.string().trim().regex(/^(KB)?\d{4,8}$/i, 'must look like KB5034441').transform((s) => s.toUpperCase().replace(/^(\d)/, 'KB$1'));
 const updateId = z.string().trim().min(1).max(200);
 const patchNames = {
   updateIds: z.array(updateId).min(1).max(5000).optional(),

@@ -1,13 +1,20 @@
-import type {
-  ApprovalDevice, ApprovalModel, ApprovalPatch, ApprovalPolicy, ApprovalStatus, DevicePatchState, PatchAction, PolicyApproval,
+import {
+  SCOPE_WALK, scopeIdOf, type ApprovalDevice, type ApprovalModel, type ApprovalPatch, type ApprovalPolicy, type ApprovalStatus,
+  type DevicePatchState, type PatchAction, type PolicyApproval, type ScopeLevel,
 } from '../domain/approval-model';
 import type { Queryable } from './database';
 
 /**
  * Loads everything approval is decided from, in seven queries whatever the fleet size: the catalog,
  * the devices (all, or `deviceIds`) with the policies they are in (directly, or through their site,
- * client, device type or an "all devices" membership), every policy with its statuses and defaults,
- * KB overrides, actions by scope and the names of sites and clients for reasons.
+ * client, device type or an "all devices" membership), those policies with their statuses and
+ * defaults, KB overrides, the actions set at those devices' scopes and the names of their sites and
+ * clients for reasons.
+ *
+ * With `deviceIds` only what can decide for those devices is read: the policies they are members of
+ * and the actions at their device, site, client and device type. An install on one device then reads
+ * its few policies' rows, not every client's (the approvals table grows with policies × catalog).
+ * Without `deviceIds` everything is read, for the whole fleet.
  * Queries run one after another so that `db` may be a transaction's client.
  */
 export async function loadApprovalModel(db: Queryable, options: { deviceIds?: string[] } = {}): Promise<ApprovalModel> {
@@ -40,12 +47,22 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
     id: r.id, name: r.name, siteId: r.site_id, clientId: r.client_id, deviceType: r.device_type, policyIds: r.policy_ids,
   }));
 
+  // null: the whole fleet, so every policy, action and name
+  const scoped = deviceIds === null ? null : scopesOf(devices);
+
   const policyRows = (await db.query(
     `SELECT id, name, deny_manual_install_only, deny_windows_update_web_site, deny_superseded, fallback_default
-     FROM approval_policies ORDER BY name`,
+     FROM approval_policies WHERE $1::uuid[] IS NULL OR id = ANY($1::uuid[]) ORDER BY name`,
+    [scoped?.policyIds ?? null],
   )).rows;
-  const approvalRows = (await db.query('SELECT policy_id, update_id, status, source, note FROM policy_approvals')).rows;
-  const defaultRows = (await db.query('SELECT policy_id, kind, key, status FROM policy_defaults')).rows;
+  const approvalRows = (await db.query(
+    'SELECT policy_id, update_id, status, source, note FROM policy_approvals WHERE $1::uuid[] IS NULL OR policy_id = ANY($1::uuid[])',
+    [scoped?.policyIds ?? null],
+  )).rows;
+  const defaultRows = (await db.query(
+    'SELECT policy_id, kind, key, status FROM policy_defaults WHERE $1::uuid[] IS NULL OR policy_id = ANY($1::uuid[])',
+    [scoped?.policyIds ?? null],
+  )).rows;
 
   const approvals = groupBy(approvalRows, (r) => r.policy_id as string);
   const defaults = groupBy(defaultRows, (r) => r.policy_id as string);
@@ -73,11 +90,11 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
     (await db.query('SELECT kb, status FROM kb_overrides')).rows.map((r) => [String(r.kb).toUpperCase(), r.status]),
   );
 
-  // Actions at device level only matter for the devices loaded; every other level is shared.
+  // Only the scopes the resolver walks for these devices: device → site → client → device type.
   const actionRows = (await db.query(
     `SELECT scope_type, scope_id, update_id, action FROM patch_actions
-     WHERE scope_type <> 'device' OR $1::text[] IS NULL OR scope_id = ANY($1::text[])`,
-    [deviceIds],
+     WHERE $1::text[] IS NULL OR (scope_type, scope_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [scoped?.scopeTypes ?? null, scoped?.scopeIds ?? null],
   )).rows;
   const actions = new Map<string, Map<string, PatchAction>>();
   for (const r of actionRows) {
@@ -88,7 +105,10 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
   }
 
   const nameRows = (await db.query(
-    `SELECT 'site' AS kind, id::text, name FROM sites UNION ALL SELECT 'client', id::text, name FROM clients`,
+    `SELECT 'site' AS kind, id::text, name FROM sites WHERE $1::uuid[] IS NULL OR id = ANY($1::uuid[])
+     UNION ALL
+     SELECT 'client', id::text, name FROM clients WHERE $2::uuid[] IS NULL OR id = ANY($2::uuid[])`,
+    [scoped?.siteIds ?? null, scoped?.clientIds ?? null],
   )).rows;
   const names = {
     sites: new Map<string, string>(nameRows.filter((r) => r.kind === 'site').map((r) => [r.id, r.name])),
@@ -117,6 +137,25 @@ export async function loadDeviceStates(db: Queryable, deviceIds: string[]): Prom
     byUpdate.set(r.update_id, { status: r.status, failedAttempts: Number(r.failed_attempts) });
   }
   return states;
+}
+
+/** What can decide for these devices: their policies, and the scope keys of the resolver's walk. */
+function scopesOf(devices: readonly ApprovalDevice[]) {
+  const distinct = (values: string[]) => [...new Set(values)];
+  const scopes = new Map<string, { type: ScopeLevel; id: string }>();
+  for (const d of devices) {
+    for (const level of SCOPE_WALK) {
+      const id = scopeIdOf(d, level);
+      scopes.set(`${level}:${id}`, { type: level, id });
+    }
+  }
+  return {
+    policyIds: distinct(devices.flatMap((d) => d.policyIds)),
+    siteIds: distinct(devices.map((d) => d.siteId)),
+    clientIds: distinct(devices.map((d) => d.clientId)),
+    scopeTypes: [...scopes.values()].map((s) => s.type),
+    scopeIds: [...scopes.values()].map((s) => s.id),
+  };
 }
 
 function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {

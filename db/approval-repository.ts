@@ -1,10 +1,10 @@
 import type { ApprovalSource, ApprovalStatus, PatchAction } from '../domain/approval-model';
+import { normaliseKb } from '../domain/patch-id';
 import type { Queryable } from './database';
 import { kaseyaClassificationSql } from './kaseya-sql';
 
 /** A patch's KB as KB overrides and requests spell it ("890830" → "KB890830"), in SQL and here. */
 const NORMALISED_KB = (column: string) => `regexp_replace(upper(trim(${column})), '^(\\d)', 'KB\\1')`;
-const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
 
 export { loadApprovalModel, loadDeviceStates } from './approval-model-loader';
 

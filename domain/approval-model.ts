@@ -114,6 +114,10 @@ export interface ApprovalDevice {
   policyIds: readonly string[];
 }
 
+/** The device's scope id at a level: its own id, its site's, its client's, or its type ("server"). */
+export const scopeIdOf = (d: ApprovalDevice, level: ScopeLevel): string =>
+  (level === 'device' ? d.id : level === 'site' ? d.siteId : level === 'client' ? d.clientId : d.deviceType);
+
 /** Names for reasons ("Ignored at site 'HQ'"). */
 export interface ScopeNames {
   sites: ReadonlyMap<string, string>;

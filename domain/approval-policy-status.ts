@@ -2,6 +2,7 @@ import {
   type ApprovalPatch, type ApprovalPolicy, type ApprovalStatus, InstallType, RESTRICTIVENESS,
 } from './approval-model';
 import { kaseyaClassificationOf } from './kaseya-classification';
+import { normaliseKb } from './patch-id';
 
 /**
  * One policy's status for one patch (Kaseya's Patch Policy, DOMAIN-RULES §2.8, §2.9), and what it
@@ -20,8 +21,6 @@ export interface PolicyVerdict {
   basis: PolicyBasis;
 }
 
-/** "kb890830", " 890830" and "KB890830" are one KB article. */
-export const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
 
 /** The more restrictive of two statuses (Denied > Pending Approval > Approved). */
 export const moreRestrictive = (a: ApprovalStatus, b: ApprovalStatus): ApprovalStatus =>

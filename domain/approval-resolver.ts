@@ -10,7 +10,7 @@
  */
 import {
   type ApprovalDecision, type ApprovalDevice, type ApprovalModel, type ApprovalPatch, type ApprovalPolicy,
-  type ApprovalStatus, Decision, type DevicePatchState, PatchAction, type ScopeLevel, SCOPE_WALK,
+  type ApprovalStatus, Decision, type DevicePatchState, PatchAction, type ScopeLevel, SCOPE_WALK, scopeIdOf,
   installsAutomatically, installsOnRequest,
 } from './approval-model';
 import {
@@ -51,9 +51,6 @@ function byId<T extends { id: string } | { updateId: string }>(list: readonly T[
 // ---------------------------------------------------------------------------------------------------
 // One decision, with its reason
 
-const scopeId = (d: ApprovalDevice, level: ScopeLevel) =>
-  (level === 'device' ? d.id : level === 'site' ? d.siteId : level === 'client' ? d.clientId : d.deviceType);
-
 /** "on device SRV-01", "at site 'HQ'", "at client 'Acme'", "for all servers". */
 function scopePhrase(model: ApprovalModel, d: ApprovalDevice, level: ScopeLevel): string {
   switch (level) {
@@ -67,7 +64,7 @@ function scopePhrase(model: ApprovalModel, d: ApprovalDevice, level: ScopeLevel)
 /** The nearest action other than Inherit, walking device → site → client → device type. */
 function nearestAction(model: ApprovalModel, d: ApprovalDevice, updateId: string) {
   for (const level of SCOPE_WALK) {
-    const action = model.actions.get(`${level}:${scopeId(d, level)}`)?.get(updateId);
+    const action = model.actions.get(`${level}:${scopeIdOf(d, level)}`)?.get(updateId);
     if (action && action !== PatchAction.Inherit) return { action, level };
   }
   return undefined;
@@ -320,7 +317,7 @@ export function resolveFleet(model: ApprovalModel, deviceStates?: DeviceStates):
   model.devices.forEach((d, di) => {
     const offset = di * patchCount;
     codes.set(combined(d.policyIds), offset);
-    for (let l = 0; l < SCOPE_WALK.length; l++) levels[l] = byScope.get(`${SCOPE_WALK[l]}:${scopeId(d, SCOPE_WALK[l])}`);
+    for (let l = 0; l < SCOPE_WALK.length; l++) levels[l] = byScope.get(`${SCOPE_WALK[l]}:${scopeIdOf(d, SCOPE_WALK[l])}`);
     let n = 0;
     // farthest level first, so that a nearer action overwrites it
     for (let l = SCOPE_WALK.length - 1; l >= 0; l--) {

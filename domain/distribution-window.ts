@@ -9,7 +9,7 @@
  * Pure and deterministic (Intl only, no clock, no Math.random): safe to import from workflow code.
  */
 import { firstInstantAtLocalTime } from './maintenance-window';
-import { addDays, wallClockAt } from './schedule-timezone';
+import { addDays, parseLocalTime, wallClockAt } from './local-time';
 
 /** Local `HH:MM` times, in the zone passed alongside; `end` before `start` crosses midnight (22:00–06:00). */
 export interface ExclusionWindow {
@@ -57,12 +57,10 @@ export function distributionOffsetMs(seed: string, deviceId: string, windowMs: n
   return Math.floor(mulberry32(state) * (window + 1));
 }
 
-const TIME_RE = /^([01]\d|2[0-3]):([0-5]\d)$/;
-
 function minutesOfDay(hhmm: string, which: string): number {
-  const m = TIME_RE.exec(hhmm);
-  if (!m) throw new RangeError(`exclusion window ${which} must be a 24-hour "HH:MM", got ${JSON.stringify(hhmm)}`);
-  return Number(m[1]) * 60 + Number(m[2]);
+  const time = parseLocalTime(hhmm);
+  if (!time) throw new RangeError(`exclusion window ${which} must be a 24-hour "HH:MM", got ${JSON.stringify(hhmm)}`);
+  return time.hour * 60 + time.minute;
 }
 
 /**

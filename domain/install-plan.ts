@@ -1,4 +1,5 @@
 import type { PatchFile, ScannedUpdate } from './device-protocol';
+import { normaliseKb } from './patch-id';
 
 export interface InstallPlan {
   /** the updates to install, in the order they will run */
@@ -9,7 +10,6 @@ export interface InstallPlan {
   supersededKbs: string[];
 }
 
-const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
 
 /**
  * Chooses what an install installs from a pre-scan. With explicit KBs: those that are missing.

@@ -17,16 +17,14 @@
  */
 import { z } from 'zod';
 import { UnprocessableError } from './errors';
-import { addDays, dayOfWeek, instantsAtLocalTime, utcOffsetMsAt, wallClockAt, type LocalDate } from './schedule-timezone';
-
-/** Days of the week, Monday first, as operators pick them. */
-export const MAINTENANCE_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type MaintenanceDay = (typeof MAINTENANCE_DAYS)[number];
+import {
+  addDays, instantsAtLocalTime, LOCAL_TIME_PATTERN, parseLocalTime, utcOffsetMsAt, wallClockAt, weekdayOf, WEEKDAYS, type LocalDate, type Weekday,
+} from './local-time';
 
 /** When installs and reboots may happen, in the local time of a zone the caller supplies. */
 export interface MaintenanceWindow {
   /** Days the window opens on (a window past midnight belongs to the day it opens). @default every day */
-  days?: MaintenanceDay[];
+  days?: Weekday[];
   /** Local opening time, 24-hour `HH:MM`. */
   start: string;
   /** How long the window stays open, in real minutes: 1–1440. */
@@ -35,21 +33,20 @@ export interface MaintenanceWindow {
 
 // ---- validation ----
 
-const TIME_RE = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const DURATION_MESSAGE = 'must be a whole number of minutes from 1 to 1440';
 
 /** The zod schema of a MaintenanceWindow (strict; days de-duplicated, Monday first). Reusable by the API. */
 export const maintenanceWindowSchema = z.strictObject({
   days: z
-    .array(z.enum(MAINTENANCE_DAYS, { error: `must be one of ${MAINTENANCE_DAYS.join(', ')}` }), {
-      error: `must be a list of days (${MAINTENANCE_DAYS.join(', ')}); leave it out for every day`,
+    .array(z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` }), {
+      error: `must be a list of days (${WEEKDAYS.join(', ')}); leave it out for every day`,
     })
     .min(1, { error: 'must list at least one day; leave it out for every day' })
-    .transform((days) => MAINTENANCE_DAYS.filter((d) => days.includes(d)))
+    .transform((days) => WEEKDAYS.filter((d) => days.includes(d)))
     .optional(),
   start: z
     .string({ error: (issue) => (issue.input === undefined ? 'is required: a 24-hour "HH:MM", e.g. "22:00"' : 'must be a 24-hour "HH:MM", e.g. "22:00"') })
-    .regex(TIME_RE, { error: 'must be a 24-hour "HH:MM" from 00:00 to 23:59, e.g. "22:00"' }),
+    .regex(LOCAL_TIME_PATTERN, { error: 'must be a 24-hour "HH:MM" from 00:00 to 23:59, e.g. "22:00"' }),
   durationMinutes: z
     .number({ error: (issue) => (issue.input === undefined ? `is required: a whole number of minutes from 1 to 1440` : DURATION_MESSAGE) })
     .int({ error: DURATION_MESSAGE })
@@ -106,13 +103,10 @@ export function firstInstantAtLocalTime(date: LocalDate, hour: number, minute: n
 }
 
 function parseTime(hhmm: string): { hour: number; minute: number } {
-  const m = TIME_RE.exec(hhmm);
-  if (!m) throw new RangeError(`maintenance window start must be a 24-hour "HH:MM", got ${JSON.stringify(hhmm)}`);
-  return { hour: Number(m[1]), minute: Number(m[2]) };
+  const time = parseLocalTime(hhmm);
+  if (!time) throw new RangeError(`maintenance window start must be a 24-hour "HH:MM", got ${JSON.stringify(hhmm)}`);
+  return time;
 }
-
-/** JavaScript's day number (0 = Sunday) → our day. */
-const DAY_BY_NUMBER: readonly MaintenanceDay[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
 interface Occurrence {
   start: Date;
@@ -125,7 +119,7 @@ function occurrences(w: MaintenanceWindow, from: LocalDate, first: number, last:
   const out: Occurrence[] = [];
   for (let i = first; i <= last; i++) {
     const date = addDays(from, i);
-    if (w.days && !w.days.includes(DAY_BY_NUMBER[dayOfWeek(date)]!)) continue;
+    if (w.days && !w.days.includes(weekdayOf(date))) continue;
     const start = firstInstantAtLocalTime(date, hour, minute, timezone);
     out.push({ start, end: new Date(start.getTime() + w.durationMinutes * 60_000) });
   }
@@ -166,17 +160,17 @@ export function nextWindowStart(w: MaintenanceWindow, now: Date, timezone: strin
 
 // ---- description ----
 
-const DAY_LABEL: Record<MaintenanceDay, string> = { mon: 'Mon', tue: 'Tue', wed: 'Wed', thu: 'Thu', fri: 'Fri', sat: 'Sat', sun: 'Sun' };
+const DAY_LABEL: Record<Weekday, string> = { mon: 'Mon', tue: 'Tue', wed: 'Wed', thu: 'Thu', fri: 'Fri', sat: 'Sat', sun: 'Sun' };
 
-function describeDays(days: readonly MaintenanceDay[] | undefined): string {
-  const chosen = MAINTENANCE_DAYS.map((d) => days === undefined || days.includes(d));
+function describeDays(days: readonly Weekday[] | undefined): string {
+  const chosen = WEEKDAYS.map((d) => days === undefined || days.includes(d));
   if (chosen.every(Boolean)) return 'Daily';
   const runs: string[] = [];
   for (let i = 0; i < 7; i++) {
     if (!chosen[i]) continue;
     let j = i;
     while (j + 1 < 7 && chosen[j + 1]) j++;
-    runs.push(j === i ? DAY_LABEL[MAINTENANCE_DAYS[i]!] : `${DAY_LABEL[MAINTENANCE_DAYS[i]!]}–${DAY_LABEL[MAINTENANCE_DAYS[j]!]}`);
+    runs.push(j === i ? DAY_LABEL[WEEKDAYS[i]!] : `${DAY_LABEL[WEEKDAYS[i]!]}–${DAY_LABEL[WEEKDAYS[j]!]}`);
     i = j;
   }
   return runs.join(', ');

@@ -23,6 +23,11 @@ export function isPatchId(id: string): boolean {
   return id.length <= MAX_PATCH_ID_LENGTH && (KB.test(id) || ADVISORY.test(id) || PACKAGE_VERSION.test(id));
 }
 
+/** "kb890830", " 890830" and "KB890830" are one KB article: an operator's KB as stored; does not check it. */
+export function normaliseKb(kb: string): string {
+  return kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
+}
+
 /** An operator's spelling (any case, surrounding blanks) as stored; does not check it. */
 export function normalisePatchId(id: string): string {
   return id.trim().toUpperCase();

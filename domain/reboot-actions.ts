@@ -12,6 +12,9 @@
  */
 import { z } from 'zod';
 import type { RebootPayload, RebootResult } from './device-protocol';
+import {
+  addDays, dayOfWeek, isKnownTimeZone, LOCAL_TIME_PATTERN, parseLocalTime, resolveLocalTime, wallClockAt, WEEKDAY_NAME, WEEKDAY_NUMBER, WEEKDAYS,
+} from './local-time';
 
 /** The eight Reboot Actions, as Kaseya names them. */
 export const RebootAction = {
@@ -35,7 +38,7 @@ export const RebootAction = {
 export type RebootAction = (typeof RebootAction)[keyof typeof RebootAction];
 
 /** Days for `reboot_at`: a weekday, or `every_day` (the next occurrence of the time). */
-export const REBOOT_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun', 'every_day'] as const;
+export const REBOOT_DAYS = [...WEEKDAYS, 'every_day'] as const;
 export type RebootDay = (typeof REBOOT_DAYS)[number];
 
 /** A Reboot Action with the parameters it needs. Minutes are 1–1440; time is "HH:MM" (24 h, device-local). */
@@ -67,7 +70,7 @@ const minutes = z
   .max(1440, { error: MINUTES_MESSAGE });
 const time = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required: a 24-hour "HH:MM", e.g. "03:30"' : 'must be a 24-hour "HH:MM", e.g. "03:30"') })
-  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a 24-hour "HH:MM" from 00:00 to 23:59, e.g. "03:30"' });
+  .regex(LOCAL_TIME_PATTERN, { error: 'must be a 24-hour "HH:MM" from 00:00 to 23:59, e.g. "03:30"' });
 const day = z.enum(REBOOT_DAYS, {
   error: (issue) => (issue.input === undefined ? `is required: one of ${REBOOT_DAYS.join(', ')}` : `must be one of ${REBOOT_DAYS.join(', ')}`),
 });
@@ -126,9 +129,6 @@ export function validateRebootAction(raw: unknown, where = 'rebootAction'): Rebo
 
 // ---- description ----
 
-const DAY_NAMES: Record<Exclude<RebootDay, 'every_day'>, string> = {
-  mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday',
-};
 const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
 
 /** One human line for summaries and the UI, worded like Kaseya's Reboot Action page. */
@@ -139,7 +139,7 @@ export function describeRebootAction(config: RebootActionConfig): string {
     case RebootAction.RebootAt:
       return config.day === 'every_day'
         ? `Reboot every day at ${config.time} (device local time) after install`
-        : `Reboot ${DAY_NAMES[config.day]} at ${config.time} (device local time) after install`;
+        : `Reboot ${WEEKDAY_NAME[config.day]} at ${config.time} (device local time) after install`;
     case RebootAction.WarnThenReboot:
       return `Warn user that the machine will reboot in ${plural(config.minutes, 'minute')} (without asking permission); reboot at once if nobody is logged on`;
     case RebootAction.SkipIfUserLoggedOn:
@@ -183,7 +183,7 @@ export type RebootPlan =
 /**
  * What the workflow does about the restart after an install cycle. Pure: `now` is the workflow's
  * clock, and `reboot_at` is computed in the device's time zone (throws a RangeError for an unknown
- * zone: check with `isValidTimeZone` first).
+ * zone: check with `isKnownTimeZone` of domain/local-time first).
  */
 export function planReboot(config: RebootActionConfig, input: RebootPlanInput): RebootPlan {
   if (!input.rebootNeeded) return { kind: 'none', reason: 'not_needed', detail: 'no patch is waiting for a restart' };
@@ -223,86 +223,22 @@ export function describeRebootSkip(reason: RebootSkipReason): string {
   }
 }
 
-// ---- time zones ----
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatterFor(timezone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timezone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: timezone, hourCycle: 'h23',
-      year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-    });
-    formatters.set(timezone, f);
-  }
-  return f;
-}
-
-/** Whether Intl knows the IANA time zone. */
-export function isValidTimeZone(timezone: string): boolean {
-  try {
-    formatterFor(timezone);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface WallTime { y: number; mo: number; d: number; h: number; mi: number; s: number }
-
-function wallTime(instantMs: number, timezone: string): WallTime {
-  const parts: Record<string, number> = {};
-  for (const p of formatterFor(timezone).formatToParts(new Date(instantMs))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  return { y: parts.year!, mo: parts.month!, d: parts.day!, h: parts.hour! % 24, mi: parts.minute!, s: parts.second! };
-}
-
-/** The zone's offset from UTC at an instant, in ms (east positive). */
-function offsetMs(instantMs: number, timezone: string): number {
-  const w = wallTime(instantMs, timezone);
-  return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - Math.floor(instantMs / 1000) * 1000;
-}
-
-/**
- * The instant a local wall time happens. A time that happens twice (clocks go back) is its first
- * occurrence; a time that does not happen (clocks go forward) moves forward by the gap, e.g. 01:30
- * on the day London springs forward is 02:30 BST.
- */
-function instantOf(y: number, mo: number, d: number, h: number, mi: number, timezone: string): number {
-  const asUtc = Date.UTC(y, mo - 1, d, h, mi);
-  // The offsets that can apply are those around the guess (a transition is never more than a day away from it).
-  const offsets = [...new Set([offsetMs(asUtc - 86_400_000, timezone), offsetMs(asUtc, timezone), offsetMs(asUtc + 86_400_000, timezone)])];
-  const matches = offsets
-    .map((o) => asUtc - o)
-    .filter((t) => {
-      const w = wallTime(t, timezone);
-      return w.y === y && w.mo === mo && w.d === d && w.h === h && w.mi === mi;
-    })
-    .sort((a, b) => a - b);
-  if (matches.length > 0) return matches[0]!;
-  // In a gap: the offset before the transition (the smaller one) lands after it, shifted by the gap.
-  return asUtc - Math.min(...offsets);
-}
-
-const WEEKDAY_INDEX: Record<Exclude<RebootDay, 'every_day'>, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
-
 /**
  * The first instant strictly after `now` when the device's clock shows `time` on `day` (any day for
  * `every_day`). A time equal to now is next week's (or tomorrow's): a reboot is never planned for the past.
  */
 export function nextOccurrence(day: RebootDay, time: string, now: Date, timezone: string): Date {
-  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(time);
-  if (!m) throw new RangeError(`reboot time must be "HH:MM", got "${time}"`);
-  const [h, mi] = [Number(m[1]), Number(m[2])];
-  if (!isValidTimeZone(timezone)) throw new RangeError(`unknown time zone "${timezone}"`);
-  const today = wallTime(now.getTime(), timezone);
+  const at = parseLocalTime(time);
+  if (!at) throw new RangeError(`reboot time must be "HH:MM", got "${time}"`);
+  if (!isKnownTimeZone(timezone)) throw new RangeError(`unknown time zone "${timezone}"`);
+  const today = wallClockAt(now, timezone);
   for (let offset = 0; offset <= 8; offset++) {
-    // Calendar arithmetic on the local date (UTC used only as a proleptic calendar).
-    const date = new Date(Date.UTC(today.y, today.mo - 1, today.d + offset));
-    if (day !== 'every_day' && date.getUTCDay() !== WEEKDAY_INDEX[day]) continue;
-    const at = instantOf(date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), h, mi, timezone);
-    if (at > now.getTime()) return new Date(at);
+    const date = addDays(today, offset);
+    if (day !== 'every_day' && dayOfWeek(date) !== WEEKDAY_NUMBER[day]) continue;
+    // A time the clock shows twice (it goes back) is its first; one it skips (it goes forward) moves
+    // forward by the gap: 01:30 on the day London springs forward is 02:30 BST.
+    const { instant } = resolveLocalTime(date, at.hour, at.minute, timezone);
+    if (instant.getTime() > now.getTime()) return instant;
   }
   /* c8 ignore next */
   throw new Error(`no ${day} ${time} found in ${timezone} after ${now.toISOString()}`);

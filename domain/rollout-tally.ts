@@ -2,15 +2,12 @@
  * Pure pieces of a rollout: the local slot a run belongs to, and how one device's outcome adds to
  * the rollout's counts. Imported by workflow code: Intl only, no clock.
  */
+import { formatLocalDate, wallClockAt } from './local-time';
 
 /** "2026-11-01 01:30": the schedule-local date and time of an instant (one run per slot). */
 export function localSlot(at: Date, timezone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', {
-      timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
-    }).formatToParts(at).map((p) => [p.type, p.value]),
-  );
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  const w = wallClockAt(at, timezone);
+  return `${formatLocalDate(w)} ${String(w.hour).padStart(2, '0')}:${String(w.minute).padStart(2, '0')}`;
 }
 
 /** What one device's run came to, as the rollout counts it. */

@@ -7,11 +7,17 @@ import {
   formatLocalDate,
   instantsAtLocalTime,
   isKnownTimeZone,
+  LOCAL_TIME_PATTERN,
+  parseLocalTime,
   resolveLocalTime,
   utcOffsetMsAt,
   wallClockAt,
+  WEEKDAY_NAME,
+  WEEKDAY_NUMBER,
+  WEEKDAYS,
   type LocalDate,
-} from './schedule-timezone';
+  type Weekday,
+} from './local-time';
 
 /**
  * Operators' install schedules (DOMAIN-RULES §1.5, §2.3, rule 16): daily, weekly on chosen days,
@@ -43,10 +49,6 @@ import {
  *   calendars match those early days, per length of the month before.
  * - Leap years that those calendars must tell apart are listed through 2399.
  */
-
-/** Days of the week, as operators pick them. */
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
 
 /** Smallest and largest offset from Patch Tuesday, in days. */
 export const PATCH_TUESDAY_OFFSET_MIN = -7;
@@ -81,7 +83,6 @@ export interface ScheduleSpecOptions {
 // ---------------------------------------------------------------------------------------------------
 // Validation
 
-const TIME_RE = /^([01]\d|2[0-3]):([0-5]\d)$/;
 // IANA names are case-sensitive on the Temporal server (Go loads them as file names), while Intl
 // accepts any case: ask for the canonical capitalisation.
 const IANA_NAME_RE = /^(UTC|[A-Z][A-Za-z0-9_+-]*(\/[A-Z0-9][A-Za-z0-9_+-]*)*)$/;
@@ -91,7 +92,7 @@ function invalid(message: string, field: string): never {
 }
 
 function parseTime(v: unknown): LocalTimeOfDay {
-  if (typeof v !== 'string' || !TIME_RE.test(v)) invalid(`time must be HH:MM on a 24-hour clock (00:00–23:59), got ${JSON.stringify(v)}`, 'time');
+  if (typeof v !== 'string' || !LOCAL_TIME_PATTERN.test(v)) invalid(`time must be HH:MM on a 24-hour clock (00:00–23:59), got ${JSON.stringify(v)}`, 'time');
   return v;
 }
 
@@ -149,14 +150,11 @@ export function parseScheduleTiming(input: unknown): ScheduleTiming {
 // Which local dates run
 
 const TEMPORAL_DAY: readonly DayOfWeek[] = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
-const DAY_NAME = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
-/** Our weekday → JavaScript's day number (0 = Sunday). */
-const WEEKDAY_NUMBER: Record<Weekday, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
 const TUESDAY = 2;
 
+/** A validated timing's time of day (parseScheduleTiming let only `HH:MM` through). */
 function hourMinute(time: LocalTimeOfDay): { hour: number; minute: number } {
-  const [, h, m] = TIME_RE.exec(time)!;
-  return { hour: Number(h), minute: Number(m) };
+  return parseLocalTime(time)!;
 }
 
 /** The second Tuesday of a month: day 8–14. */
@@ -369,13 +367,13 @@ function list(items: string[]): string {
 }
 
 function describeDays(days: Weekday[]): string {
-  return list(days.map((d) => DAY_NAME[WEEKDAY_NUMBER[d]]!));
+  return list(days.map((d) => WEEKDAY_NAME[d]));
 }
 
 const ORDINAL = { 1: 'First', 2: 'Second', 3: 'Third', 4: 'Fourth', 5: 'Fifth', last: 'Last' } as const;
 
 function describeWeekday(week: WeekOfMonth, weekday: Weekday): string {
-  return `${ORDINAL[week]} ${DAY_NAME[WEEKDAY_NUMBER[weekday]]}`;
+  return `${ORDINAL[week]} ${WEEKDAY_NAME[weekday]}`;
 }
 
 /** One line for operators: "Every Wednesday at 02:00 Europe/London". */

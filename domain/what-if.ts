@@ -11,6 +11,7 @@ import {
   installsAutomatically,
 } from './approval-model';
 import { DECISION_OF_CODE, REPROCESS_FAILED_BIT, type DeviceStates, type FleetDecisions } from './approval-resolver';
+import { normaliseKb } from './patch-id';
 import { PatchStatus } from './patch-status';
 
 /** A proposed change, in the shapes of the API routes that would make it. */
@@ -51,7 +52,6 @@ export function uninstallTargets(model: ApprovalModel, proposal: Proposal): stri
   return [...out];
 }
 
-const normaliseKb = (kb: string) => kb.trim().toUpperCase().replace(/^(\d)/, 'KB$1');
 
 /** The model as it would be after the proposal; the given model is not changed. */
 export function applyProposal(model: ApprovalModel, proposal: Proposal): ApprovalModel {

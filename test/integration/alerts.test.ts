@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import { reconcileAlertsSchedule } from '../../api/alert-service';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verifyWebhook } from '../../domain/alert-rules';
@@ -24,13 +24,11 @@ const SECURITY = 'KB5034439';
 const MSRT = 'KB890830';
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 const receivers: Receiver[] = [];
 
 // Retries in seconds (1 s, then 2 s), and the dead-letter list after the 3rd failed try.
 beforeAll(async () => { h = await startHarness({ app: { alerts: { intervalMinutes: 5, delivery: { retryBaseSeconds: 1, maxAttempts: 3, timeoutSeconds: 5 } } } }); });
 afterAll(async () => {
-  for (const f of fleets) await f.stop();
   for (const r of receivers) await r.close();
   await h.client.schedule.getHandle(ALERTS_SCHEDULE_ID).delete().catch(() => undefined);
   await h.stop();
@@ -99,7 +97,7 @@ test('a failed patch raises a signed webhook alert, once, that closes itself whe
     os: 'server2022', seed: 7, missingKbs: [SECURITY, MSRT], exitCodes: { [SECURITY]: [0x80070643] },
   });
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
   const r = await rule({ clientId, condition: 'patch_failed', webhookUrl: hook.url });
   expect(r).toMatchObject({ description: 'a patch failed', threshold: null });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import { reconcileSchedules } from '../../api/schedule-service';
 import { nextRunTimes } from '../../domain/schedule-spec';
@@ -12,12 +12,8 @@ import { eventually, maybeRecordHistory, startHarness, type Harness } from './ha
 jest.setTimeout(240_000);
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 beforeAll(async () => { h = await startHarness({ app: { rolloutOfflineAfterSeconds: 8 } }); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 const deps = () => ({ db: h.db, client: h.client, log: pino({ level: 'silent' }), taskQueue: h.taskQueue });
 const weekly = { kind: 'weekly', days: ['wed'], time: '02:00', timezone: 'Europe/London' };
@@ -79,7 +75,7 @@ test('a rollout over a client fleet with offline, busy and failing devices repor
   const busy = await make('RO-BUSY', { missingKbs: ['KB5034439'], executeDurationMs: 60_000 });
 
   const online = startSimulatedFleet({ baseUrl: h.server.url, devices: [...healthy, ...failing, busy], pollWaitSeconds: 2 });
-  fleets.push(online);
+  h.fleets.push(online);
   const gone = startSimulatedFleet({ baseUrl: h.server.url, devices: offline, pollWaitSeconds: 2 });
   await Promise.all([online.ready, gone.ready]);
   await gone.stop(); // enrolled, then off the network
@@ -125,7 +121,7 @@ test('a rollout over a client fleet with offline, busy and failing devices repor
   const back = offline[0];
   expect(back.device.isInstalled('KB5034439')).toBe(false);
   const returned = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device: back.device, credential: gone.agents[0].credential, commandKeys: gone.agents[0].commandKeys }], pollWaitSeconds: 2 });
-  fleets.push(returned);
+  h.fleets.push(returned);
   await eventually(async () => (back.device.isInstalled('KB5034439') ? true : undefined), 60_000, 'the missed run to install on check-in');
   const missed = await h.db.query('SELECT count(*) FROM missed_runs WHERE device_id = $1', [back.deviceId]);
   expect(Number(missed.rows[0].count)).toBe(0);
@@ -146,7 +142,7 @@ test('a scheduled scan rollout scans every device of its scope', async () => {
     };
   }));
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: members, pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
   const schedule = await h.api('POST', '/api/v1/schedules', {
     name: `Daily scan ${suffix}`, kind: 'scan', scope: { scopeType: 'client', scopeId: client.id },

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { findUpdate } from '../../agent/catalog';
 import { SIMULATOR_FEED_ID } from '../../agent/catalog-feed';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import { signCatalogFeed, type CatalogFeed, type CatalogFeedEntry } from '../../domain/catalog-feed';
 import { generateSigningKeyPair } from '../../domain/signatures';
@@ -14,12 +14,8 @@ import { answerNextScan, maybeRecordHistory, startHarness, type Harness } from '
 jest.setTimeout(120_000);
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const catalogRow = async (updateId: string) => (await h.db.query('SELECT * FROM patches WHERE update_id = $1', [updateId])).rows[0];
@@ -69,7 +65,7 @@ test('the attack: a device re-posting a known update with its own URL, hash, cla
     missingKbs: [ROLLUP, SECURITY],
   });
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken: victim.enrollmentToken }], pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
 
   const before = { rollup: await catalogRow(rollup.updateId), lcu: await catalogRow(findUpdate({ kb: LCU })!.updateId), security: await catalogRow(findUpdate({ kb: SECURITY })!.updateId) };

@@ -3,13 +3,13 @@
  * against the real API, Temporal and PostgreSQL of the harness. Each command's answer is compared with
  * the API's own, in the output modes scripts read (json, jsonl), and errors must be on stderr with exit 1.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stampNewPatches } from '../../db/approval-repository';
 import { writeLocalApi } from '../../cli/local-api';
+import { runProcess, type ProcessRun as Run } from '../run-process';
 import { API_KEY, startHarness, type Harness } from './harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -54,23 +54,12 @@ afterAll(async () => {
   await h.stop();
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
 /** The bundle itself (not bin.js, which could fall back to tsx), with the harness's API in PATCHFLOW_* variables. */
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PATCHFLOW_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, ...args], {
-      cwd: os.tmpdir(),
-      env: { ...clean, DATA_DIR: dataDir, PATCHFLOW_API_URL: h.server.url, PATCHFLOW_API_KEY: API_KEY, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  return runProcess(process.execPath, [bundle, ...args], {
+    cwd: os.tmpdir(),
+    env: { ...clean, DATA_DIR: dataDir, PATCHFLOW_API_URL: h.server.url, PATCHFLOW_API_KEY: API_KEY, ...env },
   });
 }
 
@@ -195,20 +184,14 @@ test('with no --api-url it finds the API through DATA_DIR/api.json and the key i
 test('`temporal patchflow …` runs it as a Temporal CLI extension (temporal-patchflow on PATH)', async () => {
   const root = path.resolve(__dirname, '../..');
   const temporal = path.join(root, '.tools', 'venv', 'bin', 'temporal');
-  const run = (args: string[]) => new Promise<Run>((resolve, reject) => {
+  const run = (args: string[]) => {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PATCHFLOW_')));
     // bin/ holds temporal-patchflow (a link to cli/bin.js), as node_modules/.bin does after an install of the package.
-    const child = spawn(temporal, args, {
-      cwd: os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'],
+    return runProcess(temporal, args, {
+      cwd: os.tmpdir(),
       env: { ...clean, PATH: `${path.join(root, 'bin')}${path.delimiter}${process.env.PATH}`, PATCHFLOW_API_URL: h.server.url, PATCHFLOW_API_KEY: API_KEY },
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  };
   const help = ok(await run(['patchflow', '--help']));
   expect(help.stdout).toMatch(/^Usage: patchflow \[options\] \[command\]/);
   expect(help.stdout).toMatch(/policies\s+approval policies/);

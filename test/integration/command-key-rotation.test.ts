@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import { keyringFromPem } from '../../config/command-keys';
 import { generateSigningKeyPair } from '../../domain/signatures';
@@ -10,18 +10,14 @@ import { eventually, maybeRecordHistory, startHarness, type Harness } from './ha
 jest.setTimeout(120_000);
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 async function enrolled(name: string) {
   const { deviceId, enrollmentToken } = await h.createDevice(name);
   const device = new SimulatedWindowsDevice({ id: name.toLowerCase(), name, sandboxDir: fs.mkdtempSync(path.join(h.scratch, `${name}-`)), os: 'server2022', seed: 7 });
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
   return { deviceId, device, fleet };
 }
@@ -89,7 +85,7 @@ test('rotation: agents learn the next key through trust_keys signed by the curre
     const { rows } = await h.db.query(`SELECT signature FROM agent_commands WHERE workflow_id = $1 AND type = 'trust_keys' AND status = 'pending'`, [awayWorkflow]);
     return rows[0]?.signature?.keyId === newKeyId ? true : undefined;
   }, 30_000, 'the trust_keys attempt re-signed by the new key');
-  fleets.push(startSimulatedFleet({
+  h.fleets.push(startSimulatedFleet({
     baseUrl: h.server.url, pollWaitSeconds: 2,
     devices: [{ device: away.device, credential: away.fleet.agents[0]!.credential, commandKeys: away.fleet.agents[0]!.commandKeys }],
   }));

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { createRolloutActivities } from '../../activities/rollout-activities';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../../domain/folders';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput } from '../../workflows/install.contract';
@@ -11,12 +11,8 @@ import { FAST_TIMING, startHarness, type Harness } from './harness';
 jest.setTimeout(120_000);
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 const count = async (sql: string, params: unknown[] = []) => Number((await h.db.query(sql, params)).rows[0].count);
 const writes = async () => ({
@@ -159,7 +155,7 @@ describe('the agent refuses a bad folder even when the server sends one', () => 
     fs.mkdirSync(path.dirname(victim), { recursive: true });
     fs.writeFileSync(victim, 'registry hive');
     const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
-    fleets.push(fleet);
+    h.fleets.push(fleet);
     await fleet.ready;
 
     // Past the API and the services, as a compromised or outdated server would: the workflow itself

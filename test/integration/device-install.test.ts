@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
 import { findDevice } from '../../db/fleet-repository';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from '../../workflows/install.contract';
@@ -16,13 +16,9 @@ const SSU = 'KB5031988'; // servicing stack: no restart
 const MSRT = 'KB890830';
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 /** A device registered through the API and its simulated agent, running. */
 async function simulatedDevice(name: string, options: Partial<SimulatedDeviceOptions> = {}) {
@@ -37,7 +33,7 @@ async function simulatedDevice(name: string, options: Partial<SimulatedDeviceOpt
     ...options,
   });
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
   return { deviceId, device };
 }

@@ -111,6 +111,13 @@ export function fakeDevice(i: number): RolloutDevice {
   };
 }
 
+/** The device commands in a log of calls, in the order they ran; one device's only when given. */
+export const deviceCommands = (calls: CallRecord[], deviceId?: string): CallRecord[] =>
+  calls.filter((c) => c.activity === 'deviceCommand' && (deviceId === undefined || c.deviceId === deviceId));
+
+/** The install workflow that ran on a device, by the workflow id its first device command carries. */
+export const childOf = (calls: CallRecord[], deviceId: string): string => deviceCommands(calls, deviceId)[0]!.workflowId;
+
 interface DeviceState { bootId: string; bootCount: number; executed: Set<string>; installed: Set<string>; failedKbs: Set<string> }
 
 type AllActivities = DeviceCommandActivities & InstallBookkeepingActivities & ScanActivities & RolloutActivities & ReleaseActivities;

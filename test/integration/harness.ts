@@ -3,9 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
 import pino from 'pino';
 import type { CatalogFeedSource } from '../../activities/catalog-activities';
 import { SIMULATOR_FEED_ID, simulatorCatalogFeed, writeCatalogFeed } from '../../agent/catalog-feed';
+import type { SimulatedFleet } from '../../agent/fleet';
 import { startServer, type AppDeps, type RequestLimits, type RunningServer } from '../../api/app';
 import { keyringFromPem, type CommandKeyring } from '../../config/command-keys';
 import type { ServerTls } from '../../config/tls';
@@ -14,6 +16,7 @@ import type { CatalogFeed } from '../../domain/catalog-feed';
 import { generateSigningKeyPair, type SigningKeyPair } from '../../domain/signatures';
 import type { CatalogConfig, CatalogSyncResult } from '../../workflows/catalog-sync.contract';
 import { createPool, type Db } from '../../db/database';
+import { runMigrations } from '../../db/migrate';
 import type { InstallTimingInput } from '../../workflows/install.contract';
 import { connectClient } from '../../worker/temporal-connection';
 import { saveNewHistory } from '../history-file';
@@ -67,7 +70,28 @@ export interface Harness {
   publishFeed(feed: CatalogFeed, options?: { publicKeysPem?: string[] }): void;
   /** Runs a catalog sync of a feed through the API (default: the simulator's) and waits for its result. */
   syncCatalog(feedId?: string): Promise<CatalogSyncResult & { workflowId: string; runId: string }>;
+  /** simulated agents a test started against this harness: stop() stops them first, before the server */
+  fleets: SimulatedFleet[];
   stop(): Promise<void>;
+}
+
+/**
+ * A new database beside the run's (same server), migrated, named `<prefix>_<pid>_<time>`: for a file
+ * that must not see, or be seen by, the other files' rows. Returns its URL.
+ */
+export async function createMigratedDatabase(prefix: string): Promise<string> {
+  const url = new URL(process.env.PATCHFLOW_TEST_DATABASE_URL!);
+  const name = `${prefix}_${process.pid}_${Date.now()}`;
+  const admin = new PgClient({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  url.pathname = `/${name}`;
+  await runMigrations(url.toString());
+  return url.toString();
 }
 
 /**
@@ -187,7 +211,9 @@ export async function startHarness(options: {
       if (d.status !== 201) throw new Error(`device not created: ${JSON.stringify(d.body)}`);
       return { deviceId: d.body.device.id, enrollmentToken: d.body.enrollmentToken, clientId: c.body.id, siteId: s.body.id };
     },
+    fleets: [],
     async stop() {
+      for (const f of h.fleets) await f.stop();
       await h.stopWorker();
       await server.stop();
       await connection?.close();

@@ -6,46 +6,18 @@
  * "needs attention", once, never in a loop.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { SearchAttributeType } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { PatchStatus } from '../../domain/patch-status';
 import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
 import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, type RolloutInput, type RolloutResult } from '../../workflows/automatic-update.contract';
 import type { InstallResult } from '../../workflows/install.contract';
-import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { BAD_UPDATE_ID, createFakeActivities, type CallRecord, type FakeOptions } from './fake-activities';
+import { BAD_UPDATE_ID, childOf, createFakeActivities, deviceCommands, type CallRecord, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
+import { useTimeSkippingEnvironment } from './time-skipping';
 
 jest.setTimeout(180_000);
 
-const TEST_SERVER = path.resolve(__dirname, '../../.tools/venv/bin/temporal-test-server');
 const OLDER_ID = '0e5c5a3a-6f0f-4b0e-9f8e-5d3d1c2b1a01';
-let env: TestWorkflowEnvironment;
-
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // a Runtime already exists in this process: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
-  const { IndexedValueType } = temporal.api.enums.v1;
-  const indexed: Partial<Record<string, temporal.api.enums.v1.IndexedValueType>> = {
-    [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  };
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(PATCHFLOW_SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]!])),
-  });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const HEALTH_CHECK = { check: { kind: 'services_running' as const, services: ['Spooler', 'W32Time'] }, settleSeconds: 120 };
 
@@ -57,11 +29,7 @@ async function runRollout(fake: FakeOptions, overrides: Partial<RolloutInput> = 
     timezone: 'UTC', distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' },
     maxConcurrentDevices: 10, missedRun: 'skip', healthCheck: HEALTH_CHECK, ...overrides,
   };
-  const taskQueue = `health-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, activities,
-    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
-  });
+  const { worker, taskQueue } = await env.fakeWorker('health', activities);
   const handle = await env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, {
     taskQueue, workflowId: `automatic-update/${scheduleId}-health`, args: [input],
   });
@@ -69,9 +37,6 @@ async function runRollout(fake: FakeOptions, overrides: Partial<RolloutInput> = 
   return { result, calls, deviceIds: devices.map((d) => d.deviceId) };
 }
 
-const commandsOf = (calls: CallRecord[], deviceId: string) =>
-  calls.filter((c) => c.activity === 'deviceCommand' && c.deviceId === deviceId).map((c) => c);
-const childOf = (calls: CallRecord[], deviceId: string) => commandsOf(calls, deviceId)[0]!.workflowId;
 const childResult = async (workflowId: string) => (await env.client.workflow.getHandle(workflowId).result()) as InstallResult;
 
 test('a failed health check rolls the install back, newest first, restarts, checks again, and counts against the gate', async () => {
@@ -81,15 +46,15 @@ test('a failed health check rolls the install back, newest first, restarts, chec
   expect(run.result.counts).toMatchObject({ devices: 10, done: 8, failed: 2, patchesInstalled: 16, patchesFailed: 4, patchesRolledBack: 4 });
 
   const bad = run.deviceIds[2]!;
-  const steps = commandsOf(run.calls, bad).map((c) => c.type === 'uninstall' ? `uninstall ${(c.payload as { kb: string }).kb}` : c.type);
+  const steps = deviceCommands(run.calls, bad).map((c) => c.type === 'uninstall' ? `uninstall ${(c.payload as { kb: string }).kb}` : c.type);
   expect(steps).toEqual([
     'scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan',
     'health_check', 'uninstall KB5034763', 'uninstall KB5034441', 'reboot', 'health_check', 'cleanup',
   ]);
-  const checks = commandsOf(run.calls, bad).filter((c) => c.type === 'health_check');
+  const checks = deviceCommands(run.calls, bad).filter((c) => c.type === 'health_check');
   expect(checks.map((c) => (c.result as { healthy: boolean }).healthy)).toEqual([false, true]);
   // The service gets its settle time after the post-scan before it is checked (workflow time).
-  const postScan = commandsOf(run.calls, bad).filter((c) => c.type === 'scan')[1]!;
+  const postScan = deviceCommands(run.calls, bad).filter((c) => c.type === 'scan')[1]!;
   expect(checks[0]!.atMs - postScan.atMs).toBeGreaterThanOrEqual(120_000);
 
   const rollback = run.calls.find((c) => c.activity === 'recordRollback' && c.deviceId === bad)!.payload as { changes: { updateId: string; status: string; error: string; rolledBack: boolean; countFailure: boolean }[]; needsAttention?: string };
@@ -107,7 +72,7 @@ test('a failed health check rolls the install back, newest first, restarts, chec
 
   // A healthy device ran the check once and nothing else.
   const good = run.deviceIds[0]!;
-  expect(commandsOf(run.calls, good).filter((c) => c.type === 'health_check' || c.type === 'uninstall').map((c) => c.type)).toEqual(['health_check']);
+  expect(deviceCommands(run.calls, good).filter((c) => c.type === 'health_check' || c.type === 'uninstall').map((c) => c.type)).toEqual(['health_check']);
   expect((await childResult(childOf(run.calls, good))).healthCheck).toMatchObject({ healthy: true });
   await maybeRecordHistory(env.client, childOf(run.calls, bad), 'deviceInstallWorkflow-health-check-rolled-back');
 });
@@ -116,7 +81,7 @@ test('an uninstall that fails leaves the device needing attention, once: no seco
   // The first removal (the newest patch) answers 0x80070643.
   const run = await runRollout({ devices: 2, badUpdateOn: [1], uninstallExitCodes: [0x80070643] });
   const bad = run.deviceIds[0]!;
-  const types = commandsOf(run.calls, bad).map((c) => c.type);
+  const types = deviceCommands(run.calls, bad).map((c) => c.type);
   expect(types.filter((t) => t === 'uninstall')).toHaveLength(1);
   expect(types.filter((t) => t === 'health_check')).toHaveLength(1);
   expect(types.slice(-3)).toEqual(['health_check', 'uninstall', 'cleanup']);
@@ -137,6 +102,6 @@ test('an uninstall that fails leaves the device needing attention, once: no seco
 
 test('a schedule without a health check runs none (the install is as before)', async () => {
   const run = await runRollout({ devices: 1, badUpdateOn: [1] }, { healthCheck: undefined });
-  expect(commandsOf(run.calls, run.deviceIds[0]!).map((c) => c.type)).not.toContain('health_check');
+  expect(deviceCommands(run.calls, run.deviceIds[0]!).map((c) => c.type)).not.toContain('health_check');
   expect(run.result.counts).toMatchObject({ done: 1, failed: 0 });
 });

@@ -4,43 +4,15 @@
  * after more than 5 restarts the Initial Update stops, and says why, instead of cycling for ever.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { SearchAttributeType } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { initialUpdateWorkflow } from '../../workflows/initial-update';
 import { INITIAL_UPDATE_WORKFLOW_TYPE, type InitialUpdateInput } from '../../workflows/initial-update.contract';
-import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { createFakeActivities, fakeDevice, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
+import { useTimeSkippingEnvironment } from './time-skipping';
 
 jest.setTimeout(180_000);
 
-const TEST_SERVER = path.resolve(__dirname, '../../.tools/venv/bin/temporal-test-server');
-let env: TestWorkflowEnvironment;
-
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // a Runtime already exists in this process: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
-  const { IndexedValueType } = temporal.api.enums.v1;
-  const indexed: Partial<Record<string, temporal.api.enums.v1.IndexedValueType>> = {
-    [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  };
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(PATCHFLOW_SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]!])),
-  });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 async function runInitialUpdate(fake: FakeOptions, overrides: Partial<InitialUpdateInput> = {}) {
   const { activities, calls } = createFakeActivities(fake);
@@ -49,11 +21,7 @@ async function runInitialUpdate(fake: FakeOptions, overrides: Partial<InitialUpd
     deviceId: d.deviceId, deviceName: d.deviceName, clientId: d.clientId, clientName: d.clientName, siteId: d.siteId, siteName: d.siteName,
     workingFolder: d.workingFolder, installFolder: d.installFolder, requestedBy: 'test', ...overrides,
   };
-  const taskQueue = `iu-loop-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, activities,
-    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
-  });
+  const { worker, taskQueue } = await env.fakeWorker('iu-loop', activities);
   const workflowId = `initial-update/${d.deviceId}-${randomUUID().slice(0, 8)}`;
   const handle = await env.client.workflow.start<typeof initialUpdateWorkflow>(INITIAL_UPDATE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
   const result = await worker.runUntil(handle.result());

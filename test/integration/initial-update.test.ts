@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { catalogFor } from '../../agent/catalog';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
 import type { InitialUpdateResult } from '../../workflows/initial-update.contract';
 import { maybeRecordHistory, startHarness, type Harness } from './harness';
@@ -10,7 +10,6 @@ jest.setTimeout(240_000);
 
 const HISTORY_LIMIT = 150;
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 
 beforeAll(async () => {
   h = await startHarness({
@@ -18,10 +17,7 @@ beforeAll(async () => {
     app: { initialUpdateRetry: { maxAttempts: 3, busySeconds: 1, failedSeconds: 1, maxSeconds: 2 }, initialUpdateHistoryLimit: HISTORY_LIMIT },
   });
 });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 async function newMachine(name: string, options: Partial<SimulatedDeviceOptions>) {
   const { deviceId, enrollmentToken } = await h.createDevice(name, { deviceType: 'workstation' });
@@ -30,7 +26,7 @@ async function newMachine(name: string, options: Partial<SimulatedDeviceOptions>
     rebootDurationMs: 800, executeDurationMs: 10, downloadDurationMs: 5, ...options,
   });
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
   return { deviceId, device };
 }

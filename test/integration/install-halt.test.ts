@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
 import { haltInstallSignal, progressQuery, type InstallResult } from '../../workflows/install.contract';
 import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
@@ -16,13 +16,9 @@ const SSU = 'KB5031988';
 const MSRT = 'KB890830';
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 async function simulatedDevice(name: string, options: Partial<SimulatedDeviceOptions>) {
   const { deviceId, enrollmentToken } = await h.createDevice(name);
@@ -31,7 +27,7 @@ async function simulatedDevice(name: string, options: Partial<SimulatedDeviceOpt
     os: 'server2022', seed: 42, rebootDurationMs: 1500, ...options,
   });
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
   return { deviceId, device };
 }

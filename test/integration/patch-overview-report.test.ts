@@ -4,7 +4,6 @@
  * "CSV - Offline Mode" end to end (202 → done → download). The fleet is seeded through the real
  * write paths (processScan for the scan, applyPatchStates for what installs wrote).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { applyPatchStates } from '../../db/patch-repository';
 import { processScan } from '../../db/scan-repository';
 import { signCatalogFeed } from '../../domain/catalog-feed';
 import type { ScannedUpdate } from '../../domain/device-protocol';
+import { runProcess } from '../run-process';
 import { API_KEY, eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
 
 jest.setTimeout(120_000);
@@ -318,16 +318,8 @@ test('a running offline report cannot be downloaded yet (409), and an unknown on
 
 describe('the CLI against the real server', () => {
   const ROOT = path.resolve(__dirname, '../..');
-  const cli = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-      cwd: ROOT, env: { ...process.env, PATCHFLOW_API_URL: h.server.url, PATCHFLOW_API_KEY: API_KEY }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  const cli = (args: string[]) => runProcess(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
+    cwd: ROOT, env: { ...process.env, PATCHFLOW_API_URL: h.server.url, PATCHFLOW_API_KEY: API_KEY },
   });
 
   test('report patch-overview --client <name> --format csv --group-by patch --status failed,missing streams the CSV to stdout', async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { catalogFor } from '../../agent/catalog';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import type { ScannedUpdate } from '../../domain/device-protocol';
 import type { PatchScanResult } from '../../workflows/scan.contract';
@@ -10,12 +10,8 @@ import { answerNextScan, maybeRecordHistory, startHarness, type Harness } from '
 jest.setTimeout(90_000);
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 async function scanOf(deviceId: string): Promise<{ workflowId: string; result: PatchScanResult }> {
   const r = await h.api('POST', `/api/v1/devices/${deviceId}/scans`, {});
@@ -34,7 +30,7 @@ test('a scan fills the device patch list from the catalog; an identical scan wri
     missingKbs: ['KB5035857', 'KB5034439', 'KB5034129'],
   });
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
 
   const first = await scanOf(deviceId);

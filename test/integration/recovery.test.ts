@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client as PgClient } from 'pg';
 import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
-import { runMigrations } from '../../db/migrate';
 import { findTemporalCli, startTemporalDevServer, type DevServerHandle } from '../../dev/temporal-server';
 import type { InstallResult, InstallTimingInput } from '../../workflows/install.contract';
-import { API_KEY, eventually, FAST_TIMING, startHarness, type Harness } from './harness';
+import { API_KEY, createMigratedDatabase, eventually, FAST_TIMING, startHarness, type Harness } from './harness';
 
 jest.setTimeout(240_000);
 
@@ -312,15 +310,7 @@ describe('every stored result reaches its workflow (issues 16.1, 18.1)', () => {
     temporalDb = path.join(process.env.PATCHFLOW_TEST_SCRATCH!, `recovery-temporal-${process.pid}.db`);
     temporal = await startTemporalDevServer({ cliPath: cli, dbFile: temporalDb, logFile: `${temporalDb}.log` });
     temporalPort = Number(temporal.address.split(':')[1]);
-    const name = `recovery_${process.pid}_${Date.now()}`;
-    const admin = new PgClient({ connectionString: process.env.PATCHFLOW_TEST_DATABASE_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(process.env.PATCHFLOW_TEST_DATABASE_URL!);
-    url.pathname = `/${name}`;
-    await runMigrations(url.toString());
-    h = await startHarness({ databaseUrl: url.toString(), temporalAddress: temporal.address, installTiming: LONG_STEPS });
+    h = await startHarness({ databaseUrl: await createMigratedDatabase('recovery'), temporalAddress: temporal.address, installTiming: LONG_STEPS });
   });
   afterAll(async () => {
     await h?.stop();

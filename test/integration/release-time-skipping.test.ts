@@ -4,50 +4,22 @@
  * as the real automaticUpdateWorkflow (whose device listing resolves the ring) with real install children.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { SearchAttributeType } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { Ring } from '../../domain/release-plan';
 import type { releaseWorkflow } from '../../workflows/release';
 import {
   RELEASE_WORKFLOW_TYPE, haltReleaseSignal, releaseActionUpdate, releaseProgressQuery, resumeReleaseSignal, releaseWorkflowId, type ReleaseInput, type ReleaseProgress, type ReleaseResult,
 } from '../../workflows/release.contract';
-import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { createFakeActivities, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
+import { useTimeSkippingEnvironment } from './time-skipping';
 
 jest.setTimeout(240_000);
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const TEST_SERVER = path.resolve(__dirname, '../../.tools/venv/bin/temporal-test-server');
 const KBS = ['KB5034441', 'KB5034763'];
 
-let env: TestWorkflowEnvironment;
-
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // a Runtime already exists in this process: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
-  const { IndexedValueType } = temporal.api.enums.v1;
-  const indexed: Partial<Record<string, temporal.api.enums.v1.IndexedValueType>> = {
-    [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  };
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(PATCHFLOW_SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]!])),
-  });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const ring = (name: string, scope: Ring['scope'], days: number, extra: Partial<Ring> = {}): Ring => ({
   name, scope, deferral: { days, from: 'release' },
@@ -65,11 +37,7 @@ const THREE_RINGS: Ring[] = [
 
 async function startRelease(fake: FakeOptions, rings: Ring[]) {
   const { activities, calls, devices } = createFakeActivities(fake);
-  const taskQueue = `release-ts-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, activities,
-    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
-  });
+  const { worker, taskQueue } = await env.fakeWorker('release-ts', activities);
   const planId = randomUUID();
   const releasedAt = new Date(await env.currentTimeMs()).toISOString();
   const input: ReleaseInput = {

@@ -4,52 +4,21 @@
  * deviceInstallWorkflow children.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { SearchAttributeType } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
 import {
   AUTOMATIC_UPDATE_WORKFLOW_TYPE, haltRolloutSignal, resumeRolloutSignal, rolloutProgressQuery,
   type FleetHaltState, type RolloutInput, type RolloutProgress,
 } from '../../workflows/automatic-update.contract';
 import { type InstallResult } from '../../workflows/install.contract';
-import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { createFakeActivities, type CallRecord, type FakeOptions } from './fake-activities';
+import { childOf, createFakeActivities, deviceCommands, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
+import { useTimeSkippingEnvironment } from './time-skipping';
 
 jest.setTimeout(60_000);
 
-const TEST_SERVER = path.resolve(__dirname, '../../.tools/venv/bin/temporal-test-server');
-let env: TestWorkflowEnvironment;
+const env = useTimeSkippingEnvironment();
 
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // a Runtime already exists in this process: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
-  const { IndexedValueType } = temporal.api.enums.v1;
-  const indexed: Partial<Record<string, temporal.api.enums.v1.IndexedValueType>> = {
-    [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  };
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(PATCHFLOW_SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]!])),
-  });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const commands = (calls: CallRecord[], deviceId?: string) =>
-  calls.filter((c) => c.activity === 'deviceCommand' && (deviceId === undefined || c.deviceId === deviceId));
-const childOf = (calls: CallRecord[], deviceId: string) => commands(calls, deviceId)[0]!.workflowId;
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -59,7 +28,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   }
 }
 
-function setUp(fake: FakeOptions, overrides: Partial<RolloutInput> = {}) {
+async function setUp(fake: FakeOptions, overrides: Partial<RolloutInput> = {}) {
   const fakes = createFakeActivities(fake);
   const scheduleId = randomUUID();
   const input: RolloutInput = {
@@ -68,12 +37,8 @@ function setUp(fake: FakeOptions, overrides: Partial<RolloutInput> = {}) {
     maxConcurrentDevices: 2, missedRun: 'skip',
     ...overrides,
   };
-  const taskQueue = `rollout-halt-${randomUUID()}`;
   const workflowId = `automatic-update/${scheduleId}-test`;
-  const worker = Worker.create({
-    connection: env.nativeConnection, taskQueue, activities: fakes.activities,
-    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
-  });
+  const { worker, taskQueue } = await env.fakeWorker('rollout-halt', fakes.activities);
   const start = () => env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
   return { ...fakes, input, workflowId, worker, start };
 }
@@ -82,12 +47,11 @@ test('kill switch mid-rollout: no new device starts, executing installs finish t
   let release!: () => void;
   const gate = new Promise<void>((resolve) => { release = resolve; });
   let gated = true;
-  const s = setUp({ devices: 6, whileExecuting: () => (gated ? gate : Promise.resolve()) });
-  const worker = await s.worker;
-  const seen = await worker.runUntil(async () => {
+  const s = await setUp({ devices: 6, whileExecuting: () => (gated ? gate : Promise.resolve()) });
+  const seen = await s.worker.runUntil(async () => {
     const handle = await s.start();
     // Two slots: two devices reach their first execute and hang there.
-    await until('two executes', () => commands(s.calls).filter((c) => c.type === 'execute').length === 2);
+    await until('two executes', () => deviceCommands(s.calls).filter((c) => c.type === 'execute').length === 2);
     await handle.signal(haltRolloutSignal, { reason: 'bad CU reported by the helpdesk', by: 'user:alice/key:ops' });
     const halted = await handle.query(rolloutProgressQuery);
     gated = false;
@@ -100,7 +64,7 @@ test('kill switch mid-rollout: no new device starts, executing installs finish t
     const installs = await Promise.all(first.map((id) => plain.workflow.getHandle(childOf(s.calls, id)).result() as Promise<InstallResult>));
     // Every started install is closed (none in execute), and the rollout started nobody else.
     const whileHalted = await handle.query(rolloutProgressQuery);
-    const commandsWhileHalted = commands(s.calls).length;
+    const commandsWhileHalted = deviceCommands(s.calls).length;
     await handle.signal(resumeRolloutSignal, { by: 'user:bob/key:approver' });
     const result = await handle.result();
     return { halted, installs, whileHalted, commandsWhileHalted, result };
@@ -112,7 +76,7 @@ test('kill switch mid-rollout: no new device starts, executing installs finish t
   }
   for (const id of s.devices.slice(0, 2).map((d) => d.deviceId)) {
     // the patch in hand finished; the second was never executed; no reboot; post-scan and cleanup ran
-    expect(commands(s.calls, id).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+    expect(deviceCommands(s.calls, id).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
   }
   expect(seen.whileHalted).toMatchObject({ started: 2, inFlight: 0, waiting: 4, halted: { by: 'operator' } });
   // While halted, only the two started devices' commands (7 each) had been sent.
@@ -122,16 +86,15 @@ test('kill switch mid-rollout: no new device starts, executing installs finish t
   expect(seen.result.halted).toBeUndefined();
   expect(seen.result.counts).toMatchObject({ devices: 6, done: 6, failed: 0 });
   for (const d of s.devices.slice(2)) {
-    expect(commands(s.calls, d.deviceId).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+    expect(deviceCommands(s.calls, d.deviceId).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
   }
   await maybeRecordHistory(env.client, s.workflowId, 'automaticUpdateWorkflow-halted-by-operator');
 });
 
 test('automatic halt: at a 10% failure rate over a 5% threshold the rollout halts itself after 20 finished, and ends halted when cancelled', async () => {
   // 40 devices, one at a time; every tenth fails its executes (devices 5, 15, 25, 35).
-  const s = setUp({ devices: 40, failDevices: new Set([5, 15, 25, 35]) }, { maxConcurrentDevices: 1, autoHalt: { failureRate: 0.05, minFinished: 20 } });
-  const worker = await s.worker;
-  const seen = await worker.runUntil(async () => {
+  const s = await setUp({ devices: 40, failDevices: new Set([5, 15, 25, 35]) }, { maxConcurrentDevices: 1, autoHalt: { failureRate: 0.05, minFinished: 20 } });
+  const seen = await s.worker.runUntil(async () => {
     const handle = await s.start();
     let progress: RolloutProgress | undefined;
     await until('the automatic halt', async () => (progress = await handle.query(rolloutProgressQuery)).halted !== undefined, 120_000);
@@ -146,7 +109,7 @@ test('automatic halt: at a 10% failure rate over a 5% threshold the rollout halt
   expect(seen.afterFleetResume.halted).toMatchObject(halt);
   expect(seen.result).toMatchObject({ outcome: 'halted', halted: halt });
   expect(seen.result.counts).toMatchObject({ devices: 40, done: 18, failed: 2 });
-  const started = new Set(commands(s.calls).map((c) => c.deviceId));
+  const started = new Set(deviceCommands(s.calls).map((c) => c.deviceId));
   expect(started.size).toBe(20);
   for (const d of s.devices.slice(20)) expect(started.has(d.deviceId)).toBe(false);
   expect(s.calls.filter((c) => c.activity === 'finishRollout')).toHaveLength(1);
@@ -160,14 +123,13 @@ test('automatic halt: at a 10% failure rate over a 5% threshold the rollout halt
 
 test('a rollout started while a fleet halt is active starts no device until resumed', async () => {
   let fleet: FleetHaltState = { all: { reason: 'Patch Tuesday freeze', by: 'user:alice', at: '2026-12-02T10:00:00.000Z' }, kbs: [] };
-  const s = setUp({ devices: 3, fleetHalt: () => fleet });
-  const worker = await s.worker;
-  const seen = await worker.runUntil(async () => {
+  const s = await setUp({ devices: 3, fleetHalt: () => fleet });
+  const seen = await s.worker.runUntil(async () => {
     const handle = await s.start();
     await until('the rollout reads the halt', async () => (await handle.query(rolloutProgressQuery)).halted !== undefined);
     await env.sleep(3_600_000); // an hour of workflow time: still nothing starts
     const whileHalted = await handle.query(rolloutProgressQuery);
-    const commandsWhileHalted = commands(s.calls).length;
+    const commandsWhileHalted = deviceCommands(s.calls).length;
     fleet = { kbs: [] };
     await handle.signal(resumeRolloutSignal, { by: 'user:bob', fleet: true });
     return { whileHalted, commandsWhileHalted, result: await handle.result() };
@@ -179,12 +141,11 @@ test('a rollout started while a fleet halt is active starts no device until resu
 });
 
 test('a fleet halt of one KB: devices started afterwards install the other patch only', async () => {
-  const s = setUp({ devices: 2, fleetHalt: () => ({ kbs: [{ kb: 'KB5034763', reason: 'boot loop reports', by: 'user:alice', at: '2026-12-02T10:00:00.000Z' }] }) });
-  const worker = await s.worker;
-  const result = await worker.runUntil(async () => (await s.start()).result());
+  const s = await setUp({ devices: 2, fleetHalt: () => ({ kbs: [{ kb: 'KB5034763', reason: 'boot loop reports', by: 'user:alice', at: '2026-12-02T10:00:00.000Z' }] }) });
+  const result = await s.worker.runUntil(async () => (await s.start()).result());
   expect(result).toMatchObject({ outcome: 'completed', counts: { devices: 2, done: 2 }, haltedKbs: [{ kb: 'KB5034763', by: 'user:alice' }] });
   for (const d of s.devices) {
-    const executes = commands(s.calls, d.deviceId).filter((c) => c.type === 'execute').map((c) => (c.payload as { patch: { kb: string } }).patch.kb);
+    const executes = deviceCommands(s.calls, d.deviceId).filter((c) => c.type === 'execute').map((c) => (c.payload as { patch: { kb: string } }).patch.kb);
     expect(executes).toEqual(['KB5034441']);
   }
 });

@@ -8,24 +8,20 @@
  * records (`scheduledAt`, `localSlot`) and every expectation is computed from.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { CancelledFailure, SearchAttributeType } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { CancelledFailure } from '@temporalio/common';
 import { distributionOffsetMs } from '../../domain/distribution-window';
 import { isInsideWindow, nextWindowStart, type MaintenanceWindow } from '../../domain/maintenance-window';
 import { nextOccurrence, type RebootActionConfig } from '../../domain/reboot-actions';
 import type { RebootPayload, RebootResult } from '../../domain/device-protocol';
-import { wallClockAt } from '../../domain/schedule-timezone';
+import { wallClockAt } from '../../domain/local-time';
 import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
 import type { deviceInstallWorkflow } from '../../workflows/device-install';
 import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, type RolloutInput, type RolloutResult } from '../../workflows/automatic-update.contract';
 import { DEFAULT_INSTALL_TIMING, INSTALL_WORKFLOW_TYPE, type DeviceInstallInput } from '../../workflows/install.contract';
-import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { createFakeActivities, type CallRecord, type FakeOptions } from './fake-activities';
+import { childOf, createFakeActivities, deviceCommands, type CallRecord, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
+import { useTimeSkippingEnvironment } from './time-skipping';
 
 jest.setTimeout(180_000);
 
@@ -34,33 +30,7 @@ const HOUR = 60 * MINUTE;
 /** Workflow time a child spends between its start and its first device command (claim, local activities). */
 const TOLERANCE_MS = 5_000;
 
-const TEST_SERVER = path.resolve(__dirname, '../../.tools/venv/bin/temporal-test-server');
-
-let env: TestWorkflowEnvironment;
-
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // a Runtime already exists in this process: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
-  // The children carry DeviceId/ClientId/SiteId/Operation and upsert PatchKBs. The time-skipping server
-  // refuses attributes it does not know (a child start then never happens, an upsert fails the task).
-  const { IndexedValueType } = temporal.api.enums.v1;
-  const indexed: Partial<Record<string, temporal.api.enums.v1.IndexedValueType>> = {
-    [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  };
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(PATCHFLOW_SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]!])),
-  });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 interface RolloutRun {
   workflowId: string;
@@ -84,11 +54,7 @@ async function runRollout(fake: FakeOptions, overrides: Partial<RolloutInput>): 
     maxConcurrentDevices: 10, missedRun: 'skip',
     ...overrides,
   };
-  const taskQueue = `rollout-ts-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, activities,
-    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
-  });
+  const { worker, taskQueue } = await env.fakeWorker('rollout-ts', activities);
   const workflowId = `automatic-update/${scheduleId}-test`;
   const handle = await env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
   const result = await worker.runUntil(handle.result());
@@ -101,13 +67,8 @@ async function runRollout(fake: FakeOptions, overrides: Partial<RolloutInput>): 
   };
 }
 
-/** The install child that ran on a device, by the workflow id its device commands carry. */
-const childOf = (calls: CallRecord[], deviceId: string) => commands(calls, deviceId)[0]!.workflowId;
-
-const commands = (calls: CallRecord[], deviceId?: string) =>
-  calls.filter((c) => c.activity === 'deviceCommand' && (deviceId === undefined || c.deviceId === deviceId));
 const preScanOf = (calls: CallRecord[], deviceId: string) =>
-  commands(calls, deviceId).find((c) => c.type === 'scan' && (c.payload as { reason: string }).reason === 'pre-scan');
+  deviceCommands(calls, deviceId).find((c) => c.type === 'scan' && (c.payload as { reason: string }).reason === 'pre-scan');
 const expectedOffset = (run: RolloutRun, deviceId: string) =>
   distributionOffsetMs(`${run.input.scheduleId}/${run.localSlot}`, deviceId, run.input.distributionWindowMinutes * MINUTE);
 const hhmmUtc = (ms: number) => new Date(ms).toISOString().slice(11, 16);
@@ -152,7 +113,7 @@ test('distribution window: 30 devices start at their deterministic offsets, spre
 
   // Each device ran the whole install inside its own child: pre-scan, 2 downloads, copy, 2 executes, reboot, post-scan, cleanup.
   for (const deviceId of run.deviceIds) {
-    expect(commands(run.calls, deviceId).map((c) => c.type))
+    expect(deviceCommands(run.calls, deviceId).map((c) => c.type))
       .toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
   }
 });
@@ -184,7 +145,7 @@ test('maintenance window: devices start when it opens; downloads, copies, execut
     // A device drawn outside the window starts when the window next opens (holding no slot meanwhile).
     const opens = nextWindowStart(window, new Date(drawn), 'UTC').getTime();
     expect(Math.abs(pre.atMs - opens)).toBeLessThan(TOLERANCE_MS);
-    const firstDownload = commands(run.calls, deviceId).find((c) => c.type === 'download')!;
+    const firstDownload = deviceCommands(run.calls, deviceId).find((c) => c.type === 'download')!;
     expect(Math.abs(firstDownload.atMs - opens)).toBeLessThan(TOLERANCE_MS);
     if (!isInsideWindow(window, new Date(drawn), 'UTC')) {
       if (drawn < opensAt) waitedForToday += 1;
@@ -235,7 +196,7 @@ describe('reboot actions: the reboot command and the outcome, one device per act
   test.each(REBOOT_CASES)('$name', async (c) => {
     const run = await runRollout({ devices: 1, userLoggedOn: c.userLoggedOn }, { rebootAction: c.action });
     const [deviceId] = run.deviceIds;
-    const steps = commands(run.calls, deviceId);
+    const steps = deviceCommands(run.calls, deviceId);
     const reboots = steps.filter((s) => s.type === 'reboot');
     const rebootPending = c.mode === 'none' || c.skipped !== undefined;
 
@@ -270,7 +231,7 @@ describe('reboot actions: the reboot command and the outcome, one device per act
     const local = wallClockAt(new Date(ceilToMinute(now + 3 * HOUR + 17 * MINUTE)), timezone);
     const time = `${String(local.hour).padStart(2, '0')}:${String(local.minute).padStart(2, '0')}`;
     const run = await runRollout({ devices: 1, userLoggedOn: true }, { rebootAction: { action: 'reboot_at', day: 'every_day', time }, timezone });
-    const steps = commands(run.calls, run.deviceIds[0]);
+    const steps = deviceCommands(run.calls, run.deviceIds[0]);
     expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
     const lastExecute = steps.filter((s) => s.type === 'execute').at(-1)!;
     const reboot = steps.find((s) => s.type === 'reboot')!;
@@ -302,7 +263,7 @@ test('maintenance window closing mid-install: no execute or reboot after it clos
     { devices: 1, whileExecuting: () => env.sleep(70 * MINUTE) },
     { maintenanceWindow: window, timezone: 'UTC', installTiming: { commandTimeoutSeconds: { execute: 2 * 3600 }, heartbeatTimeoutSeconds: 3 * 3600 } },
   );
-  const steps = commands(run.calls, run.deviceIds[0]);
+  const steps = deviceCommands(run.calls, run.deviceIds[0]);
   expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
   const execute = steps.find((s) => s.type === 'execute')!;
   expect(Math.abs(execute.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
@@ -336,7 +297,7 @@ test('concurrency: devices waiting for the maintenance window do not hold slots,
     // No device is started (and holds a slot) before the window opens...
     expect(pre.atMs).toBeGreaterThanOrEqual(opensAt - TOLERANCE_MS);
     // ...and every device's steps run in the first window, not a day later.
-    for (const c of commands(run.calls, deviceId).filter((c) => c.type !== 'scan')) {
+    for (const c of deviceCommands(run.calls, deviceId).filter((c) => c.type !== 'scan')) {
       expect(c.atMs).toBeLessThan(opensAt + HOUR);
       expect(isInsideWindow(window, new Date(c.atMs), 'UTC')).toBe(true);
     }
@@ -353,7 +314,7 @@ test('batch boundary: 5 devices, 2 per run, continue as new twice and count ever
   expect(run.calls.filter((c) => c.activity === 'beginRollout')).toHaveLength(1);
   expect(run.calls.filter((c) => c.activity === 'resolveRolloutDevices')).toHaveLength(1);
   expect(run.calls.filter((c) => c.activity === 'finishRollout').map((c) => c.payload)).toEqual([run.result.counts]);
-  for (const deviceId of run.deviceIds) expect(commands(run.calls, deviceId).filter((c) => c.type === 'cleanup')).toHaveLength(1);
+  for (const deviceId of run.deviceIds) expect(deviceCommands(run.calls, deviceId).filter((c) => c.type === 'cleanup')).toHaveLength(1);
   // The first run (begin, a batch, continue-as-new) and the last (carried devices, finish).
   await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-continue-as-new.first-run', run.firstRunId);
   await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-continue-as-new.last-run');
@@ -375,13 +336,12 @@ test('an install started outside its maintenance window waits for it; a busy ins
     rebootAllowed: true, workingFolder: d.workingFolder, installFolder: d.installFolder, requestedBy: 'schedule:test (missed run, on check-in)',
     automatic: { timezone: 'UTC', rebootAction: { action: 'reboot_immediately' }, maintenanceWindow: window, offlineAfterSeconds: 3600, failureCap: 5 },
   };
-  const taskQueue = `install-ts-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities, workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! } });
+  const { worker, taskQueue } = await env.fakeWorker('install-ts', activities);
   const workflowId = `install/${d.deviceId}/au-missed-${randomUUID().slice(0, 8)}`;
   const result = await worker.runUntil(env.client.workflow.execute<typeof deviceInstallWorkflow>(INSTALL_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] }));
 
   expect(result.outcome).toBe('succeeded');
-  const steps = commands(calls, d.deviceId);
+  const steps = deviceCommands(calls, d.deviceId);
   expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
   // The pre-scan ran at once; the first download waited for the window.
   expect(steps[0]!.atMs).toBeLessThan(opensAt - 2 * HOUR);
@@ -412,11 +372,7 @@ test('cancel: a rollout cancelled while a device installs cancels the device\'s 
     timezone: 'UTC', distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' },
     maxConcurrentDevices: 1, missedRun: 'skip',
   };
-  const taskQueue = `rollout-ts-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, activities,
-    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
-  });
+  const { worker, taskQueue } = await env.fakeWorker('rollout-ts', activities);
   const workflowId = `automatic-update/${scheduleId}-cancel`;
   const outcome = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
@@ -436,12 +392,12 @@ test('cancel: a rollout cancelled while a device installs cancels the device\'s 
   // One device had started (one slot); its install was cancelled mid-execute, so a verifying scan
   // decided that patch (not installed here: Missing), and cleanup still ran; the others never started.
   const [first, ...rest] = devices.map((d) => d.deviceId);
-  expect(commands(calls, first).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+  expect(deviceCommands(calls, first).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
   const states = calls.filter((c) => c.activity === 'recordPatchStates' && c.deviceId === first).flatMap((c) => c.payload as { kb: string; status: string }[]);
   // Inside its window the install writes Installing at once (no Pending first: batched bookkeeping).
   expect(states.filter((c) => c.kb === 'KB5034441').map((c) => c.status)).toEqual(['installing', 'missing']);
   expect(calls.filter((c) => c.activity === 'releaseDeviceOperation' && c.deviceId === first)).toHaveLength(1);
-  for (const d of rest) expect(commands(calls, d)).toHaveLength(0);
+  for (const d of rest) expect(deviceCommands(calls, d)).toHaveLength(0);
   expect(calls.filter((c) => c.activity === 'finishRollout')).toHaveLength(0);
   await maybeRecordHistory(env.client, workflowId, 'automaticUpdateWorkflow-cancelled');
   await maybeRecordHistory(env.client, childOf(calls, first!), 'deviceInstallWorkflow-au-cancelled-by-rollout');

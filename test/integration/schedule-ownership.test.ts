@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client as PgClient } from 'pg';
 import pino from 'pino';
 import { createSchedule, reconcileSchedules, type ScheduleDeps } from '../../api/schedule-service';
 import { createPool, type Db } from '../../db/database';
-import { runMigrations } from '../../db/migrate';
 import { findSchedule, deleteSchedule } from '../../db/schedule-repository';
 import { temporalScheduleId } from '../../workflows/automatic-update.contract';
-import { startHarness, type Harness } from './harness';
+import { createMigratedDatabase, startHarness, type Harness } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -18,15 +16,7 @@ let h: Harness;
 let other: Db;
 beforeAll(async () => {
   h = await startHarness({ startWorker: false });
-  const url = new URL(process.env.PATCHFLOW_TEST_DATABASE_URL!);
-  const name = `patchflow_second_${Date.now()}`;
-  const admin = new PgClient({ connectionString: url.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  url.pathname = `/${name}`;
-  await runMigrations(url.toString());
-  other = createPool(url.toString(), { max: 2 });
+  other = createPool(await createMigratedDatabase('patchflow_second'), { max: 2 });
 });
 afterAll(async () => {
   await other.end();

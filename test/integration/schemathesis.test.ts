@@ -1,12 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client as PgClient } from 'pg';
 import { buildOpenApiDocument } from '../../api/openapi';
 import { ROUTE_ROLES, TenantRule } from '../../api/route-roles';
-import { runMigrations } from '../../db/migrate';
 import { approvalRequestTenancy, policyTenancy, reportTenancy, scheduleTenancy, type Tenancy } from '../../db/tenancy-repository';
 import { principalSees } from '../../domain/roles';
-import { API_KEY, startHarness, type Harness } from './harness';
+import { API_KEY, createMigratedDatabase, startHarness, type Harness } from './harness';
 import { runSchemathesis, schemathesisBinary, type FuzzFigures, type FuzzRun } from './schemathesis-runner';
 
 /**
@@ -52,17 +50,10 @@ if (!binary && process.env.CI) test('schemathesis is installed in CI', () => { e
 
 describeIf('schemathesis over the OpenAPI document', () => {
   beforeAll(async () => {
-    const url = new URL(process.env.PATCHFLOW_TEST_DATABASE_URL!);
-    const name = `patchflow_fuzz_${Date.now()}`;
-    const admin = new PgClient({ connectionString: url.toString() });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    url.pathname = `/${name}`;
-    await runMigrations(url.toString());
+    const databaseUrl = await createMigratedDatabase('patchflow_fuzz');
     // Hundreds of requests without a key come from one address: the lockout would answer 429 to all
     // that follow (its own test is auth-throttle.test.ts).
-    h = await startHarness({ databaseUrl: url.toString(), app: { authFailureLimits: { maxFailures: 1_000_000 } } });
+    h = await startHarness({ databaseUrl, app: { authFailureLimits: { maxFailures: 1_000_000 } } });
     reportDir = path.join(h.scratch, 'schemathesis');
     fs.mkdirSync(reportDir, { recursive: true });
     // An enrolled device, whose credential the gateway run carries.

@@ -12,12 +12,8 @@ jest.setTimeout(120_000);
 const SECURITY = 'KB5034439'; // a Server 2022 security update from the simulator's catalog
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 interface Sim { deviceId: string; device: SimulatedWindowsDevice; credential: string; commandKeys: PinnedCommandKey[] }
 
@@ -36,7 +32,7 @@ async function enrolledDevice(name: string, options: Partial<SimulatedDeviceOpti
 
 function run(member: FleetMember, fetchImpl?: typeof fetch): SimulatedFleet {
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [member], pollWaitSeconds: 2, fetch: fetchImpl });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   return fleet;
 }
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
+import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import type { WhatIfSchedule } from '../../api/what-if-service';
 import { temporalScheduleId, type RolloutResult } from '../../workflows/automatic-update.contract';
@@ -19,12 +19,8 @@ const SSU = 'KB5031988'; // Updates: Pending Approval by default
 const MSRT = 'KB890830'; // Update Rollups: Pending Approval by default
 
 let h: Harness;
-const fleets: SimulatedFleet[] = [];
 beforeAll(async () => { h = await startHarness(); });
-afterAll(async () => {
-  for (const f of fleets) await f.stop();
-  await h.stop();
-});
+afterAll(async () => { await h.stop(); });
 
 async function post(url: string, body: unknown, status = 201) {
   const r = await h.api('POST', url, body);
@@ -49,7 +45,7 @@ test('the answer for a proposal is what the next run installs once the proposal 
     members.push({ deviceId: d.device.id as string, name, device, enrollmentToken: d.enrollmentToken as string });
   }
   const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: members.map(({ device, enrollmentToken }) => ({ device, enrollmentToken })), pollWaitSeconds: 2 });
-  fleets.push(fleet);
+  h.fleets.push(fleet);
   await fleet.ready;
   // What the server knows of each device comes from its last scan.
   for (const m of members) {

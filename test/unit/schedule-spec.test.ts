@@ -8,7 +8,7 @@ import {
   toTemporalScheduleSpec,
   type ScheduleTiming,
 } from '../../domain/schedule-spec';
-import { addDays, dayOfWeek, instantsAtLocalTime, wallClockAt, type LocalDate } from '../../domain/schedule-timezone';
+import { addDays, dayOfWeek, instantsAtLocalTime, wallClockAt, type LocalDate } from '../../domain/local-time';
 import { UnprocessableError } from '../../domain/errors';
 
 const NY = 'America/New_York';

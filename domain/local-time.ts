@@ -1,8 +1,10 @@
 /**
- * Wall-clock arithmetic in IANA time zones with nothing but `Intl` (no tz library): what a clock in a
- * zone reads at an instant, and which instants a local date and time names (none in the hour skipped
- * when clocks go forward, two in the hour repeated when they go back). Pure, no I/O, so schedule
- * logic built on it stays importable from workflow code.
+ * Local time, in one place: wall-clock arithmetic in IANA time zones with nothing but `Intl` (no tz
+ * library): what a clock in a zone reads at an instant, and which instants a local date and time names
+ * (none in the hour skipped when clocks go forward, two in the hour repeated when they go back); and
+ * the days of the week and `HH:MM` times of day operators write in schedules, maintenance windows,
+ * exclusion windows and reboot times. Pure, no I/O, so the logic built on it stays importable from
+ * workflow code.
  */
 
 /** A calendar date with no zone: month 1–12, day 1–31. */
@@ -131,4 +133,33 @@ export function daysInMonth(year: number, month: number): number {
 /** Gregorian leap year. */
 export function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Days and times of day as operators write them
+
+/** Days of the week, Monday first, as operators pick them (schedules, maintenance windows, reboots). */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** A weekday → JavaScript's day number (0 = Sunday), as `dayOfWeek` counts. */
+export const WEEKDAY_NUMBER: Readonly<Record<Weekday, number>> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
+
+/** The weekday of a local date. */
+export function weekdayOf(d: LocalDate): Weekday {
+  return WEEKDAYS[(dayOfWeek(d) + 6) % 7]!;
+}
+
+/** English day names for descriptions ("Monday"). */
+export const WEEKDAY_NAME: Readonly<Record<Weekday, string>> = {
+  mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday',
+};
+
+/** A local time of day, 24-hour `HH:MM` from 00:00 to 23:59. */
+export const LOCAL_TIME_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)$/;
+
+/** The hour and minute of a 24-hour `HH:MM`, or undefined when it is not one. */
+export function parseLocalTime(hhmm: string): { hour: number; minute: number } | undefined {
+  const m = LOCAL_TIME_PATTERN.exec(hhmm);
+  return m ? { hour: Number(m[1]), minute: Number(m[2]) } : undefined;
 }
