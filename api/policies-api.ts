@@ -325,7 +325,11 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
 
   router.get('/devices/:deviceId/approvals', asyncRoute(async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
-    res.json(await deviceApprovals(db, deviceId));
+    const answer = await deviceApprovals(db, deviceId);
+    // The decisions count every policy that governs the device, but a key for some clients is told
+    // only the ids of policies it may see: one that spans another client is that client's business.
+    const policyIds = await filterVisible(res, [...answer.policyIds], (id) => policyTenancy(db, id));
+    res.json({ ...answer, policyIds });
   }));
 
   return router;

@@ -452,3 +452,31 @@ describe('bad input', () => {
     expect(put.status).toBe(401);
   });
 });
+
+test("a device's approvals name to a key for some clients only the policies it may see; the decisions still count them all", async () => {
+  const a = await h.createDevice(`TEN-A-${tag}`);
+  const b = await h.createDevice(`TEN-B-${tag}`);
+  const create = async (name: string) => {
+    const r = await h.api('POST', '/api/v1/policies', { name: `${name} ${tag}` });
+    expect(r.status).toBe(201);
+    createdPolicies.push(r.body.id);
+    return r.body.id as string;
+  };
+  // One policy spans both clients (an admin's); one is B's own.
+  const spanning = await create('Spanning');
+  const own = await create('B only');
+  for (const [id, client] of [[spanning, a.clientId], [spanning, b.clientId], [own, b.clientId]] as const) {
+    expect((await h.api('POST', `/api/v1/policies/${id}/members`, { scopeType: 'client', scopeId: client })).status).toBe(201);
+  }
+  const all = await h.api('GET', `/api/v1/devices/${b.deviceId}/approvals`);
+  expect(all.status).toBe(200);
+  expect([...all.body.policyIds].sort()).toEqual([spanning, own].sort());
+
+  const bKey = await h.mintKey({ role: 'viewer', clients: [b.clientId] });
+  const seen = await h.apiAs(bKey.key, 'GET', `/api/v1/devices/${b.deviceId}/approvals`);
+  expect(seen.status).toBe(200);
+  expect(seen.body.policyIds).toEqual([own]);
+  expect(JSON.stringify(seen.body)).not.toContain(spanning);
+  // Same decisions either way: the spanning policy still governs the device.
+  expect(seen.body.patches).toEqual(all.body.patches);
+});
