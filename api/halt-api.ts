@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
@@ -107,8 +107,9 @@ export function createHaltApi(deps: HaltApiDeps): Router {
     try {
       await deps.client.workflow.getHandle(workflowId).signal(resumeRolloutSignal, { by: actor });
     } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
       // Closed without finishing (terminated): its halt holds nothing back; the list says so from now on.
-      deps.log.warn({ workflowId, err }, 'resume signal not delivered');
+      deps.log.warn({ workflowId, err }, 'resume signal not delivered: the rollout is not running');
       await endAutoHalt(deps.db, workflowId);
       throw new ConflictError(`rollout ${workflowId} is no longer running; its automatic halt is marked ended`);
     }

@@ -62,7 +62,7 @@ interface ScopeOptions { all?: boolean; patch?: string; rollout?: string }
 export function haltScope(o: ScopeOptions, allowRollout: boolean): { all: true } | { kb: string } | { rollout: string } {
   const given = [o.all === true, o.patch !== undefined, o.rollout !== undefined].filter(Boolean).length;
   const choices = allowRollout ? '--all, --patch <KB> or --rollout <workflowId>' : '--all or --patch <KB>';
-  if (given !== 1) throw new UsageError(`give exactly one of ${choices}`);
+  if (given !== 1 || (!allowRollout && o.rollout !== undefined)) throw new UsageError(`give exactly one of ${choices}`);
   if (o.all) return { all: true };
   if (o.patch !== undefined) return { kb: parseKbs([o.patch])[0]! };
   return { rollout: o.rollout! };
