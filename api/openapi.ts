@@ -311,6 +311,7 @@ export const ROUTES: RouteSpec[] = [
         },
       },
       404: notFound('policy, client or site of the scope'), 409: { description: 'a schedule of that name exists' },
+      422: { description: "a reboot action's numbers out of range: ask_user_allow_deferrals deferrals 1–10, minutes 1–1440, deadlineDays 0–30, graceDays 0–7 and only with deadlineDays" },
     },
   },
   { method: 'get', path: '/api/v1/schedules', operationId: 'listSchedules', summary: 'List schedules', tag: 'schedules', door: 'operator', answers: { 200: { description: 'schedules', json: answer.scheduleList } } },
@@ -319,7 +320,7 @@ export const ROUTES: RouteSpec[] = [
     method: 'patch', path: '/api/v1/schedules/:scheduleId', operationId: 'updateSchedule', summary: 'Change a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: updateScheduleSchema,
     answers: {
       200: { description: 'changed', json: answer.schedule }, 404: notFound('schedule or scope'), 409: { description: 'a schedule of that name exists' },
-      422: { description: 'a health check on a scan schedule (only an Automatic Update installs patches)' },
+      422: { description: "a health check on a scan schedule (only an Automatic Update installs patches), or a reboot action's numbers out of range: ask_user_allow_deferrals deferrals 1–10, minutes 1–1440, deadlineDays 0–30, graceDays 0–7 and only with deadlineDays" },
     },
   },
   { method: 'delete', path: '/api/v1/schedules/:scheduleId', operationId: 'deleteSchedule', summary: 'Delete a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 204: null, 404: notFound('schedule') } },
