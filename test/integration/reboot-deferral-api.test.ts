@@ -56,3 +56,58 @@ test('out of range is a 422 naming the field; a wrong type a 400; nothing is wri
   }
   expect(await count()).toBe(before);
 });
+
+async function agent(method: string, path: string, credential: string | undefined, body?: unknown) {
+  const res = await fetch(`${h.server.url}${path}`, {
+    method,
+    headers: {
+      ...(credential ? { authorization: `Bearer ${credential}` } : {}),
+      'x-patchflow-boot-id': 'boot-1',
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+test("the gateway checks a postponement against the question: only an ask_defer that allowed one, for no longer than offered", async () => {
+  const { deviceId, enrollmentToken } = await h.createDevice();
+  const enrolled = await agent('POST', '/agent/v1/enroll', undefined, { enrollmentToken, hostname: 'x', bootId: 'boot-1' });
+  expect(enrolled.status).toBe(201);
+  const credential = enrolled.body.credential as string;
+  // Reboot commands as an install's reboot step leaves them, claimed by the device (no workflow is needed
+  // for a refusal: the answer is checked before anything is delivered).
+  const commandOf = async (payload: unknown) => {
+    const id = `test-reboot-${randomUUID()}`;
+    await h.db.query(
+      `INSERT INTO agent_commands (id, device_id, workflow_id, type, payload, task_token, attempt, status)
+       VALUES ($1, $2::uuid, 'install/test', 'reboot', $3::jsonb, '\\x00'::bytea, 1, 'claimed')`,
+      [id, deviceId, JSON.stringify(payload)],
+    );
+    return id;
+  };
+  const answer = (id: string, result: unknown) => agent('POST', `/agent/v1/commands/${encodeURIComponent(id)}/result`, credential, { status: 'succeeded', result });
+  const postponed = (minutes?: number) => ({ previousBootId: 'boot-1', bootId: 'boot-1', skipped: { reason: 'user_deferred' }, ...(minutes === undefined ? {} : { deferredMinutes: minutes }) });
+
+  const forced = await commandOf({ reason: 'forced', mode: { kind: 'immediate' } });
+  const toForced = await answer(forced, postponed(30));
+  expect(toForced.status).toBe(400);
+  expect(toForced.body.error).toBe("body.result: \"user_deferred\" answers only an ask_defer reboot; this command's mode is immediate");
+
+  const question = await commandOf({ reason: 'r', mode: { kind: 'ask_defer', minutes: 30, deferralsLeft: 1 } });
+  const tooLong = await answer(question, postponed(45));
+  expect(tooLong.status).toBe(400);
+  expect(tooLong.body.error).toBe('body.result: deferredMinutes must be from 1 to the 30 minutes offered');
+  const noMinutes = await answer(question, postponed());
+  expect(noMinutes.status).toBe(400);
+  expect(noMinutes.body.error).toMatch(/body\.result\.deferredMinutes: a postponed reboot says for how long/);
+  const lastOne = await commandOf({ reason: 'r', mode: { kind: 'ask_defer', minutes: 30, deferralsLeft: 0 } });
+  expect((await answer(lastOne, postponed(10))).body.error).toBe('body.result: the command allowed no more postponements');
+
+  // Nothing was stored for any of them.
+  const rows = (await h.db.query('SELECT status, result FROM agent_commands WHERE id = ANY($1::text[])', [[forced, question, lastOne]])).rows;
+  expect(rows).toEqual([{ status: 'claimed', result: null }, { status: 'claimed', result: null }, { status: 'claimed', result: null }]);
+  // Leave no open command behind for the other tests of the run (they share the database).
+  await h.db.query('DELETE FROM agent_commands WHERE id = ANY($1::text[])', [[forced, question, lastOne]]);
+});
