@@ -129,7 +129,7 @@ export const patchList = z.object({
     updateId: z.string(), kb: z.string(), title: z.string(), classification: z.string(), kaseyaClassification: z.string().nullable(),
     product: z.string(), severity: z.string(), supersededBy: z.string().nullable(), uninstallable: z.boolean(),
     kbOverride: approvalStatus.nullable(), approval: z.enum(['approved', 'pending_approval', 'denied', 'mixed']).nullable(),
-    policies: z.array(z.looseObject({ policyId: uuid, policyName: z.string(), status: approvalStatus, source: z.string(), stamped: z.boolean(), note: z.string().nullable() })),
+    policies: z.array(z.looseObject({ policyId: uuid, policyName: z.string(), status: approvalStatus, source: z.string(), stamped: z.boolean(), note: z.string().nullable(), approveAfterDays: z.number().int().optional() })),
   })),
 });
 export const kbOverrides = z.object({ overrides: z.array(z.object({ kb: z.string(), status: approvalStatus, setAt: timestamp, patches: z.number().int() })) });

@@ -414,6 +414,7 @@ describe('approval deferral (approve N days after release)', () => {
     await h.db.query("UPDATE patches SET published_at = '2026-12-10T00:00:00Z' WHERE update_id = ANY($1::text[])", [[fresh.updateId, other.updateId]]);
     const stamped = await h.db.query('SELECT approve_after_days FROM policy_approvals WHERE policy_id = $1::uuid AND update_id = $2', [id, fresh.updateId]);
     expect(stamped.rows[0].approve_after_days).toBe(7);
+    expect((await patchRow(fresh.kb)).policies.find((x: any) => x.policyId === id)).toMatchObject({ status: 'approved', source: 'default', approveAfterDays: 7 });
 
     // A per-patch approval with its own deferral (Approval by Policy) replaces the stamp's.
     const perPatch = await h.api('PUT', `/api/v1/policies/${id}/approvals`, { kbs: [other.kb], status: 'approved', approveAfterDays: 2 });
