@@ -49,6 +49,11 @@ export interface ApprovalSelection {
   refused: RefusedPatch[];
   uninstall: string[];
   reprocessed: string[];
+  /**
+   * When the earliest allowed patch was first offered to this device by an install (ISO): a
+   * deadline counts from it (domain/install-deadline.ts). Absent when nothing is allowed.
+   */
+  availableAt?: string;
 }
 
 /** What selectByApproval is asked: the plan's candidates and the scan's installed updates. */
@@ -135,6 +140,16 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     }
     for (const updateId of args.installed) {
       if (explainDecision(model, args.deviceId, updateId, states).decision === Decision.Uninstall) selection.uninstall.push(updateId);
+    }
+    if (selection.allowed.length > 0) {
+      // First offer of each patch to this device, kept across runs: a deadline must not move with every retry.
+      const { rows } = await db.query(
+        `UPDATE device_patches SET offered_at = COALESCE(offered_at, now())
+         WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) RETURNING offered_at`,
+        [args.deviceId, selection.allowed],
+      );
+      const earliest = rows.reduce<Date | undefined>((min, r) => (!min || r.offered_at < min ? r.offered_at : min), undefined);
+      if (earliest) selection.availableAt = earliest.toISOString();
     }
     if (selection.reprocessed.length > 0) {
       await db.query(

@@ -113,6 +113,12 @@ export interface SimulatedDeviceOptions {
    * within the prompt's minutes). Each prompt uses one; when they run out the user does not answer.
    */
   rebootAnswers?: RebootAnswer[];
+  /**
+   * The logged-on user postpones this many `ask_defer` reboot questions (each for the full minutes
+   * offered), then accepts the next one: the user of the deferral reboot action, deterministic for
+   * tests and the demo. Default 0. Queued `rebootAnswers` are used first ("defer" postpones too).
+   */
+  defersReboots?: number;
   /** real milliseconds one "minute" of a reboot warning or prompt takes in the simulation; default 10 */
   minuteMs?: number;
   /**
@@ -157,7 +163,7 @@ interface PersistedDeviceState {
 }
 
 /** What a logged-on user does with a reboot prompt: accept, decline, or ignore it until it times out. */
-export type RebootAnswer = 'yes' | 'no' | 'none';
+export type RebootAnswer = 'yes' | 'no' | 'none' | 'defer';
 
 /** `ask_every` gives up after this many prompts and reports the reboot skipped (no answer). */
 export const MAX_REBOOT_PROMPTS = 50;
@@ -215,6 +221,8 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
   private readonly acknowledgedReboots = new Map<string, string>();
   private loggedOn: boolean;
   private readonly rebootAnswers: RebootAnswer[];
+  /** ask_defer questions the user still postpones (options.defersReboots) */
+  private postponementsLeft: number;
   private readonly minuteMs: number;
   private readonly executions = new Map<string, number>();
   private readonly uninstalls = new Map<string, number>();
@@ -258,6 +266,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     this.now = options.now ?? (() => new Date());
     this.loggedOn = options.userLoggedOn ?? false;
     this.rebootAnswers = [...(options.rebootAnswers ?? [])];
+    this.postponementsLeft = options.defersReboots ?? 0;
     this.minuteMs = options.minuteMs ?? 10;
     this.failures = randomStream(this.seed, 'failures');
     this.boots = randomStream(this.seed, 'boots');
@@ -683,9 +692,12 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
       this.record({ commandId: command.id, type: command.type, detail: `restart requested from boot ${this.currentBootId}: ${detail}` });
       return { status: 'acknowledged' };
     };
-    const skip = (reason: 'user_logged_on' | 'user_declined' | 'no_answer', waitedMinutes: number, detail: string): CommandOutcome => {
+    const skip = (reason: 'user_logged_on' | 'user_declined' | 'no_answer' | 'user_deferred', waitedMinutes: number, detail: string, deferredMinutes?: number): CommandOutcome => {
       this.record({ commandId: command.id, type: 'reboot-skipped', detail: `${reason}: ${detail}` });
-      const result: RebootResult = { previousBootId: this.currentBootId, bootId: this.currentBootId, skipped: { reason }, userWasLoggedOn: loggedOn, waitedMinutes };
+      const result: RebootResult = {
+        previousBootId: this.currentBootId, bootId: this.currentBootId, skipped: { reason }, userWasLoggedOn: loggedOn, waitedMinutes,
+        ...(deferredMinutes === undefined ? {} : { deferredMinutes }),
+      };
       return { status: 'succeeded', result };
     };
     const interrupted = (what: string): CommandOutcome =>
@@ -732,6 +744,25 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
         return mode.ifNoAnswer === 'reboot'
           ? restart(`no answer in ${mode.minutes} min`)
           : skip('no_answer', mode.minutes, `no answer in ${mode.minutes} min; doing nothing`);
+      }
+      case 'ask_defer': {
+        // "Restart now, or postpone?": queued answers first, then the user's habit (defersReboots).
+        let answer: RebootAnswer;
+        if (this.rebootAnswers.length > 0) answer = prompt(1, mode.minutes);
+        else {
+          answer = this.postponementsLeft > 0 ? 'defer' : 'yes';
+          if (answer === 'defer') this.postponementsLeft -= 1;
+          this.record({ commandId: command.id, type: 'reboot-prompt', detail: `restart now or postpone ${mode.minutes} min (${mode.deferralsLeft} left): ${answer}` });
+          options.onProgress?.({ message: `asking the logged-on user to restart or postpone (${mode.deferralsLeft} postponements left)` });
+        }
+        if ((answer === 'defer' || answer === 'no') && mode.deferralsLeft > 0) {
+          return skip('user_deferred', 0, `the user postponed the restart by ${mode.minutes} min`, mode.minutes);
+        }
+        if (answer === 'none') {
+          if (!(await wait(mode.minutes))) return interrupted('the reboot question');
+          return restart(`no answer in ${mode.minutes} min`);
+        }
+        return restart('user chose restart now');
       }
     }
   }
@@ -840,6 +871,10 @@ function rebootModeProblem(mode: NonNullable<RebootPayload['mode']>): string | u
   switch (mode.kind) {
     case 'immediate':
     case 'skip_if_user_logged_on':
+      return undefined;
+    case 'ask_defer':
+      if (!Number.isInteger(mode.minutes) || mode.minutes < 1 || mode.minutes > 1440) return `reboot mode ask_defer: minutes must be a whole number from 1 to 1440, got ${String(mode.minutes)}`;
+      if (!Number.isInteger(mode.deferralsLeft) || mode.deferralsLeft < 0) return `reboot mode ask_defer: deferralsLeft must be a whole number from 0, got ${String(mode.deferralsLeft)}`;
       return undefined;
     case 'warn':
     case 'ask_every':

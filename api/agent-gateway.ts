@@ -20,7 +20,8 @@ import { pinnableKeys } from '../config/command-keys';
 import { withTransaction, type Db } from '../db/database';
 import { refusalReasonOf } from '../domain/command-envelope';
 import { checkIn as recordCheckIn, enrollDevice, retryEnrollment, type CheckIn } from '../db/fleet-repository';
-import { CommandErrorCode, type AgentCommand, type CommandError, type RebootResult } from '../domain/device-protocol';
+import { CommandErrorCode, type AgentCommand, type CommandError, type RebootPayload, type RebootResult } from '../domain/device-protocol';
+import { deferredReplyProblem } from '../domain/reboot-deferral';
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
 import type { CommandNotifier } from './command-notifier';
 import { formatCredential, hashSecret, newSecret, parseCredential, secretMatches } from './credentials';
@@ -304,6 +305,11 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     } else if (outcome.status === 'succeeded') {
       const result = resultSchemas[row.type].safeParse(outcome.result);
       if (!result.success) throw new HttpError(400, describeZodError(result.error, 'body.result'));
+      if (row.type === 'reboot') {
+        // A postponement must answer a question that offered one, for no longer than offered.
+        const problem = deferredReplyProblem(row.payload as RebootPayload, result.data as RebootResult);
+        if (problem) throw new HttpError(400, `body.result: ${problem}`);
+      }
       stored = { status: 'succeeded', result: result.data };
     } else {
       stored = { status: 'failed', error: outcome.error };

@@ -40,11 +40,14 @@ export const resultSchemas: Record<CommandType, z.ZodType> = {
     .object({
       previousBootId: z.string().min(1),
       bootId: z.string().min(1),
-      skipped: z.object({ reason: z.enum(['user_logged_on', 'user_declined', 'no_answer']) }).optional(),
+      skipped: z.object({ reason: z.enum(['user_logged_on', 'user_declined', 'no_answer', 'user_deferred']) }).optional(),
       userWasLoggedOn: z.boolean().optional(),
       waitedMinutes: z.number().min(0).optional(),
+      // a postponement by the user (ask_defer): how long; checked against the question by the gateway
+      deferredMinutes: z.number().int('must be a whole number of minutes').min(1).max(1440).optional(),
     })
-    .refine((r) => !r.skipped || r.previousBootId === r.bootId, { message: 'a skipped reboot keeps its boot id: bootId must equal previousBootId', path: ['bootId'] }),
+    .refine((r) => !r.skipped || r.previousBootId === r.bootId, { message: 'a skipped reboot keeps its boot id: bootId must equal previousBootId', path: ['bootId'] })
+    .refine((r) => r.skipped?.reason !== 'user_deferred' || r.deferredMinutes !== undefined, { message: 'a postponed reboot says for how long', path: ['deferredMinutes'] }),
   uninstall: z.object({ kb, exitCode, durationMs: z.number().min(0), notInstalled: z.boolean() }),
   health_check: z.object({
     healthy: z.boolean(),

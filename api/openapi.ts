@@ -257,7 +257,8 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     method: 'put', path: '/api/v1/policies/:id/defaults', operationId: 'setPolicyDefault', summary: 'Set a classification or product default (applies to patches discovered from now on)', tag: 'approvals', door: 'operator', params: policyIdParam, body: defaultSchema,
-    answers: { 200: { description: 'set', json: answer.defaultSet }, 404: notFound('policy') },
+    bodyExample: { kind: 'classification', key: 'Security Updates', status: 'approved', approveAfterDays: 7 },
+    answers: { 200: { description: 'set', json: answer.defaultSet }, 404: notFound('policy'), 422: { description: 'approveAfterDays out of 1–360 days (15 or fewer is suggested), not whole, or given with a status other than approved' } },
   },
   {
     method: 'delete', path: '/api/v1/policies/:id/defaults', operationId: 'removePolicyDefault', summary: 'Remove a default', tag: 'approvals', door: 'operator', params: policyIdParam, body: deleteDefaultSchema,
@@ -266,12 +267,12 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'put', path: '/api/v1/policies/:id/approvals', operationId: 'setPolicyApprovals', summary: 'Approval by policy: set patches\' status in one policy', tag: 'approvals', door: 'operator', params: policyIdParam, body: policyApprovalsSchema,
     bodyExample: { kbs: ['KB5034441'], status: 'approved' },
-    answers: { 200: { description: 'set', json: answer.policyApprovalsSet }, 404: notFound('policy or patch') },
+    answers: { 200: { description: 'set', json: answer.policyApprovalsSet }, 404: notFound('policy or patch'), 422: { description: 'approveAfterDays out of 1–360 days (15 or fewer is suggested), not whole, or given with a status other than approved' } },
   },
   {
     method: 'put', path: '/api/v1/patches/approval', operationId: 'setApprovalAllPolicies', summary: 'Approval by patch: set patches\' status in ALL policies', tag: 'approvals', door: 'operator', body: approvalByPatchSchema,
     bodyExample: { kbs: ['KB5034441'], status: 'approved', note: 'tested on the pilot group' },
-    answers: { 200: { description: 'set', json: answer.allPoliciesApprovalSet }, 202: { description: waitsForApproval, json: pendingApprovalResponse, headers: { Location: 'the approval request' } }, 404: notFound('patch') },
+    answers: { 200: { description: 'set', json: answer.allPoliciesApprovalSet }, 202: { description: waitsForApproval, json: pendingApprovalResponse, headers: { Location: 'the approval request' } }, 404: notFound('patch'), 422: { description: 'approveAfterDays out of 1–360 days (15 or fewer is suggested), not whole, or given with a status other than approved' } },
   },
   {
     method: 'post', path: '/api/v1/policies/:id/copy-approvals', operationId: 'copyApprovals', summary: "Copy a policy's approvals onto another", tag: 'approvals', door: 'operator', params: policyIdParam, body: copyApprovalsSchema,
@@ -315,6 +316,7 @@ export const ROUTES: RouteSpec[] = [
         },
       },
       404: notFound('policy, client or site of the scope'), 409: { description: 'a schedule of that name exists' },
+      422: { description: "a reboot action's numbers out of range: ask_user_allow_deferrals deferrals 1–10, minutes 1–1440, deadlineDays 0–30, graceDays 0–7 and only with deadlineDays" },
     },
   },
   { method: 'get', path: '/api/v1/schedules', operationId: 'listSchedules', summary: 'List schedules', tag: 'schedules', door: 'operator', answers: { 200: { description: 'schedules', json: answer.scheduleList } } },
@@ -323,7 +325,7 @@ export const ROUTES: RouteSpec[] = [
     method: 'patch', path: '/api/v1/schedules/:scheduleId', operationId: 'updateSchedule', summary: 'Change a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, body: updateScheduleSchema,
     answers: {
       200: { description: 'changed', json: answer.schedule }, 404: notFound('schedule or scope'), 409: { description: 'a schedule of that name exists' },
-      422: { description: 'a health check on a scan schedule (only an Automatic Update installs patches)' },
+      422: { description: "a health check on a scan schedule (only an Automatic Update installs patches), or a reboot action's numbers out of range: ask_user_allow_deferrals deferrals 1–10, minutes 1–1440, deadlineDays 0–30, graceDays 0–7 and only with deadlineDays" },
     },
   },
   { method: 'delete', path: '/api/v1/schedules/:scheduleId', operationId: 'deleteSchedule', summary: 'Delete a schedule', tag: 'schedules', door: 'operator', params: scheduleIdParam, answers: { 204: null, 404: notFound('schedule') } },
@@ -552,7 +554,7 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'post', path: '/api/v1/what-if', operationId: 'whatIf', summary: "The next Automatic Update runs' installs under a proposed change, against today's (writes nothing)", tag: 'what-if', door: 'operator', body: whatIfSchema,
     bodyExample: { kbOverrides: [{ kb: 'KB5034441', status: 'denied' }] },
-    answers: { 200: { description: 'before and after, per schedule', json: answer.whatIfAnswer }, 404: notFound('schedule, policy, scope or patch'), 422: { description: 'a scope that cannot be (device_type other than server or workstation)' } },
+    answers: { 200: { description: 'before and after, per schedule', json: answer.whatIfAnswer }, 404: notFound('schedule, policy, scope or patch'), 422: { description: 'a scope that cannot be (device_type other than server or workstation), or an approveAfterDays out of 1–360 or on a status other than approved' } },
   },
 
   // ---- the dashboard's read models (api/fleet-summary-api.ts, api/dashboard.ts) -------------------------

@@ -10,6 +10,7 @@ import {
 } from '../db/policy-repository';
 import { listPatchApprovals, policySummary } from '../db/policy-views';
 import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
+import { approveAfterDaysProblem } from '../domain/approval-deferral';
 import { deviceApprovals } from './patch-views';
 import {
   approvalByPatchSchema, copyApprovalsSchema, defaultSchema, deleteDefaultSchema, deviceIdParam, kbOverrideSchema, kbParam,
@@ -26,6 +27,12 @@ import { policyTenancy, scopeTenancy } from '../db/tenancy-repository';
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
   (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
+
+/** A deferral out of range, or on a status that does not approve: 422 naming the field, before anything is written. */
+export function assertDeferral(body: { approveAfterDays?: number; status: string }): void {
+  const problem = approveAfterDaysProblem(body.approveAfterDays, body.status);
+  if (problem) throw new UnprocessableError(`body.approveAfterDays: ${problem}`, 'approveAfterDays');
+}
 
 const DEFAULT_CHANGE_NOTE = 'applies to patches discovered from now on; known patches keep their status (Kaseya)';
 
@@ -158,16 +165,23 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
   router.put('/policies/:id/defaults', asyncRoute(async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(defaultSchema, req.body, 'body');
+    assertDeferral(body);
     const previous = await withTransaction(db, async (tx) => {
       const policy = await policyOr404(tx, id, true);
       const prev = await setPolicyDefault(tx, id, body);
       await appendAudit(tx, [{
         actor: actorOf(res), action: 'policy.default_changed', subject: id,
-        details: { policy: policy.name, kind: body.kind, key: body.key, from: prev ?? null, to: body.status, restampedPatches: 0 },
+        details: {
+          policy: policy.name, kind: body.kind, key: body.key, from: prev?.status ?? null, to: body.status,
+          fromApproveAfterDays: prev?.approveAfterDays ?? null, toApproveAfterDays: body.approveAfterDays ?? null, restampedPatches: 0,
+        },
       }]);
       return prev;
     });
-    res.json({ default: body, previous: previous ?? null, restampedPatches: 0, note: DEFAULT_CHANGE_NOTE });
+    res.json({
+      default: body, previous: previous?.status ?? null,
+      previousApproveAfterDays: previous?.approveAfterDays ?? null, restampedPatches: 0, note: DEFAULT_CHANGE_NOTE,
+    });
   }));
 
   router.delete('/policies/:id/defaults', asyncRoute(async (req, res) => {
@@ -192,15 +206,19 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
   router.put('/policies/:id/approvals', asyncRoute(async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(policyApprovalsSchema, req.body, 'body');
+    assertDeferral(body);
     const answer = await withTransaction(db, async (tx) => {
       const policy = await policyOr404(tx, id, true);
       const patches = await patchesOr404(tx, body);
       const updateIds = patches.map((p) => p.updateId);
       const note = body.note ?? `set by ${actorOf(res)} (approval by policy)`;
-      const change = await setExplicitApprovals(tx, { policyIds: [id], updateIds, status: body.status, note });
+      const change = await setExplicitApprovals(tx, { policyIds: [id], updateIds, status: body.status, note, approveAfterDays: body.approveAfterDays });
       await appendAudit(tx, [{
         actor: actorOf(res), action: 'patch.approval_set', subject: id,
-        details: { policy: policy.name, status: body.status, kbs: kbsOf(patches), updateIds, approvalsChanged: change.approvalsChanged, note },
+        details: {
+          policy: policy.name, status: body.status, approveAfterDays: body.approveAfterDays ?? null, kbs: kbsOf(patches), updateIds,
+          approvalsChanged: change.approvalsChanged, note,
+        },
       }]);
       return {
         policyId: id, policy: policy.name, status: body.status, patches: updateIds.length,
@@ -214,6 +232,7 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
   // Every device in a policy is reached: past the threshold a second person approves it first.
   router.put('/patches/approval', asyncRoute(async (req, res) => {
     const body = parse(approvalByPatchSchema, req.body, 'body');
+    assertDeferral(body);
     const patches = await patchesOr404(db, body);
     const devices = await countScopeDevices(db, 'all');
     if (await waitsForSecondPerson(deps, res, {

@@ -29,7 +29,7 @@ export async function scopeOr404(db: Queryable, scopeType: string, scopeId: stri
 
 export const kbsOf = (patches: PatchRef[]) => [...new Set(patches.map((p) => p.kb))];
 
-export interface ApprovalByPatch { updateIds?: string[]; kbs?: string[]; status: ApprovalStatus; note?: string }
+export interface ApprovalByPatch { updateIds?: string[]; kbs?: string[]; status: ApprovalStatus; note?: string; approveAfterDays?: number }
 
 /** Approval by Patch: the same explicit status in every policy (Kaseya's warning: ALL policies). */
 export async function approveInAllPolicies(db: Db, body: ApprovalByPatch, actor: string) {
@@ -37,12 +37,13 @@ export async function approveInAllPolicies(db: Db, body: ApprovalByPatch, actor:
     const patches = await patchesOr404(tx, body);
     const updateIds = patches.map((p) => p.updateId);
     const note = body.note ?? `set by ${actor} (approval by patch, all policies)`;
-    const change = await setExplicitApprovals(tx, { policyIds: 'all', updateIds, status: body.status, note });
+    const change = await setExplicitApprovals(tx, { policyIds: 'all', updateIds, status: body.status, note, approveAfterDays: body.approveAfterDays });
+    const deferral = body.approveAfterDays === undefined ? {} : { approveAfterDays: body.approveAfterDays };
     await appendAudit(tx, [{
       actor, action: 'patch.approval_set_all_policies', subject: kbsOf(patches).join(','),
-      details: { status: body.status, kbs: kbsOf(patches), updateIds, ...change, note },
+      details: { status: body.status, ...deferral, kbs: kbsOf(patches), updateIds, ...change, note },
     }]);
-    return { status: body.status, patches: updateIds.length, kbs: kbsOf(patches), ...change, note: ALL_POLICIES_NOTE };
+    return { status: body.status, ...deferral, patches: updateIds.length, kbs: kbsOf(patches), ...change, note: ALL_POLICIES_NOTE };
   });
 }
 

@@ -21,6 +21,15 @@ const needsPatchesIssue = { message: 'name the patches with updateIds or kbs', p
 /** The same rule for the contract (api/openapi.ts): refinements do not reach JSON Schema by themselves. */
 const needsPatchesDoc = { anyOf: [{ required: ['updateIds'] }, { required: ['kbs'] }] };
 
+/**
+ * "Approve N days after release": checked for type here (400) and for its range and status in the
+ * handler (422 naming the field, domain/approval-deferral.ts), so that the contract documents it as a
+ * number and the answer names what is wrong with it.
+ */
+export const approveAfterDays = z.number('must be a number of days').meta({
+  description: 'approve this many days after the patch\'s release (1–360; 15 or fewer is suggested); only with status approved',
+});
+
 export const policyIdParam = z.object({ id: uuid });
 export const deviceIdParam = z.object({ deviceId: uuid });
 export const kbParam = z.object({ kb });
@@ -50,10 +59,12 @@ const KASEYA_KEY_ISSUE = `must be one of Kaseya's classifications: ${KASEYA_CLAS
 const kaseyaKey = (v: { kind: string; key: string }, ctx: z.RefinementCtx) => {
   if (v.kind === 'kaseya_classification' && !isKaseyaClassification(v.key)) ctx.addIssue({ code: 'custom', path: ['key'], message: KASEYA_KEY_ISSUE });
 };
-export const defaultSchema = z.object({ kind: defaultKind, key, status: approvalStatus }).strict().superRefine(kaseyaKey);
+export const defaultSchema = z.object({ kind: defaultKind, key, status: approvalStatus, approveAfterDays: approveAfterDays.optional() }).strict().superRefine(kaseyaKey);
 export const deleteDefaultSchema = z.object({ kind: defaultKind, key }).strict().superRefine(kaseyaKey);
 
-export const policyApprovalsSchema = z.object({ ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional() })
+export const policyApprovalsSchema = z.object({
+  ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional(), approveAfterDays: approveAfterDays.optional(),
+})
   .strict().refine(needsPatches, needsPatchesIssue).meta(needsPatchesDoc);
 
 export const copyApprovalsSchema = z.object({ toPolicyId: uuid }).strict();
@@ -79,7 +90,9 @@ export const patchActionsSchema = z.object({ scopeType: actionScopeType, scopeId
 export const patchActionsQuery = z.object({ scopeType: actionScopeType.optional(), scopeId: z.string().trim().toLowerCase().optional() })
   .superRefine(scoped);
 
-export const approvalByPatchSchema = z.object({ ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional() })
+export const approvalByPatchSchema = z.object({
+  ...patchNames, status: approvalStatus, note: z.string().trim().min(1).max(500).optional(), approveAfterDays: approveAfterDays.optional(),
+})
   .strict().refine(needsPatches, needsPatchesIssue).meta(needsPatchesDoc);
 
 export const summaryQuery = z.object({

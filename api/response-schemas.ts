@@ -86,7 +86,11 @@ export const auditEntries = z.object({
 
 // ---- policies ----------------------------------------------------------------------------------
 
-const policyDefault = z.object({ kind: z.enum(['classification', 'product', 'kaseya_classification']), key: z.string(), status: approvalStatus });
+const policyDefault = z.object({
+  kind: z.enum(['classification', 'product', 'kaseya_classification']), key: z.string(), status: approvalStatus,
+  /** an Approved default deferred this many days after each patch's release; absent: not deferred */
+  approveAfterDays: z.number().int().optional(),
+});
 export const policy = z.object({
   id: uuid, name: z.string(), denyManualInstallOnly: z.boolean(), denyWindowsUpdateWebSite: z.boolean(), denySuperseded: z.boolean(),
   fallbackDefault: approvalStatus, defaults: z.array(policyDefault), members: z.number().int(), createdAt: timestamp,
@@ -98,11 +102,13 @@ const policyMember = z.object({ scopeType: z.enum(['device', 'site', 'client', '
 export const policyMembers = z.object({ members: z.array(policyMember) });
 export const memberAdded = z.object({ added: z.boolean(), scopeType: z.string(), scopeId: z.string(), members: z.array(policyMember) });
 export const memberRemoved = z.object({ removed: z.literal(true), scopeType: z.string(), scopeId: z.string(), members: z.array(policyMember) });
-export const defaultSet = z.object({ default: policyDefault, previous: approvalStatus.nullable(), restampedPatches: z.number().int(), note: z.string() });
+export const defaultSet = z.object({
+  default: policyDefault, previous: approvalStatus.nullable(), previousApproveAfterDays: z.number().int().nullable(), restampedPatches: z.number().int(), note: z.string(),
+});
 export const defaultRemoved = z.object({ removed: policyDefault, restampedPatches: z.number().int(), note: z.string() });
 export const policyApprovalsSet = z.object({
   policyId: uuid, policy: z.string(), status: approvalStatus, patches: z.number().int(), approvalsChanged: z.number().int(),
-  approvals: z.array(z.object({ updateId: z.string(), kb: z.string(), status: approvalStatus, source: z.string(), note: z.string().nullable(), changedAt: timestamp })),
+  approvals: z.array(z.object({ updateId: z.string(), kb: z.string(), status: approvalStatus, source: z.string(), note: z.string().nullable(), approveAfterDays: z.number().int().nullable(), changedAt: timestamp })),
 });
 export const allPoliciesApprovalSet = z.looseObject({
   status: approvalStatus, patches: z.number().int(), kbs: z.array(z.string()), policies: z.number().int(),
@@ -123,7 +129,7 @@ export const patchList = z.object({
     updateId: z.string(), kb: z.string(), title: z.string(), classification: z.string(), kaseyaClassification: z.string().nullable(),
     product: z.string(), severity: z.string(), supersededBy: z.string().nullable(), uninstallable: z.boolean(),
     kbOverride: approvalStatus.nullable(), approval: z.enum(['approved', 'pending_approval', 'denied', 'mixed']).nullable(),
-    policies: z.array(z.looseObject({ policyId: uuid, policyName: z.string(), status: approvalStatus, source: z.string(), stamped: z.boolean(), note: z.string().nullable() })),
+    policies: z.array(z.looseObject({ policyId: uuid, policyName: z.string(), status: approvalStatus, source: z.string(), stamped: z.boolean(), note: z.string().nullable(), approveAfterDays: z.number().int().optional() })),
   })),
 });
 export const kbOverrides = z.object({ overrides: z.array(z.object({ kb: z.string(), status: approvalStatus, setAt: timestamp, patches: z.number().int() })) });

@@ -1,7 +1,8 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { ScheduleFields } from '../db/schedule-repository';
 import { findPatchRefs } from '../db/approval-repository';
-import { NotFoundError } from '../domain/errors';
+import { NotFoundError, UnprocessableError } from '../domain/errors';
+import { rebootActionProblems, type RebootActionConfig } from '../domain/reboot-actions';
 import {
   backfillSchedule, changeSchedule, createSchedule, getSchedule, listScheduleViews, removeSchedule, scheduleRollouts,
   triggerSchedule, type ScheduleDeps,
@@ -25,6 +26,13 @@ async function knownKbs(deps: ScheduleDeps, kbs: string[] | null | undefined): P
   if (unknownKbs.length > 0) throw new NotFoundError(unknownKbs.length === 1 ? 'patch' : 'patches', unknownKbs.join(', '));
 }
 
+/** A reboot action whose numbers break its rules (postponements, deadline, grace): 422 naming the field, nothing written. */
+function assertRebootAction(action: RebootActionConfig | undefined): void {
+  if (!action) return;
+  const problems = rebootActionProblems(action, 'body.rebootAction');
+  if (problems.length > 0) throw new UnprocessableError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems[0]!.path.replace(/^body\./, ''));
+}
+
 /** Scan and Automatic Update schedules: stored in Postgres, run by Temporal Schedules. */
 export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPersonRuleOptions }): Router {
   /** The schedule's devices right now: what a trigger or a backfill reaches. */
@@ -39,6 +47,7 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
 
   router.post('/schedules', asyncRoute(async (req, res) => {
     const body = parse(createScheduleSchema, req.body, 'body');
+    assertRebootAction(body.rebootAction);
     await knownKbs(deps, body.kbs);
     const { scope, ...rest } = body;
     await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
@@ -59,6 +68,7 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
   router.patch('/schedules/:scheduleId', asyncRoute(async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const { scope, ...rest } = parse(updateScheduleSchema, req.body, 'body');
+    assertRebootAction(rest.rebootAction);
     await knownKbs(deps, rest.kbs);
     if (scope) await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const patch: Partial<ScheduleFields> = { ...rest, ...(scope ? { scopeType: scope.scopeType, scopeId: scope.scopeId } : {}) };

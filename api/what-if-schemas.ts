@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actionScopeType, approvalStatus, kb, patchAction } from './policy-schemas';
+import { actionScopeType, approvalStatus, approveAfterDays, kb, patchAction } from './policy-schemas';
 
 const uuid = z.string().uuid('must be a UUID');
 const updateId = z.string().trim().min(1).max(200);
@@ -21,7 +21,7 @@ export const whatIfSchema = z.object({
   /** the schedule to answer for; default every Automatic Update schedule */
   scheduleId: uuid.optional(),
   /** PUT /policies/:id/approvals, or "all" for approval by patch (PUT /patches/approval) */
-  approvals: z.array(z.object({ policyId: z.union([uuid, z.literal('all')]), ...patchNames, status: approvalStatus })
+  approvals: z.array(z.object({ policyId: z.union([uuid, z.literal('all')]), ...patchNames, status: approvalStatus, approveAfterDays: approveAfterDays.optional() })
     .strict().refine(needsPatches, needsPatchesIssue)).max(100).default([]),
   /** PUT /kb-overrides/:kb with a status; null: DELETE it */
   kbOverrides: z.array(z.object({ kb, status: approvalStatus.nullable() }).strict()).max(500).default([]),

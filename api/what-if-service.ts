@@ -8,6 +8,7 @@ import { findSchedule, listSchedules, type ScheduleRow } from '../db/schedule-re
 import { loadDevicePatches } from '../db/what-if-repository';
 import { resolveFleet } from '../domain/approval-resolver';
 import { NotFoundError, UnprocessableError } from '../domain/errors';
+import { approveAfterDaysProblem } from '../domain/approval-deferral';
 import { nextRunTimes } from '../domain/schedule-spec';
 import { applyProposal, differenceOf, predictDeviceInstalls, uninstallTargets, type ExplainedInstall, type PredictedInstall, type Proposal } from '../domain/what-if';
 import { ROLLOUT_DEFAULTS } from '../workflows/automatic-update.contract';
@@ -56,9 +57,11 @@ async function scopeOr404(db: Queryable, scopeType: string, scopeId: string): Pr
 /** The proposal with every KB turned into update ids, every policy and scope checked. */
 async function proposalOf(db: Queryable, req: WhatIfRequest): Promise<Proposal> {
   const approvals: NonNullable<Proposal['approvals']> = [];
-  for (const a of req.approvals) {
+  for (const [i, a] of req.approvals.entries()) {
+    const problem = approveAfterDaysProblem(a.approveAfterDays, a.status);
+    if (problem) throw new UnprocessableError(`body.approvals.${i}.approveAfterDays: ${problem}`, `approvals.${i}.approveAfterDays`);
     if (a.policyId !== 'all' && !(await findPolicy(db, a.policyId))) throw new NotFoundError('policy', a.policyId);
-    approvals.push({ policyId: a.policyId, updateIds: await updateIdsOf(db, a), status: a.status });
+    approvals.push({ policyId: a.policyId, updateIds: await updateIdsOf(db, a), status: a.status, ...(a.approveAfterDays === undefined ? {} : { approveAfterDays: a.approveAfterDays }) });
   }
   for (const o of req.kbOverrides) await updateIdsOf(db, { kbs: [o.kb] });
   const patchActions: NonNullable<Proposal['patchActions']> = [];
@@ -97,13 +100,20 @@ export async function whatIf(db: Queryable, req: WhatIfRequest, now = new Date()
     scoped.push({ s, before, after });
   }
   const deviceIds = [...new Set(scoped.flatMap((x) => [...x.before, ...x.after].map((d) => d.deviceId)))];
-  const model = await loadApprovalModel(db, { deviceIds });
+  const model = await loadApprovalModel(db, { deviceIds, now });
   const catalog = new Map(model.patches.map((p) => [p.updateId, { kb: p.kb, supersededBy: p.supersededBy }]));
   const { states, missing } = await loadDevicePatches(db, deviceIds, catalog, uninstallTargets(model, proposal));
-  const today = resolveFleet(model, states);
-  const proposed = resolveFleet(applyProposal(model, proposal), states);
+  const proposedModel = applyProposal(model, proposal);
+  // A deferred approval ("N days after release") depends on when the run happens: each schedule's
+  // answer is resolved at its next run (now for a paused one), the instant its installs would ask.
+  const fleets = new Map<string, { today: ReturnType<typeof resolveFleet>; proposed: ReturnType<typeof resolveFleet> }>();
+  const fleetsAt = (at: string) => {
+    let f = fleets.get(at);
+    if (!f) fleets.set(at, (f = { today: resolveFleet({ ...model, now: at }, states), proposed: resolveFleet({ ...proposedModel, now: at }, states) }));
+    return f;
+  };
   const cap = ROLLOUT_DEFAULTS.failureCap;
-  const predict = (fleet: typeof today, id: string) => predictDeviceInstalls(fleet, states, id, missing.get(id) ?? [], cap);
+  const predict = (fleet: ReturnType<typeof resolveFleet>, id: string) => predictDeviceInstalls(fleet, states, id, missing.get(id) ?? [], cap);
 
   return {
     generatedAt: now.toISOString(),
@@ -111,9 +121,11 @@ export async function whatIf(db: Queryable, req: WhatIfRequest, now = new Date()
       const inBefore = new Set(before.map((d) => d.deviceId));
       const inAfter = new Set(after.map((d) => d.deviceId));
       const all = new Map([...before, ...after].map((d) => [d.deviceId, d]));
+      const nextRunAt = s.paused ? null : nextRunTimes(s.timing, now, 1)[0]?.toISOString() ?? null;
+      const { today, proposed } = fleetsAt(nextRunAt ?? now.toISOString());
       const view: WhatIfSchedule = {
         scheduleId: s.id, name: s.name, paused: s.paused,
-        nextRunAt: s.paused ? null : nextRunTimes(s.timing, now, 1)[0]?.toISOString() ?? null,
+        nextRunAt,
         devices: { before: inBefore.size, after: inAfter.size }, installs: { before: 0, after: 0 }, changed: [],
         ...(req.includePredictions ? { predicted: [] } : {}),
       };

@@ -17,16 +17,22 @@ import type { Queryable } from './database';
  * Without `deviceIds` everything is read, for the whole fleet.
  * Queries run one after another so that `db` may be a transaction's client.
  */
-export async function loadApprovalModel(db: Queryable, options: { deviceIds?: string[] } = {}): Promise<ApprovalModel> {
+export async function loadApprovalModel(
+  db: Queryable, options: { deviceIds?: string[]; now?: Date } = {},
+): Promise<ApprovalModel> {
   const deviceIds = options.deviceIds ?? null;
+  // The instant the decisions are for (deferred approvals): the caller's, else this process's clock.
+  // It is read here, at the I/O edge, so that the resolver itself never reads a clock.
+  const now = (options.now ?? new Date()).toISOString();
 
   const patchRows = (await db.query(
-    `SELECT update_id, kb, title, classification, product, severity, install_type, superseded_by, uninstallable
+    `SELECT update_id, kb, title, classification, product, severity, install_type, superseded_by, uninstallable, published_at
      FROM patches ORDER BY kb, update_id`,
   )).rows;
   const patches: ApprovalPatch[] = patchRows.map((r) => ({
     updateId: r.update_id, kb: r.kb, title: r.title, classification: r.classification, product: r.product, severity: r.severity,
     installType: r.install_type, supersededBy: r.superseded_by, uninstallable: r.uninstallable,
+    releasedAt: r.published_at ? (r.published_at as Date).toISOString() : null,
   }));
 
   const deviceRows = (await db.query(
@@ -56,11 +62,11 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
     [scoped?.policyIds ?? null],
   )).rows;
   const approvalRows = (await db.query(
-    'SELECT policy_id, update_id, status, source, note FROM policy_approvals WHERE $1::uuid[] IS NULL OR policy_id = ANY($1::uuid[])',
+    'SELECT policy_id, update_id, status, source, note, approve_after_days FROM policy_approvals WHERE $1::uuid[] IS NULL OR policy_id = ANY($1::uuid[])',
     [scoped?.policyIds ?? null],
   )).rows;
   const defaultRows = (await db.query(
-    'SELECT policy_id, kind, key, status FROM policy_defaults WHERE $1::uuid[] IS NULL OR policy_id = ANY($1::uuid[])',
+    'SELECT policy_id, kind, key, status, approve_after_days FROM policy_defaults WHERE $1::uuid[] IS NULL OR policy_id = ANY($1::uuid[])',
     [scoped?.policyIds ?? null],
   )).rows;
 
@@ -75,10 +81,13 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
       denyManualInstallOnly: r.deny_manual_install_only,
       denyWindowsUpdateWebSite: r.deny_windows_update_web_site,
       denySuperseded: r.deny_superseded,
-      approvals: new Map<string, PolicyApproval>((approvals.get(r.id) ?? []).map((a) => [
-        a.update_id,
-        a.note === null ? { status: a.status, source: a.source } : { status: a.status, source: a.source, note: a.note },
-      ])),
+      approvals: new Map<string, PolicyApproval>((approvals.get(r.id) ?? []).map((a) => {
+        const row: PolicyApproval = { status: a.status, source: a.source };
+        if (a.note !== null) row.note = a.note;
+        if (a.approve_after_days !== null) row.approveAfterDays = a.approve_after_days;
+        return [a.update_id, row];
+      })),
+      defaultDeferrals: new Map<string, number>(own.filter((d) => d.approve_after_days !== null).map((d) => [`${d.kind}:${d.key}`, d.approve_after_days])),
       classificationDefaults: byKind('classification'),
       kaseyaClassificationDefaults: byKind('kaseya_classification'),
       productDefaults: byKind('product'),
@@ -115,7 +124,7 @@ export async function loadApprovalModel(db: Queryable, options: { deviceIds?: st
     clients: new Map<string, string>(nameRows.filter((r) => r.kind === 'client').map((r) => [r.id, r.name])),
   };
 
-  return { patches, devices, policies, kbOverrides, actions, names };
+  return { patches, devices, policies, kbOverrides, actions, names, now };
 }
 
 /** What each device reports for each patch, keyed by device id then update id. */

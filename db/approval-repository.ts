@@ -19,6 +19,9 @@ export { loadApprovalModel, loadDeviceStates } from './approval-model-loader';
 const stampSelect = (source: string, policyFilter: string) => `
   SELECT pol.id AS policy_id, i.update_id,
          COALESCE(pd.status, kd.status, cd.status, pol.fallback_default) AS status,
+         CASE WHEN pd.status IS NOT NULL THEN pd.approve_after_days
+              WHEN kd.status IS NOT NULL THEN kd.approve_after_days
+              WHEN cd.status IS NOT NULL THEN cd.approve_after_days END AS approve_after_days,
          CASE WHEN pd.status IS NOT NULL THEN format('product %L', i.product)
               WHEN kd.status IS NOT NULL THEN format('Kaseya classification %L', kd.key)
               WHEN cd.status IS NOT NULL THEN format('classification %L', i.classification)
@@ -60,11 +63,12 @@ export async function stampNewPatches(
        FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS u(update_id, classification, product, severity)
        ORDER BY u.update_id
      )
-     INSERT INTO policy_approvals AS pa (policy_id, update_id, status, source, note)
-     SELECT s.policy_id, s.update_id, s.status, 'default', s.note FROM (${stampSelect('input', 'true')}) s
+     INSERT INTO policy_approvals AS pa (policy_id, update_id, status, source, note, approve_after_days)
+     SELECT s.policy_id, s.update_id, s.status, 'default', s.note, s.approve_after_days FROM (${stampSelect('input', 'true')}) s
      ON CONFLICT (policy_id, update_id) DO UPDATE SET
        status = EXCLUDED.status,
        source = 'default',
+       approve_after_days = EXCLUDED.approve_after_days,
        note = format('new revision, previous approval was %s (%s); %s', pa.status, pa.source, EXCLUDED.note),
        changed_at = now()
      WHERE pa.update_id = ANY($4::text[])`,
@@ -82,8 +86,8 @@ export async function stampNewPatches(
 /** Stamps every catalog patch in one (new) policy with its defaults; existing rows are kept. */
 export async function stampCatalogInPolicy(db: Queryable, policyId: string): Promise<number> {
   const { rowCount } = await db.query(
-    `INSERT INTO policy_approvals (policy_id, update_id, status, source, note)
-     SELECT s.policy_id, s.update_id, s.status, 'default', s.note
+    `INSERT INTO policy_approvals (policy_id, update_id, status, source, note, approve_after_days)
+     SELECT s.policy_id, s.update_id, s.status, 'default', s.note, s.approve_after_days
      FROM (${stampSelect('patches', 'pol.id = $1::uuid')}) s
      ON CONFLICT (policy_id, update_id) DO NOTHING`,
     [policyId],
@@ -106,7 +110,7 @@ export interface ApprovalChange {
  */
 export async function setExplicitApprovals(
   db: Queryable,
-  change: { policyIds: string[] | 'all'; updateIds: string[]; status: ApprovalStatus; note: string },
+  change: { policyIds: string[] | 'all'; updateIds: string[]; status: ApprovalStatus; note: string; approveAfterDays?: number },
 ): Promise<ApprovalChange> {
   const { rows } = await db.query(
     `WITH targets AS (
@@ -116,19 +120,19 @@ export async function setExplicitApprovals(
      ), changed AS (
        SELECT t.policy_id FROM targets t
        LEFT JOIN policy_approvals pa ON pa.policy_id = t.policy_id AND pa.update_id = t.update_id
-       WHERE pa.status IS DISTINCT FROM $3::text
+       WHERE pa.status IS DISTINCT FROM $3::text OR pa.approve_after_days IS DISTINCT FROM $5::int
      ), written AS (
-       INSERT INTO policy_approvals AS pa (policy_id, update_id, status, source, note)
-       SELECT policy_id, update_id, $3::text, 'explicit', $4::text FROM targets
+       INSERT INTO policy_approvals AS pa (policy_id, update_id, status, source, note, approve_after_days)
+       SELECT policy_id, update_id, $3::text, 'explicit', $4::text, $5::int FROM targets
        ON CONFLICT (policy_id, update_id) DO UPDATE SET
-         status = EXCLUDED.status, source = 'explicit', note = EXCLUDED.note, changed_at = now()
+         status = EXCLUDED.status, source = 'explicit', note = EXCLUDED.note, approve_after_days = EXCLUDED.approve_after_days, changed_at = now()
        RETURNING 1
      )
      SELECT (SELECT count(DISTINCT policy_id) FROM targets) AS policies,
             (SELECT count(DISTINCT policy_id) FROM changed) AS policies_changed,
             (SELECT count(*) FROM changed) AS approvals_changed,
             (SELECT count(*) FROM written) AS written`,
-    [change.updateIds, change.policyIds === 'all' ? null : change.policyIds, change.status, change.note],
+    [change.updateIds, change.policyIds === 'all' ? null : change.policyIds, change.status, change.note, change.approveAfterDays ?? null],
   );
   return {
     policies: Number(rows[0].policies),
@@ -149,18 +153,18 @@ export async function copyApprovals(
 ): Promise<{ copied: number; changed: number }> {
   const { rows } = await db.query(
     `WITH src AS (
-       SELECT pa.update_id, pa.status, pa.source, format('copied from policy %L: %s', pol.name, pa.note) AS note
+       SELECT pa.update_id, pa.status, pa.source, format('copied from policy %L: %s', pol.name, pa.note) AS note, pa.approve_after_days
        FROM policy_approvals pa JOIN approval_policies pol ON pol.id = pa.policy_id
        WHERE pa.policy_id = $1::uuid
      ), changed AS (
        SELECT s.update_id FROM src s
        LEFT JOIN policy_approvals d ON d.policy_id = $2::uuid AND d.update_id = s.update_id
-       WHERE d.status IS DISTINCT FROM s.status OR d.source IS DISTINCT FROM s.source
+       WHERE d.status IS DISTINCT FROM s.status OR d.source IS DISTINCT FROM s.source OR d.approve_after_days IS DISTINCT FROM s.approve_after_days
      ), written AS (
-       INSERT INTO policy_approvals AS pa (policy_id, update_id, status, source, note)
-       SELECT $2::uuid, update_id, status, source, note FROM src
+       INSERT INTO policy_approvals AS pa (policy_id, update_id, status, source, note, approve_after_days)
+       SELECT $2::uuid, update_id, status, source, note, approve_after_days FROM src
        ON CONFLICT (policy_id, update_id) DO UPDATE SET
-         status = EXCLUDED.status, source = EXCLUDED.source, note = EXCLUDED.note, changed_at = now()
+         status = EXCLUDED.status, source = EXCLUDED.source, note = EXCLUDED.note, approve_after_days = EXCLUDED.approve_after_days, changed_at = now()
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM written) AS copied, (SELECT count(*) FROM changed) AS changed`,
@@ -175,19 +179,21 @@ export interface PolicyApprovalRow {
   status: ApprovalStatus;
   source: ApprovalSource;
   note: string | null;
+  /** an approval deferred this many days after the patch's release (null: not deferred) */
+  approveAfterDays: number | null;
   changedAt: string;
 }
 
 /** The stored statuses of some patches in one policy (for audit details and answers). */
 export async function findPolicyApprovals(db: Queryable, policyId: string, updateIds: string[]): Promise<PolicyApprovalRow[]> {
   const { rows } = await db.query(
-    `SELECT pa.update_id, p.kb, pa.status, pa.source, pa.note, pa.changed_at
+    `SELECT pa.update_id, p.kb, pa.status, pa.source, pa.note, pa.approve_after_days, pa.changed_at
      FROM policy_approvals pa JOIN patches p ON p.update_id = pa.update_id
      WHERE pa.policy_id = $1::uuid AND pa.update_id = ANY($2::text[]) ORDER BY p.kb, pa.update_id`,
     [policyId, updateIds],
   );
   return rows.map((r) => ({
-    updateId: r.update_id, kb: r.kb, status: r.status, source: r.source, note: r.note, changedAt: r.changed_at.toISOString(),
+    updateId: r.update_id, kb: r.kb, status: r.status, source: r.source, note: r.note, approveAfterDays: r.approve_after_days, changedAt: r.changed_at.toISOString(),
   }));
 }
 

@@ -6,7 +6,13 @@ import type { Queryable } from './database';
 export type DefaultKind = 'classification' | 'product' | 'kaseya_classification';
 export type MemberScopeType = 'device' | 'site' | 'client' | 'device_type' | 'all';
 
-export interface PolicyDefault { kind: DefaultKind; key: string; status: ApprovalStatus }
+export interface PolicyDefault {
+  kind: DefaultKind;
+  key: string;
+  status: ApprovalStatus;
+  /** an Approved default that takes effect this many days after each patch's release (absent: at once) */
+  approveAfterDays?: number;
+}
 
 export interface PolicyRow {
   id: string;
@@ -41,7 +47,7 @@ export const NEW_POLICY_FALLBACK: ApprovalStatus = 'pending_approval';
 const POLICY_SELECT = `
   SELECT pol.id, pol.name, pol.deny_manual_install_only, pol.deny_windows_update_web_site, pol.deny_superseded,
          pol.fallback_default, pol.created_at,
-         COALESCE((SELECT json_agg(json_build_object('kind', d.kind, 'key', d.key, 'status', d.status) ORDER BY d.kind, d.key)
+         COALESCE((SELECT json_agg(jsonb_strip_nulls(jsonb_build_object('kind', d.kind, 'key', d.key, 'status', d.status, 'approveAfterDays', d.approve_after_days)) ORDER BY d.kind, d.key)
                    FROM policy_defaults d WHERE d.policy_id = pol.id), '[]'::json) AS defaults,
          (SELECT count(*) FROM policy_members m WHERE m.policy_id = pol.id) AS members
   FROM approval_policies pol`;
@@ -112,16 +118,21 @@ export async function deletePolicy(db: Queryable, id: string): Promise<{ approva
   return { approvals: Number(rows[0].approvals) };
 }
 
-/** Sets one default; returns the status it had before (undefined: none was set). */
-export async function setPolicyDefault(db: Queryable, policyId: string, d: PolicyDefault): Promise<ApprovalStatus | undefined> {
+/**
+ * Sets one default (with its deferral, or none); returns the status and deferral it had before
+ * (undefined: none was set).
+ */
+export async function setPolicyDefault(
+  db: Queryable, policyId: string, d: PolicyDefault,
+): Promise<{ status: ApprovalStatus; approveAfterDays: number | null } | undefined> {
   const { rows } = await db.query(
-    `WITH prev AS (SELECT status FROM policy_defaults WHERE policy_id = $1::uuid AND kind = $2::text AND key = $3::text)
-     INSERT INTO policy_defaults (policy_id, kind, key, status) VALUES ($1::uuid, $2::text, $3::text, $4::text)
-     ON CONFLICT (policy_id, kind, key) DO UPDATE SET status = EXCLUDED.status
-     RETURNING (SELECT status FROM prev) AS previous`,
-    [policyId, d.kind, d.key, d.status],
+    `WITH prev AS (SELECT status, approve_after_days FROM policy_defaults WHERE policy_id = $1::uuid AND kind = $2::text AND key = $3::text)
+     INSERT INTO policy_defaults (policy_id, kind, key, status, approve_after_days) VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::int)
+     ON CONFLICT (policy_id, kind, key) DO UPDATE SET status = EXCLUDED.status, approve_after_days = EXCLUDED.approve_after_days
+     RETURNING (SELECT status FROM prev) AS previous, (SELECT approve_after_days FROM prev) AS previous_days`,
+    [policyId, d.kind, d.key, d.status, d.approveAfterDays ?? null],
   );
-  return rows[0].previous ?? undefined;
+  return rows[0].previous ? { status: rows[0].previous, approveAfterDays: rows[0].previous_days } : undefined;
 }
 
 /** Removes one default (the next level applies to new patches); returns the status it had. */

@@ -153,6 +153,8 @@ export interface PatchPolicyStatus {
   /** false: the policy has no row for the patch yet (its default applies) */
   stamped: boolean;
   note: string | null;
+  /** an Approved status that takes effect this many days after the patch's release (absent: at once) */
+  approveAfterDays?: number;
 }
 
 export interface PatchApprovalRow {
@@ -201,12 +203,17 @@ export async function listPatchApprovals(db: Queryable, filter: PatchListFilter 
          AND ($6::text IS NULL OR ${KASEYA_OF_P} = $6::text)
      ), eff AS (
        SELECT p.update_id, pol.id AS policy_id, pol.name AS policy_name,
-              ${EFFECTIVE_STATUS} AS status, ${STATUS_SOURCE} AS source, pa.policy_id IS NOT NULL AS stamped, pa.note
+              ${EFFECTIVE_STATUS} AS status, ${STATUS_SOURCE} AS source, pa.policy_id IS NOT NULL AS stamped, pa.note,
+              pa.approve_after_days
        FROM filtered p CROSS JOIN approval_policies pol ${POLICY_JOINS}
      ), agg AS (
        SELECT update_id,
               json_agg(json_build_object('policyId', policy_id, 'policyName', policy_name, 'status', status,
-                                         'source', source, 'stamped', stamped, 'note', note) ORDER BY policy_name) AS policies,
+                                         'source', source, 'stamped', stamped, 'note', note)::jsonb
+                       -- an approval deferred N days after release (the resolver's reason says until when)
+                       || CASE WHEN status = 'approved' AND source IN ('explicit', 'default') AND approve_after_days IS NOT NULL
+                               THEN jsonb_build_object('approveAfterDays', approve_after_days) ELSE '{}'::jsonb END
+                       ORDER BY policy_name) AS policies,
               CASE WHEN count(DISTINCT status) = 1 THEN min(status) ELSE 'mixed' END AS approval
        FROM eff GROUP BY update_id
      )

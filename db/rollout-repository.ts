@@ -56,7 +56,8 @@ export async function listRollouts(db: Queryable, scheduleId?: string, limit = 5
 /** The devices a schedule covers right now (resolved at run time, so new devices are included), with their OS. */
 export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): Promise<(RolloutDevice & { os: string | null })[]> {
   const { rows } = await db.query(
-    `SELECT d.id, d.name, d.os, d.device_type, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
+    `SELECT d.id, d.name, d.os, d.device_type, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder,
+            d.last_check_in_at
      FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
      WHERE d.credential_hash IS NOT NULL AND ${DEVICE_IN_SCOPE}
      ORDER BY d.id`,
@@ -75,6 +76,7 @@ export async function resolveScopeDevices(db: Queryable, scope: RolloutScope): P
   return selected.map((r) => ({
     deviceId: r.id, deviceName: r.name, clientId: r.client_id, clientName: r.client_name,
     siteId: r.site_id, siteName: r.site_name, workingFolder: r.working_folder, installFolder: r.install_folder, os: r.os,
+    ...(r.last_check_in_at ? { lastSeenAt: (r.last_check_in_at as Date).toISOString() } : {}),
   }));
 }
 

@@ -46,7 +46,12 @@ function demoDevices(count: number): DemoDevice[] {
     devices.push({
       client, site, type: server ? 'server' : 'workstation',
       name: `${prefix}-${server ? 'SRV' : 'WS'}-${String(i + 1).padStart(2, '0')}`,
-      sim: { os, seed: 1000 + i, rebootDurationMs: 8_000, executeDurationMs: 1_500, downloadDurationMs: 800, ...trouble[i % trouble.length] },
+      sim: {
+        os, seed: 1000 + i, rebootDurationMs: 8_000, executeDurationMs: 1_500, downloadDurationMs: 800, ...trouble[i % trouble.length],
+        // An administrator logged on by RDP who postpones the restart twice (Acme's schedule allows two
+        // postponements, then forces it: issue 14 part 4).
+        ...(i === 0 ? { userLoggedOn: true, defersReboots: 2 } : {}),
+      },
     });
   }
   // A machine that just joined Acme: never patched, it gets an Initial Update instead of an install.

@@ -67,7 +67,10 @@ export async function ensureDemoSchedules(api: Api, clientName = 'Acme Manufactu
       name: `${clientName}: Automatic Update after Patch Tuesday`, kind: 'automatic_update', scope: { scopeType: 'client', scopeId: client.id },
       timing: { kind: 'monthly_patch_tuesday', offsetDays: 1, time: '02:00', timezone: 'Europe/London' },
       // Demo-sized: devices start within 2 minutes of a triggered run (production: an hour or more).
-      distributionWindowMinutes: 2, rebootAction: { action: 'skip_if_user_logged_on' }, missedRun: 'run_on_check_in',
+      // A logged-on user may postpone the restart twice by a minute (demo-sized), then it is forced;
+      // forced from 2 days after the patch was offered, with a day's grace for a device away then.
+      distributionWindowMinutes: 2, missedRun: 'run_on_check_in',
+      rebootAction: { action: 'ask_user_allow_deferrals', deferrals: 2, minutes: 1, deadlineDays: 2, graceDays: 1 },
     },
   ];
   const result: { id: string; name: string }[] = [];

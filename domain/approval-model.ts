@@ -68,6 +68,11 @@ export interface ApprovalPatch {
   /** KB or update id of the update that supersedes this one, if any */
   supersededBy: string | null;
   uninstallable: boolean;
+  /**
+   * The catalog's release date (ISO, "2026-12-10" or an instant): an approval deferred "N days after
+   * release" counts from it. Absent or null: unknown, so a deferred approval does not take effect.
+   */
+  releasedAt?: string | null;
 }
 
 /** Where a policy's status for a patch came from. */
@@ -84,6 +89,12 @@ export interface PolicyApproval {
   source: ApprovalSource;
   /** for a default stamp: which default ("classification 'Service Packs'"); for explicit: who/when, free text */
   note?: string;
+  /**
+   * An Approved status that takes effect only this many days (1–360) after the patch's release
+   * (N-able's "approve N days after release"): until then the patch is Pending Approval, deferred.
+   * Stamped from the default that gave the status, or set with an explicit approval.
+   */
+  approveAfterDays?: number;
 }
 
 export interface ApprovalPolicy {
@@ -102,6 +113,12 @@ export interface ApprovalPolicy {
   productDefaults: ReadonlyMap<string, ApprovalStatus>;
   /** the default when no product, Kaseya classification or classification default exists (Pending Approval) */
   fallbackDefault: ApprovalStatus;
+  /**
+   * Deferrals of Approved defaults, in days after release, keyed `${kind}:${key}` with kind
+   * classification, kaseya_classification or product ("classification:Security Updates" → 7).
+   * Absent: no default is deferred.
+   */
+  defaultDeferrals?: ReadonlyMap<string, number>;
 }
 
 /** A device with where it sits in the scope tree and the policies it is in (directly or through a scope). */
@@ -140,6 +157,13 @@ export interface ApprovalModel {
   /** actions by scope: key `${level}:${scopeId}` (device type scope id "server"/"workstation") → update id → action */
   actions: ReadonlyMap<string, ReadonlyMap<string, PatchAction>>;
   names: ScopeNames;
+  /**
+   * The instant the decisions are for (ISO): a deferred approval ("N days after release") is Approved
+   * only from release + N days on. It comes in with the model so that the resolver stays pure (db/
+   * loads the current time; what-if may ask for the next run's). Absent: every deferred approval is
+   * still deferred (nothing approves early for want of a clock).
+   */
+  now?: string;
 }
 
 /** The effective decision for one (device, patch). */

@@ -3,6 +3,7 @@ import {
 } from './approval-model';
 import { kaseyaClassificationOf } from './kaseya-classification';
 import { normaliseKb } from './patch-id';
+import { deferralAt, describeDeferral, type DeferralVerdict } from './approval-deferral';
 
 /**
  * One policy's status for one patch (Kaseya's Patch Policy, DOMAIN-RULES §2.8, §2.9), and what it
@@ -14,7 +15,9 @@ export type PolicyBasis =
   | { kind: 'explicit'; note?: string }
   | { kind: 'switch'; installType?: InstallType; supersededBy?: string }
   | { kind: 'stamp'; note?: string }
-  | { kind: 'default'; from: 'product' | 'kaseya_classification' | 'classification' | 'fallback'; name: string };
+  | { kind: 'default'; from: 'product' | 'kaseya_classification' | 'classification' | 'fallback'; name: string }
+  /** an Approved status deferred N days after release: Pending Approval until then, Approved after */
+  | { kind: 'deferred'; deferral: DeferralVerdict; approvedBy: Exclude<PolicyBasis, { kind: 'deferred' }> };
 
 export interface PolicyVerdict {
   status: ApprovalStatus;
@@ -97,7 +100,7 @@ function switchDenies(policy: ApprovalPolicy, patch: ApprovalPatch): PolicyBasis
  * `kbOverrides` is the normalised index from kbOverrideIndex.
  */
 export function policyVerdict(
-  policy: ApprovalPolicy, patch: ApprovalPatch, kbOverrides: ReadonlyMap<string, ApprovalStatus>,
+  policy: ApprovalPolicy, patch: ApprovalPatch, kbOverrides: ReadonlyMap<string, ApprovalStatus>, nowMs = Number.NaN,
 ): PolicyVerdict {
   if (kbOverrides.size > 0) {
     const kb = normaliseKb(patch.kb);
@@ -105,11 +108,25 @@ export function policyVerdict(
     if (override) return { status: override, basis: { kind: 'kb_override', kb } };
   }
   const row = policy.approvals.get(patch.updateId);
-  if (row?.source === 'explicit') return { status: row.status, basis: { kind: 'explicit', note: row.note } };
+  if (row?.source === 'explicit') return deferred({ status: row.status, basis: { kind: 'explicit', note: row.note } }, row.approveAfterDays, patch, nowMs);
   const denied = switchDenies(policy, patch);
   if (denied) return { status: 'denied', basis: denied };
-  if (row) return { status: row.status, basis: { kind: 'stamp', note: row.note } };
-  return defaultFor(policy, patch);
+  if (row) return deferred({ status: row.status, basis: { kind: 'stamp', note: row.note } }, row.approveAfterDays, patch, nowMs);
+  const byDefault = defaultFor(policy, patch);
+  const b = byDefault.basis as Extract<PolicyBasis, { kind: 'default' }>;
+  return deferred(byDefault, policy.defaultDeferrals?.get(`${b.from}:${b.name}`), patch, nowMs);
+}
+
+/**
+ * An Approved verdict with a deferral ("approve N days after release"): Pending Approval until the
+ * release date + N days, Approved from then on; either way the basis says so. Only an approval is
+ * deferred: a Denied or Pending status stands as it is. A KB Override is never deferred (it is the
+ * operator's word for every policy at once).
+ */
+function deferred(v: PolicyVerdict, days: number | undefined, patch: ApprovalPatch, nowMs: number): PolicyVerdict {
+  if (days === undefined || v.status !== 'approved' || v.basis.kind === 'deferred') return v;
+  const deferral = deferralAt(patch.releasedAt, days, nowMs);
+  return { status: deferral.deferred ? 'pending_approval' : 'approved', basis: { kind: 'deferred', deferral, approvedBy: v.basis } };
 }
 
 const STATUS_LABEL: Record<ApprovalStatus, string> = {
@@ -122,6 +139,9 @@ export const statusLabel = (s: ApprovalStatus) => STATUS_LABEL[s];
 export function describeBasis(v: PolicyVerdict): string {
   const b = v.basis;
   switch (b.kind) {
+    case 'deferred':
+      // the approval's own basis, as it reads when approved: "deferred until …: approved 7 days after release (… default)"
+      return `${describeDeferral(b.deferral)} (${describeBasis({ status: 'approved', basis: b.approvedBy })})`;
     case 'kb_override':
       return `KB Override for ${b.kb}`;
     case 'explicit': {

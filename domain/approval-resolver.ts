@@ -77,6 +77,9 @@ const unknownPolicy = (id: string): ApprovalPolicy => ({
   fallbackDefault: 'pending_approval',
 });
 
+/** The model's instant in ms, NaN when it has none (deferred approvals then stay deferred). */
+const nowOf = (model: ApprovalModel): number => (model.now === undefined ? Number.NaN : Date.parse(model.now));
+
 const RANK: Record<ApprovalStatus, number> = { approved: 0, pending_approval: 1, denied: 2 };
 
 /** The policies' decision: most restrictive across the device's policies, naming the first that gives it. */
@@ -89,7 +92,7 @@ function policyDecision(model: ApprovalModel, d: ApprovalDevice, patch: Approval
   for (const id of d.policyIds) {
     const loaded = byId(model.policies, id);
     const policy = loaded ?? unknownPolicy(id);
-    const verdict = policyVerdict(policy, patch, loaded ? overrides : new Map());
+    const verdict = policyVerdict(policy, patch, loaded ? overrides : new Map(), nowOf(model));
     if (!worst || RANK[verdict.status] > RANK[worst.verdict.status]) worst = { policy, verdict, loaded: !!loaded };
   }
   const { policy, verdict, loaded } = worst!;
@@ -254,11 +257,12 @@ export class FleetDecisions {
 /** Per policy, a status code per patch index (KB overrides, rows, stamps, defaults and switches folded in). */
 function policyCodes(model: ApprovalModel): Map<string, Uint8Array> {
   const overrides = kbOverrideIndex(model.kbOverrides);
+  const nowMs = nowOf(model);
   const out = new Map<string, Uint8Array>();
   for (const policy of model.policies) {
     if (out.has(policy.id)) continue;
     const codes = new Uint8Array(model.patches.length);
-    model.patches.forEach((p, i) => { codes[i] = STATUS_CODE[policyVerdict(policy, p, overrides).status]; });
+    model.patches.forEach((p, i) => { codes[i] = STATUS_CODE[policyVerdict(policy, p, overrides, nowMs).status]; });
     out.set(policy.id, codes);
   }
   return out;

@@ -216,13 +216,18 @@ export interface RebootPayload {
    * - ask_every: ask the user every `minutes` until they accept, then restart.
    * - ask: ask once; "yes" restarts, "no" does not (`user_declined`); no answer within `minutes` →
    *   restart (`ifNoAnswer: 'reboot'`) or not (`'do_nothing'`, `no_answer`).
+   * - ask_defer: ask "restart now, or postpone `minutes` minutes?" (`deferralsLeft` more postponements
+   *   allowed, shown to the user). "Restart now", or no answer within `minutes`, restarts; a postponement
+   *   answers at once `skipped: user_deferred` with `deferredMinutes` (1 to `minutes`), and the workflow
+   *   asks again when they are up, until the deferrals or the deadline run out (domain/reboot-deferral.ts).
    */
   mode?:
     | { kind: 'immediate' }
     | { kind: 'warn'; minutes: number }
     | { kind: 'skip_if_user_logged_on' }
     | { kind: 'ask_every'; minutes: number }
-    | { kind: 'ask'; minutes: number; ifNoAnswer: 'reboot' | 'do_nothing' };
+    | { kind: 'ask'; minutes: number; ifNoAnswer: 'reboot' | 'do_nothing' }
+    | { kind: 'ask_defer'; minutes: number; deferralsLeft: number };
 }
 /**
  * A restart that happened: `bootId` differs from `previousBootId` (the gateway builds this when the
@@ -234,7 +239,9 @@ export interface RebootResult {
   previousBootId: string;
   bootId: string;
   /** set only when the device did not restart; then `previousBootId === bootId` */
-  skipped?: { reason: 'user_logged_on' | 'user_declined' | 'no_answer' };
+  skipped?: { reason: 'user_logged_on' | 'user_declined' | 'no_answer' | 'user_deferred' };
+  /** `user_deferred` only: how long the user postponed the restart (1 to the mode's `minutes`) */
+  deferredMinutes?: number;
   /** whether a user was logged on when the command arrived (devices that know say so) */
   userWasLoggedOn?: boolean;
   /** minutes spent warning or waiting for answers before restarting or giving up */

@@ -15,6 +15,7 @@ import type { RebootPayload, RebootResult } from './device-protocol';
 import {
   addDays, dayOfWeek, isKnownTimeZone, LOCAL_TIME_PATTERN, parseLocalTime, resolveLocalTime, wallClockAt, WEEKDAY_NAME, WEEKDAY_NUMBER, WEEKDAYS,
 } from './local-time';
+import { deadlineProblems } from './install-deadline';
 
 /** The eight Reboot Actions, as Kaseya names them. */
 export const RebootAction = {
@@ -34,6 +35,12 @@ export const RebootAction = {
   AskThenDoNothingIfNoAnswer: 'ask_then_do_nothing_if_no_answer',
   /** Never reboot: a rescan runs and the patches stay Reboot Required (pending clears if nothing is still missing). */
   DoNotReboot: 'do_not_reboot',
+  /**
+   * Issue 14 part 4, Kaseya's "ask every N minutes" with a limit: a user is logged on → ask "restart now,
+   * or postpone M minutes?"; up to N postponements, then the restart is forced, and forced at once from
+   * the deadline on (with a grace period for a device that was offline at it); nobody logged on → now.
+   */
+  AskUserAllowDeferrals: 'ask_user_allow_deferrals',
 } as const;
 export type RebootAction = (typeof RebootAction)[keyof typeof RebootAction];
 
@@ -50,7 +57,21 @@ export type RebootActionConfig =
   | { action: typeof RebootAction.AskEveryNMinutes; minutes: number }
   | { action: typeof RebootAction.AskThenRebootIfNoAnswer; minutes: number }
   | { action: typeof RebootAction.AskThenDoNothingIfNoAnswer; minutes: number }
-  | { action: typeof RebootAction.DoNotReboot };
+  | { action: typeof RebootAction.DoNotReboot }
+  | {
+      action: typeof RebootAction.AskUserAllowDeferrals;
+      /** how many times the user may postpone (1–10) */
+      deferrals: number;
+      /** how long each postponement lasts, in minutes (1–1440) */
+      minutes: number;
+      /** days after the patch became available to the device after which postponements are ignored (0–30) */
+      deadlineDays?: number;
+      /** days a device offline at the deadline gets from when it comes back (0–7; needs deadlineDays) */
+      graceDays?: number;
+    };
+
+/** The user-deferral action's limits (Intune: deadline 0–30 days, grace 0–7). */
+export const USER_DEFERRAL_LIMITS = Object.freeze({ deferrals: { min: 1, max: 10 }, minutes: { min: 1, max: 1440 } });
 
 /** Kaseya's default: skip the reboot when a user is logged on. */
 export const DEFAULT_REBOOT_ACTION: RebootActionConfig = Object.freeze({ action: RebootAction.SkipIfUserLoggedOn });
@@ -75,6 +96,11 @@ const day = z.enum(REBOOT_DAYS, {
   error: (issue) => (issue.input === undefined ? `is required: one of ${REBOOT_DAYS.join(', ')}` : `must be one of ${REBOOT_DAYS.join(', ')}`),
 });
 const action = <A extends RebootAction>(a: A) => z.literal(a);
+/**
+ * The user-deferral action's numbers are typed here (a string is a 400) and ranged by
+ * rebootActionProblems (a 422 naming the field): the ranges are rules of the action, not of JSON.
+ */
+const count = (what: string) => z.number({ error: (issue) => (issue.input === undefined ? `is required (${what})` : `must be a number (${what})`) });
 
 /** The zod schema of a RebootActionConfig (strict: unknown fields are refused). Reusable by the API. */
 export const rebootActionConfigSchema = z.discriminatedUnion(
@@ -88,6 +114,13 @@ export const rebootActionConfigSchema = z.discriminatedUnion(
     z.strictObject({ action: action(RebootAction.AskThenRebootIfNoAnswer), minutes }),
     z.strictObject({ action: action(RebootAction.AskThenDoNothingIfNoAnswer), minutes }),
     z.strictObject({ action: action(RebootAction.DoNotReboot) }),
+    z.strictObject({
+      action: action(RebootAction.AskUserAllowDeferrals),
+      deferrals: count('postponements the user may make, 1 to 10'),
+      minutes: count('minutes each postponement lasts, 1 to 1440'),
+      deadlineDays: count('days after the patch became available, 0 to 30').optional(),
+      graceDays: count('days a device offline at the deadline gets from its return, 0 to 7; needs deadlineDays').optional(),
+    }),
   ],
   { error: () => `action must be one of ${Object.values(RebootAction).join(', ')}` },
 );
@@ -116,7 +149,11 @@ export function validateRebootAction(raw: unknown, where = 'rebootAction'): Rebo
     return { ok: false, message: `${where}: ${message}`, issues: [{ path: where, message }] };
   }
   const parsed = rebootActionConfigSchema.safeParse(raw);
-  if (parsed.success) return { ok: true, config: parsed.data };
+  if (parsed.success) {
+    const problems = rebootActionProblems(parsed.data, where);
+    if (problems.length === 0) return { ok: true, config: parsed.data };
+    return { ok: false, message: problems.map((i) => `${i.path}: ${i.message}`).join('; '), issues: problems };
+  }
   const issues = parsed.error.issues.map((issue) => {
     // discriminatedUnion reports an unknown action at the object; name the field instead.
     const p = issue.code === 'invalid_union' && issue.path.length === 0 ? ['action'] : issue.path;
@@ -125,6 +162,25 @@ export function validateRebootAction(raw: unknown, where = 'rebootAction'): Rebo
     return { path: [where, ...p.map(String)].join('.'), message };
   });
   return { ok: false, message: issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues };
+}
+
+/**
+ * The rules a well-typed Reboot Action can still break (the API answers them with a 422 naming the
+ * field): the user-deferral action's postponements 1–10 of 1–1440 minutes each, its deadline 0–30 days,
+ * its grace 0–7 days and never a grace without a deadline. `where` prefixes the paths.
+ */
+export function rebootActionProblems(config: RebootActionConfig, where = 'rebootAction'): { path: string; message: string }[] {
+  if (config.action !== RebootAction.AskUserAllowDeferrals) return [];
+  const out: { path: string; message: string }[] = [];
+  const ranged = (field: 'deferrals' | 'minutes', unit: string) => {
+    const { min, max } = USER_DEFERRAL_LIMITS[field];
+    const n = config[field];
+    if (!Number.isInteger(n) || n < min || n > max) out.push({ path: `${where}.${field}`, message: `must be a whole number of ${unit} from ${min} to ${max}, got ${n}` });
+  };
+  ranged('deferrals', 'postponements');
+  ranged('minutes', 'minutes');
+  for (const p of deadlineProblems(config)) out.push({ path: `${where}.${p.field}`, message: p.message });
+  return out;
 }
 
 // ---- description ----
@@ -152,6 +208,11 @@ export function describeRebootAction(config: RebootActionConfig): string {
       return `If user logged on, ask permission; do nothing if no response in ${plural(config.minutes, 'minute')}; reboot at once if nobody is logged on`;
     case RebootAction.DoNotReboot:
       return 'Do not reboot after update (a rescan runs; patches stay Reboot Required)';
+    case RebootAction.AskUserAllowDeferrals: {
+      const deadline = config.deadlineDays === undefined ? ''
+        : `; forced from ${plural(config.deadlineDays, 'day')} after the patch became available${config.graceDays ? ` (a device offline then gets ${plural(config.graceDays, 'day')} from its return)` : ''}`;
+      return `If user logged on, ask to reboot; allow up to ${plural(config.deferrals, 'postponement')} of ${plural(config.minutes, 'minute')}, then force the reboot${deadline}; reboot at once if nobody is logged on`;
+    }
   }
 }
 
@@ -206,6 +267,9 @@ export function planReboot(config: RebootActionConfig, input: RebootPlanInput): 
       return { kind: 'command', payload: payload({ kind: 'ask', minutes: config.minutes, ifNoAnswer: 'reboot' }) };
     case RebootAction.AskThenDoNothingIfNoAnswer:
       return { kind: 'command', payload: payload({ kind: 'ask', minutes: config.minutes, ifNoAnswer: 'do_nothing' }) };
+    case RebootAction.AskUserAllowDeferrals:
+      // The first question; the install's later ones come from domain/reboot-deferral.ts.
+      return { kind: 'command', payload: payload({ kind: 'ask_defer', minutes: config.minutes, deferralsLeft: config.deferrals }) };
   }
 }
 
@@ -220,6 +284,7 @@ export function describeRebootSkip(reason: RebootSkipReason): string {
     case 'user_logged_on': return 'reboot skipped: a user is logged on';
     case 'user_declined': return 'reboot skipped: the user declined';
     case 'no_answer': return 'reboot skipped: the user did not answer';
+    case 'user_deferred': return 'reboot postponed by the user';
   }
 }
 
@@ -256,6 +321,9 @@ export function rebootInteractionSeconds(config: RebootActionConfig): number {
       return config.minutes * 60;
     case 'ask_every_n_minutes':
       return config.minutes * 60 * MAX_PROMPTS_PER_REBOOT;
+    case 'ask_user_allow_deferrals':
+      // one question at a time: the prompt stays up for at most `minutes` before it restarts
+      return config.minutes * 60;
     default:
       return 0;
   }

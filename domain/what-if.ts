@@ -17,7 +17,7 @@ import { PatchStatus } from './patch-status';
 /** A proposed change, in the shapes of the API routes that would make it. */
 export interface Proposal {
   /** PUT /policies/:id/approvals (policyId), or approval by patch across every policy (policyId "all") */
-  approvals?: { policyId: string; updateIds: string[]; status: ApprovalStatus }[];
+  approvals?: { policyId: string; updateIds: string[]; status: ApprovalStatus; approveAfterDays?: number }[];
   /** PUT /kb-overrides/:kb (a status), DELETE (null) */
   kbOverrides?: { kb: string; status: ApprovalStatus | null }[];
   /** PUT /patch-actions */
@@ -60,7 +60,11 @@ export function applyProposal(model: ApprovalModel, proposal: Proposal): Approva
     const changes = (proposal.approvals ?? []).filter((a) => a.policyId === p.id || a.policyId === 'all');
     if (changes.length === 0) return p;
     const approvals = new Map<string, PolicyApproval>(p.approvals);
-    for (const c of changes) for (const id of c.updateIds) approvals.set(id, { status: c.status, source: 'explicit', note });
+    for (const c of changes) {
+      const row: PolicyApproval = c.approveAfterDays === undefined
+        ? { status: c.status, source: 'explicit', note } : { status: c.status, source: 'explicit', note, approveAfterDays: c.approveAfterDays };
+      for (const id of c.updateIds) approvals.set(id, row);
+    }
     return { ...p, approvals };
   });
   const kbOverrides = new Map(model.kbOverrides);

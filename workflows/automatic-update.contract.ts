@@ -111,6 +111,11 @@ export interface RolloutDevice {
   siteName: string;
   workingFolder: string;
   installFolder: string;
+  /**
+   * the device's last check-in when the rollout listed it (ISO): a deadline's grace period needs to
+   * know whether the device was away at the deadline (domain/install-deadline.ts)
+   */
+  lastSeenAt?: string;
 }
 
 /** A rollout's counts (the tally lives with its pure rules in domain/rollout-tally.ts). */

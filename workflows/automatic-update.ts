@@ -269,6 +269,8 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
         automatic: {
           timezone: input.timezone, rebootAction: input.rebootAction, maintenanceWindow: input.maintenanceWindow,
           offlineAfterSeconds, failureCap: input.failureCap ?? STARTED_WITHOUT.failureCap,
+          // only the deferral action reads it (deadline and grace): other installs' input is as before
+          ...(input.rebootAction.action === 'ask_user_allow_deferrals' && d.lastSeenAt ? { lastSeenAt: d.lastSeenAt } : {}),
         },
       };
       const childOptions = {

@@ -18,7 +18,9 @@ import type { DeviceCommandActivities, InstallBookkeepingActivities } from '../a
 import type { PatchStateChange } from '../db/patch-repository';
 import type { CleanupResult, CommandPayloads, CommandResults, PatchFile, RebootResult, ScanResult } from '../domain/device-protocol';
 import { isInsideWindow, nextWindowStart } from '../domain/maintenance-window';
-import { describeRebootAction, describeRebootSkip, planReboot, rebootInteractionSeconds } from '../domain/reboot-actions';
+import { describeRebootAction, describeRebootSkip, planReboot, rebootInteractionSeconds, type RebootActionConfig } from '../domain/reboot-actions';
+import { afterAnswer, initialUserDeferralState, nextUserDeferralStep } from '../domain/reboot-deferral';
+import { enforcementOf, silenceOf, type Silence } from '../domain/install-deadline';
 import { ExecutionOutcome, interpretExitCode, interpretUninstallExitCode } from '../domain/exit-codes';
 import { planInstall } from '../domain/install-plan';
 import { canTransition, PatchStatus } from '../domain/patch-status';
@@ -61,6 +63,14 @@ export const BATCHED_BOOKKEEPING_PATCH = 'batched-bookkeeping';
  * failure rolls back what it installed (issue 14 part 6). Asked only by installs that have a check.
  */
 export const HEALTH_CHECK_PATCH = 'health-check-rollback';
+/**
+ * patched() marker: the user-deferral reboot action (issue 14 part 4): ask, wait out each postponement
+ * on a durable timer, force when they are used up or the deadline passed. Asked only by installs whose
+ * reboot action is that one, which no install before it can have.
+ */
+export const USER_DEFERRAL_PATCH = 'reboot-user-deferral';
+/** An agent polls at least every two minutes: a wait longer than this (less a prompt's time) is an absence. */
+const SILENCE_SLACK_MS = 5 * 60_000;
 
 /** Steps before anything runs on the device: a fleet-wide halt here cancels them and cleans up. */
 const BEFORE_EXECUTE: ReadonlySet<InstallStep> = new Set(['claim', 'pre-scan', 'download', 'copy']);
@@ -101,6 +111,23 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   const installedThisRun: PatchProgress[] = [];
   /** whether Windows can remove each scanned update (the catalog's `uninstallable`) */
   const uninstallable = new Map<string, boolean>();
+  /** when the selected patches were first offered to the device (a deadline counts from it) */
+  let availableAtMs: number | undefined;
+  /**
+   * Stretches the device did not answer, as this install saw them (workflow time): from its last
+   * check-in before the install to the pre-scan's answer, and any reboot question answered late.
+   */
+  const silences: Silence[] = [];
+  /** Workflow time in ms (the task's timestamp, the same on replay). */
+  const nowMs = () => new Date().getTime();
+  /** Notes a device answer: a wait longer than the device's own time plus the slack was an absence. */
+  function heardFrom(sentMs: number, busyMs = 0): void {
+    const silence = silenceOf(sentMs, nowMs(), busyMs, SILENCE_SLACK_MS);
+    if (silence) silences.push(silence);
+    lastContactMs = nowMs();
+  }
+  /** the device's last answer to this install (workflow time) */
+  let lastContactMs = 0;
 
   setHandler(progressQuery, () => state);
   /** halts of one KB each, by normalised KB: that patch is skipped unless it already runs */
@@ -242,8 +269,11 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   async function preScan(): Promise<boolean> {
     enter('pre-scan', `scanning ${input.deviceName}`);
     let scanned: ScanResult;
+    // From the device's last check-in (the rollout's listing) to this answer: a deadline inside it fell while it was away.
+    const lastSeenMs = auto?.lastSeenAt ? Date.parse(auto.lastSeenAt) : nowMs();
     try {
       scanned = await scanDevice('pre-scan', auto?.offlineAfterSeconds);
+      heardFrom(lastSeenMs);
     } catch (err) {
       if (auto && !isCancellation(err) && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
         // An Automatic Update does not wait for an offline device: it is reported offline and
@@ -274,6 +304,7 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       if (batched) ({ catalog: pre.catalog, selection: verdict } = await bookkeeping.recordPreScan({ scan: pre.scan, question }));
       else verdict = await bookkeeping.selectByApproval(question);
       priorAttempts = verdict.attempts ?? {};
+      if (verdict.availableAt) availableAtMs = Date.parse(verdict.availableAt);
       const allowed = new Set(verdict.allowed);
       const remove = new Set(verdict.uninstall);
       state.refused = verdict.refused;
@@ -499,6 +530,14 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
   /** One reboot after all patches, as the Automatic Update's reboot action says (Kaseya's eight). */
   async function rebootAsTheActionSays(): Promise<void> {
     const a = auto!;
+    if (a.rebootAction.action === 'ask_user_allow_deferrals' && patched(USER_DEFERRAL_PATCH)) {
+      if (outsideMaintenanceWindow()) {
+        state.rebootSkipped = 'outside the maintenance window; patches stay Reboot Required';
+        return;
+      }
+      await rebootWithUserDeferrals(a.rebootAction);
+      return;
+    }
     const plan = planReboot(a.rebootAction, { rebootNeeded: true, now: new Date(), timezone: a.timezone, reason: 'patches installed pending reboot' });
     if (plan.kind === 'none') {
       state.rebootSkipped = plan.detail;
@@ -520,6 +559,69 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
       { extraSeconds: rebootInteractionSeconds(a.rebootAction) });
     if (result.skipped) state.rebootSkipped = describeRebootSkip(result.skipped.reason);
     else state.rebooted = true;
+  }
+
+  /**
+   * The user-deferral reboot (issue 14 part 4), one step of domain/reboot-deferral.ts at a time: ask
+   * the logged-on user; a postponement waits on a durable timer and asks again; the restart is forced
+   * once the postponements are used up, or from the deadline on (a device that was offline at the
+   * deadline gets its grace period from when it came back, domain/install-deadline.ts). The deadline
+   * is computed again after every answer, since an answer that came late is an absence.
+   */
+  async function rebootWithUserDeferrals(config: Extract<RebootActionConfig, { action: 'ask_user_allow_deferrals' }>): Promise<void> {
+    const what = describeRebootAction(config);
+    const reason = 'patches installed pending reboot';
+    let st = initialUserDeferralState();
+    const record = () => {
+      state.rebootDeferrals = {
+        ...state.rebootDeferrals,
+        postponed: st.history.map((h) => ({ at: new Date(h.atMs).toISOString(), minutes: h.minutes })),
+      };
+    };
+    for (;;) {
+      const deadline = config.deadlineDays === undefined || availableAtMs === undefined ? undefined
+        : enforcementOf({ deadlineDays: config.deadlineDays, graceDays: config.graceDays }, availableAtMs, silences);
+      if (deadline) {
+        state.rebootDeferrals = {
+          postponed: [], ...state.rebootDeferrals, deadline: new Date(deadline.deadlineMs).toISOString(),
+          forceAt: new Date(deadline.forceAtMs).toISOString(), offlineAtDeadline: deadline.offlineAtDeadline,
+          ...(deadline.cameBackMs === undefined ? {} : { cameBackAt: new Date(deadline.cameBackMs).toISOString() }),
+        };
+      }
+      const step = nextUserDeferralStep(config, st, nowMs(), deadline?.forceAtMs, reason);
+      if (step.kind === 'done') break;
+      if (step.kind === 'wait') {
+        enter('reboot', `postponed by the user until ${new Date(step.untilMs).toISOString()} (${st.deferralsUsed} of ${config.deferrals})`);
+        await sleep(Math.max(1000, step.untilMs - nowMs()));
+        continue;
+      }
+      if (step.kind === 'force' && deadline && nowMs() >= deadline.forceAtMs && lastContactMs < deadline.deadlineMs) {
+        // Not heard from since before the deadline: is the device there? A scan answers at once when it
+        // is; an answer that comes late means it was away at the deadline, and its grace counts from now.
+        enter('reboot', `deadline passed: checking that ${input.deviceName} is online before forcing the restart`);
+        const sentMs = nowMs();
+        await scanDevice('presence check at the reboot deadline');
+        heardFrom(sentMs);
+        continue;
+      }
+      if (step.kind === 'force') {
+        const why = deadline && step.why.startsWith('the deadline') ? `${step.why}: ${deadline.why}` : step.why;
+        enter('reboot', `forced restart of ${input.deviceName}: ${why}`);
+        await command('reboot', step.payload, `reboot ${input.deviceName}: forced (${why})`);
+        state.rebootDeferrals = { postponed: [], ...state.rebootDeferrals, forced: why };
+        record();
+        state.rebooted = true;
+        return;
+      }
+      enter('reboot', `${what} on ${input.deviceName}`);
+      const sentMs = nowMs();
+      const result: RebootResult = await command('reboot', step.payload, `reboot ${input.deviceName}: ${what}`,
+        { extraSeconds: rebootInteractionSeconds(config) });
+      heardFrom(sentMs, (result.waitedMinutes ?? 0) * 60_000);
+      st = afterAnswer(config, st, result, nowMs());
+      record();
+    }
+    state.rebooted = true;
   }
 
   async function executeOne(p: PatchProgress): Promise<void> {

@@ -104,6 +104,11 @@ export interface AutomaticInstallSettings {
   offlineAfterSeconds: number;
   /** failed patches are retried at scheduled runs only, up to this many failures (default 5) */
   failureCap: number;
+  /**
+   * the device's last check-in before this install (ISO), for the user-deferral action's grace period:
+   * a device last heard before the deadline and heard again after it was offline at the deadline
+   */
+  lastSeenAt?: string;
 }
 
 /** Timing as callers give it: any part may be left out and takes the default. */
@@ -170,6 +175,19 @@ export interface InstallProgress {
   rolledBack?: string[];
   /** the rollback could not leave the device healthy (an uninstall failed...): a person must look */
   needsAttention?: string;
+  /**
+   * the user-deferral reboot (ask_user_allow_deferrals): each postponement, and why the restart was
+   * forced (postponements used up, or the deadline, with the grace of a device offline at it)
+   */
+  rebootDeferrals?: {
+    postponed: { at: string; minutes: number }[];
+    forced?: string;
+    deadline?: string;
+    forceAt?: string;
+    offlineAtDeadline?: boolean;
+    /** offline at the deadline: when it answered again (its grace period counts from here) */
+    cameBackAt?: string;
+  };
 }
 
 /** Who stopped an install and why (the kill switch's halt signal). */

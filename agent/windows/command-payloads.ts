@@ -27,6 +27,7 @@ const rebootMode = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('skip_if_user_logged_on') }),
   z.object({ kind: z.literal('ask_every'), minutes: z.number().int().min(1).max(1440) }),
   z.object({ kind: z.literal('ask'), minutes: z.number().int().min(1).max(1440), ifNoAnswer: z.enum(['reboot', 'do_nothing']) }),
+  z.object({ kind: z.literal('ask_defer'), minutes: z.number().int().min(1).max(1440), deferralsLeft: z.number().int().min(0) }),
 ]);
 
 // A health check: only the named checks (domain/health-check.ts), names as Windows spells services.

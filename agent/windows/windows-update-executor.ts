@@ -399,6 +399,7 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
         return { status: 'succeeded', result: { previousBootId: this.currentBootId, bootId: this.currentBootId, skipped: { reason: 'user_logged_on' }, userWasLoggedOn: true, waitedMinutes: 0 } };
       case 'ask':
       case 'ask_every':
+      case 'ask_defer':
         // A service runs in session 0 and cannot show the user a question; a helper in the user's
         // session would be needed, and there is none yet. Refusing says so instead of guessing an answer.
         return fail('RebootModeUnsupported', `${this.loggedOnUser} is logged on and the Windows agent cannot ask them (reboot mode ${mode.kind}); use warn or skip_if_user_logged_on. The machine did not restart`, false);

@@ -8,6 +8,7 @@
  * worker and are logged only for ordering, never asserted on.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceCommandActivities, InstallBookkeepingActivities, ReleaseActivities, RolloutActivities, ScanActivities } from '../../activities';
 import type { RingResults } from '../../domain/release-plan';
 import type { ApprovalSelection } from '../../activities/install-bookkeeping';
@@ -71,6 +72,17 @@ export interface FakeOptions {
   fleetHalt?: () => FleetHaltState;
   /** devices (by index, 1-based) whose every execute fails with exit code 1603, e.g. to fail 10% of a fleet */
   failDevices?: Set<number>;
+  /** the logged-on user postpones this many `ask_defer` reboot questions (for the full minutes), then accepts */
+  userDefers?: number;
+  /**
+   * workflow time (ms) during which every device is away: a device command in it fails, and is offered
+   * again at `toMs` (the retry Temporal would make once the device polls again)
+   */
+  offline?: { fromMs: number; toMs: number };
+  /** what selection answers as the patches' first offer to the device (ISO), for deadlines */
+  availableAt?: string;
+  /** the device's last check-in as the rollout lists it (ISO) */
+  lastSeenAt?: string;
 }
 
 /** The bad cumulative update of `badUpdateOn`. */
@@ -118,7 +130,7 @@ export const deviceCommands = (calls: CallRecord[], deviceId?: string): CallReco
 /** The install workflow that ran on a device, by the workflow id its first device command carries. */
 export const childOf = (calls: CallRecord[], deviceId: string): string => deviceCommands(calls, deviceId)[0]!.workflowId;
 
-interface DeviceState { bootId: string; bootCount: number; executed: Set<string>; installed: Set<string>; failedKbs: Set<string> }
+interface DeviceState { bootId: string; bootCount: number; executed: Set<string>; installed: Set<string>; failedKbs: Set<string>; postponed: number }
 
 type AllActivities = DeviceCommandActivities & InstallBookkeepingActivities & ScanActivities & RolloutActivities & ReleaseActivities;
 
@@ -136,7 +148,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
   };
   const deviceState = (id: string): DeviceState => {
     let s = state.get(id);
-    if (!s) state.set(id, (s = { bootId: `${id}-boot-0`, bootCount: 0, executed: new Set(), installed: new Set(), failedKbs: new Set() }));
+    if (!s) state.set(id, (s = { bootId: `${id}-boot-0`, bootCount: 0, executed: new Set(), installed: new Set(), failedKbs: new Set(), postponed: 0 }));
     return s;
   };
 
@@ -170,6 +182,12 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
           break;
         case 'ask_every':
           waitedMinutes = mode.minutes; // the user accepts at the second prompt
+          break;
+        case 'ask_defer':
+          if (s.postponed < (options.userDefers ?? 0) && mode.deferralsLeft > 0) {
+            s.postponed += 1;
+            return { ...skip('user_deferred'), deferredMinutes: mode.minutes };
+          }
           break;
         case 'ask':
           if (options.userAnswer === 'no') return skip('user_declined');
@@ -247,6 +265,11 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
   const activities: AllActivities = {
     async deviceCommand<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): Promise<unknown> {
       const record = log('deviceCommand', { deviceId, type, payload });
+      const away = options.offline;
+      if (away && record.atMs >= away.fromMs && record.atMs < away.toMs) {
+        record.result = 'offline';
+        throw ApplicationFailure.create({ type: 'DeviceOffline', message: `${deviceId} is offline`, nextRetryDelay: away.toMs - record.atMs });
+      }
       if (type === 'execute' && options.whileExecuting) await options.whileExecuting();
       record.result = answer(deviceId, type, payload);
       return record.result;
@@ -268,7 +291,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     },
     async selectByApproval(args: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number }): Promise<ApprovalSelection> {
       log('selectByApproval', { deviceId: args.deviceId });
-      return { attempts: {}, allowed: args.candidates, refused: [], uninstall: [], reprocessed: [] };
+      return {
+        attempts: {}, allowed: args.candidates, refused: [], uninstall: [], reprocessed: [],
+        ...(options.availableAt ? { availableAt: options.availableAt } : {}),
+      };
     },
     // The batched steps log the steps they fold, so a test reads the same calls on either path.
     async recordPreScan(args: { scan: ScanResult; question: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number } }) {
@@ -310,6 +336,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     },
     async resolveRolloutDevices(scope: RolloutScope): Promise<RolloutDevice[]> {
       log('resolveRolloutDevices');
+      if (options.lastSeenAt) return devices.map((d) => ({ ...d, lastSeenAt: options.lastSeenAt }));
       if (!scope.ring) return devices;
       const only = scope.ring.deviceIds ? new Set(scope.ring.deviceIds) : undefined;
       return ringDevices(scope.ring.index).filter((d) => !only || only.has(d.deviceId));

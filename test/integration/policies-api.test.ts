@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { stampNewPatches } from '../../db/approval-repository';
+import { loadApprovalModel, stampNewPatches } from '../../db/approval-repository';
+import { explainDecision } from '../../domain/approval-resolver';
 import { startHarness, type Harness } from './harness';
 
 jest.setTimeout(60_000);
@@ -399,6 +400,44 @@ describe('membership, actions by scope and a device\'s decisions', () => {
   });
 });
 
+describe('approval deferral (approve N days after release)', () => {
+  test('a deferred default is stamped with its deferral; the resolver approves only from release + N days, and says why until then', async () => {
+    const product = `Deferral OS ${tag}`;
+    const id = await createPolicy('Deferred Workstations');
+    const set = await h.api('PUT', `/api/v1/policies/${id}/defaults`, { kind: 'product', key: product, status: 'approved', approveAfterDays: 7 });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ default: { kind: 'product', key: product, status: 'approved', approveAfterDays: 7 }, previous: null, previousApproveAfterDays: null });
+    expect(await lastAudit()).toMatchObject({ action: 'policy.default_changed', details: { toApproveAfterDays: 7, fromApproveAfterDays: null } });
+    expect((await h.api('GET', `/api/v1/policies/${id}`)).body.defaults).toContainEqual({ kind: 'product', key: product, status: 'approved', approveAfterDays: 7 });
+
+    const [fresh, other] = await insertPatches([{ classification: 'Updates', product }, { classification: 'Updates', product }]);
+    await h.db.query("UPDATE patches SET published_at = '2026-12-10T00:00:00Z' WHERE update_id = ANY($1::text[])", [[fresh.updateId, other.updateId]]);
+    const stamped = await h.db.query('SELECT approve_after_days FROM policy_approvals WHERE policy_id = $1::uuid AND update_id = $2', [id, fresh.updateId]);
+    expect(stamped.rows[0].approve_after_days).toBe(7);
+    expect((await patchRow(fresh.kb)).policies.find((x: any) => x.policyId === id)).toMatchObject({ status: 'approved', source: 'default', approveAfterDays: 7 });
+
+    // A per-patch approval with its own deferral (Approval by Policy) replaces the stamp's.
+    const perPatch = await h.api('PUT', `/api/v1/policies/${id}/approvals`, { kbs: [other.kb], status: 'approved', approveAfterDays: 2 });
+    expect(perPatch.status).toBe(200);
+    expect(perPatch.body.approvals).toEqual([expect.objectContaining({ kb: other.kb, status: 'approved', source: 'explicit', approveAfterDays: 2 })]);
+
+    const device = await h.createDevice();
+    expect((await h.api('POST', `/api/v1/policies/${id}/members`, { scopeType: 'device', scopeId: device.deviceId })).status).toBe(201);
+    const at = async (now: string) => {
+      const model = await loadApprovalModel(h.db, { deviceIds: [device.deviceId], now: new Date(now) });
+      return { fresh: explainDecision(model, device.deviceId, fresh.updateId), other: explainDecision(model, device.deviceId, other.updateId) };
+    };
+    const early = await at('2026-12-11T00:00:00Z');
+    expect(early.fresh).toMatchObject({ decision: 'pending_approval' });
+    expect(early.fresh.reason).toMatch(/^Pending Approval by policy 'Deferred Workstations .*': deferred until 2026-12-17: approved 7 days after release \(product 'Deferral OS .*' default\)$/);
+    expect(early.other.reason).toMatch(/deferred until 2026-12-12: approved 2 days after release \(explicit approval \(set by user:admin\/key:bootstrap \(approval by policy\)\)\)$/);
+    const later = await at('2026-12-17T00:00:00Z');
+    expect(later.fresh.decision).toBe('approved');
+    expect(later.other.decision).toBe('approved');
+    await h.db.query('DELETE FROM policy_members WHERE policy_id = $1::uuid', [id]);
+  });
+});
+
 describe('bad input', () => {
   test('400 names the field, unknown ids are 404s, and nothing is written', async () => {
     const [p] = await insertPatches([{ classification: 'Updates', product: `Bad Input ${tag}` }]);
@@ -425,6 +464,13 @@ describe('bad input', () => {
       ['PUT', `/api/v1/kb-overrides/${p.kb}`, { status: 'never' }, 400, /body\.status/],
       ['PUT', '/api/v1/kb-overrides/not-a-kb', { status: 'denied' }, 400, /params\.kb/],
       ['GET', '/api/v1/patches?status=sometimes', undefined, 400, /query\.status/],
+      // approve N days after release: 1–360 (422 naming the field), on an approval only
+      ['PUT', `/api/v1/policies/${id}/defaults`, { kind: 'classification', key: 'Updates', status: 'approved', approveAfterDays: 0 }, 422, /^body\.approveAfterDays: must be a whole number of days from 1 to 360 \(15 or fewer is suggested\), got 0$/],
+      ['PUT', `/api/v1/policies/${id}/defaults`, { kind: 'classification', key: 'Updates', status: 'approved', approveAfterDays: 361 }, 422, /body\.approveAfterDays: .*got 361/],
+      ['PUT', `/api/v1/policies/${id}/defaults`, { kind: 'classification', key: 'Updates', status: 'denied', approveAfterDays: 7 }, 422, /body\.approveAfterDays: only an approved status can be deferred/],
+      ['PUT', `/api/v1/policies/${id}/defaults`, { kind: 'classification', key: 'Updates', status: 'approved', approveAfterDays: 'soon' }, 400, /body\.approveAfterDays: must be a number of days/],
+      ['PUT', `/api/v1/policies/${id}/approvals`, { kbs: [p.kb], status: 'approved', approveAfterDays: 1.5 }, 422, /body\.approveAfterDays: .*got 1\.5/],
+      ['PUT', '/api/v1/patches/approval', { kbs: [p.kb], status: 'approved', approveAfterDays: 400 }, 422, /body\.approveAfterDays: .*got 400/],
       // unknown ids
       ['GET', `/api/v1/policies/${randomUUID()}`, undefined, 404, /^policy .* not found$/],
       ['PUT', `/api/v1/policies/${randomUUID()}/defaults`, { kind: 'product', key: 'x', status: 'approved' }, 404, /^policy /],

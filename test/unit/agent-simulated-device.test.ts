@@ -413,6 +413,28 @@ describe('SimulatedWindowsDevice reboot modes (Kaseya Reboot Actions)', () => {
     ]);
   });
 
+  it('ask_defer: the user postpones k questions (defersReboots), each for the minutes offered, then restarts', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 0, defersReboots: 2 });
+    const ask = (left: number, id: string) => reboot({ kind: 'ask_defer', minutes: 30, deferralsLeft: left }, id);
+    expect(await d.handle(ask(3, 'q1'))).toEqual(skipped(d, 'user_deferred', { waitedMinutes: 0, deferredMinutes: 30 }));
+    expect(await d.handle(ask(2, 'q2'))).toEqual(skipped(d, 'user_deferred', { waitedMinutes: 0, deferredMinutes: 30 }));
+    expect(await d.handle(ask(1, 'q3'))).toEqual(ACK);
+    expect(eventsOf(d, 'reboot-prompt').map((e) => e.detail)).toEqual([
+      'restart now or postpone 30 min (3 left): defer',
+      'restart now or postpone 30 min (2 left): defer',
+      'restart now or postpone 30 min (1 left): yes',
+    ]);
+  });
+
+  it('ask_defer: no postponement left, or nobody logged on, restarts; a queued "none" restarts after the minutes', async () => {
+    const d = device({ userLoggedOn: true, minuteMs: 0, rebootAnswers: ['defer', 'none'] });
+    expect(await d.handle(reboot({ kind: 'ask_defer', minutes: 5, deferralsLeft: 0 }, 'q1'))).toEqual(ACK);
+    expect(await d.handle(reboot({ kind: 'ask_defer', minutes: 5, deferralsLeft: 2 }, 'q2'))).toEqual(ACK);
+    const nobody = device({ userLoggedOn: false, defersReboots: 5 });
+    expect(await nobody.handle(reboot({ kind: 'ask_defer', minutes: 5, deferralsLeft: 2 }, 'q3'))).toEqual(ACK);
+    expect(eventsOf(nobody, 'reboot-prompt')).toEqual([]);
+  });
+
   it('ask_every: gives up after 50 prompts without a yes and reports no answer', async () => {
     const d = device({ userLoggedOn: true, minuteMs: 0, rebootAnswers: ['no', 'no'] });
     expect(await d.handle(reboot({ kind: 'ask_every', minutes: 10 }))).toEqual(skipped(d, 'no_answer', { waitedMinutes: 500 }));

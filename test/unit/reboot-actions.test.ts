@@ -31,11 +31,12 @@ const ALL: RebootActionConfig[] = [
   { action: 'ask_then_reboot_if_no_answer', minutes: 10 },
   { action: 'ask_then_do_nothing_if_no_answer', minutes: 10 },
   { action: 'do_not_reboot' },
+  { action: 'ask_user_allow_deferrals', deferrals: 3, minutes: 60, deadlineDays: 2, graceDays: 1 },
 ];
 
 describe('RebootAction', () => {
-  it('has the eight Kaseya actions, and skip-if-user-logged-on is the default', () => {
-    expect(Object.values(RebootAction)).toHaveLength(8);
+  it("has Kaseya's eight actions and the user-deferral one, and skip-if-user-logged-on is the default", () => {
+    expect(Object.values(RebootAction)).toHaveLength(9);
     expect(new Set(ALL.map((c) => c.action))).toEqual(new Set(Object.values(RebootAction)));
     expect(DEFAULT_REBOOT_ACTION).toEqual({ action: 'skip_if_user_logged_on' });
     expect(Object.isFrozen(DEFAULT_REBOOT_ACTION)).toBe(true);
@@ -202,7 +203,7 @@ describe('validateRebootAction', () => {
 describe('describeRebootAction', () => {
   it('gives one human line per action', () => {
     const lines = ALL.map(describeRebootAction);
-    expect(new Set(lines).size).toBe(8);
+    expect(new Set(lines).size).toBe(9);
     expect(lines).toEqual([
       'Reboot immediately after update',
       'Reboot Saturday at 03:00 (device local time) after install',
@@ -212,6 +213,7 @@ describe('describeRebootAction', () => {
       'If user logged on, ask permission; reboot if no response in 10 minutes; reboot at once if nobody is logged on',
       'If user logged on, ask permission; do nothing if no response in 10 minutes; reboot at once if nobody is logged on',
       'Do not reboot after update (a rescan runs; patches stay Reboot Required)',
+      'If user logged on, ask to reboot; allow up to 3 postponements of 60 minutes, then force the reboot; forced from 2 days after the patch became available (a device offline then gets 1 day from its return); reboot at once if nobody is logged on',
     ]);
     expect(describeRebootAction({ action: 'reboot_at', day: 'every_day', time: '22:15' })).toBe('Reboot every day at 22:15 (device local time) after install');
   });
