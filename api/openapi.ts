@@ -12,7 +12,7 @@ import {
 import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
 import { catalogImportQuery, catalogSyncBody, catalogSyncParams, rotateSchema } from './catalog-schemas';
 import {
-  auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema, deviceIdParam, devicePatchesQuery,
+  auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteDocSchema, deviceIdParam, siteIdParam, updateSiteDocSchema, devicePatchesQuery,
   installParams, listDevicesQuery, listSitesQuery, retireDeviceQuery, scopeScanSchema, startInitialUpdateSchema, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
 import {
@@ -108,10 +108,20 @@ export const ROUTES: RouteSpec[] = [
   },
   { method: 'get', path: '/api/v1/clients', operationId: 'listClients', summary: 'List clients', tag: 'fleet', door: 'operator', answers: { 200: { description: 'clients', json: answer.clientList } } },
   {
-    method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteSchema, bodyExample: { name: 'HQ' },
-    answers: { 201: { description: 'created', json: answer.site }, 404: notFound('client'), 409: { description: 'the client has a site of that name' } },
+    method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteDocSchema, bodyExample: { name: 'HQ' },
+    description: 'fileSource is optional: without it the site downloads from the internet (the catalog URL), as before file sources existed.',
+    answers: {
+      201: { description: 'created', json: answer.site }, 404: notFound('client'), 409: { description: 'the client has a site of that name' },
+      422: { description: 'fileSource.source is not a file source (the answer names the field)' },
+    },
   },
   { method: 'get', path: '/api/v1/sites', operationId: 'listSites', summary: 'List sites', tag: 'fleet', door: 'operator', query: listSitesQuery, answers: { 200: { description: 'sites', json: answer.siteList } } },
+  {
+    method: 'patch', path: '/api/v1/sites/:siteId', operationId: 'updateSite', summary: "Set a site's file source (where its devices get patch files)", tag: 'fleet', door: 'operator', params: siteIdParam, body: updateSiteDocSchema,
+    bodyExample: { fileSource: { source: 'cache', fallback: true } },
+    description: 'Applies to downloads signed from now on; a download step already sent keeps the sources it was signed with. Audited as site.file_source_set (before and after).',
+    answers: { 200: { description: 'the site', json: answer.site }, 404: notFound('site'), 422: { description: 'fileSource.source is not a file source (the answer names the field)' } },
+  },
   {
     method: 'post', path: '/api/v1/devices', operationId: 'createDevice', summary: 'Register a device; answers its one-time enrollment token', tag: 'fleet', door: 'operator', body: createDeviceSchema,
     answers: {
