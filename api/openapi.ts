@@ -9,7 +9,7 @@ import {
   dashboardConfigResponse, deviceWorkflowsResponse, fleetQuery, fleetSummaryResponse, loginCodeResponse, loginCodeSchema, patchManagementPreviewResponse,
   patchManagementPreviewSchema, patchStatusCountsResponse, rolloutProgressResponse, rolloutQuery,
 } from './dashboard-schemas';
-import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
+import { bootIdHeader, commandIdParam, fileHashParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
 import { catalogImportQuery, catalogSyncBody, catalogSyncParams, rotateSchema } from './catalog-schemas';
 import {
   auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteDocSchema, deviceIdParam, siteIdParam, updateSiteDocSchema, devicePatchesQuery,
@@ -67,7 +67,7 @@ export interface RouteSpec {
   bodyExample?: unknown;
   /** a public route whose body carries the credential (enrollment token, login code): what its 401 means */
   bodyCredential?: string;
-  answers: Partial<Record<200 | 201 | 202 | 204 | 403 | 404 | 409 | 422 | 503, Answer>>;
+  answers: Partial<Record<200 | 201 | 202 | 204 | 403 | 404 | 409 | 422 | 502 | 503, Answer>>;
 }
 
 const noBody = z.object({}).strict();
@@ -602,6 +602,16 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'post', path: '/agent/v1/commands/:id/progress', operationId: 'postCommandProgress', summary: "A command's progress", tag: 'agent gateway', door: 'device', params: commandIdParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }), body: progressSchema,
     answers: { 202: { description: 'accepted', json: answer.progressAccepted }, 404: notFound('command for this device'), 409: { description: 'already finished' } },
+  },
+  {
+    method: 'get', path: '/agent/v1/files/:sha256', operationId: 'getCachedFile', summary: 'A patch file from the Patchflow cache, by the catalog\'s SHA-256', tag: 'agent gateway', door: 'device', params: fileHashParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }),
+    description: 'The cache file source (README "File sources"). Only files the signed catalog names, asked for by their hash; the server fetches the catalog URL once, stores the file by SHA-256, re-hashes it before every serve, and refuses bytes whose hash differs. The agent checks the hash again before it keeps the file.',
+    answers: {
+      200: { description: 'the file (X-Patchflow-Cache: hit or miss)', content: { 'application/octet-stream': z.string().meta({ format: 'binary' }) }, headers: { 'X-Patchflow-SHA256': 'the hash the file was checked against', 'X-Patchflow-Cache': 'hit: served from the cache; miss: fetched from the origin for this request' } },
+      404: notFound('file with this SHA-256 in the catalog'),
+      502: { description: 'the origin could not be fetched, or served bytes whose SHA-256 differs from the catalog (nothing is cached)' },
+      503: { description: 'this server has no Patchflow cache configured' },
+    },
   },
 ];
 
