@@ -27,7 +27,7 @@ export interface OperatorAuthDeps {
 }
 
 const WHAT: Partial<Record<TenantRule, string>> = {
-  device: 'device', client: 'client', policy: 'policy', schedule: 'schedule', report: 'report', request: 'approval request', 'release-plan': 'release plan',
+  device: 'device', client: 'client', policy: 'policy', schedule: 'schedule', report: 'report', request: 'approval request', 'release-plan': 'release plan', site: 'site',
 };
 
 const presentedKey = (get: (h: string) => string | undefined) =>
