@@ -6,9 +6,10 @@ import { pinnableKeys } from '../config/command-keys';
 import { appendAudit } from '../db/audit-repository';
 import { recordCommandAttempt, recordPinnedCommandKeys, storeOutcome } from '../db/command-repository';
 import { withTransaction, type Db } from '../db/database';
-import { findDevice, isDeviceRetired } from '../db/fleet-repository';
+import { deviceFileSource, findDevice, isDeviceRetired } from '../db/fleet-repository';
 import { commandExpiry, signCommand } from '../domain/command-envelope';
-import { CommandType, type CommandPayloads, type RebootResult, type TrustKeysResult } from '../domain/device-protocol';
+import { CommandType, type CommandPayloads, type DownloadPayload, type RebootResult, type TrustKeysResult } from '../domain/device-protocol';
+import { sourceOrder } from '../domain/file-source';
 
 /** Failure type of a step whose command the install withdrew (cancelled). */
 export const COMMAND_WITHDRAWN = 'CommandWithdrawn';
@@ -83,11 +84,25 @@ async function askDevice<T extends CommandType>(deps: DeviceCommandDeps, deviceI
   throw new CompleteAsyncError();
 }
 
+/**
+ * The download step carries the sources its device tries, in order: its site's file source (migration
+ * 0031), read here when the worker signs the step, so the list is covered by the signature and the agent
+ * refuses a list changed on the way. The first attempt's payload is the one stored and re-signed for every
+ * later attempt (db/command-repository.ts), so a retry tries the same sources; a change of the setting
+ * applies to the next download step. The workflow's input and history do not change.
+ */
+async function withFileSources(db: Db, deviceId: string, payload: DownloadPayload): Promise<DownloadPayload> {
+  if (payload.sources) return payload;
+  const policy = await deviceFileSource(db, deviceId);
+  return policy ? { ...payload, sources: sourceOrder(policy) } : payload;
+}
+
 export function createDeviceCommandActivities(deps: DeviceCommandDeps) {
   return {
     /** One device step (see askDevice). trust_keys is not one: only the worker's own keyring may fill it. */
     async deviceCommand<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): Promise<unknown> {
       if (type === CommandType.TrustKeys) throw ApplicationFailure.nonRetryable('trust_keys is sent by trustKeysCommand only', 'Misuse');
+      if (type === CommandType.Download) return askDevice(deps, deviceId, type, await withFileSources(deps.db, deviceId, payload as DownloadPayload) as CommandPayloads[T]);
       return askDevice(deps, deviceId, type, payload);
     },
   };

@@ -228,7 +228,7 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
     }));
   };
   // The signal ends a reboot warning or prompt in progress when the agent stops (no restart follows).
-  const outcome = await device.handle(command, { onProgress, signal });
+  const outcome = await device.handle(command, { onProgress, signal, cachedFile: (sha256, s) => ctx.client.fetchFile(sha256, s) });
   await Promise.all(progressPosts);
 
   // The simulator may drop off the network here: the server sees silence, times the attempt out and

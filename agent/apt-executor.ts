@@ -31,6 +31,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { AllFileSourcesFailedError, FileSource, sourcesOf, type DownloadReport } from '../domain/file-source';
 import {
   CommandErrorCode,
   CommandType,
@@ -242,13 +243,68 @@ export class AptExecutor implements DeviceExecutor {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return fail('InvalidPayload', `download URL must be http(s), not ${url.protocol}`, false);
     const target = path.join(folder.local, patch.fileName);
     const partial = `${target}.partial`;
-    let response: Response;
-    try {
-      response = await fetch(url, { signal: options.signal });
-    } catch (err) {
-      return fail(CommandErrorCode.DownloadFailed, `GET ${url.href} failed: ${(err as Error).message}`, true);
+    const sources = sourcesOf(payload);
+    const fellBack: DownloadReport['fellBack'] = [];
+    /** a source that could be reached and may work on a later delivery (not a hash mismatch, not a 4xx) */
+    let retryable = false;
+    let allHashes = true;
+    for (const source of sources) {
+      const started = Date.now();
+      const where = source === FileSource.Cache ? `the Patchflow cache (${patch.sha256})` : url.href;
+      let response: Response;
+      try {
+        response = await this.open(source, url, patch.sha256.toLowerCase(), options);
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        retryable ||= status === undefined || status >= 500 || status === 429;
+        allHashes = false;
+        fellBack.push({ source, reason: `GET ${where} failed: ${(err as Error).message}` });
+        continue;
+      }
+      if (!response.ok || !response.body) {
+        await response.body?.cancel().catch(() => undefined);
+        retryable ||= response.status >= 500 || response.status === 429;
+        allHashes = false;
+        fellBack.push({ source, reason: `GET ${where} answered ${response.status}` });
+        continue;
+      }
+      const got = await this.streamChecked(response, partial, patch.sizeBytes);
+      if (got.bytes !== patch.sizeBytes || got.sha256 !== patch.sha256.toLowerCase()) {
+        await fsp.rm(partial, { force: true });
+        const what = got.bytes !== patch.sizeBytes ? `${got.bytes > patch.sizeBytes ? 'more than' : ''} ${got.bytes} bytes, the catalog says ${patch.sizeBytes}` : `SHA-256 ${got.sha256}, the catalog says ${patch.sha256}`;
+        fellBack.push({ source, reason: `${patch.fileName} from ${where} has ${what.trim()}; removed, nothing runs` });
+        continue;
+      }
+      await fsp.rename(partial, target);
+      const durationMs = Math.max(1, Date.now() - started);
+      const report: DownloadReport = { servedBy: source, bytes: got.bytes, durationMs, bytesPerSecond: Math.round((got.bytes * 1000) / durationMs), fellBack };
+      options.onProgress?.({ message: `downloaded ${patch.fileName} from ${source}`, percent: 100 });
+      return { status: 'succeeded', result: { kb: patch.kb, path: path.posix.join(folder.canonical, patch.fileName), sha256: got.sha256, bytes: got.bytes, source: report } as never };
     }
-    if (!response.ok || !response.body) return fail(CommandErrorCode.DownloadFailed, `GET ${url.href} answered ${response.status}`, response.status >= 500 || response.status === 429);
+    // One source: its own words, as before file sources existed; several: each source and why.
+    const message = fellBack.length === 1 ? fellBack[0]!.reason : new AllFileSourcesFailedError(fellBack).message;
+    return fail(allHashes ? CommandErrorCode.HashMismatch : CommandErrorCode.DownloadFailed, message, !allHashes && retryable);
+  }
+
+  /** The response one file source gives; throws when the source cannot be asked at all. */
+  private async open(source: FileSource, url: URL, sha256: string, options: ExecutorHandleOptions): Promise<Response> {
+    switch (source) {
+      case FileSource.Internet:
+      case FileSource.TempMostFreeDrive:
+        // The working folder is the staging place on this agent: "temp on the drive with most free space" is a Windows notion.
+        return fetch(url, { signal: options.signal });
+      case FileSource.Cache:
+        if (!options.cachedFile) throw new Error('no gateway to fetch from');
+        return options.cachedFile(sha256, options.signal);
+      case FileSource.LanShare:
+        throw new Error('this agent has no LAN share (only the simulator models one)');
+      default:
+        throw new Error(`this agent does not know the file source "${String(source)}"`);
+    }
+  }
+
+  /** Streams a body to `partial`, hashing as it goes; stops past `maxBytes` (not the catalog's file). */
+  private async streamChecked(response: Response, partial: string, maxBytes: number): Promise<{ bytes: number; sha256: string }> {
     const hash = createHash('sha256');
     let bytes = 0;
     const out = fs.createWriteStream(partial, { mode: 0o600 });
@@ -256,22 +312,14 @@ export class AptExecutor implements DeviceExecutor {
       for await (const chunk of Readable.fromWeb(response.body as never)) {
         bytes += (chunk as Buffer).length;
         // More than the catalog says: stop now, the file is not the one the catalog vouches for.
-        if (bytes > patch.sizeBytes) break;
+        if (bytes > maxBytes) break;
         hash.update(chunk as Buffer);
         if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
       }
     } finally {
       await new Promise<void>((r) => out.end(() => r()));
     }
-    const sha256 = hash.digest('hex');
-    if (bytes !== patch.sizeBytes || sha256 !== patch.sha256.toLowerCase()) {
-      await fsp.rm(partial, { force: true });
-      const what = bytes !== patch.sizeBytes ? `${bytes > patch.sizeBytes ? 'more than' : ''} ${bytes} bytes, the catalog says ${patch.sizeBytes}` : `SHA-256 ${sha256}, the catalog says ${patch.sha256}`;
-      return fail(CommandErrorCode.HashMismatch, `${patch.fileName} from ${url.href} has ${what.trim()}; removed, nothing runs`, false);
-    }
-    await fsp.rename(partial, target);
-    options.onProgress?.({ message: `downloaded ${patch.fileName}`, percent: 100 });
-    return { status: 'succeeded', result: { kb: patch.kb, path: path.posix.join(folder.canonical, patch.fileName), sha256, bytes } as never };
+    return { bytes, sha256: hash.digest('hex') };
   }
 
   private async copy(payload: CopyPayload): Promise<CommandOutcome> {

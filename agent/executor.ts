@@ -19,6 +19,12 @@ export interface ExecutorHandleOptions {
   onProgress?: (progress: { message: string; percent?: number }) => void;
   /** the agent stops: a step in progress ends as a retryable failure, never half-applied */
   signal?: AbortSignal;
+  /**
+   * The Patchflow cache file source: GET /agent/v1/files/:sha256 with the device's credential (over the
+   * gateway's pinned transport). Resolves with a 2xx response; rejects (GatewayError) otherwise. The
+   * executor checks the hash of what it reads, whatever the server says it checked.
+   */
+  cachedFile?: (sha256: string, signal?: AbortSignal) => Promise<Response>;
 }
 
 export interface DeviceExecutor {

@@ -113,6 +113,36 @@ export class GatewayClient {
     await this.call('POST', `/agent/v1/commands/${encodeURIComponent(commandId)}/progress`, { body: progress, signal });
   }
 
+  /**
+   * A patch file from the Patchflow cache, by the catalog's SHA-256 (the response, for the caller to
+   * stream and hash). Non-2xx: GatewayError with the server's reason.
+   */
+  async fetchFile(sha256: string, signal?: AbortSignal): Promise<Response> {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('a cached file is asked for by its lower-case SHA-256 only');
+    if (!this.credential) throw new Error('the device has no credential yet: enroll first');
+    // A file may take longer than a JSON call: the deadline is for the answer's start (headers); the
+    // body is read by the caller under its own signal.
+    const headersDeadline = new AbortController();
+    const timer = setTimeout(() => headersDeadline.abort(new Error(`no answer within ${this.timeoutMs * 4} ms`)), this.timeoutMs * 4);
+    let response: Response;
+    try {
+      response = await this.fetch(`${this.baseUrl}/agent/v1/files/${sha256}`, {
+        method: 'GET',
+        headers: { accept: 'application/octet-stream', authorization: `Bearer ${this.credential}`, [BOOT_ID_HEADER]: this.options.bootId() },
+        signal: signal ? AbortSignal.any([signal, headersDeadline.signal]) : headersDeadline.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      let error: unknown;
+      try { error = (JSON.parse(text) as { error?: unknown }).error; } catch { error = undefined; }
+      throw new GatewayError(response.status, `GET /agent/v1/files/${sha256} answered ${response.status}${typeof error === 'string' ? `: ${error}` : ''}`);
+    }
+    return response;
+  }
+
   private async call(
     method: 'GET' | 'POST',
     route: string,

@@ -22,7 +22,9 @@ import { checkFolder, DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, FolderPlat
 import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
 import { randomGuid, randomInt, randomStream, seedFromText, shuffled, type Random } from './prng';
 import { emptyDirectory, fileExists, listFiles, SandboxPathError, WindowsSandbox, windowsJoin } from './sandbox';
-import type { DeviceExecutor } from './executor';
+import type { DeviceExecutor, ExecutorHandleOptions } from './executor';
+import { LanShare } from './lan-share';
+import { AllFileSourcesFailedError, downloadFromSources, FileSource, isFileSource, sourcesOf, type DownloadReport } from '../domain/file-source';
 import { sleep } from './timing';
 
 /** Installer exit codes the simulator produces (unsigned 32-bit, as Windows reports HRESULTs). */
@@ -81,8 +83,13 @@ export interface SimulatedDeviceOptions {
   missingKbs?: string[];
   /** exit codes returned by successive real executions of a KB; 0 (or 3010 for "always reboot" updates) after */
   exitCodes?: Record<string, number[]>;
-  /** KBs whose downloads arrive corrupted (truncated), so the SHA-256 check refuses them */
+  /** KBs whose downloads arrive corrupted (truncated) from every file source, so the SHA-256 check refuses them */
   corruptDownloads?: string[];
+  /**
+   * the site's LAN share (agent/lan-share.ts): a folder every device of the site shares, under the
+   * simulator's data directory; unset, the lan-share source fails ("no LAN share") and the next is tried
+   */
+  lanShareDir?: string;
   /** how long a restart keeps the device away; default 3000 ms */
   rebootDurationMs?: number;
   offline?: OfflineSpell[];
@@ -184,6 +191,8 @@ export interface DeviceEvent {
 export interface HandleOptions {
   /** called while a long step (download) runs, e.g. at 50% and 100% */
   onProgress?: (progress: { message: string; percent?: number }) => void;
+  /** the Patchflow cache over the gateway, with the device's credential (agent/agent-runner.ts) */
+  cachedFile?: ExecutorHandleOptions['cachedFile'];
   /** the agent stops: a reboot warning or prompt in progress ends without restarting (a retryable failure) */
   signal?: AbortSignal;
 }
@@ -237,6 +246,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
   private readonly failureRate: number;
   private readonly executeDurationMs: number;
   private readonly downloadDurationMs: number;
+  private readonly lanShare: LanShare | undefined;
   private readonly failures: Random;
   private readonly boots: Random;
   private readonly now: () => Date;
@@ -261,6 +271,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     this.rebootDurationMs = options.rebootDurationMs ?? 3000;
     this.executeDurationMs = options.executeDurationMs ?? 50;
     this.downloadDurationMs = options.downloadDurationMs ?? 20;
+    this.lanShare = options.lanShareDir ? new LanShare(options.lanShareDir) : undefined;
     this.failureRate = options.failureRate ?? 0;
     this.windowsSaysRebootPending = options.rebootPending ?? false;
     this.now = options.now ?? (() => new Date());
@@ -569,28 +580,74 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     if (patch.sizeBytes > free) {
       return this.refuse(command, CommandErrorCode.DiskFull, `${windowsPath} needs ${patch.sizeBytes} bytes, C: has ${free} free`, true, kb);
     }
-    options.onProgress?.({ message: `downloading ${patch.fileName}`, percent: 50 });
-    await sleep(this.downloadDurationMs);
-    if (this.randomFailure()) {
-      return this.refuse(command, CommandErrorCode.DownloadFailed, `GET ${patch.downloadUrl} failed: connection reset (simulated)`, true, kb);
-    }
-    let content = simulatedFileContent(update);
-    // A transfer cut short is the common real-world corruption: a truncated file.
-    if (this.corrupt.has(kb)) content = content.subarray(0, Math.floor(content.length / 2));
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, content);
-    this.staged.set(file, patch.sizeBytes);
-    const actual = sha256Of(await readFile(file));
     const expected = patch.sha256.toLowerCase();
+    const sources = sourcesOf(command.payload);
+    options.onProgress?.({ message: `downloading ${patch.fileName} (${sources.join(', then ')})`, percent: 50 });
+    // Which failures were the hash check's: a download whose every source served bad bytes is a hash
+    // mismatch (final); one where a source could not be reached may work on a later delivery.
+    const mismatched = new Set<FileSource>();
+    const hashProblem = (bytes: Buffer, source: FileSource): string | undefined => {
+      const actual = sha256Of(bytes);
+      if (actual === expected) return undefined;
+      mismatched.add(source);
+      return `SHA-256 of ${windowsPath}${sources.length > 1 ? ` from ${source}` : ''} is ${actual}, catalog says ${expected}`;
+    };
+    let got: { bytes: Buffer; report: DownloadReport };
+    try {
+      got = await downloadFromSources(sources, (source) => this.fetchFrom(source, patch, update, options), hashProblem);
+    } catch (err) {
+      if (!(err instanceof AllFileSourcesFailedError)) throw err;
+      const allHashes = err.failures.every((f) => mismatched.has(f.source));
+      // One source: its own words, as before file sources existed.
+      const message = err.failures.length === 1 ? err.failures[0]!.reason : err.message;
+      return this.refuse(command, allHashes ? CommandErrorCode.HashMismatch : CommandErrorCode.DownloadFailed, message, !allHashes, kb);
+    }
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, got.bytes);
+    this.staged.set(file, patch.sizeBytes);
+    // Checked again as written: the bytes on disk are what execute will run.
+    const actual = sha256Of(await readFile(file));
     if (actual !== expected) {
       await rm(file, { force: true });
       this.staged.delete(file);
       return this.refuse(command, CommandErrorCode.HashMismatch, `SHA-256 of ${windowsPath} is ${actual}, catalog says ${expected}`, false, kb);
     }
-    options.onProgress?.({ message: `downloaded ${patch.fileName}, SHA-256 verified`, percent: 100 });
-    this.record({ commandId: command.id, type: command.type, kb, detail: `${windowsPath} (${content.length} bytes, SHA-256 ok)` });
+    // One device per site fills the LAN share; only verified bytes go there.
+    if (this.lanShare && sources.includes(FileSource.LanShare) && got.report.servedBy !== FileSource.LanShare) {
+      await this.lanShare.fill(expected, got.bytes).catch(() => false);
+    }
+    options.onProgress?.({ message: `downloaded ${patch.fileName} from ${got.report.servedBy}, SHA-256 verified`, percent: 100 });
+    const fell = got.report.fellBack.map((f) => `${f.source} failed`).join(', ');
+    this.record({ commandId: command.id, type: command.type, kb, detail: `${windowsPath} (${got.bytes.length} bytes from ${got.report.servedBy}${fell ? `; ${fell}` : ''}, SHA-256 ok)` });
     // `bytes` is what was written: simulated installers are small stand-ins for the catalog's size.
-    return { status: 'succeeded', result: { kb, path: windowsPath, sha256: actual, bytes: content.length } };
+    return { status: 'succeeded', result: { kb, path: windowsPath, sha256: actual, bytes: got.bytes.length, source: got.report } };
+  }
+
+  /** The bytes one file source gives for a patch (the caller checks the hash); throws when it cannot. */
+  private async fetchFrom(source: FileSource, patch: DownloadPayload['patch'], update: CatalogUpdate, options: HandleOptions): Promise<Buffer> {
+    let bytes: Buffer;
+    if (!isFileSource(source)) throw new Error(`this agent does not know the file source "${String(source)}"`);
+    switch (source) {
+      case FileSource.Internet:
+      case FileSource.TempMostFreeDrive:
+        // The simulator has one drive: "the temp folder on the drive with most free space" is the internet download.
+        await sleep(this.downloadDurationMs);
+        if (this.randomFailure()) throw new Error(`GET ${patch.downloadUrl} failed: connection reset (simulated)`);
+        bytes = simulatedFileContent(update);
+        break;
+      case FileSource.Cache: {
+        if (!options.cachedFile) throw new Error('no gateway to fetch from: the Patchflow cache is reached through the agent gateway');
+        const res = await options.cachedFile(patch.sha256.toLowerCase(), options.signal);
+        bytes = Buffer.from(await res.arrayBuffer());
+        break;
+      }
+      case FileSource.LanShare:
+        if (!this.lanShare) throw new Error('no LAN share configured on this device');
+        bytes = await this.lanShare.read(patch.sha256.toLowerCase());
+        break;
+    }
+    // A transfer cut short is the common real-world corruption: a truncated file.
+    return this.corrupt.has(normaliseKb(patch.kb)) ? bytes.subarray(0, Math.floor(bytes.length / 2)) : bytes;
   }
 
   private async copy(command: AgentCommand<'copy'>): Promise<CommandOutcome> {

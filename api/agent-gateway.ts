@@ -22,10 +22,12 @@ import { refusalReasonOf } from '../domain/command-envelope';
 import { checkIn as recordCheckIn, enrollDevice, retryEnrollment, type CheckIn } from '../db/fleet-repository';
 import { CommandErrorCode, type AgentCommand, type CommandError, type RebootPayload, type RebootResult } from '../domain/device-protocol';
 import { deferredReplyProblem } from '../domain/reboot-deferral';
-import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
+import { bootIdHeader, commandIdParam, enrollSchema, fileHashParam, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
 import type { CommandNotifier } from './command-notifier';
 import { formatCredential, hashSecret, newSecret, parseCredential, secretMatches } from './credentials';
 import { describeZodError, HttpError } from './errors';
+import { FileHashMismatchError, type PatchFileCache } from './file-cache';
+import { findCatalogFile } from '../db/catalog-repository';
 import type { Metrics } from './metrics';
 import { runMissedRunsOnCheckIn } from './missed-run-service';
 import { scanResultFromReport } from './scan-report';
@@ -65,6 +67,8 @@ export interface GatewayDeps {
   claimLeaseSeconds?: number;
   /** delivers the answers this gateway could not hand to Temporal itself (api/result-delivery.ts) */
   completer?: ResultCompleter;
+  /** the Patchflow cache file source (GET /files/:sha256); absent: that route answers 503 */
+  fileCache?: PatchFileCache;
 }
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
@@ -335,6 +339,33 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       if (!(err instanceof ActivityNotFoundError)) throw err;
     });
     res.status(202).json({ accepted: true });
+  }));
+
+  /**
+   * The Patchflow cache file source: a device fetches a patch file by the catalog's SHA-256 with its own
+   * credential. Only files the signed catalog names (404 for any other hash); the URL fetched is the
+   * catalog's, never anything the device sent. The cache fetches from the origin once per hash, refuses
+   * bytes that do not hash right (502, nothing kept), and re-hashes a stored file before serving it.
+   */
+  router.get('/files/:sha256', asyncRoute(async (req, res) => {
+    const device = res.locals.device as DeviceLocals;
+    const { sha256 } = parse(fileHashParam, req.params, 'params');
+    const file = await findCatalogFile(db, sha256);
+    if (!file) throw new HttpError(404, `no file with SHA-256 ${sha256} in the catalog`);
+    if (!deps.fileCache) throw new HttpError(503, 'this server has no Patchflow cache (FILE_CACHE_DIR); use another file source');
+    let got: Awaited<ReturnType<PatchFileCache['get']>>;
+    try {
+      got = await deps.fileCache.get(sha256, file.downloadUrl);
+    } catch (err) {
+      // The origin is not the device's fault: 502, and the agent falls back to its next source.
+      const why = err instanceof FileHashMismatchError ? `the origin served bytes that do not match the catalog (${err.message}); nothing was cached` : `the origin could not be fetched: ${(err as Error).message}`;
+      log.warn({ deviceId: device.deviceId, sha256, kb: file.kb, err: (err as Error).message }, 'cache fill failed');
+      throw new HttpError(502, `${file.kb} (${sha256}): ${why}`);
+    }
+    metrics.fileCacheBytesServed.inc(got.bytes.length);
+    if (got.served === 'origin') metrics.fileCacheOriginBytes.inc(got.bytes.length);
+    log.info({ deviceId: device.deviceId, sha256, kb: file.kb, served: got.served, bytes: got.bytes.length }, 'patch file served from the cache');
+    res.set('x-patchflow-sha256', sha256).set('x-patchflow-cache', got.served === 'origin' ? 'miss' : 'hit').type('application/octet-stream').send(got.bytes);
   }));
 
   return router;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CommandType } from '../domain/device-protocol';
 import { isPatchId, PATCH_ID_HINT } from '../domain/patch-id';
+import { FileSource } from '../domain/file-source';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
 const kb = z.string().refine(isPatchId, PATCH_ID_HINT);
@@ -29,9 +30,19 @@ export const scanReportSchema = z.object({
 });
 
 /** The result schema of each command type: a device's answer is checked before it reaches a workflow. */
+const fileSource = z.enum(Object.values(FileSource) as [FileSource, ...FileSource[]]);
+/** domain/file-source.ts DownloadReport: which source served a download (agents since file sources). */
+const downloadReportSchema = z.object({
+  servedBy: fileSource,
+  bytes: z.number().int().min(0),
+  durationMs: z.number().min(0),
+  bytesPerSecond: z.number().min(0),
+  fellBack: z.array(z.object({ source: fileSource, reason: z.string().max(2000) })).max(8),
+});
+
 export const resultSchemas: Record<CommandType, z.ZodType> = {
   scan: scanReportSchema,
-  download: z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0) }),
+  download: z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0), source: downloadReportSchema.optional() }),
   copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
   execute: z.object({ kb, exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),
   // A device that did not restart (Reboot Action: user logged on, declined, no answer) says why, with its
@@ -95,3 +106,6 @@ export const pollQuerySchema = z.object({
 export const bootIdHeader = z.string().min(1).max(200);
 
 export const commandIdParam = z.object({ id: z.string().min(1).max(1000) });
+
+/** GET /agent/v1/files/:sha256: a patch file is asked for by the catalog's hash only, never by a path or URL. */
+export const fileHashParam = z.object({ sha256 });

@@ -9,6 +9,7 @@ import type { ServerTls } from '../config/tls';
 import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
+import { PatchFileCache, type CacheResult, type FileCacheOptions } from './file-cache';
 import { createCommandKeysApi } from './command-keys-api';
 import { createCatalogApi } from './catalog-api';
 import type { CatalogConfig } from './catalog-service';
@@ -75,6 +76,8 @@ export interface AppDeps {
   alerts?: AlertsConfig;
   /** the operators' web dashboard at / (README "Dashboard") */
   dashboard?: DashboardOptions;
+  /** the Patchflow cache file source (README "File sources"); absent: GET /agent/v1/files/:sha256 answers 503 */
+  fileCache?: Omit<FileCacheOptions, 'onResult'>;
 }
 
 export interface DashboardOptions {
@@ -123,6 +126,21 @@ export function operatorRouters(deps: AppDeps, metrics: Metrics): Router[] {
   ];
 }
 
+/** The cache, counting each request by result and keeping the hit ratio gauge current. */
+function cacheWithMetrics(options: Omit<FileCacheOptions, 'onResult'>, metrics: Metrics): PatchFileCache {
+  const counts: Record<CacheResult, number> = { hit: 0, miss: 0, corrupt: 0, refused: 0 };
+  return new PatchFileCache({
+    ...options,
+    onResult: (result) => {
+      counts[result]++;
+      metrics.fileCacheRequests.inc({ result });
+      // A refused fill served nothing: it is neither a hit nor a miss of the ratio.
+      const asked = counts.hit + counts.miss + counts.corrupt;
+      metrics.fileCacheHitRatio.set(asked === 0 ? 0 : counts.hit / asked);
+    },
+  });
+}
+
 export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics, completer?: ResultCompleter): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -141,14 +159,20 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   // Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each route's
   // role and tenant come from api/route-roles.ts.
   const authenticated = operatorAuth(deps);
+  const fileCache = deps.fileCache ? cacheWithMetrics(deps.fileCache, metrics) : undefined;
   app.get('/metrics', authenticated, async (_req, res) => {
     metrics.agentsPolling.set(notifier.waiting);
+    if (fileCache) {
+      const usage = fileCache.usage();
+      metrics.fileCacheStoredBytes.set(usage.bytes);
+      metrics.fileCacheFiles.set(usage.files);
+    }
     const owed = await undeliveredResults(deps.db);
     metrics.resultsUndelivered.set(owed.count);
     metrics.oldestUndeliveredSeconds.set(owed.oldestSeconds);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/agent/v1', createAgentGateway({ ...deps, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
+  app.use('/agent/v1', createAgentGateway({ ...deps, fileCache, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
   // The docs page is static (Swagger UI's files): the only /api/v1 route without a key.
   app.use('/api/v1', createDocsRouter());
   // Bodies are parsed only once the caller is authenticated: an unauthenticated 5 MB body is refused unread.

@@ -103,7 +103,7 @@ export const loginCodeResponse = z.object({ apiKey: z.string() });
 // ---- existing routes the dashboard reads --------------------------------------------------------
 
 export const clientsResponse = z.object({ clients: z.array(z.object({ id: z.string(), name: z.string() })) });
-export const sitesResponse = z.object({ sites: z.array(z.object({ id: z.string(), clientId: z.string(), clientName: z.string(), name: z.string() })) });
+export const sitesResponse = z.object({ sites: z.array(z.object({ id: z.string(), clientId: z.string(), clientName: z.string(), name: z.string(), fileSource: z.object({ source: z.string(), fallback: z.boolean() }).optional() })) });
 
 export const deviceSchema = z.object({
   id: z.string(), name: z.string(), deviceType: z.enum(['server', 'workstation']), os: z.string().nullable(),
@@ -111,6 +111,7 @@ export const deviceSchema = z.object({
   enrolled: z.boolean(), lastCheckInAt: iso, retiredAt: iso, workingFolder: z.string(), installFolder: z.string(),
   // an automatic rollback could not finish (issue 14 part 6): a person looks, then clears it
   needsAttention: z.string().nullable().optional(), needsAttentionAt: iso.optional(),
+  fileSource: z.object({ source: z.string(), fallback: z.boolean() }).optional(),
 });
 export const devicesResponse = z.object({ devices: z.array(deviceSchema) });
 export type DeviceView = z.infer<typeof deviceSchema>;
@@ -165,7 +166,11 @@ export const schedulesResponse = z.object({
   schedules: z.array(z.object({ id: z.string(), name: z.string(), kind: z.string() }).loose()),
 });
 
-const patchProgress = z.object({ updateId: z.string(), kb: z.string(), title: z.string(), status: z.string(), exitCode: z.number().optional(), error: z.string().optional() });
+const downloadReport = z.object({
+  servedBy: z.string(), bytes: z.number(), durationMs: z.number(), bytesPerSecond: z.number(),
+  fellBack: z.array(z.object({ source: z.string(), reason: z.string() })),
+});
+const patchProgress = z.object({ updateId: z.string(), kb: z.string(), title: z.string(), status: z.string(), exitCode: z.number().optional(), error: z.string().optional(), download: downloadReport.optional() });
 const installProgress = z.object({ step: z.string(), patches: z.array(patchProgress), cancelRequested: z.boolean() }).loose();
 
 /** GET /devices/:id/installs/:key: live progress while it runs, its result once done. */

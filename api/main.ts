@@ -1,5 +1,5 @@
 import { loadCommandKeys } from '../config/command-keys';
-import { alertsConfigOf, loadConfig, recoveryConfigOf, reportsDirOf } from '../config/config';
+import { alertsConfigOf, fileCacheOf, loadConfig, recoveryConfigOf, reportsDirOf } from '../config/config';
 import { loadServerTls } from '../config/tls';
 import { createPool } from '../db/database';
 import { runMigrations } from '../db/migrate';
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
       enrollment: { tokenTtlSeconds: config.ENROLLMENT_TOKEN_TTL_HOURS > 0 ? config.ENROLLMENT_TOKEN_TTL_HOURS * 3600 : undefined, retryWindowSeconds: config.ENROLLMENT_RETRY_WINDOW_SECONDS },
       ...recoveryConfigOf(config),
       alerts: alertsConfigOf(config),
+      fileCache: fileCacheOf(config),
       dashboard: { temporalUiUrl: config.TEMPORAL_UI_URL } },
     { port: config.PORT, host: '0.0.0.0', tls },
   );

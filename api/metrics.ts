@@ -62,6 +62,31 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    fileCacheBytesServed: new Counter({
+      name: 'patchflow_file_cache_served_bytes_total',
+      help: 'Bytes of patch files the Patchflow cache served to devices (GET /agent/v1/files/:sha256)',
+      registers: [registry],
+    }),
+    fileCacheOriginBytes: new Counter({
+      name: 'patchflow_file_cache_origin_bytes_total',
+      help: 'Bytes the Patchflow cache fetched from the catalog origin (each file once while it stays cached)',
+      registers: [registry],
+    }),
+    fileCacheStoredBytes: new Gauge({
+      name: 'patchflow_file_cache_stored_bytes',
+      help: 'Bytes of patch files held in the Patchflow cache (bounded by FILE_CACHE_MAX_MB)',
+      registers: [registry],
+    }),
+    fileCacheFiles: new Gauge({
+      name: 'patchflow_file_cache_files',
+      help: 'Patch files held in the Patchflow cache',
+      registers: [registry],
+    }),
+    fileCacheHitRatio: new Gauge({
+      name: 'patchflow_file_cache_hit_ratio',
+      help: 'Share of cache requests served without fetching from the origin since this process started: hit / (hit + miss + corrupt); 0 before any request',
+      registers: [registry],
+    }),
     agentsPolling: new Gauge({
       name: 'patchflow_agents_long_polling',
       help: 'Agents currently waiting in a long poll on this replica',

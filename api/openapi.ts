@@ -9,10 +9,10 @@ import {
   dashboardConfigResponse, deviceWorkflowsResponse, fleetQuery, fleetSummaryResponse, loginCodeResponse, loginCodeSchema, patchManagementPreviewResponse,
   patchManagementPreviewSchema, patchStatusCountsResponse, rolloutProgressResponse, rolloutQuery,
 } from './dashboard-schemas';
-import { bootIdHeader, commandIdParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
+import { bootIdHeader, commandIdParam, fileHashParam, enrollSchema, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
 import { catalogImportQuery, catalogSyncBody, catalogSyncParams, rotateSchema } from './catalog-schemas';
 import {
-  auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema, deviceIdParam, devicePatchesQuery,
+  auditQuery, cancelInstallSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteDocSchema, deviceIdParam, siteIdParam, updateSiteDocSchema, devicePatchesQuery,
   clearNeedsAttentionSchema, installParams, listDevicesQuery, listSitesQuery, retireDeviceQuery, scopeScanSchema, startInitialUpdateSchema, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
 import {
@@ -67,7 +67,7 @@ export interface RouteSpec {
   bodyExample?: unknown;
   /** a public route whose body carries the credential (enrollment token, login code): what its 401 means */
   bodyCredential?: string;
-  answers: Partial<Record<200 | 201 | 202 | 204 | 403 | 404 | 409 | 422 | 503, Answer>>;
+  answers: Partial<Record<200 | 201 | 202 | 204 | 403 | 404 | 409 | 422 | 502 | 503, Answer>>;
 }
 
 const noBody = z.object({}).strict();
@@ -108,10 +108,20 @@ export const ROUTES: RouteSpec[] = [
   },
   { method: 'get', path: '/api/v1/clients', operationId: 'listClients', summary: 'List clients', tag: 'fleet', door: 'operator', answers: { 200: { description: 'clients', json: answer.clientList } } },
   {
-    method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteSchema, bodyExample: { name: 'HQ' },
-    answers: { 201: { description: 'created', json: answer.site }, 404: notFound('client'), 409: { description: 'the client has a site of that name' } },
+    method: 'post', path: '/api/v1/clients/:clientId/sites', operationId: 'createSite', summary: 'Create a site of a client', tag: 'fleet', door: 'operator', params: clientIdParam, body: createSiteDocSchema, bodyExample: { name: 'HQ' },
+    description: 'fileSource is optional: without it the site downloads from the internet (the catalog URL), as before file sources existed.',
+    answers: {
+      201: { description: 'created', json: answer.site }, 404: notFound('client'), 409: { description: 'the client has a site of that name' },
+      422: { description: 'fileSource.source is not a file source (the answer names the field)' },
+    },
   },
   { method: 'get', path: '/api/v1/sites', operationId: 'listSites', summary: 'List sites', tag: 'fleet', door: 'operator', query: listSitesQuery, answers: { 200: { description: 'sites', json: answer.siteList } } },
+  {
+    method: 'patch', path: '/api/v1/sites/:siteId', operationId: 'updateSite', summary: "Set a site's file source (where its devices get patch files)", tag: 'fleet', door: 'operator', params: siteIdParam, body: updateSiteDocSchema,
+    bodyExample: { fileSource: { source: 'cache', fallback: true } },
+    description: 'Applies to downloads signed from now on; a download step already sent keeps the sources it was signed with. Audited as site.file_source_set (before and after).',
+    answers: { 200: { description: 'the site', json: answer.site }, 404: notFound('site'), 422: { description: 'fileSource.source is not a file source (the answer names the field)' } },
+  },
   {
     method: 'post', path: '/api/v1/devices', operationId: 'createDevice', summary: 'Register a device; answers its one-time enrollment token', tag: 'fleet', door: 'operator', body: createDeviceSchema,
     answers: {
@@ -602,6 +612,16 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'post', path: '/agent/v1/commands/:id/progress', operationId: 'postCommandProgress', summary: "A command's progress", tag: 'agent gateway', door: 'device', params: commandIdParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }), body: progressSchema,
     answers: { 202: { description: 'accepted', json: answer.progressAccepted }, 404: notFound('command for this device'), 409: { description: 'already finished' } },
+  },
+  {
+    method: 'get', path: '/agent/v1/files/:sha256', operationId: 'getCachedFile', summary: 'A patch file from the Patchflow cache, by the catalog\'s SHA-256', tag: 'agent gateway', door: 'device', params: fileHashParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }),
+    description: 'The cache file source (README "File sources"). Only files the signed catalog names, asked for by their hash; the server fetches the catalog URL once, stores the file by SHA-256, re-hashes it before every serve, and refuses bytes whose hash differs. The agent checks the hash again before it keeps the file.',
+    answers: {
+      200: { description: 'the file (X-Patchflow-Cache: hit or miss)', content: { 'application/octet-stream': z.string().meta({ format: 'binary' }) }, headers: { 'X-Patchflow-SHA256': 'the hash the file was checked against', 'X-Patchflow-Cache': 'hit: served from the cache; miss: fetched from the origin for this request' } },
+      404: notFound('file with this SHA-256 in the catalog'),
+      502: { description: 'the origin could not be fetched, or served bytes whose SHA-256 differs from the catalog (nothing is cached)' },
+      503: { description: 'this server has no Patchflow cache configured' },
+    },
   },
 ];
 

@@ -5,7 +5,7 @@ import { ensureBootstrapAdmin, findApiKey, touchApiKey, type StoredKey } from '.
 import { appendAudit, AuditOutcome } from '../db/audit-repository';
 import { runWithAuditContext } from '../db/audit-context';
 import type { Db } from '../db/database';
-import { approvalRequestTenancy, clientTenancy, deviceTenancy, policyTenancy, releasePlanTenancy, reportTenancy, scheduleTenancy, type Tenancy } from '../db/tenancy-repository';
+import { approvalRequestTenancy, clientTenancy, deviceTenancy, policyTenancy, releasePlanTenancy, reportTenancy, scheduleTenancy, siteTenancy, type Tenancy } from '../db/tenancy-repository';
 import { actorOf, principalSees, roleAllows, type Principal } from '../domain/roles';
 import { hashSecret, secretMatches } from './credentials';
 import { ruleFor, TenantRule } from './route-roles';
@@ -27,7 +27,7 @@ export interface OperatorAuthDeps {
 }
 
 const WHAT: Partial<Record<TenantRule, string>> = {
-  device: 'device', client: 'client', policy: 'policy', schedule: 'schedule', report: 'report', request: 'approval request', 'release-plan': 'release plan',
+  device: 'device', client: 'client', policy: 'policy', schedule: 'schedule', report: 'report', request: 'approval request', 'release-plan': 'release plan', site: 'site',
 };
 
 const presentedKey = (get: (h: string) => string | undefined) =>
@@ -48,7 +48,7 @@ export function operatorAuth(deps: OperatorAuthDeps): RequestHandler {
     return bootstrap;
   };
   const resolvers: Partial<Record<TenantRule, (db: Db, id: string) => Promise<Tenancy>>> = {
-    device: deviceTenancy, client: clientTenancy, policy: policyTenancy, schedule: scheduleTenancy, report: reportTenancy, request: approvalRequestTenancy, 'release-plan': releasePlanTenancy, ...deps.tenancyOf,
+    device: deviceTenancy, client: clientTenancy, policy: policyTenancy, schedule: scheduleTenancy, report: reportTenancy, request: approvalRequestTenancy, 'release-plan': releasePlanTenancy, site: siteTenancy, ...deps.tenancyOf,
   };
 
   const fail = (res: Response, reason: string, keyId?: string) => {

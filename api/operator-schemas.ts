@@ -3,12 +3,36 @@ import { healthCheckSettingsSchema } from './schedule-schemas';
 import { ALL_PATCH_STATUSES, type PatchStatus } from '../domain/patch-status';
 import { isPatchId, normalisePatchId, PATCH_ID_HINT } from '../domain/patch-id';
 import { checkFolder, defaultFolders, folderPlatformOf, FolderRole, type FolderPlatform } from '../domain/folders';
+import { FileSource, type FileSourcePolicy } from '../domain/file-source';
+import { HttpError } from './errors';
 
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 const uuid = z.string().uuid('must be a UUID');
 
 export const createClientSchema = z.object({ name }).strict();
-export const createSiteSchema = z.object({ name }).strict();
+export const FILE_SOURCES = Object.values(FileSource) as [FileSource, ...FileSource[]];
+/**
+ * A site's file source as documented (the enum). Handlers read the shape with `fileSourceShape` (400 for a
+ * wrong type) and the value with `fileSourceOf` (422 naming body.fileSource.source for an unknown source).
+ */
+export const fileSourceSchema = z.object({
+  source: z.enum(FILE_SOURCES).meta({ description: 'internet (default: the catalog URL), cache (the Patchflow cache over the gateway), lan-share (one device per site fills a share), temp-most-free-drive' }),
+  fallback: z.boolean().optional().meta({ description: 'on failure try the next source: lan-share → cache → internet (default true)' }),
+}).strict().meta({ id: 'FileSourceSetting' });
+const fileSourceShape = z.object({ source: z.string({ error: 'must be a string' }), fallback: z.boolean({ error: 'must be true or false' }).optional() }).strict();
+export const createSiteSchema = z.object({ name, fileSource: fileSourceShape.optional() }).strict();
+export const createSiteDocSchema = z.object({ name, fileSource: fileSourceSchema.optional() }).strict();
+export const updateSiteSchema = z.object({ fileSource: fileSourceShape }).strict();
+export const updateSiteDocSchema = z.object({ fileSource: fileSourceSchema }).strict();
+export const siteIdParam = z.object({ siteId: uuid });
+
+/** The setting as stored; an unknown source is a 422 naming the field (the shape was checked already). */
+export function fileSourceOf(input: z.infer<typeof fileSourceShape>, where = 'body.fileSource'): FileSourcePolicy {
+  if (!(FILE_SOURCES as string[]).includes(input.source)) {
+    throw new HttpError(422, `${where}.source: "${input.source}" is not a file source; one of ${FILE_SOURCES.join(', ')}`);
+  }
+  return { source: input.source as FileSource, fallback: input.fallback ?? true };
+}
 export const clientIdParam = z.object({ clientId: uuid });
 export const deviceIdParam = z.object({ deviceId: uuid });
 export const installParams = z.object({ deviceId: uuid, key: z.string().regex(/^[a-z0-9-]{1,64}$/, 'is not an install key') });

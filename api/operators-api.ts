@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { appendAudit, listAudit } from '../db/audit-repository';
 import { withTransaction } from '../db/database';
-import { clearNeedsAttention, findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites, updateDeviceFolders } from '../db/fleet-repository';
+import { clearNeedsAttention, findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites, updateDeviceFolders, updateSiteFileSource } from '../db/fleet-repository';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { folderPlatformOf } from '../domain/folders';
 import { installWorkflowId } from '../workflows/install.contract';
@@ -15,7 +15,7 @@ import { findDeviceScan } from '../db/scan-repository';
 import { scanWorkflowId } from '../workflows/scan.contract';
 import type { Metrics } from './metrics';
 import {
-  auditQuery, cancelInstallSchema, clearNeedsAttentionSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema,
+  auditQuery, cancelInstallSchema, clearNeedsAttentionSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema, fileSourceOf, siteIdParam, updateSiteSchema,
   canonicalFolders, deviceIdParam, retireDeviceQuery, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
 import { HttpError } from './errors';
@@ -50,10 +50,30 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
   router.post('/clients/:clientId/sites', asyncRoute(async (req, res) => {
     const { clientId } = parse(clientIdParam, req.params, 'params');
     const body = parse(createSiteSchema, req.body, 'body');
+    const fileSource = body.fileSource ? fileSourceOf(body.fileSource) : undefined;
     if (!(await findClient(db, clientId))) throw new NotFoundError('client', clientId);
-    const site = await insertSite(db, clientId, body.name);
-    await appendAudit(db, [{ actor: actorOf(res), action: 'site.created', subject: site.id, details: { name: site.name, clientId } }]);
+    const site = await withTransaction(db, async (tx) => {
+      const s = await insertSite(tx, clientId, body.name, fileSource);
+      await appendAudit(tx, [{ actor: actorOf(res), action: 'site.created', subject: s.id, details: { name: s.name, clientId, fileSource: s.fileSource } }]);
+      return s;
+    });
     res.status(201).json(site);
+  }));
+
+  /** A site's file source (Kaseya "File Source"): where its devices get patch files from the next download on. */
+  router.patch('/sites/:siteId', asyncRoute(async (req, res) => {
+    const { siteId } = parse(siteIdParam, req.params, 'params');
+    const body = parse(updateSiteSchema, req.body, 'body');
+    const fileSource = fileSourceOf(body.fileSource);
+    const before = await findSite(db, siteId);
+    if (!before) throw new NotFoundError('site', siteId);
+    const site = await withTransaction(db, async (tx) => {
+      const s = await updateSiteFileSource(tx, siteId, fileSource);
+      if (!s) throw new NotFoundError('site', siteId);
+      await appendAudit(tx, [{ actor: actorOf(res), action: 'site.file_source_set', subject: siteId, details: { clientId: s.clientId, from: before.fileSource, to: s.fileSource } }]);
+      return s;
+    });
+    res.json(site);
   }));
 
   router.get('/sites', asyncRoute(async (req, res) => {

@@ -19,12 +19,15 @@ export const errorAnswer = z.looseObject({ error: z.string(), type: z.string().o
 export const health = z.object({ status: z.literal('ok') });
 
 export const client = z.object({ id: uuid, name: z.string(), createdAt: timestamp }).meta({ id: 'Client' });
-export const site = z.object({ id: uuid, clientId: uuid, clientName: z.string(), name: z.string(), createdAt: timestamp }).meta({ id: 'Site' });
+const fileSourceSetting = z.object({
+  source: z.enum(['internet', 'cache', 'lan-share', 'temp-most-free-drive']), fallback: z.boolean(),
+}).meta({ description: "where the site's devices get patch files (README \"File sources\")" });
+export const site = z.object({ id: uuid, clientId: uuid, clientName: z.string(), name: z.string(), createdAt: timestamp, fileSource: fileSourceSetting }).meta({ id: 'Site' });
 export const device = z.object({
   id: uuid, name: z.string(), deviceType: z.enum(['server', 'workstation']), os: z.string().nullable(),
   siteId: uuid, siteName: z.string(), clientId: uuid, clientName: z.string(),
   enrolled: z.boolean(), enrolledAt: nullableTimestamp, lastCheckInAt: nullableTimestamp, bootId: z.string().nullable(),
-  workingFolder: z.string(), installFolder: z.string(), createdAt: timestamp, retiredAt: nullableTimestamp,
+  workingFolder: z.string(), installFolder: z.string(), createdAt: timestamp, retiredAt: nullableTimestamp, fileSource: fileSourceSetting,
   needsAttention: z.string().nullable().optional().describe('why a person must look: an automatic rollback after a failed health check could not finish (an uninstall failed)'),
   needsAttentionAt: nullableTimestamp.optional(),
 }).meta({ id: 'Device' });

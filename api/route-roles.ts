@@ -5,7 +5,7 @@ import { Role } from '../domain/roles';
  * - `global`: catalog data every client shares (patches, KB overrides, feeds): any key.
  * - `all-clients`: the route changes or shows every client at once (a new client, approval across
  *   all policies, a KB override, key rotation, users and keys): keys for all clients only (403).
- * - `device` / `client` / `policy` / `schedule` / `report` / `request`: the path parameter names one;
+ * - `device` / `site` / `client` / `policy` / `schedule` / `report` / `request`: the path parameter names one;
  *   another tenant's is a 404, exactly like one that does not exist, so ids do not leak.
  * - `listed`: a list, filtered to the key's clients by the handler.
  * - `body`: the target is in the body (a site, a scope); the handler checks it (api/tenancy.ts).
@@ -20,6 +20,7 @@ export const TenantRule = {
   Report: 'report',
   Request: 'request',
   ReleasePlan: 'release-plan',
+  Site: 'site',
   Listed: 'listed',
   Body: 'body',
 } as const;
@@ -51,6 +52,7 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { method: 'GET', path: '/clients', role: V, tenant: T.Listed },
   { method: 'POST', path: '/clients/:clientId/sites', role: ADM, tenant: T.Client, param: 'clientId' },
   { method: 'GET', path: '/sites', role: V, tenant: T.Listed },
+  { method: 'PATCH', path: '/sites/:siteId', role: ADM, tenant: T.Site, param: 'siteId' },
   { method: 'POST', path: '/devices', role: ADM, tenant: T.Body },
   { method: 'GET', path: '/devices', role: V, tenant: T.Listed },
   { method: 'GET', path: '/devices/:deviceId', role: V, tenant: T.Device, param: 'deviceId' },

@@ -128,7 +128,8 @@ export class PatchflowApi {
   createClient = (name: string) => this.post<ClientRow>('/clients', { name });
 
   listSites = (clientId?: string) => this.get<{ sites: SiteRow[] }>('/sites', { clientId }).then((r) => r.sites);
-  createSite = (clientId: string, name: string) => this.post<SiteRow>(`/clients/${enc(clientId)}/sites`, { name });
+  createSite = (clientId: string, name: string, fileSource?: SiteRow['fileSource']) => this.post<SiteRow>(`/clients/${enc(clientId)}/sites`, { name, ...(fileSource ? { fileSource } : {}) });
+  setSiteFileSource = (siteId: string, fileSource: SiteRow['fileSource']) => this.patch<SiteRow>(`/sites/${enc(siteId)}`, { fileSource });
 
   listDevices = (filter: { clientId?: string; siteId?: string; needsAttention?: 'true' | 'false' } = {}) =>
     this.get<{ devices: DeviceRow[] }>('/devices', filter).then((r) => r.devices);

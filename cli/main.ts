@@ -3,6 +3,7 @@
  * api/operators-api.ts); it never touches Temporal or PostgreSQL. Run it with `npx patchflow …`
  * (cli/bin.js) or `npm run patchflow -- …`.
  */
+import type { FileSource } from '../domain/file-source';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -32,7 +33,7 @@ import { AgentConfigError, DEFAULT_STATE_DIR, runRealAgent } from '../agent/real
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import {
-  approvalRequestsTable, auditLine, scanText, type ScanView, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, needsAttentionTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, whatIfText, type WhatIfAnswer,
+  approvalRequestsTable, auditLine, scanText, type ScanView, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, needsAttentionTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, fileSourceText, whatIfText, type WhatIfAnswer,
 } from './views';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
@@ -118,6 +119,13 @@ function buildProgram(): Command {
     .action(async (name: string, o: { client: string }) => {
       const site = await api().createSite(parseUuid(o.client, '--client'), parseName(name, 'site name'));
       emit(site, (s) => `created site ${s.clientName} / ${s.name}: ${s.id}`);
+    });
+  sites.command('file-source <siteId> <source>')
+    .description("set where a site's devices get patch files: internet, cache, lan-share or temp-most-free-drive (the server checks the value)")
+    .option('--no-fallback', 'try only this source (default: fall back lan-share → cache → internet)')
+    .action(async (siteId: string, source: string, o: { fallback: boolean }) => {
+      const site = await api().setSiteFileSource(parseUuid(siteId, 'site id'), { source: source as FileSource, fallback: o.fallback });
+      emit(site, (s) => `${s.clientName} / ${s.name}: file source ${fileSourceText(s.fileSource)}`);
     });
 
   // ---- devices ----

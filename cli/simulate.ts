@@ -117,6 +117,8 @@ async function planDevices(api: PatchflowApi, siteId: string, options: SimulateO
       name,
       os,
       sandboxDir: path.join(options.sandboxRoot, name),
+      // The site's LAN share file source: one folder for all of this site's simulated devices.
+      lanShareDir: path.join(options.sandboxRoot, 'lan-share', siteId),
       // What it installed, its journal and boot id survive a restart of this command, as on a real machine.
       stateFile: path.join(options.sandboxRoot, name, 'device-state.json'),
       seed: options.seed === undefined ? undefined : seedFromText(`${options.seed}:${name}`),

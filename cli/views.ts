@@ -9,6 +9,7 @@ import type { ApprovalRequestRow } from '../db/approval-request-repository';
 import type { InitialUpdateView } from '../api/initial-update-service';
 import type { InstallView } from '../api/install-service';
 import type { ClientRow, DeviceRow, SiteRow } from '../db/fleet-repository';
+import { sourceOrder } from '../domain/file-source';
 import type { DevicePatchRow } from '../db/patch-repository';
 import type { PatchProgress } from '../workflows/install.contract';
 import { formatDate, formatExitCode, formatLastResult, renderFields, renderTable, truncate, yesNo } from './format';
@@ -17,7 +18,11 @@ export const clientsTable = (rows: ClientRow[]): string =>
   renderTable(['ID', 'NAME', 'CREATED'], rows.map((c) => [c.id, c.name, formatDate(c.createdAt)]));
 
 export const sitesTable = (rows: SiteRow[]): string =>
-  renderTable(['ID', 'CLIENT', 'NAME', 'CREATED'], rows.map((s) => [s.id, s.clientName, s.name, formatDate(s.createdAt)]));
+  renderTable(['ID', 'CLIENT', 'NAME', 'FILE SOURCE', 'CREATED'], rows.map((s) => [s.id, s.clientName, s.name, fileSourceText(s.fileSource), formatDate(s.createdAt)]));
+
+/** "cache, then internet" / "lan-share only": the order a download tries (domain/file-source.ts). */
+export const fileSourceText = (f: SiteRow['fileSource'] | undefined): string =>
+  !f ? 'internet' : sourceOrder(f).length > 1 ? sourceOrder(f).join(', then ') : `${f.source} only`;
 
 export const devicesTable = (rows: DeviceRow[]): string =>
   renderTable(
@@ -37,7 +42,7 @@ export const deviceFields = (d: DeviceRow): string =>
     ['Client', `${d.clientName} (${d.clientId})`], ['Site', `${d.siteName} (${d.siteId})`],
     ['Enrolled', d.enrolled ? `yes, ${formatDate(d.enrolledAt)}` : 'no (waiting for its agent to enroll)'],
     ['Last check-in', formatDate(d.lastCheckInAt)], ['Boot id', d.bootId],
-    ['Working folder', d.workingFolder], ['Install folder', d.installFolder], ['Created', formatDate(d.createdAt)],
+    ['Working folder', d.workingFolder], ['Install folder', d.installFolder], ['File source', fileSourceText(d.fileSource)], ['Created', formatDate(d.createdAt)],
     ...(d.needsAttention ? [['Needs attention', `${d.needsAttention} (since ${formatDate(d.needsAttentionAt)})`] as [string, string]] : []),
   ]);
 

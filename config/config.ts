@@ -104,6 +104,12 @@ const schema = z.object({
   TWO_PERSON_DEVICE_THRESHOLD: z.coerce.number().int().min(0).max(10_000_000).default(500),
   /** how long such a request waits for its second person before it expires, in hours */
   APPROVAL_REQUEST_TTL_HOURS: z.coerce.number().min(0.01).max(720).default(24),
+  /** the Patchflow cache file source's folder (patch files stored by SHA-256); default DATA_DIR/file-cache */
+  FILE_CACHE_DIR: z.string().min(1).optional(),
+  /** the cache's size bound: least recently used files go first past it */
+  FILE_CACHE_MAX_MB: z.coerce.number().int().min(1).max(10_000_000).default(20_480),
+  /** a cached file older than this is fetched from the origin again */
+  FILE_CACHE_MAX_AGE_DAYS: z.coerce.number().min(0.01).max(3650).default(30),
   /** number of simulated devices `npm start` runs */
   DEMO_DEVICES: z.coerce.number().int().min(0).max(500).default(12),
 });
@@ -144,6 +150,15 @@ export function alertsConfigOf(config: Pick<Config, 'ALERTS_INTERVAL_MINUTES' | 
 
 export function reportsDirOf(config: Pick<Config, 'REPORTS_DIR' | 'DATA_DIR'>): string {
   return path.resolve(config.REPORTS_DIR ?? path.join(config.DATA_DIR, 'reports'));
+}
+
+/** The Patchflow cache's folder and bounds (api/file-cache.ts). */
+export function fileCacheOf(config: Pick<Config, 'FILE_CACHE_DIR' | 'FILE_CACHE_MAX_MB' | 'FILE_CACHE_MAX_AGE_DAYS' | 'DATA_DIR'>) {
+  return {
+    dir: path.resolve(config.FILE_CACHE_DIR ?? path.join(config.DATA_DIR, 'file-cache')),
+    maxBytes: config.FILE_CACHE_MAX_MB * 1024 * 1024,
+    maxAgeMs: config.FILE_CACHE_MAX_AGE_DAYS * 86_400_000,
+  };
 }
 
 /** Reads the configuration, throwing an error that names every wrong variable. */

@@ -81,6 +81,20 @@ export async function loadCatalogRows(db: Queryable, updateIds: string[], option
   return new Map(rows.map((r) => [r.update_id as string, rowOf(r)]));
 }
 
+/**
+ * The catalog's file with this SHA-256 (lower-case hex), or undefined: what the gateway's file route may
+ * serve. Only files the signed catalog names can be asked for, and only by their hash.
+ */
+export async function findCatalogFile(db: Queryable, sha256: string): Promise<{ updateId: string; kb: string; fileName: string; sizeBytes: number; downloadUrl: string } | undefined> {
+  const { rows } = await db.query(
+    `SELECT update_id, kb, file_name, size_bytes, download_url FROM patches
+     WHERE lower(sha256) = $1::text AND download_url IS NOT NULL ORDER BY update_id LIMIT 1`,
+    [sha256],
+  );
+  const r = rows[0];
+  return r ? { updateId: r.update_id, kb: r.kb, fileName: r.file_name, sizeBytes: Number(r.size_bytes), downloadUrl: r.download_url } : undefined;
+}
+
 /** The catalog's facts for a scan's updates (the gateway checks a device's report against them). */
 export async function catalogFactsOf(db: Queryable, updateIds: string[]): Promise<Map<string, CatalogFacts>> {
   const { rows } = await db.query(`SELECT ${ROW_COLUMNS} FROM patches WHERE update_id = ANY($1::text[])`, [updateIds]);

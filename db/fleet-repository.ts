@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { FileSource, FileSourcePolicy } from '../domain/file-source';
 import type { Queryable } from './database';
 
 export interface ClientRow { id: string; name: string; createdAt: string }
-export interface SiteRow { id: string; clientId: string; clientName: string; name: string; createdAt: string }
+export interface SiteRow {
+  id: string; clientId: string; clientName: string; name: string; createdAt: string;
+  /** where the site's devices get patch files (migration 0031; default internet) */
+  fileSource: FileSourcePolicy;
+}
 export interface DeviceRow {
   id: string;
   name: string;
@@ -24,6 +29,8 @@ export interface DeviceRow {
   /** why a person must look (an automatic rollback after a failed health check could not finish), else null */
   needsAttention: string | null;
   needsAttentionAt: string | null;
+  /** the device's effective file source: its site's */
+  fileSource: FileSourcePolicy;
 }
 
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
@@ -47,17 +54,35 @@ export async function findClient(db: Queryable, id: string): Promise<ClientRow |
 }
 
 const SITE_SELECT = `
-  SELECT s.id, s.client_id, c.name AS client_name, s.name, s.created_at
+  SELECT s.id, s.client_id, c.name AS client_name, s.name, s.created_at, s.file_source, s.file_source_fallback
   FROM sites s JOIN clients c ON c.id = s.client_id`;
 
+const fileSourceOf = (r: Record<string, any>): FileSourcePolicy => ({ source: r.file_source as FileSource, fallback: r.file_source_fallback });
+
 const toSite = (r: Record<string, any>): SiteRow => ({
-  id: r.id, clientId: r.client_id, clientName: r.client_name, name: r.name, createdAt: r.created_at.toISOString(),
+  id: r.id, clientId: r.client_id, clientName: r.client_name, name: r.name, createdAt: r.created_at.toISOString(), fileSource: fileSourceOf(r),
 });
 
-export async function insertSite(db: Queryable, clientId: string, name: string): Promise<SiteRow> {
+export async function insertSite(db: Queryable, clientId: string, name: string, fileSource?: FileSourcePolicy): Promise<SiteRow> {
   const id = randomUUID();
-  await db.query('INSERT INTO sites (id, client_id, name) VALUES ($1::uuid, $2::uuid, $3::text)', [id, clientId, name]);
+  await db.query(
+    `INSERT INTO sites (id, client_id, name, file_source, file_source_fallback)
+     VALUES ($1::uuid, $2::uuid, $3::text, coalesce($4::text, 'internet'), coalesce($5::boolean, true))`,
+    [id, clientId, name, fileSource?.source ?? null, fileSource?.fallback ?? null],
+  );
   return (await findSite(db, id))!;
+}
+
+/** Sets a site's file source; undefined when there is no such site. */
+export async function updateSiteFileSource(db: Queryable, id: string, fileSource: FileSourcePolicy): Promise<SiteRow | undefined> {
+  const { rowCount } = await db.query('UPDATE sites SET file_source = $2::text, file_source_fallback = $3::boolean WHERE id = $1::uuid', [id, fileSource.source, fileSource.fallback]);
+  return rowCount ? findSite(db, id) : undefined;
+}
+
+/** The file source a device's downloads use (its site's), or undefined for an unknown device. */
+export async function deviceFileSource(db: Queryable, deviceId: string): Promise<FileSourcePolicy | undefined> {
+  const { rows } = await db.query('SELECT s.file_source, s.file_source_fallback FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = $1::uuid', [deviceId]);
+  return rows[0] ? fileSourceOf(rows[0]) : undefined;
 }
 
 export async function findSite(db: Queryable, id: string): Promise<SiteRow | undefined> {
@@ -75,7 +100,8 @@ export async function listSites(db: Queryable, clientId?: string): Promise<SiteR
 const DEVICE_SELECT = `
   SELECT d.id, d.name, d.device_type, d.os, d.site_id, s.name AS site_name, s.client_id, c.name AS client_name,
          d.credential_hash IS NOT NULL AS enrolled, d.enrolled_at, d.last_check_in_at, d.boot_id,
-         d.working_folder, d.install_folder, d.created_at, d.retired_at, d.needs_attention, d.needs_attention_at
+         d.working_folder, d.install_folder, d.created_at, d.retired_at, d.needs_attention, d.needs_attention_at,
+         s.file_source, s.file_source_fallback
   FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id`;
 
 const toDevice = (r: Record<string, any>): DeviceRow => ({
@@ -97,6 +123,7 @@ const toDevice = (r: Record<string, any>): DeviceRow => ({
   retiredAt: iso(r.retired_at),
   needsAttention: r.needs_attention ?? null,
   needsAttentionAt: iso(r.needs_attention_at ?? null),
+  fileSource: fileSourceOf(r),
 });
 
 export async function insertDevice(

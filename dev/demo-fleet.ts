@@ -69,7 +69,7 @@ interface SavedAgent { deviceId: string; credential: string; commandKeys?: Pinne
 type Api = (method: string, urlPath: string, body?: unknown) => Promise<any>;
 
 /** Finds or creates a client, site and device through the API; a new device comes with its enrollment token. */
-async function ensureDevice(api: Api, d: DemoDevice): Promise<{ deviceId: string; enrollmentToken?: string }> {
+async function ensureDevice(api: Api, d: DemoDevice): Promise<{ deviceId: string; siteId: string; enrollmentToken?: string }> {
   type Named = { id: string; name: string };
   const { clients } = (await api('GET', '/api/v1/clients')) as { clients: Named[] };
   const client: Named = clients.find((c) => c.name === d.client) ?? (await api('POST', '/api/v1/clients', { name: d.client }));
@@ -77,11 +77,11 @@ async function ensureDevice(api: Api, d: DemoDevice): Promise<{ deviceId: string
   const site: Named = sites.find((s) => s.name === d.site) ?? (await api('POST', `/api/v1/clients/${client.id}/sites`, { name: d.site }));
   const { devices } = (await api('GET', `/api/v1/devices?siteId=${site.id}`)) as { devices: Named[] };
   const existing = devices.find((x) => x.name === d.name);
-  if (existing) return { deviceId: existing.id };
+  if (existing) return { deviceId: existing.id, siteId: site.id };
   const created: { device: { id: string }; enrollmentToken: string } = await api('POST', '/api/v1/devices', {
     siteId: site.id, name: d.name, deviceType: d.type, os: d.sim.os,
   });
-  return { deviceId: created.device.id, enrollmentToken: created.enrollmentToken };
+  return { deviceId: created.device.id, siteId: site.id, enrollmentToken: created.enrollmentToken };
 }
 
 export interface DemoFleet {
@@ -117,13 +117,14 @@ export async function startDemoFleet(options: {
   const newMachineIds: string[] = [];
   const order: string[] = [];
   for (const d of demoDevices(options.count)) {
-    const { deviceId, enrollmentToken } = await ensureDevice(api, d);
+    const { deviceId, siteId, enrollmentToken } = await ensureDevice(api, d);
     const credential = saved[d.name]?.deviceId === deviceId ? saved[d.name].credential : undefined;
     if (!credential && !enrollmentToken) {
       options.log.warn({ device: d.name }, 'demo device exists but its credential is lost; skipping it');
       continue;
     }
-    const base = { id: d.name.toLowerCase(), name: d.name, sandboxDir: path.join(options.dataDir, 'simulated-agents', d.name), ...d.sim };
+    // lanShareDir: the site's LAN share file source, one folder per site for its simulated devices.
+    const base = { id: d.name.toLowerCase(), name: d.name, sandboxDir: path.join(options.dataDir, 'simulated-agents', d.name), lanShareDir: path.join(options.dataDir, 'simulated-agents', 'lan-share', siteId), ...d.sim };
     // The trouble's KBs come on top of what the seed leaves missing (where they apply to this OS).
     const seeded = new SimulatedWindowsDevice({ ...base, missingKbs: undefined }).missingKbs();
     // Its state file keeps what it installed across restarts of `npm start` (then missingKbs no longer applies).

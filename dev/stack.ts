@@ -7,7 +7,7 @@ import { reconcileCatalogSchedules, startCatalogSync } from '../api/catalog-serv
 import { reconcileAlertsSchedule } from '../api/alert-service';
 import { reconcileSchedules } from '../api/schedule-service';
 import { ensureDevSigningKey, loadCommandKeys, type CommandKeyring } from '../config/command-keys';
-import { alertsConfigOf, reportsDirOf, type Config } from '../config/config';
+import { alertsConfigOf, fileCacheOf, reportsDirOf, type Config } from '../config/config';
 import { devCertificateDir, ensureDevCertificate, loadServerTls } from '../config/tls';
 import { pinnedFetch } from '../agent/transport';
 import { createPool, type Db } from '../db/database';
@@ -126,6 +126,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
         db, databaseUrl, client, log, taskQueue: config.TEMPORAL_TASK_QUEUE, apiKey: options.apiKey,
         pollWaitSeconds: config.AGENT_POLL_WAIT_SECONDS, installTiming: options.installTiming, commandKeys, catalog: feeds.catalog, reportsDir: reportsDirOf(config),
         alerts: alertsConfigOf(config),
+        fileCache: fileCacheOf(config),
         twoPersonRule: { deviceThreshold: config.TWO_PERSON_DEVICE_THRESHOLD, requestTtlSeconds: Math.round(config.APPROVAL_REQUEST_TTL_HOURS * 3600) },
         dashboard: { temporalUiUrl: config.TEMPORAL_UI_URL ?? temporalUiUrl, loginCodes },
       },

@@ -1,3 +1,4 @@
+import type { DownloadReport, FileSource } from './file-source';
 import type { HealthCheckPayload, HealthCheckResult } from './health-check';
 
 /**
@@ -173,12 +174,20 @@ export interface PatchFile {
 export interface DownloadPayload {
   patch: PatchFile;
   workingFolder: string;
+  /**
+   * The file sources to try, in order (domain/file-source.ts `sourceOrder` of the device's site), added by
+   * the worker when it signs the step, so they are covered by the signature. Absent (a step signed before
+   * file sources existed): the internet only, as before.
+   */
+  sources?: FileSource[];
 }
 export interface DownloadResult {
   kb: string;
   path: string;
   sha256: string;
   bytes: number;
+  /** which source served the file, how fast, and every source that failed first (agents that know file sources) */
+  source?: DownloadReport;
 }
 
 export interface CopyPayload {

@@ -60,8 +60,21 @@ export async function downloadWithFallback(
   hashProblem: (bytes: Buffer, source: FileSource) => string | undefined,
   now: () => number = Date.now,
 ): Promise<{ bytes: Buffer; report: DownloadReport }> {
+  return downloadFromSources(sourceOrder(policy), fetch, hashProblem, now);
+}
+
+/**
+ * The same, over an explicit list: what an agent does with the sources its signed download command
+ * carries (the server computed them with `sourceOrder`; the agent does not second-guess the order).
+ */
+export async function downloadFromSources(
+  sources: readonly FileSource[],
+  fetch: (source: FileSource) => Promise<Buffer>,
+  hashProblem: (bytes: Buffer, source: FileSource) => string | undefined,
+  now: () => number = Date.now,
+): Promise<{ bytes: Buffer; report: DownloadReport }> {
   const fellBack: DownloadReport['fellBack'] = [];
-  for (const source of sourceOrder(policy)) {
+  for (const source of sources) {
     const started = now();
     try {
       const bytes = await fetch(source);
@@ -75,6 +88,16 @@ export async function downloadWithFallback(
   }
   throw new AllFileSourcesFailedError(fellBack);
 }
+
+/** The sources a download command names, or the internet alone (a command signed before file sources existed). */
+export function sourcesOf(payload: { sources?: readonly unknown[] }): FileSource[] {
+  // As signed, duplicates aside: a source this agent does not know fails in its turn (isFileSource), so a
+  // newer server's list is never silently widened to the internet.
+  const listed = Array.isArray(payload.sources) ? [...new Set(payload.sources.map(String))] : [];
+  return listed.length > 0 ? (listed as FileSource[]) : [FileSource.Internet];
+}
+
+export const isFileSource = (v: unknown): v is FileSource => (Object.values(FileSource) as unknown[]).includes(v);
 
 /** One line for the activity summary: "from cache, 3.1 MB/s (lan-share failed: ...)". */
 export function downloadSummary(report: DownloadReport): string {

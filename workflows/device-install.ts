@@ -18,6 +18,7 @@ import type { DeviceCommandActivities, InstallBookkeepingActivities } from '../a
 import type { PatchStateChange } from '../db/patch-repository';
 import type { CleanupResult, CommandPayloads, CommandResults, PatchFile, RebootResult, ScanResult } from '../domain/device-protocol';
 import { isInsideWindow, nextWindowStart } from '../domain/maintenance-window';
+import { downloadSummary } from '../domain/file-source';
 import { describeRebootAction, describeRebootSkip, planReboot, rebootInteractionSeconds, type RebootActionConfig } from '../domain/reboot-actions';
 import { afterAnswer, initialUserDeferralState, nextUserDeferralStep } from '../domain/reboot-deferral';
 import { enforcementOf, silenceOf, type Silence } from '../domain/install-deadline';
@@ -335,8 +336,13 @@ export async function deviceInstallWorkflow(input: DeviceInstallInput): Promise<
         continue;
       }
       try {
-        await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
+        const got = await command('download', { patch: files.get(p.updateId)!, workingFolder: input.workingFolder }, `download ${p.kb}`);
         downloaded.push(p);
+        // Not a command: the progress, the result and the Web UI's current details say which source served it.
+        if (got?.source) {
+          p.download = got.source;
+          setCurrentDetails(`**download**: ${downloaded.length} of ${state.patches.length} to ${input.workingFolder}; ${p.kb} ${downloadSummary(got.source)}`);
+        }
       } catch (err) {
         if (isCancellation(err)) throw err;
         const f = failureText(err);

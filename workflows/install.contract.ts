@@ -2,6 +2,7 @@
  * The contract of deviceInstallWorkflow: its id scheme, input, progress, result and message
  * definitions. api/ and cli/ import this file, never the workflow body.
  */
+import type { DownloadReport } from '../domain/file-source';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CleanupResult, CommandType } from '../domain/device-protocol';
 import type { PatchStatus } from '../domain/patch-status';
@@ -146,6 +147,8 @@ export interface PatchProgress {
   exitCode?: number;
   /** why it failed or was not installed, in an operator's words */
   error?: string;
+  /** which file source served its download, how fast, and what failed first (agents that report it) */
+  download?: DownloadReport;
 }
 
 export interface InstallProgress {

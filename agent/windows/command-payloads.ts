@@ -40,7 +40,8 @@ const healthCheck = z.discriminatedUnion('kind', [
 /** The payload of each command the Windows executor runs, checked before anything runs. */
 export const payloadSchemas = {
   [CommandType.Scan]: z.object({ reason: z.string().max(200) }),
-  [CommandType.Download]: z.object({ patch: patchFile, workingFolder: folder }),
+  // sources: as signed (domain/file-source.ts); an unknown one fails in its turn, so any string is kept.
+  [CommandType.Download]: z.object({ patch: patchFile, workingFolder: folder, sources: z.array(z.string().max(40)).max(8).optional() }),
   [CommandType.Copy]: z.object({ patches: z.array(patchFile).max(500), workingFolder: folder, installFolder: folder }),
   [CommandType.Execute]: z.object({ patch: patchFile, installFolder: folder }),
   [CommandType.Reboot]: z.object({ reason: z.string().max(500), mode: rebootMode.optional() }),

@@ -13,6 +13,10 @@ export interface VerifiedDownload {
   sizeBytes: number;
   sha256: string;
   fetch: typeof fetch;
+  /** another way to the same file (the Patchflow cache over the gateway): used instead of fetch(url) */
+  open?: (signal?: AbortSignal) => Promise<Response>;
+  /** what messages call the place asked, when it is not `url` (e.g. "the Patchflow cache") */
+  shownSource?: string;
   signal?: AbortSignal;
   onProgress?: (progress: { message: string; percent?: number }) => void;
 }
@@ -35,20 +39,21 @@ export async function downloadVerified(d: VerifiedDownload): Promise<{ ok: true;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return fail(CommandErrorCode.DownloadFailed, `${url.protocol} URLs are not downloaded; only http(s)`, false);
 
+  const where = d.shownSource ?? d.url;
   let response: Response;
   try {
-    response = await d.fetch(url, { signal: d.signal, redirect: 'follow' });
+    response = d.open ? await d.open(d.signal) : await d.fetch(url, { signal: d.signal, redirect: 'follow' });
   } catch (err) {
-    return fail(CommandErrorCode.DownloadFailed, `GET ${d.url} failed: ${(err as Error).message}`, true);
+    return fail(CommandErrorCode.DownloadFailed, `GET ${where} failed: ${(err as Error).message}`, true);
   }
   if (!response.ok || !response.body) {
     // 4xx will not change on a retry; 5xx and the like may.
-    return fail(CommandErrorCode.DownloadFailed, `GET ${d.url} answered ${response.status} ${response.statusText}`, response.status >= 500 || response.status === 429);
+    return fail(CommandErrorCode.DownloadFailed, `GET ${where} answered ${response.status} ${response.statusText}`, response.status >= 500 || response.status === 429);
   }
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > d.sizeBytes) {
     await response.body.cancel();
-    return fail(CommandErrorCode.HashMismatch, `GET ${d.url} announces ${declared} bytes, the catalog says ${d.sizeBytes}; not downloaded`, false);
+    return fail(CommandErrorCode.HashMismatch, `GET ${where} announces ${declared} bytes, the catalog says ${d.sizeBytes}; not downloaded`, false);
   }
 
   await mkdir(path.dirname(d.file), { recursive: true });
@@ -73,7 +78,7 @@ export async function downloadVerified(d: VerifiedDownload): Promise<{ ok: true;
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   } catch (err) {
     out.destroy();
-    return fail(CommandErrorCode.DownloadFailed, `GET ${d.url} broke off after ${bytes} bytes: ${(err as Error).message}`, true);
+    return fail(CommandErrorCode.DownloadFailed, `GET ${where} broke off after ${bytes} bytes: ${(err as Error).message}`, true);
   }
   if (tooLong) return fail(CommandErrorCode.HashMismatch, `${d.shownAs} grew past the catalog's ${d.sizeBytes} bytes; deleted, not executed`, false);
   if (bytes < d.sizeBytes) return fail(CommandErrorCode.DownloadFailed, `${d.shownAs} ended after ${bytes} of ${d.sizeBytes} bytes; deleted`, true);

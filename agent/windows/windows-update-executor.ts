@@ -6,11 +6,13 @@ import {
   CommandErrorCode,
   CommandType,
   type AgentCommand,
+  type CommandError,
   type CommandOutcome,
   type ReportedUpdate,
   type ScanReport,
   type ScanResult,
 } from '../../domain/device-protocol';
+import { AllFileSourcesFailedError, FileSource, sourcesOf, type DownloadReport } from '../../domain/file-source';
 import { ExecutionOutcome, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
 import { checkFolder, FolderPlatform, FolderRole } from '../../domain/folders';
 import { HealthCheckKind, healthCheckResult, windowsServiceStates } from '../../domain/health-check';
@@ -220,12 +222,38 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
     const free = await this.freeDisk(localDir);
     if (p.patch.sizeBytes > free) return fail(CommandErrorCode.DiskFull, `${windowsPath} needs ${p.patch.sizeBytes} bytes, the drive has ${free} free`, true);
     options.onProgress?.({ message: `downloading ${p.patch.fileName}`, percent: 0 });
-    const r = await downloadVerified({
-      url: p.patch.downloadUrl, file: path.join(localDir, p.patch.fileName), shownAs: windowsPath,
-      sizeBytes: p.patch.sizeBytes, sha256: p.patch.sha256, fetch: this.fetchFn, signal: options.signal, onProgress: options.onProgress,
-    });
-    if (!r.ok) return { status: 'failed', error: r.error };
-    return { status: 'succeeded', result: { kb: p.patch.kb, path: windowsPath, sha256: r.sha256, bytes: r.bytes } };
+    const sources = sourcesOf(p);
+    const fellBack: DownloadReport['fellBack'] = [];
+    const errors: CommandError[] = [];
+    for (const source of sources) {
+      const started = Date.now();
+      const base = {
+        url: p.patch.downloadUrl, file: path.join(localDir, p.patch.fileName), shownAs: windowsPath,
+        sizeBytes: p.patch.sizeBytes, sha256: p.patch.sha256, fetch: this.fetchFn, signal: options.signal, onProgress: options.onProgress,
+      };
+      let r: Awaited<ReturnType<typeof downloadVerified>>;
+      if (source === FileSource.Internet || source === FileSource.TempMostFreeDrive) {
+        // The working folder is the staging place: its drive and access rules are checked above.
+        r = await downloadVerified(base);
+      } else if (source === FileSource.Cache && options.cachedFile) {
+        const cachedFile = options.cachedFile;
+        r = await downloadVerified({ ...base, open: (signal) => cachedFile(p.patch.sha256.toLowerCase(), signal), shownSource: `the Patchflow cache (${p.patch.sha256.toLowerCase()})` });
+      } else {
+        const why = source === FileSource.Cache ? 'no gateway to fetch from' : source === FileSource.LanShare ? 'this agent has no LAN share (only the simulator models one)' : `this agent does not know the file source "${String(source)}"`;
+        r = { ok: false, error: { code: CommandErrorCode.DownloadFailed, message: why, retryable: false } };
+      }
+      if (r.ok) {
+        const durationMs = Math.max(1, Date.now() - started);
+        const report: DownloadReport = { servedBy: source, bytes: r.bytes, durationMs, bytesPerSecond: Math.round((r.bytes * 1000) / durationMs), fellBack };
+        return { status: 'succeeded', result: { kb: p.patch.kb, path: windowsPath, sha256: r.sha256, bytes: r.bytes, source: report } };
+      }
+      errors.push(r.error);
+      fellBack.push({ source, reason: r.error.message });
+    }
+    // One source: its own error, as before file sources; several: each source and why.
+    if (errors.length === 1) return { status: 'failed', error: errors[0]! };
+    const allHashes = errors.every((e) => e.code === CommandErrorCode.HashMismatch);
+    return fail(allHashes ? CommandErrorCode.HashMismatch : CommandErrorCode.DownloadFailed, new AllFileSourcesFailedError(fellBack).message, !allHashes && errors.some((e) => e.retryable));
   }
 
   private async copy(p: Payload<'copy'>): Promise<CommandOutcome> {

@@ -65,7 +65,7 @@ afterAll(async () => { await h?.stop(); });
 /** A request for each route, on client A's things; bodies valid where the target is in the body. */
 function sampleOf(rule: RouteRule): { path: string; body?: unknown } {
   const values: Record<string, string> = {
-    deviceId: A.deviceId, clientId: A.clientId, id: A.policyId, scheduleId: A.scheduleId, reportId: A.reportId, requestId: A.requestId,
+    deviceId: A.deviceId, siteId: A.siteId, clientId: A.clientId, id: A.policyId, scheduleId: A.scheduleId, reportId: A.reportId, requestId: A.requestId,
     key: 'no-such-install', feedId: SIMULATOR_FEED_ID, runId: randomUUID(), kb: KB, userId: randomUUID(), keyId: 'aaaaaaaaaaaa',
     ruleId: randomUUID(), deliveryId: '1', planId: A.planId, releaseId: '2026-12',
   };
@@ -77,6 +77,7 @@ function sampleOf(rule: RouteRule): { path: string; body?: unknown } {
   const name = `BOLA-${randomUUID().slice(0, 8)}`;
   const bodies: Record<string, unknown> = {
     'POST /devices': { siteId: A.siteId, name, deviceType: 'server' },
+    'PATCH /sites/:siteId': { fileSource: { source: 'internet' } },
     'POST /scans': { scopeType: 'client', scopeId: A.clientId },
     'PUT /patch-actions': { scopeType: 'client', scopeId: A.clientId, kbs: [KB], action: 'approve' },
     'POST /schedules': { name, kind: 'scan', scope: { scopeType: 'client', scopeId: A.clientId }, timing: { kind: 'daily', time: '05:00', timezone: 'UTC' } },
@@ -111,7 +112,7 @@ function hiddenAnswer(rule: RouteRule): string {
   const byRule: Partial<Record<TenantRule, string>> = {
     device: `device ${A.deviceId} not found`, client: `client ${A.clientId} not found`, policy: `policy ${A.policyId} not found`,
     schedule: `schedule ${A.scheduleId} not found`, report: `report ${A.reportId} not found`, request: `approval request ${A.requestId} not found`,
-    'release-plan': `release plan ${A.planId} not found`,
+    'release-plan': `release plan ${A.planId} not found`, site: `site ${A.siteId} not found`,
   };
   if (rule.tenant === TenantRule.Body) return rule.path === '/devices' ? `site ${A.siteId} not found` : `client ${A.clientId} not found`;
   return byRule[rule.tenant]!;

@@ -50,8 +50,27 @@ const executor = (over: Partial<ConstructorParameters<typeof AptExecutor>[0]> = 
 asRoot('AptExecutor', () => {
   test('downloads into the working folder with size and SHA-256 checked', async () => {
     const outcome = await executor().handle(download(patch()));
-    expect(outcome).toEqual({ status: 'succeeded', result: { kb: 'PF-DEMO=1.1', path: '/var/lib/patchflow/working/pf-demo_1.1_amd64.deb', sha256: SHA, bytes: DEB.length } });
+    expect(outcome).toEqual({
+      status: 'succeeded',
+      result: { kb: 'PF-DEMO=1.1', path: '/var/lib/patchflow/working/pf-demo_1.1_amd64.deb', sha256: SHA, bytes: DEB.length, source: expect.objectContaining({ servedBy: 'internet', bytes: DEB.length, fellBack: [] }) },
+    });
     expect(fs.readFileSync(path.join(root, 'var/lib/patchflow/working/pf-demo_1.1_amd64.deb'))).toEqual(DEB);
+  });
+
+  test('file sources: bad bytes from the cache are refused (hash checked again) and the internet serves', async () => {
+    const asked: string[] = [];
+    const cachedFile = async (sha256: string) => { asked.push(sha256); return new Response(new Uint8Array(Buffer.concat([DEB.subarray(1), Buffer.from('x')]))); };
+    const cmd = download(patch());
+    const outcome = await executor().handle({ ...cmd, payload: { ...(cmd.payload as object), sources: ['cache', 'internet'] } } as AgentCommand, { cachedFile });
+    expect(asked).toEqual([SHA]);
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { sha256: SHA, source: { servedBy: 'internet', fellBack: [{ source: 'cache', reason: expect.stringMatching(/from the Patchflow cache .* has SHA-256 [0-9a-f]{64}, the catalog says/) }] } } });
+  });
+
+  test('file sources: the cache serves when it has the right bytes; no LAN share on this agent', async () => {
+    const cachedFile = async () => new Response(new Uint8Array(DEB));
+    const cmd = download(patch({ downloadUrl: `${baseUrl}/pool/missing.deb` }));
+    const outcome = await executor().handle({ ...cmd, payload: { ...(cmd.payload as object), sources: ['lan-share', 'cache', 'internet'] } } as AgentCommand, { cachedFile });
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { source: { servedBy: 'cache', fellBack: [{ source: 'lan-share', reason: expect.stringContaining('no LAN share') }] } } });
   });
 
   test('a file that is not the catalog\'s is removed and refused, for good', async () => {

@@ -287,7 +287,10 @@ describe('Windows Update executor: the other steps, and bad input', () => {
     ]);
     const { e } = await executor(runner, { fetch: fakeFetch });
     const dl = await e.handle(command('download', { patch, workingFolder: WORKING }));
-    expect(dl).toEqual({ status: 'succeeded', result: { kb: 'KB5034441', path: 'C:\\ProgramData\\Patchflow\\Working\\contoso-agent-kb5034441.msi', sha256: patch.sha256, bytes: content.length } });
+    expect(dl).toEqual({
+      status: 'succeeded',
+      result: { kb: 'KB5034441', path: 'C:\\ProgramData\\Patchflow\\Working\\contoso-agent-kb5034441.msi', sha256: patch.sha256, bytes: content.length, source: expect.objectContaining({ servedBy: 'internet', fellBack: [] }) },
+    });
     expect(fetches).toEqual([patch.downloadUrl]);
     expect(await e.handle(command('copy', { patches: [patch], workingFolder: WORKING, installFolder: INSTALL }))).toEqual({
       status: 'succeeded', result: { copied: [{ kb: 'KB5034441', path: 'C:\\Windows\\Patches\\contoso-agent-kb5034441.msi' }] },
@@ -307,6 +310,20 @@ describe('Windows Update executor: the other steps, and bad input', () => {
     const error = failure(await e.handle(command('download', { patch, workingFolder: WORKING })));
     expect(error).toMatchObject({ code: 'HashMismatch', retryable: false });
     expect(await readdir(sandbox.localPath(WORKING))).toEqual([]);
+    done(runner);
+  });
+
+  test('file sources: bad bytes from the cache are refused and deleted, the internet serves, and the report says so', async () => {
+    const content = Buffer.from('the real file');
+    const patch = patchFor('11111111-2222-4333-8444-555555555555', 'KB5034441', 'windows10.0-kb5034441-x64.msu', content);
+    const fromInternet = (async () => new Response(content)) as unknown as typeof fetch;
+    const asked: string[] = [];
+    const cachedFile = async (sha256: string) => { asked.push(sha256); return new Response(Buffer.from('the real fil3')); };
+    const runner = new ReplayRunner([{ program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') }]);
+    const { e } = await executor(runner, { fetch: fromInternet });
+    const dl = await e.handle(command('download', { patch, workingFolder: WORKING, sources: ['cache', 'internet'] }), { cachedFile });
+    expect(asked).toEqual([patch.sha256]);
+    expect(dl).toMatchObject({ status: 'succeeded', result: { sha256: patch.sha256, source: { servedBy: 'internet', fellBack: [{ source: 'cache', reason: expect.stringMatching(/^SHA-256 of .* is [0-9a-f]{64}, catalog says/) }] } } });
     done(runner);
   });
 

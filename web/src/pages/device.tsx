@@ -6,6 +6,7 @@ import {
 } from '../../../api/dashboard-schemas';
 import { interpretExitCode } from '../../../domain/exit-codes';
 import type { DeviceView } from '../../../api/dashboard-schemas';
+import { downloadSummary, sourceOrder, type DownloadReport, type FileSourcePolicy } from '../../../domain/file-source';
 import { getJson, sendJson } from '../api';
 import { Link } from '../router';
 import { Badge, Card, Empty, ErrorBox, Loading, PageHead, ago, when } from '../ui';
@@ -26,6 +27,11 @@ const isInstall = (w: DeviceWorkflow) => w.workflowId.startsWith('install/');
 
 /** install/<deviceId>/<key> → <key>: the install routes take the key. */
 const installKeyOf = (workflowId: string) => workflowId.split('/')[2];
+
+/** "cache, then internet": the order the site's downloads try (domain/file-source.ts sourceOrder). */
+function fileSourceText(f: { source: string; fallback: boolean }): string {
+  return f.fallback ? sourceOrder(f as FileSourcePolicy).join(', then ') : `${f.source} only`;
+}
 
 function LiveInstall(props: { deviceId: string; workflow: DeviceWorkflow }) {
   const key = installKeyOf(props.workflow.workflowId);
@@ -49,7 +55,12 @@ function LiveInstall(props: { deviceId: string; workflow: DeviceWorkflow }) {
       </ol>
       {p && p.patches.length > 0 && (
         <ul className="live-patches">
-          {p.patches.map((x) => <li key={x.updateId}><strong>{x.kb}</strong> <Badge status={x.status} /> {x.error && <span className="muted small">{x.error}</span>}</li>)}
+          {p.patches.map((x) => (
+            <li key={x.updateId}>
+              <strong>{x.kb}</strong> <Badge status={x.status} /> {x.error && <span className="muted small">{x.error}</span>}
+              {x.download && <span className="muted small" data-testid={`download-${x.kb}`}> · {downloadSummary(x.download as DownloadReport)}</span>}
+            </li>
+          ))}
         </ul>
       )}
       {view.data.failure && <div className="error">{view.data.failure}</div>}
@@ -145,7 +156,7 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
     <>
       <PageHead
         title={d.name}
-        subtitle={<><Link to="/fleet">Fleet</Link> · {d.clientName} / {d.siteName} · {d.deviceType} · {d.os ?? 'OS unknown'} · last check-in {ago(d.lastCheckInAt)}</>}
+        subtitle={<><Link to="/fleet">Fleet</Link> · {d.clientName} / {d.siteName} · {d.deviceType} · {d.os ?? 'OS unknown'} · last check-in {ago(d.lastCheckInAt)}{d.fileSource && <> · <span data-testid="file-source">file source {fileSourceText(d.fileSource)}</span></>}</>}
         actions={<>
           <button onClick={() => act.mutate('scan')} disabled={act.isPending}>Scan now</button>
           <button className="primary" onClick={() => act.mutate('install')} disabled={act.isPending || busy}>Install now</button>
