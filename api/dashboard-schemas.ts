@@ -196,6 +196,8 @@ export const rolloutsResponse = z.object({
   rollouts: z.array(z.object({
     workflowId: z.string(), kind: z.string(), scheduledAt: iso, startedAt: z.string(), finishedAt: iso,
     counts: z.union([tally, z.object({})]),
+    /** devices left out because their latest Patch Test failed */
+    blockedDevices: z.array(z.object({ deviceId: z.string(), deviceName: z.string(), reason: z.string() })).optional(),
   })),
 });
 

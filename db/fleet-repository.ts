@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { automaticUpdateBlock } from '../domain/patch-test-result';
 import type { Queryable } from './database';
 
 export interface ClientRow { id: string; name: string; createdAt: string }
@@ -24,6 +25,8 @@ export interface DeviceRow {
   /** why a person must look (an automatic rollback after a failed health check could not finish), else null */
   needsAttention: string | null;
   needsAttentionAt: string | null;
+  /** why Automatic Update skips the device (its latest Patch Test failed), else null */
+  automaticUpdateBlocked: string | null;
 }
 
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
@@ -75,8 +78,10 @@ export async function listSites(db: Queryable, clientId?: string): Promise<SiteR
 const DEVICE_SELECT = `
   SELECT d.id, d.name, d.device_type, d.os, d.site_id, s.name AS site_name, s.client_id, c.name AS client_name,
          d.credential_hash IS NOT NULL AS enrolled, d.enrolled_at, d.last_check_in_at, d.boot_id,
-         d.working_folder, d.install_folder, d.created_at, d.retired_at, d.needs_attention, d.needs_attention_at
-  FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id`;
+         d.working_folder, d.install_folder, d.created_at, d.retired_at, d.needs_attention, d.needs_attention_at,
+         pt.passed AS patch_test_passed, pt.checks AS patch_test_checks, pt.tested_at AS patch_test_at
+  FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
+  LEFT JOIN device_patch_tests pt ON pt.device_id = d.id`;
 
 const toDevice = (r: Record<string, any>): DeviceRow => ({
   id: r.id,
@@ -97,6 +102,9 @@ const toDevice = (r: Record<string, any>): DeviceRow => ({
   retiredAt: iso(r.retired_at),
   needsAttention: r.needs_attention ?? null,
   needsAttentionAt: iso(r.needs_attention_at ?? null),
+  automaticUpdateBlocked: r.patch_test_at
+    ? automaticUpdateBlock({ passed: r.patch_test_passed, checks: r.patch_test_checks, testedAt: r.patch_test_at.toISOString() })
+    : null,
 });
 
 export async function insertDevice(
