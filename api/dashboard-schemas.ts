@@ -22,6 +22,8 @@ export const fleetDeviceSchema = z.object({
   lastCheckInAt: iso, lastScanAt: iso, statusCounts,
   missingCritical: z.number().int(), missingSecurity: z.number().int(), failed: z.number().int(),
   fullyPatched: z.boolean(), rebootRequired: z.boolean(), staleScan: z.boolean(), offline: z.boolean(),
+  /** why Automatic Update skips the device: its latest Patch Test failed (null: not blocked) */
+  automaticUpdateBlocked: z.string().nullable().optional(),
 });
 
 export const failedInstallSchema = z.object({
@@ -42,6 +44,8 @@ export const fleetSummaryResponse = z.object({
   totals: z.object({
     ...compliance, missingCritical: z.number().int(), missingSecurity: z.number().int(), failed: z.number().int(),
     rebootRequired: z.number().int(), staleScan: z.number().int(), offline: z.number().int(),
+    /** devices whose latest Patch Test failed: Automatic Update is blocked on them */
+    patchTestFailed: z.number().int().optional(),
   }),
   clients: z.array(z.object({
     clientId: z.string(), clientName: z.string(), ...compliance,
