@@ -113,6 +113,15 @@ export const deviceSchema = z.object({
   id: z.string(), name: z.string(), deviceType: z.enum(['server', 'workstation']), os: z.string().nullable(),
   siteId: z.string(), siteName: z.string(), clientId: z.string(), clientName: z.string(),
   enrolled: z.boolean(), lastCheckInAt: iso, retiredAt: iso, workingFolder: z.string(), installFolder: z.string(),
+  /** why Automatic Update skips the device: its latest Patch Test failed */
+  automaticUpdateBlocked: z.string().nullable().optional(),
+});
+
+/** GET /api/v1/devices/:deviceId/patch-test: the latest Patch Test, each check with its reason. */
+export const patchTestResponse = z.object({
+  workflowId: z.string(), passed: z.boolean(), testedAt: z.string(), requestedBy: z.string(), kbs: z.array(z.string()),
+  checks: z.array(z.object({ check: z.string(), subject: z.string().optional(), passed: z.boolean(), reason: z.string() })),
+  automaticUpdateBlocked: z.string().nullable(),
 });
 export const devicesResponse = z.object({ devices: z.array(deviceSchema) });
 export type DeviceView = z.infer<typeof deviceSchema>;
