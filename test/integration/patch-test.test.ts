@@ -11,7 +11,8 @@ import { startSimulatedFleet, type SimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedPatchTestState } from '../../agent/simulated-device';
 import { temporalScheduleId, type RolloutResult } from '../../workflows/automatic-update.contract';
 import type { PatchTestWorkflowResult } from '../../workflows/patch-test.contract';
-import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
+import { chromiumPath, launchBrowser, screenshot } from './dashboard-browser';
+import { API_KEY, eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
 
 jest.setTimeout(240_000);
 
@@ -149,4 +150,30 @@ test('a Disabled Windows Update service fails the test and blocks Automatic Upda
   expect(devices.disabled.device.isInstalled(KB)).toBe(true);
   const rollouts2 = (await h.api('GET', `/api/v1/schedules/${second.scheduleId}/rollouts`)).body.rollouts;
   expect(rollouts2[0].blockedDevices.map((b: { deviceId: string }) => b.deviceId)).toEqual([devices.junction.deviceId]);
+});
+
+const executablePath = chromiumPath();
+(executablePath ? test : test.skip)('the device page shows the latest Patch Test with each reason; the fleet page lists the blocked device', async () => {
+  const browser = await launchBrowser(executablePath!);
+  try {
+    const page = await (await browser.newContext({ baseURL: h.server.url, viewport: { width: 1440, height: 900 } })).newPage();
+    await page.goto('/fleet');
+    await page.fill('#api-key', API_KEY);
+    await page.click('button[type=submit]');
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+    await page.goto(`/devices/${devices.junction.deviceId}`);
+    await page.getByTestId('patch-test-verdict').waitFor();
+    expect(await page.getByTestId('patch-test-verdict').textContent()).toMatch(/^Failed/);
+    expect(await page.getByTestId('check-working-folder-protected').textContent()).toMatch(/fail.*C:\\Windows\\SoftwareDistribution\\Download/);
+    expect(await page.getByTestId('check-windows-update-services').textContent()).toMatch(/pass/);
+    expect(await page.getByTestId('device-au-blocked').textContent()).toMatch(/Automatic Update is blocked until a Patch Test passes/);
+    await screenshot(page, 'patch-test-device');
+    await page.goto(`/fleet/list?kind=patch-test-failed&clientId=${clientId}`);
+    await page.getByTestId('device-row').first().waitFor();
+    expect(await page.getByTestId('list-count').textContent()).toBe('1');
+    expect(await page.getByTestId('device-row').textContent()).toContain(devices.junction.device.name);
+    await screenshot(page, 'patch-test-fleet-list');
+  } finally {
+    await browser.close();
+  }
 });

@@ -101,8 +101,8 @@ function PatchTestCard(props: { deviceId: string; running: boolean }) {
       {props.running && <div className="live"><div className="live-head"><strong>Patch Test running</strong><span className="muted small">every install step but execute and reboot</span></div></div>}
       {view.isPending ? <Loading /> : view.error ? <ErrorBox error={view.error} /> : !t ? <Empty>No Patch Test yet: run one to check this device before its next Automatic Update.</Empty> : (
         <>
-          {t.automaticUpdateBlocked && <div className="error" data-testid="au-blocked">Automatic Update is blocked on this device until a Patch Test passes.</div>}
-          <table className="grid">
+          <table className="grid pt-table">
+            <colgroup><col style={{ width: '30%' }} /><col style={{ width: '8%' }} /><col /></colgroup>
             <thead><tr><th>Check</th><th>Result</th><th>Reason</th></tr></thead>
             <tbody>
               {t.checks.map((c, i) => (
