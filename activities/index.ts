@@ -11,6 +11,7 @@ import { createRolloutActivities } from './rollout-activities';
 import { createReportActivities } from './report-activities';
 import { createReleaseActivities } from './release-activities';
 import { createAlertActivities } from './alert-activities';
+import { createPatchTestActivities } from './patch-test-activities';
 import { createApprovalRequestActivities, type ApprovedActionRunner } from './approval-request-activities';
 
 /** Every activity the worker registers, built over real dependencies. */
@@ -26,6 +27,7 @@ export function createActivities(deps: { db: Db; client: Client; log: Logger; co
     ...createAlertActivities(deps),
     ...createApprovalRequestActivities(deps),
     ...createReleaseActivities(deps),
+    ...createPatchTestActivities(deps),
   };
 }
 
@@ -38,4 +40,5 @@ export type CatalogActivities = ReturnType<typeof createCatalogActivities>;
 export type ReportActivities = ReturnType<typeof createReportActivities>;
 export type AlertActivities = ReturnType<typeof createAlertActivities>;
 export type ReleaseActivities = ReturnType<typeof createReleaseActivities>;
+export type PatchTestActivities = ReturnType<typeof createPatchTestActivities>;
 export type ApprovalRequestActivities = ReturnType<typeof createApprovalRequestActivities>;

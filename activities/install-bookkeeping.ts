@@ -72,6 +72,67 @@ export interface PatchStatesBatch {
   changes: (PatchStateChange & { kb: string })[];
 }
 
+/**
+ * The approval selection of one device's candidates (see selectByApproval below). `dryRun` (the Patch
+ * Test) asks the same question but re-arms nothing: a Reprocess failed action stays for a real install.
+ */
+export async function selectPatchesByApproval(db: Db, args: ApprovalQuestion, options: { dryRun?: boolean } = {}): Promise<ApprovalSelection> {
+  const model = await loadApprovalModel(db, { deviceIds: [args.deviceId] });
+  const states = await loadDeviceStates(db, [args.deviceId]);
+  const kbOf = new Map(model.patches.map((p) => [p.updateId, p.kb]));
+  const selection: ApprovalSelection = { attempts: {}, allowed: [], refused: [], uninstall: [], reprocessed: [] };
+  const deviceStates = states.get(args.deviceId);
+  // Update loops (db/patch-repository.ts watchUpdateLoops): stopped for every install path.
+  const { rows: loopRows } = await db.query(
+    `SELECT update_id, last_error, loop_comebacks >= $3::int AS looping FROM device_patches
+     WHERE device_id = $1::uuid AND update_id = ANY($2::text[])
+       AND (loop_comebacks >= $3::int OR (rolled_back_at IS NOT NULL AND status = 'failed'))`,
+    [args.deviceId, args.candidates, UPDATE_LOOP_LIMIT],
+  );
+  const looping = new Map(loopRows.filter((r) => r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
+  // A patch a failed health check rolled back is not installed again by an automatic run (Intune's
+  // Uninstall pauses the update): an explicit install, or Reprocess failed, may try it again.
+  const rolledBack = new Map(loopRows.filter((r) => !r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
+  for (const updateId of args.candidates) {
+    const d = explainDecision(model, args.deviceId, updateId, states);
+    const attempts = d.reprocessFailed ? 0 : deviceStates?.get(updateId)?.failedAttempts ?? 0;
+    selection.attempts[updateId] = attempts;
+    const may = args.explicit ? installsOnRequest(d.decision) : installsAutomatically(d.decision);
+    const kb = kbOf.get(updateId) ?? updateId;
+    if (!may) selection.refused.push({ updateId, kb, decision: d.decision, reason: d.reason });
+    else if (looping.has(updateId) && !d.reprocessFailed) {
+      const reason = looping.get(updateId);
+      selection.refused.push({ updateId, kb, decision: 'failed', reason: reason?.startsWith('update loop detected') ? reason : `update loop detected: ${kb}; Reprocess failed to try again` });
+    } else if (rolledBack.has(updateId) && !args.explicit && !d.reprocessFailed) {
+      selection.refused.push({ updateId, kb, decision: 'failed', reason: `${rolledBack.get(updateId) ?? 'rolled back: health check failed'}; Reprocess failed to try again` });
+    } else if (args.failureCap !== undefined && attempts >= args.failureCap) {
+      selection.refused.push({ updateId, kb, decision: 'failed', reason: `failed ${attempts} times (the cap is ${args.failureCap}): Reprocess failed to try again` });
+    } else selection.allowed.push(updateId);
+    if (d.reprocessFailed) selection.reprocessed.push(updateId);
+  }
+  for (const updateId of args.installed) {
+    if (explainDecision(model, args.deviceId, updateId, states).decision === Decision.Uninstall) selection.uninstall.push(updateId);
+  }
+  if (selection.allowed.length > 0 && !options.dryRun) {
+    // First offer of each patch to this device, kept across runs: a deadline must not move with every
+    // retry. A dry run (the Patch Test) offers nothing, so it starts no deadline.
+    const { rows } = await db.query(
+      `UPDATE device_patches SET offered_at = COALESCE(offered_at, now())
+       WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) RETURNING offered_at`,
+      [args.deviceId, selection.allowed],
+    );
+    const earliest = rows.reduce<Date | undefined>((min, r) => (!min || r.offered_at < min ? r.offered_at : min), undefined);
+    if (earliest) selection.availableAt = earliest.toISOString();
+  }
+  if (selection.reprocessed.length > 0 && !options.dryRun) {
+    await db.query(
+      `UPDATE device_patches SET failed_attempts = 0, loop_comebacks = 0, loop_successes = 0, loop_awaiting_scan = false, rolled_back_at = NULL WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
+      [args.deviceId, selection.reprocessed],
+    );
+  }
+  return selection;
+}
+
 /** Short bookkeeping steps of an install, run as local activities (cheap in history events). */
 export function createInstallBookkeepingActivities(deps: { db: Db; client: Client; log: Logger; commandKeys: CommandKeyring; patchStates?: PatchStateWriter }) {
   const { db } = deps;
@@ -104,61 +165,7 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
     return catalogFiles(db, scan.updates.map((u) => u.updateId));
   }
 
-  async function selectByApproval(args: ApprovalQuestion): Promise<ApprovalSelection> {
-    const model = await loadApprovalModel(db, { deviceIds: [args.deviceId] });
-    const states = await loadDeviceStates(db, [args.deviceId]);
-    const kbOf = new Map(model.patches.map((p) => [p.updateId, p.kb]));
-    const selection: ApprovalSelection = { attempts: {}, allowed: [], refused: [], uninstall: [], reprocessed: [] };
-    const deviceStates = states.get(args.deviceId);
-    // Update loops (db/patch-repository.ts watchUpdateLoops): stopped for every install path.
-    const { rows: loopRows } = await db.query(
-      `SELECT update_id, last_error, loop_comebacks >= $3::int AS looping FROM device_patches
-       WHERE device_id = $1::uuid AND update_id = ANY($2::text[])
-         AND (loop_comebacks >= $3::int OR (rolled_back_at IS NOT NULL AND status = 'failed'))`,
-      [args.deviceId, args.candidates, UPDATE_LOOP_LIMIT],
-    );
-    const looping = new Map(loopRows.filter((r) => r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
-    // A patch a failed health check rolled back is not installed again by an automatic run (Intune's
-    // Uninstall pauses the update): an explicit install, or Reprocess failed, may try it again.
-    const rolledBack = new Map(loopRows.filter((r) => !r.looping).map((r) => [r.update_id as string, r.last_error as string | null]));
-    for (const updateId of args.candidates) {
-      const d = explainDecision(model, args.deviceId, updateId, states);
-      const attempts = d.reprocessFailed ? 0 : deviceStates?.get(updateId)?.failedAttempts ?? 0;
-      selection.attempts[updateId] = attempts;
-      const may = args.explicit ? installsOnRequest(d.decision) : installsAutomatically(d.decision);
-      const kb = kbOf.get(updateId) ?? updateId;
-      if (!may) selection.refused.push({ updateId, kb, decision: d.decision, reason: d.reason });
-      else if (looping.has(updateId) && !d.reprocessFailed) {
-        const reason = looping.get(updateId);
-        selection.refused.push({ updateId, kb, decision: 'failed', reason: reason?.startsWith('update loop detected') ? reason : `update loop detected: ${kb}; Reprocess failed to try again` });
-      } else if (rolledBack.has(updateId) && !args.explicit && !d.reprocessFailed) {
-        selection.refused.push({ updateId, kb, decision: 'failed', reason: `${rolledBack.get(updateId) ?? 'rolled back: health check failed'}; Reprocess failed to try again` });
-      } else if (args.failureCap !== undefined && attempts >= args.failureCap) {
-        selection.refused.push({ updateId, kb, decision: 'failed', reason: `failed ${attempts} times (the cap is ${args.failureCap}): Reprocess failed to try again` });
-      } else selection.allowed.push(updateId);
-      if (d.reprocessFailed) selection.reprocessed.push(updateId);
-    }
-    for (const updateId of args.installed) {
-      if (explainDecision(model, args.deviceId, updateId, states).decision === Decision.Uninstall) selection.uninstall.push(updateId);
-    }
-    if (selection.allowed.length > 0) {
-      // First offer of each patch to this device, kept across runs: a deadline must not move with every retry.
-      const { rows } = await db.query(
-        `UPDATE device_patches SET offered_at = COALESCE(offered_at, now())
-         WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) RETURNING offered_at`,
-        [args.deviceId, selection.allowed],
-      );
-      const earliest = rows.reduce<Date | undefined>((min, r) => (!min || r.offered_at < min ? r.offered_at : min), undefined);
-      if (earliest) selection.availableAt = earliest.toISOString();
-    }
-    if (selection.reprocessed.length > 0) {
-      await db.query(
-        `UPDATE device_patches SET failed_attempts = 0, loop_comebacks = 0, loop_successes = 0, loop_awaiting_scan = false, rolled_back_at = NULL WHERE device_id = $1::uuid AND update_id = ANY($2::text[]) AND status = 'failed'`,
-        [args.deviceId, selection.reprocessed],
-      );
-    }
-    return selection;
-  }
+  const selectByApproval = (args: ApprovalQuestion) => selectPatchesByApproval(db, args);
 
   return {
     /**

@@ -1,10 +1,21 @@
+import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import { withTransaction, type Db } from '../db/database';
+import { failedPatchTests, recordRolloutBlocked, rolloutKind } from '../db/patch-test-repository';
 import { beginRollout, finishRollout, recordMissedRun, resolveScopeDevices } from '../db/rollout-repository';
 import { autoHaltActor, endAutoHalt, insertAutoHalt, readFleetHaltState } from '../db/halt-repository';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
 import type { AutoHaltRecord, FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
+
+/** The workflow this activity runs for; undefined when called directly (tests, tools): no rollout then. */
+function runningWorkflowId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.workflowId;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Bookkeeping of a rollout: its row, its devices, its counts. Each is idempotent. */
 export function createRolloutActivities(deps: { db: Db; log: Logger }) {
@@ -18,6 +29,9 @@ export function createRolloutActivities(deps: { db: Db; log: Logger }) {
     /**
      * The scope's devices, each with its folders in canonical spelling. A device whose folder breaks a
      * rule is left out of the rollout (and logged with the rule), so no install workflow starts on it.
+     * An Automatic Update also leaves out every device whose latest Patch Test failed (Kaseya: blocked
+     * until a Patch Test passes) and writes them, with the reason, on the rollout's row: the selection
+     * happens here, so the rollout workflow's commands are the same whether a device is blocked or not.
      */
     async resolveRolloutDevices(scope: RolloutScope): Promise<RolloutDevice[]> {
       const devices: RolloutDevice[] = [];
@@ -26,7 +40,15 @@ export function createRolloutActivities(deps: { db: Db; log: Logger }) {
         if (folders.ok) devices.push({ ...d, workingFolder: folders.workingFolder, installFolder: folders.installFolder });
         else deps.log.warn({ deviceId: d.deviceId, field: folders.field, rule: folders.problem.rule, scope }, `left out of the rollout: ${folders.problem.message}`);
       }
-      return devices;
+      const workflowId = runningWorkflowId();
+      // Only an Automatic Update is blocked (a scan is harmless); its row exists since beginRollout.
+      if (!workflowId || (await rolloutKind(deps.db, workflowId)) !== 'automatic_update') return devices;
+      const failed = await failedPatchTests(deps.db, devices.map((d) => d.deviceId));
+      if (failed.size === 0) return devices;
+      const blocked = devices.filter((d) => failed.has(d.deviceId)).map((d) => ({ deviceId: d.deviceId, deviceName: d.deviceName, reason: failed.get(d.deviceId)! }));
+      await recordRolloutBlocked(deps.db, workflowId, blocked);
+      for (const b of blocked) deps.log.info({ ...b, workflowId }, 'left out of the Automatic Update: its Patch Test failed');
+      return devices.filter((d) => !failed.has(d.deviceId));
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       await finishRollout(deps.db, args.workflowId, args.counts);

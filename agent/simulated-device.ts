@@ -18,6 +18,8 @@ import {
 } from '../domain/device-protocol';
 import { formatExitCode } from '../domain/exit-codes';
 import { healthCheckProblem, healthCheckResult } from '../domain/health-check';
+import { NETWORK_SERVICE_SID, SYSTEM_SID, WINDOWS_UPDATE_SERVICES, type PatchTestObservation, type ServiceStartType } from '../domain/patch-test';
+import type { FolderAcl } from '../domain/wua-schemas';
 import { checkFolder, DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, FolderPlatform, FolderRole } from '../domain/folders';
 import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
 import { randomGuid, randomInt, randomStream, seedFromText, shuffled, type Random } from './prng';
@@ -149,7 +151,37 @@ export interface SimulatedDeviceOptions {
   updateLoops?: string[];
   /** exit codes returned by successive real removals of a KB (wusa /uninstall); 0 (3010 if "always reboot") after */
   uninstallExitCodes?: Record<string, number[]>;
+  /** what a Patch Test finds on this machine (default: everything an install needs is in order) */
+  patchTest?: SimulatedPatchTestState;
 }
+
+/**
+ * The parts of a machine a Patch Test looks at, each able to fail it (seed 003), deterministically:
+ * nothing here is random. Change it with `setPatchTestState` (a technician fixes the machine).
+ */
+export interface SimulatedPatchTestState {
+  /** the agent's Set Credentials account; absent: it runs as System. `valid: false` fails the logon */
+  credential?: { account: string; sid: string; valid: boolean };
+  /** the working folder is a directory junction to this folder (e.g. `C:\\Windows\\Temp`, a protected one) */
+  workingFolderTarget?: string;
+  /** the working folder's access rules; default: System, Administrators and Network Service full control, and the Set Credentials account */
+  workingFolderRules?: FolderAcl['rules'];
+  /** file sources that do not answer: a patch's URL starting with one of these fails (e.g. `https://catalog.example`) */
+  unreachableSources?: string[];
+  /** KBs whose file source serves other bytes than the catalog's (the hash check fails) */
+  corruptSourceKbs?: string[];
+  /** start types of the Windows Update services; those not named are as Windows installs them (`DEFAULT_WU_SERVICES`) */
+  services?: Partial<Record<string, ServiceStartType>>;
+}
+
+/** Start types of the Windows Update services on a fresh Windows Server (Manual is fine; only Disabled fails). */
+export const DEFAULT_WU_SERVICES: Record<(typeof WINDOWS_UPDATE_SERVICES)[number], ServiceStartType> = {
+  wuauserv: 'Manual', msiserver: 'Manual', BITS: 'Manual', CryptSvc: 'Automatic', TrustedInstaller: 'Manual',
+};
+
+/** FileSystemRights.FullControl */
+const FULL_CONTROL = 0x1f01ff;
+const ADMINISTRATORS_SID = 'S-1-5-32-544';
 
 /** The services a simulated machine runs unless told otherwise. */
 export const DEFAULT_SERVICES = ['Spooler', 'W32Time', 'Dnscache', 'LanmanServer', 'EventLog', 'wuauserv'];
@@ -242,7 +274,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
   private readonly spells: { spell: OfflineSpell; remaining: number }[];
   /** local file → simulated size in bytes: what staging takes from the free disk */
   private readonly staged = new Map<string, number>();
-  private readonly baseFreeDiskBytes: number;
+  private baseFreeDiskBytes: number;
   private readonly failureRate: number;
   private readonly executeDurationMs: number;
   private readonly downloadDurationMs: number;
@@ -259,6 +291,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
   /** a looping KB → scans left that still see it installed */
   private readonly loopScansLeft = new Map<string, number>();
   private readonly uninstallCodeQueues = new Map<string, number[]>();
+  private patchTestState: SimulatedPatchTestState;
 
   constructor(options: SimulatedDeviceOptions) {
     this.id = options.id;
@@ -267,6 +300,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     this.sandbox = new WindowsSandbox(options.sandboxDir);
     const setup = randomStream(this.seed, 'setup');
     this.os = options.os ?? ALL_OS[randomInt(setup, 0, ALL_OS.length - 1)]!;
+    this.patchTestState = { ...options.patchTest };
     this.baseFreeDiskBytes = options.freeDiskBytes ?? randomInt(setup, 20, 120) * GB;
     this.rebootDurationMs = options.rebootDurationMs ?? 3000;
     this.executeDurationMs = options.executeDurationMs ?? 50;
@@ -403,6 +437,17 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     for (const bytes of this.staged.values()) used += bytes;
     return Math.max(0, this.baseFreeDiskBytes - used);
   }
+  /** Space is freed or used up outside Patchflow (tests: a full disk, then a cleaned one). */
+  setFreeDiskBytes(bytes: number): void {
+    this.baseFreeDiskBytes = bytes;
+  }
+  /** What a Patch Test finds from now on (a technician fixed, or broke, the machine). */
+  setPatchTestState(state: SimulatedPatchTestState): void {
+    this.patchTestState = { ...state };
+  }
+  patchTestStateNow(): SimulatedPatchTestState {
+    return { ...this.patchTestState };
+  }
   /** Files in the working and install folders, relative to each. */
   async folderContents(
     workingFolder = DEFAULT_WORKING_FOLDER,
@@ -520,6 +565,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
         case CommandType.Cleanup: return await this.cleanup(command as AgentCommand<'cleanup'>);
         case CommandType.Uninstall: return await this.uninstall(command as AgentCommand<'uninstall'>);
         case CommandType.HealthCheck: return this.healthCheck(command as AgentCommand<'health_check'>);
+        case CommandType.PatchTest: return this.patchTest(command as AgentCommand<'patch_test'>);
         default: {
           const type: string = (command as { type: string }).type;
           this.record({ commandId: command.id, type, detail: 'unknown command type' });
@@ -867,6 +913,48 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     const result = healthCheckResult(check, running, 'running');
     this.record({ commandId: command.id, type: command.type, detail: `${result.healthy ? 'healthy' : 'unhealthy'}: ${result.output}` });
     return { status: 'succeeded', result };
+  }
+
+  /**
+   * The Patch Test: what an install would meet, with nothing run, staged or changed. The machine only
+   * reports (its state, `SimulatedPatchTestState`); the server evaluates. The working folder is the
+   * path the file system resolves (a junction's target), because that is where files would land.
+   */
+  private patchTest(command: AgentCommand<'patch_test'>): CommandOutcome {
+    const t = this.patchTestState;
+    const folder = this.safeFolder(command.payload?.workingFolder, FolderRole.Working);
+    if (typeof folder !== 'string') return this.refuse(command, CommandErrorCode.UnsafeFolder, folder.refused, false);
+    const resolved = t.workingFolderTarget ?? folder;
+    const credential: PatchTestObservation['credential'] = t.credential
+      ? { kind: 'set', account: t.credential.account, sid: t.credential.sid, verified: t.credential.valid,
+        ...(t.credential.valid ? {} : { error: 'LogonUser: the user name or password is incorrect (simulated)' }) }
+      : { kind: 'system' };
+    const full = (sid: string) => ({ sid, allow: true, rights: FULL_CONTROL, inheritOnly: false });
+    const rules = t.workingFolderRules
+      ?? [full(SYSTEM_SID), full(ADMINISTRATORS_SID), full(NETWORK_SERVICE_SID), ...(t.credential ? [full(t.credential.sid)] : [])];
+    const unreachable = t.unreachableSources ?? [];
+    const corrupt = new Set([...(t.corruptSourceKbs ?? []).map(normaliseKb), ...this.corrupt]);
+    const files = (command.payload.patches ?? []).map((patch) => {
+      const kb = normaliseKb(patch.kb);
+      const base = { patchId: kb, source: patch.downloadUrl, expectedSha256: patch.sha256, sizeBytes: patch.sizeBytes };
+      if (unreachable.some((prefix) => patch.downloadUrl.startsWith(prefix))) {
+        return { ...base, answered: false, sha256: null, error: `GET ${patch.downloadUrl}: connect ETIMEDOUT (simulated)` };
+      }
+      const update = findUpdate(patch);
+      if (!update) return { ...base, answered: false, sha256: null, error: `GET ${patch.downloadUrl} answered 404 Not Found` };
+      let content = simulatedFileContent(update);
+      if (corrupt.has(kb)) content = content.subarray(0, Math.floor(content.length / 2));
+      // The bytes are hashed as they arrive and never written: a Patch Test stages nothing.
+      return { ...base, answered: true, sha256: sha256Of(content) };
+    });
+    const services = Object.fromEntries(WINDOWS_UPDATE_SERVICES.map((name) => [name, t.services?.[name] ?? DEFAULT_WU_SERVICES[name]]));
+    const observation: PatchTestObservation = {
+      credential, platform: FolderPlatform.Windows, workingFolder: resolved,
+      workingFolderAcl: { path: resolved, exists: true, ownerSid: SYSTEM_SID, rules },
+      freeBytes: this.freeDiskBytes(), files, services,
+    };
+    this.record({ commandId: command.id, type: command.type, detail: `observed ${files.length} files, working folder ${resolved}` });
+    return { status: 'succeeded', result: observation };
   }
 
   /** How many times an update was really removed (tests: never twice for one request). */

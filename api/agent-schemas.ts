@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CommandType } from '../domain/device-protocol';
 import { isPatchId, PATCH_ID_HINT } from '../domain/patch-id';
 import { FileSource } from '../domain/file-source';
+import { folderAclOutputSchema } from '../domain/wua-schemas';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256');
 const kb = z.string().refine(isPatchId, PATCH_ID_HINT);
@@ -27,6 +28,34 @@ export const scanReportSchema = z.object({
   rebootPending: z.boolean(),
   freeDiskBytes: z.number().int().min(0),
   scannedAt: z.string().datetime({ offset: true }),
+});
+
+const shortText = (max: number) => z.string().min(1).max(max);
+
+/**
+ * A device's Patch Test observation (domain/patch-test.ts PatchTestObservation). Only the shape is
+ * checked here; what passes is decided on the server, and the expected hashes and sizes a device
+ * reports are replaced by the catalog's before anything is evaluated (activities/patch-test-activities.ts).
+ */
+export const patchTestObservationSchema = z.object({
+  credential: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('system') }),
+    z.object({
+      kind: z.literal('set'), account: shortText(256), sid: z.string().regex(/^S-1-[0-9-]{1,180}$/, 'must be a SID (S-1-...)').nullable(),
+      verified: z.boolean(), error: shortText(1000).optional(),
+    }),
+  ]),
+  platform: z.enum(['windows', 'posix']).optional(),
+  workingFolder: shortText(300),
+  workingFolderAcl: folderAclOutputSchema.shape.folders.element.nullable(),
+  freeBytes: z.number().int().min(0).nullable(),
+  files: z.array(z.object({
+    patchId: shortText(100), source: shortText(2000), expectedSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a hex SHA-256'),
+    sizeBytes: z.number().int().min(0), answered: z.boolean(),
+    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a hex SHA-256').nullable(), error: shortText(1000).optional(),
+  })).max(200),
+  services: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$/, 'must be a service name'), z.enum(['Automatic', 'Manual', 'Disabled', 'Missing']))
+    .refine((r) => Object.keys(r).length <= 50, { message: 'at most 50 services' }),
 });
 
 /** The result schema of each command type: a device's answer is checked before it reaches a workflow. */
@@ -65,6 +94,7 @@ export const resultSchemas: Record<CommandType, z.ZodType> = {
     output: z.string().max(4000),
     items: z.array(z.object({ name: z.string().min(1).max(80), ok: z.boolean(), state: z.string().min(1).max(200) })).max(20),
   }).refine((r) => r.healthy === r.items.every((i) => i.ok), { message: 'healthy must be true exactly when every item is ok', path: ['healthy'] }),
+  patch_test: patchTestObservationSchema,
   trust_keys: z.object({ keyIds: z.array(z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)')).min(1).max(10) }),
   cleanup: z.object({ removedFiles: z.number().int().min(0), workingFolderEmpty: z.boolean(), installFolderEmpty: z.boolean() }),
 };

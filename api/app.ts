@@ -33,6 +33,7 @@ import { createPoliciesApi } from './policies-api';
 import { createReportsApi } from './reports-api';
 import { createAlertsApi } from './alerts-api';
 import { createReleasesApi } from './releases-api';
+import { createPatchTestApi } from './patch-test-api';
 import { createHaltApi } from './halt-api';
 import { createWhatIfApi } from './what-if-api';
 import type { AlertsConfig } from './alert-service';
@@ -120,7 +121,7 @@ export function operatorRouters(deps: AppDeps, metrics: Metrics): Router[] {
   return [
     createOpenApiRouter(), createOperatorsApi({ ...deps, metrics }), createPoliciesApi(deps), createSchedulesApi(deps), createCommandKeysApi(deps),
     createCatalogApi(deps), createReportsApi(deps), createAccessApi(deps), createApprovalRequestsApi(deps),
-    createAlertsApi(deps), createWhatIfApi(deps), createReleasesApi(deps), createHaltApi(deps),
+    createAlertsApi(deps), createWhatIfApi(deps), createReleasesApi(deps), createHaltApi(deps), createPatchTestApi(deps),
     createFleetSummaryApi({ ...deps, ...deps.dashboard }),
     createDashboardConfigApi({ temporalUiUrl: deps.dashboard?.temporalUiUrl, namespace: deps.client?.options?.namespace }),
   ];

@@ -22,6 +22,8 @@ export const fleetDeviceSchema = z.object({
   lastCheckInAt: iso, lastScanAt: iso, statusCounts,
   missingCritical: z.number().int(), missingSecurity: z.number().int(), failed: z.number().int(),
   fullyPatched: z.boolean(), rebootRequired: z.boolean(), staleScan: z.boolean(), offline: z.boolean(),
+  /** why Automatic Update skips the device: its latest Patch Test failed (null: not blocked) */
+  automaticUpdateBlocked: z.string().nullable().optional(),
 });
 
 export const failedInstallSchema = z.object({
@@ -42,6 +44,8 @@ export const fleetSummaryResponse = z.object({
   totals: z.object({
     ...compliance, missingCritical: z.number().int(), missingSecurity: z.number().int(), failed: z.number().int(),
     rebootRequired: z.number().int(), staleScan: z.number().int(), offline: z.number().int(),
+    /** devices whose latest Patch Test failed: Automatic Update is blocked on them */
+    patchTestFailed: z.number().int().optional(),
   }),
   clients: z.array(z.object({
     clientId: z.string(), clientName: z.string(), ...compliance,
@@ -112,6 +116,15 @@ export const deviceSchema = z.object({
   // an automatic rollback could not finish (issue 14 part 6): a person looks, then clears it
   needsAttention: z.string().nullable().optional(), needsAttentionAt: iso.optional(),
   fileSource: z.object({ source: z.string(), fallback: z.boolean() }).optional(),
+  /** why Automatic Update skips the device: its latest Patch Test failed */
+  automaticUpdateBlocked: z.string().nullable().optional(),
+});
+
+/** GET /api/v1/devices/:deviceId/patch-test: the latest Patch Test, each check with its reason. */
+export const patchTestResponse = z.object({
+  workflowId: z.string(), passed: z.boolean(), testedAt: z.string(), requestedBy: z.string(), kbs: z.array(z.string()),
+  checks: z.array(z.object({ check: z.string(), subject: z.string().optional(), passed: z.boolean(), reason: z.string() })),
+  automaticUpdateBlocked: z.string().nullable(),
 });
 export const devicesResponse = z.object({ devices: z.array(deviceSchema) });
 export type DeviceView = z.infer<typeof deviceSchema>;
@@ -203,6 +216,8 @@ export const rolloutsResponse = z.object({
   rollouts: z.array(z.object({
     workflowId: z.string(), kind: z.string(), scheduledAt: iso, startedAt: z.string(), finishedAt: iso,
     counts: z.union([tally, z.object({})]),
+    /** devices left out because their latest Patch Test failed */
+    blockedDevices: z.array(z.object({ deviceId: z.string(), deviceName: z.string(), reason: z.string() })).optional(),
   })),
 });
 

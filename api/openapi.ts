@@ -25,6 +25,7 @@ import {
 } from './release-schemas';
 import * as answer from './response-schemas';
 import { backfillSchema, createScheduleSchema, scheduleIdParam, updateScheduleSchema } from './schedule-schemas';
+import { startPatchTestSchema } from './patch-test-api';
 import { whatIfSchema } from './what-if-schemas';
 import { haltResumedResponse, haltSchema, haltSetResponse, haltStateResponse, resumeSchema } from './halt-schemas';
 
@@ -221,6 +222,23 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'get', path: '/api/v1/devices/:deviceId/scans/:key', operationId: 'getScan', summary: "A scan's state and result", tag: 'scans', door: 'operator', params: installParams,
     answers: { 200: { description: 'the scan', json: answer.scanState }, 404: notFound('scan') },
+  },
+  {
+    method: 'post', path: '/api/v1/devices/:deviceId/patch-test', operationId: 'startPatchTest', summary: 'Run a Patch Test on a device (every install step but execute and reboot)', tag: 'installs', door: 'operator', params: deviceIdParam,
+    description: 'Checks the credentials, that the working folder is not protected and has the permissions seed 003 asks for, free disk space for the approved missing patches, that each file source answers with the catalog\'s SHA-256, and that no Windows Update service is Disabled. A failed Patch Test blocks Automatic Update on the device until a later one passes.',
+    body: startPatchTestSchema, bodyOptional: true,
+    answers: {
+      202: {
+        description: 'started', json: answer.operationStarted, headers: { Location: 'the latest Patch Test result' },
+        links: { getPatchTest: { operationId: 'getPatchTest', parameters: { deviceId: '$request.path.deviceId' } } },
+      },
+      404: notFound('device'), 409: { description: 'the device is retired, not enrolled, or busy with another install operation' },
+      422: { description: "the device's stored folders break a folder rule" },
+    },
+  },
+  {
+    method: 'get', path: '/api/v1/devices/:deviceId/patch-test', operationId: 'getPatchTest', summary: "A device's latest Patch Test, each check pass or fail with its reason", tag: 'installs', door: 'operator', params: deviceIdParam,
+    answers: { 200: { description: 'the latest result', json: answer.patchTestResult }, 404: notFound('device, or no Patch Test of it yet') },
   },
   {
     method: 'post', path: '/api/v1/scans', operationId: 'startScopeScan', summary: 'Scan every device of a scope', tag: 'scans', door: 'operator', body: scopeScanSchema,

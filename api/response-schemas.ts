@@ -30,6 +30,7 @@ export const device = z.object({
   workingFolder: z.string(), installFolder: z.string(), createdAt: timestamp, retiredAt: nullableTimestamp, fileSource: fileSourceSetting,
   needsAttention: z.string().nullable().optional().describe('why a person must look: an automatic rollback after a failed health check could not finish (an uninstall failed)'),
   needsAttentionAt: nullableTimestamp.optional(),
+  automaticUpdateBlocked: z.string().nullable().optional().describe('why Automatic Update skips the device: its latest Patch Test failed (null: it passed, or none ran)'),
 }).meta({ id: 'Device' });
 
 export const clientList = z.object({ clients: z.array(client) });
@@ -49,6 +50,19 @@ export const devicePatch = z.looseObject({
   loopComebacks: z.number().int().describe('times the next scan offered the patch again after an install reported success; at 2 it is Failed "update loop detected"'),
 });
 export const devicePatches = z.object({ patches: z.array(devicePatch) });
+
+/** GET /api/v1/devices/:deviceId/patch-test: the latest Patch Test, each check with its reason. */
+export const patchTestResult = z.object({
+  deviceId: uuid, workflowId: z.string(), passed: z.boolean(),
+  checks: z.array(z.object({
+    check: z.enum(['credentials', 'working-folder-protected', 'working-folder-permissions', 'disk-space', 'file-source', 'windows-update-services']),
+    subject: z.string().optional().describe('the patch and source a file-source check is about'),
+    passed: z.boolean(), reason: z.string(),
+  })),
+  kbs: z.array(z.string()).describe('the approved missing patches whose files were checked'),
+  requestedBy: z.string(), testedAt: timestamp,
+  automaticUpdateBlocked: z.string().nullable().describe('why Automatic Update skips the device until a Patch Test passes; null when this one passed'),
+}).meta({ id: 'PatchTestResult' });
 
 /** An operation started in the background: poll `location` for its state. */
 export const operationStarted = z.looseObject({ workflowId: z.string(), key: z.string(), location: z.string() });
@@ -169,6 +183,8 @@ export const rollouts = z.object({
   rollouts: z.array(z.looseObject({
     workflowId: z.string(), scheduleId: z.string().nullable(), kind: z.string(), localSlot: z.string().nullable(),
     scheduledAt: nullableTimestamp, startedAt: timestamp, finishedAt: nullableTimestamp, counts: z.record(z.string(), z.unknown()),
+    blockedDevices: z.array(z.object({ deviceId: z.string(), deviceName: z.string(), reason: z.string() }))
+      .describe('devices the Automatic Update left out because their latest Patch Test failed, with the reason'),
   })),
 });
 

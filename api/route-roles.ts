@@ -70,6 +70,8 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { method: 'GET', path: '/devices/:deviceId/initial-update', role: V, tenant: T.Device, param: 'deviceId' },
   { method: 'POST', path: '/devices/:deviceId/initial-update/cancel', role: O, tenant: T.Device, param: 'deviceId' },
   { method: 'POST', path: '/devices/:deviceId/scans', role: O, tenant: T.Device, param: 'deviceId' },
+  { method: 'POST', path: '/devices/:deviceId/patch-test', role: O, tenant: T.Device, param: 'deviceId' },
+  { method: 'GET', path: '/devices/:deviceId/patch-test', role: V, tenant: T.Device, param: 'deviceId' },
   { method: 'GET', path: '/devices/:deviceId/scans/:key', role: V, tenant: T.Device, param: 'deviceId' },
   { method: 'GET', path: '/devices/:deviceId/last-scan', role: V, tenant: T.Device, param: 'deviceId' },
   { method: 'GET', path: '/devices/:deviceId/approvals', role: V, tenant: T.Device, param: 'deviceId' },

@@ -13,6 +13,7 @@ import type { InstallView } from '../api/install-service';
 import type { InitialUpdateView } from '../api/initial-update-service';
 import type { ScheduleView } from '../api/schedule-service';
 import type { RolloutRow } from '../db/rollout-repository';
+import type { PatchTestRow } from '../db/patch-test-repository';
 import { ApiError, ConnectionError, PatchflowApi } from './api-client';
 import { resolveCaCert } from './ca-cert';
 import { resolveApiTarget } from './local-api';
@@ -33,7 +34,7 @@ import { AgentConfigError, DEFAULT_STATE_DIR, runRealAgent } from '../agent/real
 import { runSimulatedAgents } from './simulate';
 import { catalogFeedsText, catalogImportText, catalogSyncText } from './catalog-views';
 import {
-  approvalRequestsTable, auditLine, scanText, type ScanView, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, needsAttentionTable, initialUpdateText, installText, reportsTable, rolloutsText, schedulesText, sitesTable, fileSourceText, whatIfText, type WhatIfAnswer,
+  approvalRequestsTable, auditLine, scanText, type ScanView, auditTable, clientsTable, keysTable, usersTable, deviceFields, devicePatchesTable, devicesTable, needsAttentionTable, initialUpdateText, installText, patchTestText, reportsTable, rolloutsText, schedulesText, sitesTable, fileSourceText, whatIfText, type WhatIfAnswer,
 } from './views';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
@@ -224,6 +225,32 @@ function buildProgram(): Command {
       const answer = await api().post<{ accepted: boolean; cycle: number }>(
         `/devices/${parseUuid(id, 'device id')}/initial-update/cancel`, o.reason?.trim() ? { reason: o.reason.trim() } : {});
       emit(answer, (a) => (a.accepted ? `cancel requested during cycle ${a.cycle}` : 'cancel not accepted'));
+    });
+
+  // ---- Patch Test ----
+  program.command('patch-test <deviceId>').description('a dry run of an install on a device (every step but execute and reboot); prints each check with its reason')
+    .option('--show', 'only print the latest result, start nothing')
+    .option('--timeout <seconds>', 'how long to wait for the result (default 600)', '600')
+    .action(async (id: string, o: { show?: boolean; timeout: string }) => {
+      const deviceId = parseUuid(id, 'device id');
+      if (o.show) {
+        emit(await api().get<PatchTestRow>(`/devices/${deviceId}/patch-test`), patchTestText);
+        return;
+      }
+      const started = await api().post<{ workflowId: string; location: string }>(`/devices/${deviceId}/patch-test`, {});
+      if (output() === 'text') say(`Patch Test started: ${started.workflowId}`);
+      const deadline = Date.now() + Math.max(1, Number(o.timeout) || 600) * 1000;
+      for (;;) {
+        // The result is stored when the test has evaluated what the device saw: wait for this test's row.
+        const latest = await api().get<PatchTestRow>(`/devices/${deviceId}/patch-test`).catch(() => undefined);
+        if (latest?.workflowId === started.workflowId) {
+          emit(latest, patchTestText);
+          if (!latest.passed) process.exitCode = 1;
+          return;
+        }
+        if (Date.now() > deadline) throw new Error(`no result yet from ${started.workflowId}; see it later with: patchflow patch-test ${deviceId} --show`);
+        await sleep(2000);
+      }
     });
 
   // ---- scans ----

@@ -1,6 +1,7 @@
 import type { ScheduleView } from '../api/schedule-service';
 import type { WhatIfSchedule } from '../api/what-if-service';
 import type { RolloutRow } from '../db/rollout-repository';
+import type { PatchTestRow } from '../db/patch-test-repository';
 import type { ReportView } from '../api/report-service';
 import type { AuditRow } from '../db/audit-repository';
 import type { ApiKeyRow, UserRow } from '../db/access-repository';
@@ -44,6 +45,7 @@ export const deviceFields = (d: DeviceRow): string =>
     ['Last check-in', formatDate(d.lastCheckInAt)], ['Boot id', d.bootId],
     ['Working folder', d.workingFolder], ['Install folder', d.installFolder], ['File source', fileSourceText(d.fileSource)], ['Created', formatDate(d.createdAt)],
     ...(d.needsAttention ? [['Needs attention', `${d.needsAttention} (since ${formatDate(d.needsAttentionAt)})`] as [string, string]] : []),
+    ...(d.automaticUpdateBlocked ? [['Automatic Update', `BLOCKED: ${d.automaticUpdateBlocked}`] as [string, string]] : []),
   ]);
 
 export const devicePatchesTable = (rows: DevicePatchRow[]): string =>
@@ -139,6 +141,15 @@ export function schedulesText(rows: ScheduleView[]): string {
   ].join('\n')).join('\n');
 }
 
+/** A Patch Test: each check pass or fail with its reason, and whether Automatic Update is blocked. */
+export function patchTestText(r: PatchTestRow): string {
+  const lines = [`Patch Test ${r.passed ? 'PASSED' : 'FAILED'}  ${formatDate(r.testedAt)}  (${r.workflowId}, requested by ${r.requestedBy})`];
+  lines.push(`patches checked: ${r.kbs.join(', ') || 'none (nothing approved is missing)'}`);
+  for (const c of r.checks) lines.push(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.check}${c.subject ? ` [${c.subject}]` : ''}: ${c.reason}`);
+  if (r.automaticUpdateBlocked) lines.push(`Automatic Update is blocked on this device until a Patch Test passes`);
+  return lines.join('\n');
+}
+
 /** Past rollouts with their counts. */
 export function rolloutsText(rows: RolloutRow[]): string {
   if (rows.length === 0) return 'no rollouts yet';
@@ -147,7 +158,8 @@ export function rolloutsText(rows: RolloutRow[]): string {
     const counts = r.finishedAt
       ? `${c.devices ?? 0} devices: ${c.done ?? 0} done, ${c.failed ?? 0} failed, ${c.offline ?? 0} offline, ${c.busy ?? 0} busy, ${c.rebootPending ?? 0} reboot pending; ${c.patchesInstalled ?? 0} patches installed, ${c.patchesFailed ?? 0} failed`
       : 'running';
-    return `${r.startedAt}  ${r.workflowId}\n  ${counts}`;
+    const blocked = (r.blockedDevices ?? []).map((b) => `\n  left out ${b.deviceName}: ${b.reason}`).join('');
+    return `${r.startedAt}  ${r.workflowId}\n  ${counts}${blocked}`;
   }).join('\n');
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FileSource, FileSourcePolicy } from '../domain/file-source';
+import { automaticUpdateBlock } from '../domain/patch-test-result';
 import type { Queryable } from './database';
 
 export interface ClientRow { id: string; name: string; createdAt: string }
@@ -31,6 +32,8 @@ export interface DeviceRow {
   needsAttentionAt: string | null;
   /** the device's effective file source: its site's */
   fileSource: FileSourcePolicy;
+  /** why Automatic Update skips the device (its latest Patch Test failed), else null */
+  automaticUpdateBlocked: string | null;
 }
 
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
@@ -101,8 +104,10 @@ const DEVICE_SELECT = `
   SELECT d.id, d.name, d.device_type, d.os, d.site_id, s.name AS site_name, s.client_id, c.name AS client_name,
          d.credential_hash IS NOT NULL AS enrolled, d.enrolled_at, d.last_check_in_at, d.boot_id,
          d.working_folder, d.install_folder, d.created_at, d.retired_at, d.needs_attention, d.needs_attention_at,
-         s.file_source, s.file_source_fallback
-  FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id`;
+         s.file_source, s.file_source_fallback,
+         pt.passed AS patch_test_passed, pt.checks AS patch_test_checks, pt.tested_at AS patch_test_at
+  FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
+  LEFT JOIN device_patch_tests pt ON pt.device_id = d.id`;
 
 const toDevice = (r: Record<string, any>): DeviceRow => ({
   id: r.id,
@@ -124,6 +129,9 @@ const toDevice = (r: Record<string, any>): DeviceRow => ({
   needsAttention: r.needs_attention ?? null,
   needsAttentionAt: iso(r.needs_attention_at ?? null),
   fileSource: fileSourceOf(r),
+  automaticUpdateBlocked: r.patch_test_at
+    ? automaticUpdateBlock({ passed: r.patch_test_passed, checks: r.patch_test_checks, testedAt: r.patch_test_at.toISOString() })
+    : null,
 });
 
 export async function insertDevice(

@@ -1,6 +1,7 @@
 import type { FleetDeviceFacts } from '../domain/fleet-summary';
 import { CRITICAL_CLASSIFICATION, SECURITY_CLASSIFICATION } from '../domain/fleet-summary';
 import type { PatchStatus } from '../domain/patch-status';
+import { automaticUpdateBlock } from '../domain/patch-test-result';
 import type { Queryable } from './database';
 
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
@@ -13,6 +14,7 @@ export async function loadFleetDeviceFacts(db: Queryable, filter: { clientIds?: 
   const { rows } = await db.query(
     `SELECT d.id, d.name, d.device_type, d.last_check_in_at, s.id AS site_id, s.name AS site_name,
             c.id AS client_id, c.name AS client_name, sc.last_scanned_at,
+            pt.passed AS patch_test_passed, pt.checks AS patch_test_checks, pt.tested_at AS patch_test_at,
             COALESCE((SELECT jsonb_object_agg(t.status, t.n) FROM (
                SELECT dp.status, count(*)::int AS n FROM device_patches dp WHERE dp.device_id = d.id GROUP BY dp.status) t), '{}'::jsonb) AS status_counts,
             (SELECT count(*)::int FROM device_patches dp JOIN patches p ON p.update_id = dp.update_id
@@ -23,6 +25,7 @@ export async function loadFleetDeviceFacts(db: Queryable, filter: { clientIds?: 
        JOIN sites s ON s.id = d.site_id
        JOIN clients c ON c.id = s.client_id
        LEFT JOIN device_scans sc ON sc.device_id = d.id
+       LEFT JOIN device_patch_tests pt ON pt.device_id = d.id
       WHERE d.retired_at IS NULL AND ($1::uuid[] IS NULL OR c.id = ANY($1::uuid[]))
       ORDER BY c.name, s.name, d.name`,
     [filter.clientIds ?? null, CRITICAL_CLASSIFICATION, SECURITY_CLASSIFICATION],
@@ -33,6 +36,9 @@ export async function loadFleetDeviceFacts(db: Queryable, filter: { clientIds?: 
     lastCheckInAt: iso(r.last_check_in_at), lastScanAt: iso(r.last_scanned_at),
     statusCounts: r.status_counts as Partial<Record<PatchStatus, number>>,
     missingCritical: r.missing_critical, missingSecurity: r.missing_security,
+    automaticUpdateBlocked: r.patch_test_at
+      ? automaticUpdateBlock({ passed: r.patch_test_passed, checks: r.patch_test_checks, testedAt: r.patch_test_at.toISOString() })
+      : null,
   }));
 }
 

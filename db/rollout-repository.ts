@@ -39,6 +39,8 @@ export interface RolloutRow {
   startedAt: string;
   finishedAt: string | null;
   counts: RolloutCounts | Record<string, never>;
+  /** devices an Automatic Update left out because their latest Patch Test failed, with the reason */
+  blockedDevices?: { deviceId: string; deviceName: string; reason: string }[];
 }
 
 export async function listRollouts(db: Queryable, scheduleId?: string, limit = 50): Promise<RolloutRow[]> {
@@ -49,7 +51,7 @@ export async function listRollouts(db: Queryable, scheduleId?: string, limit = 5
   return rows.map((r) => ({
     workflowId: r.workflow_id, scheduleId: r.schedule_id, kind: r.kind, localSlot: r.local_date,
     scheduledAt: r.scheduled_at?.toISOString() ?? null, startedAt: r.started_at.toISOString(),
-    finishedAt: r.finished_at?.toISOString() ?? null, counts: r.counts,
+    finishedAt: r.finished_at?.toISOString() ?? null, counts: r.counts, blockedDevices: r.blocked_devices ?? [],
   }));
 }
 

@@ -1,5 +1,6 @@
 import type { DownloadReport, FileSource } from './file-source';
 import type { HealthCheckPayload, HealthCheckResult } from './health-check';
+import type { PatchTestObservation } from './patch-test';
 
 /**
  * The device protocol: what the install workflow asks of a device, and what a device answers.
@@ -28,6 +29,13 @@ export const CommandType = {
    * processes running), never a script; the answer says healthy or not, with each name's state.
    */
   HealthCheck: 'health_check',
+  /**
+   * The Patch Test (Kaseya, seed 003): report what an install would meet, running nothing: the
+   * credential, the working folder as the file system resolves it and its access rules, free space,
+   * what each file source answers for the selected patches (and their SHA-256), the Windows Update
+   * services' start types. The server decides pass or fail (domain/patch-test.ts).
+   */
+  PatchTest: 'patch_test',
   /**
    * Replace the command keys the agent pins with this full list (key rotation). Signed, like every
    * command, by a key the agent already pins; the agent itself answers it, the device never sees it.
@@ -281,6 +289,16 @@ export interface UninstallResult {
 
 export type { HealthCheckPayload, HealthCheckResult } from './health-check';
 
+/** What a Patch Test asks a device to look at: its folders and the files the selected patches need. */
+export interface PatchTestPayload {
+  workingFolder: string;
+  installFolder: string;
+  /** the approved missing patches an install would download now, with the catalog's URL and hash */
+  patches: PatchFile[];
+}
+/** What the device observed; the server evaluates it (domain/patch-test.ts evaluatePatchTest). */
+export type PatchTestResult = PatchTestObservation;
+
 /** The full list of command keys the agent should pin from now on (old and new during a rotation). */
 export interface TrustKeysPayload {
   keys: { keyId: string; publicKey: string }[];
@@ -299,6 +317,7 @@ export interface CommandPayloads {
   cleanup: CleanupPayload;
   uninstall: UninstallPayload;
   health_check: HealthCheckPayload;
+  patch_test: PatchTestPayload;
   trust_keys: TrustKeysPayload;
 }
 /** What the workflows receive from each step (the gateway turns a device's `ScanReport` into a `ScanResult`). */
@@ -311,6 +330,7 @@ export interface CommandResults {
   cleanup: CleanupResult;
   uninstall: UninstallResult;
   health_check: HealthCheckResult;
+  patch_test: PatchTestResult;
   trust_keys: TrustKeysResult;
 }
 

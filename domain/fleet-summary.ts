@@ -19,6 +19,8 @@ export interface FleetDeviceFacts {
   missingCritical: number;
   /** Missing patches classified Security Updates */
   missingSecurity: number;
+  /** why Automatic Update skips the device (its latest Patch Test failed); null or absent: not blocked */
+  automaticUpdateBlocked?: string | null;
 }
 
 export interface FleetDevice extends FleetDeviceFacts {
@@ -43,7 +45,7 @@ export interface FleetSummaryOptions {
 }
 
 export interface FleetSummary {
-  totals: ComplianceFigure & { missingCritical: number; missingSecurity: number; failed: number; rebootRequired: number; staleScan: number; offline: number };
+  totals: ComplianceFigure & { missingCritical: number; missingSecurity: number; failed: number; rebootRequired: number; staleScan: number; offline: number; patchTestFailed: number };
   clients: (ComplianceFigure & { clientId: string; clientName: string; sites: (ComplianceFigure & { siteId: string; siteName: string })[] })[];
   devices: FleetDevice[];
 }
@@ -95,6 +97,7 @@ export function summariseFleet(facts: readonly FleetDeviceFacts[], options: Flee
       rebootRequired: devices.filter((d) => d.rebootRequired).length,
       staleScan: devices.filter((d) => d.staleScan).length,
       offline: devices.filter((d) => d.offline).length,
+      patchTestFailed: devices.filter((d) => d.automaticUpdateBlocked).length,
     },
     clients: [...clients.values()]
       .map((c) => ({ name: c.clientName, value: c }))

@@ -9,3 +9,4 @@ export { patchOverviewReportWorkflow } from './patch-overview-report';
 export { alertsWorkflow } from './alerts';
 export { approvalRequestWorkflow } from './approval-request';
 export { releaseWorkflow } from './release';
+export { patchTestWorkflow } from './patch-test';

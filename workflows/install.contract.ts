@@ -12,8 +12,11 @@ import type { HealthCheckSettings } from '../domain/health-check';
 
 export const INSTALL_WORKFLOW_TYPE = 'deviceInstallWorkflow';
 
-/** The device steps an install runs (trust_keys belongs to the key rotation, workflows/trust-keys.ts). */
-export type InstallCommandType = Exclude<CommandType, 'trust_keys'>;
+/**
+ * The device steps an install runs (trust_keys belongs to the key rotation, workflows/trust-keys.ts;
+ * patch_test to the Patch Test, workflows/patch-test.ts).
+ */
+export type InstallCommandType = Exclude<CommandType, 'trust_keys' | 'patch_test'>;
 
 /** `install/<deviceId>/<key>`: what and for whom, readable in the Web UI's list. */
 export function installWorkflowId(deviceId: string, key: string): string {

@@ -246,6 +246,17 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
         }
         return { kb: u.kb, exitCode, durationMs: 30_000, notInstalled: false };
       },
+      // A healthy machine running as System: every check of a Patch Test passes.
+      patch_test: () => {
+        const t = payload as CommandPayloads['patch_test'];
+        return {
+          credential: { kind: 'system' as const }, workingFolder: t.workingFolder,
+          workingFolderAcl: { path: t.workingFolder, exists: true, ownerSid: 'S-1-5-18', rules: ['S-1-5-18', 'S-1-5-20'].map((sid) => ({ sid, allow: true, rights: 0x1f01ff, inheritOnly: false })) },
+          freeBytes: 48_318_382_080,
+          files: t.patches.map((f) => ({ patchId: f.kb, source: f.downloadUrl, expectedSha256: f.sha256, sizeBytes: f.sizeBytes, answered: true, sha256: f.sha256 })),
+          services: { wuauserv: 'Manual' as const, msiserver: 'Manual' as const, BITS: 'Automatic' as const, CryptSvc: 'Automatic' as const, TrustedInstaller: 'Manual' as const },
+        };
+      },
       health_check: () => {
         const c = payload as CommandPayloads['health_check'];
         const index = devices.findIndex((d) => d.deviceId === deviceId) + 1;

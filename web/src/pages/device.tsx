@@ -1,13 +1,13 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import {
-  deviceApprovalsResponse, devicePatchesResponse, deviceSchema, deviceWorkflowsResponse, initialUpdateViewResponse, installViewResponse, startedResponse,
+  deviceApprovalsResponse, devicePatchesResponse, deviceSchema, patchTestResponse, deviceWorkflowsResponse, initialUpdateViewResponse, installViewResponse, startedResponse,
   type DashboardConfig, type DeviceWorkflow,
 } from '../../../api/dashboard-schemas';
 import { interpretExitCode } from '../../../domain/exit-codes';
 import type { DeviceView } from '../../../api/dashboard-schemas';
 import { downloadSummary, sourceOrder, type DownloadReport, type FileSourcePolicy } from '../../../domain/file-source';
-import { getJson, sendJson } from '../api';
+import { ApiError, getJson, sendJson } from '../api';
 import { Link } from '../router';
 import { Badge, Card, Empty, ErrorBox, Loading, PageHead, ago, when } from '../ui';
 
@@ -20,7 +20,7 @@ function countBy(statuses: string[]): Record<string, number> {
 }
 
 const OPERATION_LABEL: Record<string, string> = {
-  install: 'Install', scan: 'Scan', 'initial-update': 'Initial Update', 'automatic-update': 'Automatic Update', trust_keys: 'Command keys',
+  install: 'Install', scan: 'Scan', 'initial-update': 'Initial Update', 'automatic-update': 'Automatic Update', trust_keys: 'Command keys', 'patch-test': 'Patch Test',
 };
 /** Every install of the device (asked for, an Automatic Update's, an Initial Update's) has an install/ id. */
 const isInstall = (w: DeviceWorkflow) => w.workflowId.startsWith('install/');
@@ -115,6 +115,48 @@ function NeedsAttention(props: { device: DeviceView }) {
   );
 }
 
+const CHECK_LABEL: Record<string, string> = {
+  credentials: 'Credentials', 'working-folder-protected': 'Working folder is not protected', 'working-folder-permissions': 'Working folder permissions',
+  'disk-space': 'Free disk space', 'file-source': 'File source and hash', 'windows-update-services': 'Windows Update services',
+};
+
+/** The latest Patch Test: each check pass or fail with its reason; a failed one blocks Automatic Update. */
+function PatchTestCard(props: { deviceId: string; running: boolean }) {
+  const view = useQuery({
+    queryKey: ['patch-test', props.deviceId],
+    // 404: the device never had one (not an error to show).
+    queryFn: () => getJson(`/api/v1/devices/${props.deviceId}/patch-test`, patchTestResponse).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }),
+    refetchInterval: props.running ? 1_500 : 15_000,
+  });
+  const t = view.data;
+  return (
+    <Card title="Patch Test" testId="patch-test" actions={t && <span className={t.passed ? 'pt-pass' : 'pt-fail'} data-testid="patch-test-verdict">{t.passed ? 'Passed' : 'Failed'} · {when(t.testedAt)}</span>}>
+      {props.running && <div className="live"><div className="live-head"><strong>Patch Test running</strong><span className="muted small">every install step but execute and reboot</span></div></div>}
+      {view.isPending ? <Loading /> : view.error ? <ErrorBox error={view.error} /> : !t ? <Empty>No Patch Test yet: run one to check this device before its next Automatic Update.</Empty> : (
+        <>
+          <table className="grid pt-table">
+            <colgroup><col style={{ width: '30%' }} /><col style={{ width: '8%' }} /><col /></colgroup>
+            <thead><tr><th>Check</th><th>Result</th><th>Reason</th></tr></thead>
+            <tbody>
+              {t.checks.map((c, i) => (
+                <tr key={`${c.check}-${i}`} data-testid={`check-${c.check}`}>
+                  <td>{CHECK_LABEL[c.check] ?? c.check}{c.subject && <div className="muted small">{c.subject}</div>}</td>
+                  <td><span className={c.passed ? 'pt-pass' : 'pt-fail'}>{c.passed ? 'pass' : 'fail'}</span></td>
+                  <td className="small">{c.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p className="fine">Patches checked: {t.kbs.join(', ') || 'none (nothing approved is missing)'} · requested by {t.requestedBy} · {t.workflowId}</p>
+        </>
+      )}
+    </Card>
+  );
+}
+
 export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig }) {
   const id = props.deviceId;
   const qc = useQueryClient();
@@ -130,8 +172,9 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
   const [statusFilter, setStatusFilter] = useState<string | null>(null);
   const refresh = () => { void qc.invalidateQueries({ queryKey: ['device-workflows', id] }); void qc.invalidateQueries({ queryKey: ['device-patches', id] }); };
   const act = useMutation({
-    mutationFn: async (what: 'scan' | 'install' | 'initial-update' | 'cancel') => {
+    mutationFn: async (what: 'scan' | 'install' | 'initial-update' | 'patch-test' | 'cancel') => {
       if (what === 'scan') return sendJson('POST', `/api/v1/devices/${id}/scans`, {}, startedResponse);
+      if (what === 'patch-test') return sendJson('POST', `/api/v1/devices/${id}/patch-test`, {}, startedResponse);
       if (what === 'install') return sendJson('POST', `/api/v1/devices/${id}/installs`, {}, startedResponse);
       if (what === 'initial-update') return sendJson('POST', `/api/v1/devices/${id}/initial-update`, {}, startedResponse);
       // An Initial Update first: cancelling it also ends the install it is running.
@@ -151,7 +194,8 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
   const reasons = new Map(approvals.data?.patches.map((p) => [p.updateId, p]) ?? []);
   const running = workflows.data?.workflows.filter((w) => w.status === 'RUNNING') ?? [];
   const runningInstall = running.find(isInstall);
-  const busy = running.some((w) => isInstall(w) || w.operation === 'initial-update');
+  const testing = running.some((w) => w.operation === 'patch-test');
+  const busy = testing || running.some((w) => isInstall(w) || w.operation === 'initial-update');
   return (
     <>
       <PageHead
@@ -161,6 +205,7 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
           <button onClick={() => act.mutate('scan')} disabled={act.isPending}>Scan now</button>
           <button className="primary" onClick={() => act.mutate('install')} disabled={act.isPending || busy}>Install now</button>
           <button onClick={() => act.mutate('initial-update')} disabled={act.isPending || busy}>Initial Update</button>
+          <button onClick={() => act.mutate('patch-test')} disabled={act.isPending || busy} data-testid="run-patch-test">Patch Test</button>
           <button className="danger" onClick={() => act.mutate('cancel')} disabled={act.isPending || !busy}>Cancel</button>
         </>}
       />
@@ -172,6 +217,8 @@ export function DevicePage(props: { deviceId: string; temporal?: DashboardConfig
       {running.filter((w) => w.operation === 'scan').map((w) => (
         <div key={w.runId} className="live" data-testid="live-scan"><div className="live-head"><strong>Scan running</strong><span className="muted small">{w.workflowId} · started {ago(w.startTime)}</span></div></div>
       ))}
+      {d.automaticUpdateBlocked && <div className="error" data-testid="device-au-blocked">{d.automaticUpdateBlocked}</div>}
+      <PatchTestCard deviceId={id} running={testing} />
       <Card title="Patches" testId="device-patches" actions={patches.data && (
         <div className="chips">
           <button className={statusFilter === null ? 'chip on' : 'chip'} onClick={() => setStatusFilter(null)}>All {patches.data.patches.length}</button>

@@ -15,6 +15,7 @@ export const FLEET_LISTS: Record<string, { title: string; devices: (d: FleetDevi
   'stale-scan': { title: 'Devices last scanned more than 7 days ago', devices: (d) => d.staleScan },
   offline: { title: 'Offline devices', devices: (d) => d.offline },
   failed: { title: 'Devices with failed installs', devices: (d) => d.failed > 0 },
+  'patch-test-failed': { title: 'Devices whose Patch Test failed (Automatic Update blocked)', devices: (d) => Boolean(d.automaticUpdateBlocked) },
 };
 
 const useFleet = () => useQuery({ queryKey: ['fleet'], queryFn: () => getJson('/api/v1/fleet/summary', fleetSummaryResponse), refetchInterval: 15_000 });
@@ -72,6 +73,7 @@ export function FleetPage() {
         <Kpi testId="kpi-failed" label="Failed installs" value={t.failed} to={listUrl('failed')} tone={t.failed ? 'bad' : 'good'} hint="device × patch, retries exhausted" />
         <Kpi testId="kpi-reboot-required" label="Reboot required" value={t.rebootRequired} to={listUrl('reboot-required')} tone={t.rebootRequired ? 'warn' : 'good'} />
         <Kpi testId="kpi-stale-scan" label="Scan older than 7 days" value={t.staleScan} to={listUrl('stale-scan')} tone={t.staleScan ? 'warn' : 'good'} />
+        <Kpi testId="kpi-patch-test-failed" label="Patch Test failed" value={t.patchTestFailed ?? 0} to={listUrl('patch-test-failed')} tone={t.patchTestFailed ? 'bad' : 'good'} hint="Automatic Update blocked" />
         <Kpi testId="kpi-offline" label="Offline" value={t.offline} to={listUrl('offline')} tone={t.offline ? 'warn' : 'good'} hint={`no check-in for ${Math.round(f.offlineAfterSeconds / 60)} min`} />
       </div>
       <NeedsAttentionCard devices={attention.data?.devices ?? []} />
@@ -120,7 +122,7 @@ function DeviceTable(props: { devices: FleetDeviceView[]; columns: 'missing' | '
         <tr>
           <th>Device</th><th>Client / site</th>
           <th className="num">Missing critical</th><th className="num">Missing security</th>
-          {props.columns === 'full' && <><th className="num">Failed</th><th>Reboot</th><th>Last scan</th><th>Last check-in</th></>}
+          {props.columns === 'full' && <><th className="num">Failed</th><th>Reboot</th><th>Automatic Update</th><th>Last scan</th><th>Last check-in</th></>}
         </tr>
       </thead>
       <tbody>
@@ -137,6 +139,7 @@ function DeviceTable(props: { devices: FleetDeviceView[]; columns: 'missing' | '
             {props.columns === 'full' && <>
               <td className="num">{d.failed || '—'}</td>
               <td>{d.rebootRequired ? <span className="badge badge-reboot_required">Reboot Required</span> : '—'}</td>
+              <td className="small" data-testid="au-blocked">{d.automaticUpdateBlocked ? <span className="pt-fail" title={d.automaticUpdateBlocked}>blocked: Patch Test failed</span> : '—'}</td>
               <td className={d.staleScan ? 'warn-text' : ''} title={when(d.lastScanAt)}>{ago(d.lastScanAt)}</td>
               <td className={d.offline ? 'warn-text' : ''} title={when(d.lastCheckInAt)}>{d.offline ? 'offline · ' : ''}{ago(d.lastCheckInAt)}</td>
             </>}
