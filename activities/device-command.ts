@@ -8,6 +8,7 @@ import { recordCommandAttempt, recordPinnedCommandKeys, storeOutcome } from '../
 import { withTransaction, type Db } from '../db/database';
 import { deviceFileSource, findDevice, isDeviceRetired } from '../db/fleet-repository';
 import { commandExpiry, signCommand } from '../domain/command-envelope';
+import { CommandStatus, rebootVerdict } from '../domain/command-lifecycle';
 import { CommandType, type CommandPayloads, type DownloadPayload, type RebootResult, type TrustKeysResult } from '../domain/device-protocol';
 import { sourceOrder } from '../domain/file-source';
 
@@ -59,19 +60,20 @@ async function askDevice<T extends CommandType>(deps: DeviceCommandDeps, deviceI
     ({ sequence, payload: stored }) => signCommand(key.privateKey!, key.keyId, { id, type, payload: stored as never }, { deviceId, sequence, issuedAtMs, expiresAtMs }),
   );
   switch (row.status) {
-    case 'succeeded':
+    case CommandStatus.Succeeded:
       return row.result;
-    case 'failed':
+    case CommandStatus.Failed:
       if (row.error && !row.error.retryable) {
         throw ApplicationFailure.create({ type: row.error.code, message: row.error.message, nonRetryable: true });
       }
       break;
-    case 'cancelled':
+    case CommandStatus.Withdrawn:
       throw ApplicationFailure.create({ type: COMMAND_WITHDRAWN, message: `command ${id} was withdrawn`, nonRetryable: true });
-    case 'acknowledged': {
+    case CommandStatus.Acknowledged: {
       const device = await findDevice(db, deviceId);
-      if (device?.bootId && row.ackedBootId && device.bootId !== row.ackedBootId) {
-        const result: RebootResult = { previousBootId: row.ackedBootId, bootId: device.bootId };
+      // Only "finished" matters here: a reboot that never happened is the gateway's to offer again.
+      if (device?.bootId && rebootVerdict({ ackedBootId: row.ackedBootId, acknowledgedSecondsAgo: 0 }, device.bootId, Infinity) === 'finished') {
+        const result: RebootResult = { previousBootId: row.ackedBootId!, bootId: device.bootId };
         await storeOutcome(db, id, { status: 'succeeded', result }, { deliveredBy: 'this attempt' });
         return result;
       }

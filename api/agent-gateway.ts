@@ -6,9 +6,9 @@ import {
   acknowledgeReboot,
   claimPendingCommands,
   findCommandForDevice,
-  finishedReboots,
+  acknowledgedReboots,
   markResultDelivered,
-  reofferStalledReboots,
+  reofferReboot,
   recordPinnedCommandKeys,
   recordProgress,
   releaseClaimedCommands,
@@ -19,6 +19,7 @@ import type { CommandKeyring } from '../config/command-keys';
 import { pinnableKeys } from '../config/command-keys';
 import { withTransaction, type Db } from '../db/database';
 import { refusalReasonOf } from '../domain/command-envelope';
+import { CommandStatus, isWaitingOnDevice, rebootVerdict } from '../domain/command-lifecycle';
 import { checkIn as recordCheckIn, enrollDevice, retryEnrollment, type CheckIn } from '../db/fleet-repository';
 import { CommandErrorCode, type AgentCommand, type CommandError, type RebootPayload, type RebootResult } from '../domain/device-protocol';
 import { deferredReplyProblem } from '../domain/reboot-deferral';
@@ -170,13 +171,20 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       await runMissedRunsOnCheckIn(deps, device.deviceId).catch((err) => log.warn({ err, deviceId: device.deviceId }, 'missed run not started'));
     }
     if (!device.bootId || !seen.hasAcknowledgedReboot) return;
-    await reofferStalledRebootsOf(device.deviceId, device.bootId);
-    for (const row of await finishedReboots(db, device.deviceId, device.bootId)) {
-      const result: RebootResult = { previousBootId: row.ackedBootId!, bootId: device.bootId };
-      if (await storeOutcome(db, row.id, { status: 'succeeded', result })) {
-        await completeActivity(row, { status: 'succeeded', result });
-        log.info({ deviceId: device.deviceId, commandId: row.id, bootId: device.bootId }, 'reboot finished');
-      }
+    const rebootTimeoutSeconds = deps.stalledReboot?.rebootTimeoutSeconds ?? 1_800;
+    for (const row of await acknowledgedReboots(db, device.deviceId)) {
+      const verdict = rebootVerdict(row, device.bootId, rebootTimeoutSeconds);
+      if (verdict === 'finished') await finishReboot(row, device.bootId);
+      else if (verdict === 'never-happened') await offerRebootAgain(row, device.bootId);
+    }
+  }
+
+  /** A new boot id proves the acknowledged reboot done: store that and complete its step. */
+  async function finishReboot(row: CommandRow, bootId: string): Promise<void> {
+    const result: RebootResult = { previousBootId: row.ackedBootId!, bootId };
+    if (await storeOutcome(db, row.id, { status: 'succeeded', result })) {
+      await completeActivity(row, { status: 'succeeded', result });
+      log.info({ deviceId: row.deviceId, commandId: row.id, bootId }, 'reboot finished');
     }
   }
 
@@ -184,13 +192,12 @@ export function createAgentGateway(deps: GatewayDeps): Router {
    * The agent acknowledged a reboot and died before restarting: the device is back with the same boot
    * id, so the reboot never happened. Offered again (a few times), then the step fails saying why.
    */
-  async function reofferStalledRebootsOf(deviceId: string, bootId: string): Promise<void> {
+  async function offerRebootAgain(row: CommandRow, bootId: string): Promise<void> {
     const maxOffers = deps.stalledReboot?.maxOffers ?? 3;
-    const { reoffered, givenUp } = await reofferStalledReboots(db, deviceId, bootId, {
-      rebootTimeoutSeconds: deps.stalledReboot?.rebootTimeoutSeconds ?? 1_800, maxOffers,
-    });
-    for (const row of reoffered) log.warn({ deviceId, commandId: row.id, bootId, offers: row.rebootOffers }, 'acknowledged reboot never happened; offered again');
-    for (const row of givenUp) {
+    const offer = await reofferReboot(db, row.id, bootId, maxOffers);
+    if (offer.outcome === 'reoffered') {
+      log.warn({ deviceId: row.deviceId, commandId: row.id, bootId, offers: offer.row.rebootOffers }, 'acknowledged reboot never happened; offered again');
+    } else if (offer.outcome === 'given-up') {
       const error: CommandError = {
         code: CommandErrorCode.RebootNotCompleted,
         message: `the device acknowledged the reboot ${maxOffers + 1} times but never restarted (boot id still ${bootId})`,
@@ -198,7 +205,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       };
       const stored = await storeOutcome(db, row.id, { status: 'failed', error });
       if (stored) await completeActivity(stored, { status: 'failed', error });
-      log.warn({ deviceId, commandId: row.id, bootId }, 'reboot given up: the device never restarted');
+      log.warn({ deviceId: row.deviceId, commandId: row.id, bootId }, 'reboot given up: the device never restarted');
     }
   }
 
@@ -283,8 +290,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       }]);
       log.warn({ deviceId: device.deviceId, commandId: id, type: row.type, reason: outcome.error.message }, 'command refused by the device');
     }
-    if (row.status === 'cancelled') throw new HttpError(409, `command ${id} was withdrawn; its result is not needed`);
-    if (row.status === 'succeeded') {
+    if (row.status === CommandStatus.Withdrawn) throw new HttpError(409, `command ${id} was withdrawn; its result is not needed`);
+    if (row.status === CommandStatus.Succeeded) {
       // A re-post after an answer that never reached the device (a 500, a dropped reply): the stored
       // answer may be owed to Temporal still, so deliver it now rather than leave it to a timeout.
       const delivered = row.deliveredAt ? undefined : await completeActivity(row, storedOutcomeOf(row));
@@ -332,7 +339,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const progress = parse(progressSchema, req.body, 'body');
     const row = await findCommandForDevice(db, id, device.deviceId);
     if (!row) throw new HttpError(404, `command ${id} not found for this device`);
-    if (!['pending', 'claimed', 'acknowledged'].includes(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
+    if (!isWaitingOnDevice(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
     await recordProgress(db, id, progress);
     // Heartbeat details show in the Web UI's pending activity: the operator sees "download 50%".
     await client.activity.heartbeat(row.taskToken, progress).catch((err) => {

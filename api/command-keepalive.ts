@@ -1,6 +1,7 @@
 import { ActivityCancelledError, ActivityNotFoundError, ActivityPausedError, ActivityResetError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { releaseAdvisoryLock, tryAdvisoryLock, waitingCommands } from '../db/command-repository';
+import { CommandStatus } from '../domain/command-lifecycle';
 import type { PoolClient } from 'pg';
 import type { Db } from '../db/database';
 import type { Metrics } from './metrics';
@@ -112,7 +113,7 @@ export class CommandKeepAlive {
   private async heartbeat(row: { id: string; taskToken: Buffer; status: string; lastProgress: unknown }): Promise<'sent' | 'gone' | 'unreachable'> {
     const { client, log } = this.deps;
     // The device's own last progress, so the Web UI keeps showing it between its reports.
-    const details = row.lastProgress ?? { stage: row.status === 'acknowledged' ? 'rebooting' : `waiting for the device (${row.status})` };
+    const details = row.lastProgress ?? { stage: row.status === CommandStatus.Acknowledged ? 'rebooting' : `waiting for the device (${row.status})` };
     try {
       await client.connection.withDeadline(Date.now() + 5_000, () => client.activity.heartbeat(row.taskToken, details));
       return 'sent';

@@ -1,4 +1,5 @@
 import type { CommandSignature, CommandType } from '../domain/device-protocol';
+import { CommandEvent, CommandStatus, sqlFrom } from '../domain/command-lifecycle';
 import { COMMAND_CHANNEL } from './command-repository';
 import type { Queryable } from './database';
 
@@ -17,8 +18,8 @@ export async function queueCleanupForCheckIn(
   sign: (command: { id: string; deviceId: string; type: CommandType; payload: unknown; sequence: number }) => CommandSignature,
 ): Promise<string[]> {
   const { rows } = await db.query(
-    `UPDATE agent_commands SET status = 'pending', updated_at = now()
-     WHERE workflow_id = $1::text AND type = 'cleanup' AND status IN ('pending', 'claimed', 'failed')
+    `UPDATE agent_commands SET status = '${CommandStatus.Pending}', updated_at = now()
+     WHERE workflow_id = $1::text AND type = 'cleanup' AND status IN ${sqlFrom(CommandEvent.Record)}
      RETURNING id, device_id, type, payload`,
     [workflowId],
   );

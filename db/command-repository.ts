@@ -1,10 +1,28 @@
 import type { CommandError, CommandSignature, CommandType } from '../domain/device-protocol';
+import { ANSWERED, CLAIMABLE, CommandEvent, CommandStatus, WAITING_ON_DEVICE, sqlFrom, sqlStatuses } from '../domain/command-lifecycle';
 import { withTransaction, type Db, type Queryable } from './database';
 
 /** Channel on which a new command for a device is announced; the payload is the device id. */
 export const COMMAND_CHANNEL = 'patchflow_agent_commands';
 
-export type CommandStatus = 'pending' | 'claimed' | 'acknowledged' | 'succeeded' | 'failed' | 'cancelled';
+export type { CommandStatus } from '../domain/command-lifecycle';
+
+// The statements below take their status lists from the lifecycle table (domain/command-lifecycle.ts).
+const WAITING = sqlStatuses(WAITING_ON_DEVICE);
+const ANSWERED_SQL = sqlStatuses(ANSWERED);
+/** record on any other status keeps it: finished, acknowledged, withdrawn (afterRecord) */
+const RECORD_FROM = sqlFrom(CommandEvent.Record);
+
+/**
+ * A poll may take a command of `alias` (CLAIMABLE): pending, or claimed with a claim that may have been
+ * lost, older than the lease in seconds `$lease` or from before the agent said it restarted (`$restarted`).
+ * Shared by the claim and by the check-in's "anything to claim?" flag, so the two cannot disagree.
+ */
+export function claimableWhere(alias: string, lease: string, restarted: string): string {
+  const [pending, claimed] = CLAIMABLE;
+  return `(${alias}.status = '${pending}'
+            OR (${alias}.status = '${claimed}' AND (${restarted}::boolean OR ${alias}.claimed_at < now() - make_interval(secs => ${lease}::float8))))`;
+}
 
 export interface CommandRow {
   id: string;
@@ -77,16 +95,17 @@ export async function recordCommandAttempt(
          UPDATE devices SET command_sequence = command_sequence + 1 WHERE id = $2::uuid RETURNING command_sequence
        ), up AS (
          INSERT INTO agent_commands AS ac (id, device_id, workflow_id, type, payload, task_token, attempt, status)
-         VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::jsonb, $6::bytea, $7::int, 'pending')
+         VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::jsonb, $6::bytea, $7::int, '${CommandStatus.Pending}')
          ON CONFLICT (id) DO UPDATE SET
            task_token = EXCLUDED.task_token,
            attempt = EXCLUDED.attempt,
-           status = CASE WHEN ac.status IN ('succeeded', 'acknowledged', 'cancelled') THEN ac.status
-                         WHEN ac.status = 'failed' AND (ac.error->>'retryable')::boolean IS NOT TRUE THEN ac.status
-                         ELSE 'pending' END,
+           -- afterRecord(): what a new attempt leaves the row at.
+           status = CASE WHEN ac.status NOT IN ${RECORD_FROM} THEN ac.status
+                         WHEN ac.status = '${CommandStatus.Failed}' AND (ac.error->>'retryable')::boolean IS NOT TRUE THEN ac.status
+                         ELSE '${CommandStatus.Pending}' END,
            -- This attempt returns a finished row's answer itself: nothing is owed to Temporal any more.
-           delivered_at = CASE WHEN ac.status = 'succeeded'
-                                 OR (ac.status = 'failed' AND (ac.error->>'retryable')::boolean IS NOT TRUE)
+           delivered_at = CASE WHEN ac.status = '${CommandStatus.Succeeded}'
+                                 OR (ac.status = '${CommandStatus.Failed}' AND (ac.error->>'retryable')::boolean IS NOT TRUE)
                                THEN coalesce(ac.delivered_at, now()) ELSE ac.delivered_at END,
            updated_at = now()
          RETURNING *
@@ -96,7 +115,7 @@ export async function recordCommandAttempt(
     );
     const recorded = rows[0];
     if (recorded.sequence === null) throw new Error(`device ${c.deviceId} not found`);
-    if (recorded.status !== 'pending') return toRow(recorded);
+    if (recorded.status !== CommandStatus.Pending) return toRow(recorded);
     // Signed over the payload as stored (the row's, not the caller's), so what the agent gets is what was signed.
     const signature = sign({ sequence: Number(recorded.sequence), payload: recorded.payload });
     const signed = await tx.query(
@@ -123,11 +142,9 @@ export async function claimPendingCommands(
   options: { limit?: number; claimLeaseSeconds?: number; restarted?: boolean } = {},
 ): Promise<CommandRow[]> {
   const { rows } = await db.query(
-    `UPDATE agent_commands SET status = 'claimed', claimed_attempt = attempt, claimed_at = now(), updated_at = now()
+    `UPDATE agent_commands SET status = '${CommandStatus.Claimed}', claimed_attempt = attempt, claimed_at = now(), updated_at = now()
      WHERE id IN (
-       SELECT id FROM agent_commands WHERE device_id = $1::uuid
-         AND (status = 'pending'
-              OR (status = 'claimed' AND ($4::boolean OR claimed_at < now() - make_interval(secs => $3::float8))))
+       SELECT id FROM agent_commands c WHERE device_id = $1::uuid AND ${claimableWhere('c', '$3', '$4')}
        ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)
      RETURNING *`,
     [deviceId, options.limit ?? 10, options.claimLeaseSeconds ?? 86_400, options.restarted ?? false],
@@ -141,7 +158,8 @@ export async function claimPendingCommands(
  */
 export async function releaseClaimedCommands(db: Queryable, deviceId: string, ids: string[]): Promise<void> {
   await db.query(
-    `WITH up AS (UPDATE agent_commands SET status = 'pending' WHERE id = ANY($1::text[]) AND device_id = $2::uuid AND status = 'claimed' RETURNING 1)
+    `WITH up AS (UPDATE agent_commands SET status = '${CommandStatus.Pending}'
+                 WHERE id = ANY($1::text[]) AND device_id = $2::uuid AND status IN ${sqlFrom(CommandEvent.Release)} RETURNING 1)
      SELECT pg_notify($3::text, $2::text) FROM up LIMIT 1`,
     [ids, deviceId, COMMAND_CHANNEL],
   );
@@ -172,7 +190,7 @@ export async function storeOutcome(
             finished_at = now(), updated_at = now(),
             delivered_at = CASE WHEN $5::boolean THEN now() END, delivered_late = false,
             delivery_attempts = 0, next_delivery_at = now() + make_interval(secs => $6::int)
-     WHERE id = $1::text AND status IN ('pending', 'claimed', 'acknowledged', 'failed')
+     WHERE id = $1::text AND status IN ${sqlFrom(CommandEvent.Finish)}
      RETURNING *`,
     [
       id,
@@ -191,7 +209,7 @@ export async function markResultDelivered(db: Queryable, ids: string[], options:
   if (ids.length === 0) return;
   await db.query(
     `UPDATE agent_commands SET delivered_at = now(), delivered_late = $2::boolean
-     WHERE id = ANY($1::text[]) AND delivered_at IS NULL AND status IN ('succeeded', 'failed')`,
+     WHERE id = ANY($1::text[]) AND delivered_at IS NULL AND status IN ${ANSWERED_SQL}`,
     [ids, options.late],
   );
 }
@@ -203,7 +221,7 @@ export async function markResultDelivered(db: Queryable, ids: string[], options:
 export async function claimUndeliveredResults(tx: Queryable, limit: number): Promise<CommandRow[]> {
   const { rows } = await tx.query(
     `SELECT * FROM agent_commands
-     WHERE delivered_at IS NULL AND status IN ('succeeded', 'failed') AND next_delivery_at <= now()
+     WHERE delivered_at IS NULL AND status IN ${ANSWERED_SQL} AND next_delivery_at <= now()
      ORDER BY next_delivery_at LIMIT $1::int FOR UPDATE SKIP LOCKED`,
     [limit],
   );
@@ -226,7 +244,7 @@ export async function postponeDelivery(tx: Queryable, ids: string[], backoffSeco
 export async function makeUndeliveredDue(db: Queryable): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE agent_commands SET next_delivery_at = now()
-     WHERE delivered_at IS NULL AND status IN ('succeeded', 'failed') AND next_delivery_at > now()`,
+     WHERE delivered_at IS NULL AND status IN ${ANSWERED_SQL} AND next_delivery_at > now()`,
   );
   return rowCount ?? 0;
 }
@@ -235,7 +253,7 @@ export async function makeUndeliveredDue(db: Queryable): Promise<number> {
 export async function undeliveredResults(db: Queryable): Promise<{ count: number; oldestSeconds: number }> {
   const { rows } = await db.query(
     `SELECT count(*)::int AS count, coalesce(extract(epoch FROM now() - min(finished_at)), 0)::float8 AS oldest
-     FROM agent_commands WHERE delivered_at IS NULL AND status IN ('succeeded', 'failed')`,
+     FROM agent_commands WHERE delivered_at IS NULL AND status IN ${ANSWERED_SQL}`,
   );
   return { count: rows[0].count, oldestSeconds: rows[0].oldest };
 }
@@ -244,7 +262,7 @@ export async function undeliveredResults(db: Queryable): Promise<{ count: number
 export async function waitingCommands(db: Queryable, afterId: string, limit: number): Promise<Pick<CommandRow, 'id' | 'taskToken' | 'attempt' | 'status' | 'lastProgress'>[]> {
   const { rows } = await db.query(
     `SELECT id, task_token, attempt, status, last_progress FROM agent_commands
-     WHERE status IN ('pending', 'claimed', 'acknowledged') AND id > $1::text ORDER BY id LIMIT $2::int`,
+     WHERE status IN ${WAITING} AND id > $1::text ORDER BY id LIMIT $2::int`,
     [afterId, limit],
   );
   return rows.map((r) => ({ id: r.id, taskToken: r.task_token, attempt: r.attempt, status: r.status, lastProgress: r.last_progress ?? null }));
@@ -257,7 +275,7 @@ export async function waitingCommands(db: Queryable, afterId: string, limit: num
 export async function recordProgress(db: Queryable, id: string, progress: unknown): Promise<void> {
   await db.query(
     `UPDATE agent_commands SET last_progress = $2::jsonb,
-            claimed_at = CASE WHEN status = 'claimed' THEN now() ELSE claimed_at END
+            claimed_at = CASE WHEN status = '${CommandStatus.Claimed}' THEN now() ELSE claimed_at END
      WHERE id = $1::text`,
     [id, JSON.stringify(progress)],
   );
@@ -281,57 +299,55 @@ export async function releaseAdvisoryLock(session: Queryable, key: number): Prom
 /** Marks a reboot as acknowledged by the device running boot `bootId`. */
 export async function acknowledgeReboot(db: Queryable, id: string, bootId: string): Promise<CommandRow | undefined> {
   const { rows } = await db.query(
-    `UPDATE agent_commands SET status = 'acknowledged', acked_boot_id = $2::text, acknowledged_at = now(), updated_at = now()
-     WHERE id = $1::text AND type = 'reboot' AND status IN ('pending', 'claimed') RETURNING *`,
+    `UPDATE agent_commands SET status = '${CommandStatus.Acknowledged}', acked_boot_id = $2::text, acknowledged_at = now(), updated_at = now()
+     WHERE id = $1::text AND type = 'reboot' AND status IN ${sqlFrom(CommandEvent.Acknowledge)} RETURNING *`,
     [id, bootId],
   );
   return rows[0] ? toRow(rows[0]) : undefined;
 }
 
-/** Acknowledged reboots of a device that a check-in with boot id `bootId` proves finished. */
-export async function finishedReboots(db: Queryable, deviceId: string, bootId: string): Promise<CommandRow[]> {
+/** A device's acknowledged reboots, with how long ago each was acknowledged (by the database's clock). */
+export async function acknowledgedReboots(db: Queryable, deviceId: string): Promise<Array<CommandRow & { acknowledgedSecondsAgo: number }>> {
   const { rows } = await db.query(
-    `SELECT * FROM agent_commands
-     WHERE device_id = $1::uuid AND type = 'reboot' AND status = 'acknowledged' AND acked_boot_id <> $2::text`,
-    [deviceId, bootId],
+    `SELECT *, extract(epoch FROM now() - acknowledged_at)::float8 AS acked_seconds_ago FROM agent_commands
+     WHERE device_id = $1::uuid AND type = 'reboot' AND status = '${CommandStatus.Acknowledged}'`,
+    [deviceId],
   );
-  return rows.map(toRow);
+  return rows.map((r) => ({ ...toRow(r), acknowledgedSecondsAgo: r.acked_seconds_ago ?? 0 }));
 }
 
 /**
- * Acknowledged reboots that a check-in with the unchanged boot id `bootId` shows never happened (the
- * agent died between acknowledging and restarting), acknowledged more than `rebootTimeoutSeconds` ago.
- * Up to `maxOffers` times each is offered again (pending; the same signed envelope) and returned in
- * `reoffered`; past that it is returned in `givenUp` for the caller to fail. NOTIFY wakes the device's poll.
+ * An acknowledged reboot that never happened (rebootVerdict: the device came back with boot id
+ * `bootId`, the one it acknowledged from) is offered again — pending, the same signed envelope, the
+ * device's poll woken — unless it was already offered `maxOffers` times: then `given-up`, for the
+ * caller to fail the step. `settled`: another check-in dealt with it first.
  */
-export async function reofferStalledReboots(
-  db: Queryable,
-  deviceId: string,
-  bootId: string,
-  options: { rebootTimeoutSeconds: number; maxOffers: number },
-): Promise<{ reoffered: CommandRow[]; givenUp: CommandRow[] }> {
+export async function reofferReboot(
+  db: Queryable, id: string, bootId: string, maxOffers: number,
+): Promise<{ outcome: 'reoffered' | 'given-up'; row: CommandRow } | { outcome: 'settled' }> {
   const { rows } = await db.query(
-    `WITH stalled AS (
-       SELECT id FROM agent_commands
-       WHERE device_id = $1::uuid AND type = 'reboot' AND status = 'acknowledged' AND acked_boot_id = $2::text
-         AND acknowledged_at < now() - make_interval(secs => $3::float8)
-       FOR UPDATE SKIP LOCKED
-     ), up AS (
-       UPDATE agent_commands ac SET status = 'pending', reboot_offers = ac.reboot_offers + 1, updated_at = now()
-       FROM stalled WHERE ac.id = stalled.id AND ac.reboot_offers < $4::int RETURNING ac.*
-     ), notify AS (SELECT pg_notify($5::text, $1::text) FROM up LIMIT 1)
-     SELECT ac.*, (up.id IS NOT NULL) AS reoffered, (SELECT count(*) FROM notify) AS notified
-     FROM stalled JOIN agent_commands ac ON ac.id = stalled.id LEFT JOIN up ON up.id = stalled.id`,
-    [deviceId, bootId, options.rebootTimeoutSeconds, options.maxOffers, COMMAND_CHANNEL],
+    `WITH up AS (
+       UPDATE agent_commands SET status = '${CommandStatus.Pending}', reboot_offers = reboot_offers + 1, updated_at = now()
+       WHERE id = $1::text AND status IN ${sqlFrom(CommandEvent.ReofferReboot)} AND acked_boot_id = $2::text AND reboot_offers < $3::int
+       RETURNING *
+     ), notify AS (SELECT pg_notify($4::text, up.device_id::text) FROM up)
+     SELECT up.*, true AS reoffered, (SELECT count(*) FROM notify) AS notified FROM up
+     UNION ALL
+     SELECT ac.*, false, 0 FROM agent_commands ac
+     WHERE ac.id = $1::text AND ac.status = '${CommandStatus.Acknowledged}' AND ac.acked_boot_id = $2::text
+       AND ac.reboot_offers >= $3::int`,
+    [id, bootId, maxOffers, COMMAND_CHANNEL],
   );
-  return { reoffered: rows.filter((r) => r.reoffered).map(toRow), givenUp: rows.filter((r) => !r.reoffered).map(toRow) };
+  const r = rows[0];
+  if (!r) return { outcome: 'settled' };
+  return { outcome: r.reoffered ? 'reoffered' : 'given-up', row: toRow(r) };
 }
 
 /** Withdraws a workflow's unfinished commands (cancelled install); returns how many. */
 export async function cancelOpenCommands(db: Queryable, workflowId: string, exceptIds: string[] = []): Promise<number> {
   const { rowCount } = await db.query(
-    `UPDATE agent_commands SET status = 'cancelled', finished_at = now(), updated_at = now()
-     WHERE workflow_id = $1::text AND status IN ('pending', 'claimed', 'acknowledged') AND NOT (id = ANY($2::text[]))`,
+    `UPDATE agent_commands SET status = '${CommandStatus.Withdrawn}', finished_at = now(), updated_at = now()
+     WHERE workflow_id = $1::text AND status IN ${sqlFrom(CommandEvent.Withdraw)} AND NOT (id = ANY($2::text[]))`,
     [workflowId, exceptIds],
   );
   return rowCount ?? 0;
@@ -343,8 +359,8 @@ export async function cancelOpenCommands(db: Queryable, workflowId: string, exce
  */
 export async function withdrawDeviceCommands(db: Queryable, deviceId: string): Promise<CommandRow[]> {
   const { rows } = await db.query(
-    `UPDATE agent_commands SET status = 'cancelled', finished_at = now(), updated_at = now()
-     WHERE device_id = $1::uuid AND status IN ('pending', 'claimed', 'acknowledged') RETURNING *`,
+    `UPDATE agent_commands SET status = '${CommandStatus.Withdrawn}', finished_at = now(), updated_at = now()
+     WHERE device_id = $1::uuid AND status IN ${sqlFrom(CommandEvent.Withdraw)} RETURNING *`,
     [deviceId],
   );
   return rows.map(toRow);

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FileSource, FileSourcePolicy } from '../domain/file-source';
 import { automaticUpdateBlock } from '../domain/patch-test-result';
 import type { Queryable } from './database';
+import { CommandStatus } from '../domain/command-lifecycle';
+import { claimableWhere } from './command-repository';
 
 export interface ClientRow { id: string; name: string; createdAt: string }
 export interface SiteRow {
@@ -288,11 +290,9 @@ export async function checkIn(
      SELECT dev.credential_hash, (SELECT count(*) FROM up) > 0 AS recorded,
             EXISTS (SELECT 1 FROM missed_runs m WHERE m.device_id = dev.id) AS has_missed_runs,
             EXISTS (SELECT 1 FROM agent_commands c
-                    WHERE c.device_id = dev.id AND c.type = 'reboot' AND c.status = 'acknowledged') AS has_acked_reboot,
+                    WHERE c.device_id = dev.id AND c.type = 'reboot' AND c.status = '${CommandStatus.Acknowledged}') AS has_acked_reboot,
             CASE WHEN $4::boolean THEN EXISTS (
-              SELECT 1 FROM agent_commands c WHERE c.device_id = dev.id
-                AND (c.status = 'pending'
-                     OR (c.status = 'claimed' AND ($6::boolean OR c.claimed_at < now() - make_interval(secs => $5::float8)))))
+              SELECT 1 FROM agent_commands c WHERE c.device_id = dev.id AND ${claimableWhere('c', '$5', '$6')})
             END AS has_claimable
      FROM dev`,
     [deviceId, secretHash, bootId ?? null, poll !== undefined, poll?.claimLeaseSeconds ?? 0, poll?.restarted ?? false],
