@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CommandType } from '../domain/device-protocol';
+import type { CommandResults, CommandType, ScanReport } from '../domain/device-protocol';
 import { isPatchId, PATCH_ID_HINT } from '../domain/patch-id';
 import { FileSource } from '../domain/file-source';
 import { folderAclOutputSchema } from '../domain/wua-schemas';
@@ -69,7 +69,7 @@ const downloadReportSchema = z.object({
   fellBack: z.array(z.object({ source: fileSource, reason: z.string().max(2000) })).max(8),
 });
 
-export const resultSchemas: Record<CommandType, z.ZodType> = {
+const resultSchemaOf = {
   scan: scanReportSchema,
   download: z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0), source: downloadReportSchema.optional() }),
   copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
@@ -97,7 +97,22 @@ export const resultSchemas: Record<CommandType, z.ZodType> = {
   patch_test: patchTestObservationSchema,
   trust_keys: z.object({ keyIds: z.array(z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)')).min(1).max(10) }),
   cleanup: z.object({ removedFiles: z.number().int().min(0), workingFolderEmpty: z.boolean(), installFolderEmpty: z.boolean() }),
+} satisfies Record<CommandType, z.ZodType>;
+export const resultSchemas: Record<CommandType, z.ZodType> = resultSchemaOf;
+
+/**
+ * The protocol's interfaces (domain/device-protocol.ts, which the workflows import as types) and these
+ * schemas describe the same answers twice; this makes the compiler hold them equal, so neither can
+ * change alone. A scan is checked as the device sends it (ScanReport): the gateway turns it into a
+ * ScanResult from the catalog.
+ */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+type AnswerOf<K extends CommandType> = K extends 'scan' ? ScanReport : CommandResults[K];
+const schemasMatchProtocol: { [K in CommandType]: Same<z.infer<(typeof resultSchemaOf)[K]>, AnswerOf<K>> } = {
+  scan: true, download: true, copy: true, execute: true, reboot: true, cleanup: true,
+  uninstall: true, health_check: true, patch_test: true, trust_keys: true,
 };
+void schemasMatchProtocol;
 
 export const outcomeSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('succeeded'), result: z.unknown() }),
