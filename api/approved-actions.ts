@@ -17,8 +17,8 @@ export function createApprovedActionRunner(deps: ScanServiceDeps & ScheduleDeps)
     const actor = request.requestedBy;
     switch (request.kind) {
       case GatedAction.ScopeScan: {
-        const scans = await startScopeScan(deps, p.scope, actor);
-        return { devices: scans.length, workflowIds: scans.map((s) => s.workflowId) };
+        const { workflowId, scans } = await startScopeScan(deps, p.scope, actor);
+        return { devices: scans.length, workflowId, workflowIds: scans.map((s) => s.workflowId) };
       }
       case GatedAction.ApprovalAllPolicies:
         return approveInAllPolicies(deps.db, p.body as ApprovalByPatch, actor);

@@ -261,7 +261,7 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
       parameters: { scope }, devices, neededRole: Role.Operator, clients: await scopeTenancy(db, body.scopeType, body.scopeId ?? ''),
     })) return;
     const started = await startScopeScan(deps, scope, actorOf(res));
-    res.status(202).json({ scans: started });
+    res.status(202).json(started);
   }));
 
   router.get('/audit', asyncRoute(async (req, res) => {

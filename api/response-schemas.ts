@@ -90,7 +90,7 @@ export const lastScan = z.object({
   deviceId: uuid, lastScannedAt: timestamp, lastChangedAt: timestamp, rebootPending: z.boolean(),
   freeDiskBytes: z.number().int().nullable(), updatesReported: z.number().int(), unverified: z.number().int(),
 });
-export const scopeScansStarted = z.object({ scans: z.array(z.looseObject({ workflowId: z.string() })) });
+export const scopeScansStarted = z.object({ workflowId: z.string(), scans: z.array(z.looseObject({ deviceId: z.string(), workflowId: z.string() })) });
 
 export const auditEntries = z.object({
   entries: z.array(z.looseObject({

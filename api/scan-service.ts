@@ -8,6 +8,8 @@ import { ConflictError, NotFoundError } from '../domain/errors';
 import { failureChain } from './install-service';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput, type PatchScanResult } from '../workflows/scan.contract';
 import { deviceWorkflowStart } from './workflow-starts';
+import { SCOPE_SCAN_WORKFLOW_TYPE, scopeScanWorkflowId, type ScanScope, type ScopeScanInput } from '../workflows/scope-scan.contract';
+import { ClientIdAttr, OperationAttr } from '../workflows/search-attributes';
 
 export interface ScanServiceDeps {
   db: Db;
@@ -44,21 +46,35 @@ export async function startDeviceScan(deps: ScanServiceDeps, deviceId: string, r
   return started;
 }
 
-/** Scans every device of a scope (all devices, a client, a site, or a device type). */
-export async function startScopeScan(
-  deps: ScanServiceDeps,
-  scope: { scopeType: 'all' | 'client' | 'site' | 'device_type'; scopeId?: string },
-  requestedBy: string,
-) {
+/**
+ * Scans every device of a scope (all devices, a client, a site, or a device type) through one
+ * scopeScanWorkflow, which starts the device scans in batches: the request returns once that one
+ * workflow has started, however large the scope. The device scans' ids are known now (they share the
+ * request's key), so the answer names each one.
+ */
+export async function startScopeScan(deps: ScanServiceDeps, scope: ScanScope, requestedBy: string) {
   const devices = (await listDevices(deps.db, {
     clientId: scope.scopeType === 'client' ? scope.scopeId : undefined,
     siteId: scope.scopeType === 'site' ? scope.scopeId : undefined,
   })).filter((d) => !d.retiredAt && (scope.scopeType !== 'device_type' || d.deviceType === scope.scopeId));
-  const started: { deviceId: string; workflowId: string }[] = [];
-  for (const d of devices) started.push({ deviceId: d.id, ...(await startScanFor(deps, d, requestedBy)) });
-  await appendAudit(deps.db, [{ actor: requestedBy, action: 'scan.started_for_scope', subject: `${scope.scopeType}:${scope.scopeId ?? ''}`, details: { devices: started.length } }]);
-  deps.log.info({ scope, devices: started.length }, 'scope scan started');
-  return started;
+  const key = newKey();
+  const workflowId = scopeScanWorkflowId(scope, key);
+  const input: ScopeScanInput = { scope, key, requestedBy, deviceIds: devices.map((d) => d.id), ...(deps.scanTiming ? { scanTiming: deps.scanTiming } : {}) };
+  await deps.client.workflow.start(SCOPE_SCAN_WORKFLOW_TYPE, {
+    workflowId,
+    taskQueue: deps.taskQueue,
+    args: [input],
+    staticSummary: `Scan of ${scope.scopeType}${scope.scopeId ? ` ${scope.scopeId}` : ''}: ${devices.length} devices`,
+    staticDetails: `Requested by ${requestedBy}.`,
+    typedSearchAttributes: [
+      { key: OperationAttr, value: 'scan' },
+      ...(scope.scopeType === 'client' && scope.scopeId ? [{ key: ClientIdAttr, value: scope.scopeId }] : []),
+    ],
+  });
+  const scans = devices.map((d) => ({ deviceId: d.id, workflowId: scanWorkflowId(d.id, key), key }));
+  await appendAudit(deps.db, [{ actor: requestedBy, action: 'scan.started_for_scope', subject: `${scope.scopeType}:${scope.scopeId ?? ''}`, details: { devices: scans.length, workflowId } }]);
+  deps.log.info({ scope, devices: scans.length, workflowId }, 'scope scan started');
+  return { workflowId, scans };
 }
 
 export async function describeScan(deps: ScanServiceDeps, workflowId: string) {

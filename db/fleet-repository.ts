@@ -154,6 +154,14 @@ export async function findDevice(db: Queryable, id: string): Promise<DeviceRow |
   return rows[0] ? toDevice(rows[0]) : undefined;
 }
 
+/** The devices of `ids` that exist, in the order asked (unknown ids are left out). */
+export async function findDevicesByIds(db: Queryable, ids: readonly string[]): Promise<DeviceRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query(`${DEVICE_SELECT} WHERE d.id = ANY($1::uuid[])`, [[...ids]]);
+  const byId = new Map(rows.map((r) => [r.id as string, toDevice(r)]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
 /** Devices, by client and site; `clientIds` (a key's clients; default 'all') bounds what is seen. */
 export async function listDevices(
   db: Queryable,

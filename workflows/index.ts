@@ -10,3 +10,4 @@ export { alertsWorkflow } from './alerts';
 export { approvalRequestWorkflow } from './approval-request';
 export { releaseWorkflow } from './release';
 export { patchTestWorkflow } from './patch-test';
+export { scopeScanWorkflow } from './scope-scan';

@@ -46,6 +46,8 @@ beforeAll(async () => {
   expect(policy.status).toBe(201);
   expect((await h.api('POST', `/api/v1/policies/${policy.body.id}/members`, { scopeType: 'client', scopeId: ids.client })).status).toBeLessThan(300);
   const scans = await h.api('POST', '/api/v1/scans', { scopeType: 'client', scopeId: ids.client });
+  // The scope scan starts the device scans; once it is done, every one of them exists.
+  await h.client.workflow.getHandle(scans.body.workflowId).result();
   for (const s of scans.body.scans) await h.client.workflow.getHandle(s.workflowId).result();
 });
 

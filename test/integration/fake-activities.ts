@@ -341,6 +341,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
         newKbs: [], revisedKbs: [], unverified: 0, unverifiedKbs: [], rebootPending: scan.rebootPending,
       };
     },
+    async scanTargets(deviceIds: string[]) {
+      log('scanTargets', { payload: deviceIds });
+      return deviceIds.map((id) => ({ id, name: `dev-${id.slice(0, 4)}`, clientId: 'c1', clientName: 'Client', siteId: 's1', siteName: 'Site' }));
+    },
     async beginRollout(r: { workflowId: string; scheduleId: string; kind: string; localSlot: string; scheduledAt: string }): Promise<boolean> {
       log('beginRollout', { payload: r });
       return true;

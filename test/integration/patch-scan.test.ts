@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { catalogFor } from '../../agent/catalog';
@@ -5,6 +6,8 @@ import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice } from '../../agent/simulated-device';
 import type { ScannedUpdate } from '../../domain/device-protocol';
 import type { PatchScanResult } from '../../workflows/scan.contract';
+import { SCOPE_SCAN_WORKFLOW_TYPE, type ScopeScanInput, type ScopeScanResult } from '../../workflows/scope-scan.contract';
+import { DeviceIdAttr, OperationAttr } from '../../workflows/search-attributes';
 import { answerNextScan, maybeRecordHistory, startHarness, type Harness } from './harness';
 
 jest.setTimeout(90_000);
@@ -55,15 +58,40 @@ test('a scan fills the device patch list from the catalog; an identical scan wri
   await maybeRecordHistory(h.client, first.workflowId, 'patchScanWorkflow-first-scan');
 });
 
-test('a scope scan starts one scan per device of the scope', async () => {
+test('a scope scan runs as one workflow that starts one scan per device of the scope', async () => {
   const a = await h.createDevice('WS-SCOPE-1');
+  const b = { deviceId: (await h.api('POST', '/api/v1/devices', { siteId: a.siteId, name: 'WS-SCOPE-2', deviceType: 'workstation' })).body.device.id as string };
   const r = await h.api('POST', '/api/v1/scans', { scopeType: 'client', scopeId: a.clientId });
   expect(r.status).toBe(202);
-  expect(r.body.scans.map((s: any) => s.deviceId)).toEqual([a.deviceId]);
+  expect(r.body.workflowId).toMatch(new RegExp(`^scope-scan/client/${a.clientId}/`));
+  expect(r.body.scans.map((s: any) => s.deviceId).sort()).toEqual([a.deviceId, b.deviceId].sort());
+  const tally = (await h.client.workflow.getHandle(r.body.workflowId).result()) as ScopeScanResult;
+  expect(tally).toEqual({ started: 2, skipped: 0 });
+  const scanOfA = r.body.scans.find((s: any) => s.deviceId === a.deviceId);
+  const child = await h.client.workflow.getHandle(scanOfA.workflowId).describe();
+  expect(child.type).toBe('patchScanWorkflow');
+  expect(child.status.name).toBe('RUNNING'); // abandoned by the scope scan: it waits for its device
+  expect(child.typedSearchAttributes.get(DeviceIdAttr)).toBe(a.deviceId);
+  expect(child.typedSearchAttributes.get(OperationAttr)).toBe('scan');
+  const audit = (await h.api('GET', '/api/v1/audit?action=scan.started_for_scope')).body.entries;
+  expect(audit.find((e: any) => e.details?.workflowId === r.body.workflowId)?.details.devices).toBe(2);
   const bad = await h.api('POST', '/api/v1/scans', { scopeType: 'site' });
   expect(bad.status).toBe(400);
   expect(bad.body.error).toMatch(/body\.scopeId: is required/);
-  await h.client.workflow.getHandle(r.body.scans[0].workflowId).terminate('no agent in this test');
+  for (const s of r.body.scans) await h.client.workflow.getHandle(s.workflowId).terminate('no agent in this test');
+
+  // A device retired (or deleted) between the request and its batch is skipped, not scanned for ever;
+  // a long scope continues as new (here every 2 devices, 1 start at a time) and keeps its tally.
+  await h.api('DELETE', `/api/v1/devices/${b.deviceId}`);
+  const run = await h.client.workflow.start(SCOPE_SCAN_WORKFLOW_TYPE, {
+    workflowId: `scope-scan/test/${randomUUID()}`, taskQueue: h.taskQueue,
+    args: [{ scope: { scopeType: 'client', scopeId: a.clientId }, key: `t-${randomUUID().slice(0, 8)}`, requestedBy: 'test', deviceIds: [b.deviceId, a.deviceId, randomUUID()], startsAtOnce: 1, devicesPerRun: 2 } satisfies ScopeScanInput],
+  });
+  expect(await run.result()).toEqual({ started: 1, skipped: 2 });
+  const scanned = await h.client.workflow.list({ query: `WorkflowType = 'patchScanWorkflow' AND DeviceId = '${a.deviceId}' AND ExecutionStatus = 'Running'` });
+  for await (const w of scanned) await h.client.workflow.getHandle(w.workflowId).terminate('no agent in this test');
+  await maybeRecordHistory(h.client, run.workflowId, 'scopeScanWorkflow-retired-skipped-continue-as-new.first-run', run.firstExecutionRunId);
+  await maybeRecordHistory(h.client, run.workflowId, 'scopeScanWorkflow-retired-skipped-continue-as-new.last-run');
 });
 
 /** A hand-driven agent: answers the next scan command with the given updates. */
