@@ -85,6 +85,8 @@ beforeAll(async () => {
   }
   for (const clientId of [ids.clientA, ids.clientB]) {
     const scans = await h.api('POST', '/api/v1/scans', { scopeType: 'client', scopeId: clientId });
+    // The scope scan starts the device scans; once it is done, every one of them exists.
+    await h.client.workflow.getHandle(scans.body.workflowId).result();
     for (const s of scans.body.scans) await h.client.workflow.getHandle(s.workflowId).result();
   }
   // A workstation that never checks in (offline), with what installs once wrote: a failure with its
