@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import { withTransaction, type Db } from '../db/database';
 import { failedPatchTests, recordRolloutBlocked, rolloutKind } from '../db/patch-test-repository';
-import { beginRollout, finishRollout, recordMissedRun, resolveScopeDevices } from '../db/rollout-repository';
+import { beginRollout, dropRolloutDeviceList, finishRollout, recordMissedRun, resolveScopeDevices, rolloutDevicePage, storeRolloutDeviceList } from '../db/rollout-repository';
 import { autoHaltActor, endAutoHalt, insertAutoHalt, readFleetHaltState } from '../db/halt-repository';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
 import type { AutoHaltRecord, FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
@@ -17,6 +17,30 @@ function runningWorkflowId(): string | undefined {
   }
 }
 
+/**
+ * The scope's devices, each with its folders in canonical spelling. A device whose folder breaks a
+ * rule is left out of the rollout (and logged with the rule), so no install workflow starts on it.
+ * An Automatic Update also leaves out every device whose latest Patch Test failed (Kaseya: blocked
+ * until a Patch Test passes) and writes them, with the reason, on the rollout's row: the selection
+ * happens here, so the rollout workflow's commands are the same whether a device is blocked or not.
+ */
+async function resolveDevices(deps: { db: Db; log: Logger }, scope: RolloutScope, workflowId: string | undefined): Promise<RolloutDevice[]> {
+  const devices: RolloutDevice[] = [];
+  for (const { os, ...d } of await resolveScopeDevices(deps.db, scope)) {
+    const folders = checkDeviceFolders(d, folderPlatformOf(os));
+    if (folders.ok) devices.push({ ...d, workingFolder: folders.workingFolder, installFolder: folders.installFolder });
+    else deps.log.warn({ deviceId: d.deviceId, field: folders.field, rule: folders.problem.rule, scope }, `left out of the rollout: ${folders.problem.message}`);
+  }
+  // Only an Automatic Update is blocked (a scan is harmless); its row exists since beginRollout.
+  if (!workflowId || (await rolloutKind(deps.db, workflowId)) !== 'automatic_update') return devices;
+  const failed = await failedPatchTests(deps.db, devices.map((d) => d.deviceId));
+  if (failed.size === 0) return devices;
+  const blocked = devices.filter((d) => failed.has(d.deviceId)).map((d) => ({ deviceId: d.deviceId, deviceName: d.deviceName, reason: failed.get(d.deviceId)! }));
+  await recordRolloutBlocked(deps.db, workflowId, blocked);
+  for (const b of blocked) deps.log.info({ ...b, workflowId }, 'left out of the Automatic Update: its Patch Test failed');
+  return devices.filter((d) => !failed.has(d.deviceId));
+}
+
 /** Bookkeeping of a rollout: its row, its devices, its counts. Each is idempotent. */
 export function createRolloutActivities(deps: { db: Db; log: Logger }) {
   return {
@@ -26,32 +50,24 @@ export function createRolloutActivities(deps: { db: Db; log: Logger }) {
       if (!fresh) deps.log.info(r, 'rollout already ran in this local slot; skipping');
       return fresh;
     },
-    /**
-     * The scope's devices, each with its folders in canonical spelling. A device whose folder breaks a
-     * rule is left out of the rollout (and logged with the rule), so no install workflow starts on it.
-     * An Automatic Update also leaves out every device whose latest Patch Test failed (Kaseya: blocked
-     * until a Patch Test passes) and writes them, with the reason, on the rollout's row: the selection
-     * happens here, so the rollout workflow's commands are the same whether a device is blocked or not.
-     */
+    /** The scope's devices (resolveDevices), returned whole: rollouts started before device lists were stored. */
     async resolveRolloutDevices(scope: RolloutScope): Promise<RolloutDevice[]> {
-      const devices: RolloutDevice[] = [];
-      for (const { os, ...d } of await resolveScopeDevices(deps.db, scope)) {
-        const folders = checkDeviceFolders(d, folderPlatformOf(os));
-        if (folders.ok) devices.push({ ...d, workingFolder: folders.workingFolder, installFolder: folders.installFolder });
-        else deps.log.warn({ deviceId: d.deviceId, field: folders.field, rule: folders.problem.rule, scope }, `left out of the rollout: ${folders.problem.message}`);
-      }
-      const workflowId = runningWorkflowId();
-      // Only an Automatic Update is blocked (a scan is harmless); its row exists since beginRollout.
-      if (!workflowId || (await rolloutKind(deps.db, workflowId)) !== 'automatic_update') return devices;
-      const failed = await failedPatchTests(deps.db, devices.map((d) => d.deviceId));
-      if (failed.size === 0) return devices;
-      const blocked = devices.filter((d) => failed.has(d.deviceId)).map((d) => ({ deviceId: d.deviceId, deviceName: d.deviceName, reason: failed.get(d.deviceId)! }));
-      await recordRolloutBlocked(deps.db, workflowId, blocked);
-      for (const b of blocked) deps.log.info({ ...b, workflowId }, 'left out of the Automatic Update: its Patch Test failed');
-      return devices.filter((d) => !failed.has(d.deviceId));
+      return resolveDevices(deps, scope, runningWorkflowId());
+    },
+    /**
+     * Resolves the rollout's devices once and stores the list (db rollout_device_lists), returning only
+     * its length: the rollout reads it a page at a time (rolloutDevicePage), so no payload of the
+     * workflow holds the whole list, whatever the fleet's size. A retry finds the stored list.
+     */
+    async listRolloutDevices(args: { workflowId: string; scope: RolloutScope }): Promise<{ total: number }> {
+      return { total: await storeRolloutDeviceList(deps.db, args.workflowId, () => resolveDevices(deps, args.scope, args.workflowId)) };
+    },
+    async rolloutDevicePage(args: { workflowId: string; offset: number; limit: number }): Promise<RolloutDevice[]> {
+      return rolloutDevicePage(deps.db, args.workflowId, args.offset, args.limit);
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       await finishRollout(deps.db, args.workflowId, args.counts);
+      await dropRolloutDeviceList(deps.db, args.workflowId);
       // Closed: an automatic halt it ended with holds nothing back any more (GET /halt shows it as ended).
       await endAutoHalt(deps.db, args.workflowId);
     },

@@ -1,5 +1,5 @@
 import type { RolloutCounts, RolloutDevice, RolloutScope } from '../workflows/automatic-update.contract';
-import type { Queryable } from './database';
+import { withTransaction, type Db, type Queryable } from './database';
 import { assignRings, findReleasePlan } from './release-repository';
 import { DEVICE_IN_SCOPE } from './scope-sql';
 
@@ -28,6 +28,53 @@ export async function beginRollout(
 export async function finishRollout(db: Queryable, workflowId: string, counts: RolloutCounts): Promise<void> {
   // A retry keeps the first finish time: the counts are absolute, so writing them again changes nothing.
   await db.query('UPDATE rollouts SET finished_at = COALESCE(finished_at, now()), counts = $2::jsonb WHERE workflow_id = $1::text', [workflowId, JSON.stringify(counts)]);
+}
+
+/**
+ * Stores a rollout's resolved devices, in order, unless it has a list already: a retried listing keeps
+ * the first one (the devices resolved then), so every page the rollout reads comes from one list.
+ * Returns how many devices the stored list holds.
+ */
+export async function storeRolloutDeviceList(db: Db, workflowId: string, resolve: () => Promise<RolloutDevice[]>): Promise<number> {
+  const existing = await countRolloutDevices(db, workflowId);
+  if (existing !== undefined) return existing;
+  const devices = await resolve();
+  return withTransaction(db, async (tx) => {
+    // Two attempts racing: the one that locks second finds the other's list.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [`rollout-devices:${workflowId}`]);
+    const raced = await countRolloutDevices(tx, workflowId);
+    if (raced !== undefined) return raced;
+    await tx.query(
+      `INSERT INTO rollout_device_lists (workflow_id, ordinal, device)
+       SELECT $1::text, d.ordinal - 1, d.device FROM unnest($2::jsonb[]) WITH ORDINALITY AS d(device, ordinal)`,
+      [workflowId, devices.map((d) => JSON.stringify(d))],
+    );
+    // An empty list is a list too: one marker row (ordinal -1) says so.
+    if (devices.length === 0) await tx.query(`INSERT INTO rollout_device_lists (workflow_id, ordinal, device) VALUES ($1::text, -1, 'null'::jsonb)`, [workflowId]);
+    return devices.length;
+  });
+}
+
+async function countRolloutDevices(db: Queryable, workflowId: string): Promise<number | undefined> {
+  const { rows } = await db.query(
+    'SELECT count(*) FILTER (WHERE ordinal >= 0)::int AS devices, count(*)::int AS rows FROM rollout_device_lists WHERE workflow_id = $1::text',
+    [workflowId],
+  );
+  return rows[0].rows > 0 ? rows[0].devices : undefined;
+}
+
+/** Devices `offset` to `offset + limit` (exclusive) of a rollout's stored list. */
+export async function rolloutDevicePage(db: Queryable, workflowId: string, offset: number, limit: number): Promise<RolloutDevice[]> {
+  const { rows } = await db.query(
+    `SELECT device FROM rollout_device_lists WHERE workflow_id = $1::text AND ordinal >= $2::int ORDER BY ordinal LIMIT $3::int`,
+    [workflowId, offset, limit],
+  );
+  return rows.map((r) => r.device as RolloutDevice);
+}
+
+/** A finished rollout's list is not needed any more. */
+export async function dropRolloutDeviceList(db: Queryable, workflowId: string): Promise<void> {
+  await db.query('DELETE FROM rollout_device_lists WHERE workflow_id = $1::text', [workflowId]);
 }
 
 export interface RolloutRow {

@@ -126,7 +126,13 @@ export const EMPTY_COUNTS: RolloutCounts = {
 };
 
 export interface RolloutCarry {
-  remaining: RolloutDevice[];
+  /** the devices not yet started, carried whole: rollouts started before device lists were stored */
+  remaining?: RolloutDevice[];
+  /**
+   * where the next run reads on in the rollout's stored device list (listRolloutDevices), and how long
+   * it is: the list stays in PostgreSQL, so no payload holds it (since patched('rollout-device-pages'))
+   */
+  listed?: { offset: number; total: number };
   counts: RolloutCounts;
   startedAt: string;
   scheduledAt: string;

@@ -30,6 +30,7 @@ import {
   rolloutProgressQuery,
   type FleetHaltState,
   type HaltedKb,
+  type RolloutCarry,
   type RolloutHalt,
   type RolloutCounts,
   type RolloutDevice,
@@ -42,6 +43,13 @@ import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput } from './scan.
 import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
 import { BOOKKEEPING_RETRY } from './retry-policies';
 import type { deviceInstallWorkflow } from './device-install';
+
+/**
+ * patched() marker: the rollout lists its devices into PostgreSQL and reads them a page per run,
+ * instead of carrying the whole list in its payloads (issue 15: past about 5,000 devices a rollout
+ * failed on Temporal's payload limits).
+ */
+export const ROLLOUT_DEVICE_PAGES_PATCH = 'rollout-device-pages';
 
 const rollouts = proxyLocalActivities<RolloutActivities>({
   startToCloseTimeout: '1 minute',
@@ -151,11 +159,9 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
     }
   }
   if (haltable) applyFleetHalt(await rollouts.readFleetHalt());
-  const devices = carried?.remaining ?? await rollouts.resolveRolloutDevices(input.scope);
-  if (!carried) counts = { ...counts, devices: devices.length };
   const perRun = input.devicesPerRun ?? Math.max(STARTED_WITHOUT.devicesPerRun, input.maxConcurrentDevices);
-  const batch = devices.slice(0, perRun);
-  const rest = devices.slice(perRun);
+  const { batch, next } = await thisRunsDevices();
+  if (!carried) counts = { ...counts, devices: next.total };
 
   const windowMs = input.distributionWindowMinutes * 60_000;
   const start = new Date(scheduledAt).getTime();
@@ -217,13 +223,13 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
   }
   await Promise.all(forwards);
 
-  if (rest.length > 0) {
+  if (next.more) {
     // Bounded history: the next run of this workflow carries on with the remaining devices.
     await condition(allHandlersFinished);
     await continueAsNew<typeof automaticUpdateWorkflow>({
       ...input,
       carried: {
-        remaining: rest, counts, startedAt: carried?.startedAt ?? info.startTime.toISOString(), scheduledAt, runs,
+        ...next.carry, counts, startedAt: carried?.startedAt ?? info.startTime.toISOString(), scheduledAt, runs,
         ...(haltable ? { ...haltView(), ...(autoHaltOff ? { autoHaltOff } : {}) } : {}),
       },
     });
@@ -231,6 +237,33 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
   await rollouts.finishRollout({ workflowId: info.workflowId, counts });
   setCurrentDetails(summary());
   return { outcome: 'completed', localSlot: slot, counts, runs, ...haltView() };
+
+  /**
+   * This run's devices and where the next run goes on. A rollout lists its devices once into
+   * PostgreSQL and reads a page per run, so its payloads stay small at any fleet size (one that
+   * carried a whole list in an activity result and the continue-as-new input failed past about
+   * 5,000 devices on Temporal's 2 MiB payload limit). Rollouts started before that replay as they ran.
+   */
+  async function thisRunsDevices(): Promise<{ batch: RolloutDevice[]; next: { more: boolean; total: number; carry: Pick<RolloutCarry, 'remaining' | 'listed'> } }> {
+    if (carried?.remaining) {
+      const rest = carried.remaining.slice(perRun);
+      return { batch: carried.remaining.slice(0, perRun), next: { more: rest.length > 0, total: carried.remaining.length, carry: { remaining: rest } } };
+    }
+    let listed = carried?.listed;
+    if (!listed) {
+      if (!patched(ROLLOUT_DEVICE_PAGES_PATCH)) {
+        const devices = await rollouts.resolveRolloutDevices(input.scope);
+        const rest = devices.slice(perRun);
+        return { batch: devices.slice(0, perRun), next: { more: rest.length > 0, total: devices.length, carry: { remaining: rest } } };
+      }
+      listed = { offset: 0, total: (await rollouts.listRolloutDevices({ workflowId: info.workflowId, scope: input.scope })).total };
+    }
+    const page = listed.offset < listed.total
+      ? await rollouts.rolloutDevicePage({ workflowId: info.workflowId, offset: listed.offset, limit: perRun })
+      : [];
+    const offset = listed.offset + page.length;
+    return { batch: page, next: { more: offset < listed.total && page.length > 0, total: listed.total, carry: { listed: { offset, total: listed.total } } } };
+  }
 
   async function runDevice(d: RolloutDevice): Promise<DeviceRunOutcome> {
     const offlineAfterSeconds = input.offlineAfterSeconds ?? input.distributionWindowMinutes * 60 + STARTED_WITHOUT.offlineGraceSeconds;

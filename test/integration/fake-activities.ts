@@ -152,6 +152,14 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     return s;
   };
 
+  /** the device lists rollouts stored (listRolloutDevices), by rollout workflow id */
+  const storedLists = new Map<string, RolloutDevice[]>();
+  function scopeDevices(scope: RolloutScope): RolloutDevice[] {
+    if (options.lastSeenAt) return devices.map((d) => ({ ...d, lastSeenAt: options.lastSeenAt }));
+    if (!scope.ring) return devices;
+    const only = scope.ring.deviceIds ? new Set(scope.ring.deviceIds) : undefined;
+    return ringDevices(scope.ring.index).filter((d) => !only || only.has(d.deviceId));
+  }
   function log(activity: string, extra: Partial<CallRecord> = {}): CallRecord {
     const info = Context.current().info;
     const record: CallRecord = {
@@ -351,10 +359,17 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     },
     async resolveRolloutDevices(scope: RolloutScope): Promise<RolloutDevice[]> {
       log('resolveRolloutDevices');
-      if (options.lastSeenAt) return devices.map((d) => ({ ...d, lastSeenAt: options.lastSeenAt }));
-      if (!scope.ring) return devices;
-      const only = scope.ring.deviceIds ? new Set(scope.ring.deviceIds) : undefined;
-      return ringDevices(scope.ring.index).filter((d) => !only || only.has(d.deviceId));
+      return scopeDevices(scope);
+    },
+    async listRolloutDevices(args: { workflowId: string; scope: RolloutScope }): Promise<{ total: number }> {
+      log('listRolloutDevices', { payload: args.scope });
+      // Like the real one: a retry keeps the first list.
+      if (!storedLists.has(args.workflowId)) storedLists.set(args.workflowId, scopeDevices(args.scope));
+      return { total: storedLists.get(args.workflowId)!.length };
+    },
+    async rolloutDevicePage(args: { workflowId: string; offset: number; limit: number }): Promise<RolloutDevice[]> {
+      log('rolloutDevicePage', { payload: { offset: args.offset, limit: args.limit } });
+      return (storedLists.get(args.workflowId) ?? []).slice(args.offset, args.offset + args.limit);
     },
     async finishRollout(args: { workflowId: string; counts: RolloutCounts }): Promise<void> {
       log('finishRollout', { payload: args.counts });

@@ -87,7 +87,7 @@ test('three rings over a simulated month: promoted twice by the gate, each ring 
   expect(firstCommandOf(4) - run.releasedAtMs).toBeGreaterThanOrEqual(2 * DAY);
   expect(firstCommandOf(10) - run.releasedAtMs).toBeGreaterThanOrEqual(5 * DAY);
   // Each ring's rollout listed its own ring's devices (scope.ring), with the ring's halt threshold.
-  const lists = run.calls.filter((c) => c.activity === 'resolveRolloutDevices');
+  const lists = run.calls.filter((c) => c.activity === 'listRolloutDevices');
   expect(lists).toHaveLength(3);
   // Every device of every ring installed both patches; the decisions are in the audit trail.
   const executes = run.calls.filter((c) => c.activity === 'deviceCommand' && c.type === 'execute');
@@ -116,7 +116,7 @@ test('10% of ring 1 fail: the gate halts the release in ring 1, ring 2 never sta
     expect(result.log.at(-1)).toBe('aborted by user:ops in ring 1: bad patch');
   });
   // Ring 2 never listed its devices: no device of it got a command.
-  expect(run.calls.filter((c) => c.activity === 'resolveRolloutDevices')).toHaveLength(2);
+  expect(run.calls.filter((c) => c.activity === 'listRolloutDevices')).toHaveLength(2);
   const ring2 = new Set(run.devices.slice(24).map((d) => d.deviceId));
   expect(run.calls.filter((c) => c.activity === 'deviceCommand' && ring2.has(c.deviceId!))).toHaveLength(0);
   await maybeRecordHistory(env.client, run.workflowId, 'releaseWorkflow-halted');

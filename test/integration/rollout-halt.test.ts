@@ -136,7 +136,7 @@ test('a rollout started while a fleet halt is active starts no device until resu
   });
   expect(seen.whileHalted).toMatchObject({ started: 0, waiting: 3, halted: { by: 'operator', reason: 'Patch Tuesday freeze', actor: 'user:alice' } });
   expect(seen.commandsWhileHalted).toBe(0);
-  expect(s.calls.findIndex((c) => c.activity === 'readFleetHalt')).toBeLessThan(s.calls.findIndex((c) => c.activity === 'resolveRolloutDevices'));
+  expect(s.calls.findIndex((c) => c.activity === 'readFleetHalt')).toBeLessThan(s.calls.findIndex((c) => c.activity === 'listRolloutDevices'));
   expect(seen.result).toMatchObject({ outcome: 'completed', counts: { devices: 3, done: 3 } });
 });
 

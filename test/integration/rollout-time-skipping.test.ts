@@ -310,14 +310,24 @@ test('batch boundary: 5 devices, 2 per run, continue as new twice and count ever
   const run = await runRollout({ devices: 5 }, { devicesPerRun: 2, maxConcurrentDevices: 2 });
   expect(run.result).toMatchObject({ outcome: 'completed', runs: 3 });
   expect(run.result.counts).toMatchObject({ devices: 5, done: 5, failed: 0, patchesInstalled: 10 });
-  // One beginRollout, one device resolution, one finish: the later runs carry the rest.
+  // One beginRollout, one device listing, one finish: each run reads its own page of the stored list,
+  // and no run carries devices in its input (the list stays in PostgreSQL at any fleet size).
   expect(run.calls.filter((c) => c.activity === 'beginRollout')).toHaveLength(1);
-  expect(run.calls.filter((c) => c.activity === 'resolveRolloutDevices')).toHaveLength(1);
+  expect(run.calls.filter((c) => c.activity === 'listRolloutDevices')).toHaveLength(1);
+  expect(run.calls.filter((c) => c.activity === 'resolveRolloutDevices')).toHaveLength(0);
+  expect(run.calls.filter((c) => c.activity === 'rolloutDevicePage').map((c) => c.payload)).toEqual([
+    { offset: 0, limit: 2 }, { offset: 2, limit: 2 }, { offset: 4, limit: 2 },
+  ]);
+  const continued = (await env.client.workflow.getHandle(run.workflowId, run.firstRunId).fetchHistory()).events!
+    .find((e) => e.workflowExecutionContinuedAsNewEventAttributes)!.workflowExecutionContinuedAsNewEventAttributes!;
+  const carried = JSON.parse(Buffer.from(continued.input!.payloads![0]!.data!).toString()).carried;
+  expect(carried.listed).toEqual({ offset: 2, total: 5 });
+  expect(carried.remaining).toBeUndefined();
   expect(run.calls.filter((c) => c.activity === 'finishRollout').map((c) => c.payload)).toEqual([run.result.counts]);
   for (const deviceId of run.deviceIds) expect(deviceCommands(run.calls, deviceId).filter((c) => c.type === 'cleanup')).toHaveLength(1);
   // The first run (begin, a batch, continue-as-new) and the last (carried devices, finish).
-  await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-continue-as-new.first-run', run.firstRunId);
-  await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-continue-as-new.last-run');
+  await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-device-pages.first-run', run.firstRunId);
+  await maybeRecordHistory(env.client, run.workflowId, 'automaticUpdateWorkflow-device-pages.last-run');
 });
 
 /*
