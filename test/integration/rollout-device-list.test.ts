@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { createRolloutActivities } from '../../activities/rollout-activities';
-import { EMPTY_COUNTS } from '../../workflows/automatic-update.contract';
+import { EMPTY_COUNTS, type RolloutDevice } from '../../workflows/automatic-update.contract';
 import { startHarness, type Harness } from './harness';
 
 jest.setTimeout(120_000);
@@ -45,13 +45,13 @@ test('6,000 devices: a count, then pages that cover each device once, each far b
   const env = () => new MockActivityEnvironment({ workflowExecution: { workflowId, runId: randomUUID() }, workflowType: 'automaticUpdateWorkflow' });
   const scope = { scopeType: 'site' as const, scopeId: siteId };
 
-  const listed = await env().run(a.listRolloutDevices, { workflowId, scope });
+  const listed = await env().run(a.listRolloutDevices, { workflowId, scope }) as { total: number };
   expect(listed).toEqual({ total: DEVICES });
 
   const seen: string[] = [];
   let largestPage = 0;
   for (let offset = 0; offset < listed.total; offset += PAGE) {
-    const page = await env().run(a.rolloutDevicePage, { workflowId, offset, limit: PAGE });
+    const page = await env().run(a.rolloutDevicePage, { workflowId, offset, limit: PAGE }) as RolloutDevice[];
     expect(page).toHaveLength(Math.min(PAGE, listed.total - offset));
     largestPage = Math.max(largestPage, Buffer.byteLength(JSON.stringify(page)));
     seen.push(...page.map((d) => d.deviceId));
@@ -60,7 +60,7 @@ test('6,000 devices: a count, then pages that cover each device once, each far b
   expect(seen).toEqual([...seen].sort()); // the order resolveScopeDevices gave, stable across pages
   expect(largestPage).toBeLessThan(TEMPORAL_PAYLOAD_LIMIT / 4);
   // Each device carries what its install needs: names for the search attributes, canonical folders.
-  const [first] = await env().run(a.rolloutDevicePage, { workflowId, offset: 0, limit: 1 });
+  const [first] = await env().run(a.rolloutDevicePage, { workflowId, offset: 0, limit: 1 }) as RolloutDevice[];
   expect(first).toMatchObject({ deviceName: expect.stringMatching(/^LIST-\d{5}$/), siteId, workingFolder: 'C:\\ProgramData\\Patchflow\\Working', installFolder: 'C:\\Windows\\Patches' });
   expect(await env().run(a.rolloutDevicePage, { workflowId, offset: DEVICES, limit: PAGE })).toEqual([]);
 
