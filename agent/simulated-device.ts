@@ -18,7 +18,7 @@ import {
 } from '../domain/device-protocol';
 import { formatExitCode } from '../domain/exit-codes';
 import { healthCheckProblem, healthCheckResult } from '../domain/health-check';
-import { NETWORK_SERVICE_SID, SYSTEM_SID, WINDOWS_UPDATE_SERVICES, type PatchTestObservation, type ServiceStartType } from '../domain/patch-test';
+import { SYSTEM_SID, WINDOWS_UPDATE_SERVICES, type PatchTestObservation, type ServiceStartType } from '../domain/patch-test';
 import type { FolderAcl } from '../domain/wua-schemas';
 import { checkFolder, DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER, FolderPlatform, FolderRole } from '../domain/folders';
 import { ALL_OS, catalogFor, findUpdate, normaliseKb, sha256Of, simulatedFileContent, type CatalogUpdate, type DeviceOs } from './catalog';
@@ -164,7 +164,7 @@ export interface SimulatedPatchTestState {
   credential?: { account: string; sid: string; valid: boolean };
   /** the working folder is a directory junction to this folder (e.g. `C:\\Windows\\Temp`, a protected one) */
   workingFolderTarget?: string;
-  /** the working folder's access rules; default: System, Administrators and Network Service full control, and the Set Credentials account */
+  /** the working folder's access rules; default: System and Administrators full control, and the Set Credentials account */
   workingFolderRules?: FolderAcl['rules'];
   /** file sources that do not answer: a patch's URL starting with one of these fails (e.g. `https://catalog.example`) */
   unreachableSources?: string[];
@@ -931,7 +931,7 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
       : { kind: 'system' };
     const full = (sid: string) => ({ sid, allow: true, rights: FULL_CONTROL, inheritOnly: false });
     const rules = t.workingFolderRules
-      ?? [full(SYSTEM_SID), full(ADMINISTRATORS_SID), full(NETWORK_SERVICE_SID), ...(t.credential ? [full(t.credential.sid)] : [])];
+      ?? [full(SYSTEM_SID), full(ADMINISTRATORS_SID), ...(t.credential ? [full(t.credential.sid)] : [])];
     const unreachable = t.unreachableSources ?? [];
     const corrupt = new Set([...(t.corruptSourceKbs ?? []).map(normaliseKb), ...this.corrupt]);
     const files = (command.payload.patches ?? []).map((patch) => {

@@ -6,9 +6,18 @@
  * disagree about a reason.
  *
  * Decisions worth knowing:
- * - Folder permissions follow seed 003: SYSTEM and Network Service must each hold an allow rule with full
- *   write on the folder itself, and a Set Credential account must be named in a rule of its own
- *   ("explicit membership"); membership of Administrators alone does not count.
+ * - Folder permissions: SYSTEM must hold an allow rule with full write on the folder itself, nobody but
+ *   SYSTEM, Administrators, TrustedInstaller (and a Set Credentials account) may write to it or own it,
+ *   and a Set Credential account must be named in a rule of its own ("explicit membership";
+ *   membership of Administrators alone does not count). This departs from seed 003 on one point: it
+ *   asks for Network Service full write too. Kaseya's agent needs that; Patchflow's agents download,
+ *   check and run installers as SYSTEM themselves, and refuse a folder that any other account can
+ *   write (domain/wua-folder-acl.ts: a Network Service process could swap an installer between its
+ *   SHA-256 check and its start, and have it run as SYSTEM). A test that demanded Network Service
+ *   write would pass exactly the folders every install then refuses.
+ * - A working folder that does not exist yet passes when the install runs as SYSTEM: the agent creates
+ *   it at the download step, writable by SYSTEM and Administrators only. A Set Credentials account is
+ *   not named on such a folder, so it fails then.
  * - A service whose start type is Manual passes; only Disabled fails (Salt refuses to run then). A service
  *   the device could not find fails too: Windows Update cannot run without it.
  * - Free space must cover the selected patches' total size plus a margin (`DISK_MARGIN_BYTES`), because
@@ -17,6 +26,7 @@
  *   check per file and source, so an operator sees which source is broken.
  */
 import { FolderPlatform, FolderRole, checkFolder } from './folders';
+import { untrustedWriters } from './wua-folder-acl';
 import type { FolderAcl } from './wua-schemas';
 
 /** The names of the checks, in the order an install meets them. */
@@ -33,8 +43,9 @@ export type PatchTestCheck = (typeof PatchTestCheck)[keyof typeof PatchTestCheck
 /** Windows Update services that must not be Disabled (Salt's list). */
 export const WINDOWS_UPDATE_SERVICES = ['wuauserv', 'msiserver', 'BITS', 'CryptSvc', 'TrustedInstaller'] as const;
 
-/** SYSTEM and Network Service: both need full write on the working folder (seed 003). */
+/** SYSTEM needs full write on the working folder (seed 003). */
 export const SYSTEM_SID = 'S-1-5-18';
+/** Network Service: seed 003 asks it full write; Patchflow refuses it as a writer (see above). */
 export const NETWORK_SERVICE_SID = 'S-1-5-20';
 
 /** FileSystemRights.FullControl, and GENERIC_ALL which grants the same. */
@@ -94,16 +105,22 @@ function folderPermissionsCheck(o: PatchTestObservation): PatchTestCheckResult {
   const acl = o.workingFolderAcl;
   if ((o.platform ?? FolderPlatform.Windows) === FolderPlatform.Posix) return { check, passed: true, reason: 'POSIX device: ownership is checked by the agent before it writes' };
   if (!acl) return { check, passed: false, reason: 'the device did not report the working folder\'s permissions' };
-  if (!acl.exists) return { check, passed: false, reason: `${acl.path} does not exist` };
+  const credentialSid = o.credential.kind === 'set' ? o.credential.sid : null;
+  if (!acl.exists) {
+    if (o.credential.kind === 'set') return { check, passed: false, reason: `${acl.path} does not exist: create it and name ${o.credential.account} on it explicitly` };
+    return { check, passed: true, reason: `${acl.path} does not exist yet: the agent creates it at the download step, writable by SYSTEM and Administrators only` };
+  }
   const missing: string[] = [];
   if (!hasFullWrite(acl, SYSTEM_SID)) missing.push('System has no full write');
-  if (!hasFullWrite(acl, NETWORK_SERVICE_SID)) missing.push('Network Service has no full write');
+  // The rule the agent applies before it writes or runs anything there (folder-acl-guard.ts).
+  const writers = untrustedWriters(acl, credentialSid ? [credentialSid] : []);
+  if (writers) missing.push(`${writers} (the agent refuses to stage installers where others can write)`);
   if (o.credential.kind === 'set') {
     if (!o.credential.sid) missing.push(`${o.credential.account}'s SID is unknown`);
     else if (!isNamed(acl, o.credential.sid)) missing.push(`${o.credential.account} has no explicit membership (Administrators alone is not enough)`);
   }
   if (missing.length > 0) return { check, passed: false, reason: `${acl.path}: ${missing.join('; ')}` };
-  return { check, passed: true, reason: `${acl.path}: System and Network Service have full write${o.credential.kind === 'set' ? `, ${o.credential.account} is named explicitly` : ''}` };
+  return { check, passed: true, reason: `${acl.path}: System has full write, no one else may write${o.credential.kind === 'set' ? ` but ${o.credential.account}, who is named explicitly` : ''}` };
 }
 
 function diskCheck(o: PatchTestObservation): PatchTestCheckResult {
@@ -134,6 +151,25 @@ function servicesCheck(o: PatchTestObservation): PatchTestCheckResult {
   });
   if (bad.length > 0) return { check, passed: false, reason: bad.join('; ') };
   return { check, passed: true, reason: 'no Windows Update service is Disabled' };
+}
+
+/**
+ * Start types as the Windows agent reads them (Get-Service's ServiceStartMode names): Boot and System
+ * start with the kernel, so they count as Automatic; a service not found is Missing. undefined when a
+ * found service came without a start type (a script too old to say): guessing would hide a Disabled one.
+ */
+export function windowsStartTypes(rows: readonly { name: string; found: boolean; startType?: string | null }[]): Record<string, ServiceStartType> | undefined {
+  const out: Record<string, ServiceStartType> = {};
+  for (const r of rows) {
+    if (!r.found) { out[r.name] = 'Missing'; continue; }
+    switch (r.startType) {
+      case 'Disabled': out[r.name] = 'Disabled'; break;
+      case 'Manual': out[r.name] = 'Manual'; break;
+      case 'Automatic': case 'Boot': case 'System': out[r.name] = 'Automatic'; break;
+      default: return undefined;
+    }
+  }
+  return out;
 }
 
 /** Every check, pass or fail with its reason; the test passes only when all do. */

@@ -22,6 +22,8 @@ const KNOWN: ReadonlyMap<string, string> = new Map([
   ['S-1-5-32-545', 'Users'],
   ['S-1-5-4', 'INTERACTIVE'],
   ['S-1-5-32-547', 'Power Users'],
+  ['S-1-5-20', 'Network Service'],
+  ['S-1-5-19', 'Local Service'],
 ]);
 
 /** CREATOR OWNER: a placeholder for whoever creates a child; it grants nothing on the folder itself. */
@@ -36,17 +38,26 @@ export const WRITE_RIGHTS = (0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000
 
 const nameOf = (sid: string) => `${sid}${KNOWN.has(sid) ? ` (${KNOWN.get(sid)})` : ''}`;
 
-/** Why someone other than the machine's own accounts can change this folder, or undefined. */
-export function folderWritersProblem(folder: FolderAcl): string | undefined {
-  if (!folder.exists) return `${folder.path} does not exist`;
-  if (folder.ownerSid !== null && !TRUSTED_WRITERS.has(folder.ownerSid)) {
-    return `${folder.path} is owned by ${nameOf(folder.ownerSid)}, who can change its permissions`;
-  }
+/**
+ * What is wrong with who may change this folder, without the folder's name (callers prefix it), or
+ * undefined. `alsoTrusted`: accounts the install itself runs as (a Patch Test's Set Credentials
+ * account, which seed 003 requires to be named on the folder); nobody else is ever added.
+ */
+export function untrustedWriters(folder: FolderAcl, alsoTrusted: readonly string[] = []): string | undefined {
+  if (!folder.exists) return 'does not exist';
+  const trusted = (sid: string) => TRUSTED_WRITERS.has(sid) || alsoTrusted.includes(sid);
+  if (folder.ownerSid !== null && !trusted(folder.ownerSid)) return `is owned by ${nameOf(folder.ownerSid)}, who can change its permissions`;
   const writers = new Set<string>();
   for (const rule of folder.rules) {
-    if (!rule.allow || rule.inheritOnly || rule.sid === CREATOR_OWNER || TRUSTED_WRITERS.has(rule.sid)) continue;
+    if (!rule.allow || rule.inheritOnly || rule.sid === CREATOR_OWNER || trusted(rule.sid)) continue;
     if ((rule.rights & WRITE_RIGHTS) !== 0) writers.add(rule.sid);
   }
   if (writers.size === 0) return undefined;
-  return `${folder.path} can be written by ${[...writers].map(nameOf).join(', ')}; only SYSTEM and Administrators may`;
+  return `can be written by ${[...writers].map(nameOf).join(', ')}; only SYSTEM and Administrators may`;
+}
+
+/** Why someone other than the machine's own accounts can change this folder, or undefined. */
+export function folderWritersProblem(folder: FolderAcl): string | undefined {
+  const problem = untrustedWriters(folder);
+  return problem && `${folder.path} ${problem}`;
 }

@@ -138,12 +138,16 @@ export type FolderAclOutput = z.infer<typeof folderAclOutputSchema>;
 export type FolderAcl = FolderAclOutput['folders'][number];
 
 /**
- * What `services` prints (Get-Service, one row per name asked): whether the service exists and its
- * status as PowerShell names it ("Running", "Stopped", "StartPending"...).
+ * What `services` prints (Get-Service, one row per name asked): whether the service exists, its
+ * status as PowerShell names it ("Running", "Stopped", "StartPending"...) and its start type.
  */
 export const servicesOutputSchema = z.object({
   verb: z.literal('services'),
-  services: z.array(z.object({ name: z.string().min(1).max(80), found: z.boolean(), status: z.string().max(40).nullable() })).max(20),
+  services: z.array(z.object({
+    name: z.string().min(1).max(80), found: z.boolean(), status: z.string().max(40).nullable(),
+    /** ServiceStartMode as PowerShell names it ("Automatic", "Manual", "Disabled", "Boot", "System"); the Patch Test reads it */
+    startType: z.string().max(40).nullable().optional(),
+  })).max(20),
 });
 export type ServicesOutput = z.infer<typeof servicesOutputSchema>;
 

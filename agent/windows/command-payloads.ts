@@ -48,6 +48,7 @@ export const payloadSchemas = {
   [CommandType.Cleanup]: z.object({ workingFolder: folder, installFolder: folder }),
   [CommandType.Uninstall]: z.object({ updateId: wuaGuidSchema, kb }),
   [CommandType.HealthCheck]: z.object({ check: healthCheck, reason: z.string().max(200) }),
+  [CommandType.PatchTest]: z.object({ workingFolder: folder, installFolder: folder, patches: z.array(patchFile).max(500) }),
 } satisfies Partial<Record<CommandType, z.ZodType>>;
 
 export type WindowsCommandType = keyof typeof payloadSchemas;

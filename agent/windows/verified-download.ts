@@ -6,8 +6,8 @@ import { CommandErrorCode, type CommandError } from '../../domain/device-protoco
 
 export interface VerifiedDownload {
   url: string;
-  /** local path to write */
-  file: string;
+  /** local path to write; none: the bytes are only counted and hashed (a Patch Test stages nothing) */
+  file?: string;
   /** shown in messages: the Windows path */
   shownAs: string;
   sizeBytes: number;
@@ -26,9 +26,9 @@ export interface VerifiedDownload {
  * larger body is cut off and refused), then exactly that size and the catalog's SHA-256. A file that
  * fails is deleted, so nothing unchecked is left where the copy step could pick it up.
  */
-export async function downloadVerified(d: VerifiedDownload): Promise<{ ok: true; sha256: string; bytes: number } | { ok: false; error: CommandError }> {
+export async function downloadVerified(d: VerifiedDownload): Promise<{ ok: true; sha256: string; bytes: number } | { ok: false; error: CommandError; sha256?: string }> {
   const fail = async (code: string, message: string, retryable: boolean) => {
-    await rm(d.file, { force: true });
+    if (d.file) await rm(d.file, { force: true });
     return { ok: false as const, error: { code, message, retryable } };
   };
   let url: URL;
@@ -56,9 +56,9 @@ export async function downloadVerified(d: VerifiedDownload): Promise<{ ok: true;
     return fail(CommandErrorCode.HashMismatch, `GET ${where} announces ${declared} bytes, the catalog says ${d.sizeBytes}; not downloaded`, false);
   }
 
-  await mkdir(path.dirname(d.file), { recursive: true });
+  if (d.file) await mkdir(path.dirname(d.file), { recursive: true });
   const hash = createHash('sha256');
-  const out = createWriteStream(d.file, { mode: 0o600 });
+  const out = d.file ? createWriteStream(d.file, { mode: 0o600 }) : undefined;
   let bytes = 0;
   let tooLong = false;
   try {
@@ -73,18 +73,20 @@ export async function downloadVerified(d: VerifiedDownload): Promise<{ ok: true;
         break;
       }
       hash.update(value);
-      if (!out.write(value)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      if (out && !out.write(value)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
     }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (out) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   } catch (err) {
-    out.destroy();
+    out?.destroy();
     return fail(CommandErrorCode.DownloadFailed, `GET ${where} broke off after ${bytes} bytes: ${(err as Error).message}`, true);
   }
-  if (tooLong) return fail(CommandErrorCode.HashMismatch, `${d.shownAs} grew past the catalog's ${d.sizeBytes} bytes; deleted, not executed`, false);
-  if (bytes < d.sizeBytes) return fail(CommandErrorCode.DownloadFailed, `${d.shownAs} ended after ${bytes} of ${d.sizeBytes} bytes; deleted`, true);
+  const deleted = d.file ? '; deleted' : '';
+  if (tooLong) return fail(CommandErrorCode.HashMismatch, `${d.shownAs} grew past the catalog's ${d.sizeBytes} bytes${d.file ? '; deleted, not executed' : ''}`, false);
+  if (bytes < d.sizeBytes) return fail(CommandErrorCode.DownloadFailed, `${d.shownAs} ended after ${bytes} of ${d.sizeBytes} bytes${deleted}`, true);
   const actual = hash.digest('hex');
   const expected = d.sha256.toLowerCase();
-  if (actual !== expected) return fail(CommandErrorCode.HashMismatch, `SHA-256 of ${d.shownAs} is ${actual}, catalog says ${expected}; deleted`, false);
-  d.onProgress?.({ message: `downloaded ${path.basename(d.file)}, size and SHA-256 verified`, percent: 100 });
+  // The hash it did have goes with the failure: a Patch Test reports what the source served.
+  if (actual !== expected) return { ...(await fail(CommandErrorCode.HashMismatch, `SHA-256 of ${d.shownAs} is ${actual}, catalog says ${expected}${deleted}`, false)), sha256: actual };
+  if (d.file) d.onProgress?.({ message: `downloaded ${path.basename(d.file)}, size and SHA-256 verified`, percent: 100 });
   return { ok: true, sha256: actual, bytes };
 }

@@ -15,6 +15,8 @@ import {
 import { AllFileSourcesFailedError, FileSource, sourcesOf, type DownloadReport } from '../../domain/file-source';
 import { ExecutionOutcome, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
 import { checkFolder, FolderPlatform, FolderRole } from '../../domain/folders';
+import { normaliseKb } from '../../domain/patch-id';
+import { WINDOWS_UPDATE_SERVICES, windowsStartTypes, type PatchTestObservation } from '../../domain/patch-test';
 import { HealthCheckKind, healthCheckResult, windowsServiceStates } from '../../domain/health-check';
 import { isFailureHresult, OperationResultCode, readInstallation, readUpdateResult } from '../../domain/wua-outcomes';
 import { pendingRebootReasons, rebootOwedBeforeRun } from '../../domain/wua-reboot';
@@ -175,6 +177,7 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
         case CommandType.Cleanup: return await this.cleanup(parsed.data as Payload<'cleanup'>);
         case CommandType.Uninstall: return await this.uninstall(parsed.data as Payload<'uninstall'>);
         case CommandType.HealthCheck: return await this.healthCheck(parsed.data as Payload<'health_check'>);
+        case CommandType.PatchTest: return await this.patchTest(parsed.data as Payload<'patch_test'>, options);
       }
     } catch (err) {
       // A COM error (it has an HRESULT) may pass: the service restarts, the network comes back. A script
@@ -472,6 +475,41 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
     }
     const out = await this.script.services(check.services);
     return { status: 'succeeded', result: healthCheckResult(check, windowsServiceStates(out.services), 'running') };
+  }
+
+  // ---- Patch Test ----
+
+  /**
+   * The Patch Test (seed 003): what an install would meet, observed and reported, nothing installed,
+   * staged or changed. The working folder's owner and rules as they are (a folder not there yet is
+   * reported so; the download step would create it locked down), the free space of its drive, each
+   * selected file fetched from the catalog's URL and hashed as it arrives (never written), and the
+   * Windows Update services' start types. The agent runs as LocalSystem. The server decides
+   * (domain/patch-test.ts), with the same folder rule this agent applies before it downloads.
+   */
+  private async patchTest(p: Payload<'patch_test'>, options: ExecutorHandleOptions): Promise<CommandOutcome> {
+    const working = safeFolder(p.workingFolder, FolderRole.Working);
+    if ('refused' in working) return fail(CommandErrorCode.UnsafeFolder, working.refused, false);
+    const acl = (await this.script.folderAcl([working.canonical], options.signal)).folders.find((f) => f.path.toLowerCase() === working.canonical.toLowerCase()) ?? null; // Windows paths ignore case
+    const drive = acl?.exists ? working.canonical : path.win32.parse(working.canonical).root;
+    const freeBytes = await this.freeDisk(this.paths.localPath(drive)).catch(() => null);
+    const files: PatchTestObservation['files'] = [];
+    for (const patch of p.patches) {
+      const base = { patchId: normaliseKb(patch.kb), source: patch.downloadUrl, expectedSha256: patch.sha256, sizeBytes: patch.sizeBytes };
+      options.onProgress?.({ message: `Patch Test: fetching ${patch.fileName} to check its hash`, percent: Math.round((files.length * 100) / p.patches.length) });
+      const r = await downloadVerified({ url: patch.downloadUrl, shownAs: patch.downloadUrl, sizeBytes: patch.sizeBytes, sha256: patch.sha256, fetch: this.fetchFn, signal: options.signal });
+      if (r.ok) files.push({ ...base, answered: true, sha256: r.sha256 });
+      // It answered, with other bytes (or more of them than the catalog's size): the file is wrong, the source up.
+      else if (r.error.code === CommandErrorCode.HashMismatch) files.push({ ...base, answered: true, sha256: r.sha256 ?? null, error: r.error.message });
+      else files.push({ ...base, answered: false, sha256: null, error: r.error.message });
+    }
+    const services = windowsStartTypes((await this.script.services([...WINDOWS_UPDATE_SERVICES], options.signal)).services);
+    if (!services) return fail('DeviceError', 'wua.ps1 services reported no start types: the agent\'s script is older than the agent', false);
+    const observation: PatchTestObservation = {
+      credential: { kind: 'system' }, platform: FolderPlatform.Windows, workingFolder: working.canonical,
+      workingFolderAcl: acl, freeBytes, files, services,
+    };
+    return { status: 'succeeded', result: observation };
   }
 
   // ---- helpers ----

@@ -233,7 +233,7 @@ function Invoke-FolderAcl {
   Write-Json ([ordered]@{ verb = 'folder-acl'; folders = $rows })
 }
 
-# A health check (services running): Get-Service for each name of the arguments file. Names are checked
+# A health check (services running) and the Patch Test (start types): Get-Service for each name of the arguments file. Names are checked
 # again here (no wildcard can reach Get-Service), and nothing else is read from the server.
 function Invoke-Services {
   if (-not $ArgsFile) { throw [System.ArgumentException]::new('the verb services needs an arguments file') }
@@ -242,8 +242,8 @@ function Invoke-Services {
   foreach ($name in @($parsed.services | ForEach-Object { [string]$_ })) {
     if ($name -notmatch '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$') { throw [System.ArgumentException]::new("not a service name: $name") }
     $svc = Get-Service -Name $name -ErrorAction SilentlyContinue
-    if ($null -eq $svc) { $rows += , ([ordered]@{ name = $name; found = $false; status = $null }) }
-    else { $rows += , ([ordered]@{ name = $name; found = $true; status = [string]$svc.Status }) }
+    if ($null -eq $svc) { $rows += , ([ordered]@{ name = $name; found = $false; status = $null; startType = $null }) }
+    else { $rows += , ([ordered]@{ name = $name; found = $true; status = [string]$svc.Status; startType = [string]$svc.StartType }) }
   }
   Write-Json ([ordered]@{ verb = 'services'; services = $rows })
 }

@@ -1,3 +1,4 @@
+import { folderWritersProblem } from '../../domain/wua-folder-acl';
 import { NETWORK_SERVICE_SID, PatchTestCheck, SYSTEM_SID, evaluatePatchTest, type PatchTestObservation } from '../../domain/patch-test';
 
 const FULL = 0x1f01ff;
@@ -8,7 +9,7 @@ const good = (): PatchTestObservation => ({
     path: 'C:\\ProgramData\\Patchflow\\Working', exists: true, ownerSid: 'S-1-5-32-544',
     rules: [
       { sid: SYSTEM_SID, allow: true, rights: FULL, inheritOnly: false },
-      { sid: NETWORK_SERVICE_SID, allow: true, rights: FULL, inheritOnly: false },
+      { sid: 'S-1-5-32-544', allow: true, rights: FULL, inheritOnly: false },
       { sid: 'S-1-5-21-1-2-3-1001', allow: true, rights: 0x1301bf, inheritOnly: false },
     ],
   },
@@ -44,14 +45,44 @@ describe('evaluatePatchTest', () => {
     expect(f[0].reason).toBe('BITS is Disabled; CryptSvc is Missing');
   });
 
-  it('requires System and Network Service full write, and the credential named explicitly', () => {
+  it('requires System full write and the credential named explicitly', () => {
     const o = good();
     o.workingFolderAcl!.rules = [{ sid: SYSTEM_SID, allow: true, rights: 0x120089, inheritOnly: false }, { sid: 'S-1-5-32-544', allow: true, rights: FULL, inheritOnly: false }];
     const [f] = failed(o);
     expect(f.check).toBe(PatchTestCheck.FolderPermissions);
     expect(f.reason).toContain('System has no full write');
-    expect(f.reason).toContain('Network Service has no full write');
     expect(f.reason).toContain('CORP\\patcher has no explicit membership');
+  });
+
+  // Seed 003 asks for Network Service full write; the Windows agent refuses any writer but SYSTEM,
+  // Administrators and TrustedInstaller (domain/wua-folder-acl.ts), so a Patch Test that passed such
+  // a folder would promise an install the agent then refuses. Both now apply one rule.
+  it('fails a folder that Network Service (or any other account) can write, as the agent would refuse it', () => {
+    const o = good();
+    o.workingFolderAcl!.rules.push({ sid: NETWORK_SERVICE_SID, allow: true, rights: FULL, inheritOnly: false });
+    const [f] = failed(o);
+    expect(f.check).toBe(PatchTestCheck.FolderPermissions);
+    expect(f.reason).toBe('C:\\ProgramData\\Patchflow\\Working: can be written by S-1-5-20 (Network Service); only SYSTEM and Administrators may (the agent refuses to stage installers where others can write)');
+    expect(folderWritersProblem(o.workingFolderAcl!)).toContain('S-1-5-20 (Network Service)');
+    // Read-only rights for others are fine; so is a user who owns nothing and writes nothing.
+    o.workingFolderAcl!.rules[3] = { sid: 'S-1-5-32-545', allow: true, rights: 0x1200a9, inheritOnly: false };
+    expect(evaluatePatchTest(o).passed).toBe(true);
+    o.workingFolderAcl!.ownerSid = 'S-1-5-21-9-9-9-1005';
+    expect(failed(o)[0].reason).toContain('is owned by S-1-5-21-9-9-9-1005, who can change its permissions');
+  });
+
+  it('the Set Credentials account may write (it is named explicitly); the agent alone trusts only the machine accounts', () => {
+    const o = good();
+    expect(evaluatePatchTest(o).passed).toBe(true);
+    expect(folderWritersProblem(o.workingFolderAcl!)).toContain('S-1-5-21-1-2-3-1001');
+  });
+
+  it('a working folder not there yet passes as System (the agent creates it locked down), not with Set Credentials', () => {
+    const o = good();
+    o.workingFolderAcl = { path: o.workingFolder, exists: false, ownerSid: null, rules: [] };
+    expect(failed(o).map((c) => c.reason)).toEqual([`${o.workingFolder} does not exist: create it and name CORP\\patcher on it explicitly`]);
+    o.credential = { kind: 'system' };
+    expect(evaluatePatchTest(o).passed).toBe(true);
   });
 
   it('System credential needs no explicit membership; a failed Set Credential fails', () => {

@@ -45,10 +45,13 @@ test('a machine in order passes every check, and the same state gives the same o
 test.each<[string, SimulatedPatchTestState, { freeDiskBytes?: number }, string, RegExp]>([
   ['credentials', { credential: { account: 'CORP\\patchsvc', sid: 'S-1-5-21-1-2-3-1104', valid: false } }, {}, 'credentials', /Set Credentials for CORP\\patchsvc failed: LogonUser/],
   ['a protected working folder', { workingFolderTarget: 'C:\\Windows\\System32\\Tasks' }, {}, 'working-folder-protected', /^C:\\Windows\\System32\\Tasks: /],
-  ['folder permissions', { workingFolderRules: [{ sid: SYSTEM_SID, allow: true, rights: 0x1f01ff, inheritOnly: false }] }, {}, 'working-folder-permissions', /Network Service has no full write/],
+  ['folder permissions', { workingFolderRules: [{ sid: SYSTEM_SID, allow: true, rights: 0x120089, inheritOnly: false }] }, {}, 'working-folder-permissions', /System has no full write/],
+  ['a folder Network Service can write (seed 003 asks for it; the agent refuses it)', {
+    workingFolderRules: [SYSTEM_SID, 'S-1-5-20'].map((sid) => ({ sid, allow: true, rights: 0x1f01ff, inheritOnly: false })),
+  }, {}, 'working-folder-permissions', /can be written by S-1-5-20 \(Network Service\)/],
   ['the set credential not named on the folder', {
     credential: { account: 'CORP\\patchsvc', sid: 'S-1-5-21-1-2-3-1104', valid: true },
-    workingFolderRules: [SYSTEM_SID, 'S-1-5-20', 'S-1-5-32-544'].map((sid) => ({ sid, allow: true, rights: 0x1f01ff, inheritOnly: false })),
+    workingFolderRules: [SYSTEM_SID, 'S-1-5-32-544'].map((sid) => ({ sid, allow: true, rights: 0x1f01ff, inheritOnly: false })),
   }, {}, 'working-folder-permissions', /CORP\\patchsvc has no explicit membership/],
   ['disk space', {}, { freeDiskBytes: DISK_MARGIN_BYTES }, 'disk-space', /bytes free, \d+ needed/],
   ['an unreachable file source', { unreachableSources: [new URL(update.downloadUrl).origin] }, {}, 'file-source', /did not answer for KB5034439: GET .* ETIMEDOUT/],

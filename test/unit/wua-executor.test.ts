@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { AgentCommand, CommandOutcome, CommandType, PatchFile, ScanReport } from '../../domain/device-protocol';
 import { interpretExitCode } from '../../domain/exit-codes';
+import { evaluatePatchTest, type PatchTestObservation } from '../../domain/patch-test';
 import { readInstallation } from '../../domain/wua-outcomes';
 import { installOutputSchema } from '../../domain/wua-schemas';
 import type { CommandJournal } from '../../agent/executor';
@@ -554,6 +555,88 @@ describe('Windows Update executor: health checks', () => {
     const error = failure(await e.handle(command('health_check', { check: { kind: 'processes_running', processes: ['explorer'] }, reason: 'after install' })));
     expect(error).toMatchObject({ code: 'UnsupportedCheck', retryable: false });
     expect(error.message).toContain('use services_running');
+    done(runner);
+  });
+});
+
+describe('Windows Update executor: the Patch Test', () => {
+  const FULL = 0x1f01ff;
+  const services = (startTypes: Record<string, string | null>) => ({
+    program: 'powershell.exe', verb: 'services', exitCode: 0,
+    stdout: { verb: 'services', services: Object.entries(startTypes).map(([name, startType]) => ({ name, found: startType !== null, status: startType ? 'Stopped' : null, startType })) },
+  });
+  const WU = { wuauserv: 'Manual', msiserver: 'Manual', BITS: 'Disabled', CryptSvc: 'Automatic', TrustedInstaller: null };
+
+  test('observes the folder\'s rules, free space, each file\'s hash and the services\' start types; writes nothing; the server\'s verdict names each problem', async () => {
+    const good = Buffer.from('the March cumulative update');
+    const lcu = patchFor(LCU, 'KB5035857', 'windows10.0-kb5035857-x64.msu', good);
+    const net = patchFor(NET, 'KB5034439', 'ndp48-kb5034439.msu', Buffer.from('.NET update v1'));
+    const defender = patchFor(DEFENDER, 'KB2267602', 'defender-kb2267602.cab', Buffer.from('definitions'));
+    const fetched: string[] = [];
+    const fakeFetch = (async (url: URL | string) => {
+      fetched.push(String(url));
+      if (String(url).endsWith(net.fileName)) return new Response(Buffer.from('.NET update v2'));
+      if (String(url).endsWith(defender.fileName)) throw new Error('connect ETIMEDOUT');
+      return new Response(good);
+    }) as unknown as typeof fetch;
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'folder-acl', exitCode: 0, stdout: { verb: 'folder-acl', folders: [{ path: WORKING, exists: true, ownerSid: 'S-1-5-18', rules: [
+        { sid: 'S-1-5-18', allow: true, rights: FULL, inheritOnly: false },
+        { sid: 'S-1-5-20', allow: true, rights: FULL, inheritOnly: false }, // seed 003's Network Service: refused by this agent
+      ] }] } },
+      services(WU),
+    ]);
+    const { e } = await executor(runner, { fetch: fakeFetch });
+    const outcome = await e.handle(command('patch_test', { workingFolder: 'c:\\programdata\\patchflow\\working\\', installFolder: INSTALL, patches: [lcu, net, defender] }));
+    expect(outcome.status).toBe('succeeded');
+    const observed = (outcome as { result: PatchTestObservation }).result;
+    expect(observed).toMatchObject({ credential: { kind: 'system' }, platform: 'windows', workingFolder: 'C:\\programdata\\patchflow\\working', freeBytes: 50 * 1024 ** 3 });
+    expect(observed.workingFolderAcl).toMatchObject({ path: WORKING, exists: true }); // Get-Acl's spelling; Windows ignores case
+    expect(observed.services).toEqual({ wuauserv: 'Manual', msiserver: 'Manual', BITS: 'Disabled', CryptSvc: 'Automatic', TrustedInstaller: 'Missing' });
+    expect(observed.files.map((f) => [f.patchId, f.answered, f.sha256])).toEqual([
+      ['KB5035857', true, lcu.sha256],
+      ['KB5034439', true, createHash('sha256').update('.NET update v2').digest('hex')],
+      ['KB2267602', false, null],
+    ]);
+    expect(fetched).toEqual([lcu.downloadUrl, net.downloadUrl, defender.downloadUrl]);
+    // A Patch Test stages nothing: no folder, no file.
+    await expect(stat(sandbox.localPath(WORKING))).rejects.toThrow();
+    // The folder-acl and services verbs got their names in the arguments file, nothing on the command line.
+    expect(runner.started.find((s) => s.args[6] === 'services')!.argsFile).toEqual({ services: ['wuauserv', 'msiserver', 'BITS', 'CryptSvc', 'TrustedInstaller'] });
+    done(runner);
+
+    const verdict = evaluatePatchTest(observed);
+    expect(verdict.passed).toBe(false);
+    expect(verdict.checks.filter((c) => !c.passed).map((c) => [c.check, c.subject ?? null, c.reason])).toEqual([
+      ['working-folder-permissions', null, expect.stringContaining('can be written by S-1-5-20 (Network Service)')],
+      ['file-source', `KB5034439 from ${net.downloadUrl}`, expect.stringContaining('hash mismatch for KB5034439')],
+      ['file-source', `KB2267602 from ${defender.downloadUrl}`, expect.stringContaining('connect ETIMEDOUT')],
+      ['windows-update-services', null, 'BITS is Disabled; TrustedInstaller is Missing'],
+    ]);
+  });
+
+  test('a working folder not there yet passes (the download step creates it locked down); a protected one is refused before anything runs', async () => {
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'folder-acl', exitCode: 0, stdout: { verb: 'folder-acl', folders: [{ path: WORKING, exists: false, ownerSid: null, rules: [] }] } },
+      services({ ...WU, BITS: 'Automatic', TrustedInstaller: 'Manual' }),
+    ]);
+    const { e } = await executor(runner);
+    const outcome = await e.handle(command('patch_test', { workingFolder: WORKING, installFolder: INSTALL, patches: [] }));
+    expect(evaluatePatchTest((outcome as { result: PatchTestObservation }).result)).toMatchObject({ passed: true });
+    expect(failure(await e.handle(command('patch_test', { workingFolder: 'C:\\Windows\\System32', installFolder: INSTALL, patches: [] })))).toMatchObject({ code: 'UnsafeFolder', retryable: false });
+    done(runner);
+  });
+
+  test('a script that does not report start types fails the test rather than guess', async () => {
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'folder-acl', exitCode: 0, stdout: { verb: 'folder-acl', folders: [{ path: WORKING, exists: false, ownerSid: null, rules: [] }] } },
+      { program: 'powershell.exe', verb: 'services', exitCode: 0, stdout: { verb: 'services', services: [{ name: 'wuauserv', found: true, status: 'Running' }] } },
+    ]);
+    const { e } = await executor(runner);
+    expect(failure(await e.handle(command('patch_test', { workingFolder: WORKING, installFolder: INSTALL, patches: [] })))).toMatchObject({ code: 'DeviceError', message: expect.stringContaining('no start types') });
     done(runner);
   });
 });
