@@ -352,3 +352,68 @@ describe('every stored result reaches its workflow (issues 16.1, 18.1)', () => {
     for (const id of workflowIds) expect((await firstStepStart(h, id, 'execute')).attempt).toBe(1);
   });
 });
+
+describe('a result re-posted after a 500 is delivered by the re-post (issue 18.1)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // The completer sweeps once on the gateway's kick and then not for ten minutes: whatever delivers
+    // the answer after that is the re-post itself.
+    h = await startHarness({ installTiming: LONG_STEPS, app: { recovery: { completerIntervalMs: 600_000, completerProbeIntervalMs: 600_000 } } });
+  });
+  afterAll(async () => { await h?.stop(); });
+
+  test('Temporal refuses the first delivery, the agent gets a 500 and posts again: the duplicate is delivered, once', async () => {
+    const { deviceId, enrollmentToken } = await h.createDevice('SRV-REPOST');
+    // Temporal "unreachable" for this one answer until the agent posts it again.
+    let executeId: string | undefined;
+    let refusing = true;
+    let refusedDeliveries = 0;
+    const complete = h.client.activity.complete.bind(h.client.activity);
+    h.client.activity.complete = (async (token: Uint8Array, result: unknown) => {
+      if (refusing && executeId && (await h.db.query('SELECT 1 FROM agent_commands WHERE id = $1 AND task_token = $2', [executeId, Buffer.from(token)])).rowCount) {
+        refusedDeliveries += 1;
+        throw new Error('14 UNAVAILABLE: connection refused (test)');
+      }
+      return complete(token, result);
+    }) as typeof h.client.activity.complete;
+    const answers: { status: number; body: Record<string, unknown> }[] = [];
+    const proxyFetch: typeof fetch = async (input, init) => {
+      const url = String(input);
+      const result = /\/agent\/v1\/commands\/([^/]+)\/result$/.exec(url);
+      const id = result ? decodeURIComponent(result[1]!) : undefined;
+      const isExecute = id !== undefined && (id === executeId
+        || (!executeId && (await h.db.query(`SELECT 1 FROM agent_commands WHERE id = $1 AND type = 'execute'`, [id])).rowCount === 1));
+      if (isExecute) {
+        executeId = id;
+        if (answers.length > 0) {
+          // The re-post, after the kick's sweep (refused too, or not yet due): Temporal answers again.
+          expect(refusedDeliveries).toBeGreaterThanOrEqual(1);
+          refusing = false;
+        }
+        const res = await fetch(input, init);
+        answers.push({ status: res.status, body: (await res.clone().json()) as Record<string, unknown> });
+        // The first answer is lost on the way back: the agent sees a 500 and keeps its result.
+        if (answers.length === 1) return new Response(JSON.stringify({ error: 'internal error (test proxy)' }), { status: 500, headers: { 'content-type': 'application/json' } });
+        return res;
+      }
+      return fetch(input, init);
+    };
+    const device = new SimulatedWindowsDevice({ id: 'srv-repost', name: 'SRV-REPOST', sandboxDir: fs.mkdtempSync(path.join(h.scratch, 'SRV-REPOST-')), os: 'server2022', seed: 7, rebootDurationMs: 1000, missingKbs: [SSU] });
+    const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2, fetch: proxyFetch });
+    fleets.push(fleet);
+    await fleet.ready;
+    try {
+      const workflowId = await install(h, deviceId);
+      await eventually(async () => (answers.length >= 2 ? true : undefined), 60_000, 'the re-post answered');
+      // First post: stored, not delivered (Temporal refused). Re-post: a duplicate, delivered by it.
+      expect(answers.map((a) => [a.status, a.body.delivered, a.body.duplicate ?? false])).toEqual([[200, false, false], [200, true, true]]);
+      const result = (await h.client.workflow.getHandle(workflowId).result()) as InstallResult;
+      expect(result.outcome).toBe('succeeded');
+    } finally {
+      h.client.activity.complete = complete;
+    }
+    const row = (await h.db.query('SELECT status, attempt, delivered_at IS NOT NULL AS delivered, delivered_late FROM agent_commands WHERE id = $1', [executeId])).rows[0];
+    expect(row).toEqual({ status: 'succeeded', attempt: 1, delivered: true, delivered_late: false });
+    expect(device.executionCount(SSU)).toBe(1);
+  });
+});
