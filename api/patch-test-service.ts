@@ -11,7 +11,7 @@ import { ConflictError, NotFoundError } from '../domain/errors';
 import { requireSafeDeviceFolders } from '../domain/folders';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { PATCH_TEST_WORKFLOW_TYPE, patchTestWorkflowId, type PatchTestInput } from '../workflows/patch-test.contract';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { deviceSearchAttributes } from '../workflows/search-attributes';
 
 export interface PatchTestServiceDeps {
   db: Db;
@@ -44,13 +44,7 @@ export async function startPatchTest(deps: PatchTestServiceDeps, deviceId: strin
       workflowId, taskQueue: deps.taskQueue, args: [input],
       staticSummary: `Patch Test of ${device.name} · ${device.clientName} / ${device.siteName}`,
       staticDetails: `Requested by ${requestedBy}. Every install step but execute and reboot: credentials, working folder (protected? permissions), disk space, file sources and hashes, Windows Update services.`,
-      typedSearchAttributes: [
-        { key: DeviceIdAttr, value: device.id },
-        { key: DeviceNameAttr, value: device.name },
-        { key: ClientIdAttr, value: device.clientId },
-        { key: SiteIdAttr, value: device.siteId },
-        { key: OperationAttr, value: 'patch-test' },
-      ],
+      typedSearchAttributes: deviceSearchAttributes(device, 'patch-test'),
     });
   } catch (err) {
     await releaseDevice(deps.db, device.id, workflowId);

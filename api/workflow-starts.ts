@@ -5,12 +5,11 @@
  * and the same summary line, and no failed start leaves a device claimed.
  */
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { claimDeviceForOperation } from '../activities/device-claim';
 import type { Db } from '../db/database';
 import { releaseDevice } from '../db/operation-repository';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, PatchKBsAttr, SiteIdAttr } from '../workflows/search-attributes';
+import { deviceSearchAttributes } from '../workflows/search-attributes';
 
 /** The device a workflow runs on, as the start names it. */
 export interface DeviceOfStart {
@@ -48,14 +47,7 @@ export function deviceWorkflowStart(request: {
   conflictPolicy?: WorkflowStartOptions['workflowIdConflictPolicy'];
 }): WorkflowStartOptions & { workflowId: string } {
   const { device } = request;
-  const attributes: SearchAttributePair[] = [
-    { key: DeviceIdAttr, value: device.id },
-    { key: DeviceNameAttr, value: device.name },
-    { key: ClientIdAttr, value: device.clientId },
-    { key: SiteIdAttr, value: device.siteId },
-    { key: OperationAttr, value: request.operation },
-  ];
-  if (request.kbs) attributes.push({ key: PatchKBsAttr, value: request.kbs });
+  const attributes = deviceSearchAttributes(device, request.operation, request.kbs);
   return {
     workflowId: request.workflowId,
     taskQueue: request.taskQueue,

@@ -40,7 +40,7 @@ import {
 } from './automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE, haltInstallSignal, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput } from './scan.contract';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+import { deviceSearchAttributes } from './search-attributes';
 import { BOOKKEEPING_RETRY } from './retry-policies';
 import type { deviceInstallWorkflow } from './device-install';
 
@@ -267,12 +267,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
 
   async function runDevice(d: RolloutDevice): Promise<DeviceRunOutcome> {
     const offlineAfterSeconds = input.offlineAfterSeconds ?? input.distributionWindowMinutes * 60 + STARTED_WITHOUT.offlineGraceSeconds;
-    const attributes = [
-      { key: DeviceIdAttr, value: d.deviceId },
-      { key: DeviceNameAttr, value: d.deviceName },
-      { key: ClientIdAttr, value: d.clientId },
-      { key: SiteIdAttr, value: d.siteId },
-    ];
+    const labels = { id: d.deviceId, name: d.deviceName, clientId: d.clientId, siteId: d.siteId };
     try {
       if (input.kind === 'scan') {
         const scanInput: PatchScanInput = {
@@ -286,7 +281,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
           args: [scanInput],
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           staticSummary: `Scheduled scan (${input.scheduleName}) of ${d.deviceName} · ${d.clientName} / ${d.siteName}`,
-          typedSearchAttributes: [...attributes, { key: OperationAttr, value: 'scan' }],
+          typedSearchAttributes: deviceSearchAttributes(labels, 'scan'),
         });
         return { kind: 'done', installed: 0, failed: 0, rebootPending: false };
       }
@@ -311,7 +306,7 @@ export async function automaticUpdateWorkflow(input: RolloutInput): Promise<Roll
         args: [installInput] as [DeviceInstallInput],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `Automatic Update (${input.scheduleName}) of ${d.deviceName} · ${d.clientName} / ${d.siteName}`,
-        typedSearchAttributes: [...attributes, { key: OperationAttr, value: 'automatic-update' }],
+        typedSearchAttributes: deviceSearchAttributes(labels, 'automatic-update'),
       };
       let result: InstallResult;
       if (haltable) {

@@ -32,7 +32,7 @@ import {
   type PatchAttempts,
 } from './initial-update.contract';
 import { INSTALL_WORKFLOW_TYPE, installWorkflowId, type DeviceInstallInput, type InstallResult } from './install.contract';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+import { deviceSearchAttributes } from './search-attributes';
 import { BOOKKEEPING_RETRY, STATE_RETRY } from './retry-policies';
 import { deviceRetry } from './step-options';
 
@@ -177,13 +177,7 @@ export async function initialUpdateWorkflow(input: InitialUpdateInput): Promise<
       args: [childInput],
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       staticSummary: `Initial Update cycle ${state.cycle}: install ${kbs.length} ${kind} patches on ${input.deviceName}`,
-      typedSearchAttributes: [
-        { key: DeviceIdAttr, value: input.deviceId },
-        { key: DeviceNameAttr, value: input.deviceName },
-        { key: ClientIdAttr, value: input.clientId },
-        { key: SiteIdAttr, value: input.siteId },
-        { key: OperationAttr, value: 'install' },
-      ],
+      typedSearchAttributes: deviceSearchAttributes({ id: input.deviceId, name: input.deviceName, clientId: input.clientId, siteId: input.siteId }, 'install'),
     })) as InstallResult;
   }
 

@@ -3,7 +3,7 @@ import type { ScanActivities } from '../activities';
 import { SCAN_WORKFLOW_TYPE, scanWorkflowId, type PatchScanInput } from './scan.contract';
 import type { ScopeScanInput, ScopeScanResult } from './scope-scan.contract';
 import { STATE_RETRY } from './retry-policies';
-import { ClientIdAttr, DeviceIdAttr, DeviceNameAttr, OperationAttr, SiteIdAttr } from './search-attributes';
+import { deviceSearchAttributes } from './search-attributes';
 
 const scans = proxyActivities<ScanActivities>({ startToCloseTimeout: '1 minute', retry: STATE_RETRY });
 
@@ -35,13 +35,7 @@ export async function scopeScanWorkflow(input: ScopeScanInput): Promise<ScopeSca
         parentClosePolicy: ParentClosePolicy.ABANDON,
         staticSummary: `Scan ${d.name} · ${d.clientName} / ${d.siteName}`,
         staticDetails: `Requested by ${input.requestedBy} for ${input.scope.scopeType}${input.scope.scopeId ? ` ${input.scope.scopeId}` : ''}.`,
-        typedSearchAttributes: [
-          { key: DeviceIdAttr, value: d.id },
-          { key: DeviceNameAttr, value: d.name },
-          { key: ClientIdAttr, value: d.clientId },
-          { key: SiteIdAttr, value: d.siteId },
-          { key: OperationAttr, value: 'scan' },
-        ],
+        typedSearchAttributes: deviceSearchAttributes(d, 'scan'),
       });
       tally.started++;
     }));
