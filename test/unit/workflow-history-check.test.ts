@@ -8,7 +8,8 @@ describe('CI check: workflow code changes come with a recorded history or an exp
     ['workflows/automatic-update.ts', true],
     ['workflows/index.ts', true],
     ['workflows/install.contract.ts', false],
-    ['workflows/sub/helper.ts', false],
+    ['workflows/install-steps/download.ts', true],
+    ['workflows/sub/thing.contract.ts', false],
     ['activities/install-bookkeeping.ts', false],
     ['test/replay/fixtures/changed-install-workflow.ts', false],
   ])('%s is workflow code: %s', (file, expected) => {

@@ -1,0 +1,80 @@
+/**
+ * Step 7: cleanup, whatever happened before (a stop or a failure included): withdraw what the device
+ * has not answered, verify a patch a cancel caught executing, empty both folders, put unreached
+ * patches back to Missing and release the device.
+ */
+import { isCancellation, patched } from '@temporalio/workflow';
+import { PatchStatus } from '../../domain/patch-status';
+import type { PatchProgress } from '../install.contract';
+import { BOUNDED_CLEANUP_PATCH, CANCEL_VERIFY_PATCH } from './markers';
+import { bookkeeping, deadlinePassed, type InstallRun } from './install-run';
+
+/** `outcomeError`: what ended the steps before it (undefined when they ran to their end). */
+export async function cleanUp(run: InstallRun, outcomeError: unknown): Promise<void> {
+  const { state, input, workflowId } = run;
+  run.enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
+  await run.flush(); // results a stop caught before the loop's end
+  // Every step that ended normally was answered; only a stop or a failure can leave one open.
+  if (!run.batched || outcomeError !== undefined) await bookkeeping.withdrawOpenCommands({ workflowId });
+  const interrupted = run.executing;
+  if (interrupted && isCancellation(outcomeError) && (run.batched || patched(CANCEL_VERIFY_PATCH))) {
+    await verifyAfterCancelDuringExecute(run, interrupted);
+    run.enter('cleanup', `emptying ${input.workingFolder} and ${input.installFolder}`);
+  }
+  await cleanUpFolders(run);
+  // Patches the install never reached are Missing again, not stuck in Pending or Installing.
+  // (A Pending patch with an error is an Automatic Update retry, waiting for the next run; an
+  // Installing patch with an error was cancelled mid-execute and waits for the device's next scan.)
+  const unfinished = state.patches.filter((p) => (p.status === PatchStatus.Pending || p.status === PatchStatus.Installing) && !p.error);
+  if (run.batched) {
+    const changes = run.apply(unfinished.map((p) => run.change(p, PatchStatus.Missing)));
+    if (changes.length > 0 || !input.operationHolder) {
+      await bookkeeping.finishInstall({ deviceId: input.deviceId, workflowId, changes, release: !input.operationHolder });
+    }
+  } else {
+    await run.record(unfinished.map((p) => run.change(p, PatchStatus.Missing)));
+    if (!input.operationHolder) await bookkeeping.releaseDeviceOperation({ deviceId: input.deviceId, workflowId });
+  }
+}
+
+/**
+ * A cancel that lands while a patch executes cannot stop the installer on the device: the patch
+ * may be installed. A verifying scan decides; if the device does not answer in time, the patch
+ * stays Installing (with a note) for its next scan to settle, never Missing on a guess.
+ */
+async function verifyAfterCancelDuringExecute(run: InstallRun, p: PatchProgress): Promise<void> {
+  run.enter('post-scan', `verifying ${p.kb} after the cancel`);
+  try {
+    const post = await run.scan('post-scan', run.timing.cleanupDeadlineSeconds);
+    const reported = post.scan.updates.find((u) => u.updateId === p.updateId);
+    const installed = !reported || reported.installed;
+    await run.record([run.change(p, installed ? PatchStatus.Installed : PatchStatus.Missing, installed ? { installedAt: run.now() } : {})]);
+  } catch (err) {
+    if (!deadlinePassed(err)) throw err;
+    p.error = 'cancelled while executing; the device did not answer the verifying scan, its next scan decides';
+    await bookkeeping.recordPatchStates({
+      deviceId: run.input.deviceId, workflowId: run.workflowId,
+      changes: [{ updateId: p.updateId, kb: p.kb, status: PatchStatus.Installing, error: p.error }],
+    });
+  }
+}
+
+/** Cleanup of the device's folders; bounded, so an offline device cannot hold the install (and the device claim) for ever. */
+async function cleanUpFolders(run: InstallRun): Promise<void> {
+  const { input, timing } = run;
+  const payload = { workingFolder: input.workingFolder, installFolder: input.installFolder };
+  if (!(run.batched || patched(BOUNDED_CLEANUP_PATCH))) {
+    run.cleanup = await run.command('cleanup', payload, 'cleanup working and install folders');
+    return;
+  }
+  try {
+    run.cleanup = await run.command('cleanup', payload,
+      `cleanup working and install folders (pending for the next check-in after ${timing.cleanupDeadlineSeconds} s)`,
+      { deadlineSeconds: timing.cleanupDeadlineSeconds });
+  } catch (err) {
+    if (!deadlinePassed(err)) throw err;
+    // The device is away: its cleanup command stays queued, and it gets it at its next check-in.
+    await bookkeeping.queueCleanupForCheckIn({ deviceId: input.deviceId, workflowId: run.workflowId });
+    run.state.cleanupPending = `${input.deviceName} did not answer cleanup within ${timing.cleanupDeadlineSeconds} s; it runs at the device's next check-in`;
+  }
+}

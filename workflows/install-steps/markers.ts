@@ -1,0 +1,31 @@
+/**
+ * The install's patched() markers. A marker names a change to the install's command sequence; an
+ * install that recorded it takes the new path, one recorded before it replays the old one.
+ */
+
+/** patched() marker: patch selection by approval policy, superseded skips and uninstalls (issue 4). */
+export const APPROVAL_POLICY_PATCH = 'approval-policy-selection';
+/** patched() marker: cleanup has a deadline; past it the install ends "cleanup pending" (issue 11). */
+export const BOUNDED_CLEANUP_PATCH = 'bounded-cleanup';
+/** patched() marker: after a cancel during execute, a verifying scan decides that patch's status (issue 11). */
+export const CANCEL_VERIFY_PATCH = 'cancel-during-execute-verified';
+/** patched() marker: the kill switch's halt signal stops the install (issue 14 part 2). */
+export const HALT_PATCH = 'halt-signal';
+/**
+ * patched() marker: bookkeeping in fewer, batched local activities (issue 15, ≤ 60 events): the scan and
+ * the approval selection in one write, execute results written once after the loop, the post-scan and
+ * its verdicts in one, the end (unreached patches, release) in one. Installs with it also take every
+ * earlier marker's new path without asking (each patched() costs two history events).
+ */
+export const BATCHED_BOOKKEEPING_PATCH = 'batched-bookkeeping';
+/**
+ * patched() marker: after the post-scan, an install whose input has a health check runs it, and on a
+ * failure rolls back what it installed (issue 14 part 6). Asked only by installs that have a check.
+ */
+export const HEALTH_CHECK_PATCH = 'health-check-rollback';
+/**
+ * patched() marker: the user-deferral reboot action (issue 14 part 4): ask, wait out each postponement
+ * on a durable timer, force when they are used up or the deadline passed. Asked only by installs whose
+ * reboot action is that one, which no install before it can have.
+ */
+export const USER_DEFERRAL_PATCH = 'reboot-user-deferral';
