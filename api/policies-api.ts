@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import {
   copyApprovals, deleteKbOverride, findPolicyApprovals, listKbOverrides, listPatchActions, setExplicitApprovals, stampCatalogInPolicy,
 } from '../db/approval-repository';
@@ -24,9 +24,6 @@ import { Role } from '../domain/roles';
 import { GatedAction, waitsForSecondPerson, type TwoPersonDeps } from './two-person-rule';
 import { assertReachable, assertScopeReachable, filterVisible, principalOf } from './tenancy';
 import { policyTenancy, scopeTenancy } from '../db/tenancy-repository';
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** A deferral out of range, or on a status that does not approve: 422 naming the field, before anything is written. */
 export function assertDeferral(body: { approveAfterDays?: number; status: string }): void {
@@ -54,7 +51,7 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
 
   // ---- policies ----------------------------------------------------------------------------------
 
-  router.post('/policies', asyncRoute(async (req, res) => {
+  router.post('/policies', async (req, res) => {
     const body = parse(createPolicySchema, req.body, 'body');
     const answer = await withTransaction(db, async (tx) => {
       const id = await insertPolicy(tx, body);
@@ -67,18 +64,18 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       return { ...policy, stampedPatches };
     });
     res.status(201).location(`/api/v1/policies/${answer.id}`).json(answer);
-  }));
+  });
 
-  router.get('/policies', asyncRoute(async (_req, res) => {
+  router.get('/policies', async (_req, res) => {
     res.json({ policies: await filterVisible(res, await listPolicies(db), (p) => policyTenancy(db, p.id)) });
-  }));
+  });
 
-  router.get('/policies/:id', asyncRoute(async (req, res) => {
+  router.get('/policies/:id', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     res.json(await policyOr404(db, id));
-  }));
+  });
 
-  router.patch('/policies/:id', asyncRoute(async (req, res) => {
+  router.patch('/policies/:id', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(updatePolicySchema, req.body, 'body');
     const policy = await withTransaction(db, async (tx) => {
@@ -93,11 +90,11 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       return after;
     });
     res.json(policy);
-  }));
+  });
 
   // A policy with members is refused (409): deleting it would silently change what its devices may
   // install (a device left in no policy gets every patch approved). Remove the members first.
-  router.delete('/policies/:id', asyncRoute(async (req, res) => {
+  router.delete('/policies/:id', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const answer = await withTransaction(db, async (tx) => {
       const policy = await policyOr404(tx, id, true);
@@ -109,17 +106,17 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       return { deleted: id, name: policy.name, approvalsRemoved: approvals };
     });
     res.json(answer);
-  }));
+  });
 
   // ---- membership --------------------------------------------------------------------------------
 
-  router.get('/policies/:id/members', asyncRoute(async (req, res) => {
+  router.get('/policies/:id/members', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     await policyOr404(db, id);
     res.json({ members: await listPolicyMembers(db, id) });
-  }));
+  });
 
-  router.post('/policies/:id/members', asyncRoute(async (req, res) => {
+  router.post('/policies/:id/members', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(memberSchema, req.body, 'body');
     const scopeId = body.scopeId ?? '';
@@ -138,9 +135,9 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       return isNew;
     });
     res.status(added ? 201 : 200).json({ added, scopeType: body.scopeType, scopeId, members: await listPolicyMembers(db, id) });
-  }));
+  });
 
-  router.delete('/policies/:id/members', asyncRoute(async (req, res) => {
+  router.delete('/policies/:id/members', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(memberSchema, req.body, 'body');
     const scopeId = body.scopeId ?? '';
@@ -157,12 +154,12 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       }]);
     });
     res.json({ removed: true, scopeType: body.scopeType, scopeId, members: await listPolicyMembers(db, id) });
-  }));
+  });
 
   // ---- defaults ----------------------------------------------------------------------------------
 
   // Kaseya: a default applies only when a patch is first discovered; known patches keep their status.
-  router.put('/policies/:id/defaults', asyncRoute(async (req, res) => {
+  router.put('/policies/:id/defaults', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(defaultSchema, req.body, 'body');
     assertDeferral(body);
@@ -182,9 +179,9 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       default: body, previous: previous?.status ?? null,
       previousApproveAfterDays: previous?.approveAfterDays ?? null, restampedPatches: 0, note: DEFAULT_CHANGE_NOTE,
     });
-  }));
+  });
 
-  router.delete('/policies/:id/defaults', asyncRoute(async (req, res) => {
+  router.delete('/policies/:id/defaults', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(deleteDefaultSchema, req.body, 'body');
     const previous = await withTransaction(db, async (tx) => {
@@ -198,12 +195,12 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       return prev;
     });
     res.json({ removed: { ...body, status: previous }, restampedPatches: 0, note: DEFAULT_CHANGE_NOTE });
-  }));
+  });
 
   // ---- approvals ---------------------------------------------------------------------------------
 
   // Approval by Policy: explicit statuses for some patches in one policy.
-  router.put('/policies/:id/approvals', asyncRoute(async (req, res) => {
+  router.put('/policies/:id/approvals', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(policyApprovalsSchema, req.body, 'body');
     assertDeferral(body);
@@ -226,11 +223,11 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       };
     });
     res.json(answer);
-  }));
+  });
 
   // Approval by Patch: the same explicit status in every policy (Kaseya's warning: ALL policies).
   // Every device in a policy is reached: past the threshold a second person approves it first.
-  router.put('/patches/approval', asyncRoute(async (req, res) => {
+  router.put('/patches/approval', async (req, res) => {
     const body = parse(approvalByPatchSchema, req.body, 'body');
     assertDeferral(body);
     const patches = await patchesOr404(db, body);
@@ -240,9 +237,9 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       parameters: { body }, devices, neededRole: Role.Approver, clients: 'all',
     })) return;
     res.json(await approveInAllPolicies(db, body, actorOf(res)));
-  }));
+  });
 
-  router.post('/policies/:id/copy-approvals', asyncRoute(async (req, res) => {
+  router.post('/policies/:id/copy-approvals', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const body = parse(copyApprovalsSchema, req.body, 'body');
     assertReachable(res, await policyTenancy(db, body.toPolicyId), 'policy', body.toPolicyId);
@@ -258,17 +255,17 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       return { fromPolicyId: id, toPolicyId: to.id, copied, changed };
     });
     res.json(answer);
-  }));
+  });
 
-  router.get('/policies/:id/summary', asyncRoute(async (req, res) => {
+  router.get('/policies/:id/summary', async (req, res) => {
     const { id } = parse(policyIdParam, req.params, 'params');
     const q = parse(summaryQuery, req.query, 'query');
     const policy = await policyOr404(db, id);
     const summary = await policySummary(db, id, q.groupBy);
     res.json({ policyId: id, policy: policy.name, groupBy: q.groupBy, ...summary });
-  }));
+  });
 
-  router.get('/patches', asyncRoute(async (req, res) => {
+  router.get('/patches', async (req, res) => {
     const q = parse(patchListQuery, req.query, 'query');
     const patches = await listPatchApprovals(db, {
       name: q.name, kb: q.kb, classification: q.classification, kaseyaClassification: q.kaseyaClassification, product: q.product, approval: q.status,
@@ -287,15 +284,15 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
         return { ...row, policies, approval: statuses.size === 0 ? null : statuses.size === 1 ? [...statuses][0] : 'mixed' as const };
       }),
     });
-  }));
+  });
 
   // ---- KB overrides ------------------------------------------------------------------------------
 
-  router.get('/kb-overrides', asyncRoute(async (_req, res) => {
+  router.get('/kb-overrides', async (_req, res) => {
     res.json({ overrides: await listKbOverrides(db) });
-  }));
+  });
 
-  router.put('/kb-overrides/:kb', asyncRoute(async (req, res) => {
+  router.put('/kb-overrides/:kb', async (req, res) => {
     const { kb } = parse(kbParam, req.params, 'params');
     const body = parse(kbOverrideSchema, req.body, 'body');
     const devices = await countScopeDevices(db, 'all');
@@ -304,9 +301,9 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       parameters: { kb, status: body.status }, devices, neededRole: Role.Approver, clients: 'all',
     })) return;
     res.json(await overrideKb(db, kb, body.status, actorOf(res)));
-  }));
+  });
 
-  router.delete('/kb-overrides/:kb', asyncRoute(async (req, res) => {
+  router.delete('/kb-overrides/:kb', async (req, res) => {
     const { kb } = parse(kbParam, req.params, 'params');
     const previous = await withTransaction(db, async (tx) => {
       const prev = await deleteKbOverride(tx, kb);
@@ -315,16 +312,16 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       return prev;
     });
     res.json({ kb, cleared: true, previous });
-  }));
+  });
 
   // ---- actions by scope --------------------------------------------------------------------------
 
-  router.get('/patch-actions', asyncRoute(async (req, res) => {
+  router.get('/patch-actions', async (req, res) => {
     const q = parse(patchActionsQuery, req.query, 'query');
     res.json({ actions: await filterVisible(res, await listPatchActions(db, q), (a) => scopeTenancy(db, a.scopeType, a.scopeId)) });
-  }));
+  });
 
-  router.put('/patch-actions', asyncRoute(async (req, res) => {
+  router.put('/patch-actions', async (req, res) => {
     const body = parse(patchActionsSchema, req.body, 'body');
     await assertScopeReachable(db, res, body.scopeType, body.scopeId);
     if (body.action === 'uninstall') {
@@ -338,18 +335,18 @@ export function createPoliciesApi(deps: TwoPersonDeps): Router {
       })) return;
     }
     res.json(await setActionsByScope(db, body, actorOf(res)));
-  }));
+  });
 
   // ---- a device's effective approval -------------------------------------------------------------
 
-  router.get('/devices/:deviceId/approvals', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId/approvals', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const answer = await deviceApprovals(db, deviceId);
     // The decisions count every policy that governs the device, but a key for some clients is told
     // only the ids of policies it may see: one that spans another client is that client's business.
     const policyIds = await filterVisible(res, [...answer.policyIds], (id) => policyTenancy(db, id));
     res.json({ ...answer, policyIds });
-  }));
+  });
 
   return router;
 }
