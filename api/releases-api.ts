@@ -3,7 +3,7 @@ import express, { type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
-import { findClient } from '../db/fleet-repository';
+import { findClient, isSiteOfClient } from '../db/fleet-repository';
 import { deleteRelease, deleteReleasePlan, findReleasePlan, insertRelease, insertReleasePlan, listReleasePlans, listReleases } from '../db/release-repository';
 import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
 import type { InstallTimingInput } from '../workflows/install.contract';
@@ -42,8 +42,7 @@ export function createReleasesApi(deps: ReleasesApiDeps): Router {
     if (!(await findClient(db, body.clientId))) throw new NotFoundError('client', body.clientId);
     for (const [i, r] of body.rings.entries()) {
       if (r.scope.type !== 'site') continue;
-      const { rows } = await db.query('SELECT 1 FROM sites WHERE id = $1::uuid AND client_id = $2::uuid', [r.scope.siteId, body.clientId]);
-      if (rows.length === 0) throw new UnprocessableError(`rings[${i}].scope.siteId: site ${r.scope.siteId} is not a site of client ${body.clientId}`);
+      if (!(await isSiteOfClient(db, r.scope.siteId, body.clientId))) throw new UnprocessableError(`rings[${i}].scope.siteId: site ${r.scope.siteId} is not a site of client ${body.clientId}`);
     }
     const plan = await insertReleasePlan(db, { clientId: body.clientId, name: body.name, rings: body.rings as Ring[] });
     if (!plan) throw new ConflictError(`client ${body.clientId} already has a release plan named ${body.name}`);
