@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import { findApiKey, findUser, insertApiKey, insertUser, listApiKeys, listUsers, publicKey, revokeApiKey } from '../db/access-repository';
 import { appendAudit } from '../db/audit-repository';
 import { withTransaction, type Db } from '../db/database';
@@ -9,9 +9,6 @@ import { hashSecret, newSecret } from './credentials';
 import { createKeySchema, createUserSchema, keyIdParam, userIdParam } from './access-schemas';
 import { principalOf } from './tenancy';
 import { parse } from './validation';
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 const DEFAULT_KEY_DAYS = 90;
 const KEY_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -45,12 +42,12 @@ export function createAccessApi(deps: { db: Db }): Router {
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
 
-  router.get('/whoami', asyncRoute(async (_req, res) => {
+  router.get('/whoami', async (_req, res) => {
     const p = principalOf(res);
     res.json({ user: p.userName, role: p.role, keyId: p.keyId, keyName: p.keyName, clients: p.clients });
-  }));
+  });
 
-  router.post('/users', asyncRoute(async (req, res) => {
+  router.post('/users', async (req, res) => {
     const body = parse(createUserSchema, req.body, 'body');
     const user = await withTransaction(db, async (tx) => {
       const u = await insertUser(tx, { ...body, createdBy: actorOf(res) });
@@ -58,13 +55,13 @@ export function createAccessApi(deps: { db: Db }): Router {
       return u;
     });
     res.status(201).location(`/api/v1/users/${user.id}`).json(user);
-  }));
+  });
 
-  router.get('/users', asyncRoute(async (_req, res) => {
+  router.get('/users', async (_req, res) => {
     res.json({ users: await listUsers(db) });
-  }));
+  });
 
-  router.post('/users/:userId/keys', asyncRoute(async (req, res) => {
+  router.post('/users/:userId/keys', async (req, res) => {
     const { userId } = parse(userIdParam, req.params, 'params');
     const body = parse(createKeySchema, req.body, 'body');
     const user = await findUser(db, userId);
@@ -76,13 +73,13 @@ export function createAccessApi(deps: { db: Db }): Router {
     const minted = await mintApiKey(db, { userId: user.id, name: body.name, clients: body.clients, expiresAt, createdBy: actorOf(res) });
     // The key is in this answer only: it is stored as its hash.
     res.status(201).location(`/api/v1/keys/${minted.keyId}`).json(minted);
-  }));
+  });
 
-  router.get('/keys', asyncRoute(async (_req, res) => {
+  router.get('/keys', async (_req, res) => {
     res.json({ keys: await listApiKeys(db) });
-  }));
+  });
 
-  router.post('/keys/:keyId/revoke', asyncRoute(async (req, res) => {
+  router.post('/keys/:keyId/revoke', async (req, res) => {
     const { keyId } = parse(keyIdParam, req.params, 'params');
     const answer = await withTransaction(db, async (tx) => {
       if (!(await findApiKey(tx, keyId))) throw new NotFoundError('key', keyId);
@@ -91,7 +88,7 @@ export function createAccessApi(deps: { db: Db }): Router {
       return publicKey(k);
     });
     res.json(answer);
-  }));
+  });
 
   return router;
 }

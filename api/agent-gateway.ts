@@ -1,5 +1,5 @@
 import { ActivityNotFoundError, type Client } from '@temporalio/client';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import {
@@ -72,9 +72,6 @@ export interface GatewayDeps {
   fileCache?: PatchFileCache;
 }
 
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
-
 /**
  * The agent gateway (/agent/v1): the only door an endpoint has. Agents enroll, long-poll for
  * commands and post results; results complete the waiting activities (asynchronous completion).
@@ -85,7 +82,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   const router = express.Router();
 
   // The enrollment token is in the body: the body is read first, but only a small one.
-  router.post('/enroll', ...jsonBody(ENROLL_BODY_LIMIT), asyncRoute(async (req, res) => {
+  router.post('/enroll', ...jsonBody(ENROLL_BODY_LIMIT), async (req, res) => {
     const body = parse(enrollSchema, req.body, 'body');
     const secret = newSecret();
     // One transaction: the token is spent, the credential stored and the audit row written together,
@@ -116,7 +113,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     if (!deviceId) throw new HttpError(401, 'enrollment token is unknown, expired or already used');
     log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
     res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret), commandKeys });
-  }));
+  });
 
   /** Every other route: the device's own credential, and the request counts as a check-in. */
   const authenticate = async (req: Request, res: Response): Promise<void> => {
@@ -229,7 +226,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     }
   }
 
-  router.get('/commands', asyncRoute(async (req, res) => {
+  router.get('/commands', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
     const query = parse(pollQuerySchema, req.query, 'query');
     const waitMs = (query.wait ?? deps.pollWaitSeconds) * 1000;
@@ -272,9 +269,9 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     }));
     metrics.commandsDelivered.inc(commands.length);
     res.json({ commands });
-  }));
+  });
 
-  router.post('/commands/:id/result', asyncRoute(async (req, res) => {
+  router.post('/commands/:id/result', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
     const { id } = parse(commandIdParam, req.params, 'params');
     const outcome = parse(outcomeSchema, req.body, 'body');
@@ -331,9 +328,9 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     metrics.commandResults.inc({ type: row.type, status: outcome.status });
     log.info({ deviceId: device.deviceId, commandId: id, type: row.type, status: outcome.status, delivered }, 'command result');
     res.json({ accepted: true, status: updated.status, delivered });
-  }));
+  });
 
-  router.post('/commands/:id/progress', asyncRoute(async (req, res) => {
+  router.post('/commands/:id/progress', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
     const { id } = parse(commandIdParam, req.params, 'params');
     const progress = parse(progressSchema, req.body, 'body');
@@ -346,7 +343,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       if (!(err instanceof ActivityNotFoundError)) throw err;
     });
     res.status(202).json({ accepted: true });
-  }));
+  });
 
   /**
    * The Patchflow cache file source: a device fetches a patch file by the catalog's SHA-256 with its own
@@ -354,7 +351,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
    * catalog's, never anything the device sent. The cache fetches from the origin once per hash, refuses
    * bytes that do not hash right (502, nothing kept), and re-hashes a stored file before serving it.
    */
-  router.get('/files/:sha256', asyncRoute(async (req, res) => {
+  router.get('/files/:sha256', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
     const { sha256 } = parse(fileHashParam, req.params, 'params');
     const file = await findCatalogFile(db, sha256);
@@ -373,7 +370,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     if (got.served === 'origin') metrics.fileCacheOriginBytes.inc(got.bytes.length);
     log.info({ deviceId: device.deviceId, sha256, kb: file.kb, served: got.served, bytes: got.bytes.length }, 'patch file served from the cache');
     res.set('x-patchflow-sha256', sha256).set('x-patchflow-cache', got.served === 'origin' ? 'miss' : 'hit').type('application/octet-stream').send(got.bytes);
-  }));
+  });
 
   return router;
 }

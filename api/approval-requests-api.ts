@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { findApprovalRequest, listApprovalRequests } from '../db/approval-request-repository';
 import { appendAudit, AuditOutcome } from '../db/audit-repository';
 import type { Db } from '../db/database';
@@ -12,28 +12,25 @@ import { filterVisible, principalOf } from './tenancy';
 import type { TwoPersonDeps } from './two-person-rule';
 import { parse } from './validation';
 
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
-
 /** The two-person rule's requests (/api/v1/approval-requests): list, show, approve, refuse. */
 export function createApprovalRequestsApi(deps: TwoPersonDeps & { db: Db }): Router {
   const { db } = deps;
   const router = express.Router();
 
-  router.get('/approval-requests', asyncRoute(async (req, res) => {
+  router.get('/approval-requests', async (req, res) => {
     const q = parse(listRequestsQuery, req.query, 'query');
     const rows = await listApprovalRequests(db, q);
     res.json({ requests: await filterVisible(res, rows, (r) => r.clientIds ?? 'all') });
-  }));
+  });
 
-  router.get('/approval-requests/:requestId', asyncRoute(async (req, res) => {
+  router.get('/approval-requests/:requestId', async (req, res) => {
     const { requestId } = parse(requestIdParam, req.params, 'params');
     const row = await findApprovalRequest(db, requestId);
     if (!row) throw new NotFoundError('approval request', requestId);
     res.json(row);
-  }));
+  });
 
-  const decide = (approve: boolean) => asyncRoute(async (req, res) => {
+  const decide = (approve: boolean) => async (req: Request, res: Response) => {
     const { requestId } = parse(requestIdParam, req.params, 'params');
     const body = parse(decisionSchema, req.body, 'body');
     const row = await findApprovalRequest(db, requestId);
@@ -73,7 +70,7 @@ export function createApprovalRequestsApi(deps: TwoPersonDeps & { db: Db }): Rou
     const location = `/api/v1/approval-requests/${requestId}`;
     // Approved: the action runs in the request's workflow; its row says when it has (state executed).
     res.status(approve ? 202 : 200).location(location).json({ requestId, state: approve ? 'approved' : 'refused', location });
-  });
+  };
 
   router.post('/approval-requests/:requestId/approve', decide(true));
   router.post('/approval-requests/:requestId/refuse', decide(false));

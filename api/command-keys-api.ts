@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Router } from 'express';
 import type { CommandKeyring } from '../config/command-keys';
 import { pinnableKeys } from '../config/command-keys';
 import { appendAudit } from '../db/audit-repository';
@@ -20,9 +20,6 @@ export interface CommandKeysApiDeps {
   scanTiming?: ScanServiceDeps['scanTiming'];
 }
 
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
-
 /**
  * Command key rotation (/api/v1/command-keys). The server holds the current key (signs) and, during a
  * rotation, the next one (COMMAND_SIGNING_NEXT_KEY_PATH). `rotate` sends every enrolled device that
@@ -32,7 +29,7 @@ const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
 export function createCommandKeysApi(deps: CommandKeysApiDeps): Router {
   const router = express.Router();
 
-  router.get('/command-keys', asyncRoute(async (_req, res) => {
+  router.get('/command-keys', async (_req, res) => {
     const keys = pinnableKeys(deps.commandKeys);
     const counts = await pinnedKeyCounts(deps.db);
     const missing = await devicesMissingKeys(deps.db, keys.map((k) => k.keyId));
@@ -41,9 +38,9 @@ export function createCommandKeysApi(deps: CommandKeysApiDeps): Router {
       next: deps.commandKeys.next ? { keyId: deps.commandKeys.next.keyId, devicesPinning: counts[deps.commandKeys.next.keyId] ?? 0 } : null,
       devicesNotPinningAll: missing.length,
     });
-  }));
+  });
 
-  router.post('/command-keys/rotate', asyncRoute(async (req, res) => {
+  router.post('/command-keys/rotate', async (req, res) => {
     parse(rotateSchema, req.body ?? {}, 'body');
     const actor = res.locals.actor as string;
     const keyIds = pinnableKeys(deps.commandKeys).map((k) => k.keyId);
@@ -77,7 +74,7 @@ export function createCommandKeysApi(deps: CommandKeysApiDeps): Router {
     }
     await appendAudit(deps.db, [{ actor, action: 'command_keys.rotation_started', details: { keyIds, devices: devices.length, started, alreadyRunning: running } }]);
     res.status(202).json({ keyIds, devices: devices.length, started, alreadyRunning: running });
-  }));
+  });
 
   return router;
 }

@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import type { Logger } from 'pino';
-import { COMMAND_CHANNEL } from '../db/command-repository';
-
-/**
- * A long poll starting on some replica: payload `<deviceId> <replicaId> <openedAtMs>`; the other
- * replicas end that device's polls opened before it.
- */
-export const POLL_CHANNEL = 'patchflow_agent_polls';
+import { announcePolls, listenForAgentEvents, POLL_CHANNEL } from '../db/agent-channels';
 
 /**
  * Wakes agents' long polls when a command for their device is written. One LISTEN connection per
@@ -46,8 +40,7 @@ export class CommandNotifier {
       this.reconnectSoon();
     });
     await client.connect();
-    await client.query(`LISTEN ${COMMAND_CHANNEL}`);
-    await client.query(`LISTEN ${POLL_CHANNEL}`);
+    await listenForAgentEvents(client);
     this.client = client;
   }
 
@@ -125,7 +118,7 @@ export class CommandNotifier {
     setImmediate(() => {
       const payloads = this.pendingAnnouncements.splice(0);
       if (!this.client) return;
-      this.client.query('SELECT pg_notify($1::text, p) FROM unnest($2::text[]) AS p', [POLL_CHANNEL, payloads])
+      announcePolls(this.client, payloads)
         .catch((err) => this.log.warn({ err, polls: payloads.length }, 'poll take-overs not announced to other replicas'));
     });
   }

@@ -2,7 +2,7 @@ import { jsonBody } from './request-body';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Router } from 'express';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { sameString } from './credentials';
@@ -60,14 +60,12 @@ export function createDashboardConfigApi(deps: { temporalUiUrl?: string; namespa
 export function createDashboardSite(deps: { db: Db; webDir?: string; apiKey?: string; loginCodes?: LoginCodes }): Router {
   const webDir = deps.webDir ?? DEFAULT_WEB_DIR;
   const router = express.Router();
-  const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-    (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
   // The page's links open the Temporal UI in other tabs: they learn nothing of where they came from.
   router.use((_req, res, next) => { res.set({ 'Referrer-Policy': 'no-referrer', 'X-Content-Type-Options': 'nosniff' }); next(); });
 
   // A one-time code is a few dozen bytes: read at most 1 kB from anyone.
-  router.post('/dashboard/login', ...jsonBody(1024), asyncRoute(async (req, res) => {
+  router.post('/dashboard/login', ...jsonBody(1024), async (req, res) => {
     const { code } = parse(loginCodeSchema, req.body, 'body');
     if (!deps.apiKey || !deps.loginCodes?.redeem(code)) {
       res.locals.authFailure = 'login code is not valid';
@@ -76,7 +74,7 @@ export function createDashboardSite(deps: { db: Db; webDir?: string; apiKey?: st
     // Handing out the key is audited like any other grant of access: who (from where) got it, and how.
     await appendAudit(deps.db, [{ actor: 'user:admin/key:bootstrap', action: 'auth.login_code_redeemed', details: { ip: req.ip ?? 'unknown', door: 'dashboard' } }]);
     res.set('Cache-Control', 'no-store').json({ apiKey: deps.apiKey });
-  }));
+  });
 
   // The bundle's names do not change between builds: revalidate rather than cache for long.
   router.use(express.static(webDir, { index: false, maxAge: 0, fallthrough: true }));

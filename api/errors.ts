@@ -11,6 +11,7 @@ export class HttpError extends Error {
 }
 
 const STATUS_BY_TYPE: Record<string, number> = {
+  BadRequest: 400,
   DeviceBusy: 409,
   NotFound: 404,
   Conflict: 409,

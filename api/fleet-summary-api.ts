@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { assertScopeReachable, visibleClients } from './tenancy';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Router } from 'express';
 import { findPatchRefs } from '../db/approval-repository';
 import type { Db } from '../db/database';
 import { findClient, findDevice, findSite } from '../db/fleet-repository';
@@ -16,9 +16,6 @@ import type { DeviceWorkflow, FleetSummaryResponse, PatchManagementPreview } fro
 import { fleetQuery, patchManagementPreviewSchema, rolloutQuery } from './dashboard-schemas';
 import { deviceIdParam } from './operator-schemas';
 import { parse } from './validation';
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 export interface FleetSummaryDeps {
   db: Db;
@@ -48,7 +45,7 @@ export function createFleetSummaryApi(deps: FleetSummaryDeps): Router {
   const router = express.Router();
   const offlineAfterSeconds = deps.offlineAfterSeconds ?? 300;
 
-  router.get('/fleet/summary', asyncRoute(async (req, res) => {
+  router.get('/fleet/summary', async (req, res) => {
     const q = parse(fleetQuery, req.query, 'query');
     // A key for some clients sees only theirs; another client's id is a 404, as an unknown one.
     const visible = visibleClients(res);
@@ -63,13 +60,13 @@ export function createFleetSummaryApi(deps: FleetSummaryDeps): Router {
     });
     const body: FleetSummaryResponse = { generatedAt: now.toISOString(), staleScanDays: STALE_SCAN_DAYS, offlineAfterSeconds, ...summary, failedInstalls };
     res.json(body);
-  }));
+  });
 
-  router.get('/fleet/patch-status-counts', asyncRoute(async (_req, res) => {
+  router.get('/fleet/patch-status-counts', async (_req, res) => {
     res.json({ patches: await patchStatusCounts(db) });
-  }));
+  });
 
-  router.post('/patch-management/preview', asyncRoute(async (req, res) => {
+  router.post('/patch-management/preview', async (req, res) => {
     const body = parse(patchManagementPreviewSchema, req.body, 'body');
     await assertScopeReachable(db, res, body.scopeType, body.scopeId);
     const find = { device: findDevice, site: findSite, client: findClient, device_type: undefined }[body.scopeType];
@@ -97,10 +94,10 @@ export function createFleetSummaryApi(deps: FleetSummaryDeps): Router {
       : `${body.action} of ${kbs} reaches ${devices.length} device(s)` + (unaffected ? `; ${unaffected} other device(s) of the scope are not affected` : '');
     const answer: PatchManagementPreview = { action: body.action, scopeType: body.scopeType, scopeId: body.scopeId, deviceCount: devices.length, devices, unaffected, message };
     res.json(answer);
-  }));
+  });
 
   // A rollout's live tally (done / failed / offline / busy / reboot pending), from its progress query.
-  router.get('/rollouts/progress', asyncRoute(async (req, res) => {
+  router.get('/rollouts/progress', async (req, res) => {
     const { workflowId } = parse(rolloutQuery, req.query, 'query');
     const handle = deps.client.workflow.getHandle(workflowId);
     let d;
@@ -114,9 +111,9 @@ export function createFleetSummaryApi(deps: FleetSummaryDeps): Router {
       progress: running ? await handle.query(rolloutProgressQuery) : null,
       temporalUrl: temporalHistoryUrl(deps.temporalUiUrl, deps.client.options.namespace, workflowId, d.runId),
     });
-  }));
+  });
 
-  router.get('/devices/:deviceId/workflows', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId/workflows', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     if (!(await findDevice(db, deviceId))) throw new NotFoundError('device', deviceId);
     const namespace = deps.client.options.namespace;
@@ -132,7 +129,7 @@ export function createFleetSummaryApi(deps: FleetSummaryDeps): Router {
       if (workflows.length >= 50) break;
     }
     res.json({ workflows });
-  }));
+  });
 
   return router;
 }

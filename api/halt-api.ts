@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
@@ -9,9 +9,6 @@ import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, resumeRolloutSignal } from '../workflow
 import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
 import { haltSchema, resumeSchema } from './halt-schemas';
 import { parse } from './validation';
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** The release workflow of branch rings (issue 14 part 1): it takes 'halt' and 'resume' by name. */
 export const RELEASE_WORKFLOW_TYPE = 'releaseWorkflow';
@@ -49,12 +46,12 @@ export function createHaltApi(deps: HaltApiDeps): Router {
   const router = express.Router();
 
   // Operators' fleet halts and rollouts' own automatic halts, apart (each row says its source).
-  router.get('/halt', asyncRoute(async (_req, res) => {
+  router.get('/halt', async (_req, res) => {
     const [fleet, automatic] = await Promise.all([listFleetHalts(deps.db), listAutoHalts(deps.db)]);
     res.json({ ...fleet, automatic });
-  }));
+  });
 
-  router.post('/halt', asyncRoute(async (req, res) => {
+  router.post('/halt', async (req, res) => {
     const body = parse(haltSchema, req.body ?? {}, 'body');
     const actor = res.locals.actor as string;
     const kb = body.kb ?? null;
@@ -73,9 +70,9 @@ export function createHaltApi(deps: HaltApiDeps): Router {
       details: { haltId: halt.id, reason, by: 'operator', signalled },
     }]);
     res.status(created ? 201 : 200).json({ halt, created, signalled });
-  }));
+  });
 
-  router.post('/halt/resume', asyncRoute(async (req, res) => {
+  router.post('/halt/resume', async (req, res) => {
     const body = parse(resumeSchema, req.body ?? {}, 'body');
     const actor = res.locals.actor as string;
     if (body.rollout !== undefined) {
@@ -95,7 +92,7 @@ export function createHaltApi(deps: HaltApiDeps): Router {
     const signalled: Signalled = { rollouts: rollouts.sent, releases: releases.sent, installs: 0, failed: rollouts.failed + releases.failed };
     await appendAudit(deps.db, [{ actor, action: 'fleet.resumed', subject: kb ?? 'all', details: { haltId: halt.id, haltedBy: halt.haltedBy, signalled } }]);
     res.json({ halt, signalled });
-  }));
+  });
 
   /**
    * One rollout's automatic halt, ended by an operator: the rollout's own resume signal (not the

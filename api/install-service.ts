@@ -1,6 +1,6 @@
 import type { HealthCheckSettings } from '../domain/health-check';
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { executeUpdateRetrying } from './workflow-updates';
 import { appendAudit } from '../db/audit-repository';
@@ -153,7 +153,10 @@ export function failureChain(err: Error): string {
   return messages.length > 0 ? messages.join(': ') : err.message;
 }
 
-/** Asks a running install to stop; cleanup still runs on the device. */
+/**
+ * Asks a running install to stop; cleanup still runs on the device. An unknown install is a 404; one
+ * that refuses the cancel, or has finished meanwhile, a 409.
+ */
 export async function cancelInstall(deps: InstallServiceDeps, workflowId: string, reason: string, actor: string) {
   const handle = deps.client.workflow.getHandle(workflowId);
   try {
@@ -162,7 +165,15 @@ export async function cancelInstall(deps: InstallServiceDeps, workflowId: string
     if (err instanceof WorkflowNotFoundError) throw new NotFoundError('install', workflowId);
     throw err;
   }
-  const answer = await executeUpdateRetrying(handle, cancelInstallUpdate, [{ reason }]);
+  let answer;
+  try {
+    answer = await executeUpdateRetrying(handle, cancelInstallUpdate, [{ reason }]);
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new ConflictError(`cannot cancel: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    // It was there a moment ago (describe): it has finished since.
+    if (err instanceof WorkflowNotFoundError) throw new ConflictError('cannot cancel: the install has already finished');
+    throw err;
+  }
   await appendAudit(deps.db, [{ actor, action: 'install.cancel_requested', subject: workflowId, details: { reason } }]);
   return answer;
 }

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
 import { findDevice } from '../db/fleet-repository';
+import { takeMissedRuns } from '../db/rollout-repository';
 import { findSchedule } from '../db/schedule-repository';
 import { DeviceBusyError } from '../domain/errors';
 import { checkDeviceFolders, folderPlatformOf } from '../domain/folders';
@@ -11,15 +12,15 @@ import { deviceWorkflowStart, startClaimed } from './workflow-starts';
 
 /**
  * "Run as soon as it checks in": a device an Automatic Update found offline gets that run when it
- * next talks to the gateway. The missed-run rows are taken in one DELETE, so two gateway replicas
- * never start the same catch-up twice.
+ * next talks to the gateway. The missed-run rows are taken at once (takeMissedRuns), so two
+ * gateway replicas never start the same catch-up twice.
  */
 export async function runMissedRunsOnCheckIn(
   deps: { db: Db; client: Client; log: Logger; taskQueue: string; installTiming?: InstallTimingInput },
   deviceId: string,
 ): Promise<number> {
-  const { rows } = await deps.db.query('DELETE FROM missed_runs WHERE device_id = $1::uuid RETURNING schedule_id', [deviceId]);
-  if (rows.length === 0) return 0;
+  const scheduleIds = await takeMissedRuns(deps.db, deviceId);
+  if (scheduleIds.length === 0) return 0;
   const device = await findDevice(deps.db, deviceId);
   if (!device) return 0;
   const folders = checkDeviceFolders(device, folderPlatformOf(device.os));
@@ -29,7 +30,7 @@ export async function runMissedRunsOnCheckIn(
     return 0;
   }
   let started = 0;
-  for (const { schedule_id: scheduleId } of rows) {
+  for (const scheduleId of scheduleIds) {
     const schedule = await findSchedule(deps.db, scheduleId);
     if (!schedule || schedule.kind !== 'automatic_update' || schedule.missedRun === 'skip') continue;
     const workflowId = installWorkflowId(device.id, `au-${scheduleId.slice(0, 8)}-checkin-${Date.now().toString(36)}`);

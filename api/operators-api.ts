@@ -1,13 +1,10 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { appendAudit, listAudit } from '../db/audit-repository';
-import { withTransaction } from '../db/database';
-import { clearNeedsAttention, findClient, findDevice, findSite, insertClient, insertDevice, insertSite, listClients, listDevices, listSites, updateDeviceFolders, updateSiteFileSource } from '../db/fleet-repository';
-import { ConflictError, NotFoundError } from '../domain/errors';
-import { folderPlatformOf } from '../domain/folders';
+import express, { type Response, type Router } from 'express';
+import { listAudit } from '../db/audit-repository';
+import { listClients, listDevices, listSites } from '../db/fleet-repository';
+import { NotFoundError } from '../domain/errors';
 import { installWorkflowId } from '../workflows/install.contract';
-import { hashSecret, newSecret } from './credentials';
 import { devicePatches } from './patch-views';
+import { changeDeviceFolders, clearDeviceNeedsAttention, createClient, createSite, deviceOr404, registerDevice, setSiteFileSource } from './fleet-service';
 import { cancelInstall, describeInstall, startInstall, type InstallServiceDeps } from './install-service';
 import { describeScan, startDeviceScan, startScopeScan, type ScanServiceDeps } from './scan-service';
 import { cancelDeviceInitialUpdate, describeInitialUpdate, startInitialUpdate, type InitialUpdateDeps } from './initial-update-service';
@@ -16,9 +13,8 @@ import { scanWorkflowId } from '../workflows/scan.contract';
 import type { Metrics } from './metrics';
 import {
   auditQuery, cancelInstallSchema, clearNeedsAttentionSchema, scopeScanSchema, startInitialUpdateSchema, clientIdParam, createClientSchema, createDeviceSchema, createSiteSchema, fileSourceOf, siteIdParam, updateSiteSchema,
-  canonicalFolders, deviceIdParam, retireDeviceQuery, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema, updateDeviceSchema,
+  deviceIdParam, retireDeviceQuery, devicePatchesQuery, installParams, listDevicesQuery, listSitesQuery, startInstallSchema, updateDeviceSchema,
 } from './operator-schemas';
-import { HttpError } from './errors';
 import { issueEnrollmentToken, retireDeviceById, revokeDeviceCredential } from './device-lifecycle';
 import { parse } from './validation';
 import { assertReachable, assertScopeReachable, filterVisible, visibleClients } from './tenancy';
@@ -27,163 +23,94 @@ import { countScopeDevices } from '../db/reach-repository';
 import { Role } from '../domain/roles';
 import { GatedAction, waitsForSecondPerson, type TwoPersonRuleOptions } from './two-person-rule';
 
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
-
 /** The operators' API (/api/v1): fleet, patch status and installs. Handlers parse, call, map. */
 export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & InitialUpdateDeps & { metrics: Metrics; twoPersonRule?: TwoPersonRuleOptions }): Router {
   const { db } = deps;
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
 
-  router.post('/clients', asyncRoute(async (req, res) => {
+  router.post('/clients', async (req, res) => {
     const body = parse(createClientSchema, req.body, 'body');
-    const client = await insertClient(db, body.name);
-    await appendAudit(db, [{ actor: actorOf(res), action: 'client.created', subject: client.id, details: { name: client.name } }]);
+    const client = await createClient(db, body.name, actorOf(res));
     res.status(201).location(`/api/v1/clients/${client.id}`).json(client);
-  }));
+  });
 
-  router.get('/clients', asyncRoute(async (_req, res) => {
+  router.get('/clients', async (_req, res) => {
     res.json({ clients: await filterVisible(res, await listClients(db), (c) => [c.id]) });
-  }));
+  });
 
-  router.post('/clients/:clientId/sites', asyncRoute(async (req, res) => {
+  router.post('/clients/:clientId/sites', async (req, res) => {
     const { clientId } = parse(clientIdParam, req.params, 'params');
     const body = parse(createSiteSchema, req.body, 'body');
     const fileSource = body.fileSource ? fileSourceOf(body.fileSource) : undefined;
-    if (!(await findClient(db, clientId))) throw new NotFoundError('client', clientId);
-    const site = await withTransaction(db, async (tx) => {
-      const s = await insertSite(tx, clientId, body.name, fileSource);
-      await appendAudit(tx, [{ actor: actorOf(res), action: 'site.created', subject: s.id, details: { name: s.name, clientId, fileSource: s.fileSource } }]);
-      return s;
-    });
-    res.status(201).json(site);
-  }));
+    res.status(201).json(await createSite(db, clientId, { name: body.name, fileSource }, actorOf(res)));
+  });
 
-  /** A site's file source (Kaseya "File Source"): where its devices get patch files from the next download on. */
-  router.patch('/sites/:siteId', asyncRoute(async (req, res) => {
+  router.patch('/sites/:siteId', async (req, res) => {
     const { siteId } = parse(siteIdParam, req.params, 'params');
     const body = parse(updateSiteSchema, req.body, 'body');
-    const fileSource = fileSourceOf(body.fileSource);
-    const before = await findSite(db, siteId);
-    if (!before) throw new NotFoundError('site', siteId);
-    const site = await withTransaction(db, async (tx) => {
-      const s = await updateSiteFileSource(tx, siteId, fileSource);
-      if (!s) throw new NotFoundError('site', siteId);
-      await appendAudit(tx, [{ actor: actorOf(res), action: 'site.file_source_set', subject: siteId, details: { clientId: s.clientId, from: before.fileSource, to: s.fileSource } }]);
-      return s;
-    });
-    res.json(site);
-  }));
+    res.json(await setSiteFileSource(db, siteId, fileSourceOf(body.fileSource), actorOf(res)));
+  });
 
-  router.get('/sites', asyncRoute(async (req, res) => {
+  router.get('/sites', async (req, res) => {
     const q = parse(listSitesQuery, req.query, 'query');
     res.json({ sites: await filterVisible(res, await listSites(db, q.clientId), (s) => [s.clientId]) });
-  }));
+  });
 
-  router.post('/devices', asyncRoute(async (req, res) => {
+  router.post('/devices', async (req, res) => {
     const body = parse(createDeviceSchema, req.body, 'body');
     assertReachable(res, await siteTenancy(db, body.siteId), 'site', body.siteId);
-    if (!(await findSite(db, body.siteId))) throw new NotFoundError('site', body.siteId);
-    const enrollmentToken = newSecret();
-    const device = await withTransaction(db, async (tx) => {
-      const d = await insertDevice(tx, {
-        siteId: body.siteId, name: body.name, deviceType: body.deviceType, os: body.os,
-        enrollmentTokenHash: hashSecret(enrollmentToken),
-        workingFolder: body.workingFolder,
-        installFolder: body.installFolder,
-      });
-      await appendAudit(tx, [{
-        actor: actorOf(res), action: 'device.created', deviceId: d.id,
-        details: { name: d.name, workingFolder: d.workingFolder, installFolder: d.installFolder },
-      }]);
-      return d;
-    });
-    // The enrollment token is shown once: only its hash is stored.
-    res.status(201).location(`/api/v1/devices/${device.id}`).json({ device, enrollmentToken });
-  }));
+    const registered = await registerDevice(db, body, actorOf(res));
+    res.status(201).location(`/api/v1/devices/${registered.device.id}`).json(registered);
+  });
 
-  router.get('/devices', asyncRoute(async (req, res) => {
+  router.get('/devices', async (req, res) => {
     const { needsAttention, ...q } = parse(listDevicesQuery, req.query, 'query');
     const devices = await listDevices(db, { ...q, clientIds: visibleClients(res), ...(needsAttention ? { needsAttention: needsAttention === 'true' } : {}) });
     res.json({ devices });
-  }));
+  });
 
-  router.get('/devices/:deviceId', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
-    const device = await findDevice(db, deviceId);
-    if (!device) throw new NotFoundError('device', deviceId);
-    res.json(device);
-  }));
+    res.json(await deviceOr404(db, deviceId));
+  });
 
-  /**
-   * An operator fixed a device an automatic rollback left "needs attention" (an uninstall failed) and
-   * says what was done: the flag goes, and the note, with what it said, stays in the audit log.
-   */
-  router.post('/devices/:deviceId/needs-attention/clear', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/needs-attention/clear', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const { note } = parse(clearNeedsAttentionSchema, req.body, 'body');
-    const device = await withTransaction(db, async (tx) => {
-      if (!(await findDevice(tx, deviceId))) throw new NotFoundError('device', deviceId);
-      const cleared = await clearNeedsAttention(tx, deviceId);
-      if (!cleared) throw new ConflictError(`device ${deviceId} does not need attention`);
-      await appendAudit(tx, [{
-        actor: actorOf(res), action: 'device.needs_attention_cleared', deviceId,
-        details: { note, reason: cleared.reason, since: cleared.since },
-      }]);
-      return (await findDevice(tx, deviceId))!;
-    });
-    res.json(device);
-  }));
+    res.json(await clearDeviceNeedsAttention(db, deviceId, note, actorOf(res)));
+  });
 
-  /** Changes a device's folders, checked by the same rules (and the device's OS) as at registration. */
-  router.patch('/devices/:deviceId', asyncRoute(async (req, res) => {
+  router.patch('/devices/:deviceId', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
-    const body = parse(updateDeviceSchema, req.body, 'body');
-    const before = await findDevice(db, deviceId);
-    if (!before) throw new NotFoundError('device', deviceId);
-    const { folders, issues } = canonicalFolders(body, folderPlatformOf(before.os));
-    if (issues.length > 0) throw new HttpError(400, issues.map((i) => `body.${i.field}: ${i.message}`).join('; '));
-    const device = await withTransaction(db, async (tx) => {
-      const d = await updateDeviceFolders(tx, deviceId, folders);
-      if (!d) throw new NotFoundError('device', deviceId);
-      await appendAudit(tx, [{
-        actor: actorOf(res), action: 'device.folders_changed', deviceId,
-        details: {
-          before: { workingFolder: before.workingFolder, installFolder: before.installFolder },
-          after: { workingFolder: d.workingFolder, installFolder: d.installFolder },
-        },
-      }]);
-      return d;
-    });
-    res.json(device);
-  }));
+    res.json(await changeDeviceFolders(db, deviceId, parse(updateDeviceSchema, req.body, 'body'), actorOf(res)));
+  });
 
-  router.post('/devices/:deviceId/credential/revoke', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/credential/revoke', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     res.json(await revokeDeviceCredential(deps, deviceId, actorOf(res)));
-  }));
+  });
 
-  router.post('/devices/:deviceId/enrollment-token', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/enrollment-token', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     // Shown once, like the first token: only its hash is stored.
     res.status(201).json(await issueEnrollmentToken(deps, deviceId, actorOf(res)));
-  }));
+  });
 
-  router.delete('/devices/:deviceId', asyncRoute(async (req, res) => {
+  router.delete('/devices/:deviceId', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const q = parse(retireDeviceQuery, req.query, 'query');
     res.json(await retireDeviceById(deps, deviceId, { force: q.force === 'true', actor: actorOf(res) }));
-  }));
+  });
 
-  router.get('/devices/:deviceId/patches', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId/patches', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const q = parse(devicePatchesQuery, req.query, 'query');
-    if (!(await findDevice(db, deviceId))) throw new NotFoundError('device', deviceId);
+    await deviceOr404(db, deviceId);
     res.json({ patches: await devicePatches(db, deviceId, q) });
-  }));
+  });
 
-  router.post('/devices/:deviceId/installs', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/installs', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const body = parse(startInstallSchema, req.body, 'body');
     const started = await startInstall(deps, {
@@ -193,65 +120,58 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
     deps.metrics.installsStarted.inc();
     const location = `/api/v1/devices/${deviceId}/installs/${started.key}`;
     res.status(202).location(location).json({ ...started, location });
-  }));
+  });
 
-  router.get('/devices/:deviceId/installs/:key', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId/installs/:key', async (req, res) => {
     const { deviceId, key } = parse(installParams, req.params, 'params');
     res.json(await describeInstall(deps, installWorkflowId(deviceId, key)));
-  }));
+  });
 
-  router.post('/devices/:deviceId/installs/:key/cancel', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/installs/:key/cancel', async (req, res) => {
     const { deviceId, key } = parse(installParams, req.params, 'params');
     const body = parse(cancelInstallSchema, req.body, 'body');
-    try {
-      const answer = await cancelInstall(deps, installWorkflowId(deviceId, key), body.reason ?? 'cancelled by operator', actorOf(res));
-      res.status(202).json(answer);
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ConflictError(`cannot cancel: ${(err.cause as Error | undefined)?.message ?? err.message}`);
-      if (err instanceof WorkflowNotFoundError) throw new ConflictError('cannot cancel: the install has already finished');
-      throw err;
-    }
-  }));
+    res.status(202).json(await cancelInstall(deps, installWorkflowId(deviceId, key), body.reason ?? 'cancelled by operator', actorOf(res)));
+  });
 
-  router.post('/devices/:deviceId/initial-update', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/initial-update', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     parse(startInitialUpdateSchema, req.body, 'body');
     const started = await startInitialUpdate(deps, deviceId, actorOf(res));
     const location = `/api/v1/devices/${deviceId}/initial-update`;
     res.status(started.existing ? 200 : 202).location(location).json({ ...started, location });
-  }));
+  });
 
-  router.get('/devices/:deviceId/initial-update', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId/initial-update', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     res.json(await describeInitialUpdate(deps, deviceId));
-  }));
+  });
 
-  router.post('/devices/:deviceId/initial-update/cancel', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/initial-update/cancel', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const body = parse(cancelInstallSchema, req.body, 'body');
     res.status(202).json(await cancelDeviceInitialUpdate(deps, deviceId, body.reason ?? 'cancelled by operator', actorOf(res)));
-  }));
+  });
 
-  router.post('/devices/:deviceId/scans', asyncRoute(async (req, res) => {
+  router.post('/devices/:deviceId/scans', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const started = await startDeviceScan(deps, deviceId, actorOf(res));
     const location = `/api/v1/devices/${deviceId}/scans/${started.key}`;
     res.status(202).location(location).json({ ...started, location });
-  }));
+  });
 
-  router.get('/devices/:deviceId/scans/:key', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId/scans/:key', async (req, res) => {
     const { deviceId, key } = parse(installParams, req.params, 'params');
     res.json(await describeScan(deps, scanWorkflowId(deviceId, key)));
-  }));
+  });
 
-  router.get('/devices/:deviceId/last-scan', asyncRoute(async (req, res) => {
+  router.get('/devices/:deviceId/last-scan', async (req, res) => {
     const { deviceId } = parse(deviceIdParam, req.params, 'params');
     const scan = await findDeviceScan(db, deviceId);
     if (!scan) throw new NotFoundError('scan of device', deviceId);
     res.json(scan);
-  }));
+  });
 
-  router.post('/scans', asyncRoute(async (req, res) => {
+  router.post('/scans', async (req, res) => {
     const body = parse(scopeScanSchema, req.body, 'body');
     await assertScopeReachable(db, res, body.scopeType, body.scopeId);
     const scope = { scopeType: body.scopeType, scopeId: body.scopeId };
@@ -262,16 +182,16 @@ export function createOperatorsApi(deps: InstallServiceDeps & ScanServiceDeps & 
     })) return;
     const started = await startScopeScan(deps, scope, actorOf(res));
     res.status(202).json(started);
-  }));
+  });
 
-  router.get('/audit', asyncRoute(async (req, res) => {
+  router.get('/audit', async (req, res) => {
     const q = parse(auditQuery, req.query, 'query');
     const limit = q.limit ?? 200;
     const entries = await listAudit(db, { ...q, limit, visibleClients: visibleClients(res) });
     // A full page has a next one, older (or, following with `after`, newer): its cursor is the last id.
     const nextCursor = entries.length === limit ? String(entries[entries.length - 1].id) : null;
     res.json({ entries, nextCursor });
-  }));
+  });
 
   return router;
 }

@@ -1,4 +1,4 @@
-import { findPatchRefs, setExplicitApprovals, setKbOverride, setPatchActions, type PatchRef } from '../db/approval-repository';
+import { deleteKbOverride, findPatchRefs, setExplicitApprovals, setKbOverride, setPatchActions, type PatchRef } from '../db/approval-repository';
 import { appendAudit } from '../db/audit-repository';
 import { withTransaction, type Db, type Queryable } from '../db/database';
 import { findClient, findDevice, findSite } from '../db/fleet-repository';
@@ -55,6 +55,17 @@ export async function overrideKb(db: Db, kb: string, status: ApprovalStatus, act
     return prev;
   });
   return { kb, status, previous: previous ?? null, note: 'applies to every present and future patch of this KB, in all policies' };
+}
+
+/** Clears a KB override (404 if there is none): the KB's patches go back to their policies' statuses. */
+export async function clearKbOverride(db: Db, kb: string, actor: string) {
+  const previous = await withTransaction(db, async (tx) => {
+    const prev = await deleteKbOverride(tx, kb);
+    if (!prev) throw new NotFoundError('KB override', kb);
+    await appendAudit(tx, [{ actor, action: 'kb_override.cleared', subject: kb, details: { kb, from: prev } }]);
+    return prev;
+  });
+  return { kb, cleared: true, previous };
 }
 
 export interface PatchActionsInput {

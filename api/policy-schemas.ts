@@ -107,3 +107,11 @@ export const patchListQuery = z.object({
   product: key.optional(),
   status: z.enum(['approved', 'pending_approval', 'denied', 'mixed'], 'must be approved, pending_approval, denied or mixed').optional(),
 });
+
+export type CreatePolicyInput = z.infer<typeof createPolicySchema>;
+export type UpdatePolicyInput = z.infer<typeof updatePolicySchema>;
+export type MemberInput = z.infer<typeof memberSchema>;
+export type DefaultInput = z.infer<typeof defaultSchema>;
+export type DeleteDefaultInput = z.infer<typeof deleteDefaultSchema>;
+export type PolicyApprovalsInput = z.infer<typeof policyApprovalsSchema>;
+export type PatchListQuery = z.infer<typeof patchListQuery>;

@@ -1,9 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { appendAudit } from '../db/audit-repository';
 import type { Db } from '../db/database';
-import { findClient } from '../db/fleet-repository';
+import { findClient, isSiteOfClient } from '../db/fleet-repository';
 import { deleteRelease, deleteReleasePlan, findReleasePlan, insertRelease, insertReleasePlan, listReleasePlans, listReleases } from '../db/release-repository';
 import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors';
 import type { InstallTimingInput } from '../workflows/install.contract';
@@ -16,9 +16,6 @@ import { rolloutDefaultsOf } from './schedule-service';
 import { assertReachable, filterVisible } from './tenancy';
 import { executeUpdateRetrying } from './workflow-updates';
 import { parse } from './validation';
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 export interface ReleasesApiDeps {
   db: Db;
@@ -39,24 +36,23 @@ export function createReleasesApi(deps: ReleasesApiDeps): Router {
   const router = express.Router();
   const actorOf = (res: Response) => res.locals.actor as string;
 
-  router.post('/release-plans', asyncRoute(async (req, res) => {
+  router.post('/release-plans', async (req, res) => {
     const body = parse(createReleasePlanSchema, req.body, 'body');
     assertReachable(res, [body.clientId], 'client', body.clientId);
     if (!(await findClient(db, body.clientId))) throw new NotFoundError('client', body.clientId);
     for (const [i, r] of body.rings.entries()) {
       if (r.scope.type !== 'site') continue;
-      const { rows } = await db.query('SELECT 1 FROM sites WHERE id = $1::uuid AND client_id = $2::uuid', [r.scope.siteId, body.clientId]);
-      if (rows.length === 0) throw new UnprocessableError(`rings[${i}].scope.siteId: site ${r.scope.siteId} is not a site of client ${body.clientId}`);
+      if (!(await isSiteOfClient(db, r.scope.siteId, body.clientId))) throw new UnprocessableError(`rings[${i}].scope.siteId: site ${r.scope.siteId} is not a site of client ${body.clientId}`);
     }
     const plan = await insertReleasePlan(db, { clientId: body.clientId, name: body.name, rings: body.rings as Ring[] });
     if (!plan) throw new ConflictError(`client ${body.clientId} already has a release plan named ${body.name}`);
     await appendAudit(db, [{ actor: actorOf(res), action: 'release_plan.created', subject: plan.id, details: { name: plan.name, clientId: plan.clientId, rings: plan.rings.length } }]);
     res.status(201).location(`/api/v1/release-plans/${plan.id}`).json(plan);
-  }));
+  });
 
-  router.get('/release-plans', asyncRoute(async (_req, res) => {
+  router.get('/release-plans', async (_req, res) => {
     res.json({ plans: await filterVisible(res, await listReleasePlans(db), (p) => [p.clientId]) });
-  }));
+  });
 
   const planOf = async (planId: string) => {
     const plan = await findReleasePlan(db, planId);
@@ -64,20 +60,20 @@ export function createReleasesApi(deps: ReleasesApiDeps): Router {
     return plan;
   };
 
-  router.get('/release-plans/:planId', asyncRoute(async (req, res) => {
+  router.get('/release-plans/:planId', async (req, res) => {
     const { planId } = parse(releasePlanIdParam, req.params, 'params');
     res.json(await planOf(planId));
-  }));
+  });
 
-  router.delete('/release-plans/:planId', asyncRoute(async (req, res) => {
+  router.delete('/release-plans/:planId', async (req, res) => {
     const { planId } = parse(releasePlanIdParam, req.params, 'params');
     // A running release keeps its snapshot of the plan; its row goes with the plan.
     if (!(await deleteReleasePlan(db, planId))) throw new NotFoundError('release plan', planId);
     await appendAudit(db, [{ actor: actorOf(res), action: 'release_plan.deleted', subject: planId }]);
     res.status(204).end();
-  }));
+  });
 
-  router.post('/release-plans/:planId/releases', asyncRoute(async (req, res) => {
+  router.post('/release-plans/:planId/releases', async (req, res) => {
     const { planId } = parse(releasePlanIdParam, req.params, 'params');
     const body = parse(startReleaseSchema, req.body ?? {}, 'body');
     const plan = await planOf(planId);
@@ -107,15 +103,15 @@ export function createReleasesApi(deps: ReleasesApiDeps): Router {
     await appendAudit(db, [{ actor: actorOf(res), action: 'release.started', subject: workflowId, details: { planId, cycle: body.cycle, kbs: body.kbs } }]);
     const location = `/api/v1/release-plans/${planId}/releases/${body.cycle}`;
     res.status(202).location(location).json({ releaseId: body.cycle, workflowId, planId, location });
-  }));
+  });
 
-  router.get('/release-plans/:planId/releases', asyncRoute(async (req, res) => {
+  router.get('/release-plans/:planId/releases', async (req, res) => {
     const { planId } = parse(releasePlanIdParam, req.params, 'params');
     await planOf(planId);
     res.json({ releases: (await listReleases(db, planId)).map((r) => ({ releaseId: r.cycle, ...r })) });
-  }));
+  });
 
-  router.get('/release-plans/:planId/releases/:releaseId', asyncRoute(async (req, res) => {
+  router.get('/release-plans/:planId/releases/:releaseId', async (req, res) => {
     const { planId, releaseId } = parse(releaseIdParam, req.params, 'params');
     const workflowId = releaseWorkflowId(planId, releaseId);
     const row = (await listReleases(db, planId)).find((r) => r.workflowId === workflowId);
@@ -123,10 +119,10 @@ export function createReleasesApi(deps: ReleasesApiDeps): Router {
     const handle = deps.client.workflow.getHandle(workflowId);
     const [desc, progress] = await Promise.all([handle.describe(), handle.query(releaseProgressQuery)]);
     res.json({ releaseId, workflowId, status: desc.status.name, startedBy: row.startedBy, startedAt: row.startedAt, ...progress });
-  }));
+  });
 
   for (const action of ['promote', 'resume', 'retry', 'abort'] as const) {
-    router.post(`/release-plans/:planId/releases/:releaseId/${action}`, asyncRoute(async (req, res) => {
+    router.post(`/release-plans/:planId/releases/:releaseId/${action}`, async (req, res) => {
       const { planId, releaseId } = parse(releaseIdParam, req.params, 'params');
       const body = parse(releaseActionSchema, req.body ?? {}, 'body');
       const workflowId = releaseWorkflowId(planId, releaseId);
@@ -141,7 +137,7 @@ export function createReleasesApi(deps: ReleasesApiDeps): Router {
       }
       await appendAudit(db, [{ actor: actorOf(res), action: `release.${action}`, subject: workflowId, details: { reason: body.reason ?? null, ringIndex: progress.ringIndex } }]);
       res.json({ releaseId, workflowId, ...progress });
-    }));
+    });
   }
   return router;
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Router } from 'express';
 import { findClient } from '../db/fleet-repository';
 import { findReport, listReports, openPatchOverview } from '../db/report-repository';
 import { NotFoundError } from '../domain/errors';
@@ -14,9 +14,6 @@ import { filterVisible, principalOf } from './tenancy';
 import { principalSees } from '../domain/roles';
 import { reportTenancy } from '../db/tenancy-repository';
 
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
-
 /**
  * Reports (/api/v1/reports): the Patch Overview Report streamed from a database cursor in HTML,
  * CSV, XML or JSON, or written in the background ("CSV - Offline Mode") and downloaded when done.
@@ -25,7 +22,7 @@ export function createReportsApi(deps: ReportServiceDeps): Router {
   const { db } = deps;
   const router = express.Router();
 
-  router.get('/reports/patch-overview', asyncRoute(async (req, res) => {
+  router.get('/reports/patch-overview', async (req, res) => {
     const q = parse(patchOverviewQuery, req.query, 'query');
     const principal = principalOf(res);
     if (!q.clientId && principal.clients !== 'all') {
@@ -63,22 +60,22 @@ export function createReportsApi(deps: ReportServiceDeps): Router {
       if (!res.writableFinished) res.destroy();
       deps.log.warn({ err, filter, format: q.format }, 'report stream ended early');
     }
-  }));
+  });
 
-  router.get('/reports', asyncRoute(async (req, res) => {
+  router.get('/reports', async (req, res) => {
     const q = parse(listReportsQuery, req.query, 'query');
     const reports = await filterVisible(res, await listReports(db, q.limit), (r) => reportTenancy(db, r.id));
     res.json({ reports: reports.map(reportView) });
-  }));
+  });
 
-  router.get('/reports/:reportId', asyncRoute(async (req, res) => {
+  router.get('/reports/:reportId', async (req, res) => {
     const { reportId } = parse(reportIdParam, req.params, 'params');
     const report = await findReport(db, reportId);
     if (!report) throw new NotFoundError('report', reportId);
     res.json(reportView(report));
-  }));
+  });
 
-  router.get('/reports/:reportId/download', asyncRoute(async (req, res) => {
+  router.get('/reports/:reportId/download', async (req, res) => {
     const { reportId } = parse(reportIdParam, req.params, 'params');
     const file = await offlineReportFile(deps, reportId);
     res.status(200).type(CONTENT_TYPES.csv).set('Content-Length', String(file.size))
@@ -89,7 +86,7 @@ export function createReportsApi(deps: ReportServiceDeps): Router {
       if (!res.writableFinished) res.destroy();
       deps.log.warn({ err, reportId }, 'report download ended early');
     }
-  }));
+  });
 
   return router;
 }

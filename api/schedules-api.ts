@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import type { ScheduleFields } from '../db/schedule-repository';
 import { findPatchRefs } from '../db/approval-repository';
 import { NotFoundError, UnprocessableError } from '../domain/errors';
@@ -15,9 +15,6 @@ import { findSchedule } from '../db/schedule-repository';
 import { countScopeDevices } from '../db/reach-repository';
 import { Role } from '../domain/roles';
 import { GatedAction, waitsForSecondPerson, type TwoPersonRuleOptions } from './two-person-rule';
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /** A per-patch schedule names catalog KBs only: a 404 naming the ones no patch has. */
 async function knownKbs(deps: ScheduleDeps, kbs: string[] | null | undefined): Promise<void> {
@@ -45,7 +42,7 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
   const router = express.Router();
   const actorOf = (res: Response): string => res.locals.actor as string;
 
-  router.post('/schedules', asyncRoute(async (req, res) => {
+  router.post('/schedules', async (req, res) => {
     const body = parse(createScheduleSchema, req.body, 'body');
     assertRebootAction(body.rebootAction);
     await knownKbs(deps, body.kbs);
@@ -54,18 +51,18 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
     const fields: ScheduleFields = { ...rest, scopeType: scope.scopeType, scopeId: scope.scopeId, paused: false };
     const view = await createSchedule(deps, fields, actorOf(res));
     res.status(201).location(`/api/v1/schedules/${view.id}`).json(view);
-  }));
+  });
 
-  router.get('/schedules', asyncRoute(async (_req, res) => {
+  router.get('/schedules', async (_req, res) => {
     res.json({ schedules: await filterVisible(res, await listScheduleViews(deps), (s) => scheduleTenancy(deps.db, s.id)) });
-  }));
+  });
 
-  router.get('/schedules/:scheduleId', asyncRoute(async (req, res) => {
+  router.get('/schedules/:scheduleId', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     res.json(await getSchedule(deps, scheduleId));
-  }));
+  });
 
-  router.patch('/schedules/:scheduleId', asyncRoute(async (req, res) => {
+  router.patch('/schedules/:scheduleId', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const { scope, ...rest } = parse(updateScheduleSchema, req.body, 'body');
     assertRebootAction(rest.rebootAction);
@@ -73,25 +70,25 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
     if (scope) await assertScopeReachable(deps.db, res, scope.scopeType, scope.scopeId);
     const patch: Partial<ScheduleFields> = { ...rest, ...(scope ? { scopeType: scope.scopeType, scopeId: scope.scopeId } : {}) };
     res.json(await changeSchedule(deps, scheduleId, patch, actorOf(res)));
-  }));
+  });
 
-  router.delete('/schedules/:scheduleId', asyncRoute(async (req, res) => {
+  router.delete('/schedules/:scheduleId', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     await removeSchedule(deps, scheduleId, actorOf(res));
     res.status(204).end();
-  }));
+  });
 
-  router.post('/schedules/:scheduleId/pause', asyncRoute(async (req, res) => {
+  router.post('/schedules/:scheduleId/pause', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     res.json(await changeSchedule(deps, scheduleId, { paused: true }, actorOf(res), 'schedule.paused'));
-  }));
+  });
 
-  router.post('/schedules/:scheduleId/resume', asyncRoute(async (req, res) => {
+  router.post('/schedules/:scheduleId/resume', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     res.json(await changeSchedule(deps, scheduleId, { paused: false }, actorOf(res), 'schedule.resumed'));
-  }));
+  });
 
-  router.post('/schedules/:scheduleId/trigger', asyncRoute(async (req, res) => {
+  router.post('/schedules/:scheduleId/trigger', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const { row, devices, clients } = await reachOf(scheduleId);
     if (await waitsForSecondPerson(deps, res, {
@@ -100,9 +97,9 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
     })) return;
     await triggerSchedule(deps, scheduleId, actorOf(res));
     res.status(202).json({ triggered: true, rollouts: `/api/v1/schedules/${scheduleId}/rollouts` });
-  }));
+  });
 
-  router.post('/schedules/:scheduleId/backfill', asyncRoute(async (req, res) => {
+  router.post('/schedules/:scheduleId/backfill', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     const body = parse(backfillSchema, req.body, 'body');
     const { row, devices, clients } = await reachOf(scheduleId);
@@ -112,12 +109,12 @@ export function createSchedulesApi(deps: ScheduleDeps & { twoPersonRule?: TwoPer
     })) return;
     await backfillSchedule(deps, scheduleId, { start: new Date(body.start), end: new Date(body.end) }, actorOf(res));
     res.status(202).json({ backfilled: true });
-  }));
+  });
 
-  router.get('/schedules/:scheduleId/rollouts', asyncRoute(async (req, res) => {
+  router.get('/schedules/:scheduleId/rollouts', async (req, res) => {
     const { scheduleId } = parse(scheduleIdParam, req.params, 'params');
     res.json({ rollouts: await scheduleRollouts(deps, scheduleId) });
-  }));
+  });
 
   return router;
 }

@@ -1,11 +1,8 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Router } from 'express';
 import type { Db } from '../db/database';
 import { whatIfSchema } from './what-if-schemas';
 import { whatIf } from './what-if-service';
 import { parse } from './validation';
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => { fn(req, res).catch(next); };
 
 /**
  * What-if (POST /api/v1/what-if): the next Automatic Update runs' installs under a proposed change,
@@ -13,11 +10,11 @@ const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) =>
  */
 export function createWhatIfApi(deps: { db: Db }): Router {
   const router = express.Router();
-  router.post('/what-if', asyncRoute(async (req, res) => {
+  router.post('/what-if', async (req, res) => {
     const body = parse(whatIfSchema, req.body, 'body');
     const started = performance.now();
     const answer = await whatIf(deps.db, body);
     res.set('Server-Timing', `whatif;dur=${(performance.now() - started).toFixed(1)}`).json(answer);
-  }));
+  });
   return router;
 }

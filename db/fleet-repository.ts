@@ -95,6 +95,12 @@ export async function findSite(db: Queryable, id: string): Promise<SiteRow | und
   return rows[0] ? toSite(rows[0]) : undefined;
 }
 
+/** Whether the site belongs to the client (a release plan's ring may name only its client's sites). */
+export async function isSiteOfClient(db: Queryable, siteId: string, clientId: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM sites WHERE id = $1::uuid AND client_id = $2::uuid', [siteId, clientId]);
+  return rows.length > 0;
+}
+
 export async function listSites(db: Queryable, clientId?: string): Promise<SiteRow[]> {
   const { rows } = clientId
     ? await db.query(`${SITE_SELECT} WHERE s.client_id = $1::uuid ORDER BY c.name, s.name`, [clientId])

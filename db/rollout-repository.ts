@@ -140,3 +140,12 @@ export async function recordMissedRun(db: Queryable, deviceId: string, scheduleI
     [deviceId, scheduleId],
   );
 }
+
+/**
+ * Takes (deletes and returns) the schedules whose runs a device missed, on its check-in. One DELETE,
+ * so of two gateway replicas seeing the same check-in only one gets each row.
+ */
+export async function takeMissedRuns(db: Queryable, deviceId: string): Promise<string[]> {
+  const { rows } = await db.query('DELETE FROM missed_runs WHERE device_id = $1::uuid RETURNING schedule_id', [deviceId]);
+  return rows.map((r) => r.schedule_id as string);
+}

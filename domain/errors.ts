@@ -27,6 +27,14 @@ export class ConflictError extends PatchflowError {
   }
 }
 
+/** Thrown when a value passed its schema but is wrong for what it applies to (a folder checked against the device's OS). */
+export class BadRequestError extends PatchflowError {
+  readonly type = 'BadRequest';
+  constructor(message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
 /** Thrown when a request names something that cannot be done as asked (e.g. an unsafe folder). */
 export class UnprocessableError extends PatchflowError {
   readonly type = 'Unprocessable';
