@@ -5,49 +5,21 @@
  * device that was offline at the deadline gets its grace period from when it came back.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { SearchAttributeType } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { RebootPayload } from '../../domain/device-protocol';
 import type { RebootActionConfig } from '../../domain/reboot-actions';
 import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
 import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, type RolloutInput, type RolloutResult } from '../../workflows/automatic-update.contract';
 import type { InstallResult } from '../../workflows/install.contract';
-import { PATCHFLOW_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { createFakeActivities, type CallRecord, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
+import { useTimeSkippingEnvironment } from './time-skipping';
 
 jest.setTimeout(180_000);
 
-const TEST_SERVER = path.resolve(__dirname, '../../.tools/venv/bin/temporal-test-server');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-let env: TestWorkflowEnvironment;
-
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // a Runtime already exists in this process: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
-  const { IndexedValueType } = temporal.api.enums.v1;
-  const indexed: Partial<Record<string, temporal.api.enums.v1.IndexedValueType>> = {
-    [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  };
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(PATCHFLOW_SEARCH_ATTRIBUTES.map((k) => [k.name, indexed[k.type]!])),
-  });
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 async function runRollout(fake: FakeOptions, rebootAction: RebootActionConfig): Promise<{ result: RolloutResult; calls: CallRecord[]; install: InstallResult; installId: string }> {
   const { activities, calls, devices } = createFakeActivities(fake);
@@ -56,11 +28,7 @@ async function runRollout(fake: FakeOptions, rebootAction: RebootActionConfig): 
     scheduleId, scheduleName: 'Workstations', kind: 'automatic_update', scope: { scopeType: 'all', scopeId: '' },
     timezone: 'UTC', distributionWindowMinutes: 0, rebootAction, maxConcurrentDevices: 10, missedRun: 'skip',
   };
-  const taskQueue = `deferral-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, activities,
-    workflowBundle: { codePath: process.env.PATCHFLOW_TEST_WORKFLOW_BUNDLE! },
-  });
+  const { worker, taskQueue } = await env.fakeWorker('deferral', activities);
   const handle = await env.client.workflow.start<typeof automaticUpdateWorkflow>(AUTOMATIC_UPDATE_WORKFLOW_TYPE, {
     taskQueue, workflowId: `automatic-update/${scheduleId}-deferral`, args: [input],
   });
