@@ -3,16 +3,10 @@ import type { Db } from '../db/database';
 import { findDevicesByIds } from '../db/fleet-repository';
 import { processScan, type ScanSummary } from '../db/scan-repository';
 import type { ScanResult } from '../domain/device-protocol';
+import type { NamedDevice } from '../workflows/search-attributes';
 
 /** A device as a scope scan starts its scan: what the summary and the search attributes name. */
-export interface ScanTarget {
-  id: string;
-  name: string;
-  clientId: string;
-  clientName: string;
-  siteId: string;
-  siteName: string;
-}
+export type ScanTarget = NamedDevice;
 
 /** Processing a device's scan results (statuses, unverified updates), only when they changed. */
 export function createScanActivities(deps: { db: Db; log: Logger }) {

@@ -9,17 +9,10 @@ import type { Logger } from 'pino';
 import { claimDeviceForOperation } from '../activities/device-claim';
 import type { Db } from '../db/database';
 import { releaseDevice } from '../db/operation-repository';
-import { deviceSearchAttributes } from '../workflows/search-attributes';
+import { deviceSearchAttributes, type NamedDevice } from '../workflows/search-attributes';
 
 /** The device a workflow runs on, as the start names it. */
-export interface DeviceOfStart {
-  id: string;
-  name: string;
-  clientId: string;
-  clientName: string;
-  siteId: string;
-  siteName: string;
-}
+export type DeviceOfStart = NamedDevice;
 
 /** The `Operation` search attribute: what kind of device workflow this is. */
 export type DeviceOperation = 'install' | 'automatic-update' | 'initial-update' | 'scan';

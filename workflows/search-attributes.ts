@@ -17,6 +17,8 @@ export const PATCHFLOW_SEARCH_ATTRIBUTES = [DeviceIdAttr, DeviceNameAttr, Client
 
 /** What names a device in the Web UI: its ids and host name. */
 export interface DeviceLabels { id: string; name: string; clientId: string; siteId: string }
+/** A device as a workflow start names it: its labels, and its client's and site's names for the summary. */
+export interface NamedDevice extends DeviceLabels { clientName: string; siteName: string }
 
 /**
  * The search attributes of a workflow about one device, built here only, so that every start (API,
