@@ -9,7 +9,7 @@ import { withTransaction, type Db } from '../db/database';
 import { deviceFileSource, findDevice, isDeviceRetired } from '../db/fleet-repository';
 import { commandExpiry, signCommand } from '../domain/command-envelope';
 import { CommandStatus, rebootVerdict } from '../domain/command-lifecycle';
-import { CommandType, type CommandPayloads, type DownloadPayload, type RebootResult, type TrustKeysResult } from '../domain/device-protocol';
+import { CommandType, type CommandPayloads, type DownloadPatchesPayload, type DownloadPayload, type RebootResult, type TrustKeysResult } from '../domain/device-protocol';
 import { sourceOrder } from '../domain/file-source';
 
 /** Failure type of a step whose command the install withdrew (cancelled). */
@@ -93,7 +93,7 @@ async function askDevice<T extends CommandType>(deps: DeviceCommandDeps, deviceI
  * later attempt (db/command-repository.ts), so a retry tries the same sources; a change of the setting
  * applies to the next download step. The workflow's input and history do not change.
  */
-async function withFileSources(db: Db, deviceId: string, payload: DownloadPayload): Promise<DownloadPayload> {
+async function withFileSources<P extends DownloadPayload | DownloadPatchesPayload>(db: Db, deviceId: string, payload: P): Promise<P> {
   if (payload.sources) return payload;
   const policy = await deviceFileSource(db, deviceId);
   return policy ? { ...payload, sources: sourceOrder(policy) } : payload;
@@ -104,7 +104,7 @@ export function createDeviceCommandActivities(deps: DeviceCommandDeps) {
     /** One device step (see askDevice). trust_keys is not one: only the worker's own keyring may fill it. */
     async deviceCommand<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): Promise<unknown> {
       if (type === CommandType.TrustKeys) throw ApplicationFailure.nonRetryable('trust_keys is sent by trustKeysCommand only', 'Misuse');
-      if (type === CommandType.Download) return askDevice(deps, deviceId, type, await withFileSources(deps.db, deviceId, payload as DownloadPayload) as CommandPayloads[T]);
+      if (type === CommandType.Download) return askDevice(deps, deviceId, type, await withFileSources(deps.db, deviceId, payload as CommandPayloads['download']) as CommandPayloads[T]);
       return askDevice(deps, deviceId, type, payload);
     },
   };

@@ -32,6 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AllFileSourcesFailedError, FileSource, sourcesOf, type DownloadReport } from '../domain/file-source';
+import { downloadPatches, isDownloadOfPatches } from './download-patches';
 import {
   CommandErrorCode,
   CommandType,
@@ -153,7 +154,10 @@ export class AptExecutor implements DeviceExecutor {
   private async run(command: AgentCommand, options: ExecutorHandleOptions & { interrupted: boolean }): Promise<CommandOutcome> {
     switch (command.type) {
       case CommandType.Scan: return this.scan();
-      case CommandType.Download: return this.download((command as AgentCommand<'download'>).payload, options);
+      case CommandType.Download: {
+        const { payload } = command as AgentCommand<'download'>;
+        return isDownloadOfPatches(payload) ? downloadPatches(payload, (one) => this.download(one, options)) : this.download(payload, options);
+      }
       case CommandType.Copy: return this.copy((command as AgentCommand<'copy'>).payload);
       case CommandType.Execute: return this.execute((command as AgentCommand<'execute'>).payload, options.interrupted);
       case CommandType.Reboot: return this.reboot(command);

@@ -27,6 +27,7 @@ import { emptyDirectory, fileExists, listFiles, SandboxPathError, WindowsSandbox
 import type { DeviceExecutor, ExecutorHandleOptions } from './executor';
 import { LanShare } from './lan-share';
 import { AllFileSourcesFailedError, downloadFromSources, FileSource, isFileSource, sourcesOf, type DownloadReport } from '../domain/file-source';
+import { downloadPatches, isDownloadOfPatches } from './download-patches';
 import { sleep } from './timing';
 
 /** Installer exit codes the simulator produces (unsigned 32-bit, as Windows reports HRESULTs). */
@@ -558,7 +559,11 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     try {
       switch (command.type) {
         case CommandType.Scan: return this.scan(command);
-        case CommandType.Download: return await this.download(command as AgentCommand<'download'>, options);
+        case CommandType.Download: {
+          const { payload } = command as AgentCommand<'download'>;
+          if (!isDownloadOfPatches(payload)) return await this.download({ ...command, type: CommandType.Download, payload }, options);
+          return await downloadPatches(payload, (one) => this.download({ ...command, type: CommandType.Download, payload: one }, options));
+        }
         case CommandType.Copy: return await this.copy(command as AgentCommand<'copy'>);
         case CommandType.Execute: return await this.execute(command as AgentCommand<'execute'>);
         case CommandType.Reboot: return await this.reboot(command as AgentCommand<'reboot'>, options);
@@ -613,7 +618,8 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
     return { status: 'succeeded', result };
   }
 
-  private async download(command: AgentCommand<'download'>, options: HandleOptions): Promise<CommandOutcome> {
+  /** One patch's download (a download of several runs it for each: agent/download-patches.ts). */
+  private async download(command: AgentCommand<'download'> & { payload: DownloadPayload }, options: HandleOptions): Promise<CommandOutcome> {
     const { patch }: DownloadPayload = command.payload;
     const kb = normaliseKb(patch.kb);
     const workingFolder = this.safeFolder(command.payload.workingFolder, FolderRole.Working);

@@ -69,9 +69,18 @@ const downloadReportSchema = z.object({
   fellBack: z.array(z.object({ source: fileSource, reason: z.string().max(2000) })).max(8),
 });
 
+const downloadResultSchema = z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0), source: downloadReportSchema.optional() });
+const commandErrorSchema = z.object({ code: z.string().min(1).max(100), message: z.string().min(1).max(4000), retryable: z.boolean() });
+/** All an install's patches in one download: each one downloaded (and verified) or refused with its reason. */
+const downloadPatchesResultSchema = z.object({
+  downloaded: z.array(downloadResultSchema.extend({ updateId: z.string().min(1).max(100) })).max(500),
+  failed: z.array(z.object({ updateId: z.string().min(1).max(100), kb, error: commandErrorSchema })).max(500),
+});
+
 const resultSchemaOf = {
   scan: scanReportSchema,
-  download: z.object({ kb, path: z.string().min(1), sha256, bytes: z.number().int().min(0), source: downloadReportSchema.optional() }),
+  // One patch (installs before the one download command) or all of them.
+  download: z.union([downloadResultSchema, downloadPatchesResultSchema]),
   copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
   execute: z.object({ kb, exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),
   // A device that did not restart (Reboot Action: user logged on, declined, no answer) says why, with its
@@ -118,7 +127,7 @@ export const outcomeSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('succeeded'), result: z.unknown() }),
   z.object({
     status: z.literal('failed'),
-    error: z.object({ code: z.string().min(1).max(100), message: z.string().min(1).max(4000), retryable: z.boolean() }),
+    error: commandErrorSchema,
   }),
   z.object({ status: z.literal('acknowledged') }),
 ]);

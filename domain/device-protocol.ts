@@ -12,7 +12,10 @@ import type { PatchTestObservation } from './patch-test';
 export const CommandType = {
   /** Report every applicable update, installed or missing (Windows Update Agent search). */
   Scan: 'scan',
-  /** Fetch one update into the working folder and check its SHA-256 against the catalog. */
+  /**
+   * Fetch updates into the working folder, each checked against the catalog's size and SHA-256: one
+   * (DownloadPayload, installs before the one download command) or all of an install's (DownloadPatchesPayload).
+   */
   Download: 'download',
   /** Copy downloaded updates from the working folder to the install folder. */
   Copy: 'copy',
@@ -198,6 +201,36 @@ export interface DownloadResult {
   source?: DownloadReport;
 }
 
+/**
+ * All the patches of an install in one download (installs since `patched('one-download-command')`), as
+ * copy is: each file verified against the catalog's size and SHA-256 before it counts, each patch
+ * answered on its own (DownloadPatchesResult).
+ */
+export interface DownloadPatchesPayload {
+  patches: PatchFile[];
+  workingFolder: string;
+  /** as DownloadPayload's: added by the worker when it signs the step */
+  sources?: FileSource[];
+}
+/** One file that downloaded and matched the catalog. */
+export interface DownloadedPatch extends DownloadResult {
+  updateId: string;
+}
+/** A patch refused for good (hash mismatch, not found, unsafe folder...): that patch fails, the others go on. */
+export interface PatchDownloadFailure {
+  updateId: string;
+  kb: string;
+  error: CommandError;
+}
+/**
+ * Every patch of a DownloadPatchesPayload is in one of the two lists. A failure that may pass (network,
+ * disk full) is not here: it fails the whole command retryable, and the step is offered again.
+ */
+export interface DownloadPatchesResult {
+  downloaded: DownloadedPatch[];
+  failed: PatchDownloadFailure[];
+}
+
 export interface CopyPayload {
   patches: PatchFile[];
   workingFolder: string;
@@ -310,7 +343,7 @@ export interface TrustKeysResult {
 
 export interface CommandPayloads {
   scan: ScanPayload;
-  download: DownloadPayload;
+  download: DownloadPayload | DownloadPatchesPayload;
   copy: CopyPayload;
   execute: ExecutePayload;
   reboot: RebootPayload;
@@ -323,7 +356,7 @@ export interface CommandPayloads {
 /** What the workflows receive from each step (the gateway turns a device's `ScanReport` into a `ScanResult`). */
 export interface CommandResults {
   scan: ScanResult;
-  download: DownloadResult;
+  download: DownloadResult | DownloadPatchesResult;
   copy: CopyResult;
   execute: ExecuteResult;
   reboot: RebootResult;

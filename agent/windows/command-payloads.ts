@@ -21,6 +21,7 @@ const patchFile = z.object({
 });
 // Folders are strings here; domain/folders.ts decides whether they may serve.
 const folder = z.string().max(1000);
+const sources = z.array(z.string().max(40)).max(8);
 const rebootMode = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('immediate') }),
   z.object({ kind: z.literal('warn'), minutes: z.number().int().min(1).max(1440) }),
@@ -41,7 +42,11 @@ const healthCheck = z.discriminatedUnion('kind', [
 export const payloadSchemas = {
   [CommandType.Scan]: z.object({ reason: z.string().max(200) }),
   // sources: as signed (domain/file-source.ts); an unknown one fails in its turn, so any string is kept.
-  [CommandType.Download]: z.object({ patch: patchFile, workingFolder: folder, sources: z.array(z.string().max(40)).max(8).optional() }),
+  // One patch (installs before the one download command) or all of an install's, as copy.
+  [CommandType.Download]: z.union([
+    z.object({ patch: patchFile, workingFolder: folder, sources: sources.optional() }),
+    z.object({ patches: z.array(patchFile).min(1).max(500), workingFolder: folder, sources: sources.optional() }),
+  ]),
   [CommandType.Copy]: z.object({ patches: z.array(patchFile).max(500), workingFolder: folder, installFolder: folder }),
   [CommandType.Execute]: z.object({ patch: patchFile, installFolder: folder }),
   [CommandType.Reboot]: z.object({ reason: z.string().max(500), mode: rebootMode.optional() }),

@@ -8,6 +8,8 @@ import {
   type AgentCommand,
   type CommandError,
   type CommandOutcome,
+  type CommandPayloads,
+  type DownloadPayload,
   type ReportedUpdate,
   type ScanReport,
   type ScanResult,
@@ -28,6 +30,7 @@ import type { ExecutorStateStore } from './executor-state';
 import { ScriptFolderAclGuard, type FolderAclGuard } from './folder-acl-guard';
 import type { ProcessRunner } from './process-runner';
 import { downloadVerified } from './verified-download';
+import { downloadPatches, isDownloadOfPatches } from '../download-patches';
 import { WuaScript, WuaScriptError } from './wua-script';
 
 /** WU_S_ALREADY_INSTALLED, WU_S_ALREADY_UNINSTALLED, WU_S_REBOOT_REQUIRED */
@@ -170,7 +173,11 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
     try {
       switch (type as WindowsCommandType) {
         case CommandType.Scan: return await this.scan();
-        case CommandType.Download: return await this.download(parsed.data as Payload<'download'>, options);
+        case CommandType.Download: {
+          const payload = parsed.data as CommandPayloads['download'];
+          if (!isDownloadOfPatches(payload)) return await this.download(payload, options);
+          return await downloadPatches(payload, (one) => this.download(one, options));
+        }
         case CommandType.Copy: return await this.copy(parsed.data as Payload<'copy'>);
         case CommandType.Execute: return await this.execute(parsed.data as Payload<'execute'>, interrupted, options);
         case CommandType.Reboot: return await this.reboot(command.id, parsed.data as Payload<'reboot'>);
@@ -214,7 +221,8 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
 
   // ---- download, copy ----
 
-  private async download(p: Payload<'download'>, options: ExecutorHandleOptions): Promise<CommandOutcome> {
+  /** One patch's download (a download of several runs it for each: agent/download-patches.ts). */
+  private async download(p: DownloadPayload, options: ExecutorHandleOptions): Promise<CommandOutcome> {
     const working = safeFolder(p.workingFolder, FolderRole.Working);
     if ('refused' in working) return fail(CommandErrorCode.UnsafeFolder, working.refused, false);
     const refused = await this.unsafeFolders([working.canonical], options.signal);

@@ -117,7 +117,8 @@ test('the attack: a device re-posting a known update with its own URL, hash, cla
   const explicitResult = (await h.client.workflow.getHandle(explicit.body.workflowId).result()) as InstallResult;
   expect(explicitResult.outcome).toBe('succeeded');
   const downloads = (await h.db.query(`SELECT payload FROM agent_commands WHERE device_id = $1 AND type = 'download'`, [victim.deviceId])).rows;
-  const rollupDownload = downloads.map((d) => d.payload.patch).find((p) => p.kb === ROLLUP);
+  // One download command per install, carrying its patches.
+  const rollupDownload = downloads.flatMap((d) => d.payload.patches as { kb: string }[]).find((p) => p.kb === ROLLUP);
   expect(rollupDownload).toEqual({
     updateId: rollup.updateId, kb: ROLLUP, fileName: rollup.fileName, downloadUrl: rollup.downloadUrl, sizeBytes: rollup.sizeBytes, sha256: rollup.sha256,
   });

@@ -78,6 +78,9 @@ test('happy path: seven steps in order, patches Installed with a date, both fold
   expect(result.outcome).toBe('succeeded');
   expect(result.rebooted).toBe(true);
   expect(await stepsInHistory(workflowId)).toEqual(['scan', 'download', 'copy', 'execute', 'reboot', 'scan', 'cleanup']);
+  // One download command for all three patches, as copy is (patched('one-download-command')).
+  const downloads = await h.db.query(`SELECT payload FROM agent_commands WHERE workflow_id = $1 AND type = 'download'`, [workflowId]);
+  expect(downloads.rows.map((r) => r.payload.patches.map((p: { kb: string }) => p.kb).sort())).toEqual([[CU, SECURITY, SSU].sort()]);
   const patches = await patchesByKb(deviceId);
   for (const kb of [CU, SECURITY, SSU]) {
     expect(patches[kb].status).toBe('installed');
@@ -154,7 +157,10 @@ test('a hash mismatch executes nothing and says why', async () => {
   expect(device.executionCount(SECURITY)).toBe(0);
   const failed = result.patches.find((p) => p.kb === SECURITY)!;
   expect(failed.status).toBe('failed');
-  expect(failed.error).toMatch(/HashMismatch|SHA-256/);
+  expect(failed.error).toMatch(/^download refused: SHA-256/);
+  // Both patches went in one download command; the device answered for each.
+  const downloads = await h.db.query(`SELECT count(*)::int AS n FROM agent_commands WHERE workflow_id = $1 AND type = 'download'`, [workflowId]);
+  expect(downloads.rows[0].n).toBe(1);
   const patches = await patchesByKb(deviceId);
   expect(patches[SECURITY].lastError).toMatch(/SHA-256/);
   expect(patches[SSU].status).toBe('installed');
@@ -168,14 +174,15 @@ test('a hash mismatch executes nothing and says why', async () => {
 test('the device goes offline during download and the workflow completes once it is back', async () => {
   const { deviceId, device } = await simulatedDevice('SRV-OFFLINE', {
     missingKbs: [SECURITY, SSU],
-    offline: [{ afterCommand: 'download', durationMs: 7_000 }],
+    // Longer than one attempt of the download of both patches (4 s per patch).
+    offline: [{ afterCommand: 'download', durationMs: 10_000 }],
   });
   const { workflowId } = await install(deviceId);
   const result = await resultOf(workflowId);
 
   expect(result.outcome).toBe('succeeded');
   const attempts = await h.db.query(`SELECT max(attempt) AS attempts FROM agent_commands WHERE workflow_id = $1 AND type = 'download'`, [workflowId]);
-  // The first attempt (4 s) timed out while the device was away; a later one finished the download.
+  // The first attempt (8 s) timed out while the device was away; a later one finished the download.
   expect(attempts.rows[0].attempts).toBeGreaterThan(1);
   expect(device.events.some((e) => e.type === 'offline')).toBe(true);
   for (const kb of [SECURITY, SSU]) expect(device.executionCount(kb)).toBe(1);

@@ -227,8 +227,10 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
         scannedAt: new Date(Context.current().info.currentAttemptScheduledTimestampMs).toISOString(),
       }),
       download: () => {
-        const p = (payload as CommandPayloads['download']).patch;
-        return { kb: p.kb, path: `${(payload as CommandPayloads['download']).workingFolder}\\${p.fileName}`, sha256: p.sha256, bytes: p.sizeBytes };
+        const d = payload as CommandPayloads['download'];
+        const one = (p: PatchFile) => ({ kb: p.kb, path: `${d.workingFolder}\\${p.fileName}`, sha256: p.sha256, bytes: p.sizeBytes });
+        // One patch (installs before the one download command) or all of them.
+        return 'patches' in d ? { downloaded: d.patches.map((p) => ({ updateId: p.updateId, ...one(p) })), failed: [] } : one(d.patch);
       },
       copy: () => {
         const c = payload as CommandPayloads['copy'];

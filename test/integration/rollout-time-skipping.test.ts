@@ -114,7 +114,7 @@ test('distribution window: 30 devices start at their deterministic offsets, spre
   // Each device ran the whole install inside its own child: pre-scan, 2 downloads, copy, 2 executes, reboot, post-scan, cleanup.
   for (const deviceId of run.deviceIds) {
     expect(deviceCommands(run.calls, deviceId).map((c) => c.type))
-      .toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+      .toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
   }
 });
 
@@ -130,7 +130,8 @@ test('maintenance window: devices start when it opens; downloads, copies, execut
 
   expect(run.result.counts).toMatchObject({ devices: 30, done: 30, failed: 0, offline: 0, rebootPending: 0, patchesInstalled: 60 });
   const installSteps = run.calls.filter((c) => c.activity === 'deviceCommand' && c.type !== 'scan' && c.type !== 'cleanup');
-  expect(installSteps.length).toBe(30 * 6);
+  // One download command for both patches, a copy, two executes and a reboot per device.
+  expect(installSteps.length).toBe(30 * 5);
   for (const c of installSteps) {
     expect({ type: c.type, at: new Date(c.atMs).toISOString(), inside: isInsideWindow(window, new Date(c.atMs), 'UTC') })
       .toEqual({ type: c.type, at: new Date(c.atMs).toISOString(), inside: true });
@@ -203,7 +204,7 @@ describe('reboot actions: the reboot command and the outcome, one device per act
     expect(run.result.counts).toMatchObject({ devices: 1, done: 1, failed: 0, patchesInstalled: 2, rebootPending: rebootPending ? 1 : 0 });
     if (c.mode === 'none') {
       expect(reboots).toHaveLength(0);
-      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'scan', 'cleanup']);
+      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'scan', 'cleanup']);
     } else {
       expect(reboots).toHaveLength(1);
       const payload = reboots[0]!.payload as RebootPayload;
@@ -215,7 +216,7 @@ describe('reboot actions: the reboot command and the outcome, one device per act
       // A device warning or asking keeps the command open: its per-attempt timeout covers that.
       expect(reboots[0]!.startToCloseTimeoutMs).toBe((DEFAULT_INSTALL_TIMING.commandTimeoutSeconds.reboot + (c.interactionSeconds ?? 0)) * 1000);
       // After the last execute, before the verifying post-scan.
-      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
     }
     // The post-scan is the judge: patches the restart finished are Installed, the others stay Reboot Required.
     const postScan = steps.filter((s) => s.type === 'scan')[1]!;
@@ -232,7 +233,7 @@ describe('reboot actions: the reboot command and the outcome, one device per act
     const time = `${String(local.hour).padStart(2, '0')}:${String(local.minute).padStart(2, '0')}`;
     const run = await runRollout({ devices: 1, userLoggedOn: true }, { rebootAction: { action: 'reboot_at', day: 'every_day', time }, timezone });
     const steps = deviceCommands(run.calls, run.deviceIds[0]);
-    expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+    expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
     const lastExecute = steps.filter((s) => s.type === 'execute').at(-1)!;
     const reboot = steps.find((s) => s.type === 'reboot')!;
 
@@ -264,7 +265,7 @@ test('maintenance window closing mid-install: no execute or reboot after it clos
     { maintenanceWindow: window, timezone: 'UTC', installTiming: { commandTimeoutSeconds: { execute: 2 * 3600 }, heartbeatTimeoutSeconds: 3 * 3600 } },
   );
   const steps = deviceCommands(run.calls, run.deviceIds[0]);
-  expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+  expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'scan', 'cleanup']);
   const execute = steps.find((s) => s.type === 'execute')!;
   expect(Math.abs(execute.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
   const postScan = steps.filter((s) => s.type === 'scan')[1]!;
@@ -352,7 +353,7 @@ test('an install started outside its maintenance window waits for it; a busy ins
 
   expect(result.outcome).toBe('succeeded');
   const steps = deviceCommands(calls, d.deviceId);
-  expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+  expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
   // The pre-scan ran at once; the first download waited for the window.
   expect(steps[0]!.atMs).toBeLessThan(opensAt - 2 * HOUR);
   expect(Math.abs(steps[1]!.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
@@ -402,7 +403,7 @@ test('cancel: a rollout cancelled while a device installs cancels the device\'s 
   // One device had started (one slot); its install was cancelled mid-execute, so a verifying scan
   // decided that patch (not installed here: Missing), and cleanup still ran; the others never started.
   const [first, ...rest] = devices.map((d) => d.deviceId);
-  expect(deviceCommands(calls, first).map((c) => c.type)).toEqual(['scan', 'download', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+  expect(deviceCommands(calls, first).map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute', 'scan', 'cleanup']);
   const states = calls.filter((c) => c.activity === 'recordPatchStates' && c.deviceId === first).flatMap((c) => c.payload as { kb: string; status: string }[]);
   // Inside its window the install writes Installing at once (no Pending first: batched bookkeeping).
   expect(states.filter((c) => c.kb === 'KB5034441').map((c) => c.status)).toEqual(['installing', 'missing']);

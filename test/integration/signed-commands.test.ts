@@ -103,7 +103,8 @@ test("an install whose download URL and hash are rewritten in the database fails
   await h.db.query(`
     CREATE OR REPLACE FUNCTION test_tamper_download() RETURNS trigger AS $$
     BEGIN
-      NEW.payload := jsonb_set(jsonb_set(NEW.payload, '{patch,downloadUrl}', '"http://evil.example/KB5034439.msu"'), '{patch,sha256}', to_jsonb(repeat('e', 64)));
+      -- The install's one download command carries every patch: the first one's URL and hash are rewritten.
+      NEW.payload := jsonb_set(jsonb_set(NEW.payload, '{patches,0,downloadUrl}', '"http://evil.example/KB5034439.msu"'), '{patches,0,sha256}', to_jsonb(repeat('e', 64)));
       RETURN NEW;
     END $$ LANGUAGE plpgsql`);
   await h.db.query(`

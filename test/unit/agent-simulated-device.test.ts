@@ -8,6 +8,7 @@ import type {
   CommandOutcome,
   CommandPayloads,
   CommandType,
+  DownloadPatchesResult,
   ExecuteResult,
   PatchFile,
   ScanResult,
@@ -97,6 +98,30 @@ describe('SimulatedWindowsDevice', () => {
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'HashMismatch', retryable: false } });
     expect(outcome.status === 'failed' && outcome.error.message).toMatch(/^SHA-256 of C:\\ProgramData\\Patchflow\\Working\\windows10\.0-kb5034441-x64\.msu is [0-9a-f]{64}, catalog says [0-9a-f]{64}$/);
     expect((await d.folderContents()).working).toEqual([]);
+  });
+
+  it('downloads all the patches of an install in one command, answering for each: a corrupted one is refused, the others kept', async () => {
+    const d = device({ missingKbs: ['KB5034441', 'KB5031539', 'KB4023057'], corruptDownloads: ['KB5031539'] });
+    const result = succeeded<DownloadPatchesResult>(await d.handle(command('download', {
+      patches: ['KB5034441', 'KB5031539', 'KB4023057'].map(patchFile), workingFolder: DEFAULT_WORKING_FOLDER,
+    })));
+    expect(result.downloaded.map((r) => [r.updateId, r.kb, r.sha256])).toEqual(['KB5034441', 'KB4023057'].map((kb) => [patchFile(kb).updateId, kb, patchFile(kb).sha256]));
+    expect(result.failed).toEqual([{ updateId: patchFile('KB5031539').updateId, kb: 'KB5031539', error: expect.objectContaining({ code: 'HashMismatch', retryable: false }) }]);
+    expect(result.failed[0]!.error.message).toMatch(/^SHA-256 of .* is [0-9a-f]{64}, catalog says [0-9a-f]{64}$/);
+    expect((await d.folderContents()).working.sort()).toEqual(['KB5034441', 'KB4023057'].map((kb) => patchFile(kb).fileName).sort());
+  });
+
+  it('refuses a download of several patches into a protected folder as a whole, UnsafeFolder, writing nothing', async () => {
+    const d = device({ missingKbs: ['KB5034441', 'KB4023057'] });
+    const outcome = await d.handle(command('download', { patches: ['KB5034441', 'KB4023057'].map(patchFile), workingFolder: 'C:\\Windows\\System32' }));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', retryable: false } });
+    expect((await d.folderContents()).working).toEqual([]);
+  });
+
+  it('fails a download of several patches retryable when one of them may work later (a full disk), naming it', async () => {
+    const d = device({ missingKbs: ['KB5034441', 'KB5035845'], freeDiskBytes: 400 * 1024 * 1024 });
+    const outcome = await d.handle(command('download', { patches: ['KB5034441', 'KB5035845'].map(patchFile), workingFolder: DEFAULT_WORKING_FOLDER }));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'DiskFull', retryable: true, message: expect.stringMatching(/^KB5035845: /) } });
   });
 
   it('never executes a file that no longer matches the catalog', async () => {

@@ -99,6 +99,19 @@ asRoot('AptExecutor', () => {
     expect(fs.readdirSync(path.join(root, 'srv/shared'))).toEqual([]);
   });
 
+  test('a download of several packages checks each: the tampered one is refused for good, the other kept', async () => {
+    const tampered = patch({ updateId: 'apt:bookworm-security:pf-other:amd64:1.1', kb: 'PF-OTHER=1.1', fileName: 'pf-other_1.1_amd64.deb', downloadUrl: `${baseUrl}/pool/tampered.deb` });
+    const outcome = await executor().handle({ id: `dl-${++n}`, type: 'download', payload: { patches: [patch(), tampered], workingFolder: '/var/lib/patchflow/working' }, attempt: 1 });
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      result: {
+        downloaded: [{ updateId: patch().updateId, kb: 'PF-DEMO=1.1', sha256: SHA, bytes: DEB.length }],
+        failed: [{ updateId: tampered.updateId, kb: 'PF-OTHER=1.1', error: { code: 'HashMismatch', retryable: false } }],
+      },
+    });
+    expect(fs.readdirSync(path.join(root, 'var/lib/patchflow/working'))).toEqual(['pf-demo_1.1_amd64.deb']);
+  });
+
   test('a final outcome is answered from the journal by a new executor (a restarted agent)', async () => {
     const command = download(patch({ downloadUrl: `${baseUrl}/pool/tampered.deb` }));
     const first = await executor().handle(command);

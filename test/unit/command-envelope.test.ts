@@ -10,7 +10,7 @@ import {
   verifyCommand,
   type PinnedCommandKey,
 } from '../../domain/command-envelope';
-import type { AgentCommand } from '../../domain/device-protocol';
+import type { AgentCommand, DownloadPayload } from '../../domain/device-protocol';
 import { generateSigningKeyPair, keyIdOf } from '../../domain/signatures';
 
 const serverKey = generateSigningKeyPair();
@@ -47,8 +47,8 @@ const table: { name: string; command: () => AgentCommand; now?: number; sequence
   { name: 'within the allowed clock skew after expiry', command: () => signed(download), now: NOW + 60_000 + CLOCK_SKEW_MS, expected: 'ok' },
   { name: 'no signature at all', command: () => download, expected: 'unsigned' },
   { name: 'an empty signature', command: () => ({ ...signed(download), signature: { ...signed(download).signature!, signature: '' } }), expected: 'unsigned' },
-  { name: 'the download URL altered', command: () => { const c = signed(download) as AgentCommand<'download'>; return { ...c, payload: { ...c.payload, patch: { ...c.payload.patch, downloadUrl: 'http://evil.example/kb.msu' } } }; }, expected: 'bad signature' },
-  { name: 'URL and hash altered together', command: () => { const c = signed(download) as AgentCommand<'download'>; return { ...c, payload: { ...c.payload, patch: { ...c.payload.patch, downloadUrl: 'http://evil.example/kb.msu', sha256: 'b'.repeat(64) } } }; }, expected: 'bad signature' },
+  { name: 'the download URL altered', command: () => { const c = signed(download) as AgentCommand<'download'> & { payload: DownloadPayload }; return { ...c, payload: { ...c.payload, patch: { ...c.payload.patch, downloadUrl: 'http://evil.example/kb.msu' } } }; }, expected: 'bad signature' },
+  { name: 'URL and hash altered together', command: () => { const c = signed(download) as AgentCommand<'download'> & { payload: DownloadPayload }; return { ...c, payload: { ...c.payload, patch: { ...c.payload.patch, downloadUrl: 'http://evil.example/kb.msu', sha256: 'b'.repeat(64) } } }; }, expected: 'bad signature' },
   { name: 'the type altered', command: () => ({ ...signed(download), type: 'execute' }), expected: 'bad signature' },
   { name: 'the command id altered', command: () => ({ ...signed(download), id: 'install/dev/run/4' }), expected: 'bad signature' },
   { name: 'the expiry pushed out', command: () => { const c = signed(download); return { ...c, signature: { ...c.signature!, expiresAt: '2099-01-01T00:00:00.000Z' } }; }, expected: 'bad signature' },

@@ -314,6 +314,24 @@ describe('Windows Update executor: the other steps, and bad input', () => {
     done(runner);
   });
 
+  test('a download of several patches verifies each file: the one whose bytes differ is refused and deleted, the other kept', async () => {
+    const good = patchFor('11111111-2222-4333-8444-555555555555', 'KB5034441', 'windows10.0-kb5034441-x64.msu', Buffer.from('the real file'));
+    const bad = patchFor('11111111-2222-4333-8444-666666666666', 'KB5034439', 'windows10.0-kb5034439-x64.msu', Buffer.from('another file'));
+    const serve = (async (url: URL) => new Response(Buffer.from(String(url) === good.downloadUrl ? 'the real file' : 'another fil3'))) as unknown as typeof fetch;
+    const runner = new ReplayRunner([{ program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') }]);
+    const { e } = await executor(runner, { fetch: serve });
+    const outcome = await e.handle(command('download', { patches: [good, bad], workingFolder: WORKING }));
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      result: {
+        downloaded: [{ updateId: good.updateId, kb: 'KB5034441', sha256: good.sha256 }],
+        failed: [{ updateId: bad.updateId, kb: 'KB5034439', error: { code: 'HashMismatch', retryable: false } }],
+      },
+    });
+    expect(await readdir(sandbox.localPath(WORKING))).toEqual([good.fileName]);
+    done(runner);
+  });
+
   test('file sources: bad bytes from the cache are refused and deleted, the internet serves, and the report says so', async () => {
     const content = Buffer.from('the real file');
     const patch = patchFor('11111111-2222-4333-8444-555555555555', 'KB5034441', 'windows10.0-kb5034441-x64.msu', content);

@@ -29,3 +29,9 @@ export const HEALTH_CHECK_PATCH = 'health-check-rollback';
  * reboot action is that one, which no install before it can have.
  */
 export const USER_DEFERRAL_PATCH = 'reboot-user-deferral';
+/**
+ * patched() marker: one download command for all the patches of an install (as copy is), answered per
+ * patch (issue 15: a device round trip per patch costs six history events). Installs before it download
+ * one patch per command.
+ */
+export const ONE_DOWNLOAD_COMMAND_PATCH = 'one-download-command';
