@@ -1,43 +1,25 @@
-import { ActivityNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
-import { appendAudit } from '../db/audit-repository';
-import {
-  acknowledgeReboot,
-  claimPendingCommands,
-  findCommandForDevice,
-  acknowledgedReboots,
-  markResultDelivered,
-  reofferReboot,
-  recordPinnedCommandKeys,
-  recordProgress,
-  releaseClaimedCommands,
-  storeOutcome,
-  type CommandRow,
-} from '../db/command-repository';
+import { claimPendingCommands, releaseClaimedCommands, type CommandRow } from '../db/command-repository';
 import type { CommandKeyring } from '../config/command-keys';
-import { pinnableKeys } from '../config/command-keys';
-import { withTransaction, type Db } from '../db/database';
-import { refusalReasonOf } from '../domain/command-envelope';
-import { CommandStatus, isWaitingOnDevice, rebootVerdict } from '../domain/command-lifecycle';
-import { checkIn as recordCheckIn, enrollDevice, retryEnrollment, type CheckIn } from '../db/fleet-repository';
-import { CommandErrorCode, type AgentCommand, type CommandError, type RebootPayload, type RebootResult } from '../domain/device-protocol';
-import { deferredReplyProblem } from '../domain/reboot-deferral';
-import { bootIdHeader, commandIdParam, enrollSchema, fileHashParam, outcomeSchema, pollQuerySchema, progressSchema, resultSchemas } from './agent-schemas';
+import type { Db } from '../db/database';
+import { checkIn as recordCheckIn, type CheckIn } from '../db/fleet-repository';
+import type { AgentCommand } from '../domain/device-protocol';
+import { BOOT_ID_HEADER, bootIdHeader, commandIdParam, enrollSchema, fileHashParam, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
+import { settleCheckIn } from './check-in-settlement';
 import type { CommandNotifier } from './command-notifier';
-import { formatCredential, hashSecret, newSecret, parseCredential, secretMatches } from './credentials';
+import { acceptCommandResult, acceptProgress } from './command-result-service';
+import { hashSecret, parseCredential, secretMatches } from './credentials';
+import { enrollAgent } from './enrollment-service';
 import { describeZodError, HttpError } from './errors';
 import { FileHashMismatchError, type PatchFileCache } from './file-cache';
 import { findCatalogFile } from '../db/catalog-repository';
 import type { Metrics } from './metrics';
-import { runMissedRunsOnCheckIn } from './missed-run-service';
-import { scanResultFromReport } from './scan-report';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { AGENT_BODY_LIMIT, closeUnreadBody, ENROLL_BODY_LIMIT, jsonBody } from './request-body';
 import { parse } from './validation';
-import { deliverOutcome, storedOutcomeOf, type ResultCompleter } from './result-delivery';
-
-export const BOOT_ID_HEADER = 'x-patchflow-boot-id';
+import type { ResultCompleter } from './result-delivery';
 
 interface DeviceLocals {
   deviceId: string;
@@ -78,41 +60,12 @@ export interface GatewayDeps {
  * Agents never talk to Temporal.
  */
 export function createAgentGateway(deps: GatewayDeps): Router {
-  const { db, client, notifier, log, metrics } = deps;
+  const { db, notifier, log, metrics } = deps;
   const router = express.Router();
 
   // The enrollment token is in the body: the body is read first, but only a small one.
   router.post('/enroll', ...jsonBody(ENROLL_BODY_LIMIT), async (req, res) => {
-    const body = parse(enrollSchema, req.body, 'body');
-    const secret = newSecret();
-    // One transaction: the token is spent, the credential stored and the audit row written together,
-    // or none of them (a failure leaves the token usable).
-    // The agent pins these beside its credential and refuses commands signed by any other key.
-    const commandKeys = pinnableKeys(deps.commandKeys);
-    const tokenHash = hashSecret(body.enrollmentToken);
-    const nonceHash = body.enrollmentNonce === undefined ? undefined : hashSecret(body.enrollmentNonce);
-    const enrollment = deps.enrollment ?? {};
-    const deviceId = await withTransaction(db, async (tx) => {
-      const id = await enrollDevice(tx, tokenHash, hashSecret(secret), body.bootId, {
-        nonceHash, tokenTtlSeconds: enrollment.tokenTtlSeconds, retryWindowSeconds: enrollment.retryWindowSeconds ?? 600,
-      });
-      if (id) {
-        await recordPinnedCommandKeys(tx, id, commandKeys.map((k) => k.keyId));
-        await appendAudit(tx, [{ actor: `device:${id}`, action: 'device.enrolled', deviceId: id, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
-        return id;
-      }
-      // The same agent again (same spent token, same nonce, in the window): its first answer was lost.
-      // The server holds only hashes, so the credential is replaced: the lost one never reached anyone.
-      const retried = nonceHash ? await retryEnrollment(tx, tokenHash, nonceHash, hashSecret(secret), body.bootId) : undefined;
-      if (retried) {
-        await recordPinnedCommandKeys(tx, retried, commandKeys.map((k) => k.keyId));
-        await appendAudit(tx, [{ actor: `device:${retried}`, action: 'device.enrollment_retried', deviceId: retried, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
-      }
-      return retried;
-    });
-    if (!deviceId) throw new HttpError(401, 'enrollment token is unknown, expired or already used');
-    log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
-    res.status(201).json({ deviceId, credential: formatCredential(deviceId, secret), commandKeys });
+    res.status(201).json(await enrollAgent(deps, parse(enrollSchema, req.body, 'body')));
   });
 
   /** Every other route: the device's own credential, and the request counts as a check-in. */
@@ -146,7 +99,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       ...(wake ? { pollStart: { wake, nothingToClaim: seen.hasClaimable === false && !seen.hasAcknowledgedReboot } } : {}),
     };
     res.locals.device = locals;
-    await settleCheckIn(locals, seen);
+    await settleCheckIn(deps, locals, seen);
   };
   const claimLeaseSeconds = () => deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30;
   router.use((req, res, next) => {
@@ -157,74 +110,6 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   });
   // Bodies are read only for an authenticated device.
   router.use(...jsonBody(AGENT_BODY_LIMIT));
-
-  /**
-   * What a recorded check-in settles: the Automatic Updates a device back from an offline spell missed,
-   * and its acknowledged reboot (a new boot id proves it finished: complete it; the same boot id long
-   * after says it never happened).
-   */
-  async function settleCheckIn(device: DeviceLocals, seen: CheckIn): Promise<void> {
-    if (seen.hasMissedRuns) {
-      await runMissedRunsOnCheckIn(deps, device.deviceId).catch((err) => log.warn({ err, deviceId: device.deviceId }, 'missed run not started'));
-    }
-    if (!device.bootId || !seen.hasAcknowledgedReboot) return;
-    const rebootTimeoutSeconds = deps.stalledReboot?.rebootTimeoutSeconds ?? 1_800;
-    for (const row of await acknowledgedReboots(db, device.deviceId)) {
-      const verdict = rebootVerdict(row, device.bootId, rebootTimeoutSeconds);
-      if (verdict === 'finished') await finishReboot(row, device.bootId);
-      else if (verdict === 'never-happened') await offerRebootAgain(row, device.bootId);
-    }
-  }
-
-  /** A new boot id proves the acknowledged reboot done: store that and complete its step. */
-  async function finishReboot(row: CommandRow, bootId: string): Promise<void> {
-    const result: RebootResult = { previousBootId: row.ackedBootId!, bootId };
-    if (await storeOutcome(db, row.id, { status: 'succeeded', result })) {
-      await completeActivity(row, { status: 'succeeded', result });
-      log.info({ deviceId: row.deviceId, commandId: row.id, bootId }, 'reboot finished');
-    }
-  }
-
-  /**
-   * The agent acknowledged a reboot and died before restarting: the device is back with the same boot
-   * id, so the reboot never happened. Offered again (a few times), then the step fails saying why.
-   */
-  async function offerRebootAgain(row: CommandRow, bootId: string): Promise<void> {
-    const maxOffers = deps.stalledReboot?.maxOffers ?? 3;
-    const offer = await reofferReboot(db, row.id, bootId, maxOffers);
-    if (offer.outcome === 'reoffered') {
-      log.warn({ deviceId: row.deviceId, commandId: row.id, bootId, offers: offer.row.rebootOffers }, 'acknowledged reboot never happened; offered again');
-    } else if (offer.outcome === 'given-up') {
-      const error: CommandError = {
-        code: CommandErrorCode.RebootNotCompleted,
-        message: `the device acknowledged the reboot ${maxOffers + 1} times but never restarted (boot id still ${bootId})`,
-        retryable: false,
-      };
-      const stored = await storeOutcome(db, row.id, { status: 'failed', error });
-      if (stored) await completeActivity(stored, { status: 'failed', error });
-      log.warn({ deviceId: row.deviceId, commandId: row.id, bootId }, 'reboot given up: the device never restarted');
-    }
-  }
-
-  /**
-   * Completes or fails the activity waiting on a command, whose answer is already stored. When that
-   * attempt is gone (timed out while the device was away), the stored outcome is what the next attempt
-   * returns, so nothing is lost. When Temporal cannot be reached, the answer stays owed in the store
-   * and the result completer delivers it: the device's request still succeeds (its answer is safe).
-   */
-  async function completeActivity(row: CommandRow, outcome: { status: 'succeeded'; result: unknown } | { status: 'failed'; error: CommandError }): Promise<boolean> {
-    try {
-      const delivered = await deliverOutcome(client, row.taskToken, outcome);
-      await markResultDelivered(db, [row.id], { late: delivered === 'late' });
-      if (delivered === 'late') log.info({ commandId: row.id }, 'activity attempt no longer waiting; outcome kept for the next attempt');
-      return delivered === 'delivered';
-    } catch (err) {
-      if (err instanceof ActivityNotFoundError) return false;
-      log.warn({ err, commandId: row.id }, 'result stored but not delivered; the result completer will deliver it');
-      deps.completer?.kick();
-      return false;
-    }
-  }
 
   router.get('/commands', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
@@ -272,76 +157,15 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   });
 
   router.post('/commands/:id/result', async (req, res) => {
-    const device = res.locals.device as DeviceLocals;
     const { id } = parse(commandIdParam, req.params, 'params');
     const outcome = parse(outcomeSchema, req.body, 'body');
-    const row = await findCommandForDevice(db, id, device.deviceId);
-    if (!row) throw new HttpError(404, `command ${id} not found for this device`);
-    if (outcome.status === 'failed' && outcome.error.code === CommandErrorCode.CommandRefused) {
-      // The device's own credential, about a command addressed to it: the refusal is believable, and
-      // it can fail only that device's own step. Audited whatever happens next (who, what, why), even
-      // for a command that is already finished (a replay of it).
-      await appendAudit(db, [{
-        actor: `device:${device.deviceId}`, action: 'command.refused', deviceId: device.deviceId, subject: id,
-        details: { type: row.type, workflowId: row.workflowId, attempt: row.attempt, reason: refusalReasonOf(outcome.error.message) ?? 'unstated', message: outcome.error.message, retryable: outcome.error.retryable },
-      }]);
-      log.warn({ deviceId: device.deviceId, commandId: id, type: row.type, reason: outcome.error.message }, 'command refused by the device');
-    }
-    if (row.status === CommandStatus.Withdrawn) throw new HttpError(409, `command ${id} was withdrawn; its result is not needed`);
-    if (row.status === CommandStatus.Succeeded) {
-      // A re-post after an answer that never reached the device (a 500, a dropped reply): the stored
-      // answer may be owed to Temporal still, so deliver it now rather than leave it to a timeout.
-      const delivered = row.deliveredAt ? undefined : await completeActivity(row, storedOutcomeOf(row));
-      res.json({ accepted: true, status: row.status, duplicate: true, ...(delivered === undefined ? {} : { delivered }) });
-      return;
-    }
-
-    if (outcome.status === 'acknowledged') {
-      if (row.type !== 'reboot') throw new HttpError(400, `body.status: "acknowledged" is only for reboot commands, not ${row.type}`);
-      if (!device.bootId) throw new HttpError(400, `header ${BOOT_ID_HEADER} is required to acknowledge a reboot`);
-      const acked = await acknowledgeReboot(db, id, device.bootId);
-      if (acked) await client.activity.heartbeat(row.taskToken, { stage: 'rebooting' }).catch(() => undefined);
-      metrics.commandResults.inc({ type: row.type, status: 'acknowledged' });
-      res.json({ accepted: true, status: acked?.status ?? row.status });
-      return;
-    }
-
-    let stored: Parameters<typeof storeOutcome>[2];
-    if (outcome.status === 'succeeded' && row.type === 'scan') {
-      // A scan answers with catalog facts, never with the device's: see api/scan-report.ts.
-      stored = { status: 'succeeded', result: await scanResultFromReport(db, device.deviceId, id, outcome.result) };
-    } else if (outcome.status === 'succeeded') {
-      const result = resultSchemas[row.type].safeParse(outcome.result);
-      if (!result.success) throw new HttpError(400, describeZodError(result.error, 'body.result'));
-      if (row.type === 'reboot') {
-        // A postponement must answer a question that offered one, for no longer than offered.
-        const problem = deferredReplyProblem(row.payload as RebootPayload, result.data as RebootResult);
-        if (problem) throw new HttpError(400, `body.result: ${problem}`);
-      }
-      stored = { status: 'succeeded', result: result.data };
-    } else {
-      stored = { status: 'failed', error: outcome.error };
-    }
-    const updated = await storeOutcome(db, id, stored);
-    if (!updated) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
-    const delivered = await completeActivity(updated, stored);
-    metrics.commandResults.inc({ type: row.type, status: outcome.status });
-    log.info({ deviceId: device.deviceId, commandId: id, type: row.type, status: outcome.status, delivered }, 'command result');
-    res.json({ accepted: true, status: updated.status, delivered });
+    res.json(await acceptCommandResult(deps, res.locals.device as DeviceLocals, id, outcome));
   });
 
   router.post('/commands/:id/progress', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
     const { id } = parse(commandIdParam, req.params, 'params');
-    const progress = parse(progressSchema, req.body, 'body');
-    const row = await findCommandForDevice(db, id, device.deviceId);
-    if (!row) throw new HttpError(404, `command ${id} not found for this device`);
-    if (!isWaitingOnDevice(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
-    await recordProgress(db, id, progress);
-    // Heartbeat details show in the Web UI's pending activity: the operator sees "download 50%".
-    await client.activity.heartbeat(row.taskToken, progress).catch((err) => {
-      if (!(err instanceof ActivityNotFoundError)) throw err;
-    });
+    await acceptProgress(deps, device.deviceId, id, parse(progressSchema, req.body, 'body'));
     res.status(202).json({ accepted: true });
   });
 

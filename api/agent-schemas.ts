@@ -157,6 +157,8 @@ export const pollQuerySchema = z.object({
   restarted: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
 });
 
+/** The header in which an agent names its boot (the reboot protocol compares them across check-ins). */
+export const BOOT_ID_HEADER = 'x-patchflow-boot-id';
 export const bootIdHeader = z.string().min(1).max(200);
 
 export const commandIdParam = z.object({ id: z.string().min(1).max(1000) });

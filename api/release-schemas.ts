@@ -58,3 +58,6 @@ export const releasePlanListResponse = z.object({ plans: z.array(releasePlanResp
 export const releaseResponse = z.looseObject({ releaseId: z.string(), workflowId: z.string(), planId: z.string() });
 
 export type CreateReleasePlan = z.infer<typeof createReleasePlanSchema>;
+
+export type CreateReleasePlanInput = z.infer<typeof createReleasePlanSchema>;
+export type StartReleaseInput = z.infer<typeof startReleaseSchema>;

@@ -22,13 +22,6 @@ export async function findFeedState(db: Queryable, feedId: string, options: { fo
   } : undefined;
 }
 
-export async function listFeedStates(db: Queryable): Promise<CatalogFeedState[]> {
-  const { rows } = await db.query('SELECT feed_id FROM catalog_feeds ORDER BY feed_id');
-  const out: CatalogFeedState[] = [];
-  for (const r of rows) out.push((await findFeedState(db, r.feed_id))!);
-  return out;
-}
-
 /** Records the feed as applied at this sequence (the caller holds the transaction). */
 export async function recordFeedApplied(db: Queryable, feed: CatalogFeed, digest: string): Promise<void> {
   await db.query(

@@ -256,15 +256,6 @@ export async function retryEnrollment(db: Queryable, enrollmentTokenHash: string
   return rows[0]?.id;
 }
 
-/** Whether a token is a spent one within its retry window (a retry with another nonce: 401, audited). */
-export async function isSpentEnrollmentToken(db: Queryable, enrollmentTokenHash: string): Promise<string | undefined> {
-  const { rows } = await db.query(
-    'SELECT id FROM devices WHERE spent_enrollment_token_hash = $1::text AND enrollment_retry_until > now()',
-    [enrollmentTokenHash],
-  );
-  return rows[0]?.id;
-}
-
 /** The stored credential hash of a device, for authenticating its agent. */
 /** What one authenticated check-in learned, from one round trip (`checkIn`). */
 export interface CheckIn {

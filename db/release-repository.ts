@@ -28,23 +28,9 @@ export async function findReleasePlan(db: Queryable, id: string): Promise<Releas
   return rows[0] ? planOf(rows[0]) : undefined;
 }
 
-export async function findReleasePlanByName(db: Queryable, clientId: string, name: string): Promise<ReleasePlanRow | undefined> {
-  const { rows } = await db.query('SELECT * FROM release_plans WHERE client_id = $1::uuid AND name = $2::text', [clientId, name]);
-  return rows[0] ? planOf(rows[0]) : undefined;
-}
-
 export async function listReleasePlans(db: Queryable): Promise<ReleasePlanRow[]> {
   const { rows } = await db.query('SELECT * FROM release_plans ORDER BY name, id');
   return rows.map(planOf);
-}
-
-export async function updateReleasePlan(db: Queryable, id: string, patch: { name?: string; rings?: Ring[] }): Promise<ReleasePlanRow | undefined> {
-  const { rows } = await db.query(
-    `UPDATE release_plans SET name = COALESCE($2::text, name), rings = COALESCE($3::jsonb, rings), updated_at = now()
-     WHERE id = $1::uuid RETURNING *`,
-    [id, patch.name ?? null, patch.rings ? JSON.stringify(patch.rings) : null],
-  );
-  return rows[0] ? planOf(rows[0]) : undefined;
 }
 
 export async function deleteReleasePlan(db: Queryable, id: string): Promise<boolean> {
@@ -92,23 +78,6 @@ export function inRingScope(ring: Ring, d: { id: string; siteId: string; deviceT
 /** Which ring each device of the plan's client belongs to: the first whose scope matches it (-1: none). */
 export function assignRings(plan: Pick<ReleasePlan, 'id' | 'rings'>, devices: { id: string; siteId: string; deviceType: string }[]): Map<string, number> {
   return new Map(devices.map((d) => [d.id, plan.rings.findIndex((r) => inRingScope(r, d, plan.id))]));
-}
-
-/** The enrolled devices of a client, with what ring scopes match on and what a rollout needs. */
-export async function clientDevices(db: Queryable, clientId: string) {
-  const { rows } = await db.query(
-    `SELECT d.id, d.name, d.os, d.device_type, s.client_id, c.name AS client_name, d.site_id, s.name AS site_name, d.working_folder, d.install_folder
-     FROM devices d JOIN sites s ON s.id = d.site_id JOIN clients c ON c.id = s.client_id
-     WHERE d.credential_hash IS NOT NULL AND s.client_id = $1::uuid ORDER BY d.id`,
-    [clientId],
-  );
-  return rows.map((r) => ({
-    id: r.id as string, siteId: r.site_id as string, deviceType: r.device_type as string, os: r.os as string | null,
-    device: {
-      deviceId: r.id, deviceName: r.name, clientId: r.client_id, clientName: r.client_name,
-      siteId: r.site_id, siteName: r.site_name, workingFolder: r.working_folder, installFolder: r.install_folder,
-    },
-  }));
 }
 
 const SUCCEEDED = new Set(['installed', 'reboot_required', 'superseded', 'ignored']);

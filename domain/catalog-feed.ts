@@ -57,7 +57,7 @@
  *   (Devices of another platform never report these update ids, so the two feeds never meet.)
  */
 import { z } from 'zod';
-import { Classification, RebootBehavior, Severity, type ScannedUpdate } from './device-protocol';
+import { Classification, RebootBehavior, Severity } from './device-protocol';
 import { canonicalJson, keyIdOf, publicKeyOf, signValue, verifyValue } from './signatures';
 import { createHash } from 'node:crypto';
 import { isPatchId, PATCH_ID_HINT } from './patch-id';
@@ -239,17 +239,6 @@ export function diffCatalog(feedId: string, entries: readonly CatalogFeedEntry[]
     else diff.unchanged++;
   }
   return diff;
-}
-
-/** A feed entry as the install workflows see it on a device (catalog facts plus the device's installed flag). */
-export function scannedUpdateOf(entry: CatalogFeedEntry, installed: boolean): ScannedUpdate {
-  return {
-    updateId: entry.updateId, revision: entry.revision, kb: entry.kb, title: entry.title, product: entry.product,
-    classification: entry.classification, severity: entry.severity, publishedAt: entry.releaseDate,
-    sizeBytes: entry.sizeBytes, sha256: entry.sha256, downloadUrl: entry.downloadUrl, fileName: entry.fileName,
-    rebootBehavior: entry.rebootBehavior, installed, securityBulletin: entry.securityBulletin,
-    installType: entry.installType, supersededBy: entry.supersededBy, uninstallable: entry.uninstallable,
-  };
 }
 
 /**

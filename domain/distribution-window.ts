@@ -1,22 +1,12 @@
 /**
- * Kaseya's Distribution Window and Exclusion Window (DOMAIN-RULES §2.3, rule 17): each device starts at
- * its own random moment inside [start, start + window] so a schedule does not hit every machine (and the
- * WAN) at once, and the exclusion window only constrains that start moment, never a run in progress.
+ * Kaseya's Distribution Window (DOMAIN-RULES §2.3, rule 17): each device starts at its own random
+ * moment inside [start, start + window] so a schedule does not hit every machine (and the WAN) at once.
  *
  * The "random" offset is drawn from a seed (e.g. the schedule id and run date) and the device id, so a
  * replayed workflow draws the same offset, and different devices spread evenly over the window.
  *
  * Pure and deterministic (Intl only, no clock, no Math.random): safe to import from workflow code.
  */
-import { firstInstantAtLocalTime } from './maintenance-window';
-import { addDays, parseLocalTime, wallClockAt } from './local-time';
-
-/** Local `HH:MM` times, in the zone passed alongside; `end` before `start` crosses midnight (22:00–06:00). */
-export interface ExclusionWindow {
-  start: string;
-  end: string;
-}
-
 /** cyrb53 (public domain): a small, well-mixed 53-bit string hash. */
 function cyrb53(s: string, seed = 0): number {
   let h1 = 0xdeadbeef ^ seed;
@@ -55,41 +45,4 @@ export function distributionOffsetMs(seed: string, deviceId: string, windowMs: n
   // Mix the low 32 bits with the high 21 so both halves of the hash count.
   const state = (hash >>> 0) ^ Math.floor(hash / 4294967296);
   return Math.floor(mulberry32(state) * (window + 1));
-}
-
-function minutesOfDay(hhmm: string, which: string): number {
-  const time = parseLocalTime(hhmm);
-  if (!time) throw new RangeError(`exclusion window ${which} must be a 24-hour "HH:MM", got ${JSON.stringify(hhmm)}`);
-  return time.hour * 60 + time.minute;
-}
-
-/**
- * A device's start moment: `start + offsetMs`, moved out of the exclusion window if it falls inside it.
- *
- * The exclusion window is read in local time in `timezone` (start inclusive, end exclusive; 22:00–06:00
- * crosses midnight; equal start and end exclude nothing). A start inside it moves to the moment the
- * local clock next reads the exclusion's end (if that end is in the hour skipped by a DST change, the
- * moment the clock jumps past it), but never past `windowEnd`. If the exclusion lasts beyond the
- * distribution window so that no allowed moment remains, this returns `windowEnd` itself: the device
- * still runs, at the close of the distribution window, because the exclusion only staggers starts and
- * skipping the run would leave the device unpatched until the next one. Devices moved out share the
- * exclusion's end as their start, as in Kaseya.
- */
-export function exclusionAdjusted(start: Date, offsetMs: number, exclusion: ExclusionWindow | undefined, timezone: string, windowEnd: Date): Date {
-  const drawn = new Date(start.getTime() + offsetMs);
-  if (!exclusion) return drawn;
-  const from = minutesOfDay(exclusion.start, 'start');
-  const to = minutesOfDay(exclusion.end, 'end');
-  if (from === to) return drawn;
-
-  const local = wallClockAt(drawn, timezone);
-  const now = local.hour * 60 + local.minute + local.second / 60;
-  const crossesMidnight = to < from;
-  const inside = crossesMidnight ? now >= from || now < to : now >= from && now < to;
-  if (!inside) return drawn;
-
-  // The exclusion ends today, unless it crosses midnight and we are in its evening part.
-  const endDate = crossesMidnight && now >= from ? addDays(local, 1) : local;
-  const moved = firstInstantAtLocalTime(endDate, Math.floor(to / 60), to % 60, timezone, drawn);
-  return moved.getTime() > windowEnd.getTime() ? new Date(windowEnd.getTime()) : moved;
 }

@@ -1,4 +1,4 @@
-import type { PatchFile, ScannedUpdate } from './device-protocol';
+import type { ScannedUpdate } from './device-protocol';
 import { normaliseKb } from './patch-id';
 
 export interface InstallPlan {
@@ -39,9 +39,4 @@ export function planInstall(updates: ScannedUpdate[], kbs?: string[], options: {
   const isSsu = (u: ScannedUpdate) => /servicing stack/i.test(u.title);
   const ordered = [...chosen].sort((a, b) => Number(isSsu(b)) - Number(isSsu(a)) || a.kb.localeCompare(b.kb));
   return { patches: ordered, skippedKbs, supersededKbs };
-}
-
-/** What a device needs to fetch and verify one update. */
-export function patchFileOf(u: ScannedUpdate): PatchFile {
-  return { updateId: u.updateId, kb: u.kb, fileName: u.fileName, downloadUrl: u.downloadUrl, sizeBytes: u.sizeBytes, sha256: u.sha256 };
 }

@@ -139,17 +139,6 @@ export function isInsideWindow(w: MaintenanceWindow, now: Date, timezone: string
   return containing(w, now, timezone).length > 0;
 }
 
-/**
- * When the window `now` is in closes, or `undefined` outside any window. If two openings overlap (a
- * 1440-minute window on a 23-hour spring-forward day), the later end. Openings that merely touch are not
- * merged: a daily 24-hour window reports the end of today's opening, when the next one begins, so check
- * `isInsideWindow` again then.
- */
-export function currentWindowEnd(w: MaintenanceWindow, now: Date, timezone: string): Date | undefined {
-  const ends = containing(w, now, timezone).map((o) => o.end.getTime());
-  return ends.length ? new Date(Math.max(...ends)) : undefined;
-}
-
 /** `now` if inside the window, otherwise the next opening after `now`. Throws RangeError if `days` is empty. */
 export function nextWindowStart(w: MaintenanceWindow, now: Date, timezone: string): Date {
   if (w.days && w.days.length === 0) throw new RangeError('maintenance window lists no days, so it never opens');

@@ -33,11 +33,6 @@ export function normalisePatchId(id: string): string {
   return id.trim().toUpperCase();
 }
 
-/** Whether an id is a Windows KB (Windows-only features, e.g. the "KB" prefix added to bare digits in CSV imports). */
-export function isKb(id: string): boolean {
-  return KB.test(id);
-}
-
 /** The patch id of a Linux package version without an advisory: "pf-demo", "1.1" → "PF-DEMO=1.1". */
 export function packagePatchId(name: string, version: string): string {
   return normalisePatchId(`${name}=${version}`);

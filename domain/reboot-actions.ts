@@ -273,11 +273,6 @@ export function planReboot(config: RebootActionConfig, input: RebootPlanInput): 
   }
 }
 
-/** Whether a reboot answer means the machine really restarted (not skipped, a new boot id). */
-export function rebootHappened(result: RebootResult): boolean {
-  return !result.skipped && result.previousBootId !== result.bootId;
-}
-
 /** A human line for why a device did not restart. */
 export function describeRebootSkip(reason: RebootSkipReason): string {
   switch (reason) {

@@ -73,8 +73,3 @@ export function ringStartsAt(ring: Ring, releasedAtMs: number, previousPromotedA
   const base = ring.deferral.from === 'previous' && previousPromotedAtMs !== undefined ? previousPromotedAtMs : releasedAtMs;
   return base + ring.deferral.days * 86_400_000;
 }
-
-/** "2026-12": the Patch Tuesday cycle of an instant (UTC month). */
-export function cycleOf(at: Date): string {
-  return at.toISOString().slice(0, 7);
-}

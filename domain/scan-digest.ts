@@ -12,25 +12,3 @@ export function scanFingerprint(updates: readonly Pick<ScannedUpdate, 'updateId'
     .sort()
     .join('\n');
 }
-
-export interface CatalogDiff {
-  /** update ids the catalog has never seen */
-  newUpdateIds: string[];
-  /** update ids the catalog knows at an older revision: they start again at Pending Approval */
-  revisedUpdateIds: string[];
-}
-
-/** Which scanned updates are new to the catalog, and which arrive at a newer revision. */
-export function diffAgainstCatalog(
-  updates: readonly Pick<ScannedUpdate, 'updateId' | 'revision'>[],
-  knownRevisions: ReadonlyMap<string, number>,
-): CatalogDiff {
-  const newUpdateIds: string[] = [];
-  const revisedUpdateIds: string[] = [];
-  for (const u of updates) {
-    const known = knownRevisions.get(u.updateId);
-    if (known === undefined) newUpdateIds.push(u.updateId);
-    else if (u.revision > known) revisedUpdateIds.push(u.updateId);
-  }
-  return { newUpdateIds, revisedUpdateIds };
-}

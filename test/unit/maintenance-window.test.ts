@@ -1,6 +1,5 @@
 import { UnprocessableError } from '../../domain/errors';
 import {
-  currentWindowEnd,
   describeMaintenanceWindow,
   firstInstantAtLocalTime,
   isInsideWindow,
@@ -58,24 +57,6 @@ describe('isInsideWindow', () => {
   });
 });
 
-describe('currentWindowEnd', () => {
-  it.each<[string, MaintenanceWindow, string, string | undefined]>([
-    ['Sat 23:00 local', SAT_NIGHT, '2026-06-13T22:00:00Z', '2026-06-14T03:00:00Z'],
-    ['Sun 01:00 local (past midnight)', SAT_NIGHT, '2026-06-14T00:00:00Z', '2026-06-14T03:00:00Z'],
-    ['Sun 04:00 local (just ended)', SAT_NIGHT, '2026-06-14T03:00:00Z', undefined],
-    ['Wed 12:00 local, outside', NIGHTLY, '2026-06-17T11:00:00Z', undefined],
-    ['the night London leaves BST: 360 real minutes, so 04:00 by the clock is 03:00 GMT', SAT_NIGHT, '2026-10-24T23:00:00Z', '2026-10-25T03:00:00Z'],
-  ])('%s → %s', (_name, w, now, expected) => {
-    expect(currentWindowEnd(w, at(now), LONDON)?.toISOString()).toBe(expected === undefined ? undefined : new Date(expected).toISOString());
-  });
-
-  it('does not merge touching openings: a daily 24-hour window ends at the next start', () => {
-    const w: MaintenanceWindow = { start: '06:00', durationMinutes: 1440 };
-    expect(currentWindowEnd(w, at('2026-06-17T05:59:00Z'), 'UTC')).toEqual(at('2026-06-17T06:00:00Z'));
-    expect(currentWindowEnd(w, at('2026-06-17T06:00:00Z'), 'UTC')).toEqual(at('2026-06-18T06:00:00Z'));
-  });
-});
-
 describe('nextWindowStart', () => {
   it.each<[string, MaintenanceWindow, string, string]>([
     ['inside: now itself', SAT_NIGHT, '2026-06-13T22:30:00Z', '2026-06-13T22:30:00Z'],
@@ -108,7 +89,7 @@ describe('DST in America/New_York', () => {
       expect(nextWindowStart(w, at('2026-03-08T05:00:00Z'), NEW_YORK)).toEqual(at('2026-03-08T07:00:00Z'));
       expect(isInsideWindow(w, at('2026-03-08T06:59:59Z'), NEW_YORK)).toBe(false); // 01:59:59 EST
       expect(isInsideWindow(w, at('2026-03-08T07:00:00Z'), NEW_YORK)).toBe(true); // 03:00 EDT
-      expect(currentWindowEnd(w, at('2026-03-08T07:00:00Z'), NEW_YORK)).toEqual(at('2026-03-08T08:00:00Z')); // 04:00 EDT
+      expect(isInsideWindow(w, at('2026-03-08T07:59:59Z'), NEW_YORK)).toBe(true); // 03:59:59 EDT: open until 04:00 EDT
       expect(isInsideWindow(w, at('2026-03-08T08:00:00Z'), NEW_YORK)).toBe(false);
     });
 
@@ -119,8 +100,9 @@ describe('DST in America/New_York', () => {
 
     it('a 24-hour window on the 23-hour day lasts 24 real hours, into Monday', () => {
       const sunday: MaintenanceWindow = { days: ['sun'], start: '00:00', durationMinutes: 1440 };
-      expect(currentWindowEnd(sunday, at('2026-03-08T12:00:00Z'), NEW_YORK)).toEqual(at('2026-03-09T05:00:00Z')); // 01:00 EDT Mon
       expect(isInsideWindow(sunday, at('2026-03-09T04:30:00Z'), NEW_YORK)).toBe(true); // 00:30 EDT Mon
+      expect(isInsideWindow(sunday, at('2026-03-09T04:59:59Z'), NEW_YORK)).toBe(true);
+      expect(isInsideWindow(sunday, at('2026-03-09T05:00:00Z'), NEW_YORK)).toBe(false); // 01:00 EDT Mon: closed
     });
   });
 
@@ -131,7 +113,7 @@ describe('DST in America/New_York', () => {
       expect(nextWindowStart(w, at('2026-11-01T03:00:00Z'), NEW_YORK)).toEqual(at('2026-11-01T04:30:00Z')); // 00:30 EDT
       expect(isInsideWindow(w, at('2026-11-01T05:45:00Z'), NEW_YORK)).toBe(true); // 01:45 EDT
       expect(isInsideWindow(w, at('2026-11-01T06:15:00Z'), NEW_YORK)).toBe(true); // 01:15 EST, second pass
-      expect(currentWindowEnd(w, at('2026-11-01T04:30:00Z'), NEW_YORK)).toEqual(at('2026-11-01T06:30:00Z')); // 01:30 EST
+      expect(isInsideWindow(w, at('2026-11-01T06:29:59Z'), NEW_YORK)).toBe(true); // 01:29:59 EST: open until 01:30 EST
       expect(isInsideWindow(w, at('2026-11-01T06:30:00Z'), NEW_YORK)).toBe(false); // 01:30 EST: not 02:30 by the clock face
     });
 

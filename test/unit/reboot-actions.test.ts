@@ -7,7 +7,6 @@ import {
   planReboot,
   RebootAction,
   rebootActionConfigSchema,
-  rebootHappened,
   validateRebootAction,
   type RebootActionConfig,
   type RebootPlan,
@@ -220,9 +219,7 @@ describe('describeRebootAction', () => {
 });
 
 describe('reboot results', () => {
-  it('tells a restart from a skipped reboot', () => {
-    expect(rebootHappened({ previousBootId: 'a', bootId: 'b' })).toBe(true);
-    expect(rebootHappened({ previousBootId: 'a', bootId: 'a', skipped: { reason: 'user_logged_on' } })).toBe(false);
+  it('says why a device did not restart', () => {
     expect(describeRebootSkip('user_declined')).toBe('reboot skipped: the user declined');
   });
 
