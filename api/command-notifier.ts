@@ -17,6 +17,8 @@ export class CommandNotifier {
   /** poll take-overs not yet sent to the other replicas (see `announce`) */
   private pendingAnnouncements: string[] = [];
   private client?: PgClient;
+  /** the LISTEN connection was lost and is not back yet */
+  private lost = false;
   private stopped = false;
 
   constructor(private readonly databaseUrl: string, private readonly log: Logger) {}
@@ -35,13 +37,23 @@ export class CommandNotifier {
       }
     });
     client.on('error', (err) => {
+      // One reconnect per lost connection (a broken client may report more than one error).
+      if (this.client !== client) return;
       this.log.warn({ err }, 'command notifier connection lost; reconnecting');
+      this.lost = true;
       this.wakeAll();
       this.reconnectSoon();
     });
     await client.connect();
     await listenForAgentEvents(client);
+    const reconnected = this.lost;
+    this.lost = false;
     this.client = client;
+    // Polls that began while the connection was down subscribed to nothing: a command written then
+    // (a worker restarted along with PostgreSQL records its step at once) announced itself to no one,
+    // and its device would wait out its whole poll (the soak's "command waited for its device" after a
+    // PostgreSQL restart). Woken now, they re-read the table.
+    if (reconnected) this.wakeAll();
   }
 
   private reconnectSoon(): void {

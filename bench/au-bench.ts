@@ -7,7 +7,7 @@ import { checkGatewayBudget, openFileLimit } from '../agent/fleet-budget';
 import { startFleetProcesses, type FleetProcesses } from '../agent/fleet-processes';
 import { rssSampler } from './rss';
 import type { DevStack } from '../dev/stack';
-import { rolloutProgressQuery, temporalScheduleId, type RolloutResult } from '../workflows/automatic-update.contract';
+import { rolloutProgressQuery, temporalScheduleId, type RolloutProgress, type RolloutResult } from '../workflows/automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import type { baselineDeviceWorkflow } from './baseline-workflows';
@@ -121,7 +121,22 @@ async function historyLengths(stack: DevStack, rows: WorkflowExecutionInfo[]): P
  * time, devices/min, per-device completion (from rollout start), history events per device, and the
  * ratio to the baseline.
  */
-export async function auBench(devices: number, fleetProcesses?: number): Promise<void> {
+export interface AuBenchOptions {
+  devices: number;
+  fleetProcesses?: number;
+  /** the rollout's budget from its trigger: past it, the bench stops the rollout and prints what it has, marked partial (default 20) */
+  maxMinutes?: number;
+  /** the baseline's size, when N no-op workflows would take too long (default: N); the ratio compares rates */
+  baselineDevices?: number;
+  /** the agents' long-poll wait (default 20 s) */
+  pollWaitSeconds?: number;
+}
+
+export async function auBench(o: AuBenchOptions): Promise<void> {
+  const { devices, fleetProcesses } = o;
+  const maxMinutes = o.maxMinutes ?? 20;
+  const baselineDevices = Math.min(o.baselineDevices ?? devices, devices);
+  const pollWaitSeconds = o.pollWaitSeconds ?? 20;
   const bench = await startBenchStack('au-bench', { retryInitialSeconds: 1, retryMaxSeconds: 2 }, devices);
   const { stack, scratch } = bench;
   const apiKey = BENCH_API_KEY;
@@ -175,7 +190,7 @@ export async function auBench(devices: number, fleetProcesses?: number): Promise
     // the gateway's side of their sockets (and says so, naming ulimit -n, when even that cannot fit).
     checkGatewayBudget(devices, openFileLimit());
     fleet = startFleetProcesses({
-      baseUrl: stack.apiUrl, caCert: stack.caCert, members, pollWaitSeconds: 20, processes: fleetProcesses,
+      baseUrl: stack.apiUrl, caCert: stack.caCert, members, pollWaitSeconds, processes: fleetProcesses,
       onAgentError: (device, message) => progressLog(`agent ${device} stopped: ${message}`),
     });
     await fleet.ready;
@@ -208,33 +223,50 @@ export async function auBench(devices: number, fleetProcesses?: number): Promise
         (err: unknown) => progressLog(`progress query failed: ${(err as Error).message}`),
       );
     }, 15_000);
-    let result: RolloutResult;
+    // Past --max-minutes the rollout is stopped where it is: the figures are then of the devices done by
+    // then (devices/min counts those), marked partial, so a run too large for the machine still says something.
+    let result: RolloutResult | undefined;
+    let partial: { elapsedMinutes: number; progress?: RolloutProgress } | undefined;
     try {
-      const deadlineMs = 20 * 60_000;
+      const deadlineMs = maxMinutes * 60_000;
       result = await Promise.race([
         rollout.result() as Promise<RolloutResult>,
-        sleep(deadlineMs).then(() => { throw new Error(`rollout not finished after ${deadlineMs / 60_000} min`); }),
+        sleep(deadlineMs).then(() => undefined),
       ]);
+      if (!result) {
+        const progress = await rollout.query(rolloutProgressQuery).catch(() => undefined);
+        partial = { elapsedMinutes: maxMinutes, progress };
+        progressLog(`--max-minutes ${maxMinutes} reached: ${progress ? `${progress.counts.done} done, ${progress.inFlight} in flight` : 'no progress answer'}; terminating the rollout and its installs`);
+        await rollout.terminate(`au bench: --max-minutes ${maxMinutes}`);
+      }
     } finally {
       clearInterval(ticker);
     }
     const wall = (Date.now() - t0) / 1000;
     const rssLine = rss.stop();
     const rolloutCpu = cpuLine(cpu0, cpuByCommand(), wall);
-    const perMin = (devices / wall) * 60;
-    progressLog(`rollout finished in ${wall.toFixed(1)} s: ${JSON.stringify(result.counts)}, ${result.runs} run(s)`);
+    if (result) progressLog(`rollout finished in ${wall.toFixed(1)} s: ${JSON.stringify(result.counts)}, ${result.runs} run(s)`);
 
-    // 3. Per-device completion and history, from visibility.
-    const runs = await listUntil(stack, `WorkflowId = "${rolloutId}"`,
-      (rows) => rows.length >= result.runs && rows.every((r) => r.status.name !== 'RUNNING'), 'rollout runs');
+    // 3. Per-device completion and history, from visibility (when partial: the installs closed by the deadline).
+    const runs = result
+      ? await listUntil(stack, `WorkflowId = "${rolloutId}"`,
+        (rows) => rows.length >= result!.runs && rows.every((r) => r.status.name !== 'RUNNING'), 'rollout runs')
+      : await listAll(stack, `WorkflowId = "${rolloutId}"`);
     const rolloutStart = Math.min(...runs.map((r) => r.startTime.getTime()));
-    const children = await listUntil(stack, `WorkflowType = "${INSTALL_WORKFLOW_TYPE}" AND ClientId = "${client.id}"`,
-      (rows) => rows.length >= devices && rows.every((r) => r.status.name !== 'RUNNING'), 'device installs');
+    const installQuery = `WorkflowType = "${INSTALL_WORKFLOW_TYPE}" AND ClientId = "${client.id}"`;
+    const children = result
+      ? await listUntil(stack, installQuery, (rows) => rows.length >= devices && rows.every((r) => r.status.name !== 'RUNNING'), 'device installs')
+      : (await listAll(stack, `${installQuery} AND ExecutionStatus = "Completed"`)).filter((c) => c.closeTime && c.closeTime.getTime() - t0 <= wall * 1000);
+    if (children.length === 0) throw new Error(`no device install completed within --max-minutes ${maxMinutes}`);
     const completion = children.map((c) => (c.closeTime ?? new Date()).getTime() - rolloutStart).sort((a, b) => a - b);
     const completed = children.filter((c) => c.status.name === 'COMPLETED').length;
+    // Devices/min counts the devices done: all of them, or those done by the deadline.
+    const perMin = ((result ? devices : completed) / wall) * 60;
     const rolloutEvents = (await historyLengths(stack, runs)).reduce((a, b) => a + b, 0);
     const childEvents = await historyLengths(stack, children);
-    const eventsPerDevice = (rolloutEvents + childEvents.reduce((a, b) => a + b, 0)) / devices;
+    // Partial: the rollout's events are those of all its devices so far, spread over the ones it started.
+    const rolloutDevices = result ? devices : Math.max(children.length, partial?.progress?.started ?? children.length);
+    const eventsPerDevice = rolloutEvents / rolloutDevices + childEvents.reduce((a, b) => a + b, 0) / children.length;
 
     // What one device install costs Temporal: activities scheduled, local activities run.
     const sample = await stack.client.workflow.getHandle(children[0]!.workflowId, children[0]!.runId).fetchHistory();
@@ -249,7 +281,7 @@ export async function auBench(devices: number, fleetProcesses?: number): Promise
     await fleet.stop();
     fleet = undefined;
 
-    // 4. Baseline: N no-op workflows with the same activity counts, on their own worker and task queue.
+    // 4. Baseline: N (or --baseline-devices) no-op workflows with the same activity counts, on their own worker and task queue.
     const taskQueue = 'au-bench-baseline';
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./baseline-workflows') });
     const connection = await NativeConnection.connect({ address: stack.temporalAddress });
@@ -261,7 +293,7 @@ export async function auBench(devices: number, fleetProcesses?: number): Promise
     const runId = Date.now().toString(36);
     const cpuB = cpuByCommand();
     const tb = Date.now();
-    await mapLimit(Array.from({ length: devices }, (_, i) => i), 100, async (i) => {
+    await mapLimit(Array.from({ length: baselineDevices }, (_, i) => i), 100, async (i) => {
       const handle = await stack.client.workflow.start<typeof baselineDeviceWorkflow>('baselineDeviceWorkflow', {
         taskQueue, workflowId: `au-bench-baseline/${runId}/${i}`, args: [activityCount, localActivityCount],
       });
@@ -269,22 +301,28 @@ export async function auBench(devices: number, fleetProcesses?: number): Promise
     }).then((handles) => Promise.all(handles.map((h) => h.result())));
     const baselineWall = (Date.now() - tb) / 1000;
     const baselineCpu = cpuLine(cpuB, cpuByCommand(), baselineWall);
-    const baselinePerMin = (devices / baselineWall) * 60;
+    const baselinePerMin = (baselineDevices / baselineWall) * 60;
     const baselineRows = await listUntil(stack, `WorkflowType = "baselineDeviceWorkflow" AND WorkflowId STARTS_WITH "au-bench-baseline/${runId}/"`,
-      (rows) => rows.length >= devices && rows.every((r) => r.status.name !== 'RUNNING'), 'baseline workflows');
-    const baselineEvents = (await historyLengths(stack, baselineRows)).reduce((a, b) => a + b, 0) / devices;
+      (rows) => rows.length >= baselineDevices && rows.every((r) => r.status.name !== 'RUNNING'), 'baseline workflows');
+    const baselineEvents = (await historyLengths(stack, baselineRows)).reduce((a, b) => a + b, 0) / baselineDevices;
     const baselinePhases = await mapLimit(sampleOf(baselineRows), 10, async (r) =>
       phases((await stack.client.workflow.getHandle(r.workflowId, r.runId).fetchHistory()).events ?? []));
 
     const temporal = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : "Temporal dev server (SQLite, in this process's child)";
     const pg = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL';
     const s = (ms: number) => (ms / 1000).toFixed(1);
+    const counts = result?.counts ?? partial?.progress?.counts;
+    const partialNote = partial
+      ? `PARTIAL: stopped at --max-minutes ${maxMinutes} with ${completed} of ${devices} devices done; the figures are of those ${completed} (devices/min: done ÷ elapsed)`
+      : undefined;
+    const baselineNote = baselineDevices < devices ? ` (--baseline-devices ${baselineDevices}, not the rollout's ${devices}: the ratio compares rates)` : '';
     lines.push(
-      `server: ${temporal}, ${pg}, ${os.cpus().length} cores`,
-      `au rollout: ${devices} devices, ${result.counts.done} done, ${result.counts.failed} failed, ${result.counts.offline} offline, `
-        + `${result.counts.busy} busy; ${result.counts.patchesInstalled} patches installed; ${result.runs} rollout run(s); `
-        + `${completed}/${children.length} device installs completed`,
-      `  rollout wall time (trigger to result): ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min (maxConcurrentDevices ${Math.min(devices, 500)})`,
+      `server: ${temporal}, ${pg}, ${os.cpus().length} cores; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+      ...(partialNote ? [partialNote] : []),
+      `au rollout: ${devices} devices, ${counts?.done ?? '?'} done, ${counts?.failed ?? '?'} failed, ${counts?.offline ?? '?'} offline, `
+        + `${counts?.busy ?? '?'} busy; ${counts?.patchesInstalled ?? '?'} patches installed; ${result ? result.runs : partial?.progress?.runs ?? '?'} rollout run(s); `
+        + `${completed}/${result ? children.length : devices} device installs completed`,
+      `  rollout wall time (trigger to ${result ? 'result' : 'deadline'}): ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min (maxConcurrentDevices ${Math.min(devices, 500)}, agents' poll wait ${pollWaitSeconds} s)`,
       `  device completion from rollout start: p50 ${s(percentile(completion, 50))} s, p95 ${s(percentile(completion, 95))} s, last ${s(completion[completion.length - 1]!)} s`,
       `  device install started after rollout start: p50 ${s(percentile(childStarts, 50))} s, p95 ${s(percentile(childStarts, 95))} s`,
       `  per device install (sample of ${childPhases.length}): ${phaseLine(childPhases)}`,
@@ -292,11 +330,13 @@ export async function auBench(devices: number, fleetProcesses?: number): Promise
       `  peak RSS during the rollout: ${rssLine}`,
       `  history events per device (Patchflow): ${eventsPerDevice.toFixed(1)} (child installs ${Math.min(...childEvents)}–${Math.max(...childEvents)}, rollout runs ${rolloutEvents} in all)`,
       `  per device install: ${activityCount} activities + ${localActivityCount} local activities`,
-      `baseline: ${devices} no-op workflows × (${activityCount} activities + ${localActivityCount} local activities) in ${baselineWall.toFixed(1)} s, `
+      `baseline: ${baselineDevices} no-op workflows × (${activityCount} activities + ${localActivityCount} local activities) in ${baselineWall.toFixed(1)} s, `
         + `${baselinePerMin.toFixed(0)} devices/min, ${baselineEvents.toFixed(1)} history events per workflow`,
       `  per baseline workflow (sample of ${baselinePhases.length}): ${phaseLine(baselinePhases)}`,
       `  CPU during the baseline: ${baselineCpu}`,
-      `au: ${devices} devices in ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min, baseline ratio ${(perMin / baselinePerMin).toFixed(2)}`,
+      `au${partial ? ' (PARTIAL)' : ''}: ${devices} devices${partial ? `, ${completed} done` : ''} in ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min, `
+        + `p50/p95 device completion ${s(percentile(completion, 50))} / ${s(percentile(completion, 95))} s, ${eventsPerDevice.toFixed(1)} history events per device, `
+        + `peak RSS ${rssLine}, baseline ratio ${(perMin / baselinePerMin).toFixed(2)}${baselineNote}`,
     );
   } finally {
     await cleanup();

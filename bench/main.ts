@@ -25,7 +25,11 @@ program
   .description('one Automatic Update rollout over N devices, against a no-op baseline on the same Temporal server')
   .option('--devices <n>', 'number of simulated devices', positiveInt, 100)
   .option('--fleet-processes <n>', 'child processes the simulated agents run in (default: one per core, more if ulimit -n needs them)', positiveInt)
-  .action(async (opts: { devices: number; fleetProcesses?: number }) => auBench(opts.devices, opts.fleetProcesses));
+  .option('--max-minutes <n>', 'stop the rollout after this long and print the partial figures (marked so)', positiveInt, 20)
+  .option('--baseline-devices <n>', 'a smaller bare-Temporal baseline (default: the same N); the ratio compares rates', positiveInt)
+  .option('--poll-wait <seconds>', 'the agents\' long-poll wait', positiveInt, 20)
+  .action(async (opts: { devices: number; fleetProcesses?: number; maxMinutes: number; baselineDevices?: number; pollWait: number }) =>
+    auBench({ devices: opts.devices, fleetProcesses: opts.fleetProcesses, maxMinutes: opts.maxMinutes, baselineDevices: opts.baselineDevices, pollWaitSeconds: opts.pollWait }));
 program
   .command('gateway')
   .description('check-ins/s the agent gateway answers: autocannon (in a child process) on 127.0.0.1, a bounded number of requests')

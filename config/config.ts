@@ -40,11 +40,13 @@ const schema = z.object({
   PATCHFLOW_API_KEY: z.string().min(16, 'PATCHFLOW_API_KEY must be at least 16 characters').optional(),
   /**
    * how long a workflow task waits on the sticky queue of the worker that ran the workflow last before
-   * Temporal gives it to any worker (the SDK's default, 10 s). A worker killed with -9 cannot hand its
-   * sticky queue back, so each of its open workflows waits this long: the soak's largest recovery cost.
-   * Shorter recovers sooner and replays more often when a live worker is merely busy.
+   * Temporal gives it to any worker. A worker killed with -9 cannot hand its sticky queue back, so each
+   * of its open workflows waits this long: the soak's largest recovery cost (the SDK's 10 s cost a
+   * 200-device soak 1,900 device-seconds). 3 s: a live worker polls its sticky queue continuously, so a
+   * task still unclaimed after 3 s is on a dead or badly starved worker; the cost of too short is a
+   * replay elsewhere, not a failure.
    */
-  WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(600).default(10),
+  WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(600).default(3),
   /** where the worker serves the Temporal SDK's Prometheus metrics, e.g. 0.0.0.0:9464 (unset: off) */
   WORKER_METRICS_ADDRESS: z.string().regex(/^[^:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -52,7 +52,7 @@ export interface PatchflowWorkerOptions {
   workflowBundlePath?: string;
   /** the catalog feeds this worker may sync, with their pinned public keys (default: none) */
   catalogFeeds?: CatalogFeedSources;
-  /** config WORKER_STICKY_QUEUE_TIMEOUT_SECONDS (default: the SDK's 10 s) */
+  /** config WORKER_STICKY_QUEUE_TIMEOUT_SECONDS (3 s there; absent here: the SDK's 10 s) */
   stickyQueueTimeoutSeconds?: number;
 }
 

@@ -32,6 +32,9 @@ class FakeGateway {
   readonly results = new Map<string, CommandOutcome[]>();
   /** status codes to answer the next result posts with, before accepting */
   resultFailures: number[] = [];
+  /** the same for enrollments and polls */
+  enrollFailures: number[] = [];
+  pollFailures: number[] = [];
   private waiters: (() => void)[] = [];
   private server!: Server;
   baseUrl = '';
@@ -71,11 +74,15 @@ class FakeGateway {
     const send = (status: number, json: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json)); };
 
     if (url === '/agent/v1/enroll') {
+      const failure = this.enrollFailures.shift();
+      if (failure) return send(failure, { error: `simulated ${failure}` });
       if (body.enrollmentToken !== 'token-0123456789abcdefghij') return send(401, { error: 'enrollment token is unknown or already used' });
       return send(201, { deviceId: 'dev-1', credential: 'dev-1.secret', commandKeys: COMMAND_KEYS });
     }
     if (req.headers.authorization !== 'Bearer dev-1.secret') return send(401, { error: 'device credential is not valid' });
     if (url.startsWith('/agent/v1/commands?')) {
+      const failure = this.pollFailures.shift();
+      if (failure) return send(failure, { error: `simulated ${failure}` });
       const wait = Number(new URL(url, 'http://x').searchParams.get('wait')) * 1000;
       if (this.queue.length === 0) {
         await new Promise<void>((resolve) => {
@@ -232,6 +239,25 @@ describe('runSimulatedAgent', () => {
     gateway.push(byNext({ id: 'late', type: 'scan', payload: { reason: 'after rotation' }, attempt: 1 }, 1001), { signed: false });
     await gateway.until(() => gateway.results.has('late'));
     expect(gateway.results.get('late')![0]).toMatchObject({ status: 'succeeded' });
+    controller.abort();
+    await run;
+  });
+
+  it('retries an enrollment, a poll and a result the gateway answered 408 (its request timeout under load)', async () => {
+    const device = newDevice();
+    gateway.enrollFailures = [408];
+    gateway.pollFailures = [408];
+    gateway.resultFailures = [408];
+    const run = runSimulatedAgent({ baseUrl: gateway.baseUrl, device, enrollmentToken: 'token-0123456789abcdefghij', pollWaitSeconds: 1, signal: controller.signal, backoff: () => 10 });
+    const id = 'dl-408';
+    gateway.push({ id, type: 'download', payload: { patch: patchFile('KB5034441'), workingFolder: DEFAULT_WORKING_FOLDER }, attempt: 1 });
+    await gateway.until(() => gateway.results.has(id));
+    expect(gateway.seen.filter((s) => s.url === '/agent/v1/enroll')).toHaveLength(2);
+    // The poll after the 408 says restarted: its reply may have carried commands.
+    const polls = gateway.seen.filter((s) => s.url.startsWith('/agent/v1/commands?'));
+    expect(polls[1]!.url).toBe('/agent/v1/commands?wait=1&restarted=true');
+    expect(gateway.seen.filter((s) => s.url === `/agent/v1/commands/${id}/result`)).toHaveLength(2);
+    expect(gateway.results.get(id)).toEqual([{ status: 'succeeded', result: expect.objectContaining({ kb: 'KB5034441' }) }]);
     controller.abort();
     await run;
   });
