@@ -16,7 +16,6 @@
  * Pure and deterministic (Intl only, `now` passed in): safe to import from workflow code.
  */
 import { z } from 'zod';
-import { UnprocessableError } from './errors';
 import {
   addDays, instantsAtLocalTime, LOCAL_TIME_PATTERN, parseLocalTime, utcOffsetMsAt, wallClockAt, weekdayOf, WEEKDAYS, type LocalDate, type Weekday,
 } from './local-time';
@@ -53,20 +52,6 @@ export const maintenanceWindowSchema = z.strictObject({
     .min(1, { error: DURATION_MESSAGE })
     .max(1440, { error: DURATION_MESSAGE }),
 });
-
-/**
- * Checks a maintenance window (e.g. from a request body or policy) and returns it typed, days
- * de-duplicated and Monday first. Throws `UnprocessableError` naming each bad field and what is wrong.
- */
-export function validateMaintenanceWindow(raw: unknown): MaintenanceWindow {
-  const parsed = maintenanceWindowSchema.safeParse(raw);
-  if (parsed.success) {
-    const { days, start, durationMinutes } = parsed.data;
-    return days === undefined ? { start, durationMinutes } : { days, start, durationMinutes };
-  }
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : 'window', message: i.message }));
-  throw new UnprocessableError(`invalid maintenance window: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues[0]!.path);
-}
 
 // ---- local time ----
 
