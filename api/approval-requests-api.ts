@@ -1,11 +1,11 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import express, { type Request, type Response, type Router } from 'express';
 import { findApprovalRequest, listApprovalRequests } from '../db/approval-request-repository';
 import { appendAudit, AuditOutcome } from '../db/audit-repository';
 import type { Db } from '../db/database';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { roleAllows } from '../domain/roles';
-import { approvalRequestWorkflowId, decideUpdate, SELF_APPROVAL_REFUSED } from '../workflows/approval-request.contract';
+import { approvalRequestWorkflowId, decideUpdate, SELF_APPROVAL_FAILURE_TYPE, SELF_APPROVAL_REFUSED } from '../workflows/approval-request.contract';
 import { decisionSchema, listRequestsQuery, requestIdParam } from './approval-request-schemas';
 import { HttpError } from './errors';
 import { filterVisible, principalOf } from './tenancy';
@@ -53,7 +53,7 @@ export function createApprovalRequestsApi(deps: TwoPersonDeps & { db: Db }): Rou
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         const why = (err.cause as Error | undefined)?.message ?? err.message;
-        if (why === SELF_APPROVAL_REFUSED) { res.locals.refusal = 'self-approval'; throw new HttpError(403, why); }
+        if (err.cause instanceof ApplicationFailure && err.cause.type === SELF_APPROVAL_FAILURE_TYPE) { res.locals.refusal = 'self-approval'; throw new HttpError(403, SELF_APPROVAL_REFUSED); }
         throw new ConflictError(`cannot ${verb}: ${why}`);
       }
       // The request's row exists, so a workflow Temporal no longer has open is one that has ended.

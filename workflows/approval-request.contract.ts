@@ -40,4 +40,6 @@ export const decideUpdate = defineUpdate<{ state: 'approved' | 'refused' }, [App
 export const approvalStateQuery = defineQuery<{ state: 'pending' | 'approved' | 'refused' | 'expired' | ApprovalRequestOutcome; decidedBy?: string }>('state');
 
 /** Why a requester's own approval is refused, in the workflow and the API alike. */
+/** The failure type the decide update's validator refuses a self-approval with: callers match the type, not the text. */
+export const SELF_APPROVAL_FAILURE_TYPE = 'SelfApprovalRefused';
 export const SELF_APPROVAL_REFUSED = 'the two-person rule: the person who asked cannot approve their own request; a second person must';

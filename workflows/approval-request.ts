@@ -1,7 +1,7 @@
-import { condition, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { ApprovalRequestActivities } from '../activities';
 import {
-  approvalStateQuery, decideUpdate, SELF_APPROVAL_REFUSED, type ApprovalDecision, type ApprovalRequestInput, type ApprovalRequestResult,
+  approvalStateQuery, decideUpdate, SELF_APPROVAL_FAILURE_TYPE, SELF_APPROVAL_REFUSED, type ApprovalDecision, type ApprovalRequestInput, type ApprovalRequestResult,
 } from './approval-request.contract';
 import { REQUESTED_ACTION_RETRY } from './retry-policies';
 
@@ -24,7 +24,7 @@ export async function approvalRequestWorkflow(input: ApprovalRequestInput): Prom
   }, {
     validator: (d) => {
       if (decision) throw new Error(`request ${input.requestId} is already ${state}`);
-      if (d.approve && d.userId === input.requestedByUserId) throw new Error(SELF_APPROVAL_REFUSED);
+      if (d.approve && d.userId === input.requestedByUserId) throw ApplicationFailure.create({ type: SELF_APPROVAL_FAILURE_TYPE, message: SELF_APPROVAL_REFUSED, nonRetryable: true });
     },
   });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { approvalRequestWorkflowId } from '../../workflows/approval-request.contract';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { approvalRequestWorkflowId, decideUpdate, SELF_APPROVAL_FAILURE_TYPE } from '../../workflows/approval-request.contract';
 import { eventually, maybeRecordHistory, startHarness, type Harness, type MintedKey } from './harness';
 
 jest.setTimeout(90_000);
@@ -58,6 +59,13 @@ test('a scope scan of 3 devices waits for a second person, refuses self-approval
   const weak = await h.apiAs(viewer.key, 'POST', `/api/v1/approval-requests/${id}/approve`, {});
   expect(weak.status).toBe(403);
   expect(weak.body.error).toMatch(/needs operator/);
+  expect((await h.api('GET', `/api/v1/approval-requests/${id}`)).body.state).toBe('pending');
+  // The workflow refuses it too (the API's check aside), with a failure type the API matches, never its text.
+  const direct = await h.client.workflow.getHandle(approvalRequestWorkflowId(id))
+    .executeUpdate(decideUpdate, { args: [{ approve: true, userId: requester.userId, actor: 'test' }] })
+    .then(() => undefined, (err: unknown) => err);
+  expect(direct).toBeInstanceOf(WorkflowUpdateFailedError);
+  expect((direct as WorkflowUpdateFailedError).cause).toMatchObject({ type: SELF_APPROVAL_FAILURE_TYPE });
   expect((await h.api('GET', `/api/v1/approval-requests/${id}`)).body.state).toBe('pending');
 
   const approved = await h.apiAs(second.key, 'POST', `/api/v1/approval-requests/${id}/approve`, { reason: 'monthly scan' });
