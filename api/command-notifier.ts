@@ -19,6 +19,8 @@ export class CommandNotifier {
   private client?: PgClient;
   /** the LISTEN connection was lost and is not back yet */
   private lost = false;
+  /** a batch of poll take-overs is on its way to PostgreSQL */
+  private announcing = false;
   private stopped = false;
 
   constructor(private readonly databaseUrl: string, private readonly log: Logger) {}
@@ -126,13 +128,22 @@ export class CommandNotifier {
    */
   private announce(payload: string): void {
     this.pendingAnnouncements.push(payload);
-    if (this.pendingAnnouncements.length > 1) return;
-    setImmediate(() => {
-      const payloads = this.pendingAnnouncements.splice(0);
-      if (!this.client) return;
-      announcePolls(this.client, payloads)
-        .catch((err) => this.log.warn({ err, polls: payloads.length }, 'poll take-overs not announced to other replicas'));
-    });
+    // One statement in flight at a time on the LISTEN connection (pg deprecates overlapping queries on
+    // one client): what arrives meanwhile goes out as the next batch, when this one is answered.
+    if (this.announcing || this.pendingAnnouncements.length > 1) return;
+    setImmediate(() => this.flushAnnouncements());
+  }
+
+  private flushAnnouncements(): void {
+    const payloads = this.pendingAnnouncements.splice(0);
+    if (!this.client || payloads.length === 0) return;
+    this.announcing = true;
+    announcePolls(this.client, payloads)
+      .catch((err) => this.log.warn({ err, polls: payloads.length }, 'poll take-overs not announced to other replicas'))
+      .finally(() => {
+        this.announcing = false;
+        if (this.pendingAnnouncements.length > 0) this.flushAnnouncements();
+      });
   }
 
   /** Ends the device's polls on this replica that opened before `time` (ms; Infinity: all). */
