@@ -33,6 +33,51 @@ export interface ExitCodeMeaning {
   hint?: string;
 }
 
+/**
+ * The codes by name, unsigned 32-bit: the table below, the uninstall rules and the simulated Windows
+ * device (agent/simulator/) all read them from here, so no code is written twice.
+ */
+export const ExitCode = {
+  /** ERROR_SUCCESS */
+  Success: 0,
+  /** ERROR_SUCCESS_REBOOT_REQUIRED */
+  RebootRequired: 3010,
+  /** ERROR_SUCCESS_REBOOT_INITIATED */
+  RebootInitiated: 1641,
+  /** WU_S_REBOOT_REQUIRED */
+  WuRebootRequired: 0x00240005,
+  /** WU_S_ALREADY_INSTALLED (2359302) */
+  AlreadyInstalled: 0x00240006,
+  /** WU_S_UPDATE_ERROR */
+  WuUpdateError: 0x00240003,
+  /** WU_E_ALL_UPDATES_FAILED */
+  WuAllUpdatesFailed: 0x80240022,
+  /** WU_E_INSTALL_NOT_ALLOWED */
+  WuInstallNotAllowed: 0x80240016,
+  /** WU_E_NOT_APPLICABLE */
+  NotApplicable: 0x80240017,
+  /** ERROR_INSTALL_ALREADY_RUNNING */
+  InstallAlreadyRunning: 1618,
+  /** WU_E_OPERATIONINPROGRESS */
+  OperationInProgress: 0x80240009,
+  /** ERROR_INSTALL_FAILURE (the Win32 code MSI reports) */
+  MsiInstallFailure: 1603,
+  /** ERROR_INSTALL_FAILURE as an HRESULT (2147944003), as wusa.exe reports it */
+  InstallFailure: 0x80070643,
+  /** ERROR_INSTALL_USEREXIT */
+  InstallUserExit: 1602,
+  /** ERROR_UNKNOWN_PRODUCT */
+  UnknownProduct: 1605,
+  /** CBS_E_SOURCE_MISSING */
+  SourceMissing: 0x800f081f,
+  /** CBS_E_NEW_SERVICING_STACK_REQUIRED */
+  NewServicingStackRequired: 0x800f0823,
+  /** WU_S_ALREADY_UNINSTALLED */
+  AlreadyUninstalled: 0x00240007,
+  /** WU_E_UNINSTALL_NOT_ALLOWED: servicing stacks and some updates cannot be removed */
+  UninstallNotAllowed: 0x80240028,
+} as const;
+
 type Row = [code: number, meaning: ExitCodeMeaning];
 
 const row = (code: number, outcome: ExecutionOutcome, name: string, description: string, hint?: string): Row => [
@@ -42,30 +87,30 @@ const row = (code: number, outcome: ExecutionOutcome, name: string, description:
 
 /** The table. Each row is tested in test/unit/exit-codes.test.ts. */
 export const EXIT_CODES: ReadonlyMap<number, ExitCodeMeaning> = new Map<number, ExitCodeMeaning>([
-  row(0, 'installed', 'ERROR_SUCCESS', 'The installer finished successfully.'),
-  row(3010, 'installed_pending_reboot', 'ERROR_SUCCESS_REBOOT_REQUIRED', 'Installed; a restart is required to finish.'),
-  row(1641, 'installed_pending_reboot', 'ERROR_SUCCESS_REBOOT_INITIATED', 'Installed; the installer started a restart.'),
-  row(0x00240005, 'installed_pending_reboot', 'WU_S_REBOOT_REQUIRED', 'Installed; Windows Update requires a restart.'),
-  row(0x00240006, 'already_installed', 'WU_S_ALREADY_INSTALLED', 'The update was already installed.'),
+  row(ExitCode.Success, 'installed', 'ERROR_SUCCESS', 'The installer finished successfully.'),
+  row(ExitCode.RebootRequired, 'installed_pending_reboot', 'ERROR_SUCCESS_REBOOT_REQUIRED', 'Installed; a restart is required to finish.'),
+  row(ExitCode.RebootInitiated, 'installed_pending_reboot', 'ERROR_SUCCESS_REBOOT_INITIATED', 'Installed; the installer started a restart.'),
+  row(ExitCode.WuRebootRequired, 'installed_pending_reboot', 'WU_S_REBOOT_REQUIRED', 'Installed; Windows Update requires a restart.'),
+  row(ExitCode.AlreadyInstalled, 'already_installed', 'WU_S_ALREADY_INSTALLED', 'The update was already installed.'),
   // The two below are from Microsoft's "WUA Success and Error Codes"
   // (https://learn.microsoft.com/en-us/windows/win32/wua_sdk/wua-success-and-error-codes-); the Windows
   // executor answers them for a WUA run read per update (domain/wua-outcomes.ts).
-  row(0x00240003, 'installed', 'WU_S_UPDATE_ERROR', 'Windows Update finished with errors; the post-scan verifies the update is in.'),
-  row(0x80240022, 'failed', 'WU_E_ALL_UPDATES_FAILED', 'Windows Update failed every update of the operation.'),
+  row(ExitCode.WuUpdateError, 'installed', 'WU_S_UPDATE_ERROR', 'Windows Update finished with errors; the post-scan verifies the update is in.'),
+  row(ExitCode.WuAllUpdatesFailed, 'failed', 'WU_E_ALL_UPDATES_FAILED', 'Windows Update failed every update of the operation.'),
   // "Operation tried to install while another installation was in progress or the system was pending a
   // mandatory restart": busy, so the workflow's bounded busy retries wait and then give up, never hang.
-  row(0x80240016, 'busy', 'WU_E_INSTALL_NOT_ALLOWED', 'Windows will not install now: a restart is pending or another installation is running.',
+  row(ExitCode.WuInstallNotAllowed, 'busy', 'WU_E_INSTALL_NOT_ALLOWED', 'Windows will not install now: a restart is pending or another installation is running.',
     'Restart the device, then install again.'),
-  row(0x80240017, 'not_applicable', 'WU_E_NOT_APPLICABLE', 'The update does not apply to this device.'),
-  row(1618, 'busy', 'ERROR_INSTALL_ALREADY_RUNNING', 'Another installation is in progress; will retry.'),
-  row(0x80240009, 'busy', 'WU_E_OPERATIONINPROGRESS', 'Another Windows Update operation is running; will retry.'),
-  row(1603, 'failed', 'ERROR_INSTALL_FAILURE', 'Fatal error during installation.'),
-  row(0x80070643, 'failed', 'ERROR_INSTALL_FAILURE (HRESULT)', 'Fatal error during installation.'),
-  row(1602, 'failed', 'ERROR_INSTALL_USEREXIT', 'The installation was cancelled on the device.'),
-  row(1605, 'failed', 'ERROR_UNKNOWN_PRODUCT', 'The product this update applies to is not installed.'),
-  row(0x800f081f, 'failed', 'CBS_E_SOURCE_MISSING', 'The source files could not be found.',
+  row(ExitCode.NotApplicable, 'not_applicable', 'WU_E_NOT_APPLICABLE', 'The update does not apply to this device.'),
+  row(ExitCode.InstallAlreadyRunning, 'busy', 'ERROR_INSTALL_ALREADY_RUNNING', 'Another installation is in progress; will retry.'),
+  row(ExitCode.OperationInProgress, 'busy', 'WU_E_OPERATIONINPROGRESS', 'Another Windows Update operation is running; will retry.'),
+  row(ExitCode.MsiInstallFailure, 'failed', 'ERROR_INSTALL_FAILURE', 'Fatal error during installation.'),
+  row(ExitCode.InstallFailure, 'failed', 'ERROR_INSTALL_FAILURE (HRESULT)', 'Fatal error during installation.'),
+  row(ExitCode.InstallUserExit, 'failed', 'ERROR_INSTALL_USEREXIT', 'The installation was cancelled on the device.'),
+  row(ExitCode.UnknownProduct, 'failed', 'ERROR_UNKNOWN_PRODUCT', 'The product this update applies to is not installed.'),
+  row(ExitCode.SourceMissing, 'failed', 'CBS_E_SOURCE_MISSING', 'The source files could not be found.',
     'Repair the component store (DISM /Online /Cleanup-Image /RestoreHealth) and retry.'),
-  row(0x800f0823, 'failed', 'CBS_E_NEW_SERVICING_STACK_REQUIRED', 'A newer servicing stack is required first.',
+  row(ExitCode.NewServicingStackRequired, 'failed', 'CBS_E_NEW_SERVICING_STACK_REQUIRED', 'A newer servicing stack is required first.',
     'Install the latest servicing stack update (SSU) before this update.'),
 ]);
 
@@ -94,9 +139,9 @@ export function interpretExitCode(code: number): ExitCodeMeaning & { code: numbe
 /** What an uninstall's exit code means: removed (perhaps pending a reboot), or not. */
 export function interpretUninstallExitCode(code: number, notInstalled: boolean): { removed: boolean; pendingReboot: boolean; description: string } {
   const u = code >>> 0;
-  if (notInstalled || u === 0x00240007) return { removed: true, pendingReboot: false, description: 'WU_S_ALREADY_UNINSTALLED: the update was not installed.' };
-  if (u === 0) return { removed: true, pendingReboot: false, description: 'Removed.' };
-  if (u === 3010 || u === 1641 || u === 0x00240005) return { removed: true, pendingReboot: true, description: 'Removed; a restart finishes the removal.' };
-  if (u === 0x80240028) return { removed: false, pendingReboot: false, description: '0x80240028 WU_E_UNINSTALL_NOT_ALLOWED: Windows does not allow removing this update.' };
+  if (notInstalled || u === ExitCode.AlreadyUninstalled) return { removed: true, pendingReboot: false, description: 'WU_S_ALREADY_UNINSTALLED: the update was not installed.' };
+  if (u === ExitCode.Success) return { removed: true, pendingReboot: false, description: 'Removed.' };
+  if (u === ExitCode.RebootRequired || u === ExitCode.RebootInitiated || u === ExitCode.WuRebootRequired) return { removed: true, pendingReboot: true, description: 'Removed; a restart finishes the removal.' };
+  if (u === ExitCode.UninstallNotAllowed) return { removed: false, pendingReboot: false, description: '0x80240028 WU_E_UNINSTALL_NOT_ALLOWED: Windows does not allow removing this update.' };
   return { removed: false, pendingReboot: false, description: `the uninstaller exited with ${formatExitCode(u)}.` };
 }

@@ -156,10 +156,14 @@ describe('SimulatedWindowsDevice', () => {
     expect(d.events.filter((e) => e.type === 'journal-hit')).toHaveLength(1);
   });
 
-  it('does not journal a busy answer, so a later delivery of the same command runs', async () => {
-    const d = device({ missingKbs: ['KB5034441'], exitCodes: { KB5034441: [1618] } });
+  // Busy is what the domain's exit-code table says is busy (domain/exit-codes.ts), as the server reads it.
+  it.each([
+    ['ERROR_INSTALL_ALREADY_RUNNING', 1618],
+    ['WU_E_INSTALL_NOT_ALLOWED', 0x80240016],
+  ])('does not journal a busy answer (%s), so a later delivery of the same command runs', async (_name, busy) => {
+    const d = device({ missingKbs: ['KB5034441'], exitCodes: { KB5034441: [busy] } });
     await stage(d, 'KB5034441');
-    expect(succeeded<ExecuteResult>(await d.handle(execute('KB5034441', 'exec-busy'))).exitCode).toBe(1618);
+    expect(succeeded<ExecuteResult>(await d.handle(execute('KB5034441', 'exec-busy'))).exitCode).toBe(busy);
     expect(d.journalEntry('exec-busy')).toBeUndefined();
     expect(succeeded<ExecuteResult>(await d.handle(execute('KB5034441', 'exec-busy'))).exitCode).toBe(0);
     expect(d.executionCount('KB5034441')).toBe(1);
@@ -420,7 +424,7 @@ describe('SimulatedWindowsDevice reboot modes (Kaseya Reboot Actions)', () => {
     expect(d.isRebootPending()).toBe(true); // the patch stays Reboot Required
     expect(eventsOf(d, 'reboot-skipped')).toHaveLength(1);
     // The same command again is answered from the journal, even after the user logs off.
-    d.setUserLoggedOn(false);
+    d.userLogsOff();
     expect(await d.handle(reboot({ kind: 'skip_if_user_logged_on' }, 'skip-1'))).toEqual(skipped(d, 'user_logged_on', { waitedMinutes: 0 }));
     expect(eventsOf(d, 'journal-hit')).toHaveLength(1);
     // A new reboot command, now that nobody is logged on, restarts.
@@ -519,7 +523,7 @@ describe('SimulatedWindowsDevice reboot modes (Kaseya Reboot Actions)', () => {
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'Interrupted', retryable: true } });
     expect(d.journalEntry('warn-1')).toBeUndefined();
     // the next delivery warns again and restarts
-    d.setUserLoggedOn(false);
+    d.userLogsOff();
     expect(await d.handle(reboot({ kind: 'warn', minutes: 10 }, 'warn-1'))).toEqual(ACK);
   });
 
