@@ -7,7 +7,7 @@
  * The resulting code goes through the same table as wusa's and msiexec's exit codes (domain/exit-codes.ts),
  * so the install workflow reads a WUA run exactly as it reads an installer's exit code.
  */
-import { ExecutionOutcome, interpretExitCode } from './exit-codes';
+import { ExecutionOutcome, ExitCode, interpretExitCode } from './exit-codes';
 import type { InstallOutput, PerUpdateResult } from './wua-schemas';
 
 /** WUA's OperationResultCode (wuapi.h; ../shared/DOMAIN-RULES.md §3.1). */
@@ -28,9 +28,9 @@ export const OperationResultCode = {
 export type OperationResultCode = (typeof OperationResultCode)[keyof typeof OperationResultCode];
 
 /** WU_S_REBOOT_REQUIRED: the code a row with RebootRequired = true and no HResult of its own stands for. */
-export const WU_S_REBOOT_REQUIRED = 0x00240005;
+export const WU_S_REBOOT_REQUIRED = ExitCode.WuRebootRequired;
 /** WU_S_UPDATE_ERROR: "the operation completed successfully but errors occurred applying the updates". */
-export const WU_S_UPDATE_ERROR = 0x00240003;
+export const WU_S_UPDATE_ERROR = ExitCode.WuUpdateError;
 /** E_FAIL: a failed row without any HResult, on it or on the collection. */
 export const E_FAIL = 0x80004005;
 

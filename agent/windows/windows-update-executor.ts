@@ -15,7 +15,7 @@ import {
   type ScanResult,
 } from '../../domain/device-protocol';
 import { AllFileSourcesFailedError, FileSource, sourcesOf, type DownloadReport } from '../../domain/file-source';
-import { ExecutionOutcome, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
+import { ExecutionOutcome, ExitCode, formatExitCode, interpretExitCode } from '../../domain/exit-codes';
 import { checkFolder, FolderPlatform, FolderRole } from '../../domain/folders';
 import { normaliseKb } from '../../domain/patch-id';
 import { WINDOWS_UPDATE_SERVICES, windowsStartTypes, type PatchTestObservation } from '../../domain/patch-test';
@@ -33,12 +33,9 @@ import { downloadVerified } from './verified-download';
 import { downloadPatches, isDownloadOfPatches } from '../download-patches';
 import { WuaScript, WuaScriptError } from './wua-script';
 
-/** WU_S_ALREADY_INSTALLED, WU_S_ALREADY_UNINSTALLED, WU_S_REBOOT_REQUIRED */
-const ALREADY_INSTALLED = 0x00240006;
-const ALREADY_UNINSTALLED = 0x00240007;
-const REBOOT_REQUIRED = 0x00240005;
-/** WU_E_INSTALL_NOT_ALLOWED: "tried to install while … the system was pending a mandatory restart" */
-const WU_E_INSTALL_NOT_ALLOWED = 0x80240016;
+// The WUA codes by name, from the domain's one table (WU_E_INSTALL_NOT_ALLOWED: "tried to install while
+// … the system was pending a mandatory restart").
+const { AlreadyInstalled: ALREADY_INSTALLED, AlreadyUninstalled: ALREADY_UNINSTALLED, WuRebootRequired: REBOOT_REQUIRED, WuInstallNotAllowed: WU_E_INSTALL_NOT_ALLOWED } = ExitCode;
 /** shutdown.exe: ERROR_SHUTDOWN_IS_SCHEDULED, a restart is already on its way */
 const SHUTDOWN_ALREADY_SCHEDULED = 1190;
 
