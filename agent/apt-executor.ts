@@ -43,6 +43,7 @@ import {
   type DownloadPayload,
   type ExecutePayload,
   type PatchFile,
+  type PatchTestPayload,
   type ReportedUpdate,
   type ScanReport,
 } from '../domain/device-protocol';
@@ -50,12 +51,14 @@ import {
   APT_REVISION, aptUpdateId, DPKG_QUERY_FORMAT, interpretAptInstall, isInstalledStatus, isPackageName, isSecuritySuite,
   parseAptCachePolicy, parseAptUpdateId, parseDpkgQuery, parseSimulatedUpgrade,
 } from '../domain/apt';
-import { FolderRole } from '../domain/folders';
+import { checkFolder, FolderPlatform, FolderRole } from '../domain/folders';
+import type { PatchTestObservation } from '../domain/patch-test';
 import { HealthCheckKind, healthCheckProblem, healthCheckResult } from '../domain/health-check';
 import { packagePatchId } from '../domain/patch-id';
 import { FileCommandJournal } from './command-journal';
 import type { DeviceExecutor, ExecutorHandleOptions } from './executor';
 import { guardPosixFolder } from './folder-guard';
+import { downloadVerified } from './verified-download';
 import { writeFileDurably } from './result-outbox';
 import { checkFileName, emptyDirectory, listFiles } from './sandbox';
 
@@ -165,9 +168,43 @@ export class AptExecutor implements DeviceExecutor {
       case CommandType.Uninstall:
         return fail('UninstallNotSupported', 'this agent does not remove Linux packages: roll back with a newer package version instead', false);
       case CommandType.HealthCheck: return this.healthCheck((command as AgentCommand<'health_check'>).payload);
+      case CommandType.PatchTest: return this.patchTest((command as AgentCommand<'patch_test'>).payload, options);
       default:
         return fail(CommandErrorCode.UnknownCommand, `this agent does not know the command type "${String((command as { type: unknown }).type)}"`, false);
     }
+  }
+
+  // ---- Patch Test ----
+
+  /**
+   * The Patch Test on a Debian or Ubuntu machine: what an install would meet, nothing installed. The
+   * working folder goes through the same check a download makes (agent/folder-guard.ts: not a system
+   * folder, owned by the agent's user, writable by no one else, no symlink out; a missing one is created
+   * 0700 as the download would); its refusal is reported, not answered as a failure, so the test says
+   * which check failed. Free space of the device's file system, and each selected package fetched from
+   * the catalog's URL and hashed as it arrives, never written. The agent runs as root; there are no
+   * Windows Update services to check. The server decides (domain/patch-test.ts).
+   */
+  private async patchTest(payload: PatchTestPayload, options: ExecutorHandleOptions): Promise<CommandOutcome> {
+    const named = checkFolder(payload?.workingFolder, { role: FolderRole.Working, platform: FolderPlatform.Posix });
+    if (!named.ok) return fail(CommandErrorCode.UnsafeFolder, `refused by the device: ${named.problem.message}`, false);
+    const problems = (payload.patches ?? []).map((p) => patchProblem(p)).filter((p): p is string => p !== undefined);
+    if (problems.length > 0) return fail('InvalidPayload', problems[0]!, false);
+    const folder = await this.folder(named.canonical, FolderRole.Working);
+    const files: PatchTestObservation['files'] = [];
+    for (const patch of payload.patches) {
+      const base = { patchId: patch.kb, source: patch.downloadUrl, expectedSha256: patch.sha256, sizeBytes: patch.sizeBytes };
+      const r = await downloadVerified({ url: patch.downloadUrl, shownAs: patch.downloadUrl, sizeBytes: patch.sizeBytes, sha256: patch.sha256, fetch, signal: options.signal });
+      if (r.ok) files.push({ ...base, answered: true, sha256: r.sha256 });
+      else if (r.error.code === CommandErrorCode.HashMismatch) files.push({ ...base, answered: true, sha256: r.sha256 ?? null, error: r.error.message });
+      else files.push({ ...base, answered: false, sha256: null, error: r.error.message });
+    }
+    const observation: PatchTestObservation = {
+      credential: { kind: 'system' }, platform: FolderPlatform.Posix, workingFolder: named.canonical, workingFolderAcl: null,
+      ...('refused' in folder ? { folderProblem: folder.refused.replace(/^refused by the device: /, '') } : {}),
+      freeBytes: await this.freeDiskBytes().catch(() => null), files, services: {},
+    };
+    return { status: 'succeeded', result: observation };
   }
 
   // ---- health check ----

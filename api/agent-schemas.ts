@@ -48,6 +48,7 @@ export const patchTestObservationSchema = z.object({
   platform: z.enum(['windows', 'posix']).optional(),
   workingFolder: shortText(300),
   workingFolderAcl: folderAclOutputSchema.shape.folders.element.nullable(),
+  folderProblem: shortText(1000).optional(),
   freeBytes: z.number().int().min(0).nullable(),
   files: z.array(z.object({
     patchId: shortText(100), source: shortText(2000), expectedSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a hex SHA-256'),

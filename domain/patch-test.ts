@@ -64,6 +64,11 @@ export interface PatchTestObservation {
   platform?: FolderPlatform;
   workingFolder: string;
   workingFolderAcl: FolderAcl | null;
+  /**
+   * POSIX devices: why the agent's own folder check (owner, mode, symlinks: agent/folder-guard.ts)
+   * refuses the working folder; absent when it would use it. Windows devices report the ACL instead.
+   */
+  folderProblem?: string;
   freeBytes: number | null;
   /** what each file source answered for each selected patch */
   files: Array<{ patchId: string; source: string; expectedSha256: string; sizeBytes: number; answered: boolean; sha256: string | null; error?: string }>;
@@ -89,7 +94,7 @@ const isNamed = (acl: FolderAcl, sid: string) => acl.rules.some((r) => r.allow &
 
 function credentialCheck(o: PatchTestObservation): PatchTestCheckResult {
   const c = o.credential;
-  if (c.kind === 'system') return { check: PatchTestCheck.Credentials, passed: true, reason: 'runs as System' };
+  if (c.kind === 'system') return { check: PatchTestCheck.Credentials, passed: true, reason: o.platform === FolderPlatform.Posix ? 'runs as root' : 'runs as System' };
   if (!c.verified) return { check: PatchTestCheck.Credentials, passed: false, reason: `Set Credentials for ${c.account} failed: ${c.error ?? 'not verified'}` };
   return { check: PatchTestCheck.Credentials, passed: true, reason: `Set Credentials for ${c.account} verified` };
 }
@@ -103,7 +108,10 @@ function folderProtectedCheck(o: PatchTestObservation): PatchTestCheckResult {
 function folderPermissionsCheck(o: PatchTestObservation): PatchTestCheckResult {
   const check = PatchTestCheck.FolderPermissions;
   const acl = o.workingFolderAcl;
-  if ((o.platform ?? FolderPlatform.Windows) === FolderPlatform.Posix) return { check, passed: true, reason: 'POSIX device: ownership is checked by the agent before it writes' };
+  if ((o.platform ?? FolderPlatform.Windows) === FolderPlatform.Posix) {
+    if (o.folderProblem) return { check, passed: false, reason: `${o.workingFolder}: ${o.folderProblem}` };
+    return { check, passed: true, reason: `${o.workingFolder}: owned by the agent's user, writable by no one else (the agent's own check)` };
+  }
   if (!acl) return { check, passed: false, reason: 'the device did not report the working folder\'s permissions' };
   const credentialSid = o.credential.kind === 'set' ? o.credential.sid : null;
   if (!acl.exists) {

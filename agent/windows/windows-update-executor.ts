@@ -29,7 +29,7 @@ import { payloadSchemas, type Payload, type WindowsCommandType } from './command
 import type { ExecutorStateStore } from './executor-state';
 import { ScriptFolderAclGuard, type FolderAclGuard } from './folder-acl-guard';
 import type { ProcessRunner } from './process-runner';
-import { downloadVerified } from './verified-download';
+import { downloadVerified } from '../verified-download';
 import { downloadPatches, isDownloadOfPatches } from '../download-patches';
 import { WuaScript, WuaScriptError } from './wua-script';
 

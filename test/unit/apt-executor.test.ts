@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AptExecutor } from '../../agent/apt-executor';
 import type { AgentCommand, PatchFile } from '../../domain/device-protocol';
+import { evaluatePatchTest, type PatchTestObservation } from '../../domain/patch-test';
 
 const asRoot = process.getuid?.() === 0 ? describe : describe.skip; // the folder walk wants root-owned parents
 
@@ -110,6 +111,35 @@ asRoot('AptExecutor', () => {
       },
     });
     expect(fs.readdirSync(path.join(root, 'var/lib/patchflow/working'))).toEqual(['pf-demo_1.1_amd64.deb']);
+  });
+
+  test('the Patch Test: each package hashed as fetched (none written), free space, the working folder as the download would check it; the server names each problem', async () => {
+    const tampered = patch({ updateId: 'apt:bookworm-security:pf-other:amd64:1.1', kb: 'PF-OTHER=1.1', fileName: 'pf-other_1.1_amd64.deb', downloadUrl: `${baseUrl}/pool/tampered.deb` });
+    const gone = patch({ updateId: 'apt:bookworm-security:pf-gone:amd64:1.1', kb: 'PF-GONE=1.1', fileName: 'pf-gone_1.1_amd64.deb', downloadUrl: `${baseUrl}/pool/gone.deb` });
+    const test = (workingFolder: string): AgentCommand => ({ id: `pt-${++n}`, type: 'patch_test', payload: { workingFolder, installFolder: '/var/lib/patchflow/install', patches: [patch(), tampered, gone] }, attempt: 1 });
+    const outcome = await executor().handle(test('/var/lib/patchflow/working'));
+    expect(outcome.status).toBe('succeeded');
+    const observed = (outcome as { result: PatchTestObservation }).result;
+    expect(observed).toMatchObject({ credential: { kind: 'system' }, platform: 'posix', workingFolder: '/var/lib/patchflow/working', workingFolderAcl: null, services: {} });
+    expect(observed.folderProblem).toBeUndefined();
+    expect(observed.freeBytes).toBeGreaterThan(0);
+    expect(observed.files.map((f) => [f.patchId, f.answered, f.sha256 === SHA])).toEqual([['PF-DEMO=1.1', true, true], ['PF-OTHER=1.1', true, false], ['PF-GONE=1.1', false, false]]);
+    expect(fs.readdirSync(path.join(root, 'var/lib/patchflow/working'))).toEqual([]); // nothing staged
+    const verdict = evaluatePatchTest(observed);
+    expect(verdict.checks.filter((c) => !c.passed).map((c) => [c.check, c.subject])).toEqual([
+      ['file-source', `PF-OTHER=1.1 from ${tampered.downloadUrl}`],
+      ['file-source', `PF-GONE=1.1 from ${gone.downloadUrl}`],
+    ]);
+    expect(verdict.checks.find((c) => c.check === 'credentials')!.reason).toBe('runs as root');
+
+    // A working folder others can write to fails the permissions check with the agent's own reason.
+    fs.mkdirSync(path.join(root, 'srv/shared'), { recursive: true });
+    fs.chmodSync(path.join(root, 'srv/shared'), 0o777);
+    const shared = (await executor().handle(test('/srv/shared'))) as { result: PatchTestObservation };
+    expect(shared.result.folderProblem).toContain('writable-by-others');
+    expect(evaluatePatchTest(shared.result).checks.find((c) => c.check === 'working-folder-permissions')).toMatchObject({ passed: false, reason: expect.stringContaining('/srv/shared: ') });
+    // A system folder is refused before anything is fetched.
+    expect(await executor().handle(test('/etc'))).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', message: expect.stringContaining('(rule: protected)') } });
   });
 
   test('a final outcome is answered from the journal by a new executor (a restarted agent)', async () => {

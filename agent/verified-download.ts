@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CommandErrorCode, type CommandError } from '../../domain/device-protocol';
+import { CommandErrorCode, type CommandError } from '../domain/device-protocol';
 
 export interface VerifiedDownload {
   url: string;
