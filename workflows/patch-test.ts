@@ -76,7 +76,7 @@ export async function patchTestWorkflow(input: PatchTestInput): Promise<PatchTes
     const allowed = new Set(selection.allowed);
     const patches: PatchFile[] = plan.patches.filter((u) => allowed.has(u.updateId) && catalog[u.updateId]).map((u) => catalog[u.updateId]!);
     state.kbs = patches.map((p) => p.kb);
-    enter('patch-test', `credentials, ${input.workingFolder}, disk space, ${patches.length} file sources, Windows Update services`);
+    enter('patch-test', `credentials, ${input.workingFolder}, disk space, ${patches.length} file sources, update services`);
     const observation = await command(
       'patch_test', { workingFolder: input.workingFolder, installFolder: input.installFolder, patches },
       `patch test of ${input.deviceName}: ${patches.length} patches`, input.timing?.patchTestTimeoutSeconds ?? DEFAULT_PATCH_TEST_TIMEOUT_SECONDS,
