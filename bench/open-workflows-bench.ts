@@ -243,7 +243,7 @@ export async function openWorkflowsBench(o: OpenWorkflowsOptions): Promise<void>
       `  main thread V8 heap ${heap(main)}, external ${main ? mib(main.external) : '?'} (array buffers ${main ? mib(main.arrayBuffers) : '?'})`,
       `  workflow thread${wf.length === 1 ? '' : 's'} V8 heap ${wf.map(heap).join('; ') || '?'}; ${wf.map((t) => t.contexts).join('+') || '?'} V8 contexts; ${mib(wfNow - wfIdle)} more than idle (${mib(wfIdle)})${perWorkflow !== undefined ? `, ${(perWorkflow / 1024).toFixed(0)} KiB per cached workflow` : ''}`,
       ...(others.length ? [`  other threads (Node's ESM loader for tsx): V8 heap ${others.map(heap).join('; ')}`] : []),
-      `  outside the V8 heaps (Rust core, code, buffers, allocator): ${mib(rss - heapsTotal)}`,
+      `  outside the V8 heaps (Rust core and its workflow cache, code, buffers, allocator): ${mib(rss - heapsTotal)}, idle ${mib(idle.rss - idle.threads.reduce((a, t) => a + t.heapTotal, 0))}`,
       `open-workflows${partial ? ' (PARTIAL)' : ''}: ${n} open device workflows, worker RSS peak ${mib(peak)} / steady ${mib(steady)}, cache ${cache ?? '?'}, `
         + `workflow heap ${mib(wfNow)} (${perWorkflow !== undefined ? `${(perWorkflow / 1024).toFixed(0)} KiB per cached workflow` : '?'}), settings ${settings.length ? settings.join(' ') : 'defaults'}`,
     );
