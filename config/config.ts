@@ -53,7 +53,7 @@ const schema = z.object({
    * of the Rust core's (bench open-workflows: 1,000 open installs, all cached, 679 MiB worker RSS; 250
    * cached, 488 MiB). An evicted workflow replays its history (tens of events) on its next task, a few
    * milliseconds, and a device step's next task comes minutes to hours later. 1,000 bounds the worker
-   * near 700 MiB however many installs are open; the SDK's own default grows with the heap limit
+   * below 900 MiB (2,000 open installs: 853 MiB); the SDK's own default grows with the heap limit
    * (about 2,300 with Node's default heap on a 24 GB host, past 1 GiB once that many are open).
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(1000),
