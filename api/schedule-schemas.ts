@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { maintenanceWindowSchema } from '../domain/maintenance-window';
-import { DEFAULT_REBOOT_ACTION, rebootActionConfigSchema } from '../domain/reboot-actions';
+import { maintenanceWindowSchema } from '../domain/maintenance-window-schema';
+import { rebootActionConfigSchema } from '../domain/reboot-action-schema';
+import { DEFAULT_REBOOT_ACTION } from '../domain/reboot-actions';
 import { HEALTH_CHECK_NAME, healthCheckProblem, MAX_HEALTH_CHECK_NAMES, MAX_SETTLE_SECONDS } from '../domain/health-check';
 import { LOCAL_TIME_PATTERN, WEEKDAYS } from '../domain/local-time';
 import { parseScheduleTiming, PATCH_TUESDAY_OFFSET_MAX, PATCH_TUESDAY_OFFSET_MIN } from '../domain/schedule-spec';

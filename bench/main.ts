@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { auBench } from './au-bench';
 import { gatewayBench } from './gateway-bench';
 import { installBench } from './install-bench';
+import { openWorkflowsBench } from './open-workflows-bench';
 import { reportBench } from './report-bench';
 import { resolverBench } from './resolver-bench';
 import { statusWritesBench } from './status-writes-bench';
@@ -38,6 +39,17 @@ program
   .option('--requests <n>', 'check-ins to send', positiveInt, 50000)
   .option('--max-seconds <n>', 'stop after this long even if not all were sent', positiveInt, 60)
   .action(async (opts: { devices: number; connections: number; requests: number; maxSeconds: number }) => gatewayBench(opts));
+program
+  .command('open-workflows')
+  .description('the worker process\'s RSS with N device installs open at once, most holding an execute, some waiting on a device that never polls')
+  .option('--workflows <n>', 'device installs open at once (one device each)', positiveInt, 1000)
+  .option('--offline-percent <n>', 'share of devices that never poll (their install waits on its pre-scan)', (v) => Number(v), 10)
+  .option('--steady-seconds <n>', 'how long to sample once every install waits on its device', positiveInt, 60)
+  .option('--max-minutes <n>', 'stop after this long and print the figures marked PARTIAL', positiveInt, 20)
+  .option('--worker-node-options <flags>', 'Node flags of the worker process, e.g. "--max-old-space-size=512" (WORKER_* settings come from the environment)')
+  .option('--heap-snapshot <dir>', 'write a heap snapshot of each worker thread into <dir> at the end')
+  .action(async (opts: { workflows: number; offlinePercent: number; steadySeconds: number; maxMinutes: number; workerNodeOptions?: string; heapSnapshot?: string }) =>
+    openWorkflowsBench({ workflows: opts.workflows, offlinePercent: opts.offlinePercent, steadySeconds: opts.steadySeconds, maxMinutes: opts.maxMinutes, workerNodeOptions: opts.workerNodeOptions, heapSnapshotDir: opts.heapSnapshot }));
 program
   .command('resolver')
   .description('every (device, patch) approval decision of a seeded fleet, in one resolveFleet pass')

@@ -6,7 +6,6 @@
  * and nothing ran twice, and prints the drain time of the faulty run against the fault-free one.
  * Exits non-zero when a check fails, never on a timing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,8 +27,8 @@ import { startFaultProxy, type FaultProxy } from './soak-proxy';
 import { recoveryBreakdown, type FaultWindow, type RecoveryBreakdown } from './soak-recovery';
 import { faultTimetable, type Fault } from './soak-timetable';
 import { checkSoak, type SoakCheck } from './soak-checks';
+import { kill9, startProcess, waitHealthy, type Proc } from './processes';
 
-const ROOT = path.resolve(__dirname, '..');
 const API_KEY = 'soak-api-key-0123456789abcdef';
 const TASK_QUEUE = 'patchflow';
 const KBS = ['KB5034439', 'KB5033118'];
@@ -74,32 +73,6 @@ export interface SoakRunReport {
 
 function say(label: string, msg: string): void {
   process.stderr.write(`[soak ${label} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-interface Proc { name: string; child: ChildProcess; exited: Promise<void> }
-
-function startProcess(name: string, script: string, env: NodeJS.ProcessEnv, logFile: string): Proc {
-  const out = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
-  fs.closeSync(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { name, child, exited };
-}
-
-async function kill9(p: Proc): Promise<void> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await p.exited;
-}
-
-async function waitHealthy(url: string, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error(`the API at ${url} did not answer /healthz within ${ms / 1000} s`);
-    await sleep(500);
-  }
 }
 
 /** One soak run on its own stack; `faults` false is the fault-free reference of the same size. */

@@ -47,6 +47,24 @@ const schema = z.object({
    * replay elsewhere, not a failure.
    */
   WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(600).default(3),
+  /**
+   * how many workflows the worker keeps in its sticky cache (in memory, ready for their next task
+   * without a replay; 0: none). Each costs about 200 KiB of the workflow thread's V8 heap and 130 KiB
+   * of the Rust core's (bench open-workflows: 1,000 open installs, all cached, 679 MiB worker RSS; 250
+   * cached, 488 MiB). An evicted workflow replays its history (tens of events) on its next task, a few
+   * milliseconds, and a device step's next task comes minutes to hours later. 1,000 bounds the worker
+   * below 900 MiB (2,000 open installs: 853 MiB); the SDK's own default grows with the heap limit
+   * (about 2,300 with Node's default heap on a 24 GB host, past 1 GiB once that many are open).
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(1000),
+  /** workflow tasks the worker runs at once (the SDK's default 40; at most WORKER_MAX_CACHED_WORKFLOWS) */
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).optional(),
+  /**
+   * activities the worker runs at once (the SDK's default 100). A device step holds its slot only
+   * until its command is recorded (it completes asynchronously), so this bounds database work, not
+   * the number of devices waiting.
+   */
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
   /** where the worker serves the Temporal SDK's Prometheus metrics, e.g. 0.0.0.0:9464 (unset: off) */
   WORKER_METRICS_ADDRESS: z.string().regex(/^[^:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -125,6 +143,12 @@ function checked(c: Config): Config {
   if (Boolean(c.CATALOG_FEED_URL) !== Boolean(c.CATALOG_FEED_PUBLIC_KEY_PATH)) {
     throw new Error('invalid configuration: CATALOG_FEED_URL and CATALOG_FEED_PUBLIC_KEY_PATH go together (a feed is only trusted with its pinned key)');
   }
+  if (c.WORKER_MAX_CACHED_WORKFLOWS && c.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS && c.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS > c.WORKER_MAX_CACHED_WORKFLOWS) {
+    throw new Error(`invalid configuration: WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${c.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS}) must be at most WORKER_MAX_CACHED_WORKFLOWS (${c.WORKER_MAX_CACHED_WORKFLOWS}): a running workflow task holds its workflow in the cache`);
+  }
+  if (c.WORKER_MAX_CACHED_WORKFLOWS === 1) {
+    throw new Error('invalid configuration: WORKER_MAX_CACHED_WORKFLOWS must be 0 (no cache) or at least 2 (the SDK\'s rule)');
+  }
   if (c.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 2 > c.STEP_HEARTBEAT_TIMEOUT_SECONDS) {
     throw new Error(`invalid configuration: COMMAND_KEEPALIVE_INTERVAL_SECONDS (${c.COMMAND_KEEPALIVE_INTERVAL_SECONDS}) must be at most half of STEP_HEARTBEAT_TIMEOUT_SECONDS (${c.STEP_HEARTBEAT_TIMEOUT_SECONDS}): a waiting step would time out between keep-alives`);
   }
@@ -141,6 +165,15 @@ export function recoveryConfigOf(config: Pick<Config, 'COMMAND_KEEPALIVE_INTERVA
       stalledReboot: { rebootTimeoutSeconds: config.REBOOT_TIMEOUT_SECONDS, maxOffers: config.REBOOT_MAX_OFFERS },
     },
     installTiming: { heartbeatTimeoutSeconds: config.STEP_HEARTBEAT_TIMEOUT_SECONDS },
+  };
+}
+
+/** The worker's cache and slot settings (worker/worker.ts WorkerTuning); unset ones keep the SDK's defaults. */
+export function workerTuningOf(config: Pick<Config, 'WORKER_MAX_CACHED_WORKFLOWS' | 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS' | 'WORKER_MAX_CONCURRENT_ACTIVITIES'>) {
+  return {
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   };
 }
 

@@ -7,7 +7,7 @@ import { reconcileCatalogSchedules, startCatalogSync } from '../api/catalog-serv
 import { reconcileAlertsSchedule } from '../api/alert-service';
 import { reconcileSchedules } from '../api/schedule-service';
 import { ensureDevSigningKey, loadCommandKeys, type CommandKeyring } from '../config/command-keys';
-import { alertsConfigOf, fileCacheOf, reportsDirOf, type Config } from '../config/config';
+import { alertsConfigOf, fileCacheOf, reportsDirOf, workerTuningOf, type Config } from '../config/config';
 import { devCertificateDir, ensureDevCertificate, loadServerTls } from '../config/tls';
 import { pinnedFetch } from '../agent/transport';
 import { createPool, type Db } from '../db/database';
@@ -101,7 +101,7 @@ export async function startDevStack(configured: Config, log: Logger, options: { 
     const connection: NativeConnection = await connectWorker(temporalAddress, config);
     stops.push(() => connection.close());
     const worker: Worker = await createPatchflowWorker({
-      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys, catalogFeeds: feeds.sources, reportsDir: reportsDirOf(config),
+      connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys, catalogFeeds: feeds.sources, reportsDir: reportsDirOf(config), tuning: workerTuningOf(config),
     });
     const running = worker.run().catch((err) => log.error({ err }, 'worker stopped with an error'));
     stops.push(async () => {

@@ -13,11 +13,11 @@
  *   skipped 02:30 run to 03:30, RFC 5545's reading, see schedule-spec.ts; a window opens as soon as it
  *   can so the night loses as little of it as possible.)
  *
- * Pure and deterministic (Intl only, `now` passed in): safe to import from workflow code.
+ * Pure and deterministic (Intl only, `now` passed in): safe to import from workflow code. Its zod schema
+ * lives in maintenance-window-schema.ts, so the workflow bundle carries no zod (reboot-actions.ts says why).
  */
-import { z } from 'zod';
 import {
-  addDays, instantsAtLocalTime, LOCAL_TIME_PATTERN, parseLocalTime, utcOffsetMsAt, wallClockAt, weekdayOf, WEEKDAYS, type LocalDate, type Weekday,
+  addDays, instantsAtLocalTime, parseLocalTime, utcOffsetMsAt, wallClockAt, weekdayOf, WEEKDAYS, type LocalDate, type Weekday,
 } from './local-time';
 
 /** When installs and reboots may happen, in the local time of a zone the caller supplies. */
@@ -29,29 +29,6 @@ export interface MaintenanceWindow {
   /** How long the window stays open, in real minutes: 1–1440. */
   durationMinutes: number;
 }
-
-// ---- validation ----
-
-const DURATION_MESSAGE = 'must be a whole number of minutes from 1 to 1440';
-
-/** The zod schema of a MaintenanceWindow (strict; days de-duplicated, Monday first). Reusable by the API. */
-export const maintenanceWindowSchema = z.strictObject({
-  days: z
-    .array(z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` }), {
-      error: `must be a list of days (${WEEKDAYS.join(', ')}); leave it out for every day`,
-    })
-    .min(1, { error: 'must list at least one day; leave it out for every day' })
-    .transform((days) => WEEKDAYS.filter((d) => days.includes(d)))
-    .optional(),
-  start: z
-    .string({ error: (issue) => (issue.input === undefined ? 'is required: a 24-hour "HH:MM", e.g. "22:00"' : 'must be a 24-hour "HH:MM", e.g. "22:00"') })
-    .regex(LOCAL_TIME_PATTERN, { error: 'must be a 24-hour "HH:MM" from 00:00 to 23:59, e.g. "22:00"' }),
-  durationMinutes: z
-    .number({ error: (issue) => (issue.input === undefined ? `is required: a whole number of minutes from 1 to 1440` : DURATION_MESSAGE) })
-    .int({ error: DURATION_MESSAGE })
-    .min(1, { error: DURATION_MESSAGE })
-    .max(1440, { error: DURATION_MESSAGE }),
-});
 
 // ---- local time ----
 

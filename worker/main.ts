@@ -1,5 +1,5 @@
 import { loadCommandKeys } from '../config/command-keys';
-import { loadConfig, reportsDirOf } from '../config/config';
+import { loadConfig, reportsDirOf, workerTuningOf } from '../config/config';
 import { createPool } from '../db/database';
 import { catalogFeedsOf } from './catalog-feeds';
 import { createLogger } from './logger';
@@ -28,9 +28,9 @@ async function main(): Promise<void> {
   const worker = await createPatchflowWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, client, log, commandKeys,
     workflowBundlePath: bundle.kind === 'prebuilt' ? bundle.path : undefined, catalogFeeds: catalogFeedsOf(config).sources, reportsDir: reportsDirOf(config),
-    stickyQueueTimeoutSeconds: config.WORKER_STICKY_QUEUE_TIMEOUT_SECONDS,
+    stickyQueueTimeoutSeconds: config.WORKER_STICKY_QUEUE_TIMEOUT_SECONDS, tuning: workerTuningOf(config),
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, commandKeyId: commandKeys.current.keyId, nextCommandKeyId: commandKeys.next?.keyId }, 'worker started');
+  log.info({ ...workerTuningOf(config), taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, commandKeyId: commandKeys.current.keyId, nextCommandKeyId: commandKeys.next?.keyId }, 'worker started');
   // The SDK shuts the worker down on SIGINT/SIGTERM by itself; run() resolves once it has drained.
   await worker.run();
   await db.end();

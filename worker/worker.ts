@@ -54,7 +54,21 @@ export interface PatchflowWorkerOptions {
   catalogFeeds?: CatalogFeedSources;
   /** config WORKER_STICKY_QUEUE_TIMEOUT_SECONDS (3 s there; absent here: the SDK's 10 s) */
   stickyQueueTimeoutSeconds?: number;
+  /** the worker's memory and slots (config WORKER_MAX_CACHED_WORKFLOWS and friends, workerTuningOf); absent: the SDK's defaults */
+  tuning?: WorkerTuning;
 }
+
+/** The worker's cache and slot settings; each absent one keeps the SDK's default. */
+export interface WorkerTuning {
+  /** workflows kept in the sticky cache (absent: the SDK's default, sized from the heap limit; config default 1,000) */
+  maxCachedWorkflows?: number;
+  /** workflow tasks at once (default 40) */
+  maxConcurrentWorkflowTaskExecutions?: number;
+  /** activities at once (default 100) */
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+const definedOnly = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** The Patchflow worker: every workflow in workflows/ and every activity over real dependencies. */
 export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<Worker> {
@@ -63,6 +77,7 @@ export async function createPatchflowWorker(o: PatchflowWorkerOptions): Promise<
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.stickyQueueTimeoutSeconds === undefined ? {} : { stickyQueueScheduleToStartTimeout: `${o.stickyQueueTimeoutSeconds} seconds` }),
+    ...definedOnly(o.tuning ?? {}),
     ...(o.workflowBundlePath
       ? { workflowBundle: { codePath: o.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),

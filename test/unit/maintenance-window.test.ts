@@ -2,10 +2,10 @@ import {
   describeMaintenanceWindow,
   firstInstantAtLocalTime,
   isInsideWindow,
-  maintenanceWindowSchema,
   nextWindowStart,
   type MaintenanceWindow,
 } from '../../domain/maintenance-window';
+import { maintenanceWindowSchema } from '../../domain/maintenance-window-schema';
 
 const LONDON = 'Europe/London';
 const NEW_YORK = 'America/New_York';

@@ -6,11 +6,10 @@ import {
   nextOccurrence,
   planReboot,
   RebootAction,
-  rebootActionConfigSchema,
-  validateRebootAction,
   type RebootActionConfig,
   type RebootPlan,
 } from '../../domain/reboot-actions';
+import { rebootActionConfigSchema, validateRebootAction } from '../../domain/reboot-action-schema';
 import { isKnownTimeZone } from '../../domain/local-time';
 
 const NOW = new Date('2024-06-12T10:00:00Z'); // a Wednesday

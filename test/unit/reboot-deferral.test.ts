@@ -1,6 +1,7 @@
 import { resultSchemas } from '../../api/agent-schemas';
 import type { RebootPayload, RebootResult } from '../../domain/device-protocol';
-import { planReboot, rebootActionProblems, validateRebootAction, type RebootActionConfig } from '../../domain/reboot-actions';
+import { planReboot, rebootActionProblems, type RebootActionConfig } from '../../domain/reboot-actions';
+import { validateRebootAction } from '../../domain/reboot-action-schema';
 import { afterAnswer, deferredReplyProblem, initialUserDeferralState, nextUserDeferralStep, type UserDeferralState } from '../../domain/reboot-deferral';
 
 // The user-deferral reboot action (issue 14 part 4): up to N postponements of M minutes, then forced;
