@@ -4,13 +4,14 @@ import type { Logger } from 'pino';
 import { claimPendingCommands, releaseClaimedCommands, type CommandRow } from '../db/command-repository';
 import type { CommandKeyring } from '../config/command-keys';
 import type { Db } from '../db/database';
-import { checkIn as recordCheckIn, type CheckIn } from '../db/fleet-repository';
+import { CheckInWriter } from '../db/check-in-writer';
+import type { CheckIn } from '../db/fleet-repository';
 import type { AgentCommand } from '../domain/device-protocol';
 import { BOOT_ID_HEADER, bootIdHeader, commandIdParam, enrollSchema, fileHashParam, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
 import { settleCheckIn } from './check-in-settlement';
 import type { CommandNotifier } from './command-notifier';
 import { acceptCommandResult, acceptProgress } from './command-result-service';
-import { hashSecret, parseCredential, secretMatches } from './credentials';
+import { hashMatches, hashSecret, parseCredential } from './credentials';
 import { enrollAgent } from './enrollment-service';
 import { describeZodError, HttpError } from './errors';
 import { FileHashMismatchError, type PatchFileCache } from './file-cache';
@@ -52,6 +53,8 @@ export interface GatewayDeps {
   completer?: ResultCompleter;
   /** the Patchflow cache file source (GET /files/:sha256); absent: that route answers 503 */
   fileCache?: PatchFileCache;
+  /** group commit of the check-ins (default: one of this gateway's own on `db`) */
+  checkIns?: CheckInWriter;
 }
 
 /**
@@ -61,6 +64,7 @@ export interface GatewayDeps {
  */
 export function createAgentGateway(deps: GatewayDeps): Router {
   const { db, notifier, log, metrics } = deps;
+  const checkIns = deps.checkIns ?? new CheckInWriter(db);
   const router = express.Router();
 
   // The enrollment token is in the body: the body is read first, but only a small one.
@@ -82,11 +86,16 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     // its device's announcements first, so a command written after that statement still wakes it.
     const poll = req.method === 'GET' && req.path === '/commands' ? pollQuerySchema.safeParse(req.query) : undefined;
     const wake = poll?.success ? notifier.subscribe(parsed.deviceId, (poll.data.wait ?? deps.pollWaitSeconds) * 1000) : undefined;
+    // The check-ins of one event-loop turn go to PostgreSQL as one statement (db/check-in-writer.ts),
+    // each request with its own answer.
+    const secretHash = hashSecret(parsed.secret);
     let seen: CheckIn;
     try {
-      seen = await recordCheckIn(db, parsed.deviceId, wellFormed ? hashSecret(parsed.secret) : '', boot?.success ? boot.data : undefined,
-        poll?.success ? { claimLeaseSeconds: claimLeaseSeconds(), restarted: poll.data.restarted } : undefined);
-      if (!seen.credentialHash || !secretMatches(parsed.secret, seen.credentialHash)) throw new HttpError(401, 'device credential is not valid');
+      seen = await checkIns.checkIn({
+        deviceId: parsed.deviceId, secretHash: wellFormed ? secretHash : '', bootId: boot?.success ? boot.data : undefined,
+        ...(poll?.success ? { poll: { claimLeaseSeconds: claimLeaseSeconds(), restarted: poll.data.restarted } } : {}),
+      });
+      if (!seen.credentialHash || !hashMatches(secretHash, seen.credentialHash)) throw new HttpError(401, 'device credential is not valid');
       if (boot && !boot.success) throw new HttpError(400, `header ${BOOT_ID_HEADER}: ${describeZodError(boot.error, 'value')}`);
     } catch (err) {
       wake?.cancel();
