@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GatewayClient } from '../agent/gateway-client';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
-import type { GatewayLoadInput, GatewayLoadResult } from './gateway-load';
+import { cpuPercentSince, type GatewayLoadInput, type GatewayLoadResult } from './gateway-load';
 import { mapLimit } from './map-limit';
 
 
@@ -52,11 +52,20 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
       connections: o.connections, amount: o.requests, maxSeconds: o.maxSeconds,
     };
     const child = fork(path.join(__dirname, 'gateway-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // This process's CPU is counted from the load's start (the child says so) to its answer.
+    let cpuAtStart = process.cpuUsage();
+    let startedAt = performance.now();
     const answer = await new Promise<{ result?: GatewayLoadResult; error?: string }>((resolve, reject) => {
-      child.once('message', (m) => resolve(m as { result?: GatewayLoadResult; error?: string }));
+      child.on('message', (m: { started?: boolean; result?: GatewayLoadResult; error?: string }) => {
+        if (m.started) {
+          cpuAtStart = process.cpuUsage();
+          startedAt = performance.now();
+        } else resolve(m);
+      });
       child.once('exit', (code) => reject(new Error(`the load generator exited (${code}) without an answer`)));
       child.send(input);
     });
+    const gatewayCpu = cpuPercentSince(cpuAtStart, startedAt);
     if (answer.error || !answer.result) throw new Error(`autocannon: ${answer.error}`);
     const r = answer.result;
     const server = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : 'Temporal dev server';
@@ -64,6 +73,7 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
       `server: ${server}, ${process.env.DATABASE_URL ? 'external' : 'embedded'} PostgreSQL, ${os.cpus().length} cores (load generator on the same machine)`,
       `  ${r.requests} check-ins (GET /agent/v1/commands?wait=0) from ${o.devices} devices over ${o.connections} HTTPS connections in ${r.durationSeconds.toFixed(1)} s: `
         + `${r.ok2xx} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; latency p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms`,
+      `  CPU during the run (% of one core): this process (API, gateway, worker) ${gatewayCpu.toFixed(0)}%, load generator ${r.cpuPercent.toFixed(0)}%; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
       `gateway: ${(r.ok2xx / r.durationSeconds).toFixed(0)} check-ins/s`,
     );
   } finally {
