@@ -5,6 +5,7 @@ import { GatewayClient } from '../agent/gateway-client';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import { cpuPercentSince, type GatewayLoadInput, type GatewayLoadResult } from './gateway-load';
 import { mapLimit } from './map-limit';
+import { postmasterPid, treeCpuSeconds } from './process-cpu';
 
 
 export interface GatewayBenchOptions {
@@ -55,17 +56,22 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
     // This process's CPU is counted from the load's start (the child says so) to its answer.
     let cpuAtStart = process.cpuUsage();
     let startedAt = performance.now();
+    // The embedded PostgreSQL's processes too (an external one's CPU is not known here).
+    const pgPid = process.env.DATABASE_URL ? undefined : postmasterPid(path.join(bench.scratch, 'postgres'));
+    let pgCpuAtStart = 0;
     const answer = await new Promise<{ result?: GatewayLoadResult; error?: string }>((resolve, reject) => {
       child.on('message', (m: { started?: boolean; result?: GatewayLoadResult; error?: string }) => {
         if (m.started) {
           cpuAtStart = process.cpuUsage();
           startedAt = performance.now();
+          if (pgPid) pgCpuAtStart = treeCpuSeconds(pgPid);
         } else resolve(m);
       });
       child.once('exit', (code) => reject(new Error(`the load generator exited (${code}) without an answer`)));
       child.send(input);
     });
     const gatewayCpu = cpuPercentSince(cpuAtStart, startedAt);
+    const pgCpu = pgPid ? ((treeCpuSeconds(pgPid) - pgCpuAtStart) / ((performance.now() - startedAt) / 1000)) * 100 : undefined;
     if (answer.error || !answer.result) throw new Error(`autocannon: ${answer.error}`);
     const r = answer.result;
     const server = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : 'Temporal dev server';
@@ -73,7 +79,8 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
       `server: ${server}, ${process.env.DATABASE_URL ? 'external' : 'embedded'} PostgreSQL, ${os.cpus().length} cores (load generator on the same machine)`,
       `  ${r.requests} check-ins (GET /agent/v1/commands?wait=0) from ${o.devices} devices over ${o.connections} HTTPS connections in ${r.durationSeconds.toFixed(1)} s: `
         + `${r.ok2xx} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; latency p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms`,
-      `  CPU during the run (% of one core): this process (API, gateway, worker) ${gatewayCpu.toFixed(0)}%, load generator ${r.cpuPercent.toFixed(0)}%; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `  CPU during the run (% of one core): this process (API, gateway, worker) ${gatewayCpu.toFixed(0)}% (${((gatewayCpu / 100) * r.durationSeconds * 1e6 / Math.max(1, r.requests)).toFixed(0)} µs per check-in), load generator ${r.cpuPercent.toFixed(0)}%, `
+        + `PostgreSQL ${pgCpu === undefined ? 'not measured (external)' : `${pgCpu.toFixed(0)}%`}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
       `gateway: ${(r.ok2xx / r.durationSeconds).toFixed(0)} check-ins/s`,
     );
   } finally {
