@@ -5,6 +5,7 @@ import { GatewayClient } from '../agent/gateway-client';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import { cpuPercentSince, type GatewayLoadInput, type GatewayLoadResult } from './gateway-load';
 import { mapLimit } from './map-limit';
+import { startGatewayProcesses } from './gateway-processes';
 import { postmasterPid, treeCpuSeconds } from './process-cpu';
 
 
@@ -13,6 +14,8 @@ export interface GatewayBenchOptions {
   connections: number;
   requests: number;
   maxSeconds: number;
+  /** serve the load from api/main.ts with GATEWAY_PROCESSES=N instead of this process's own gateway */
+  gatewayProcesses?: number;
 }
 
 /**
@@ -26,6 +29,7 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
   const bench = await startBenchStack('gateway-bench');
   const { stack } = bench;
   const lines: string[] = [];
+  const stops: (() => Promise<void> | undefined)[] = [];
   try {
     const api = async (method: string, p: string, body?: unknown): Promise<any> => {
       const res = await stack.fetch(`${stack.apiUrl}${p}`, {
@@ -48,8 +52,10 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
     });
     await gateway.close();
 
+    const gatewayProcesses = o.gatewayProcesses ? await startGatewayProcesses(stack, bench.scratch, o.gatewayProcesses) : undefined;
+    stops.push(() => gatewayProcesses?.stop());
     const input: GatewayLoadInput = {
-      url: `${stack.apiUrl}/agent/v1/commands?wait=0`, caCert: stack.caCert, credentials, bootIds,
+      url: `${gatewayProcesses?.url ?? stack.apiUrl}/agent/v1/commands?wait=0`, caCert: stack.caCert, credentials, bootIds,
       connections: o.connections, amount: o.requests, maxSeconds: o.maxSeconds,
     };
     const child = fork(path.join(__dirname, 'gateway-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -59,31 +65,39 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
     // The embedded PostgreSQL's processes too (an external one's CPU is not known here).
     const pgPid = process.env.DATABASE_URL ? undefined : postmasterPid(path.join(bench.scratch, 'postgres'));
     let pgCpuAtStart = 0;
+    let gatewayCpuAtStart = 0;
     const answer = await new Promise<{ result?: GatewayLoadResult; error?: string }>((resolve, reject) => {
       child.on('message', (m: { started?: boolean; result?: GatewayLoadResult; error?: string }) => {
         if (m.started) {
           cpuAtStart = process.cpuUsage();
           startedAt = performance.now();
           if (pgPid) pgCpuAtStart = treeCpuSeconds(pgPid);
+          if (gatewayProcesses) gatewayCpuAtStart = treeCpuSeconds(gatewayProcesses.pid);
         } else resolve(m);
       });
       child.once('exit', (code) => reject(new Error(`the load generator exited (${code}) without an answer`)));
       child.send(input);
     });
-    const gatewayCpu = cpuPercentSince(cpuAtStart, startedAt);
-    const pgCpu = pgPid ? ((treeCpuSeconds(pgPid) - pgCpuAtStart) / ((performance.now() - startedAt) / 1000)) * 100 : undefined;
+    const benchCpu = cpuPercentSince(cpuAtStart, startedAt);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const gatewayCpu = gatewayProcesses ? ((treeCpuSeconds(gatewayProcesses.pid) - gatewayCpuAtStart) / seconds) * 100 : benchCpu;
+    const pgCpu = pgPid ? ((treeCpuSeconds(pgPid) - pgCpuAtStart) / seconds) * 100 : undefined;
     if (answer.error || !answer.result) throw new Error(`autocannon: ${answer.error}`);
     const r = answer.result;
     const server = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : 'Temporal dev server';
     lines.push(
       `server: ${server}, ${process.env.DATABASE_URL ? 'external' : 'embedded'} PostgreSQL, ${os.cpus().length} cores (load generator on the same machine)`,
-      `  ${r.requests} check-ins (GET /agent/v1/commands?wait=0) from ${o.devices} devices over ${o.connections} HTTPS connections in ${r.durationSeconds.toFixed(1)} s: `
+      `  ${r.requests} check-ins (GET /agent/v1/commands?wait=0) from ${o.devices} devices over ${o.connections} HTTPS connections`
+        + `${gatewayProcesses ? ` to api/main.ts on ${o.gatewayProcesses} process(es)` : ''} in ${r.durationSeconds.toFixed(1)} s: `
         + `${r.ok2xx} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; latency p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms`,
-      `  CPU during the run (% of one core): this process (API, gateway, worker) ${gatewayCpu.toFixed(0)}% (${((gatewayCpu / 100) * r.durationSeconds * 1e6 / Math.max(1, r.requests)).toFixed(0)} µs per check-in), load generator ${r.cpuPercent.toFixed(0)}%, `
+      `  CPU during the run (% of one core): ${gatewayProcesses ? `api/main.ts with GATEWAY_PROCESSES=${o.gatewayProcesses} (all its processes)` : 'this process (API, gateway, worker)'} `
+        + `${gatewayCpu.toFixed(0)}% (${((gatewayCpu / 100) * r.durationSeconds * 1e6 / Math.max(1, r.requests)).toFixed(0)} µs per check-in), `
+        + `${gatewayProcesses ? `this process (idle gateway, worker) ${benchCpu.toFixed(0)}%, ` : ''}load generator ${r.cpuPercent.toFixed(0)}%, `
         + `PostgreSQL ${pgCpu === undefined ? 'not measured (external)' : `${pgCpu.toFixed(0)}%`}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
       `gateway: ${(r.ok2xx / r.durationSeconds).toFixed(0)} check-ins/s`,
     );
   } finally {
+    for (const stop of stops) await stop();
     await bench.stop();
   }
   for (const line of lines) console.log(line);
