@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import express, { type Request, type Response, type Router } from 'express';
+import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { claimPendingCommands, releaseClaimedCommands, type CommandRow } from '../db/command-repository';
 import type { CommandKeyring } from '../config/command-keys';
@@ -26,7 +27,7 @@ interface DeviceLocals {
   deviceId: string;
   bootId?: string;
   /** a poll's first round: its subscription (made before the check-in) and whether the check-in found nothing to claim */
-  pollStart?: { wake: { promise: Promise<void>; cancel: () => void }; nothingToClaim: boolean };
+  pollStart?: { wake: { promise: Promise<void>; cancel: () => void }; nothingToClaim: boolean; query: z.infer<typeof pollQuerySchema> };
 }
 
 export interface GatewayDeps {
@@ -64,7 +65,9 @@ export interface GatewayDeps {
  */
 export function createAgentGateway(deps: GatewayDeps): Router {
   const { db, notifier, log, metrics } = deps;
-  const checkIns = deps.checkIns ?? new CheckInWriter(db);
+  const checkIns = deps.checkIns ?? new CheckInWriter(db, {
+    onStatement: (n) => { metrics.checkIns.inc(n); metrics.checkInStatements.inc(); },
+  });
   const router = express.Router();
 
   // The enrollment token is in the body: the body is read first, but only a small one.
@@ -105,7 +108,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const locals: DeviceLocals = {
       deviceId: parsed.deviceId, bootId: boot?.data,
       // An acknowledged reboot may be offered again while the check-in settles: then claim as usual.
-      ...(wake ? { pollStart: { wake, nothingToClaim: seen.hasClaimable === false && !seen.hasAcknowledgedReboot } } : {}),
+      ...(wake && poll?.success ? { pollStart: { wake, nothingToClaim: seen.hasClaimable === false && !seen.hasAcknowledgedReboot, query: poll.data } } : {}),
     };
     res.locals.device = locals;
     await settleCheckIn(deps, locals, seen);
@@ -122,7 +125,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
 
   router.get('/commands', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
-    const query = parse(pollQuerySchema, req.query, 'query');
+    // Parsed once already by the check-in (a bad query is refused here, as before).
+    const query = device.pollStart?.query ?? parse(pollQuerySchema, req.query, 'query');
     const waitMs = (query.wait ?? deps.pollWaitSeconds) * 1000;
     // The poll ends when the agent hangs up or a newer poll of its credential takes over. One
     // controller for both (AbortSignal.any and an abort on every answered request's close were a

@@ -84,6 +84,10 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
     const pgCpu = pgPid ? ((treeCpuSeconds(pgPid) - pgCpuAtStart) / seconds) * 100 : undefined;
     if (answer.error || !answer.result) throw new Error(`autocannon: ${answer.error}`);
     const r = answer.result;
+    // The group commit's batch size, from the gateway's /metrics (with several processes: the one answering).
+    const metricsText = await stack.fetch(`${gatewayProcesses?.url ?? stack.apiUrl}/metrics`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } }).then((res) => res.text());
+    const counter = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
+    const perStatement = counter('patchflow_agent_check_ins_total') / counter('patchflow_agent_check_in_statements_total');
     const server = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : 'Temporal dev server';
     lines.push(
       `server: ${server}, ${process.env.DATABASE_URL ? 'external' : 'embedded'} PostgreSQL, ${os.cpus().length} cores (load generator on the same machine)`,
@@ -93,7 +97,7 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
       `  CPU during the run (% of one core): ${gatewayProcesses ? `api/main.ts with GATEWAY_PROCESSES=${o.gatewayProcesses} (all its processes)` : 'this process (API, gateway, worker)'} `
         + `${gatewayCpu.toFixed(0)}% (${((gatewayCpu / 100) * r.durationSeconds * 1e6 / Math.max(1, r.requests)).toFixed(0)} µs per check-in), `
         + `${gatewayProcesses ? `this process (idle gateway, worker) ${benchCpu.toFixed(0)}%, ` : ''}load generator ${r.cpuPercent.toFixed(0)}%, `
-        + `PostgreSQL ${pgCpu === undefined ? 'not measured (external)' : `${pgCpu.toFixed(0)}%`}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        + `PostgreSQL ${pgCpu === undefined ? 'not measured (external)' : `${pgCpu.toFixed(0)}%`}; ${perStatement.toFixed(1)} check-ins per statement${gatewayProcesses && o.gatewayProcesses! > 1 ? ' (one process\'s)' : ''}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
       `gateway: ${(r.ok2xx / r.durationSeconds).toFixed(0)} check-ins/s`,
     );
   } finally {

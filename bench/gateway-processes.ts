@@ -3,6 +3,7 @@ import path from 'node:path';
 import { devCertificateDir } from '../config/tls';
 import { freePort } from '../db/embedded-postgres';
 import type { DevStack } from '../dev/stack';
+import { BENCH_API_KEY } from './bench-stack';
 
 /**
  * `npm run bench -- gateway --gateway-processes N`: the production API process (api/main.ts) with
@@ -18,7 +19,7 @@ export async function startGatewayProcesses(stack: DevStack, scratch: string, pr
     DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), GATEWAY_PROCESSES: String(processes),
     TLS_CERT_PATH: path.join(tlsDir, 'dev-cert.pem'), TLS_KEY_PATH: path.join(tlsDir, 'dev-key.pem'),
     COMMAND_SIGNING_KEY_PATH: path.join(path.resolve(scratch), 'command-signing-key.pem'),
-    DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn',
+    PATCHFLOW_API_KEY: BENCH_API_KEY, DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn',
   };
   const child: ChildProcess = fork(path.join(__dirname, '..', 'api', 'main.ts'), [], { env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,8 @@ export interface CheckInWriterOptions {
   maxBatch?: number;
   /** statements in flight at once (default 2: the pool is shared with everything else) */
   maxInFlight?: number;
+  /** told of each statement that succeeded and how many check-ins it carried (metrics) */
+  onStatement?: (checkIns: number) => void;
 }
 
 interface Queued { request: CheckInRequest; resolve: (seen: CheckIn) => void; reject: (err: unknown) => void }
@@ -32,7 +34,10 @@ export class CheckInWriter {
   /** statements and check-ins written, for the benchmark and tests */
   readonly stats = { batches: 0, checkIns: 0, largestBatch: 0, fallbacks: 0 };
 
+  private readonly onStatement?: (checkIns: number) => void;
+
   constructor(private readonly db: Db, options: CheckInWriterOptions = {}) {
+    this.onStatement = options.onStatement;
     this.maxBatch = options.maxBatch ?? 1_000;
     this.maxInFlight = options.maxInFlight ?? 2;
   }
@@ -94,6 +99,7 @@ export class CheckInWriter {
     this.stats.batches += 1;
     this.stats.checkIns += n;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, n);
+    this.onStatement?.(n);
   }
 }
 
