@@ -137,18 +137,19 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const onClose = () => { hungUp = true; stop.abort(); };
     res.on('close', onClose);
     // One poll per device credential: a newer poll ends this one (it answers at once, empty).
-    const poll = notifier.openPoll(device.deviceId);
-    const takenOver = () => stop.abort();
-    poll.signal.addEventListener('abort', takenOver, { once: true });
+    const poll = notifier.openPoll(device.deviceId, stop);
     const deadline = Date.now() + waitMs;
     let rows: CommandRow[] = [];
     // The first round uses what the check-in already read (and its subscription, made before it).
     let first = device.pollStart;
-    if (first) ended.addEventListener('abort', first.wake.cancel, { once: true });
     try {
       for (;;) {
-        if (ended.aborted) break;
+        if (ended.aborted) {
+          first?.wake.cancel();
+          break;
+        }
         const announced = first?.wake ?? notifier.subscribe(device.deviceId, deadline - Date.now(), ended);
+        const subscribedAtCheckIn = first !== undefined;
         if (!first?.nothingToClaim) {
           rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: claimLeaseSeconds(), restarted: query.restarted });
         }
@@ -157,10 +158,11 @@ export function createAgentGateway(deps: GatewayDeps): Router {
           announced.cancel();
           break;
         }
+        // The check-in's subscription was made without the poll's signal: the end of the poll ends its wait too.
+        if (subscribedAtCheckIn) ended.addEventListener('abort', announced.cancel, { once: true });
         await announced.promise;
       }
     } finally {
-      poll.signal.removeEventListener('abort', takenOver);
       poll.close();
     }
     if (ended.aborted && rows.length > 0) {
