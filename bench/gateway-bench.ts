@@ -6,7 +6,7 @@ import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import { cpuPercentSince, type GatewayLoadInput, type GatewayLoadResult } from './gateway-load';
 import { mapLimit } from './map-limit';
 import { startGatewayProcesses } from './gateway-processes';
-import { postmasterPid, treeCpuSeconds } from './process-cpu';
+import { cpuSecondsBetween, postmasterPid, treeCpuTicks } from './process-cpu';
 
 
 export interface GatewayBenchOptions {
@@ -64,15 +64,15 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
     let startedAt = performance.now();
     // The embedded PostgreSQL's processes too (an external one's CPU is not known here).
     const pgPid = process.env.DATABASE_URL ? undefined : postmasterPid(path.join(bench.scratch, 'postgres'));
-    let pgCpuAtStart = 0;
-    let gatewayCpuAtStart = 0;
+    let pgCpuAtStart = new Map<number, number>();
+    let gatewayCpuAtStart = new Map<number, number>();
     const answer = await new Promise<{ result?: GatewayLoadResult; error?: string }>((resolve, reject) => {
       child.on('message', (m: { started?: boolean; result?: GatewayLoadResult; error?: string }) => {
         if (m.started) {
           cpuAtStart = process.cpuUsage();
           startedAt = performance.now();
-          if (pgPid) pgCpuAtStart = treeCpuSeconds(pgPid);
-          if (gatewayProcesses) gatewayCpuAtStart = treeCpuSeconds(gatewayProcesses.pid);
+          if (pgPid) pgCpuAtStart = treeCpuTicks(pgPid);
+          if (gatewayProcesses) gatewayCpuAtStart = treeCpuTicks(gatewayProcesses.pid);
         } else resolve(m);
       });
       child.once('exit', (code) => reject(new Error(`the load generator exited (${code}) without an answer`)));
@@ -80,8 +80,8 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<void> {
     });
     const benchCpu = cpuPercentSince(cpuAtStart, startedAt);
     const seconds = (performance.now() - startedAt) / 1000;
-    const gatewayCpu = gatewayProcesses ? ((treeCpuSeconds(gatewayProcesses.pid) - gatewayCpuAtStart) / seconds) * 100 : benchCpu;
-    const pgCpu = pgPid ? ((treeCpuSeconds(pgPid) - pgCpuAtStart) / seconds) * 100 : undefined;
+    const gatewayCpu = gatewayProcesses ? (cpuSecondsBetween(gatewayCpuAtStart, treeCpuTicks(gatewayProcesses.pid)) / seconds) * 100 : benchCpu;
+    const pgCpu = pgPid ? (cpuSecondsBetween(pgCpuAtStart, treeCpuTicks(pgPid)) / seconds) * 100 : undefined;
     if (answer.error || !answer.result) throw new Error(`autocannon: ${answer.error}`);
     const r = answer.result;
     // The group commit's batch size, from the gateway's /metrics (with several processes: the one answering).

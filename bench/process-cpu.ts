@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** CPU seconds (user + system) a process and all its descendants used so far, from /proc (Linux; 0 elsewhere). */
-export function treeCpuSeconds(rootPid: number): number {
+/** CPU ticks (user + system, 1/100 s) of a process and each of its descendants so far, by pid, from /proc (Linux; empty elsewhere). */
+export function treeCpuTicks(rootPid: number): Map<number, number> {
   let entries: string[];
   try {
     entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
   } catch {
-    return 0;
+    return new Map();
   }
   const stats = new Map<number, { ppid: number; ticks: number }>();
   for (const e of entries) {
@@ -20,13 +20,25 @@ export function treeCpuSeconds(rootPid: number): number {
       // gone meanwhile
     }
   }
-  let ticks = 0;
+  const ticks = new Map<number, number>();
   const todo = [rootPid];
   while (todo.length > 0) {
     const pid = todo.pop()!;
-    ticks += stats.get(pid)?.ticks ?? 0;
-    for (const [child, s] of stats) if (s.ppid === pid) todo.push(child);
+    const s = stats.get(pid);
+    if (!s) continue;
+    ticks.set(pid, s.ticks);
+    for (const [child, c] of stats) if (c.ppid === pid) todo.push(child);
   }
+  return ticks;
+}
+
+/**
+ * CPU seconds a process tree used between two `treeCpuTicks` readings: processes that started since
+ * count in full, processes that ended since are left out (their time is not readable any more).
+ */
+export function cpuSecondsBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ticks = 0;
+  for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
   return ticks / 100; // USER_HZ is 100 on Linux
 }
 
