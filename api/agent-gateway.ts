@@ -1,16 +1,18 @@
 import type { Client } from '@temporalio/client';
 import express, { type Request, type Response, type Router } from 'express';
+import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { claimPendingCommands, releaseClaimedCommands, type CommandRow } from '../db/command-repository';
 import type { CommandKeyring } from '../config/command-keys';
 import type { Db } from '../db/database';
-import { checkIn as recordCheckIn, type CheckIn } from '../db/fleet-repository';
+import { CheckInWriter } from '../db/check-in-writer';
+import type { CheckIn } from '../db/fleet-repository';
 import type { AgentCommand } from '../domain/device-protocol';
 import { BOOT_ID_HEADER, bootIdHeader, commandIdParam, enrollSchema, fileHashParam, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
 import { settleCheckIn } from './check-in-settlement';
 import type { CommandNotifier } from './command-notifier';
 import { acceptCommandResult, acceptProgress } from './command-result-service';
-import { hashSecret, parseCredential, secretMatches } from './credentials';
+import { hashMatches, hashSecret, parseCredential } from './credentials';
 import { enrollAgent } from './enrollment-service';
 import { describeZodError, HttpError } from './errors';
 import { FileHashMismatchError, type PatchFileCache } from './file-cache';
@@ -25,7 +27,7 @@ interface DeviceLocals {
   deviceId: string;
   bootId?: string;
   /** a poll's first round: its subscription (made before the check-in) and whether the check-in found nothing to claim */
-  pollStart?: { wake: { promise: Promise<void>; cancel: () => void }; nothingToClaim: boolean };
+  pollStart?: { wake: { promise: Promise<void>; cancel: () => void }; nothingToClaim: boolean; query: z.infer<typeof pollQuerySchema> };
 }
 
 export interface GatewayDeps {
@@ -52,6 +54,8 @@ export interface GatewayDeps {
   completer?: ResultCompleter;
   /** the Patchflow cache file source (GET /files/:sha256); absent: that route answers 503 */
   fileCache?: PatchFileCache;
+  /** group commit of the check-ins (default: one of this gateway's own on `db`) */
+  checkIns?: CheckInWriter;
 }
 
 /**
@@ -61,6 +65,9 @@ export interface GatewayDeps {
  */
 export function createAgentGateway(deps: GatewayDeps): Router {
   const { db, notifier, log, metrics } = deps;
+  const checkIns = deps.checkIns ?? new CheckInWriter(db, {
+    onStatement: (n) => { metrics.checkIns.inc(n); metrics.checkInStatements.inc(); },
+  });
   const router = express.Router();
 
   // The enrollment token is in the body: the body is read first, but only a small one.
@@ -82,11 +89,16 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     // its device's announcements first, so a command written after that statement still wakes it.
     const poll = req.method === 'GET' && req.path === '/commands' ? pollQuerySchema.safeParse(req.query) : undefined;
     const wake = poll?.success ? notifier.subscribe(parsed.deviceId, (poll.data.wait ?? deps.pollWaitSeconds) * 1000) : undefined;
+    // The check-ins of one event-loop turn go to PostgreSQL as one statement (db/check-in-writer.ts),
+    // each request with its own answer.
+    const secretHash = hashSecret(parsed.secret);
     let seen: CheckIn;
     try {
-      seen = await recordCheckIn(db, parsed.deviceId, wellFormed ? hashSecret(parsed.secret) : '', boot?.success ? boot.data : undefined,
-        poll?.success ? { claimLeaseSeconds: claimLeaseSeconds(), restarted: poll.data.restarted } : undefined);
-      if (!seen.credentialHash || !secretMatches(parsed.secret, seen.credentialHash)) throw new HttpError(401, 'device credential is not valid');
+      seen = await checkIns.checkIn({
+        deviceId: parsed.deviceId, secretHash: wellFormed ? secretHash : '', bootId: boot?.success ? boot.data : undefined,
+        ...(poll?.success ? { poll: { claimLeaseSeconds: claimLeaseSeconds(), restarted: poll.data.restarted } } : {}),
+      });
+      if (!seen.credentialHash || !hashMatches(secretHash, seen.credentialHash)) throw new HttpError(401, 'device credential is not valid');
       if (boot && !boot.success) throw new HttpError(400, `header ${BOOT_ID_HEADER}: ${describeZodError(boot.error, 'value')}`);
     } catch (err) {
       wake?.cancel();
@@ -96,7 +108,7 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     const locals: DeviceLocals = {
       deviceId: parsed.deviceId, bootId: boot?.data,
       // An acknowledged reboot may be offered again while the check-in settles: then claim as usual.
-      ...(wake ? { pollStart: { wake, nothingToClaim: seen.hasClaimable === false && !seen.hasAcknowledgedReboot } } : {}),
+      ...(wake && poll?.success ? { pollStart: { wake, nothingToClaim: seen.hasClaimable === false && !seen.hasAcknowledgedReboot, query: poll.data } } : {}),
     };
     res.locals.device = locals;
     await settleCheckIn(deps, locals, seen);
@@ -113,22 +125,31 @@ export function createAgentGateway(deps: GatewayDeps): Router {
 
   router.get('/commands', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
-    const query = parse(pollQuerySchema, req.query, 'query');
+    // Parsed once already by the check-in (a bad query is refused here, as before).
+    const query = device.pollStart?.query ?? parse(pollQuerySchema, req.query, 'query');
     const waitMs = (query.wait ?? deps.pollWaitSeconds) * 1000;
-    const hungUp = new AbortController();
-    res.on('close', () => hungUp.abort());
+    // The poll ends when the agent hangs up or a newer poll of its credential takes over. One
+    // controller for both (AbortSignal.any and an abort on every answered request's close were a
+    // measurable share of an idle poll's CPU).
+    const stop = new AbortController();
+    const ended = stop.signal;
+    let hungUp = false;
+    const onClose = () => { hungUp = true; stop.abort(); };
+    res.on('close', onClose);
     // One poll per device credential: a newer poll ends this one (it answers at once, empty).
-    const poll = notifier.openPoll(device.deviceId);
-    const ended = AbortSignal.any([hungUp.signal, poll.signal]);
+    const poll = notifier.openPoll(device.deviceId, stop);
     const deadline = Date.now() + waitMs;
     let rows: CommandRow[] = [];
     // The first round uses what the check-in already read (and its subscription, made before it).
     let first = device.pollStart;
-    if (first) ended.addEventListener('abort', first.wake.cancel, { once: true });
     try {
       for (;;) {
-        if (ended.aborted) break;
+        if (ended.aborted) {
+          first?.wake.cancel();
+          break;
+        }
         const announced = first?.wake ?? notifier.subscribe(device.deviceId, deadline - Date.now(), ended);
+        const subscribedAtCheckIn = first !== undefined;
         if (!first?.nothingToClaim) {
           rows = await claimPendingCommands(db, device.deviceId, { claimLeaseSeconds: claimLeaseSeconds(), restarted: query.restarted });
         }
@@ -137,6 +158,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
           announced.cancel();
           break;
         }
+        // The check-in's subscription was made without the poll's signal: the end of the poll ends its wait too.
+        if (subscribedAtCheckIn) ended.addEventListener('abort', announced.cancel, { once: true });
         await announced.promise;
       }
     } finally {
@@ -147,7 +170,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       await releaseClaimedCommands(db, device.deviceId, rows.map((r) => r.id));
       rows = [];
     }
-    if (hungUp.signal.aborted) return;
+    if (hungUp) return;
+    res.off('close', onClose);
     // Handed out as stored: the worker signed it, the gateway only relays (and cannot re-sign).
     const commands: AgentCommand[] = rows.map((r) => ({
       id: r.id, type: r.type, payload: r.payload as never, attempt: r.attempt, ...(r.signature ? { signature: r.signature } : {}),

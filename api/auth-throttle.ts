@@ -36,8 +36,26 @@ export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators
   const { maxFailures, windowMs } = { ...DEFAULTS, ...limits };
   const failures = new RateLimiterMemory({ points: maxFailures, duration: Math.ceil(windowMs / 1000) });
   const lockouts = new RateLimiterMemory({ points: 1, duration: Math.ceil(windowMs / 1000) });
+  // Addresses with a failure counted in the last window, and until when: only they can be locked out,
+  // so every other request (a fleet's check-ins) skips the limiter's asynchronous lookup. A superset
+  // of the limiter's records (each entry outlives the failure it was set for), so nothing is missed.
+  const failedRecently = new Map<string, number>();
+  const countFailure = (res: Response, ip: string) => {
+    if (!isAuthFailure(res)) return;
+    const now = Date.now();
+    if (failedRecently.size >= 10_000) for (const [k, t] of failedRecently) if (t < now) failedRecently.delete(k);
+    failedRecently.set(ip, now + windowMs + 1000);
+    failures.consume(ip).catch(() => undefined); // rejects once over: already counted
+  };
   return (req, res, next) => {
     const ip = addressOf(req);
+    const until = failedRecently.get(ip);
+    if (until === undefined || until < Date.now()) {
+      if (until !== undefined) failedRecently.delete(ip);
+      res.on('finish', () => countFailure(res, ip));
+      next();
+      return;
+    }
     failures.get(ip).then(async (seen) => {
       if (seen && seen.consumedPoints >= maxFailures) {
         closeUnreadBody(req, res);
@@ -53,9 +71,7 @@ export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators
         }
         return;
       }
-      res.on('finish', () => {
-        if (isAuthFailure(res)) failures.consume(ip).catch(() => undefined); // rejects once over: already counted
-      });
+      res.on('finish', () => countFailure(res, ip));
       next();
     }).catch(next);
   };

@@ -100,11 +100,11 @@ export class CommandNotifier {
    * they answer at once with no commands (250 polls held by one credential were seen before this).
    * Across replicas the order is by clock (the announcement carries when the poll opened): two polls
    * opened on two replicas within the clocks' skew may both stay a while (until the next poll).
+   * `controller`: the one to abort when a newer poll takes over (the caller's, so it need not listen).
    */
-  openPoll(deviceId: string): { signal: AbortSignal; close: () => void } {
+  openPoll(deviceId: string, controller = new AbortController()): { signal: AbortSignal; close: () => void } {
     const openedAt = Date.now();
     this.endPollsOpenedBefore(deviceId, Infinity);
-    const controller = new AbortController();
     let open = this.polls.get(deviceId);
     if (!open) this.polls.set(deviceId, (open = new Map()));
     open.set(controller, openedAt);

@@ -13,7 +13,12 @@ export function hashSecret(secret: string): string {
 }
 
 export function secretMatches(secret: string, expectedHash: string): boolean {
-  const a = Buffer.from(hashSecret(secret), 'hex');
+  return hashMatches(hashSecret(secret), expectedHash);
+}
+
+/** Constant-time comparison of a presented secret's hash (`hashSecret`) with the stored one. */
+export function hashMatches(secretHash: string, expectedHash: string): boolean {
+  const a = Buffer.from(secretHash, 'hex');
   const b = Buffer.from(expectedHash, 'hex');
   return a.length === b.length && timingSafeEqual(a, b);
 }

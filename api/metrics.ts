@@ -18,6 +18,16 @@ export function createMetrics() {
       help: 'Device commands handed to agents by long polls',
       registers: [registry],
     }),
+    checkIns: new Counter({
+      name: 'patchflow_agent_check_ins_total',
+      help: 'Device check-ins sent to PostgreSQL (group-committed: see patchflow_agent_check_in_statements_total)',
+      registers: [registry],
+    }),
+    checkInStatements: new Counter({
+      name: 'patchflow_agent_check_in_statements_total',
+      help: 'Statements that carried the check-ins (check-ins per statement is the group commit\'s batch size)',
+      registers: [registry],
+    }),
     commandResults: new Counter({
       name: 'patchflow_agent_command_results_total',
       help: 'Results agents posted, by command type and status',

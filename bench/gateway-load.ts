@@ -25,11 +25,16 @@ export interface GatewayLoadResult {
   durationSeconds: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
+  /** CPU this load generator used during the run, in % of one core */
+  cpuPercent: number;
 }
 
 process.once('message', (raw: unknown) => {
   const input = raw as GatewayLoadInput;
   let next = 0;
+  const cpuAtStart = process.cpuUsage();
+  const startedAt = performance.now();
+  process.send!({ started: true });
   const instance = autocannon({
     url: input.url,
     connections: input.connections,
@@ -52,6 +57,7 @@ process.once('message', (raw: unknown) => {
     const result: GatewayLoadResult = {
       requests: r.requests.total, ok2xx: r['2xx'], non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
       durationSeconds: r.duration, latencyP50Ms: r.latency.p50, latencyP99Ms: r.latency.p99,
+      cpuPercent: cpuPercentSince(cpuAtStart, startedAt),
     };
     process.send!({ result }, () => process.exit(0));
   });
@@ -60,3 +66,9 @@ process.once('message', (raw: unknown) => {
   cap.unref();
   process.once('disconnect', () => instance.stop());
 });
+
+/** CPU used since `from` (process.cpuUsage) over the wall time since `startedAt` (performance.now), in % of one core. */
+export function cpuPercentSince(from: NodeJS.CpuUsage, startedAt: number): number {
+  const used = process.cpuUsage(from);
+  return ((used.user + used.system) / 1000 / (performance.now() - startedAt)) * 100;
+}

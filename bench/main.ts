@@ -38,7 +38,8 @@ program
   .option('--connections <n>', 'concurrent kept-alive HTTPS connections', positiveInt, 50)
   .option('--requests <n>', 'check-ins to send', positiveInt, 50000)
   .option('--max-seconds <n>', 'stop after this long even if not all were sent', positiveInt, 60)
-  .action(async (opts: { devices: number; connections: number; requests: number; maxSeconds: number }) => gatewayBench(opts));
+  .option('--gateway-processes <n>', 'send the load to api/main.ts with GATEWAY_PROCESSES=n (node:cluster) instead of the bench process\'s gateway', positiveInt)
+  .action(async (opts: { devices: number; connections: number; requests: number; maxSeconds: number; gatewayProcesses?: number }) => gatewayBench(opts));
 program
   .command('open-workflows')
   .description('the worker process\'s RSS with N device installs open at once, most holding an execute, some waiting on a device that never polls')

@@ -31,6 +31,12 @@ const schema = z.object({
   /** the API and agent gateway */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /**
+   * processes of api/main.ts serving the API and agent gateway on PORT (node:cluster; each one a
+   * replica with its own poll notifier, completer and failed-login counts). 1: no cluster. More than
+   * the cores free for it buys nothing: a check-in costs CPU, not waiting (README "Scale")
+   */
+  GATEWAY_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
+  /**
    * PEM files of the certificate (chain) and private key the API/agent gateway serves HTTPS with; both or
    * neither (neither: plain HTTP, e.g. behind a TLS-terminating proxy). `npm start` makes a dev pair.
    */

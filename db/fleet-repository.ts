@@ -256,12 +256,15 @@ export async function retryEnrollment(db: Queryable, enrollmentTokenHash: string
   return rows[0]?.id;
 }
 
-/** The stored credential hash of a device, for authenticating its agent. */
 /** What one authenticated check-in learned, from one round trip (`checkIn`). */
 export interface CheckIn {
   /** the device's stored credential hash (undefined: unknown, retired or revoked device) */
   credentialHash?: string;
-  /** whether the check-in was recorded: only when the presented secret's hash is the stored one */
+  /**
+   * whether the check-in counts: only when the presented secret's hash is the stored one. Its row
+   * (last seen, boot id) is then rewritten, unless it was written less than
+   * `CHECK_IN_WRITE_INTERVAL_SECONDS` ago with the same boot id
+   */
   recorded: boolean;
   /** the device has Automatic Update runs it missed while offline (missed_runs rows) */
   hasMissedRuns: boolean;
@@ -277,37 +280,84 @@ export interface CheckIn {
 /** What a poll would claim: pending commands, and claimed ones whose lease ran out (or all claimed, after a restart). */
 export interface ClaimableQuery { claimLeaseSeconds: number; restarted: boolean }
 
+/** One device request's check-in, as the gateway asks for it. */
+export interface CheckInRequest {
+  deviceId: string;
+  /** the SHA-256 of the presented secret ('' never matches: a request refused as bad input) */
+  secretHash: string;
+  bootId?: string;
+  /** a poll: also say whether it has anything to claim */
+  poll?: ClaimableQuery;
+}
+
 /**
- * A device's request, as one statement: finds its credential hash, records the check-in (last seen,
- * boot id) only when `secretHash` matches it, and says whether the device owes anything a check-in
- * settles (missed runs, an acknowledged reboot), so the gateway's hot path is one round trip and the
- * rare work costs queries only when there is some. The caller still compares the hashes in constant
- * time before trusting the request; the comparison here only keeps a wrong secret from writing.
+ * A check-in with the same boot id as the stored one rewrites `last_check_in_at` only when it is older
+ * than this. What reads last seen: the dashboard's and fleet summary's offline mark (300 s), the
+ * Initial Update's online flag (60 s), and a rollout's `lastSeenAt` (the deferral deadlines of the
+ * pre-scan, minutes); an agent's long poll (AGENT_POLL_WAIT_SECONDS, 25 s by default) already leaves
+ * last seen that old while it waits. A few seconds changes none of them, and a device that posts
+ * results, progress and polls in a burst (or a fleet polling with wait=0) writes its row once per
+ * interval instead of on every request. A new boot id is always written at once.
  */
+export const CHECK_IN_WRITE_INTERVAL_SECONDS = 5;
+
+/**
+ * Device requests' check-ins, as one statement for any number of them (group commit: the gateway's
+ * `CheckInWriter` sends the requests of one event-loop turn together). For each: finds the device's
+ * credential hash, records the check-in (last seen, boot id) only when its `secretHash` matches it
+ * (see `CHECK_IN_WRITE_INTERVAL_SECONDS`), and says whether the device owes anything a check-in
+ * settles (missed runs, an acknowledged reboot) and, for a poll, whether it has anything to claim, so
+ * the gateway's hot path is one round trip and the rare work costs queries only when there is some.
+ * The caller still compares the hashes in constant time before trusting a request; the comparison
+ * here only keeps a wrong secret from writing. One answer per request, in order. A device may appear
+ * only once (one UPDATE cannot write a row twice): the writer puts a device's later request in a later
+ * statement.
+ */
+export async function checkInMany(db: Queryable, requests: readonly CheckInRequest[]): Promise<CheckIn[]> {
+  if (requests.length === 0) return [];
+  const { rows } = await db.query(
+    `WITH req AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::boolean[], $5::float8[], $6::boolean[])
+         WITH ORDINALITY AS r(device_id, secret_hash, boot_id, is_poll, lease_seconds, restarted, ord)),
+     dev AS (
+       SELECT req.*, d.credential_hash FROM req JOIN devices d ON d.id = req.device_id AND d.credential_hash IS NOT NULL),
+     up AS (
+       UPDATE devices d SET last_check_in_at = now(), boot_id = COALESCE(dev.boot_id, d.boot_id)
+       FROM dev WHERE d.id = dev.device_id AND d.credential_hash = dev.secret_hash
+         AND (d.last_check_in_at IS NULL OR d.last_check_in_at < now() - make_interval(secs => $7::float8)
+              OR d.boot_id IS DISTINCT FROM COALESCE(dev.boot_id, d.boot_id))
+       RETURNING d.id)
+     SELECT dev.ord, dev.credential_hash, dev.credential_hash = dev.secret_hash AS recorded,
+            EXISTS (SELECT 1 FROM missed_runs m WHERE m.device_id = dev.device_id) AS has_missed_runs,
+            EXISTS (SELECT 1 FROM agent_commands c
+                    WHERE c.device_id = dev.device_id AND c.type = 'reboot' AND c.status = '${CommandStatus.Acknowledged}') AS has_acked_reboot,
+            CASE WHEN dev.is_poll THEN EXISTS (
+              SELECT 1 FROM agent_commands c WHERE c.device_id = dev.device_id AND ${claimableWhere('c', 'dev.lease_seconds', 'dev.restarted')})
+            END AS has_claimable
+     FROM dev`,
+    [
+      requests.map((r) => r.deviceId), requests.map((r) => r.secretHash), requests.map((r) => r.bootId ?? null),
+      requests.map((r) => r.poll !== undefined), requests.map((r) => r.poll?.claimLeaseSeconds ?? 0), requests.map((r) => r.poll?.restarted ?? false),
+      CHECK_IN_WRITE_INTERVAL_SECONDS,
+    ],
+  );
+  const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+  return requests.map((q, i): CheckIn => {
+    const r = byOrd.get(i + 1);
+    if (!r) return { recorded: false, hasMissedRuns: false, hasAcknowledgedReboot: false };
+    return {
+      credentialHash: r.credential_hash, recorded: r.recorded, hasMissedRuns: r.has_missed_runs, hasAcknowledgedReboot: r.has_acked_reboot,
+      ...(q.poll ? { hasClaimable: r.has_claimable } : {}),
+    };
+  });
+}
+
+/** One device request's check-in (`checkInMany` of one). */
 export async function checkIn(
   db: Queryable, deviceId: string, secretHash: string, bootId: string | undefined, poll?: ClaimableQuery,
 ): Promise<CheckIn> {
-  const { rows } = await db.query(
-    `WITH dev AS (SELECT id, credential_hash FROM devices WHERE id = $1::uuid AND credential_hash IS NOT NULL),
-     up AS (
-       UPDATE devices d SET last_check_in_at = now(), boot_id = COALESCE($3::text, d.boot_id)
-       FROM dev WHERE d.id = dev.id AND dev.credential_hash = $2::text RETURNING d.id)
-     SELECT dev.credential_hash, (SELECT count(*) FROM up) > 0 AS recorded,
-            EXISTS (SELECT 1 FROM missed_runs m WHERE m.device_id = dev.id) AS has_missed_runs,
-            EXISTS (SELECT 1 FROM agent_commands c
-                    WHERE c.device_id = dev.id AND c.type = 'reboot' AND c.status = '${CommandStatus.Acknowledged}') AS has_acked_reboot,
-            CASE WHEN $4::boolean THEN EXISTS (
-              SELECT 1 FROM agent_commands c WHERE c.device_id = dev.id AND ${claimableWhere('c', '$5', '$6')})
-            END AS has_claimable
-     FROM dev`,
-    [deviceId, secretHash, bootId ?? null, poll !== undefined, poll?.claimLeaseSeconds ?? 0, poll?.restarted ?? false],
-  );
-  const r = rows[0];
-  if (!r) return { recorded: false, hasMissedRuns: false, hasAcknowledgedReboot: false };
-  return {
-    credentialHash: r.credential_hash, recorded: r.recorded, hasMissedRuns: r.has_missed_runs, hasAcknowledgedReboot: r.has_acked_reboot,
-    ...(poll ? { hasClaimable: r.has_claimable } : {}),
-  };
+  const [seen] = await checkInMany(db, [{ deviceId, secretHash, bootId, ...(poll ? { poll } : {}) }]);
+  return seen!;
 }
 
 /**

@@ -66,6 +66,9 @@ test('an idle poll answers empty, and a long poll is woken by a command written 
   expect(idle.status).toBe(200);
   expect(((await idle.json()) as { commands: unknown[] }).commands).toEqual([]);
 
+  // The idle poll just wrote last seen; a check-in with the same boot id rewrites it only once it is a
+  // few seconds old (CHECK_IN_WRITE_INTERVAL_SECONDS): make it old, so the poll's check-in shows.
+  await h.db.query(`UPDATE devices SET last_check_in_at = now() - interval '1 minute' WHERE id = $1`, [d.deviceId]);
   const started = Date.now();
   const waiting = get(20);
   // Once the poll's check-in is recorded, write a pending command and announce it as the worker does.
