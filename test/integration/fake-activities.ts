@@ -22,7 +22,11 @@ import {
   type CommandPayloads,
   type CommandResults,
   type CommandType,
+  type ExecutePatchesPayload,
+  type GoAhead,
+  type PatchExecution,
   type PatchFile,
+  type PatchStart,
   type RebootPayload,
   type RebootResult,
   type ScannedUpdate,
@@ -51,8 +55,13 @@ export interface FakeOptions {
   userLoggedOn?: boolean;
   /** how a logged-on user answers an `ask` prompt: nobody answers by default */
   userAnswer?: 'yes' | 'no' | 'none';
-  /** runs inside each execute before it answers, e.g. to let workflow time pass while an installer runs */
+  /** runs inside each execute (each patch of an execute_patches) before it answers, e.g. to let workflow time pass while an installer runs */
   whileExecuting?: () => Promise<void>;
+  /**
+   * the go-ahead before each patch of an execute_patches command, as the gateway would relay it
+   * (e.g. the install's executeGoAheadQuery at the server's time); default: always go ahead
+   */
+  goAhead?: (workflowId: string, runId: string, start: PatchStart) => Promise<GoAhead>;
   /** exit codes the first executes answer, in order (e.g. 1618: Windows Installer busy); 3010 after */
   executeExitCodes?: number[];
   /**
@@ -215,8 +224,39 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     return { previousBootId, bootId: s.bootId, userWasLoggedOn: Boolean(options.userLoggedOn), waitedMinutes };
   }
 
+  function executeOnDevice(deviceId: string, p: PatchFile): CommandResults['execute'] {
+    const s = deviceState(deviceId);
+    const failing = options.failingDevices?.(deviceId) || options.failDevices?.has(devices.findIndex((d) => d.deviceId === deviceId) + 1);
+    const exitCode = failing ? 1603 : exitCodes.shift() ?? 3010;
+    if (exitCode === 3010) s.executed.add(p.updateId);
+    if (exitCode === 1603) s.failedKbs.add(p.kb);
+    else s.failedKbs.delete(p.kb);
+    return { kb: p.kb, exitCode, durationMs: 412_000, alreadyInstalled: false };
+  }
+
+  /** An execute_patches command as an agent runs it: a go-ahead before each patch, an answer for each. */
+  async function executePatches(deviceId: string, payload: ExecutePatchesPayload): Promise<CommandResults['execute_patches']> {
+    const info = Context.current().info;
+    const patches: PatchExecution[] = [];
+    for (let i = 0; i < payload.patches.length; i++) {
+      const p = payload.patches[i]!;
+      const go = options.goAhead ? await options.goAhead(info.workflowExecution!.workflowId, info.workflowExecution!.runId, { updateId: p.updateId, kb: p.kb }) : { proceed: true as const };
+      if (!go.proceed) {
+        const rest = go.reason === 'kb_halted' ? [p] : payload.patches.slice(i);
+        for (const r of rest) patches.push({ updateId: r.updateId, kb: r.kb, status: 'not_started', reason: go.reason, message: go.message });
+        if (go.reason === 'kb_halted') continue;
+        break;
+      }
+      if (options.whileExecuting) await options.whileExecuting();
+      const r = executeOnDevice(deviceId, p);
+      patches.push({ updateId: p.updateId, kb: p.kb, status: 'executed', exitCode: r.exitCode, durationMs: r.durationMs, alreadyInstalled: r.alreadyInstalled });
+    }
+    return { patches };
+  }
+
   function answer<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): CommandResults[T] {
     const s = deviceState(deviceId);
+    const executeOne = (p: PatchFile) => executeOnDevice(deviceId, p);
     const results: { [K in Exclude<CommandType, 'trust_keys'>]: () => CommandResults[K] } = {
       scan: (): ScanResult => ({
         bootId: s.bootId,
@@ -236,15 +276,9 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
         const c = payload as CommandPayloads['copy'];
         return { copied: c.patches.map((p) => ({ kb: p.kb, path: `${c.installFolder}\\${p.fileName}` })) };
       },
-      execute: () => {
-        const p = (payload as CommandPayloads['execute']).patch;
-        const failing = options.failingDevices?.(deviceId) || options.failDevices?.has(devices.findIndex((d) => d.deviceId === deviceId) + 1);
-        const exitCode = failing ? 1603 : exitCodes.shift() ?? 3010;
-        if (exitCode === 3010) s.executed.add(p.updateId);
-        if (exitCode === 1603) s.failedKbs.add(p.kb);
-        else s.failedKbs.delete(p.kb);
-        return { kb: p.kb, exitCode, durationMs: 412_000, alreadyInstalled: false };
-      },
+      execute: () => executeOne((payload as CommandPayloads['execute']).patch),
+      // answered in deviceCommand (it asks for a go-ahead before each patch)
+      execute_patches: () => { throw new Error('execute_patches is answered by executePatches'); },
       reboot: () => reboot(deviceId, payload as RebootPayload),
       cleanup: () => ({ removedFiles: 4, workingFolderEmpty: true, installFolderEmpty: true }),
       uninstall: () => {
@@ -292,7 +326,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
         throw ApplicationFailure.create({ type: 'DeviceOffline', message: `${deviceId} is offline`, nextRetryDelay: away.toMs - record.atMs });
       }
       if (type === 'execute' && options.whileExecuting) await options.whileExecuting();
-      record.result = answer(deviceId, type, payload);
+      record.result = type === 'execute_patches' ? await executePatches(deviceId, payload as ExecutePatchesPayload) : answer(deviceId, type, payload);
       return record.result;
     },
     async claimDeviceOperation(args: { deviceId: string; workflowId: string; operation: string }): Promise<void> {
