@@ -8,6 +8,7 @@
  * worker and are logged only for ordering, never asserted on.
  */
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceCommandActivities, InstallBookkeepingActivities, ReleaseActivities, RolloutActivities, ScanActivities } from '../../activities';
 import type { RingResults } from '../../domain/release-plan';
@@ -33,6 +34,7 @@ import {
   type ScanResult,
 } from '../../domain/device-protocol';
 import type { AutoHaltRecord, FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
+import { executeGoAheadQuery } from '../../workflows/install.contract';
 
 export interface CallRecord {
   activity: string;
@@ -130,6 +132,23 @@ export function fakeDevice(i: number): RolloutDevice {
     clientId: 'c1', clientName: 'Acme', siteId: 's1', siteName: 'HQ',
     workingFolder: 'C:\\ProgramData\\Patchflow\\work', installFolder: 'C:\\ProgramData\\Patchflow\\install',
   };
+}
+
+/**
+ * The go-ahead as the gateway relays it (api/command-result-service.ts): the install's own answer to
+ * executeGoAheadQuery, at the server's clock (the time-skipping server's, here).
+ */
+export const goAheadFromInstall = (client: Client, nowMs: () => Promise<number>): NonNullable<FakeOptions['goAhead']> =>
+  async (workflowId, runId, start) => client.workflow.getHandle(workflowId, runId).query(executeGoAheadQuery, { ...start, at: new Date(await nowMs()).toISOString() });
+
+/** The KBs whose installer ran, in order (execute, or the executed patches of execute_patches); one device's only when given. */
+export function executedKbs(calls: CallRecord[], deviceId?: string): string[] {
+  return deviceCommands(calls, deviceId).flatMap((c) => {
+    if (c.result === 'offline') return [];
+    if (c.type === 'execute') return [(c.payload as { patch: { kb: string } }).patch.kb];
+    if (c.type === 'execute_patches') return ((c.result as { patches?: PatchExecution[] } | undefined)?.patches ?? []).filter((p) => p.status === 'executed').map((p) => p.kb);
+    return [];
+  });
 }
 
 /** The device commands in a log of calls, in the order they ran; one device's only when given. */
@@ -352,8 +371,17 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       };
     },
     // The batched steps log the steps they fold, so a test reads the same calls on either path.
-    async recordPreScan(args: { scan: ScanResult; question: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number } }) {
-      return { catalog: await activities.recordScan(args.question.deviceId, args.scan), selection: await activities.selectByApproval(args.question) };
+    async recordPreScan(args: { scan: ScanResult; question: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number }; installing?: { workflowId: string } }) {
+      const catalog = await activities.recordScan(args.question.deviceId, args.scan);
+      const selection = await activities.selectByApproval(args.question);
+      if (args.installing) {
+        const allowed = new Set(selection.allowed);
+        await activities.recordPatchStates({
+          deviceId: args.question.deviceId, workflowId: args.installing.workflowId,
+          changes: args.scan.updates.filter((u) => args.question.candidates.includes(u.updateId) && allowed.has(u.updateId)).map((u) => ({ updateId: u.updateId, kb: u.kb, status: 'installing' })),
+        });
+      }
+      return { catalog, selection };
     },
     async recordPostScan(args: { deviceId: string; workflowId: string; scan: ScanResult; changes: (PatchStateChange & { kb: string })[] }): Promise<void> {
       await activities.recordScan(args.deviceId, args.scan);
