@@ -149,10 +149,10 @@ describeReal('the apt agent in a real Debian root', () => {
       const lines = fs.readFileSync(path.join(stateDir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
       // (the attempts that found dpkg still busy after the kill were answered busy: not final, not journalled)
       const finishedIds = new Set(lines.map((l) => l.finish as string | undefined).filter(Boolean));
-      const execute = lines.map((l) => l.begin as AgentCommand | undefined)
-        .find((c) => c?.type === 'execute' && (c.payload as { patch: { kb: string } }).patch.kb === DEMO && finishedIds.has(c.id))!;
+      const execute = lines.map((l) => l.begin as AgentCommand<'execute_patches'> | undefined)
+        .find((c) => c?.type === 'execute_patches' && c.payload.patches.some((p) => p.kb === DEMO) && finishedIds.has(c.id))!;
       const finished = lines.filter((l) => l.finish === execute.id).pop()!.outcome as CommandOutcome;
-      expect(finished).toMatchObject({ status: 'succeeded', result: { exitCode: 3010 } });
+      expect(finished).toMatchObject({ status: 'succeeded', result: { patches: expect.arrayContaining([expect.objectContaining({ kb: DEMO, status: 'executed', exitCode: 3010 })]) } });
       const logBefore = dpkgLog();
       const executor = new AptExecutor({ stateDir, root, updateBeforeScan: false });
       expect(await executor.handle({ ...execute, attempt: execute.attempt + 1 })).toEqual(finished);

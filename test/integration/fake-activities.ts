@@ -64,6 +64,12 @@ export interface FakeOptions {
    * (e.g. the install's executeGoAheadQuery at the server's time); default: always go ahead
    */
   goAhead?: (workflowId: string, runId: string, start: PatchStart) => Promise<GoAhead>;
+  /**
+   * the server's clock inside a step (the time-skipping server's): with `offline`, a patch of an
+   * execute_patches command that comes due while the device is away gets no go-ahead (the agent could
+   * not ask), and it and the rest are answered not started
+   */
+  nowMs?: () => Promise<number>;
   /** exit codes the first executes answer, in order (e.g. 1618: Windows Installer busy); 3010 after */
   executeExitCodes?: number[];
   /**
@@ -259,6 +265,12 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     const patches: PatchExecution[] = [];
     for (let i = 0; i < payload.patches.length; i++) {
       const p = payload.patches[i]!;
+      const away = options.offline;
+      const now = away && options.nowMs ? await options.nowMs() : undefined;
+      if (away && now !== undefined && now >= away.fromMs && now < away.toMs) {
+        for (const r of payload.patches.slice(i)) patches.push({ updateId: r.updateId, kb: r.kb, status: 'not_started', reason: 'no_go_ahead', message: 'no go-ahead from the gateway: the device is offline' });
+        break;
+      }
       const go = options.goAhead ? await options.goAhead(info.workflowExecution!.workflowId, info.workflowExecution!.runId, { updateId: p.updateId, kb: p.kb }) : { proceed: true as const };
       if (!go.proceed) {
         const rest = go.reason === 'kb_halted' ? [p] : payload.patches.slice(i);

@@ -45,12 +45,12 @@ async function executeInOneCommand(run: InstallRun, downloaded: PatchProgress[])
     // Halted while the installer mutex was held: those patches never ran, so they are simply not retried.
     if (busy.length === 0 || run.state.halted) return;
     if (round >= timing.busyRetries) {
-      await run.recordLater(busy.map(({ p, exitCode }) => run.change(p, PatchStatus.Failed, {
-        exitCode, error: `${exitCodeText(exitCode)} (still busy after ${round + 1} tries)`, countFailure: true,
+      await run.recordLater(busy.map(({ p, exitCode, why }) => run.change(p, PatchStatus.Failed, {
+        ...(exitCode === undefined ? {} : { exitCode }), error: `${why} (still ${exitCode === undefined ? 'not started' : 'busy'} after ${round + 1} tries)`, countFailure: true,
       })));
       return;
     }
-    // Another installer holds the Windows Installer mutex: wait, retry, count no failure.
+    // Another installer holds the Windows Installer mutex (or the device could not ask): wait, retry, count no failure.
     await run.flush(); // what is known is written before a wait
     await sleep(`${timing.busyBackoffSeconds} seconds`);
     batch = await admitted(run, busy.map(({ p }) => p));
@@ -79,8 +79,11 @@ async function admitted(run: InstallRun, patches: PatchProgress[]): Promise<Patc
   return out;
 }
 
-/** One execute_patches command; returns the patches whose installer answered Busy, with that exit code. */
-async function executeBatch(run: InstallRun, batch: PatchProgress[], round: number): Promise<{ p: PatchProgress; exitCode: number }[]> {
+/** A patch to try again: its installer answered Busy (that exit code), or the device got no go-ahead. */
+interface Retry { p: PatchProgress; exitCode?: number; why: string }
+
+/** One execute_patches command; returns the patches to try again (Busy, or no go-ahead). */
+async function executeBatch(run: InstallRun, batch: PatchProgress[], round: number): Promise<Retry[]> {
   const { input, timing } = run;
   const kbs = batch.map((p) => p.kb).join(', ');
   const retry = round > 0 ? ` (busy, try ${round + 1} of ${timing.busyRetries + 1})` : '';
@@ -107,7 +110,7 @@ async function executeBatch(run: InstallRun, batch: PatchProgress[], round: numb
   }
   run.executing = undefined;
   const answers = new Map(got.patches.map((a) => [a.updateId, a]));
-  const busy: { p: PatchProgress; exitCode: number }[] = [];
+  const busy: Retry[] = [];
   const told: string[] = [];
   for (const p of batch) {
     const a = answers.get(p.updateId);
@@ -117,9 +120,12 @@ async function executeBatch(run: InstallRun, batch: PatchProgress[], round: numb
     } else if (a.status === 'executed') {
       const change = exitCodeChange(run, p, a.exitCode);
       if (change) await run.recordLater([change]);
-      else busy.push({ p, exitCode: a.exitCode });
+      else busy.push({ p, exitCode: a.exitCode, why: exitCodeText(a.exitCode) });
     } else if (a.status === 'failed') {
       await run.recordLater([run.change(p, PatchStatus.Failed, { error: `not executed: ${a.error.message}`, countFailure: true })]);
+    } else if (a.reason === NotStartedReason.NoGoAhead) {
+      // The device could not reach the install's answer (the gateway, or Temporal, away): nothing ran; as busy.
+      busy.push({ p, why: `not executed: ${a.message}` });
     } else {
       await notStarted(run, p, a);
     }
@@ -223,7 +229,7 @@ async function executeOne(run: InstallRun, p: PatchProgress): Promise<void> {
     // Busy. Halted while the installer mutex was held: the patch never ran, so it is simply not retried.
     if (run.state.halted) return;
     if (busy < timing.busyRetries) {
-      // Another installer holds the Windows Installer mutex: wait, retry, count no failure.
+      // Another installer holds the Windows Installer mutex (or the device could not ask): wait, retry, count no failure.
       await run.flush(); // what is known is written before a wait
       await sleep(`${timing.busyBackoffSeconds} seconds`);
       continue;
