@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startSimulatedFleet } from '../../agent/fleet';
 import { SimulatedWindowsDevice, type SimulatedDeviceOptions } from '../../agent/simulated-device';
-import type { AgentCommand, CommandOutcome } from '../../domain/device-protocol';
+import type { AgentCommand, CommandOutcome, GoAhead } from '../../domain/device-protocol';
 import { haltInstallSignal, progressQuery, type InstallResult } from '../../workflows/install.contract';
 import { eventually, maybeRecordHistory, startHarness, type Harness } from './harness';
 
@@ -175,4 +175,30 @@ test('an agent that predates execute_patches refuses it before running anything;
   for (const kb of kbs) expect(device.executionCount(kb)).toBe(1);
   const statuses = await statusesByKb(deviceId);
   for (const kb of kbs) expect(statuses[kb]).toBe('installed');
+});
+
+/** An agent that, before its batch, asks the gateway about a patch the command does not hold. */
+class CuriousDevice extends SimulatedWindowsDevice {
+  probe: GoAhead | undefined;
+  override async handle(command: AgentCommand, options?: Parameters<SimulatedWindowsDevice['handle']>[1]): Promise<CommandOutcome> {
+    if (command.type === 'execute_patches' && !this.probe) {
+      this.probe = await options!.askToStart!({ updateId: '00000000-0000-4000-8000-00000000dead', kb: 'KB1234567', index: 1, of: 1 });
+    }
+    return super.handle(command, options);
+  }
+}
+
+test('the gateway gives a go-ahead only for a patch of the command in flight: another is a 400, which the agent takes as a no', async () => {
+  const { deviceId, enrollmentToken } = await h.createDevice('SRV-CURIOUS');
+  const device = new CuriousDevice({ id: 'srv-curious', name: 'SRV-CURIOUS', sandboxDir: fs.mkdtempSync(path.join(h.scratch, 'curious-')), os: 'server2022', seed: 42, rebootDurationMs: 1500, missingKbs: [SSU] });
+  const fleet = startSimulatedFleet({ baseUrl: h.server.url, devices: [{ device, enrollmentToken }], pollWaitSeconds: 2 });
+  h.fleets.push(fleet);
+  await fleet.ready;
+  const { workflowId } = await install(deviceId);
+  const result = (await h.client.workflow.getHandle(workflowId).result()) as InstallResult;
+
+  expect(device.probe).toMatchObject({ proceed: false, reason: 'withdrawn', message: expect.stringMatching(/is not a patch of command/) });
+  // The question it was entitled to ask got its go-ahead: the patch installed.
+  expect(result.outcome).toBe('succeeded');
+  expect(device.executionCount(SSU)).toBe(1);
 });
