@@ -123,8 +123,9 @@ async function executeBatch(run: InstallRun, batch: PatchProgress[], round: numb
       else busy.push({ p, exitCode: a.exitCode, why: exitCodeText(a.exitCode) });
     } else if (a.status === 'failed') {
       await run.recordLater([run.change(p, PatchStatus.Failed, { error: `not executed: ${a.error.message}`, countFailure: true })]);
-    } else if (a.reason === NotStartedReason.NoGoAhead) {
-      // The device could not reach the install's answer (the gateway, or Temporal, away): nothing ran; as busy.
+    } else if (a.reason === NotStartedReason.NoGoAhead || a.reason === NotStartedReason.Withdrawn) {
+      // The device could not get the install's answer (the gateway or Temporal away, the step between two
+      // attempts): nothing ran, and the install still waits for it; as busy, the checks run again first.
       busy.push({ p, why: `not executed: ${a.message}` });
     } else {
       await notStarted(run, p, a);
