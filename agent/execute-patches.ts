@@ -66,10 +66,10 @@ export async function executePatches(commandId: string, payload: ExecutePatchesP
       : { proceed: false, reason: NotStartedReason.NoGoAhead, message: 'this agent has no way to ask the gateway before a patch' };
     if (!go.proceed) {
       if (go.reason === NotStartedReason.KbHalted) {
-        patches.push({ updateId: patch.updateId, kb: patch.kb, status: 'not_started', reason: go.reason, message: go.message });
+        patches.push({ updateId: patch.updateId, kb: patch.kb, status: 'not_started', reason: go.reason, message: go.message.slice(0, 2000) });
         continue;
       }
-      for (const rest of files.slice(i)) patches.push({ updateId: rest.updateId, kb: rest.kb, status: 'not_started', reason: go.reason, message: go.message });
+      for (const rest of files.slice(i)) patches.push({ updateId: rest.updateId, kb: rest.kb, status: 'not_started', reason: go.reason, message: go.message.slice(0, 2000) });
       break;
     }
     const outcome = await deps.executeOne({ patch, installFolder: payload.installFolder });

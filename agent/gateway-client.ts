@@ -1,5 +1,5 @@
 import { problemWithKeyList, type PinnedCommandKey } from '../domain/command-envelope';
-import type { AgentCommand, CommandOutcome, GoAhead, PatchStart } from '../domain/device-protocol';
+import { NotStartedReason, type AgentCommand, type CommandOutcome, type GoAhead, type PatchStart } from '../domain/device-protocol';
 import { checkTransport, pinnedFetch, type TransportOptions } from './transport';
 
 /** The gateway answered with a status other than 2xx; `message` is the JSON body's `error`. */
@@ -121,10 +121,12 @@ export class GatewayClient {
     const body = await this.call('POST', `/agent/v1/commands/${encodeURIComponent(commandId)}/progress`, { body: progress, signal });
     const goAhead = (body as { goAhead?: Partial<GoAhead> } | undefined)?.goAhead;
     if (goAhead?.proceed === true) return { proceed: true };
-    if (goAhead?.proceed === false && typeof goAhead.reason === 'string' && typeof goAhead.message === 'string') {
-      return { proceed: false, reason: goAhead.reason, message: goAhead.message };
+    if (goAhead?.proceed === false && typeof goAhead.message === 'string') {
+      // A reason this agent does not know is still a no (and its answer must fit the result schema).
+      const known = (Object.values(NotStartedReason) as string[]).includes(goAhead.reason as string);
+      return { proceed: false, reason: known ? goAhead.reason! : NotStartedReason.NoGoAhead, message: goAhead.message.slice(0, 2000) || 'no go-ahead' };
     }
-    return { proceed: false, reason: 'no_go_ahead', message: 'the gateway gave no go-ahead (a server older than execute_patches)' };
+    return { proceed: false, reason: NotStartedReason.NoGoAhead, message: 'the gateway gave no go-ahead (a server older than execute_patches)' };
   }
 
   /**
