@@ -26,6 +26,12 @@ export function commandIdOf(info: { workflowExecution: { workflowId: string; run
   return `${info.workflowExecution.workflowId}/${info.workflowExecution.runId}/${info.activityId}`;
 }
 
+/** The run id inside a command id (commandIdOf): the workflow id itself may hold slashes, the run id and activity id do not. */
+export function runIdOfCommand(commandId: string): string | undefined {
+  const parts = commandId.split('/');
+  return parts.length >= 3 ? parts[parts.length - 2] : undefined;
+}
+
 export interface DeviceCommandDeps {
   db: Db;
   log: Logger;

@@ -218,9 +218,26 @@ export function createInstallBookkeepingActivities(deps: { db: Db; client: Clien
      * The pre-scan's bookkeeping in one step (one history event instead of two): stores the scan as
      * recordScan does, then selects by approval as selectByApproval does. Both are exact under retry.
      */
-    async recordPreScan(args: { scan: ScanResult; question: ApprovalQuestion }): Promise<{ catalog: Record<string, PatchFile>; selection: ApprovalSelection }> {
+    async recordPreScan(args: {
+      scan: ScanResult;
+      question: ApprovalQuestion;
+      /**
+       * installs since the batched execute, inside their maintenance window: the selected patches are
+       * Installing from this write on (the download follows at once), one local activity fewer
+       */
+      installing?: { workflowId: string };
+    }): Promise<{ catalog: Record<string, PatchFile>; selection: ApprovalSelection }> {
       const catalog = await storeScan(args.question.deviceId, args.scan);
-      return { catalog, selection: await selectByApproval(args.question) };
+      const selection = await selectByApproval(args.question);
+      if (args.installing) {
+        const allowed = new Set(selection.allowed);
+        const kbOf = new Map(args.scan.updates.map((u) => [u.updateId, u.kb]));
+        await writePatchStates({
+          deviceId: args.question.deviceId, workflowId: args.installing.workflowId,
+          changes: args.question.candidates.filter((id) => allowed.has(id)).map((updateId) => ({ updateId, kb: kbOf.get(updateId) ?? updateId, status: PatchStatus.Installing })),
+        });
+      }
+      return { catalog, selection };
     },
 
     /** The post-scan's bookkeeping in one step: stores the scan, then the statuses it verified. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { refusalError, RefusalReason, type PinnedCommandKey } from '../domain/command-envelope';
-import type { AgentCommand, CommandOutcome, TrustKeysPayload } from '../domain/device-protocol';
+import { NotStartedReason, type AgentCommand, type CommandOutcome, type GoAhead, type PatchStart, type TrustKeysPayload } from '../domain/device-protocol';
 import { CommandTrust } from './command-trust';
 import { GatewayClient, GatewayError, isTransient, type EnrollResponse, type Progress } from './gateway-client';
 import type { DeviceExecutor } from './executor';
@@ -228,7 +228,9 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
     }));
   };
   // The signal ends a reboot warning or prompt in progress when the agent stops (no restart follows).
-  const outcome = await device.handle(command, { onProgress, signal, cachedFile: (sha256, s) => ctx.client.fetchFile(sha256, s) });
+  const outcome = await device.handle(command, {
+    onProgress, signal, cachedFile: (sha256, s) => ctx.client.fetchFile(sha256, s), askToStart: (start) => askToStart(ctx, command, start),
+  });
   await Promise.all(progressPosts);
 
   // The simulator may drop off the network here: the server sees silence, times the attempt out and
@@ -246,6 +248,28 @@ async function runCommand(ctx: Ctx, command: AgentCommand): Promise<void> {
       // The OS refused to restart: the boot id stays, so the gateway re-offers the reboot after its
       // timeout and finally fails the step with a clear reason; the agent keeps serving meanwhile.
       ctx.log({ commandId: command.id, err: describe(err) }, 'restart failed');
+    }
+  }
+}
+
+/** How many times a go-ahead question is asked through network failures before the patch is left unstarted. */
+const GO_AHEAD_TRIES = 8;
+
+/**
+ * The go-ahead for the next patch of an execute_patches command. Never a guess: a gateway that cannot
+ * be reached (after GO_AHEAD_TRIES, backing off) or says the command is gone (404, 409) is a "no", and
+ * the patch and the rest are answered not started.
+ */
+async function askToStart(ctx: Ctx, command: AgentCommand, start: PatchStart & { index: number; of: number }): Promise<GoAhead> {
+  const progress = { message: `starting ${start.kb} (${start.index} of ${start.of})`, percent: Math.round(((start.index - 1) / start.of) * 100), starting: { updateId: start.updateId, kb: start.kb } };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.client.askToStart(command.id, progress, ctx.signal);
+    } catch (err) {
+      if (!isTransient(err)) return { proceed: false, reason: NotStartedReason.Withdrawn, message: `the gateway refused the go-ahead: ${describe(err)}` };
+      if (ctx.signal.aborted || attempt >= GO_AHEAD_TRIES) return { proceed: false, reason: NotStartedReason.NoGoAhead, message: `no go-ahead from the gateway: ${describe(err)}` };
+      ctx.log({ commandId: command.id, kb: start.kb, err: describe(err) }, 'go-ahead not answered; asking again');
+      await sleep(ctx.backoff(attempt), ctx.signal).catch(() => undefined);
     }
   }
 }

@@ -33,6 +33,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AllFileSourcesFailedError, FileSource, sourcesOf, type DownloadReport } from '../domain/file-source';
 import { downloadPatches, isDownloadOfPatches } from './download-patches';
+import { executePatches } from './execute-patches';
 import {
   CommandErrorCode,
   CommandType,
@@ -163,6 +164,16 @@ export class AptExecutor implements DeviceExecutor {
       }
       case CommandType.Copy: return this.copy((command as AgentCommand<'copy'>).payload);
       case CommandType.Execute: return this.execute((command as AgentCommand<'execute'>).payload, options.interrupted);
+      case CommandType.ExecutePatches: {
+        const { payload } = command as AgentCommand<'execute_patches'>;
+        if (!Array.isArray(payload?.patches)) return fail('InvalidPayload', 'execute_patches payload has no patches', false);
+        // Each package through the one-patch execute: dpkg-query asked first, so a re-delivery never installs twice.
+        return executePatches(command.id, payload, {
+          executeOne: (one) => this.execute(one, options.interrupted),
+          askToStart: options.askToStart,
+          answers: this.journal,
+        });
+      }
       case CommandType.Reboot: return this.reboot(command);
       case CommandType.Cleanup: return this.cleanup((command as AgentCommand<'cleanup'>).payload);
       case CommandType.Uninstall:

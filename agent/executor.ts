@@ -13,6 +13,7 @@
  * - Nothing from the server is ever passed to a shell: arguments go to the program as an array.
  */
 import type { AgentCommand, CommandOutcome } from '../domain/device-protocol';
+import type { AskToStart } from './execute-patches';
 
 export interface ExecutorHandleOptions {
   /** called while a long step (download, execute) runs */
@@ -25,6 +26,11 @@ export interface ExecutorHandleOptions {
    * executor checks the hash of what it reads, whatever the server says it checked.
    */
   cachedFile?: (sha256: string, signal?: AbortSignal) => Promise<Response>;
+  /**
+   * An execute_patches command's question before each patch (agent/execute-patches.ts): the gateway
+   * relays the install's go-ahead. Without it nothing of such a command starts.
+   */
+  askToStart?: AskToStart;
 }
 
 export interface DeviceExecutor {

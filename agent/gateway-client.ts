@@ -1,5 +1,5 @@
 import { problemWithKeyList, type PinnedCommandKey } from '../domain/command-envelope';
-import type { AgentCommand, CommandOutcome } from '../domain/device-protocol';
+import { NotStartedReason, type AgentCommand, type CommandOutcome, type GoAhead, type PatchStart } from '../domain/device-protocol';
 import { checkTransport, pinnedFetch, type TransportOptions } from './transport';
 
 /** The gateway answered with a status other than 2xx; `message` is the JSON body's `error`. */
@@ -111,6 +111,22 @@ export class GatewayClient {
   /** Posts progress of a running command (202); the gateway turns it into an activity heartbeat. */
   async postProgress(commandId: string, progress: Progress, signal?: AbortSignal): Promise<void> {
     await this.call('POST', `/agent/v1/commands/${encodeURIComponent(commandId)}/progress`, { body: progress, signal });
+  }
+
+  /**
+   * Asks whether the next patch of an execute_patches command may start: progress naming it, answered
+   * with the install's go-ahead. A gateway that answers without one (an older server) gives no go-ahead.
+   */
+  async askToStart(commandId: string, progress: Progress & { starting: PatchStart }, signal?: AbortSignal): Promise<GoAhead> {
+    const body = await this.call('POST', `/agent/v1/commands/${encodeURIComponent(commandId)}/progress`, { body: progress, signal });
+    const goAhead = (body as { goAhead?: Partial<GoAhead> } | undefined)?.goAhead;
+    if (goAhead?.proceed === true) return { proceed: true };
+    if (goAhead?.proceed === false && typeof goAhead.message === 'string') {
+      // A reason this agent does not know is still a no (and its answer must fit the result schema).
+      const known = (Object.values(NotStartedReason) as string[]).includes(goAhead.reason as string);
+      return { proceed: false, reason: known ? goAhead.reason! : NotStartedReason.NoGoAhead, message: goAhead.message.slice(0, 2000) || 'no go-ahead' };
+    }
+    return { proceed: false, reason: NotStartedReason.NoGoAhead, message: 'the gateway gave no go-ahead (a server older than execute_patches)' };
   }
 
   /**

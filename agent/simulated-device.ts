@@ -8,6 +8,7 @@ import { CommandErrorCode, CommandType, type AgentCommand, type CommandOutcome, 
 import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../domain/folders';
 import { ALL_OS, catalogFor, normaliseKb, type CatalogUpdate, type DeviceOs } from './catalog';
 import { downloadPatches, isDownloadOfPatches } from './download-patches';
+import { executePatches } from './execute-patches';
 import type { DeviceExecutor } from './executor';
 import { LanShare } from './lan-share';
 import { randomInt, randomStream, seedFromText, shuffled } from './prng';
@@ -269,6 +270,16 @@ export class SimulatedWindowsDevice implements DeviceExecutor {
         }
         case CommandType.Copy: return await copy(m, command as AgentCommand<'copy'>);
         case CommandType.Execute: return await execute(m, command as AgentCommand<'execute'>);
+        case CommandType.ExecutePatches: {
+          const { payload } = command as AgentCommand<'execute_patches'>;
+          if (!Array.isArray(payload?.patches)) return m.log.refuse(command, { code: INVALID_PAYLOAD, message: 'execute_patches payload has no patches', retryable: false });
+          // Each patch runs as its own execute would (the installed state re-checked first), under this command's id.
+          return await executePatches(command.id, payload, {
+            executeOne: (one) => execute(m, { ...command, type: CommandType.Execute, payload: one }),
+            askToStart: options.askToStart,
+            answers: { finished: (id) => m.state.journal.get(id), finish: (id, outcome) => { m.state.journal.set(id, outcome); m.state.save(); } },
+          });
+        }
         case CommandType.Reboot: return await reboot(m, command as AgentCommand<'reboot'>, options);
         case CommandType.Cleanup: return await cleanup(m, command as AgentCommand<'cleanup'>);
         case CommandType.Uninstall: return await uninstall(m, command as AgentCommand<'uninstall'>);

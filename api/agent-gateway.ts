@@ -189,8 +189,8 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   router.post('/commands/:id/progress', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
     const { id } = parse(commandIdParam, req.params, 'params');
-    await acceptProgress(deps, device.deviceId, id, parse(progressSchema, req.body, 'body'));
-    res.status(202).json({ accepted: true });
+    const answer = await acceptProgress(deps, device.deviceId, id, parse(progressSchema, req.body, 'body'));
+    res.status(202).json({ accepted: true, ...answer });
   });
 
   /**

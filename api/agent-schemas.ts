@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CommandResults, CommandType, ScanReport } from '../domain/device-protocol';
+import { NotStartedReason, type CommandResults, type CommandType, type ScanReport } from '../domain/device-protocol';
 import { isPatchId, PATCH_ID_HINT } from '../domain/patch-id';
 import { FileSource } from '../domain/file-source';
 import { folderAclOutputSchema } from '../domain/wua-schemas';
@@ -78,12 +78,24 @@ const downloadPatchesResultSchema = z.object({
   failed: z.array(z.object({ updateId: z.string().min(1).max(100), kb, error: commandErrorSchema })).max(500),
 });
 
+const updateId = z.string().min(1).max(100);
+const notStartedReason = z.enum(Object.values(NotStartedReason) as [NotStartedReason, ...NotStartedReason[]]);
+/** An install's installers in one command: each patch executed (its exit code), not started (why), or refused. */
+const executePatchesResultSchema = z.object({
+  patches: z.array(z.discriminatedUnion('status', [
+    z.object({ updateId, kb, status: z.literal('executed'), exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),
+    z.object({ updateId, kb, status: z.literal('not_started'), reason: notStartedReason, message: z.string().min(1).max(2000) }),
+    z.object({ updateId, kb, status: z.literal('failed'), error: commandErrorSchema }),
+  ])).max(500),
+});
+
 const resultSchemaOf = {
   scan: scanReportSchema,
   // One patch (installs before the one download command) or all of them.
   download: z.union([downloadResultSchema, downloadPatchesResultSchema]),
   copy: z.object({ copied: z.array(z.object({ kb, path: z.string().min(1) })) }),
   execute: z.object({ kb, exitCode, durationMs: z.number().min(0), alreadyInstalled: z.boolean() }),
+  execute_patches: executePatchesResultSchema,
   // A device that did not restart (Reboot Action: user logged on, declined, no answer) says why, with its
   // unchanged boot id; older agents send only the two boot ids.
   reboot: z
@@ -119,7 +131,7 @@ export const resultSchemas: Record<CommandType, z.ZodType> = resultSchemaOf;
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
 type AnswerOf<K extends CommandType> = K extends 'scan' ? ScanReport : CommandResults[K];
 const schemasMatchProtocol: { [K in CommandType]: Same<z.infer<(typeof resultSchemaOf)[K]>, AnswerOf<K>> } = {
-  scan: true, download: true, copy: true, execute: true, reboot: true, cleanup: true,
+  scan: true, download: true, copy: true, execute: true, execute_patches: true, reboot: true, cleanup: true,
   uninstall: true, health_check: true, patch_test: true, trust_keys: true,
 };
 void schemasMatchProtocol;
@@ -136,6 +148,11 @@ export const outcomeSchema = z.discriminatedUnion('status', [
 export const progressSchema = z.object({
   message: z.string().min(1).max(1000),
   percent: z.number().min(0).max(100).optional(),
+  /**
+   * an execute_patches command's next patch, which the agent starts only on the answer's
+   * `goAhead: { proceed: true }` (the install's halts and maintenance window decide)
+   */
+  starting: z.object({ updateId, kb: z.string().min(1).max(100) }).optional(),
 });
 
 export const enrollSchema = z.object({

@@ -1,9 +1,10 @@
 import { ActivityNotFoundError } from '@temporalio/client';
+import { runIdOfCommand } from '../activities/device-command';
 import { appendAudit } from '../db/audit-repository';
 import { acknowledgeReboot, findCommandForDevice, recordProgress, storeOutcome } from '../db/command-repository';
 import { refusalReasonOf } from '../domain/command-envelope';
 import { CommandStatus, isWaitingOnDevice } from '../domain/command-lifecycle';
-import { CommandErrorCode, type RebootPayload, type RebootResult } from '../domain/device-protocol';
+import { CommandErrorCode, NotStartedReason, type ExecutePatchesPayload, type GoAhead, type PatchStart, type RebootPayload, type RebootResult } from '../domain/device-protocol';
 import { deferredReplyProblem } from '../domain/reboot-deferral';
 import type { GatewayDeps } from './agent-gateway';
 import { BOOT_ID_HEADER, resultSchemas, type outcomeSchema, type progressSchema } from './agent-schemas';
@@ -11,6 +12,7 @@ import { completeActivity, type CommandCompletionDeps, type StoredOutcome } from
 import { describeZodError, HttpError } from './errors';
 import { storedOutcomeOf } from './result-delivery';
 import { scanResultFromReport } from './scan-report';
+import { executeGoAheadQuery } from '../workflows/install.contract';
 import type { z } from 'zod';
 
 export type CommandResultDeps = CommandCompletionDeps & Pick<GatewayDeps, 'metrics'>;
@@ -78,13 +80,46 @@ export async function acceptCommandResult(deps: CommandResultDeps, device: Repor
   return { accepted: true, status: updated.status, delivered };
 }
 
-/** A waiting command's progress: stored, and heartbeated so the Web UI's pending activity shows "download 50%". */
-export async function acceptProgress(deps: CommandCompletionDeps, deviceId: string, id: string, progress: z.infer<typeof progressSchema>): Promise<void> {
+/** A Temporal query may not hang the agent's request: past this the agent asks again. */
+const GO_AHEAD_DEADLINE_MS = 5_000;
+
+/**
+ * A waiting command's progress: stored, and heartbeated so the Web UI's pending activity shows
+ * "download 50%". Progress that names the next patch of an execute_patches command (`starting`) is
+ * also the agent's question "may I start it?": the install workflow answers it (executeGoAheadQuery),
+ * from its own halts and maintenance window, with this server's clock; the agent starts the patch
+ * only on `goAhead.proceed`. An install that cannot be asked now is a 503: the agent asks again.
+ */
+export async function acceptProgress(deps: CommandCompletionDeps, deviceId: string, id: string, progress: z.infer<typeof progressSchema>): Promise<{ goAhead?: GoAhead }> {
   const row = await findCommandForDevice(deps.db, id, deviceId);
   if (!row) throw new HttpError(404, `command ${id} not found for this device`);
   if (!isWaitingOnDevice(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
+  const { starting } = progress;
+  if (starting) {
+    if (row.type !== 'execute_patches') throw new HttpError(400, `body.starting: only an execute_patches command asks before a patch, not ${row.type}`);
+    if (!(row.payload as ExecutePatchesPayload).patches.some((p) => p.updateId === starting.updateId)) {
+      throw new HttpError(400, `body.starting.updateId: ${starting.updateId} is not a patch of command ${id}`);
+    }
+  }
   await recordProgress(deps.db, id, progress);
   await deps.client.activity.heartbeat(row.taskToken, progress).catch((err) => {
     if (!(err instanceof ActivityNotFoundError)) throw err;
   });
+  if (!starting) return {};
+  return { goAhead: await askInstall(deps, row.workflowId, id, starting) };
 }
+
+/** The install's go-ahead for one patch (the run that sent the command), at this server's time. */
+async function askInstall(deps: CommandCompletionDeps, workflowId: string, commandId: string, starting: PatchStart): Promise<GoAhead> {
+  const handle = deps.client.workflow.getHandle(workflowId, runIdOfCommand(commandId));
+  try {
+    return await deps.client.connection.withDeadline(Date.now() + GO_AHEAD_DEADLINE_MS,
+      () => handle.query(executeGoAheadQuery, { updateId: starting.updateId, kb: starting.kb, at: new Date().toISOString() }));
+  } catch (err) {
+    if (isNotFound(err)) return { proceed: false, reason: NotStartedReason.Withdrawn, message: 'the install that sent this command is gone' };
+    deps.log.warn({ err, commandId }, 'go-ahead not answered by the install');
+    throw new HttpError(503, 'the install could not be asked for a go-ahead now; ask again');
+  }
+}
+
+const isNotFound = (err: unknown) => err instanceof Error && (err.name === 'WorkflowNotFoundError' || err.name === 'NamespaceNotFoundError');

@@ -628,8 +628,11 @@ export const ROUTES: RouteSpec[] = [
     answers: { 200: { description: 'accepted', json: answer.resultAccepted }, 404: notFound('command for this device'), 409: { description: 'withdrawn or already finished' } },
   },
   {
-    method: 'post', path: '/agent/v1/commands/:id/progress', operationId: 'postCommandProgress', summary: "A command's progress", tag: 'agent gateway', door: 'device', params: commandIdParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }), body: progressSchema,
-    answers: { 202: { description: 'accepted', json: answer.progressAccepted }, 404: notFound('command for this device'), 409: { description: 'already finished' } },
+    method: 'post', path: '/agent/v1/commands/:id/progress', operationId: 'postCommandProgress', summary: "A command's progress; with `starting`, the go-ahead for an execute_patches command's next patch", tag: 'agent gateway', door: 'device', params: commandIdParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }), body: progressSchema,
+    answers: {
+      202: { description: 'accepted (with `starting`: the install\'s go-ahead)', json: answer.progressAccepted }, 404: notFound('command for this device'), 409: { description: 'already finished' },
+      503: { description: 'the install could not be asked for a go-ahead now; ask again' },
+    },
   },
   {
     method: 'get', path: '/agent/v1/files/:sha256', operationId: 'getCachedFile', summary: 'A patch file from the Patchflow cache, by the catalog\'s SHA-256', tag: 'agent gateway', door: 'device', params: fileHashParam, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }),

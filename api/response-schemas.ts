@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NotStartedReason } from '../domain/device-protocol';
 
 /**
  * What the routes answer, as zod schemas: the OpenAPI document (api/openapi.ts) is generated from
@@ -227,7 +228,14 @@ export const commandsOffered = z.object({
   commands: z.array(z.looseObject({ id: z.string(), type: z.string(), payload: z.unknown(), attempt: z.number().int(), signature: z.unknown().optional() })),
 });
 export const resultAccepted = z.looseObject({ accepted: z.literal(true), status: z.string(), delivered: z.boolean().optional(), duplicate: z.boolean().optional() });
-export const progressAccepted = z.object({ accepted: z.literal(true) });
+/** With `starting` (an execute_patches command's next patch): the install's go-ahead; the agent starts it only on proceed. */
+export const progressAccepted = z.object({
+  accepted: z.literal(true),
+  goAhead: z.union([
+    z.object({ proceed: z.literal(true) }),
+    z.object({ proceed: z.literal(false), reason: z.enum(Object.values(NotStartedReason) as [NotStartedReason, ...NotStartedReason[]]), message: z.string() }),
+  ]).optional(),
+});
 
 // ---- alerts (api/alerts-api.ts) ----------------------------------------------------------------
 

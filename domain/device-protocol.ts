@@ -21,6 +21,14 @@ export const CommandType = {
   Copy: 'copy',
   /** Run one update's installer from the install folder; the exit code is the answer. */
   Execute: 'execute',
+  /**
+   * Run an install's installers in order, in one command (installs since `patched('batched-execute')`):
+   * before each one the agent asks the gateway for a go-ahead (the install's own halts and maintenance
+   * window decide), and it answers each patch on its own (ExecutePatchesResult). A new type, not a new
+   * execute payload: an agent that predates it answers UnknownCommand before it runs anything, and the
+   * install falls back to one execute command per patch.
+   */
+  ExecutePatches: 'execute_patches',
   /** Restart Windows. Acknowledged first; done when the device checks in with a new boot id. */
   Reboot: 'reboot',
   /** Empty the working and install folders. Runs after every install, whatever its outcome. */
@@ -253,6 +261,49 @@ export interface ExecuteResult {
   alreadyInstalled: boolean;
 }
 
+/** The installers of an install, in the order they run (ExecutePatches). */
+export interface ExecutePatchesPayload {
+  patches: PatchFile[];
+  installFolder: string;
+}
+
+/** Why a patch of an ExecutePatches command did not start. */
+export const NotStartedReason = {
+  /** the kill switch (a fleet or rollout halt) stopped the install: this patch and the rest wait for a later run */
+  Halted: 'halted',
+  /** this patch's KB was halted: it is skipped, the next patch may start */
+  KbHalted: 'kb_halted',
+  /** the maintenance window closed: this patch and the rest wait for the next run */
+  WindowClosed: 'window_closed',
+  /** the install no longer waits for this command (cancelled, withdrawn, finished) */
+  Withdrawn: 'withdrawn',
+  /** the agent got no go-ahead from the gateway (unreachable, or a gateway that does not give one) */
+  NoGoAhead: 'no_go_ahead',
+} as const;
+export type NotStartedReason = (typeof NotStartedReason)[keyof typeof NotStartedReason];
+
+/** What the agent asks before it starts a patch of an ExecutePatches command (POST …/progress `starting`). */
+export interface PatchStart {
+  updateId: string;
+  kb: string;
+}
+/** The gateway's answer to a PatchStart, as the install decides it. Without `proceed: true` nothing starts. */
+export type GoAhead = { proceed: true } | { proceed: false; reason: NotStartedReason; message: string };
+
+/** One patch of an ExecutePatches command: its installer ran (an exit code), it did not start, or it was refused. */
+export type PatchExecution =
+  | { updateId: string; kb: string; status: 'executed'; exitCode: number; durationMs: number; alreadyInstalled: boolean }
+  | { updateId: string; kb: string; status: 'not_started'; reason: NotStartedReason; message: string }
+  | { updateId: string; kb: string; status: 'failed'; error: CommandError };
+/**
+ * Every patch of an ExecutePatchesPayload, in order. A failure that may pass (a file missing, a disk
+ * error) is not here: it fails the whole command retryable, and the next delivery goes on from the
+ * patches already answered (the agent's journal keeps each patch's answer).
+ */
+export interface ExecutePatchesResult {
+  patches: PatchExecution[];
+}
+
 export interface RebootPayload {
   reason: string;
   /**
@@ -346,6 +397,7 @@ export interface CommandPayloads {
   download: DownloadPayload | DownloadPatchesPayload;
   copy: CopyPayload;
   execute: ExecutePayload;
+  execute_patches: ExecutePatchesPayload;
   reboot: RebootPayload;
   cleanup: CleanupPayload;
   uninstall: UninstallPayload;
@@ -359,6 +411,7 @@ export interface CommandResults {
   download: DownloadResult | DownloadPatchesResult;
   copy: CopyResult;
   execute: ExecuteResult;
+  execute_patches: ExecutePatchesResult;
   reboot: RebootResult;
   cleanup: CleanupResult;
   uninstall: UninstallResult;

@@ -4,7 +4,7 @@
  */
 import type { DownloadReport } from '../domain/file-source';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CleanupResult, CommandType } from '../domain/device-protocol';
+import type { CleanupResult, CommandType, GoAhead, PatchStart } from '../domain/device-protocol';
 import type { PatchStatus } from '../domain/patch-status';
 import type { MaintenanceWindow } from '../domain/maintenance-window';
 import type { RebootActionConfig } from '../domain/reboot-actions';
@@ -17,6 +17,8 @@ export const INSTALL_WORKFLOW_TYPE = 'deviceInstallWorkflow';
  * patch_test to the Patch Test, workflows/patch-test.ts).
  */
 export type InstallCommandType = Exclude<CommandType, 'trust_keys' | 'patch_test'>;
+/** The steps with a timeout of their own: execute_patches allows execute's once per patch. */
+export type TimedCommandType = Exclude<InstallCommandType, 'execute_patches'>;
 
 /** `install/<deviceId>/<key>`: what and for whom, readable in the Web UI's list. */
 export function installWorkflowId(deviceId: string, key: string): string {
@@ -32,7 +34,7 @@ export function parseInstallWorkflowId(workflowId: string): { deviceId: string; 
 /** How long each device step may take per attempt, and how retries back off. */
 export interface InstallTiming {
   /** per-attempt limit of each step: past it the device "did not answer" and the step is offered again */
-  commandTimeoutSeconds: Record<InstallCommandType, number>;
+  commandTimeoutSeconds: Record<TimedCommandType, number>;
   /** first wait before offering an unanswered step again (default 5 s) */
   retryInitialSeconds: number;
   /** longest wait between offers while a device stays offline (default 300 s) */
@@ -117,7 +119,7 @@ export interface AutomaticInstallSettings {
 
 /** Timing as callers give it: any part may be left out and takes the default. */
 export type InstallTimingInput = Partial<Omit<InstallTiming, 'commandTimeoutSeconds'>> & {
-  commandTimeoutSeconds?: Partial<Record<InstallCommandType, number>>;
+  commandTimeoutSeconds?: Partial<Record<TimedCommandType, number>>;
 };
 
 /** The defaults with `input` laid over them, step timeouts one by one. */
@@ -222,6 +224,14 @@ export const progressQuery = defineQuery<InstallProgress>('progress');
 
 /** Asks the install to stop: steps not yet run are skipped, cleanup still runs. */
 export const cancelInstallUpdate = defineUpdate<{ accepted: boolean; step: InstallStep }, [{ reason?: string }]>('cancel');
+
+/**
+ * May the device start this patch of its execute_patches command now? Asked by the agent gateway when
+ * the agent posts progress naming the patch it is about to start (api/command-result-service.ts), with
+ * the gateway's clock (`at`, ISO): a query reads the install's own state (its halts, whatever sent them,
+ * and its maintenance window) and costs no history event.
+ */
+export const executeGoAheadQuery = defineQuery<GoAhead, [PatchStart & { at: string }]>('executeGoAhead');
 
 /**
  * The kill switch, sent by the fleet-wide halt: an install that has not reached execute cleans up and

@@ -134,5 +134,7 @@ export interface HandleOptions {
   cachedFile?: ExecutorHandleOptions['cachedFile'];
   /** the agent stops: a reboot warning or prompt in progress ends without restarting (a retryable failure) */
   signal?: AbortSignal;
+  /** an execute_patches command's go-ahead before each patch (agent/execute-patches.ts) */
+  askToStart?: ExecutorHandleOptions['askToStart'];
 }
 

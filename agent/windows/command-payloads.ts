@@ -49,6 +49,7 @@ export const payloadSchemas = {
   ]),
   [CommandType.Copy]: z.object({ patches: z.array(patchFile).max(500), workingFolder: folder, installFolder: folder }),
   [CommandType.Execute]: z.object({ patch: patchFile, installFolder: folder }),
+  [CommandType.ExecutePatches]: z.object({ patches: z.array(patchFile).min(1).max(500), installFolder: folder }),
   [CommandType.Reboot]: z.object({ reason: z.string().max(500), mode: rebootMode.optional() }),
   [CommandType.Cleanup]: z.object({ workingFolder: folder, installFolder: folder }),
   [CommandType.Uninstall]: z.object({ updateId: wuaGuidSchema, kb }),

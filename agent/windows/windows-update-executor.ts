@@ -31,6 +31,7 @@ import { ScriptFolderAclGuard, type FolderAclGuard } from './folder-acl-guard';
 import type { ProcessRunner } from './process-runner';
 import { downloadVerified } from '../verified-download';
 import { downloadPatches, isDownloadOfPatches } from '../download-patches';
+import { executePatches } from '../execute-patches';
 import { WuaScript, WuaScriptError } from './wua-script';
 
 // The WUA codes by name, from the domain's one table (WU_E_INSTALL_NOT_ALLOWED: "tried to install while
@@ -177,6 +178,14 @@ export class WindowsUpdateExecutor implements DeviceExecutor {
         }
         case CommandType.Copy: return await this.copy(parsed.data as Payload<'copy'>);
         case CommandType.Execute: return await this.execute(parsed.data as Payload<'execute'>, interrupted, options);
+        case CommandType.ExecutePatches:
+          // Each update through the one-patch execute: WUA's installed state asked first (after an
+          // interruption from Windows itself), so a re-delivery never installs twice.
+          return await executePatches(command.id, parsed.data as Payload<'execute_patches'>, {
+            executeOne: (one) => this.execute(one, interrupted, options),
+            askToStart: options.askToStart,
+            answers: this.options.journal,
+          });
         case CommandType.Reboot: return await this.reboot(command.id, parsed.data as Payload<'reboot'>);
         case CommandType.Cleanup: return await this.cleanup(parsed.data as Payload<'cleanup'>);
         case CommandType.Uninstall: return await this.uninstall(parsed.data as Payload<'uninstall'>);

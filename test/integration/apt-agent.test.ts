@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AptExecutor } from '../../agent/apt-executor';
-import type { AgentCommand, CommandOutcome } from '../../domain/device-protocol';
+import type { AgentCommand, CommandOutcome, ExecutePatchesResult } from '../../domain/device-protocol';
 import type { InstallResult } from '../../workflows/install.contract';
 import { buildAptFeed } from '../../cli/apt-feed';
 import { buildRepository, debianRootUnavailable, DEBIAN_SUITE, prepareRoot, unpackCount, unpackRoot } from './debian-root';
@@ -149,10 +149,17 @@ describeReal('the apt agent in a real Debian root', () => {
       const lines = fs.readFileSync(path.join(stateDir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
       // (the attempts that found dpkg still busy after the kill were answered busy: not final, not journalled)
       const finishedIds = new Set(lines.map((l) => l.finish as string | undefined).filter(Boolean));
-      const execute = lines.map((l) => l.begin as AgentCommand | undefined)
-        .find((c) => c?.type === 'execute' && (c.payload as { patch: { kb: string } }).patch.kb === DEMO && finishedIds.has(c.id))!;
-      const finished = lines.filter((l) => l.finish === execute.id).pop()!.outcome as CommandOutcome;
-      expect(finished).toMatchObject({ status: 'succeeded', result: { exitCode: 3010 } });
+      // (an execute_patches that found dpkg still busy after the kill answered pf-demo busy; the install's
+      // next batch, pf-demo alone, installed it)
+      const finishedOf = (id: string) => lines.filter((l) => l.finish === id).pop()?.outcome as CommandOutcome | undefined;
+      const installedDemo = (id: string) => {
+        const o = finishedOf(id);
+        return o?.status === 'succeeded' && (o.result as ExecutePatchesResult).patches.some((p) => p.kb === DEMO && p.status === 'executed' && p.exitCode === 3010);
+      };
+      const execute = lines.map((l) => l.begin as AgentCommand<'execute_patches'> | undefined)
+        .find((c) => c?.type === 'execute_patches' && c.payload.patches.some((p) => p.kb === DEMO) && finishedIds.has(c.id) && installedDemo(c.id))!;
+      const finished = finishedOf(execute.id)!;
+      expect(finished).toMatchObject({ status: 'succeeded', result: { patches: expect.arrayContaining([expect.objectContaining({ kb: DEMO, status: 'executed', exitCode: 3010 })]) } });
       const logBefore = dpkgLog();
       const executor = new AptExecutor({ stateDir, root, updateBeforeScan: false });
       expect(await executor.handle({ ...execute, attempt: execute.attempt + 1 })).toEqual(finished);

@@ -176,7 +176,7 @@ describe('the agent refuses a bad folder even when the server sends one', () => 
       expect(r.error).toMatchObject({ code: 'UnsafeFolder', retryable: false });
       expect(r.error.message).toMatch(/^refused by the device: working folder "C:\\ProgramData\\..\\Windows\\System32" contains "..".*\(rule: parent-segment\)$/);
     }
-    expect(rows.some((r) => r.type === 'execute' || r.type === 'copy')).toBe(false);
+    expect(rows.some((r) => r.type === 'execute' || r.type === 'execute_patches' || r.type === 'copy')).toBe(false);
     expect(fs.readFileSync(victim, 'utf8')).toBe('registry hive');
     // The operator reads why: the patch's error, and the install's own failure (its cleanup was refused).
     const patch = await h.db.query(`SELECT dp.status, dp.last_error FROM device_patches dp JOIN patches p USING (update_id) WHERE dp.device_id = $1::uuid AND p.kb = 'KB5034439'`, [deviceId]);

@@ -77,10 +77,23 @@ test('happy path: seven steps in order, patches Installed with a date, both fold
 
   expect(result.outcome).toBe('succeeded');
   expect(result.rebooted).toBe(true);
-  expect(await stepsInHistory(workflowId)).toEqual(['scan', 'download', 'copy', 'execute', 'reboot', 'scan', 'cleanup']);
+  expect(await stepsInHistory(workflowId)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'reboot', 'scan', 'cleanup']);
   // One download command for all three patches, as copy is (patched('one-download-command')).
   const downloads = await h.db.query(`SELECT payload FROM agent_commands WHERE workflow_id = $1 AND type = 'download'`, [workflowId]);
   expect(downloads.rows.map((r) => r.payload.patches.map((p: { kb: string }) => p.kb).sort())).toEqual([[CU, SECURITY, SSU].sort()]);
+  // One execute command for all three (patched('batched-execute')), each patch started on the install's go-ahead.
+  const executes = await h.db.query(`SELECT payload, last_progress FROM agent_commands WHERE workflow_id = $1 AND type = 'execute_patches'`, [workflowId]);
+  expect(executes.rows).toHaveLength(1);
+  const order = executes.rows[0].payload.patches.map((p: { kb: string }) => p.kb);
+  expect([...order].sort()).toEqual([CU, SECURITY, SSU].sort());
+  expect(executes.rows[0].last_progress).toMatchObject({ message: `starting ${order[2]} (3 of 3)`, starting: { kb: order[2] } });
+  for (const kb of [CU, SECURITY, SSU]) expect(device.executionCount(kb)).toBe(1);
+  // The Web UI reads the step as the runbook does, and the install stays within its history budget (issue 15).
+  const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+  const summaries = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deviceCommand')
+    .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()) as string);
+  expect(summaries).toContain(`execute 3 patches: ${order.join(', ')}`);
+  expect(history.events!.length).toBeLessThanOrEqual(60);
   const patches = await patchesByKb(deviceId);
   for (const kb of [CU, SECURITY, SSU]) {
     expect(patches[kb].status).toBe('installed');
@@ -165,7 +178,7 @@ test('a hash mismatch executes nothing and says why', async () => {
   expect(patches[SECURITY].lastError).toMatch(/SHA-256/);
   expect(patches[SSU].status).toBe('installed');
   const executed = await h.db.query(
-    `SELECT payload->'patch'->>'kb' AS kb FROM agent_commands WHERE workflow_id = $1 AND type = 'execute'`, [workflowId]);
+    `SELECT p->>'kb' AS kb FROM agent_commands, jsonb_array_elements(payload->'patches') AS p WHERE workflow_id = $1 AND type = 'execute_patches'`, [workflowId]);
   expect(executed.rows.map((r) => r.kb)).toEqual([SSU]);
   await expectFoldersEmpty(device);
   await maybeRecordHistory(h.client, workflowId, 'deviceInstallWorkflow-hash-mismatch');

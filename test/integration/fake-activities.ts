@@ -8,6 +8,7 @@
  * worker and are logged only for ordering, never asserted on.
  */
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceCommandActivities, InstallBookkeepingActivities, ReleaseActivities, RolloutActivities, ScanActivities } from '../../activities';
 import type { RingResults } from '../../domain/release-plan';
@@ -22,13 +23,18 @@ import {
   type CommandPayloads,
   type CommandResults,
   type CommandType,
+  type ExecutePatchesPayload,
+  type GoAhead,
+  type PatchExecution,
   type PatchFile,
+  type PatchStart,
   type RebootPayload,
   type RebootResult,
   type ScannedUpdate,
   type ScanResult,
 } from '../../domain/device-protocol';
 import type { AutoHaltRecord, FleetHaltState, RolloutCounts, RolloutDevice, RolloutScope } from '../../workflows/automatic-update.contract';
+import { executeGoAheadQuery } from '../../workflows/install.contract';
 
 export interface CallRecord {
   activity: string;
@@ -51,8 +57,19 @@ export interface FakeOptions {
   userLoggedOn?: boolean;
   /** how a logged-on user answers an `ask` prompt: nobody answers by default */
   userAnswer?: 'yes' | 'no' | 'none';
-  /** runs inside each execute before it answers, e.g. to let workflow time pass while an installer runs */
+  /** runs inside each execute (each patch of an execute_patches) before it answers, e.g. to let workflow time pass while an installer runs */
   whileExecuting?: () => Promise<void>;
+  /**
+   * the go-ahead before each patch of an execute_patches command, as the gateway would relay it
+   * (e.g. the install's executeGoAheadQuery at the server's time); default: always go ahead
+   */
+  goAhead?: (workflowId: string, runId: string, start: PatchStart) => Promise<GoAhead>;
+  /**
+   * the server's clock inside a step (the time-skipping server's): with `offline`, a patch of an
+   * execute_patches command that comes due while the device is away gets no go-ahead (the agent could
+   * not ask), and it and the rest are answered not started
+   */
+  nowMs?: () => Promise<number>;
   /** exit codes the first executes answer, in order (e.g. 1618: Windows Installer busy); 3010 after */
   executeExitCodes?: number[];
   /**
@@ -121,6 +138,23 @@ export function fakeDevice(i: number): RolloutDevice {
     clientId: 'c1', clientName: 'Acme', siteId: 's1', siteName: 'HQ',
     workingFolder: 'C:\\ProgramData\\Patchflow\\work', installFolder: 'C:\\ProgramData\\Patchflow\\install',
   };
+}
+
+/**
+ * The go-ahead as the gateway relays it (api/command-result-service.ts): the install's own answer to
+ * executeGoAheadQuery, at the server's clock (the time-skipping server's, here).
+ */
+export const goAheadFromInstall = (client: Client, nowMs: () => Promise<number>): NonNullable<FakeOptions['goAhead']> =>
+  async (workflowId, runId, start) => client.workflow.getHandle(workflowId, runId).query(executeGoAheadQuery, { ...start, at: new Date(await nowMs()).toISOString() });
+
+/** The KBs whose installer ran, in order (execute, or the executed patches of execute_patches); one device's only when given. */
+export function executedKbs(calls: CallRecord[], deviceId?: string): string[] {
+  return deviceCommands(calls, deviceId).flatMap((c) => {
+    if (c.result === 'offline') return [];
+    if (c.type === 'execute') return [(c.payload as { patch: { kb: string } }).patch.kb];
+    if (c.type === 'execute_patches') return ((c.result as { patches?: PatchExecution[] } | undefined)?.patches ?? []).filter((p) => p.status === 'executed').map((p) => p.kb);
+    return [];
+  });
 }
 
 /** The device commands in a log of calls, in the order they ran; one device's only when given. */
@@ -215,8 +249,45 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
     return { previousBootId, bootId: s.bootId, userWasLoggedOn: Boolean(options.userLoggedOn), waitedMinutes };
   }
 
+  function executeOnDevice(deviceId: string, p: PatchFile): CommandResults['execute'] {
+    const s = deviceState(deviceId);
+    const failing = options.failingDevices?.(deviceId) || options.failDevices?.has(devices.findIndex((d) => d.deviceId === deviceId) + 1);
+    const exitCode = failing ? 1603 : exitCodes.shift() ?? 3010;
+    if (exitCode === 3010) s.executed.add(p.updateId);
+    if (exitCode === 1603) s.failedKbs.add(p.kb);
+    else s.failedKbs.delete(p.kb);
+    return { kb: p.kb, exitCode, durationMs: 412_000, alreadyInstalled: false };
+  }
+
+  /** An execute_patches command as an agent runs it: a go-ahead before each patch, an answer for each. */
+  async function executePatches(deviceId: string, payload: ExecutePatchesPayload): Promise<CommandResults['execute_patches']> {
+    const info = Context.current().info;
+    const patches: PatchExecution[] = [];
+    for (let i = 0; i < payload.patches.length; i++) {
+      const p = payload.patches[i]!;
+      const away = options.offline;
+      const now = away && options.nowMs ? await options.nowMs() : undefined;
+      if (away && now !== undefined && now >= away.fromMs && now < away.toMs) {
+        for (const r of payload.patches.slice(i)) patches.push({ updateId: r.updateId, kb: r.kb, status: 'not_started', reason: 'no_go_ahead', message: 'no go-ahead from the gateway: the device is offline' });
+        break;
+      }
+      const go = options.goAhead ? await options.goAhead(info.workflowExecution!.workflowId, info.workflowExecution!.runId, { updateId: p.updateId, kb: p.kb }) : { proceed: true as const };
+      if (!go.proceed) {
+        const rest = go.reason === 'kb_halted' ? [p] : payload.patches.slice(i);
+        for (const r of rest) patches.push({ updateId: r.updateId, kb: r.kb, status: 'not_started', reason: go.reason, message: go.message });
+        if (go.reason === 'kb_halted') continue;
+        break;
+      }
+      if (options.whileExecuting) await options.whileExecuting();
+      const r = executeOnDevice(deviceId, p);
+      patches.push({ updateId: p.updateId, kb: p.kb, status: 'executed', exitCode: r.exitCode, durationMs: r.durationMs, alreadyInstalled: r.alreadyInstalled });
+    }
+    return { patches };
+  }
+
   function answer<T extends CommandType>(deviceId: string, type: T, payload: CommandPayloads[T]): CommandResults[T] {
     const s = deviceState(deviceId);
+    const executeOne = (p: PatchFile) => executeOnDevice(deviceId, p);
     const results: { [K in Exclude<CommandType, 'trust_keys'>]: () => CommandResults[K] } = {
       scan: (): ScanResult => ({
         bootId: s.bootId,
@@ -236,15 +307,9 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
         const c = payload as CommandPayloads['copy'];
         return { copied: c.patches.map((p) => ({ kb: p.kb, path: `${c.installFolder}\\${p.fileName}` })) };
       },
-      execute: () => {
-        const p = (payload as CommandPayloads['execute']).patch;
-        const failing = options.failingDevices?.(deviceId) || options.failDevices?.has(devices.findIndex((d) => d.deviceId === deviceId) + 1);
-        const exitCode = failing ? 1603 : exitCodes.shift() ?? 3010;
-        if (exitCode === 3010) s.executed.add(p.updateId);
-        if (exitCode === 1603) s.failedKbs.add(p.kb);
-        else s.failedKbs.delete(p.kb);
-        return { kb: p.kb, exitCode, durationMs: 412_000, alreadyInstalled: false };
-      },
+      execute: () => executeOne((payload as CommandPayloads['execute']).patch),
+      // answered in deviceCommand (it asks for a go-ahead before each patch)
+      execute_patches: () => { throw new Error('execute_patches is answered by executePatches'); },
       reboot: () => reboot(deviceId, payload as RebootPayload),
       cleanup: () => ({ removedFiles: 4, workingFolderEmpty: true, installFolderEmpty: true }),
       uninstall: () => {
@@ -292,7 +357,7 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
         throw ApplicationFailure.create({ type: 'DeviceOffline', message: `${deviceId} is offline`, nextRetryDelay: away.toMs - record.atMs });
       }
       if (type === 'execute' && options.whileExecuting) await options.whileExecuting();
-      record.result = answer(deviceId, type, payload);
+      record.result = type === 'execute_patches' ? await executePatches(deviceId, payload as ExecutePatchesPayload) : answer(deviceId, type, payload);
       return record.result;
     },
     async claimDeviceOperation(args: { deviceId: string; workflowId: string; operation: string }): Promise<void> {
@@ -318,8 +383,17 @@ export function createFakeActivities(options: FakeOptions): { activities: AllAct
       };
     },
     // The batched steps log the steps they fold, so a test reads the same calls on either path.
-    async recordPreScan(args: { scan: ScanResult; question: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number } }) {
-      return { catalog: await activities.recordScan(args.question.deviceId, args.scan), selection: await activities.selectByApproval(args.question) };
+    async recordPreScan(args: { scan: ScanResult; question: { deviceId: string; candidates: string[]; installed: string[]; explicit: boolean; failureCap?: number }; installing?: { workflowId: string } }) {
+      const catalog = await activities.recordScan(args.question.deviceId, args.scan);
+      const selection = await activities.selectByApproval(args.question);
+      if (args.installing) {
+        const allowed = new Set(selection.allowed);
+        await activities.recordPatchStates({
+          deviceId: args.question.deviceId, workflowId: args.installing.workflowId,
+          changes: args.scan.updates.filter((u) => args.question.candidates.includes(u.updateId) && allowed.has(u.updateId)).map((u) => ({ updateId: u.updateId, kb: u.kb, status: 'installing' })),
+        });
+      }
+      return { catalog, selection };
     },
     async recordPostScan(args: { deviceId: string; workflowId: string; scan: ScanResult; changes: (PatchStateChange & { kb: string })[] }): Promise<void> {
       await activities.recordScan(args.deviceId, args.scan);

@@ -48,7 +48,7 @@ test('a failed health check rolls the install back, newest first, restarts, chec
   const bad = run.deviceIds[2]!;
   const steps = deviceCommands(run.calls, bad).map((c) => c.type === 'uninstall' ? `uninstall ${(c.payload as { kb: string }).kb}` : c.type);
   expect(steps).toEqual([
-    'scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan',
+    'scan', 'download', 'copy', 'execute_patches', 'reboot', 'scan',
     'health_check', 'uninstall KB5034763', 'uninstall KB5034441', 'reboot', 'health_check', 'cleanup',
   ]);
   const checks = deviceCommands(run.calls, bad).filter((c) => c.type === 'health_check');

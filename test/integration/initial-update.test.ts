@@ -81,7 +81,7 @@ test('a never-patched Windows 10 machine ends with nothing approved missing', as
 test('the machine goes offline mid-cycle for a long spell and the Initial Update completes afterwards', async () => {
   const { deviceId, device } = await newMachine('WS-NEW-02', {
     missingKbs: ['KB5034441', 'KB4023057', 'KB5001716'],
-    offline: [{ afterCommand: 'execute', durationMs: 15_000 }],
+    offline: [{ afterCommand: 'execute_patches', durationMs: 15_000 }],
   });
   const { result } = await runInitialUpdate(deviceId);
   expect(result.outcome).toBe('completed');

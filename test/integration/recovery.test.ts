@@ -326,7 +326,7 @@ describe('every stored result reaches its workflow (issues 16.1, 18.1)', () => {
     // The agents finish while Temporal is down: the gateway stores each answer and answers 200.
     const owed = await eventually(async () => {
       const r = await h.db.query(
-        `SELECT id FROM agent_commands WHERE workflow_id = ANY($1::text[]) AND type = 'execute' AND status = 'succeeded' AND delivered_at IS NULL`,
+        `SELECT id FROM agent_commands WHERE workflow_id = ANY($1::text[]) AND type = 'execute_patches' AND status = 'succeeded' AND delivered_at IS NULL`,
         [workflowIds],
       );
       return r.rows.length === workflowIds.length ? r.rows.map((x) => x.id as string) : undefined;
@@ -349,7 +349,7 @@ describe('every stored result reaches its workflow (issues 16.1, 18.1)', () => {
     expect(results.map((r) => r.outcome)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     for (const d of devices) expect(d.device.executionCount(SSU)).toBe(1);
     // Each execute step finished on its first attempt: no timeout, no retry.
-    for (const id of workflowIds) expect((await firstStepStart(h, id, 'execute')).attempt).toBe(1);
+    for (const id of workflowIds) expect((await firstStepStart(h, id, 'execute_patches')).attempt).toBe(1);
   });
 });
 
@@ -382,7 +382,7 @@ describe('a result re-posted after a 500 is delivered by the re-post (issue 18.1
       const result = /\/agent\/v1\/commands\/([^/]+)\/result$/.exec(url);
       const id = result ? decodeURIComponent(result[1]!) : undefined;
       const isExecute = id !== undefined && (id === executeId
-        || (!executeId && (await h.db.query(`SELECT 1 FROM agent_commands WHERE id = $1 AND type = 'execute'`, [id])).rowCount === 1));
+        || (!executeId && (await h.db.query(`SELECT 1 FROM agent_commands WHERE id = $1 AND type = 'execute_patches'`, [id])).rowCount === 1));
       if (isExecute) {
         executeId = id;
         if (answers.length > 0) {

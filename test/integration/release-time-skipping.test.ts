@@ -90,7 +90,7 @@ test('three rings over a simulated month: promoted twice by the gate, each ring 
   const lists = run.calls.filter((c) => c.activity === 'listRolloutDevices');
   expect(lists).toHaveLength(3);
   // Every device of every ring installed both patches; the decisions are in the audit trail.
-  const executes = run.calls.filter((c) => c.activity === 'deviceCommand' && c.type === 'execute');
+  const executes = run.calls.filter((c) => c.activity === 'deviceCommand' && c.type === 'execute_patches');
   expect(new Set(executes.map((c) => c.deviceId)).size).toBe(30);
   expect(run.calls.filter((c) => c.activity === 'recordReleaseEvent').map((c) => (c.payload as { text: string }).text)).toEqual(result.log);
   await maybeRecordHistory(env.client, run.workflowId, 'releaseWorkflow-promoted');

@@ -11,7 +11,7 @@ import {
   type FleetHaltState, type RolloutInput, type RolloutProgress,
 } from '../../workflows/automatic-update.contract';
 import { type InstallResult } from '../../workflows/install.contract';
-import { childOf, createFakeActivities, deviceCommands, type FakeOptions } from './fake-activities';
+import { childOf, createFakeActivities, deviceCommands, executedKbs, goAheadFromInstall, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
 import { useTimeSkippingEnvironment } from './time-skipping';
 
@@ -29,7 +29,8 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 }
 
 async function setUp(fake: FakeOptions, overrides: Partial<RolloutInput> = {}) {
-  const fakes = createFakeActivities(fake);
+  // The agent's go-ahead before each patch comes from the install, as through the gateway.
+  const fakes = createFakeActivities({ goAhead: goAheadFromInstall(env.client, () => env.currentTimeMs()), ...fake });
   const scheduleId = randomUUID();
   const input: RolloutInput = {
     scheduleId, scheduleName: 'Nightly workstations', kind: 'automatic_update', scope: { scopeType: 'all', scopeId: '' },
@@ -50,8 +51,8 @@ test('kill switch mid-rollout: no new device starts, executing installs finish t
   const s = await setUp({ devices: 6, whileExecuting: () => (gated ? gate : Promise.resolve()) });
   const seen = await s.worker.runUntil(async () => {
     const handle = await s.start();
-    // Two slots: two devices reach their first execute and hang there.
-    await until('two executes', () => deviceCommands(s.calls).filter((c) => c.type === 'execute').length === 2);
+    // Two slots: two devices reach their first patch and hang there (one execute_patches command each).
+    await until('two executes', () => deviceCommands(s.calls).filter((c) => c.type === 'execute_patches').length === 2);
     await handle.signal(haltRolloutSignal, { reason: 'bad CU reported by the helpdesk', by: 'user:alice/key:ops' });
     const halted = await handle.query(rolloutProgressQuery);
     gated = false;
@@ -75,8 +76,11 @@ test('kill switch mid-rollout: no new device starts, executing installs finish t
     expect(r.halted).toMatchObject({ by: 'user:alice/key:ops', step: 'execute' });
   }
   for (const id of s.devices.slice(0, 2).map((d) => d.deviceId)) {
-    // the patch in hand finished; the second was never executed; no reboot; post-scan and cleanup ran
-    expect(deviceCommands(s.calls, id).map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+    // the patch in hand finished; the second got no go-ahead (halted); no reboot; post-scan and cleanup ran
+    expect(deviceCommands(s.calls, id).map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'scan', 'cleanup']);
+    expect(executedKbs(s.calls, id)).toHaveLength(1);
+    const batch = deviceCommands(s.calls, id).find((c) => c.type === 'execute_patches')!.result as { patches: { status: string; reason?: string }[] };
+    expect(batch.patches.map((p) => p.reason ?? p.status)).toEqual(['executed', 'halted']);
   }
   expect(seen.whileHalted).toMatchObject({ started: 2, inFlight: 0, waiting: 4, halted: { by: 'operator' } });
   // While halted, only the two started devices' commands (6 each) had been sent.
@@ -86,7 +90,7 @@ test('kill switch mid-rollout: no new device starts, executing installs finish t
   expect(seen.result.halted).toBeUndefined();
   expect(seen.result.counts).toMatchObject({ devices: 6, done: 6, failed: 0 });
   for (const d of s.devices.slice(2)) {
-    expect(deviceCommands(s.calls, d.deviceId).map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+    expect(deviceCommands(s.calls, d.deviceId).map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'reboot', 'scan', 'cleanup']);
   }
   await maybeRecordHistory(env.client, s.workflowId, 'automaticUpdateWorkflow-halted-by-operator');
 });
@@ -145,7 +149,6 @@ test('a fleet halt of one KB: devices started afterwards install the other patch
   const result = await s.worker.runUntil(async () => (await s.start()).result());
   expect(result).toMatchObject({ outcome: 'completed', counts: { devices: 2, done: 2 }, haltedKbs: [{ kb: 'KB5034763', by: 'user:alice' }] });
   for (const d of s.devices) {
-    const executes = deviceCommands(s.calls, d.deviceId).filter((c) => c.type === 'execute').map((c) => (c.payload as { patch: { kb: string } }).patch.kb);
-    expect(executes).toEqual(['KB5034441']);
+    expect(executedKbs(s.calls, d.deviceId)).toEqual(['KB5034441']);
   }
 });

@@ -19,7 +19,7 @@ import type { automaticUpdateWorkflow } from '../../workflows/automatic-update';
 import type { deviceInstallWorkflow } from '../../workflows/device-install';
 import { AUTOMATIC_UPDATE_WORKFLOW_TYPE, type RolloutInput, type RolloutResult } from '../../workflows/automatic-update.contract';
 import { DEFAULT_INSTALL_TIMING, INSTALL_WORKFLOW_TYPE, type DeviceInstallInput } from '../../workflows/install.contract';
-import { childOf, createFakeActivities, deviceCommands, type CallRecord, type FakeOptions } from './fake-activities';
+import { childOf, createFakeActivities, deviceCommands, goAheadFromInstall, type CallRecord, type FakeOptions } from './fake-activities';
 import { maybeRecordHistory } from './harness';
 import { useTimeSkippingEnvironment } from './time-skipping';
 
@@ -46,7 +46,8 @@ interface RolloutRun {
 
 /** Runs one rollout to its end on a task queue and worker of its own, with fresh fake activities. */
 async function runRollout(fake: FakeOptions, overrides: Partial<RolloutInput>): Promise<RolloutRun> {
-  const { activities, calls, devices } = createFakeActivities(fake);
+  // The agent's go-ahead before each patch comes from the install, as through the gateway.
+  const { activities, calls, devices } = createFakeActivities({ goAhead: goAheadFromInstall(env.client, () => env.currentTimeMs()), ...fake });
   const scheduleId = randomUUID();
   const input: RolloutInput = {
     scheduleId, scheduleName: 'Nightly workstations', kind: 'automatic_update', scope: { scopeType: 'all', scopeId: '' },
@@ -114,7 +115,7 @@ test('distribution window: 30 devices start at their deterministic offsets, spre
   // Each device ran the whole install inside its own child: pre-scan, 2 downloads, copy, 2 executes, reboot, post-scan, cleanup.
   for (const deviceId of run.deviceIds) {
     expect(deviceCommands(run.calls, deviceId).map((c) => c.type))
-      .toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+      .toEqual(['scan', 'download', 'copy', 'execute_patches', 'reboot', 'scan', 'cleanup']);
   }
 });
 
@@ -130,8 +131,8 @@ test('maintenance window: devices start when it opens; downloads, copies, execut
 
   expect(run.result.counts).toMatchObject({ devices: 30, done: 30, failed: 0, offline: 0, rebootPending: 0, patchesInstalled: 60 });
   const installSteps = run.calls.filter((c) => c.activity === 'deviceCommand' && c.type !== 'scan' && c.type !== 'cleanup');
-  // One download command for both patches, a copy, two executes and a reboot per device.
-  expect(installSteps.length).toBe(30 * 5);
+  // One download command for both patches, a copy, one execute command for both and a reboot per device.
+  expect(installSteps.length).toBe(30 * 4);
   for (const c of installSteps) {
     expect({ type: c.type, at: new Date(c.atMs).toISOString(), inside: isInsideWindow(window, new Date(c.atMs), 'UTC') })
       .toEqual({ type: c.type, at: new Date(c.atMs).toISOString(), inside: true });
@@ -204,7 +205,7 @@ describe('reboot actions: the reboot command and the outcome, one device per act
     expect(run.result.counts).toMatchObject({ devices: 1, done: 1, failed: 0, patchesInstalled: 2, rebootPending: rebootPending ? 1 : 0 });
     if (c.mode === 'none') {
       expect(reboots).toHaveLength(0);
-      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'scan', 'cleanup']);
+      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'scan', 'cleanup']);
     } else {
       expect(reboots).toHaveLength(1);
       const payload = reboots[0]!.payload as RebootPayload;
@@ -216,7 +217,7 @@ describe('reboot actions: the reboot command and the outcome, one device per act
       // A device warning or asking keeps the command open: its per-attempt timeout covers that.
       expect(reboots[0]!.startToCloseTimeoutMs).toBe((DEFAULT_INSTALL_TIMING.commandTimeoutSeconds.reboot + (c.interactionSeconds ?? 0)) * 1000);
       // After the last execute, before the verifying post-scan.
-      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+      expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'reboot', 'scan', 'cleanup']);
     }
     // The post-scan is the judge: patches the restart finished are Installed, the others stay Reboot Required.
     const postScan = steps.filter((s) => s.type === 'scan')[1]!;
@@ -233,8 +234,8 @@ describe('reboot actions: the reboot command and the outcome, one device per act
     const time = `${String(local.hour).padStart(2, '0')}:${String(local.minute).padStart(2, '0')}`;
     const run = await runRollout({ devices: 1, userLoggedOn: true }, { rebootAction: { action: 'reboot_at', day: 'every_day', time }, timezone });
     const steps = deviceCommands(run.calls, run.deviceIds[0]);
-    expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
-    const lastExecute = steps.filter((s) => s.type === 'execute').at(-1)!;
+    expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'reboot', 'scan', 'cleanup']);
+    const lastExecute = steps.filter((s) => s.type === 'execute_patches').at(-1)!;
     const reboot = steps.find((s) => s.type === 'reboot')!;
 
     // Hours after the install, at the next HH:MM in New York, and the reboot itself is immediate.
@@ -265,8 +266,12 @@ test('maintenance window closing mid-install: no execute or reboot after it clos
     { maintenanceWindow: window, timezone: 'UTC', installTiming: { commandTimeoutSeconds: { execute: 2 * 3600 }, heartbeatTimeoutSeconds: 3 * 3600 } },
   );
   const steps = deviceCommands(run.calls, run.deviceIds[0]);
-  expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute', 'scan', 'cleanup']);
-  const execute = steps.find((s) => s.type === 'execute')!;
+  expect(steps.map((s) => s.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'scan', 'cleanup']);
+  const execute = steps.find((s) => s.type === 'execute_patches')!;
+  // One command for both patches: the first ran; before the second the device asked, and the install
+  // (at the server's clock, 70 minutes on: the window had closed) said no.
+  expect((execute.result as { patches: { kb: string; status: string; reason?: string }[] }).patches.map((p) => [p.kb, p.reason ?? p.status]))
+    .toEqual([['KB5034441', 'executed'], ['KB5034763', 'window_closed']]);
   expect(Math.abs(execute.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
   const postScan = steps.filter((s) => s.type === 'scan')[1]!;
   // The post-scan ran after the installer's 70 minutes, outside the window; nothing else was started there.
@@ -337,7 +342,7 @@ test('batch boundary: 5 devices, 2 per run, continue as new twice and count ever
  * Installer (1618) is retried after a pause without counting a failure.
  */
 test('an install started outside its maintenance window waits for it; a busy installer is retried', async () => {
-  const { activities, calls, devices } = createFakeActivities({ devices: 1, executeExitCodes: [1618] });
+  const { activities, calls, devices } = createFakeActivities({ devices: 1, executeExitCodes: [1618], goAhead: goAheadFromInstall(env.client, () => env.currentTimeMs()) });
   const now = await env.currentTimeMs();
   const opensAt = ceilToMinute(now + 3 * HOUR);
   const window: MaintenanceWindow = { start: hhmmUtc(opensAt), durationMinutes: 120 };
@@ -353,12 +358,15 @@ test('an install started outside its maintenance window waits for it; a busy ins
 
   expect(result.outcome).toBe('succeeded');
   const steps = deviceCommands(calls, d.deviceId);
-  expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute', 'execute', 'execute', 'reboot', 'scan', 'cleanup']);
+  expect(steps.map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'execute_patches', 'reboot', 'scan', 'cleanup']);
   // The pre-scan ran at once; the first download waited for the window.
   expect(steps[0]!.atMs).toBeLessThan(opensAt - 2 * HOUR);
   expect(Math.abs(steps[1]!.atMs - opensAt)).toBeLessThan(TOLERANCE_MS);
-  // The busy execute was retried after the busy back-off, and no failure was recorded for it.
-  const executes = steps.filter((c) => c.type === 'execute');
+  // The busy patch, only that one, was retried in a new command after the busy back-off, and no failure was recorded for it.
+  const executes = steps.filter((c) => c.type === 'execute_patches');
+  const kbsOf = (c: CallRecord) => (c.payload as { patches: { kb: string }[] }).patches.map((p) => p.kb);
+  expect(kbsOf(executes[0]!)).toEqual(['KB5034441', 'KB5034763']);
+  expect(kbsOf(executes[1]!)).toEqual(['KB5034441']);
   expect(executes[1]!.atMs - executes[0]!.atMs).toBeGreaterThanOrEqual(DEFAULT_INSTALL_TIMING.busyBackoffSeconds * 1000);
   const changes = calls.filter((c) => c.activity === 'recordPatchStates').flatMap((c) => c.payload as { status: string; countFailure?: boolean }[]);
   expect(changes.filter((c) => c.countFailure)).toHaveLength(0);
@@ -403,7 +411,7 @@ test('cancel: a rollout cancelled while a device installs cancels the device\'s 
   // One device had started (one slot); its install was cancelled mid-execute, so a verifying scan
   // decided that patch (not installed here: Missing), and cleanup still ran; the others never started.
   const [first, ...rest] = devices.map((d) => d.deviceId);
-  expect(deviceCommands(calls, first).map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute', 'scan', 'cleanup']);
+  expect(deviceCommands(calls, first).map((c) => c.type)).toEqual(['scan', 'download', 'copy', 'execute_patches', 'scan', 'cleanup']);
   const states = calls.filter((c) => c.activity === 'recordPatchStates' && c.deviceId === first).flatMap((c) => c.payload as { kb: string; status: string }[]);
   // Inside its window the install writes Installing at once (no Pending first: batched bookkeeping).
   expect(states.filter((c) => c.kb === 'KB5034441').map((c) => c.status)).toEqual(['installing', 'missing']);

@@ -35,6 +35,9 @@ class FakeGateway {
   /** the same for enrollments and polls */
   enrollFailures: number[] = [];
   pollFailures: number[] = [];
+  /** status codes to answer the next progress posts with; then `progressAnswer` (default: no go-ahead, as a gateway before execute_patches) */
+  progressFailures: number[] = [];
+  progressAnswer: (body: { starting?: { kb: string } }) => unknown = () => ({ accepted: true });
   private waiters: (() => void)[] = [];
   private server!: Server;
   baseUrl = '';
@@ -94,7 +97,11 @@ class FakeGateway {
       return send(200, { commands: this.queue.splice(0) });
     }
     const m = /^\/agent\/v1\/commands\/([^/]+)\/(result|progress)$/.exec(url);
-    if (m && m[2] === 'progress') return send(202, { accepted: true });
+    if (m && m[2] === 'progress') {
+      const failure = this.progressFailures.shift();
+      if (failure) return send(failure, { error: `simulated ${failure}` });
+      return send(202, this.progressAnswer(body));
+    }
     if (m && m[2] === 'result') {
       const failure = this.resultFailures.shift();
       if (failure) return send(failure, { error: `simulated ${failure}` });
@@ -333,5 +340,59 @@ describe('graceful stop (issue 18.5)', () => {
     again.abort();
     await second;
     expect(new FileResultOutbox(outboxFile).pending()).toEqual([]);
+  });
+});
+
+describe('execute_patches through the runner: the go-ahead before each patch', () => {
+  const KBS = ['KB5034441', 'KB5035845'];
+  async function staged(device: SimulatedWindowsDevice) {
+    for (const kb of KBS) await device.handle({ id: `dl-${kb}`, type: 'download', payload: { patch: patchFile(kb), workingFolder: DEFAULT_WORKING_FOLDER }, attempt: 1 });
+    await device.handle({ id: 'copy', type: 'copy', payload: { patches: KBS.map(patchFile), workingFolder: DEFAULT_WORKING_FOLDER, installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 1 });
+  }
+  const batch = (id: string): AgentCommand => ({ id, type: 'execute_patches', payload: { patches: KBS.map(patchFile), installFolder: DEFAULT_INSTALL_FOLDER }, attempt: 1 });
+
+  it('asks before each patch (through 503s, backing off) and starts only on proceed; a halt stops the rest', async () => {
+    const device = newDevice({ freeDiskBytes: 100 * 1024 ** 3 });
+    await staged(device);
+    gateway.progressFailures = [503, 503];
+    gateway.progressAnswer = (body) => ({ accepted: true, goAhead: body.starting?.kb === 'KB5034441' ? { proceed: true } : { proceed: false, reason: 'halted', message: 'halted by user:ops: freeze' } });
+    void runSimulatedAgent({ baseUrl: gateway.baseUrl, device, enrollmentToken: 'token-0123456789abcdefghij', pollWaitSeconds: 1, signal: controller.signal, backoff: () => 10 });
+    const id = 'install/dev-1/run/execute-batch';
+    gateway.push(batch(id));
+    await gateway.until(() => gateway.results.has(id));
+
+    const asked = gateway.seen.filter((r) => r.url.endsWith('/progress')).map((r) => (r.body as { starting?: { kb: string } }).starting?.kb);
+    expect(asked).toEqual(['KB5034441', 'KB5034441', 'KB5034441', 'KB5035845']);
+    expect(gateway.results.get(id)![0]).toMatchObject({ status: 'succeeded', result: { patches: [
+      { kb: 'KB5034441', status: 'executed' },
+      { kb: 'KB5035845', status: 'not_started', reason: 'halted', message: 'halted by user:ops: freeze' },
+    ] } });
+    expect(device.executionCount('KB5034441')).toBe(1);
+    expect(device.executionCount('KB5035845')).toBe(0);
+  });
+
+  it('a gateway that answers without a go-ahead (older than execute_patches) starts nothing', async () => {
+    const device = newDevice({ freeDiskBytes: 100 * 1024 ** 3 });
+    await staged(device);
+    void runSimulatedAgent({ baseUrl: gateway.baseUrl, device, enrollmentToken: 'token-0123456789abcdefghij', pollWaitSeconds: 1, signal: controller.signal, backoff: () => 10 });
+    const id = 'install/dev-1/run/execute-batch-old-gateway';
+    gateway.push(batch(id));
+    await gateway.until(() => gateway.results.has(id));
+    const answer = gateway.results.get(id)![0] as { result: { patches: { status: string; reason: string }[] } };
+    expect(answer.result.patches.map((p) => [p.status, p.reason])).toEqual([['not_started', 'no_go_ahead'], ['not_started', 'no_go_ahead']]);
+    for (const kb of KBS) expect(device.executionCount(kb)).toBe(0);
+  });
+
+  it('a withdrawn command (409) is a no: nothing more starts', async () => {
+    const device = newDevice({ freeDiskBytes: 100 * 1024 ** 3 });
+    await staged(device);
+    gateway.progressFailures = [409];
+    void runSimulatedAgent({ baseUrl: gateway.baseUrl, device, enrollmentToken: 'token-0123456789abcdefghij', pollWaitSeconds: 1, signal: controller.signal, backoff: () => 10 });
+    const id = 'install/dev-1/run/execute-batch-withdrawn';
+    gateway.push(batch(id));
+    await gateway.until(() => gateway.results.has(id));
+    const answer = gateway.results.get(id)![0] as { result: { patches: { status: string; reason: string }[] } };
+    expect(answer.result.patches.map((p) => p.reason)).toEqual(['withdrawn', 'withdrawn']);
+    for (const kb of KBS) expect(device.executionCount(kb)).toBe(0);
   });
 });

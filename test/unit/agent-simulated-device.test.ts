@@ -9,8 +9,11 @@ import type {
   CommandPayloads,
   CommandType,
   DownloadPatchesResult,
+  ExecutePatchesResult,
   ExecuteResult,
+  GoAhead,
   PatchFile,
+  PatchStart,
   ScanResult,
 } from '../../domain/device-protocol';
 import { DEFAULT_INSTALL_FOLDER, DEFAULT_WORKING_FOLDER } from '../../domain/folders';
@@ -122,6 +125,83 @@ describe('SimulatedWindowsDevice', () => {
     const d = device({ missingKbs: ['KB5034441', 'KB5035845'], freeDiskBytes: 400 * 1024 * 1024 });
     const outcome = await d.handle(command('download', { patches: ['KB5034441', 'KB5035845'].map(patchFile), workingFolder: DEFAULT_WORKING_FOLDER }));
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'DiskFull', retryable: true, message: expect.stringMatching(/^KB5035845: /) } });
+  });
+
+  describe('execute_patches: the installers of an install in one command', () => {
+    const KBS = ['KB5034441', 'KB5031539', 'KB4023057'];
+    async function staged(...kbs: string[]) {
+      const d = device({ missingKbs: KBS, exitCodes: { KB5031539: [0x80240016] } });
+      for (const kb of kbs) succeeded(await d.handle(download(kb)));
+      succeeded(await d.handle(copy(...kbs)));
+      return d;
+    }
+    const batch = (kbs: string[], id?: string) => command('execute_patches', { patches: kbs.map(patchFile), installFolder: DEFAULT_INSTALL_FOLDER }, id);
+    const goAheads = (answers: Record<string, GoAhead> = {}) => {
+      const asked: string[] = [];
+      const askToStart = async (start: PatchStart) => { asked.push(start.kb); return answers[start.kb] ?? { proceed: true as const }; };
+      return { asked, askToStart };
+    };
+
+    it('asks before each patch and answers each: exit codes in order, a busy one answered busy', async () => {
+      const d = await staged(...KBS);
+      const { asked, askToStart } = goAheads();
+      const result = succeeded<ExecutePatchesResult>(await d.handle(batch(KBS), { askToStart }));
+      expect(asked).toEqual(KBS);
+      expect(result.patches.map((p) => [p.kb, p.status, p.status === 'executed' ? p.exitCode : undefined])).toEqual([
+        ['KB5034441', 'executed', 0], ['KB5031539', 'executed', 0x80240016], ['KB4023057', 'executed', 0],
+      ]);
+      expect(d.executionCount('KB5034441')).toBe(1);
+      expect(d.executionCount('KB5031539')).toBe(0); // busy: the installer never ran
+      // A busy patch is no final answer: a new command runs it (the workflow's retry batch).
+      const again = succeeded<ExecutePatchesResult>(await d.handle(batch(['KB5031539']), { askToStart }));
+      expect(again.patches).toEqual([expect.objectContaining({ kb: 'KB5031539', status: 'executed', exitCode: 0 })]);
+    });
+
+    it('a KB halt skips only that patch; a halt stops it and every later one; nothing starts without a go-ahead', async () => {
+      const d = await staged(...KBS);
+      const kbHalt = goAheads({ KB5034441: { proceed: false, reason: 'kb_halted', message: 'KB5034441 halted by user:ops: pulled' } });
+      const first = succeeded<ExecutePatchesResult>(await d.handle(batch(KBS), { askToStart: kbHalt.askToStart }));
+      expect(first.patches.map((p) => [p.kb, p.status === 'not_started' ? p.reason : p.status])).toEqual([['KB5034441', 'kb_halted'], ['KB5031539', 'executed'], ['KB4023057', 'executed']]);
+      expect(d.executionCount('KB5034441')).toBe(0);
+
+      const d2 = await staged(...KBS);
+      const halt = goAheads({ KB5031539: { proceed: false, reason: 'halted', message: 'halted by user:ops: freeze' } });
+      const second = succeeded<ExecutePatchesResult>(await d2.handle(batch(KBS), { askToStart: halt.askToStart }));
+      expect(second.patches.map((p) => [p.kb, p.status === 'not_started' ? p.reason : p.status])).toEqual([['KB5034441', 'executed'], ['KB5031539', 'halted'], ['KB4023057', 'halted']]);
+      expect(halt.asked).toEqual(['KB5034441', 'KB5031539']);
+      expect(d2.executionCount('KB4023057')).toBe(0);
+
+      const d3 = await staged(...KBS);
+      const none = succeeded<ExecutePatchesResult>(await d3.handle(batch(KBS)));
+      expect(none.patches.every((p) => p.status === 'not_started' && p.reason === 'no_go_ahead')).toBe(true);
+      for (const kb of KBS) expect(d3.executionCount(kb)).toBe(0);
+    });
+
+    it('a failure that may pass (a file gone) fails the command retryable; the next delivery resumes after the patches already answered', async () => {
+      const d = await staged('KB5034441', 'KB4023057');
+      const { asked, askToStart } = goAheads();
+      const cmd = batch(['KB5034441', 'KB5031539', 'KB4023057'], 'batch-resume');
+      const first = await d.handle(cmd, { askToStart });
+      expect(first).toMatchObject({ status: 'failed', error: { code: 'FileMissing', retryable: true, message: expect.stringMatching(/^KB5031539: /) } });
+      // KB5031539 is staged now (copied again); the same command is delivered again.
+      succeeded(await d.handle(download('KB5031539')));
+      succeeded(await d.handle(copy('KB5031539')));
+      const again = succeeded<ExecutePatchesResult>(await d.handle({ ...cmd, attempt: 2 }, { askToStart }));
+      expect(again.patches.map((p) => p.kb)).toEqual(['KB5034441', 'KB5031539', 'KB4023057']);
+      expect(asked).toEqual(['KB5034441', 'KB5031539', 'KB5031539', 'KB4023057']); // KB5034441 answered from the journal
+      expect(d.executionCount('KB5034441')).toBe(1);
+      // A final answer: a third delivery comes from the journal, nothing asked or run.
+      expect(await d.handle({ ...cmd, attempt: 3 }, { askToStart })).toEqual({ status: 'succeeded', result: again });
+      expect(asked).toHaveLength(4);
+    });
+
+    it('refuses a protected install folder as a whole, running nothing', async () => {
+      const d = await staged(...KBS);
+      const { askToStart } = goAheads();
+      const outcome = await d.handle(command('execute_patches', { patches: KBS.map(patchFile), installFolder: 'C:\\Windows\\System32' }), { askToStart });
+      expect(outcome).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', retryable: false } });
+      for (const kb of KBS) expect(d.executionCount(kb)).toBe(0);
+    });
   });
 
   it('never executes a file that no longer matches the catalog', async () => {

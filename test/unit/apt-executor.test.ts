@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { AptExecutor } from '../../agent/apt-executor';
-import type { AgentCommand, PatchFile } from '../../domain/device-protocol';
+import type { AgentCommand, GoAhead, PatchFile, PatchStart } from '../../domain/device-protocol';
 import { evaluatePatchTest, type PatchTestObservation } from '../../domain/patch-test';
 
 const asRoot = process.getuid?.() === 0 ? describe : describe.skip; // the folder walk wants root-owned parents
@@ -140,6 +140,26 @@ asRoot('AptExecutor', () => {
     expect(evaluatePatchTest(shared.result).checks.find((c) => c.check === 'working-folder-permissions')).toMatchObject({ passed: false, reason: expect.stringContaining('/srv/shared: ') });
     // A system folder is refused before anything is fetched.
     expect(await executor().handle(test('/etc'))).toMatchObject({ status: 'failed', error: { code: 'UnsafeFolder', message: expect.stringContaining('(rule: protected)') } });
+  });
+
+  test('execute_patches: each package through the one-patch execute, asked for first; answers journalled per patch, so a new executor resumes', async () => {
+    const bad = patch({ updateId: 'apt:bookworm:pf-demo;reboot:amd64:1.1' });
+    const other = patch({ updateId: 'apt:bookworm-security:pf-other:amd64:1.1', kb: 'PF-OTHER=1.1', fileName: 'pf-other_1.1_amd64.deb' });
+    const cmd: AgentCommand = { id: `ex-${++n}`, type: 'execute_patches', payload: { patches: [bad, other], installFolder: '/var/lib/patchflow/install' }, attempt: 1 };
+    const asked: string[] = [];
+    const halted = async (start: PatchStart): Promise<GoAhead> => { asked.push(start.kb); return { proceed: false, reason: 'window_closed', message: 'the maintenance window has closed' }; };
+    const proceed = async (start: PatchStart): Promise<GoAhead> => { asked.push(start.kb); return { proceed: true }; };
+    // The first patch is refused for good (never reaches dpkg); before the second the install says no.
+    let askedFirst = false;
+    const outcome = await executor().handle(cmd, { askToStart: async (start) => (askedFirst ? halted(start) : ((askedFirst = true), proceed(start))) });
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { patches: [
+      { updateId: bad.updateId, status: 'failed', error: { code: 'InvalidPayload', retryable: false } },
+      { updateId: other.updateId, status: 'not_started', reason: 'window_closed' },
+    ] } });
+    expect(asked).toEqual(['PF-DEMO=1.1', 'PF-OTHER=1.1']);
+    // A restarted agent answers the whole command from the journal on disk.
+    expect(await executor().handle({ ...cmd, attempt: 2 }, { askToStart: proceed })).toEqual(outcome);
+    expect(asked).toHaveLength(2);
   });
 
   test('a final outcome is answered from the journal by a new executor (a restarted agent)', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { AgentCommand, CommandOutcome, CommandType, PatchFile, ScanReport } from '../../domain/device-protocol';
+import type { AgentCommand, CommandOutcome, CommandType, GoAhead, PatchFile, PatchStart, ScanReport } from '../../domain/device-protocol';
 import { interpretExitCode } from '../../domain/exit-codes';
 import { evaluatePatchTest, type PatchTestObservation } from '../../domain/patch-test';
 import { readInstallation } from '../../domain/wua-outcomes';
@@ -427,6 +427,44 @@ describe('Windows Update executor: an agent that died mid-command', () => {
     const { e } = await executor(runner, { journal });
     expect(executeResult(await e.handle(execute))).toMatchObject({ exitCode: 0x00240006, alreadyInstalled: true });
     expect(journal.interrupted()).toEqual([]);
+    done(runner);
+  });
+
+  test('an execute_patches that began and never finished: each patch asks Windows first, the one installed is not run again, the rest wait for a go-ahead', async () => {
+    const journal = new MemoryJournal();
+    const lcu = await staged(LCU, 'KB5035857', 'windows10.0-kb5035857-x64.msu');
+    const net = await staged(NET, 'KB5034439', 'windows10.0-kb5034439-x64.msu');
+    const batch = command('execute_patches', { patches: [lcu, net], installFolder: INSTALL });
+    await journal.begin(batch); // the previous process began it, ran the LCU's installer, and died before the answer
+    const installed = { updateId: LCU, revision: 200, title: 'LCU', kbArticleIds: ['5035857'], isInstalled: true, isHidden: false, isDownloaded: true, rebootRequired: false, rebootBehavior: 1 };
+    const runner = new ReplayRunner([
+      { program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') },
+      { program: 'powershell.exe', verb: 'search', exitCode: 0, stdout: { verb: 'search', resultCode: 2, updates: [installed], freeDiskBytes: 1 } },
+    ]);
+    const { e } = await executor(runner, { journal });
+    const asked: string[] = [];
+    // The install was halted since: the second patch gets no go-ahead and nothing of it runs.
+    const askToStart = async (start: PatchStart): Promise<GoAhead> => {
+      asked.push(start.kb);
+      return start.kb === 'KB5035857' ? { proceed: true } : { proceed: false, reason: 'halted', message: 'halted by user:ops: freeze' };
+    };
+    const outcome = await e.handle(batch, { askToStart });
+    expect(outcome).toEqual({ status: 'succeeded', result: { patches: [
+      { updateId: LCU, kb: 'KB5035857', status: 'executed', exitCode: 0x00240006, durationMs: expect.any(Number), alreadyInstalled: true },
+      { updateId: NET, kb: 'KB5034439', status: 'not_started', reason: 'halted', message: 'halted by user:ops: freeze' },
+    ] } });
+    expect(asked).toEqual(['KB5035857', 'KB5034439']);
+    expect(journal.interrupted()).toEqual([]);
+    // Answered from the journal from now on: nothing asked, nothing run.
+    expect(await e.handle({ ...batch, attempt: 2 }, { askToStart })).toEqual(outcome);
+    expect(asked).toHaveLength(2);
+    done(runner);
+  });
+
+  test('execute_patches: a payload without patches is refused before anything runs', async () => {
+    const runner = new ReplayRunner([{ program: 'powershell.exe', verb: 'reboot-pending', exitCode: 0, stdout: rebootPending('2024-03-12T06:10:41Z') }]);
+    const { e } = await executor(runner);
+    expect(await e.handle(command('execute_patches', { patches: [], installFolder: INSTALL }))).toMatchObject({ status: 'failed', error: { retryable: false } });
     done(runner);
   });
 

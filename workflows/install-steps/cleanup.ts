@@ -38,23 +38,27 @@ export async function cleanUp(run: InstallRun, outcomeError: unknown): Promise<v
 }
 
 /**
- * A cancel that lands while a patch executes cannot stop the installer on the device: the patch
- * may be installed. A verifying scan decides; if the device does not answer in time, the patch
- * stays Installing (with a note) for its next scan to settle, never Missing on a guess.
+ * A cancel that lands while patches execute cannot stop the installer on the device: the patch in
+ * hand may be installed (and of a batch, the agent stops before the next one, as the withdrawn command
+ * gets no go-ahead). A verifying scan decides each; if the device does not answer in time, they stay
+ * Installing (with a note) for its next scan to settle, never Missing on a guess.
  */
-async function verifyAfterCancelDuringExecute(run: InstallRun, p: PatchProgress): Promise<void> {
-  run.enter('post-scan', `verifying ${p.kb} after the cancel`);
+async function verifyAfterCancelDuringExecute(run: InstallRun, patches: PatchProgress[]): Promise<void> {
+  run.enter('post-scan', `verifying ${patches.map((p) => p.kb).join(', ')} after the cancel`);
   try {
     const post = await run.scan('post-scan', run.timing.cleanupDeadlineSeconds);
-    const reported = post.scan.updates.find((u) => u.updateId === p.updateId);
-    const installed = !reported || reported.installed;
-    await run.record([run.change(p, installed ? PatchStatus.Installed : PatchStatus.Missing, installed ? { installedAt: run.now() } : {})]);
+    await run.record(patches.map((p) => {
+      const reported = post.scan.updates.find((u) => u.updateId === p.updateId);
+      const installed = !reported || reported.installed;
+      return run.change(p, installed ? PatchStatus.Installed : PatchStatus.Missing, installed ? { installedAt: run.now() } : {});
+    }));
   } catch (err) {
     if (!deadlinePassed(err)) throw err;
-    p.error = 'cancelled while executing; the device did not answer the verifying scan, its next scan decides';
+    const error = 'cancelled while executing; the device did not answer the verifying scan, its next scan decides';
+    for (const p of patches) p.error = error;
     await bookkeeping.recordPatchStates({
       deviceId: run.input.deviceId, workflowId: run.workflowId,
-      changes: [{ updateId: p.updateId, kb: p.kb, status: PatchStatus.Installing, error: p.error }],
+      changes: patches.map((p) => ({ updateId: p.updateId, kb: p.kb, status: PatchStatus.Installing, error })),
     });
   }
 }

@@ -12,11 +12,13 @@ import { failureText, type InstallRun } from './install-run';
 export async function download(run: InstallRun): Promise<PatchProgress[]> {
   const { input, state } = run;
   if (state.patches.length === 0) return [];
-  // A batched install writes Pending only when it has to wait for the window: else Installing at once.
-  if (!run.batched || run.outsideMaintenanceWindow()) await run.record(state.patches.map((p) => run.change(p, PatchStatus.Pending)));
+  // A batched install writes Pending only when it has to wait for the window: else Installing at once
+  // (since the batched execute, the pre-scan's bookkeeping wrote it already).
+  const waits = !run.batched || run.outsideMaintenanceWindow();
+  if (waits) await run.record(state.patches.map((p) => run.change(p, PatchStatus.Pending)));
   await waitForMaintenanceWindow(run);
   run.enter('download', `${state.patches.length} patches to ${input.workingFolder}`);
-  await run.record(state.patches.map((p) => run.change(p, PatchStatus.Installing)));
+  if (waits || !run.installingWritten) await run.record(state.patches.map((p) => run.change(p, PatchStatus.Installing)));
   return patched(ONE_DOWNLOAD_COMMAND_PATCH) ? downloadAllAtOnce(run) : downloadOneByOne(run);
 }
 

@@ -1,6 +1,7 @@
 /** The install's message handlers: its progress, the operator's cancel, the kill switch's halt. */
 import { log, patched, setHandler } from '@temporalio/workflow';
-import { cancelInstallUpdate, haltInstallSignal, progressQuery, type InstallStep } from '../install.contract';
+import { cancelInstallUpdate, executeGoAheadQuery, haltInstallSignal, progressQuery, type InstallStep } from '../install.contract';
+import { goAheadFor } from './execute';
 import { HALT_PATCH } from './markers';
 import { normaliseKb, type InstallRun } from './install-run';
 
@@ -11,6 +12,8 @@ const BEFORE_EXECUTE: ReadonlySet<InstallStep> = new Set(['claim', 'pre-scan', '
 export function registerHandlers(run: InstallRun): void {
   const { state } = run;
   setHandler(progressQuery, () => state);
+  // The agent's question before each patch of an execute_patches command, relayed by the gateway.
+  setHandler(executeGoAheadQuery, (start) => goAheadFor(run, start));
   // Only an install that records the marker acts on a halt: one that got the signal on older code
   // (no handler, the signal ignored) replays as it ran.
   setHandler(haltInstallSignal, ({ reason, by, kb }) => {

@@ -30,6 +30,7 @@ import {
   type InstallStep,
   type InstallTiming,
   type PatchProgress,
+  type TimedCommandType,
 } from '../install.contract';
 import { stepOptions } from '../step-options';
 import { BOOKKEEPING_RETRY } from '../retry-policies';
@@ -77,8 +78,15 @@ export class InstallRun {
   offline = false;
   /** earlier failures of each patch (Automatic Update's retry cap) */
   priorAttempts: Record<string, number> = {};
-  /** the patch whose execute is in flight: a cancel landing now may leave it installed */
-  executing: PatchProgress | undefined;
+  /** the patches whose execute is in flight (one, or an execute_patches batch): a cancel landing now may leave them installed */
+  executing: PatchProgress[] | undefined;
+  /**
+   * whether this install recorded BATCHED_EXECUTE_PATCH (asked by the pre-scan of a batched install
+   * that has patches): one execute_patches command, and Installing written with the pre-scan
+   */
+  batchedExecute = false;
+  /** the pre-scan's bookkeeping already wrote Installing (inside the maintenance window): download does not again */
+  installingWritten = false;
   /** patches this run's installers reported installed, in the order they ran (a rollback goes backwards) */
   readonly installedThisRun: PatchProgress[] = [];
   /** whether Windows can remove each scanned update (the catalog's `uninstallable`) */
@@ -113,7 +121,7 @@ export class InstallRun {
    * deadline for the whole step, and a summary the Web UI shows. Every device step goes through here.
    */
   async command<T extends InstallCommandType>(type: T, payload: CommandPayloads[T], summary: string, limits: StepLimits = {}): Promise<CommandResults[T]> {
-    const attemptSeconds = this.timing.commandTimeoutSeconds[type] + (limits.extraSeconds ?? 0);
+    const attemptSeconds = this.timing.commandTimeoutSeconds[type === 'execute_patches' ? 'execute' : type as TimedCommandType] + (limits.extraSeconds ?? 0);
     const options = stepOptions(this.timing, { attemptSeconds, summary, ...(limits.deadlineSeconds === undefined ? {} : { deadlineSeconds: limits.deadlineSeconds }) });
     return (await this.device.deviceCommand.executeWithOptions(options, [this.input.deviceId, type, payload])) as CommandResults[T];
   }
@@ -155,9 +163,9 @@ export class InstallRun {
     this.lastContactMs = this.nowMs();
   }
 
-  outsideMaintenanceWindow(): boolean {
+  outsideMaintenanceWindow(at: Date = new Date()): boolean {
     const auto = this.auto;
-    return Boolean(auto?.maintenanceWindow) && !isInsideWindow(auto!.maintenanceWindow!, new Date(), auto!.timezone);
+    return Boolean(auto?.maintenanceWindow) && !isInsideWindow(auto!.maintenanceWindow!, at, auto!.timezone);
   }
 
   /** The halt of this patch's KB, if one arrived. */
@@ -165,10 +173,11 @@ export class InstallRun {
     return this.haltedKbs.get(normaliseKb(p.kb));
   }
 
-  /** Marks a patch a KB halt took out: Missing again, with who halted it and why. */
-  async skipHaltedKb(p: PatchProgress, halt: InstallHalt): Promise<void> {
+  /** Marks a patch a KB halt took out: Missing again, with who halted it and why (`later`: with the next flush). */
+  async skipHaltedKb(p: PatchProgress, halt: InstallHalt, { later = false }: { later?: boolean } = {}): Promise<void> {
     (this.state.haltedKbs ??= []).push({ kb: p.kb, ...halt });
-    await this.record([{ updateId: p.updateId, kb: p.kb, status: PatchStatus.Missing, error: `halted by ${halt.by}: ${halt.reason}` }]);
+    const change: Change = { updateId: p.updateId, kb: p.kb, status: PatchStatus.Missing, error: `halted by ${halt.by}: ${halt.reason}` };
+    await (later ? this.recordLater([change]) : this.record([change]));
   }
 
   /** A status change of one patch, as the install decides it. */

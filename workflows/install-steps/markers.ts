@@ -35,3 +35,13 @@ export const USER_DEFERRAL_PATCH = 'reboot-user-deferral';
  * one patch per command.
  */
 export const ONE_DOWNLOAD_COMMAND_PATCH = 'one-download-command';
+/**
+ * patched() marker: the installers of an install in ONE execute_patches command, answered per patch
+ * (issue 15). Before each patch the agent asks the gateway, which asks the install (executeGoAheadQuery):
+ * a halt, a KB halt or the maintenance window closing stops the batch where the per-patch loop stopped.
+ * Busy patches are retried, only those, in a new batch after the backoff; an agent that does not know
+ * the command type gets one execute command per patch, as before. Installs with it also write Installing
+ * with the pre-scan's bookkeeping when the window is open (one local activity fewer). Asked by the
+ * pre-scan of a batched install with patches to install; installs before it take the old path.
+ */
+export const BATCHED_EXECUTE_PATCH = 'batched-execute';

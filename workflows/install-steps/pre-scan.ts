@@ -4,7 +4,7 @@ import type { ScanResult } from '../../domain/device-protocol';
 import { planInstall } from '../../domain/install-plan';
 import { PatchStatus } from '../../domain/patch-status';
 import { PatchKBsAttr } from '../search-attributes';
-import { APPROVAL_POLICY_PATCH } from './markers';
+import { APPROVAL_POLICY_PATCH, BATCHED_EXECUTE_PATCH } from './markers';
 import { bookkeeping, deadlinePassed, type InstallRun } from './install-run';
 
 /** False: nothing to do (no patch selected and nothing to remove), or an Automatic Update found the device offline. */
@@ -44,7 +44,12 @@ export async function preScan(run: InstallRun): Promise<boolean> {
       ...(auto ? { failureCap: auto.failureCap } : {}),
     };
     let verdict: Awaited<ReturnType<typeof bookkeeping.selectByApproval>>;
-    if (run.batched) ({ catalog: pre.catalog, selection: verdict } = await bookkeeping.recordPreScan({ scan: pre.scan, question }));
+    // Asked only by an install that may execute something: every install recorded before it replays as it ran.
+    if (run.batched && patches.length > 0) run.batchedExecute = patched(BATCHED_EXECUTE_PATCH);
+    // Inside the window the download follows at once: the selected patches are Installing from this write on.
+    run.installingWritten = run.batchedExecute && !run.outsideMaintenanceWindow();
+    const installing = run.installingWritten ? { workflowId: run.workflowId } : undefined;
+    if (run.batched) ({ catalog: pre.catalog, selection: verdict } = await bookkeeping.recordPreScan({ scan: pre.scan, question, ...(installing ? { installing } : {}) }));
     else verdict = await bookkeeping.selectByApproval(question);
     run.priorAttempts = verdict.attempts ?? {};
     if (verdict.availableAt) run.availableAtMs = Date.parse(verdict.availableAt);
@@ -56,6 +61,8 @@ export async function preScan(run: InstallRun): Promise<boolean> {
       .map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Installed }));
   }
   state.patches = patches.map((u) => ({ updateId: u.updateId, kb: u.kb, title: u.title, status: PatchStatus.Pending }));
+  // What recordPreScan wrote (the same rules apply: Pending to Installing).
+  if (run.installingWritten) run.apply(state.patches.map((p) => run.change(p, PatchStatus.Installing)));
   for (const u of patches) run.files.set(u.updateId, pre.catalog[u.updateId]);
   if (state.patches.length === 0 && (state.removals ?? []).length === 0) return false;
   upsertSearchAttributes([{ key: PatchKBsAttr, value: [...state.patches, ...(state.removals ?? [])].map((p) => p.kb) }]);
