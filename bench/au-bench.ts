@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { WorkflowExecutionInfo } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { checkGatewayBudget, openFileLimit } from '../agent/fleet-budget';
 import { startFleetProcesses, type FleetProcesses } from '../agent/fleet-processes';
+import { postmasterPid, treeCpuTicks } from './process-cpu';
+import { startProductionStack } from './production-stack';
 import { rssSampler } from './rss';
-import type { DevStack } from '../dev/stack';
 import { rolloutProgressQuery, temporalScheduleId, type RolloutProgress, type RolloutResult } from '../workflows/automatic-update.contract';
 import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
@@ -18,14 +19,33 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const progressLog = (msg: string) => process.stderr.write(`[au-bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 
-async function listAll(stack: DevStack, query: string): Promise<WorkflowExecutionInfo[]> {
+/** What the bench needs of the Patchflow it runs, in either shape. */
+interface AuStack {
+  client: Client;
+  fetch: typeof fetch;
+  apiUrl: string;
+  caCert?: string;
+  temporalAddress: string;
+  scratch: string;
+  /** what runs where, for the first line */
+  server: string;
+  /** install timing the rollout runs with */
+  timing: string;
+  /** the groups whose peak RSS is printed, given the fleet's processes */
+  rssGroups(fleetPids: number[]): Record<string, () => number[]>;
+  /** CPU seconds so far by process kind (undefined: no /proc) */
+  cpu(fleetPids: number[]): Map<string, number> | undefined;
+  stop(): Promise<void>;
+}
+
+async function listAll(stack: Pick<AuStack, 'client'>, query: string): Promise<WorkflowExecutionInfo[]> {
   const rows: WorkflowExecutionInfo[] = [];
   for await (const w of stack.client.workflow.list({ query })) rows.push(w);
   return rows;
 }
 
 /** Visibility is eventually consistent: lists until `done` holds (or the deadline passes). */
-async function listUntil(stack: DevStack, query: string, done: (rows: WorkflowExecutionInfo[]) => boolean, what: string, ms = 120_000): Promise<WorkflowExecutionInfo[]> {
+async function listUntil(stack: Pick<AuStack, 'client'>, query: string, done: (rows: WorkflowExecutionInfo[]) => boolean, what: string, ms = 120_000): Promise<WorkflowExecutionInfo[]> {
   const deadline = Date.now() + ms;
   for (;;) {
     const rows = await listAll(stack, query);
@@ -56,6 +76,13 @@ function cpuByCommand(): Map<string, number> | undefined {
   const out = new Map<string, number>();
   for (const p of procs) if (mine.has(p.pid)) out.set(p.comm, (out.get(p.comm) ?? 0) + p.cpu);
   return out;
+}
+
+/** Ticks of `pids` and their descendants, summed (Linux; 0 elsewhere). */
+function treesCpuSeconds(pids: (number | undefined)[]): number {
+  let ticks = 0;
+  for (const pid of pids) if (pid !== undefined) for (const t of treeCpuTicks(pid).values()) ticks += t;
+  return ticks / 100;
 }
 
 function cpuLine(before: Map<string, number> | undefined, after: Map<string, number> | undefined, wallSeconds: number): string {
@@ -106,23 +133,89 @@ function phaseLine(all: Phases[]): string {
 }
 
 /** History lengths, from visibility when it has them, else one describe each. */
-async function historyLengths(stack: DevStack, rows: WorkflowExecutionInfo[]): Promise<number[]> {
+async function historyLengths(stack: Pick<AuStack, 'client'>, rows: WorkflowExecutionInfo[]): Promise<number[]> {
   return mapLimit(rows, 20, async (r) => r.historyLength > 0
     ? r.historyLength
     : (await stack.client.workflow.getHandle(r.workflowId, r.runId).describe()).historyLength);
+}
+
+/** The rollout's retry timing in the bench's own process (`--shape single`): a step not answered is offered again after 1–2 s. */
+const SINGLE_INSTALL_TIMING = { retryInitialSeconds: 1, retryMaxSeconds: 2 };
+
+/** `--shape single`: API, gateway and worker in this process (dev/stack.ts), as `npm start` runs them. */
+async function startSingleShape(devices: number): Promise<AuStack> {
+  const bench = await startBenchStack('au-bench', SINGLE_INSTALL_TIMING, devices);
+  const { stack } = bench;
+  const temporal = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : "Temporal dev server (SQLite, in this process's child)";
+  const pg = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL';
+  return {
+    client: stack.client, fetch: stack.fetch, apiUrl: stack.apiUrl, caCert: stack.caCert, temporalAddress: stack.temporalAddress, scratch: bench.scratch,
+    server: `${temporal}, ${pg}, API + gateway + worker in this process (--shape single)`,
+    timing: `retry ${SINGLE_INSTALL_TIMING.retryInitialSeconds}–${SINGLE_INSTALL_TIMING.retryMaxSeconds} s`,
+    rssGroups: (fleetPids) => ({ 'API + gateway + worker (this process)': () => [process.pid], 'fleet processes (sum)': () => fleetPids }),
+    cpu: () => cpuByCommand(),
+    stop: () => bench.stop(),
+  };
+}
+
+/**
+ * `--shape split`, production's: api/main.ts (API and agent gateway, GATEWAY_PROCESSES of them on one
+ * port) and `workers` worker/main.ts processes, on their own embedded PostgreSQL and Temporal dev server
+ * (bench/production-stack.ts), HTTPS with the dev certificate; the install timing is production's.
+ */
+async function startSplitShape(devices: number, gatewayProcesses: number, workers: number): Promise<AuStack> {
+  const stack = await startProductionStack({
+    name: 'au-bench', apiKey: BENCH_API_KEY, requestedBy: 'au bench', tls: true, gatewayProcesses, workers,
+    // The two-person rule holds a trigger reaching more devices than this (default 500): keep it above the bench's fleet.
+    env: { TWO_PERSON_DEVICE_THRESHOLD: String(Math.max(500, devices + 1)) },
+  });
+  const apiPid = stack.api.child.pid!;
+  const workerPids = () => stack.workers.map((w) => w.child.pid!);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 'es'}`;
+  const apiKind = `API + gateway (${plural(gatewayProcesses, 'process')}${gatewayProcesses > 1 ? ' + cluster primary' : ''})`;
+  const workerKind = `worker${workers === 1 ? '' : 's'} (${plural(workers, 'process')})`;
+  return {
+    client: stack.client, fetch: stack.fetch, apiUrl: stack.apiUrl, caCert: stack.caCert, temporalAddress: stack.temporalAddress, scratch: stack.scratch,
+    server: `Temporal dev server (SQLite file, WAL), embedded PostgreSQL; api/main.ts with GATEWAY_PROCESSES=${gatewayProcesses}, ${plural(workers, 'worker process')} (worker/main.ts) (--shape split)`,
+    timing: 'production defaults (retry 5–300 s)',
+    rssGroups: (fleetPids) => ({
+      [apiKind]: () => [...treeCpuTicks(apiPid).keys()],
+      [workerKind]: workerPids,
+      'fleet processes (sum)': () => fleetPids,
+    }),
+    cpu: (fleetPids) => {
+      if (treeCpuTicks(process.pid).size === 0) return undefined;
+      return new Map([
+        [apiKind, treesCpuSeconds([apiPid])],
+        [workerKind, treesCpuSeconds(workerPids())],
+        ['fleet processes', treesCpuSeconds(fleetPids)],
+        ['Temporal dev server', treesCpuSeconds([stack.temporalPid])],
+        ['PostgreSQL', treesCpuSeconds([postmasterPid(stack.postgresDir)])],
+        ['this process (bench; the baseline\'s worker)', (treeCpuTicks(process.pid).get(process.pid) ?? 0) / 100],
+      ]);
+    },
+    stop: () => stack.stop(),
+  };
 }
 
 /**
  * `npm run bench -- au --devices N`: one Automatic Update rollout over N simulated devices (instant
  * installers, 2 missing patches each, reboot immediately) through the real schedule API, rollout
  * workflow, one child install per device, agent gateway, worker, Temporal dev server and PostgreSQL,
- * all on this machine. Then, on the same server, a baseline: N no-op workflows that run the same number
- * of activities (and local activities) as one device install, on their own worker. Prints rollout wall
- * time, devices/min, per-device completion (from rollout start), history events per device, and the
- * ratio to the baseline.
+ * all on this machine: by default in production's shape (`--shape split`: api/main.ts and worker/main.ts
+ * processes), or all in this process (`--shape single`). Then, on the same server, a baseline: N no-op
+ * workflows that run the same number of activities (and local activities) as one device install, on
+ * their own worker (in this process). Prints rollout wall time, devices/min, per-device completion (from
+ * rollout start), history events per device, peak RSS and CPU per process kind, and the ratio to the baseline.
  */
 export interface AuBenchOptions {
   devices: number;
+  /** `split` (default): API + gateway and workers in their own processes; `single`: all in this process */
+  shape?: 'split' | 'single';
+  /** split: api/main.ts's GATEWAY_PROCESSES (default 1) */
+  gatewayProcesses?: number;
+  /** split: worker/main.ts processes (default 1) */
+  workers?: number;
   fleetProcesses?: number;
   /** the rollout's budget from its trigger: past it, the bench stops the rollout and prints what it has, marked partial (default 20) */
   maxMinutes?: number;
@@ -137,8 +230,9 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
   const maxMinutes = o.maxMinutes ?? 20;
   const baselineDevices = Math.min(o.baselineDevices ?? devices, devices);
   const pollWaitSeconds = o.pollWaitSeconds ?? 20;
-  const bench = await startBenchStack('au-bench', { retryInitialSeconds: 1, retryMaxSeconds: 2 }, devices);
-  const { stack, scratch } = bench;
+  const shape = o.shape ?? 'split';
+  const stack = shape === 'single' ? await startSingleShape(devices) : await startSplitShape(devices, o.gatewayProcesses ?? 1, o.workers ?? 1);
+  const { scratch } = stack;
   const apiKey = BENCH_API_KEY;
   let fleet: FleetProcesses | undefined;
   let baselineWorker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
@@ -150,7 +244,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
       await baselineWorker.connection.close();
     }
     await fleet?.stop();
-    await bench.stop();
+    await stack.stop();
   })());
   // Interrupted (Ctrl-C, kill): stop PostgreSQL and the dev server rather than orphan them.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -202,9 +296,9 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
       timing: { kind: 'weekly', days: ['wed'], time: '02:00', timezone: 'UTC' },
       distributionWindowMinutes: 0, rebootAction: { action: 'reboot_immediately' }, maxConcurrentDevices: Math.min(devices, 500),
     });
-    const cpu0 = cpuByCommand();
     const fleetPids = fleet.pids();
-    const rss = rssSampler({ 'API + gateway + worker (this process)': () => [process.pid], 'fleet processes (sum)': () => fleetPids });
+    const cpu0 = stack.cpu(fleetPids);
+    const rss = rssSampler(stack.rssGroups(fleetPids));
     const t0 = Date.now();
     await api('POST', `/api/v1/schedules/${schedule.id}/trigger`);
     const scheduleHandle = stack.client.schedule.getHandle(temporalScheduleId(schedule.id));
@@ -244,7 +338,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     }
     const wall = (Date.now() - t0) / 1000;
     const rssLine = rss.stop();
-    const rolloutCpu = cpuLine(cpu0, cpuByCommand(), wall);
+    const rolloutCpu = cpuLine(cpu0, stack.cpu(fleetPids), wall);
     if (result) progressLog(`rollout finished in ${wall.toFixed(1)} s: ${JSON.stringify(result.counts)}, ${result.runs} run(s)`);
 
     // 3. Per-device completion and history, from visibility (when partial: the installs closed by the deadline).
@@ -291,7 +385,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     });
     baselineWorker = { worker, connection, running: worker.run().catch((err) => console.error(`baseline worker stopped with an error: ${err}`)) };
     const runId = Date.now().toString(36);
-    const cpuB = cpuByCommand();
+    const cpuB = stack.cpu([]);
     const tb = Date.now();
     await mapLimit(Array.from({ length: baselineDevices }, (_, i) => i), 100, async (i) => {
       const handle = await stack.client.workflow.start<typeof baselineDeviceWorkflow>('baselineDeviceWorkflow', {
@@ -300,7 +394,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
       return handle;
     }).then((handles) => Promise.all(handles.map((h) => h.result())));
     const baselineWall = (Date.now() - tb) / 1000;
-    const baselineCpu = cpuLine(cpuB, cpuByCommand(), baselineWall);
+    const baselineCpu = cpuLine(cpuB, stack.cpu([]), baselineWall);
     const baselinePerMin = (baselineDevices / baselineWall) * 60;
     const baselineRows = await listUntil(stack, `WorkflowType = "baselineDeviceWorkflow" AND WorkflowId STARTS_WITH "au-bench-baseline/${runId}/"`,
       (rows) => rows.length >= baselineDevices && rows.every((r) => r.status.name !== 'RUNNING'), 'baseline workflows');
@@ -308,8 +402,6 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     const baselinePhases = await mapLimit(sampleOf(baselineRows), 10, async (r) =>
       phases((await stack.client.workflow.getHandle(r.workflowId, r.runId).fetchHistory()).events ?? []));
 
-    const temporal = process.env.TEMPORAL_ADDRESS ? `Temporal at ${process.env.TEMPORAL_ADDRESS}` : "Temporal dev server (SQLite, in this process's child)";
-    const pg = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL';
     const s = (ms: number) => (ms / 1000).toFixed(1);
     const counts = result?.counts ?? partial?.progress?.counts;
     const partialNote = partial
@@ -317,12 +409,12 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
       : undefined;
     const baselineNote = baselineDevices < devices ? ` (--baseline-devices ${baselineDevices}, not the rollout's ${devices}: the ratio compares rates)` : '';
     lines.push(
-      `server: ${temporal}, ${pg}, ${os.cpus().length} cores; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+      `server: ${stack.server}, ${os.cpus().length} cores; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
       ...(partialNote ? [partialNote] : []),
       `au rollout: ${devices} devices, ${counts?.done ?? '?'} done, ${counts?.failed ?? '?'} failed, ${counts?.offline ?? '?'} offline, `
         + `${counts?.busy ?? '?'} busy; ${counts?.patchesInstalled ?? '?'} patches installed; ${result ? result.runs : partial?.progress?.runs ?? '?'} rollout run(s); `
         + `${completed}/${result ? children.length : devices} device installs completed`,
-      `  rollout wall time (trigger to ${result ? 'result' : 'deadline'}): ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min (maxConcurrentDevices ${Math.min(devices, 500)}, agents' poll wait ${pollWaitSeconds} s)`,
+      `  rollout wall time (trigger to ${result ? 'result' : 'deadline'}): ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min (maxConcurrentDevices ${Math.min(devices, 500)}, agents' poll wait ${pollWaitSeconds} s, install timing ${stack.timing})`,
       `  device completion from rollout start: p50 ${s(percentile(completion, 50))} s, p95 ${s(percentile(completion, 95))} s, last ${s(completion[completion.length - 1]!)} s`,
       `  device install started after rollout start: p50 ${s(percentile(childStarts, 50))} s, p95 ${s(percentile(childStarts, 95))} s`,
       `  per device install (sample of ${childPhases.length}): ${phaseLine(childPhases)}`,

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { auBench } from './au-bench';
 import { gatewayBench } from './gateway-bench';
 import { installBench } from './install-bench';
@@ -29,8 +29,17 @@ program
   .option('--max-minutes <n>', 'stop the rollout after this long and print the partial figures (marked so)', positiveInt, 20)
   .option('--baseline-devices <n>', 'a smaller bare-Temporal baseline (default: the same N); the ratio compares rates', positiveInt)
   .option('--poll-wait <seconds>', 'the agents\' long-poll wait', positiveInt, 20)
-  .action(async (opts: { devices: number; fleetProcesses?: number; maxMinutes: number; baselineDevices?: number; pollWait: number }) =>
-    auBench({ devices: opts.devices, fleetProcesses: opts.fleetProcesses, maxMinutes: opts.maxMinutes, baselineDevices: opts.baselineDevices, pollWaitSeconds: opts.pollWait }));
+  .addOption(new Option('--shape <shape>', 'split: api/main.ts and worker/main.ts in their own processes, as in production; single: API, gateway and worker in the bench\'s process')
+    .choices(['split', 'single']).default('split'))
+  .option('--gateway-processes <n>', 'split: api/main.ts\'s GATEWAY_PROCESSES (node:cluster, one port)', positiveInt, 1)
+  .option('--workers <n>', 'split: worker/main.ts processes', positiveInt, 1)
+  .action(async (opts: { devices: number; fleetProcesses?: number; maxMinutes: number; baselineDevices?: number; pollWait: number; shape: 'split' | 'single'; gatewayProcesses: number; workers: number }) => {
+    if (opts.shape === 'single' && (opts.gatewayProcesses !== 1 || opts.workers !== 1)) throw new InvalidArgumentError('--gateway-processes and --workers are for --shape split');
+    await auBench({
+      devices: opts.devices, fleetProcesses: opts.fleetProcesses, maxMinutes: opts.maxMinutes, baselineDevices: opts.baselineDevices, pollWaitSeconds: opts.pollWait,
+      shape: opts.shape, gatewayProcesses: opts.gatewayProcesses, workers: opts.workers,
+    });
+  });
 program
   .command('gateway')
   .description('check-ins/s the agent gateway answers: autocannon (in a child process) on 127.0.0.1, a bounded number of requests')

@@ -2,7 +2,7 @@
  * `npm run bench -- open-workflows --workflows 1000`: the worker's memory with N device installs open
  * at once (issue 15), the worker alone in its own process (worker/main.ts, as in production), the API
  * and agent gateway in another (api/main.ts), a Temporal dev server on a db file and an embedded
- * PostgreSQL, all on 127.0.0.1. Most devices take the pre-scan, download and copy and then hold the
+ * PostgreSQL, all on 127.0.0.1 (bench/production-stack.ts). Most devices take the pre-scan, download and copy and then hold the
  * first execute (a cumulative update running for an hour, as in a real rollout); `--offline-percent`
  * of them never poll, so their install waits on its pre-scan. The bench samples the worker's RSS from
  * the first install on, waits until every install is waiting on its device, samples a steady window,
@@ -15,26 +15,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { checkGatewayBudget, openFileLimit } from '../agent/fleet-budget';
 import { startFleetProcesses, type ChildFleetMember, type FleetProcesses } from '../agent/fleet-processes';
-import { startCatalogSync } from '../api/catalog-service';
-import { ensureDevSigningKey } from '../config/command-keys';
-import { loadConfig } from '../config/config';
-import { createPool, type Db } from '../db/database';
-import { freePort, startEmbeddedPostgres } from '../db/embedded-postgres';
-import { runMigrations } from '../db/migrate';
-import { publishDevCatalogFeed } from '../dev/dev-catalog-feed';
-import { findTemporalCli, startTemporalDevServer } from '../dev/temporal-server';
-import { catalogFeedsOf } from '../worker/catalog-feeds';
-import { buildWorkflowBundle } from '../worker/workflow-bundle';
-import pino from 'pino';
+import type { Db } from '../db/database';
+import { freePort } from '../db/embedded-postgres';
 import { mapLimit } from './map-limit';
-import { kill9, startProcess, waitHealthy, type Proc } from './processes';
+import { startProductionStack } from './production-stack';
 import { rssBytes } from './rss';
 
 const API_KEY = 'open-workflows-api-key-0123456789';
-const TASK_QUEUE = 'patchflow';
 const KBS = ['KB5034439', 'KB5033118'];
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,42 +105,17 @@ export async function openWorkflowsBench(o: OpenWorkflowsOptions): Promise<void>
   process.once('SIGTERM', onSignal);
   const lines: string[] = [];
   try {
-    const [pgPort, temporalPort, apiPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const signingKey = ensureDevSigningKey(path.join(scratch, 'command-signing-key.pem'));
-    const feed = publishDevCatalogFeed(loadConfig({ DATA_DIR: scratch, PORT: '0', DEMO_DEVICES: '0' } as NodeJS.ProcessEnv));
-    const pg = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'postgres'), persistent: false, port: pgPort });
-    stops.push(() => pg.stop());
-    await runMigrations(pg.databaseUrl);
-    const cli = findTemporalCli();
-    if (!cli) throw new Error('no Temporal CLI (.tools/venv/bin/temporal or PATH): run node tools/setup.js');
-    const temporal = await startTemporalDevServer({ cliPath: cli, port: temporalPort, dbFile: path.join(scratch, 'temporal.db'), logFile: path.join(scratch, 'temporal.log') });
-    stops.push(() => temporal.stop());
-    const bundlePath = path.join(scratch, 'workflow-bundle.js');
-    fs.writeFileSync(bundlePath, await buildWorkflowBundle());
-
-    const env: NodeJS.ProcessEnv = {
-      DATABASE_URL: pg.databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, COMMAND_SIGNING_KEY_PATH: signingKey,
-      CATALOG_FEED_URL: feed.CATALOG_FEED_URL, CATALOG_FEED_PUBLIC_KEY_PATH: feed.CATALOG_FEED_PUBLIC_KEY_PATH, CATALOG_FEED_ID: feed.CATALOG_FEED_ID,
-      DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn', PATCHFLOW_WORKFLOW_BUNDLE: bundlePath,
-      TWO_PERSON_DEVICE_THRESHOLD: String(n + 1),
-    };
+    const metricsPort = await freePort();
     const workerNodeArgs = ['-r', path.join(__dirname, 'worker-memory-probe.cjs'), ...(o.workerNodeOptions?.split(/\s+/).filter(Boolean) ?? [])];
-    const worker: Proc = startProcess('worker', 'worker/main.ts', { ...env, WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, PATCHFLOW_MEMORY_PROBE_DIR: probeDir }, path.join(scratch, 'worker.log'), workerNodeArgs);
-    stops.push(() => kill9(worker));
-    const api: Proc = startProcess('api', 'api/main.ts', { ...env, PORT: String(apiPort), PATCHFLOW_API_KEY: API_KEY }, path.join(scratch, 'api.log'));
-    stops.push(() => kill9(api));
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
-    await waitHealthy(apiUrl);
-    const workerPid = worker.child.pid!;
+    const stack = await startProductionStack({
+      name: 'open-workflows', scratch, apiKey: API_KEY, requestedBy: 'open-workflows bench',
+      env: { TWO_PERSON_DEVICE_THRESHOLD: String(n + 1) },
+      workerEnv: { WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, PATCHFLOW_MEMORY_PROBE_DIR: probeDir }, workerNodeArgs,
+    });
+    stops.push(() => stack.stop());
+    const { apiUrl, db, client } = stack;
+    const workerPid = stack.workers[0]!.child.pid!;
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-
-    const db: Db = createPool(pg.databaseUrl, { max: 2 });
-    stops.push(() => db.end());
-    const connection = await Connection.connect({ address: temporal.address });
-    stops.push(() => connection.close());
-    const client = new Client({ connection });
-    const sync = await startCatalogSync({ db, client, log: pino({ level: 'silent' }), taskQueue: TASK_QUEUE, catalog: catalogFeedsOf(feed).catalog }, { requestedBy: 'open-workflows bench' });
-    await client.workflow.getHandle(sync.workflowId, sync.runId).result();
 
     const call = async (method: string, p: string, body?: unknown): Promise<any> => {
       const res = await fetch(`${apiUrl}${p}`, { method, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });

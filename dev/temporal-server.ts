@@ -26,6 +26,8 @@ export function findTemporalCli(explicit?: string): string | undefined {
 export interface DevServerHandle {
   address: string;
   uiUrl?: string;
+  /** the CLI's process, when this module started it (not the SDK's download) */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startTemporalDevServer(options: {
   return {
     address,
     uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    pid: child.pid,
     stop: () => new Promise<void>((resolve) => {
       if (exited) return resolve();
       child.once('exit', () => resolve());
