@@ -153,7 +153,16 @@ async function startSingleShape(devices: number): Promise<AuStack> {
     server: `${temporal}, ${pg}, API + gateway + worker in this process (--shape single)`,
     timing: `retry ${SINGLE_INSTALL_TIMING.retryInitialSeconds}–${SINGLE_INSTALL_TIMING.retryMaxSeconds} s`,
     rssGroups: (fleetPids) => ({ 'API + gateway + worker (this process)': () => [process.pid], 'fleet processes (sum)': () => fleetPids }),
-    cpu: () => cpuByCommand(),
+    cpu: (fleetPids) => {
+      const byCommand = cpuByCommand();
+      if (!byCommand) return undefined;
+      return new Map([
+        ['API + gateway + worker (this process)', (treeCpuTicks(process.pid).get(process.pid) ?? 0) / 100],
+        ['fleet processes', treesCpuSeconds(fleetPids)],
+        ['Temporal dev server', byCommand.get('temporal') ?? 0],
+        ['PostgreSQL', byCommand.get('postgres') ?? 0],
+      ]);
+    },
     stop: () => bench.stop(),
   };
 }

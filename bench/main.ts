@@ -33,8 +33,8 @@ program
     .choices(['split', 'single']).default('split'))
   .option('--gateway-processes <n>', 'split: api/main.ts\'s GATEWAY_PROCESSES (node:cluster, one port)', positiveInt, 1)
   .option('--workers <n>', 'split: worker/main.ts processes', positiveInt, 1)
-  .action(async (opts: { devices: number; fleetProcesses?: number; maxMinutes: number; baselineDevices?: number; pollWait: number; shape: 'split' | 'single'; gatewayProcesses: number; workers: number }) => {
-    if (opts.shape === 'single' && (opts.gatewayProcesses !== 1 || opts.workers !== 1)) throw new InvalidArgumentError('--gateway-processes and --workers are for --shape split');
+  .action(async (opts: { devices: number; fleetProcesses?: number; maxMinutes: number; baselineDevices?: number; pollWait: number; shape: 'split' | 'single'; gatewayProcesses: number; workers: number }, cmd: Command) => {
+    if (opts.shape === 'single' && (opts.gatewayProcesses !== 1 || opts.workers !== 1)) cmd.error('error: --gateway-processes and --workers are for --shape split');
     await auBench({
       devices: opts.devices, fleetProcesses: opts.fleetProcesses, maxMinutes: opts.maxMinutes, baselineDevices: opts.baselineDevices, pollWaitSeconds: opts.pollWait,
       shape: opts.shape, gatewayProcesses: opts.gatewayProcesses, workers: opts.workers,
