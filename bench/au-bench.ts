@@ -258,6 +258,9 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
   // Interrupted (Ctrl-C, kill): stop PostgreSQL and the dev server rather than orphan them.
   const onSignal = (signal: NodeJS.Signals) => {
     progressLog(`${signal}: stopping`);
+    // Calls still in flight (the baseline's results) retry on the closed Temporal connection and throw
+    // from a timer: said, not fatal, so the stop still ends every process it started.
+    process.on('uncaughtException', (err) => progressLog(`while stopping: ${err.message}`));
     cleanup().finally(() => process.exit(130)).catch(() => undefined);
   };
   process.once('SIGINT', onSignal);

@@ -107,13 +107,20 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
       ...o.env,
     };
     const workers: Proc[] = [];
+    const started: Proc[] = [];
     stops.push(async () => { await Promise.all(workers.map((w) => stopProcess(w))); });
     for (let i = 0; i < (o.workers ?? 1); i++) {
       workers.push(startProcess(`worker-${i + 1}`, 'worker/main.ts', { ...env, ...o.workerEnv }, path.join(scratch, `worker-${i + 1}.log`), o.workerNodeArgs));
+      started.push(workers[i]!);
     }
+    // However this process ends (a crash included), the worker and API processes end with it.
+    const killOnExit = () => { for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL'); };
+    process.once('exit', killOnExit);
+    stops.push(async () => { process.removeListener('exit', killOnExit); });
     const gatewayProcesses = o.gatewayProcesses ?? 1;
     const api = startProcess('api', 'api/main.ts', { ...env, ...tlsEnv, PORT: String(apiPort), PATCHFLOW_API_KEY: o.apiKey, GATEWAY_PROCESSES: String(gatewayProcesses) },
       path.join(scratch, 'api.log'), [], { ipc: true });
+    started.push(api);
     stops.push(() => stopProcess(api));
     // api/main.ts says `{ listening }` once per gateway process: wait for all of them, then /healthz.
     await new Promise<void>((resolve, reject) => {
