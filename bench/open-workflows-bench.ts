@@ -75,12 +75,15 @@ async function gauge(metricsUrl: string, name: string): Promise<number | undefin
   }
 }
 
-/** Devices with a command waiting on them, by type (`execute`: holding it; `scan`: never polled). */
+/** Devices with a command waiting on them, by type (`execute_patches`, or `execute` from an install before it: holding it; `scan`: never polled). */
 async function waitingByType(db: Db): Promise<Record<string, number>> {
   const { rows } = await db.query<{ type: string; n: number }>(
     `SELECT type, count(DISTINCT device_id)::int AS n FROM agent_commands WHERE status IN ('pending', 'claimed', 'acknowledged') GROUP BY type`);
   return Object.fromEntries(rows.map((r) => [r.type, r.n]));
 }
+
+/** Devices holding their install's execute: one `execute_patches` command for all its patches (batched-execute). */
+const executing = (waiting: Record<string, number>) => (waiting.execute_patches ?? 0) + (waiting.execute ?? 0);
 
 export async function openWorkflowsBench(o: OpenWorkflowsOptions): Promise<void> {
   const n = o.workflows;
@@ -158,7 +161,7 @@ export async function openWorkflowsBench(o: OpenWorkflowsOptions): Promise<void>
     let lastSay = 0;
     for (;;) {
       waiting = await waitingByType(db);
-      const done = (waiting.execute ?? 0) >= online && (waiting.scan ?? 0) >= offline;
+      const done = executing(waiting) >= online && (waiting.scan ?? 0) >= offline;
       if (done || Date.now() > deadline) break;
       if (Date.now() - lastSay > 15_000) {
         lastSay = Date.now();
@@ -167,7 +170,7 @@ export async function openWorkflowsBench(o: OpenWorkflowsOptions): Promise<void>
       await sleep(2000);
     }
     const settledSeconds = (Date.now() - t0) / 1000;
-    const partial = (waiting.execute ?? 0) < online || (waiting.scan ?? 0) < offline;
+    const partial = executing(waiting) < online || (waiting.scan ?? 0) < offline;
     say(`${partial ? 'deadline' : 'every install waits on its device'} after ${settledSeconds.toFixed(0)} s: ${JSON.stringify(waiting)}; sampling ${steadySeconds} s`);
     const steadyFrom = Date.now();
     await sleep(steadySeconds * 1000);
@@ -200,7 +203,7 @@ export async function openWorkflowsBench(o: OpenWorkflowsOptions): Promise<void>
     const perWorkflow = cache ? (wfNow - wfIdle) / cache : undefined;
     lines.push(
       `server: Temporal dev server (SQLite file, WAL), embedded PostgreSQL, ${os.cpus().length} cores; load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-      ...(partial ? [`PARTIAL: after --max-minutes ${maxMinutes} only ${waiting.execute ?? 0} of ${online} installs held an execute and ${waiting.scan ?? 0} of ${offline} waited on a pre-scan`] : []),
+      ...(partial ? [`PARTIAL: after --max-minutes ${maxMinutes} only ${executing(waiting)} of ${online} installs held an execute and ${waiting.scan ?? 0} of ${offline} waited on a pre-scan`] : []),
       `  ${online} installs holding their first execute (pre-scan, download, copy done; ${history} history events), ${offline} waiting on a pre-scan their device never polls for; all waiting after ${settledSeconds.toFixed(0)} s, steady window ${steadySeconds} s`,
       `  worker settings: ${settings.length ? settings.join(' ') : 'none (the defaults)'}`,
       `  worker RSS idle ${mib(idle.rss)} → now ${mib(rss)}${regions ? ` (anonymous ${mib(regions.anonymous)}, file-backed ${mib(regions.file)})` : ''}`,
