@@ -139,7 +139,7 @@ async function historyLengths(stack: Pick<AuStack, 'client'>, rows: WorkflowExec
     : (await stack.client.workflow.getHandle(r.workflowId, r.runId).describe()).historyLength);
 }
 
-/** The rollout's retry timing in the bench's own process (`--shape single`): a step not answered is offered again after 1–2 s. */
+/** The rollout's retry timing in both shapes: a step not answered is offered again after 1–2 s (split: STEP_RETRY_*_SECONDS). */
 const SINGLE_INSTALL_TIMING = { retryInitialSeconds: 1, retryMaxSeconds: 2 };
 
 /** `--shape single`: API, gateway and worker in this process (dev/stack.ts), as `npm start` runs them. */
@@ -170,13 +170,17 @@ async function startSingleShape(devices: number): Promise<AuStack> {
 /**
  * `--shape split`, production's: api/main.ts (API and agent gateway, GATEWAY_PROCESSES of them on one
  * port) and `workers` worker/main.ts processes, on their own embedded PostgreSQL and Temporal dev server
- * (bench/production-stack.ts), HTTPS with the dev certificate; the install timing is production's.
+ * (bench/production-stack.ts), HTTPS with the dev certificate; production's install timing, but for the
+ * single shape's retry timing (STEP_RETRY_INITIAL_SECONDS / STEP_RETRY_MAX_SECONDS), so the shapes compare.
  */
 async function startSplitShape(devices: number, gatewayProcesses: number, workers: number): Promise<AuStack> {
   const stack = await startProductionStack({
     name: 'au-bench', apiKey: BENCH_API_KEY, requestedBy: 'au bench', tls: true, gatewayProcesses, workers,
     // The two-person rule holds a trigger reaching more devices than this (default 500): keep it above the bench's fleet.
-    env: { TWO_PERSON_DEVICE_THRESHOLD: String(Math.max(500, devices + 1)) },
+    env: {
+      TWO_PERSON_DEVICE_THRESHOLD: String(Math.max(500, devices + 1)),
+      STEP_RETRY_INITIAL_SECONDS: String(SINGLE_INSTALL_TIMING.retryInitialSeconds), STEP_RETRY_MAX_SECONDS: String(SINGLE_INSTALL_TIMING.retryMaxSeconds),
+    },
   });
   const apiPid = stack.api.child.pid!;
   const workerPids = () => stack.workers.map((w) => w.child.pid!);
@@ -186,7 +190,7 @@ async function startSplitShape(devices: number, gatewayProcesses: number, worker
   return {
     client: stack.client, fetch: stack.fetch, apiUrl: stack.apiUrl, caCert: stack.caCert, temporalAddress: stack.temporalAddress, scratch: stack.scratch,
     server: `Temporal dev server (SQLite file, WAL), embedded PostgreSQL; api/main.ts with GATEWAY_PROCESSES=${gatewayProcesses}, ${plural(workers, 'worker process')} (worker/main.ts) (--shape split)`,
-    timing: 'production defaults (retry 5–300 s)',
+    timing: `production defaults, retry ${SINGLE_INSTALL_TIMING.retryInitialSeconds}–${SINGLE_INSTALL_TIMING.retryMaxSeconds} s (STEP_RETRY_*_SECONDS)`,
     rssGroups: (fleetPids) => ({
       [apiKind]: () => [...treeCpuTicks(apiPid).keys()],
       [workerKind]: workerPids,

@@ -91,6 +91,12 @@ const schema = z.object({
    */
   STEP_HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(3600).default(120),
   /**
+   * a device step that failed an attempt (its device did not answer in time, its worker died) is
+   * offered again after this long, doubling up to STEP_RETRY_MAX_SECONDS while the device stays away
+   */
+  STEP_RETRY_INITIAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  STEP_RETRY_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  /**
    * a command claimed by a poll and neither answered nor reported on is offered again after this long
    * (for agents that do not say their poll failed); default: the poll wait + 30 s
    */
@@ -155,6 +161,9 @@ function checked(c: Config): Config {
   if (c.WORKER_MAX_CACHED_WORKFLOWS === 1) {
     throw new Error('invalid configuration: WORKER_MAX_CACHED_WORKFLOWS must be 0 (no cache) or at least 2 (the SDK\'s rule)');
   }
+  if (c.STEP_RETRY_INITIAL_SECONDS > c.STEP_RETRY_MAX_SECONDS) {
+    throw new Error(`invalid configuration: STEP_RETRY_INITIAL_SECONDS (${c.STEP_RETRY_INITIAL_SECONDS}) must be at most STEP_RETRY_MAX_SECONDS (${c.STEP_RETRY_MAX_SECONDS})`);
+  }
   if (c.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 2 > c.STEP_HEARTBEAT_TIMEOUT_SECONDS) {
     throw new Error(`invalid configuration: COMMAND_KEEPALIVE_INTERVAL_SECONDS (${c.COMMAND_KEEPALIVE_INTERVAL_SECONDS}) must be at most half of STEP_HEARTBEAT_TIMEOUT_SECONDS (${c.STEP_HEARTBEAT_TIMEOUT_SECONDS}): a waiting step would time out between keep-alives`);
   }
@@ -162,7 +171,8 @@ function checked(c: Config): Config {
 }
 
 /** The gateway's recovery timings and the device steps' heartbeat timeout (api/app.ts RecoveryOptions, InstallTiming). */
-export function recoveryConfigOf(config: Pick<Config, 'COMMAND_KEEPALIVE_INTERVAL_SECONDS' | 'RESULT_COMPLETER_INTERVAL_SECONDS' | 'STEP_HEARTBEAT_TIMEOUT_SECONDS' | 'COMMAND_CLAIM_LEASE_SECONDS' | 'REBOOT_TIMEOUT_SECONDS' | 'REBOOT_MAX_OFFERS'>) {
+export function recoveryConfigOf(config: Pick<Config, 'COMMAND_KEEPALIVE_INTERVAL_SECONDS' | 'RESULT_COMPLETER_INTERVAL_SECONDS' | 'STEP_HEARTBEAT_TIMEOUT_SECONDS' | 'COMMAND_CLAIM_LEASE_SECONDS' | 'REBOOT_TIMEOUT_SECONDS' | 'REBOOT_MAX_OFFERS'
+  | 'STEP_RETRY_INITIAL_SECONDS' | 'STEP_RETRY_MAX_SECONDS'>) {
   return {
     recovery: {
       keepAliveIntervalMs: config.COMMAND_KEEPALIVE_INTERVAL_SECONDS * 1000,
@@ -170,7 +180,11 @@ export function recoveryConfigOf(config: Pick<Config, 'COMMAND_KEEPALIVE_INTERVA
       claimLeaseSeconds: config.COMMAND_CLAIM_LEASE_SECONDS,
       stalledReboot: { rebootTimeoutSeconds: config.REBOOT_TIMEOUT_SECONDS, maxOffers: config.REBOOT_MAX_OFFERS },
     },
-    installTiming: { heartbeatTimeoutSeconds: config.STEP_HEARTBEAT_TIMEOUT_SECONDS },
+    installTiming: {
+      heartbeatTimeoutSeconds: config.STEP_HEARTBEAT_TIMEOUT_SECONDS,
+      retryInitialSeconds: config.STEP_RETRY_INITIAL_SECONDS,
+      retryMaxSeconds: config.STEP_RETRY_MAX_SECONDS,
+    },
   };
 }
 
