@@ -61,22 +61,34 @@ async function executeInOneCommand(run: InstallRun, downloaded: PatchProgress[])
 async function admitted(run: InstallRun, patches: PatchProgress[]): Promise<PatchProgress[]> {
   const out: PatchProgress[] = [];
   for (const p of patches) {
-    if (run.state.halted) {
-      log.info('halted; remaining patches are not executed', { kb: p.kb });
-      break;
-    }
-    const halt = run.kbHalt(p);
-    if (halt) {
-      await run.skipHaltedKb(p, halt, { later: true });
-      continue;
-    }
-    if (run.outsideMaintenanceWindow()) {
-      log.info('maintenance window closed; remaining patches wait for the next run', { kb: p.kb });
-      break;
-    }
-    out.push(p);
+    const verdict = await checkBeforeExecute(run, p, { later: true });
+    if (verdict === 'stop') break;
+    if (verdict === 'go') out.push(p);
   }
   return out;
+}
+
+/**
+ * The checks before a patch goes to the device, in order: the kill switch and the window closing stop
+ * the run (what has not run stays for a later one: cleanup turns it back to Missing); the patch's KB
+ * halt skips it, written now or with the step's other results (`later`, the batched path's).
+ */
+async function checkBeforeExecute(run: InstallRun, p: PatchProgress, { later }: { later: boolean }): Promise<'go' | 'skip' | 'stop'> {
+  if (run.state.halted) {
+    // The kill switch: the patch in hand has finished; the rest stay for a later run.
+    log.info('halted; remaining patches are not executed', { kb: p.kb });
+    return 'stop';
+  }
+  const halt = run.kbHalt(p);
+  if (halt) {
+    await run.skipHaltedKb(p, halt, { later });
+    return 'skip';
+  }
+  if (run.outsideMaintenanceWindow()) {
+    log.info('maintenance window closed; remaining patches wait for the next run', { kb: p.kb });
+    return 'stop';
+  }
+  return 'go';
 }
 
 /** A patch to try again: its installer answered Busy (that exit code), or the device got no go-ahead. */
@@ -161,21 +173,9 @@ const answerText = (a: PatchExecution): string =>
 /** Installs before the batched execute (or with an agent that predates it): one execute command per patch. */
 async function executeOneByOne(run: InstallRun, downloaded: PatchProgress[]): Promise<void> {
   for (const p of downloaded) {
-    if (run.state.halted) {
-      // The kill switch: the patch in hand has finished; the rest stay for a later run.
-      log.info('halted; remaining patches are not executed', { kb: p.kb });
-      break;
-    }
-    const halt = run.kbHalt(p);
-    if (halt) {
-      await run.skipHaltedKb(p, halt);
-      continue;
-    }
-    if (run.outsideMaintenanceWindow()) {
-      // The window closed: what has not run stays for the next run (cleanup turns it back to Missing).
-      log.info('maintenance window closed; remaining patches wait for the next run', { kb: p.kb });
-      break;
-    }
+    const verdict = await checkBeforeExecute(run, p, { later: false });
+    if (verdict === 'stop') break;
+    if (verdict === 'skip') continue;
     run.enter('execute', `${p.kb} (${downloaded.indexOf(p) + 1} of ${downloaded.length})`);
     await executeOne(run, p);
   }
