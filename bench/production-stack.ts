@@ -4,7 +4,9 @@
  * worker processes (worker/main.ts) and the API + agent gateway (api/main.ts, `GATEWAY_PROCESSES`
  * of them on one port) as separate Node processes with the environment production gives them: the
  * command signing key, the simulator's signed catalog feed (synced once before it returns), a
- * prebuilt workflow bundle, a log file each under the scratch folder. All on 127.0.0.1.
+ * prebuilt workflow bundle, a log file each under the scratch folder. All on 127.0.0.1. The soak
+ * (bench/soak.ts) runs on it too: it restarts PostgreSQL and the dev server and kills workers as its
+ * faults, through the handles the stack returns.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,13 +19,15 @@ import { ensureDevSigningKey } from '../config/command-keys';
 import { loadConfig } from '../config/config';
 import { devCertificateDir, ensureDevCertificate } from '../config/tls';
 import { createPool, type Db } from '../db/database';
-import { freePort, startEmbeddedPostgres } from '../db/embedded-postgres';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded-postgres';
 import { runMigrations } from '../db/migrate';
 import { publishDevCatalogFeed } from '../dev/dev-catalog-feed';
-import { findTemporalCli, startTemporalDevServer } from '../dev/temporal-server';
+import { findTemporalCli, startTemporalDevServer, type DevServerHandle } from '../dev/temporal-server';
 import { catalogFeedsOf } from '../worker/catalog-feeds';
 import { buildWorkflowBundle } from '../worker/workflow-bundle';
-import { startProcess, stopProcess, waitHealthy, type Proc } from './processes';
+import { kill9, startProcess, stopProcess, waitHealthy, type Proc } from './processes';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const PRODUCTION_TASK_QUEUE = 'patchflow';
 
@@ -46,6 +50,15 @@ export interface ProductionStackOptions {
   workerNodeArgs?: string[];
   /** who the first catalog sync names (its audit) */
   requestedBy: string;
+  /** PostgreSQL keeps its data folder when it stops, so restartPostgres() finds it again (the soak); default throw-away */
+  persistentPostgres?: boolean;
+  /** connections in the bench's own pool (default 2) */
+  poolMax?: number;
+  /**
+   * stop() ends the worker and API processes with SIGKILL at once, as a crashed host would be (the
+   * soak); default SIGTERM, then SIGKILL after a grace period
+   */
+  killProcessesOnStop?: boolean;
 }
 
 export interface ProductionStack {
@@ -64,8 +77,16 @@ export interface ProductionStack {
   workers: Proc[];
   /** the embedded PostgreSQL's data folder (bench/process-cpu.ts postmasterPid) */
   postgresDir: string;
-  /** the dev server's process */
-  temporalPid?: number;
+  /** the dev server's process (the current one, after restartTemporal()) */
+  readonly temporalPid?: number;
+  /** stops PostgreSQL, waits `downMs`, starts it again on the same port and data folder (needs `persistentPostgres`) */
+  restartPostgres(downMs?: number): Promise<void>;
+  /** stops the dev server, waits `downMs`, starts it again on the same port and db file */
+  restartTemporal(downMs?: number): Promise<void>;
+  /** kills worker `i` with -9 and waits for it to exit */
+  killWorker(i: number): Promise<void>;
+  /** starts worker `i` afresh (after killWorker), in its place in `workers` */
+  startWorker(i: number): void;
   stop(): Promise<void>;
 }
 
@@ -83,12 +104,15 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     const signingKey = ensureDevSigningKey(path.join(scratch, 'command-signing-key.pem'));
     const feed = publishDevCatalogFeed(loadConfig({ DATA_DIR: scratch, PORT: '0', DEMO_DEVICES: '0' } as NodeJS.ProcessEnv));
     const postgresDir = path.join(scratch, 'postgres');
-    const pg = await startEmbeddedPostgres({ dataDir: postgresDir, persistent: false, port: pgPort });
+    const pgOptions = { dataDir: postgresDir, persistent: o.persistentPostgres ?? false, port: pgPort };
+    // Reassigned by a restart: the stops and the handles below always reach the current one.
+    let pg: EmbeddedPostgresHandle = await startEmbeddedPostgres(pgOptions);
     stops.push(() => pg.stop());
     await runMigrations(pg.databaseUrl);
     const cli = findTemporalCli();
     if (!cli) throw new Error('no Temporal CLI (.tools/venv/bin/temporal or PATH): run node tools/setup.js');
-    const temporal = await startTemporalDevServer({ cliPath: cli, port: temporalPort, dbFile: path.join(scratch, 'temporal.db'), logFile: path.join(scratch, 'temporal.log') });
+    const temporalOptions = { cliPath: cli, port: temporalPort, dbFile: path.join(scratch, 'temporal.db'), logFile: path.join(scratch, 'temporal.log') };
+    let temporal: DevServerHandle = await startTemporalDevServer(temporalOptions);
     stops.push(() => temporal.stop());
     const bundlePath = path.join(scratch, 'workflow-bundle.js');
     fs.writeFileSync(bundlePath, await buildWorkflowBundle());
@@ -106,13 +130,16 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
       DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn', PATCHFLOW_WORKFLOW_BUNDLE: bundlePath,
       ...o.env,
     };
+    const end = (p: Proc) => (o.killProcessesOnStop ? kill9(p) : stopProcess(p));
     const workers: Proc[] = [];
+    // Every process started, restarted workers included, for the exit hook below.
     const started: Proc[] = [];
-    stops.push(async () => { await Promise.all(workers.map((w) => stopProcess(w))); });
-    for (let i = 0; i < (o.workers ?? 1); i++) {
-      workers.push(startProcess(`worker-${i + 1}`, 'worker/main.ts', { ...env, ...o.workerEnv }, path.join(scratch, `worker-${i + 1}.log`), o.workerNodeArgs));
+    stops.push(async () => { await Promise.all(workers.map(end)); });
+    const startWorker = (i: number) => {
+      workers[i] = startProcess(`worker-${i + 1}`, 'worker/main.ts', { ...env, ...o.workerEnv }, path.join(scratch, `worker-${i + 1}.log`), o.workerNodeArgs);
       started.push(workers[i]!);
-    }
+    };
+    for (let i = 0; i < (o.workers ?? 1); i++) startWorker(i);
     // However this process ends (a crash included), the worker and API processes end with it.
     const killOnExit = () => { for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL'); };
     process.once('exit', killOnExit);
@@ -121,7 +148,7 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     const api = startProcess('api', 'api/main.ts', { ...env, ...tlsEnv, PORT: String(apiPort), PATCHFLOW_API_KEY: o.apiKey, GATEWAY_PROCESSES: String(gatewayProcesses) },
       path.join(scratch, 'api.log'), [], { ipc: true });
     started.push(api);
-    stops.push(() => stopProcess(api));
+    stops.push(() => end(api));
     // api/main.ts says `{ listening }` once per gateway process: wait for all of them, then /healthz.
     await new Promise<void>((resolve, reject) => {
       let listening = 0;
@@ -146,7 +173,7 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     }
     await waitHealthy(apiUrl, 120_000, benchFetch);
 
-    const db: Db = createPool(pg.databaseUrl, { max: 2 });
+    const db: Db = createPool(pg.databaseUrl, { max: o.poolMax ?? 2 });
     stops.push(() => db.end());
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
@@ -156,7 +183,22 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     await client.workflow.getHandle(sync.workflowId, sync.runId).result();
     return {
       scratch, apiUrl, caCert, fetch: benchFetch, databaseUrl: pg.databaseUrl, temporalAddress: temporal.address, db, client, api, workers,
-      postgresDir, temporalPid: temporal.pid, stop,
+      postgresDir,
+      get temporalPid() { return temporal.pid; },
+      restartPostgres: async (downMs = 0) => {
+        if (!pgOptions.persistent) throw new Error('restartPostgres needs persistentPostgres: a throw-away PostgreSQL removes its data when it stops');
+        await pg.stop();
+        await sleep(downMs);
+        pg = await startEmbeddedPostgres(pgOptions);
+      },
+      restartTemporal: async (downMs = 0) => {
+        await temporal.stop();
+        await sleep(downMs);
+        temporal = await startTemporalDevServer(temporalOptions);
+      },
+      killWorker: (i) => kill9(workers[i]!),
+      startWorker,
+      stop,
     };
   } catch (err) {
     await stop();

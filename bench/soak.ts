@@ -1,36 +1,25 @@
 /**
  * `npm run soak -- --devices N`: one Automatic Update over N simulated devices on a stack of real,
- * separate processes (PostgreSQL of its own, the Temporal dev server on a db file, 2–3 workers, the
- * API/gateway, the fleet in child processes behind a fault proxy), run twice in one command: without
- * faults, then with the faults of a printed timetable. After each run it checks that nothing was lost
- * and nothing ran twice, and prints the drain time of the faulty run against the fault-free one.
+ * separate processes (bench/production-stack.ts: PostgreSQL of its own, the Temporal dev server on a
+ * db file, 2–3 workers, the API/gateway; the fleet in child processes behind a fault proxy), run twice
+ * in one command: without faults, then with the faults of a printed timetable. After each run it checks
+ * that nothing was lost and nothing ran twice, and prints the drain time of the faulty run against the
+ * fault-free one.
  * Exits non-zero when a check fails, never on a timing.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import pino from 'pino';
 import { startFleetProcesses, type ChildFleetMember, type FleetProcesses } from '../agent/fleet-processes';
-import { startCatalogSync } from '../api/catalog-service';
-import { ensureDevSigningKey } from '../config/command-keys';
-import { loadConfig } from '../config/config';
-import { createPool, type Db } from '../db/database';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded-postgres';
-import { runMigrations } from '../db/migrate';
-import { publishDevCatalogFeed } from '../dev/dev-catalog-feed';
-import { findTemporalCli, startTemporalDevServer, type DevServerHandle } from '../dev/temporal-server';
-import { catalogFeedsOf } from '../worker/catalog-feeds';
+import type { Db } from '../db/database';
 import { temporalScheduleId, type RolloutResult } from '../workflows/automatic-update.contract';
+import { startProductionStack } from './production-stack';
 import { startFaultProxy, type FaultProxy } from './soak-proxy';
 import { recoveryBreakdown, type FaultWindow, type RecoveryBreakdown } from './soak-recovery';
 import { faultTimetable, type Fault } from './soak-timetable';
 import { checkSoak, type SoakCheck } from './soak-checks';
-import { kill9, startProcess, waitHealthy, type Proc } from './processes';
 
 const API_KEY = 'soak-api-key-0123456789abcdef';
-const TASK_QUEUE = 'patchflow';
 const KBS = ['KB5034439', 'KB5033118'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,53 +81,17 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
     }
   };
   try {
-    const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const signingKey = ensureDevSigningKey(path.join(scratch, 'command-signing-key.pem'));
-    const feed = publishDevCatalogFeed(loadConfig({ DATA_DIR: scratch, PORT: '0', DEMO_DEVICES: '0' } as NodeJS.ProcessEnv));
-
-    // PostgreSQL of its own (never the machine's), on a fixed port so a restart comes back where the processes expect it.
-    const pgDir = path.join(scratch, 'postgres');
-    let pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: pgDir, persistent: true, port: pgPort });
-    stops.push(() => pg.stop());
-    await runMigrations(pg.databaseUrl);
-    const databaseUrl = pg.databaseUrl;
-
-    const cli = findTemporalCli();
-    if (!cli) throw new Error('no Temporal CLI (.tools/venv/bin/temporal or PATH): run node tools/setup.js');
-    const temporalOpts = { cliPath: cli, port: temporalPort, dbFile: path.join(scratch, 'temporal.db'), logFile: path.join(scratch, 'temporal.log') };
-    let temporal: DevServerHandle = await startTemporalDevServer(temporalOpts);
-    stops.push(() => temporal.stop());
-
-    const bundlePath = path.join(scratch, 'workflow-bundle.js');
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
-    fs.writeFileSync(bundlePath, bundle.code);
-
-    const env: NodeJS.ProcessEnv = {
-      DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, COMMAND_SIGNING_KEY_PATH: signingKey,
-      CATALOG_FEED_URL: feed.CATALOG_FEED_URL, CATALOG_FEED_PUBLIC_KEY_PATH: feed.CATALOG_FEED_PUBLIC_KEY_PATH, CATALOG_FEED_ID: feed.CATALOG_FEED_ID,
-      DATA_DIR: scratch, REPORTS_DIR: path.join(scratch, 'reports'), LOG_LEVEL: 'warn', PATCHFLOW_WORKFLOW_BUNDLE: bundlePath,
+    // PostgreSQL of its own (never the machine's), kept on disk on its fixed port so that a restart
+    // comes back where the processes expect it; processes ended with -9 at the end, as in the faults.
+    const stack = await startProductionStack({
+      name: `soak-${o.label}`, scratch, apiKey: API_KEY, requestedBy: 'soak', workers: o.workers,
+      persistentPostgres: true, poolMax: 4, killProcessesOnStop: true,
       // The two-person rule holds a trigger reaching more devices than the threshold: keep it above the fleet.
-      TWO_PERSON_DEVICE_THRESHOLD: String(o.devices + 1),
-      ...SOAK_RECOVERY_ENV,
-    };
-    const workers: Proc[] = [];
-    const startWorker = (i: number) => { workers[i] = startProcess(`worker-${i}`, 'worker/main.ts', env, path.join(scratch, `worker-${i}.log`)); };
-    for (let i = 0; i < o.workers; i++) startWorker(i);
-    stops.push(async () => { await Promise.all(workers.map(kill9)); });
-    const api = startProcess('api', 'api/main.ts', { ...env, PORT: String(apiPort), PATCHFLOW_API_KEY: API_KEY }, path.join(scratch, 'api.log'));
-    stops.push(() => kill9(api));
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
-    await waitHealthy(apiUrl);
-
-    // The soak's own view: a pool and a client for the catalog sync, the trigger and the checks.
-    const db: Db = createPool(databaseUrl, { max: 4 });
-    stops.push(() => db.end());
-    const connection = await Connection.connect({ address: temporal.address });
-    stops.push(() => connection.close());
-    const client = new Client({ connection });
-    const quiet = pino({ level: 'silent' });
-    const sync = await startCatalogSync({ db, client, log: quiet, taskQueue: TASK_QUEUE, catalog: catalogFeedsOf(feed).catalog }, { requestedBy: 'soak' });
-    await client.workflow.getHandle(sync.workflowId, sync.runId).result();
+      env: { TWO_PERSON_DEVICE_THRESHOLD: String(o.devices + 1), ...SOAK_RECOVERY_ENV },
+    });
+    stops.push(() => stack.stop());
+    // The soak's own view: the stack's pool and client, for the trigger and the checks.
+    const { apiUrl, db, client, workers } = stack;
 
     const call = async (method: string, p: string, body?: unknown): Promise<any> => {
       const res = await fetch(`${apiUrl}${p}`, { method, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -223,24 +176,16 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
       'kill-workers-share': async () => {
         const n = Math.max(1, Math.round(workers.length * 0.25));
         const victims = Array.from({ length: n }, (_, k) => (Math.floor((Date.now() - t0) / 30_000) + k) % workers.length);
-        await Promise.all(victims.map((i) => kill9(workers[i]!)));
-        for (const i of victims) startWorker(i);
+        await Promise.all(victims.map((i) => stack.killWorker(i)));
+        for (const i of victims) stack.startWorker(i);
       },
       'kill-all-workers': async () => {
-        await Promise.all(workers.map(kill9));
+        await Promise.all(workers.map((_, i) => stack.killWorker(i)));
         await sleep(3000);
-        for (let i = 0; i < workers.length; i++) startWorker(i);
+        for (let i = 0; i < workers.length; i++) stack.startWorker(i);
       },
-      'restart-temporal': async () => {
-        await temporal.stop();
-        await sleep(5000);
-        temporal = await startTemporalDevServer(temporalOpts);
-      },
-      'restart-postgres': async () => {
-        await pg.stop();
-        await sleep(3000);
-        pg = await startEmbeddedPostgres({ dataDir: pgDir, persistent: true, port: pgPort });
-      },
+      'restart-temporal': () => stack.restartTemporal(5000),
+      'restart-postgres': () => stack.restartPostgres(3000),
       'kill-agent-process': async () => {
         await fleet.kill(0);
         await sleep(3000);
