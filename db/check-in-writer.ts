@@ -1,5 +1,6 @@
 import type { Db } from './database';
 import { checkInMany, type CheckIn, type CheckInRequest } from './fleet-repository';
+import { GroupCommitQueue, type BusyDevices } from './group-commit';
 
 export interface CheckInWriterOptions {
   /** most check-ins in one statement (default 1,000) */
@@ -10,7 +11,8 @@ export interface CheckInWriterOptions {
   onStatement?: (checkIns: number) => void;
 }
 
-interface Queued { request: CheckInRequest; resolve: (seen: CheckIn) => void; reject: (err: unknown) => void }
+/** One queued check-in (its own object, so the queue tells two of the same request apart). */
+interface Queued { request: CheckInRequest }
 
 /**
  * Group commit for the gateway's check-ins: the device requests that arrive in the same turn of the
@@ -21,85 +23,35 @@ interface Queued { request: CheckInRequest; resolve: (seen: CheckIn) => void; re
  *
  * A statement that fails is sent again one request at a time, so one bad request fails only itself
  * and never its neighbours. A device's second request waits for the next statement (one UPDATE
- * cannot write a row twice), so a device's check-ins land in order.
+ * cannot write a row twice), so a device's check-ins land in order. The mechanism is
+ * `GroupCommitQueue`'s (db/group-commit.ts); `takeCheckIns` is the rule for what shares a statement.
  */
 export class CheckInWriter {
-  private queue: Queued[] = [];
-  private inFlight = 0;
-  /** devices with a check-in in a statement in flight: their next one waits for it, so they land in order */
-  private readonly busyDevices = new Map<string, number>();
-  private scheduled = false;
-  private readonly maxBatch: number;
-  private readonly maxInFlight: number;
+  private readonly queue: GroupCommitQueue<Queued, CheckIn>;
   /** statements and check-ins written, for the benchmark and tests */
   readonly stats = { batches: 0, checkIns: 0, largestBatch: 0, fallbacks: 0 };
 
-  private readonly onStatement?: (checkIns: number) => void;
-
-  constructor(private readonly db: Db, options: CheckInWriterOptions = {}) {
-    this.onStatement = options.onStatement;
-    this.maxBatch = options.maxBatch ?? 1_000;
-    this.maxInFlight = options.maxInFlight ?? 2;
+  constructor(db: Db, options: CheckInWriterOptions = {}) {
+    const { onStatement } = options;
+    this.queue = new GroupCommitQueue<Queued, CheckIn>({
+      take: takeCheckIns,
+      deviceOf: (q) => q.request.deviceId,
+      commit: (batch) => checkInMany(db, batch.map((q) => q.request)),
+      maxBatch: options.maxBatch ?? 1_000,
+      maxInFlight: options.maxInFlight ?? 2,
+      // Every statement that succeeded counts, a request sent again on its own included.
+      onCommitted: (batch) => {
+        this.stats.batches += 1;
+        this.stats.checkIns += batch.length;
+        this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+        onStatement?.(batch.length);
+      },
+      onFallback: () => { this.stats.fallbacks += 1; },
+    });
   }
 
   checkIn(request: CheckInRequest): Promise<CheckIn> {
-    return new Promise<CheckIn>((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // After the current I/O callbacks: every request read in this turn joins the statement.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.drain();
-    });
-  }
-
-  private drain(): void {
-    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
-      const batch = takeCheckIns(this.queue, this.maxBatch, this.busyDevices);
-      if (batch.length === 0) return;
-      const devices = batch.map((q) => q.request.deviceId);
-      for (const d of devices) this.busyDevices.set(d, (this.busyDevices.get(d) ?? 0) + 1);
-      this.inFlight += 1;
-      void this.flush(batch).finally(() => {
-        this.inFlight -= 1;
-        for (const d of devices) {
-          const n = (this.busyDevices.get(d) ?? 1) - 1;
-          if (n === 0) this.busyDevices.delete(d);
-          else this.busyDevices.set(d, n);
-        }
-        if (this.queue.length > 0) this.schedule();
-      });
-    }
-  }
-
-  private async flush(batch: Queued[]): Promise<void> {
-    try {
-      const seen = await checkInMany(this.db, batch.map((q) => q.request));
-      this.count(batch.length);
-      batch.forEach((q, i) => q.resolve(seen[i]!));
-    } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
-        return;
-      }
-      this.stats.fallbacks += 1;
-      for (const q of batch) {
-        await checkInMany(this.db, [q.request]).then(([seen]) => { this.count(1); q.resolve(seen!); }, q.reject);
-      }
-    }
-  }
-
-  private count(n: number): void {
-    this.stats.batches += 1;
-    this.stats.checkIns += n;
-    this.stats.largestBatch = Math.max(this.stats.largestBatch, n);
-    this.onStatement?.(n);
+    return this.queue.add({ request });
   }
 }
 
@@ -108,7 +60,7 @@ export class CheckInWriter {
  * (its earlier check-in is still in flight): a device's later request waits for a later statement, so
  * its check-ins land in order. What is left keeps its order.
  */
-export function takeCheckIns<T extends { request: { deviceId: string } }>(queue: T[], max: number, busy: ReadonlyMap<string, unknown> = new Map()): T[] {
+export function takeCheckIns<T extends { request: { deviceId: string } }>(queue: T[], max: number, busy: BusyDevices = new Set()): T[] {
   const taken: T[] = [];
   const kept: T[] = [];
   const devices = new Set<string>();

@@ -1,6 +1,7 @@
 import type { AuditEntry } from './audit-repository';
 import { appendAudit } from './audit-repository';
 import { withTransaction, type Db } from './database';
+import { GroupCommitQueue, type BusyDevices } from './group-commit';
 import { applyPatchStateWrites, type PatchStatesWrite } from './patch-repository';
 
 /** One install's status changes and the audit rows that go with them, written together. */
@@ -15,7 +16,8 @@ export interface PatchStateWriterOptions {
   maxInFlight?: number;
 }
 
-interface Queued { write: PatchStatesWithAudit; resolve: () => void; reject: (err: unknown) => void }
+/** One queued install's write (its own object, so the queue tells two of the same write apart). */
+interface Queued { write: PatchStatesWithAudit }
 
 /**
  * Group commit for install bookkeeping: the status writes of every install that asks in the same turn
@@ -25,85 +27,42 @@ interface Queued { write: PatchStatesWithAudit; resolve: () => void; reject: (er
  * write is durable, and retries stay exact (the statement's rules are `applyPatchStates`'s).
  *
  * A batch that fails is written again one install at a time, so one bad write fails only its own
- * activity (which retries) and never its neighbours'.
+ * activity (which retries) and never its neighbours'. A device's writes land in order. The mechanism
+ * is `GroupCommitQueue`'s (db/group-commit.ts); `takeBatch` is the rule for what shares a transaction.
  */
 export class PatchStateWriter {
-  private queue: Queued[] = [];
-  private inFlight = 0;
-  /** devices with a write in a batch in flight: their next writes wait for it, so they land in order */
-  private readonly busyDevices = new Map<string, number>();
-  private scheduled = false;
-  private readonly maxBatch: number;
-  private readonly maxInFlight: number;
+  private readonly queue: GroupCommitQueue<Queued, void>;
   /** batches and installs written, for metrics and the benchmark */
   readonly stats = { batches: 0, writes: 0, rows: 0, fallbacks: 0 };
 
-  constructor(private readonly db: Db, options: PatchStateWriterOptions = {}) {
-    this.maxBatch = options.maxBatch ?? 500;
-    this.maxInFlight = options.maxInFlight ?? 2;
+  constructor(db: Db, options: PatchStateWriterOptions = {}) {
+    this.queue = new GroupCommitQueue<Queued, void>({
+      take: takeBatch,
+      deviceOf: (q) => q.write.deviceId,
+      commit: async (batch) => {
+        const writes = batch.map((q) => q.write);
+        await withTransaction(db, async (tx) => {
+          await applyPatchStateWrites(tx, writes);
+          await appendAudit(tx, writes.flatMap((w) => w.audit));
+        });
+        return writes.map(() => undefined);
+      },
+      maxBatch: options.maxBatch ?? 500,
+      maxInFlight: options.maxInFlight ?? 2,
+      // `batches` counts the batches that committed whole; `writes` and `rows` also count the
+      // installs written one at a time after their batch failed.
+      onCommitted: (batch, resend) => {
+        if (!resend) this.stats.batches += 1;
+        this.stats.writes += batch.length;
+        this.stats.rows += batch.reduce((n, q) => n + q.write.changes.length, 0);
+      },
+      onFallback: () => { this.stats.fallbacks += 1; },
+    });
   }
 
   write(write: PatchStatesWithAudit): Promise<void> {
     if (write.changes.length === 0 && write.audit.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // After the current I/O callbacks: every write asked for in this turn joins the batch.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.drain();
-    });
-  }
-
-  private drain(): void {
-    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
-      const batch = takeBatch(this.queue, this.maxBatch, new Set(this.busyDevices.keys()));
-      if (batch.length === 0) return;
-      const devices = batch.map((q) => q.write.deviceId);
-      for (const d of devices) this.busyDevices.set(d, (this.busyDevices.get(d) ?? 0) + 1);
-      this.inFlight += 1;
-      void this.flush(batch).finally(() => {
-        this.inFlight -= 1;
-        for (const d of devices) {
-          const n = (this.busyDevices.get(d) ?? 1) - 1;
-          if (n === 0) this.busyDevices.delete(d);
-          else this.busyDevices.set(d, n);
-        }
-        if (this.queue.length > 0) this.schedule();
-      });
-    }
-  }
-
-  private async flush(batch: Queued[]): Promise<void> {
-    try {
-      await this.commit(batch.map((q) => q.write));
-      this.stats.batches += 1;
-      for (const q of batch) q.resolve();
-    } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
-        return;
-      }
-      this.stats.fallbacks += 1;
-      for (const q of batch) {
-        await this.commit([q.write]).then(q.resolve, q.reject);
-      }
-    }
-  }
-
-  private async commit(writes: PatchStatesWithAudit[]): Promise<void> {
-    await withTransaction(this.db, async (tx) => {
-      await applyPatchStateWrites(tx, writes);
-      await appendAudit(tx, writes.flatMap((w) => w.audit));
-    });
-    this.stats.writes += writes.length;
-    this.stats.rows += writes.reduce((n, w) => n + w.changes.length, 0);
+    return this.queue.add({ write });
   }
 }
 
@@ -113,15 +72,16 @@ export class PatchStateWriter {
  * land after the earlier one), and nothing of a device in `busyDevices` (its earlier write is still in
  * flight). Writes left behind keep their order.
  */
-export function takeBatch<T extends { write: PatchStatesWrite }>(queue: T[], max: number, busyDevices: ReadonlySet<string> = new Set()): T[] {
+export function takeBatch<T extends { write: PatchStatesWrite }>(queue: T[], max: number, busyDevices: BusyDevices = new Set()): T[] {
   const taken: T[] = [];
   const kept: T[] = [];
   const pairs = new Set<string>();
-  const blockedDevices = new Set<string>(busyDevices);
+  /** devices with a write left behind in this pass */
+  const blockedDevices = new Set<string>();
   for (const q of queue) {
     const keys = q.write.changes.map((c) => `${q.write.deviceId}/${c.updateId.toLowerCase()}`);
     // Once one write of a device waits, its later writes wait too: a device's writes land in order.
-    const clash = taken.length >= max || blockedDevices.has(q.write.deviceId) || keys.some((k) => pairs.has(k));
+    const clash = taken.length >= max || busyDevices.has(q.write.deviceId) || blockedDevices.has(q.write.deviceId) || keys.some((k) => pairs.has(k));
     if (clash) {
       kept.push(q);
       blockedDevices.add(q.write.deviceId);
