@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
-import express, { type Request, type Response, type Router } from 'express';
+import type { ServerResponse } from 'node:http';
+import express, { type Router } from 'express';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { claimPendingCommands, releaseClaimedCommands, type CommandRow } from '../db/command-repository';
@@ -23,7 +24,7 @@ import { AGENT_BODY_LIMIT, closeUnreadBody, ENROLL_BODY_LIMIT, jsonBody } from '
 import { parse } from './validation';
 import type { ResultCompleter } from './result-delivery';
 
-interface DeviceLocals {
+export interface DeviceLocals {
   deviceId: string;
   bootId?: string;
   /** a poll's first round: its subscription (made before the check-in) and whether the check-in found nothing to claim */
@@ -58,12 +59,18 @@ export interface GatewayDeps {
   checkIns?: CheckInWriter;
 }
 
+/** The gateway's router, and the two halves of a poll for the door that answers it without express (api/poll-fast-path.ts). */
+export type AgentGateway = Router & {
+  checkInDevice(ask: { authorization?: string; bootIdHeader?: string; pollQuery?: unknown }, res: ServerResponse): Promise<DeviceLocals>;
+  longPoll(device: DeviceLocals, query: z.infer<typeof pollQuerySchema>, res: ServerResponse): Promise<{ commands: AgentCommand[] } | undefined>;
+};
+
 /**
  * The agent gateway (/agent/v1): the only door an endpoint has. Agents enroll, long-poll for
  * commands and post results; results complete the waiting activities (asynchronous completion).
  * Agents never talk to Temporal.
  */
-export function createAgentGateway(deps: GatewayDeps): Router {
+export function createAgentGateway(deps: GatewayDeps): AgentGateway {
   const { db, notifier, log, metrics } = deps;
   const checkIns = deps.checkIns ?? new CheckInWriter(db, {
     onStatement: (n) => { metrics.checkIns.inc(n); metrics.checkInStatements.inc(); },
@@ -75,19 +82,22 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     res.status(201).json(await enrollAgent(deps, parse(enrollSchema, req.body, 'body')));
   });
 
-  /** Every other route: the device's own credential, and the request counts as a check-in. */
-  const authenticate = async (req: Request, res: Response): Promise<void> => {
-    const header = req.get('authorization') ?? '';
-    const parsed = parseCredential(header.replace(/^Bearer\s+/i, ''));
+  /**
+   * Every other route: the device's own credential, and the request counts as a check-in. `pollQuery`
+   * is the raw query of a `GET /commands` (a poll), absent for any other route. Throws HttpError 401 or
+   * 400; the answer's close (`res`) cancels what the poll subscribed to.
+   */
+  const checkInDevice = async (ask: { authorization?: string; bootIdHeader?: string; pollQuery?: unknown }, res: ServerResponse): Promise<DeviceLocals> => {
+    const parsed = parseCredential((ask.authorization ?? '').replace(/^Bearer\s+/i, ''));
     if (!parsed) throw new HttpError(401, 'missing or malformed device credential (Authorization: Bearer <credential>)');
-    const rawBoot = req.get(BOOT_ID_HEADER);
+    const rawBoot = ask.bootIdHeader;
     const boot = rawBoot === undefined ? undefined : bootIdHeader.safeParse(rawBoot);
     // One round trip: the lookup, the check-in (written only for the right secret, and never for a
     // request about to be refused as bad input) and what it settles.
     const wellFormed = !boot || boot.success;
     // A poll also learns, in the same statement, whether it has anything to claim. It subscribes to
     // its device's announcements first, so a command written after that statement still wakes it.
-    const poll = req.method === 'GET' && req.path === '/commands' ? pollQuerySchema.safeParse(req.query) : undefined;
+    const poll = ask.pollQuery === undefined ? undefined : pollQuerySchema.safeParse(ask.pollQuery);
     const wake = poll?.success ? notifier.subscribe(parsed.deviceId, (poll.data.wait ?? deps.pollWaitSeconds) * 1000) : undefined;
     // The check-ins of one event-loop turn go to PostgreSQL as one statement (db/check-in-writer.ts),
     // each request with its own answer.
@@ -110,12 +120,16 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       // An acknowledged reboot may be offered again while the check-in settles: then claim as usual.
       ...(wake && poll?.success ? { pollStart: { wake, nothingToClaim: seen.hasClaimable === false && !seen.hasAcknowledgedReboot, query: poll.data } } : {}),
     };
-    res.locals.device = locals;
     await settleCheckIn(deps, locals, seen);
+    return locals;
   };
   const claimLeaseSeconds = () => deps.claimLeaseSeconds ?? deps.pollWaitSeconds + 30;
   router.use((req, res, next) => {
-    authenticate(req, res).then(() => next(), (err) => {
+    const ask = { authorization: req.get('authorization'), bootIdHeader: req.get(BOOT_ID_HEADER), pollQuery: req.method === 'GET' && req.path === '/commands' ? req.query : undefined };
+    checkInDevice(ask, res).then((device) => {
+      res.locals.device = device;
+      next();
+    }, (err) => {
       if (err instanceof HttpError && err.status === 401) closeUnreadBody(req, res);
       next(err);
     });
@@ -123,10 +137,11 @@ export function createAgentGateway(deps: GatewayDeps): Router {
   // Bodies are read only for an authenticated device.
   router.use(...jsonBody(AGENT_BODY_LIMIT));
 
-  router.get('/commands', async (req, res) => {
-    const device = res.locals.device as DeviceLocals;
-    // Parsed once already by the check-in (a bad query is refused here, as before).
-    const query = device.pollStart?.query ?? parse(pollQuerySchema, req.query, 'query');
+  /**
+   * A poll's wait and answer: the device's commands, claimed, once there are any or the wait is over;
+   * undefined when the agent hung up (nothing is answered, what was claimed is given back).
+   */
+  const longPoll = async (device: DeviceLocals, query: z.infer<typeof pollQuerySchema>, res: ServerResponse): Promise<{ commands: AgentCommand[] } | undefined> => {
     const waitMs = (query.wait ?? deps.pollWaitSeconds) * 1000;
     // The poll ends when the agent hangs up or a newer poll of its credential takes over. One
     // controller for both (AbortSignal.any and an abort on every answered request's close were a
@@ -170,14 +185,22 @@ export function createAgentGateway(deps: GatewayDeps): Router {
       await releaseClaimedCommands(db, device.deviceId, rows.map((r) => r.id));
       rows = [];
     }
-    if (hungUp) return;
+    if (hungUp) return undefined;
     res.off('close', onClose);
     // Handed out as stored: the worker signed it, the gateway only relays (and cannot re-sign).
     const commands: AgentCommand[] = rows.map((r) => ({
       id: r.id, type: r.type, payload: r.payload as never, attempt: r.attempt, ...(r.signature ? { signature: r.signature } : {}),
     }));
     metrics.commandsDelivered.inc(commands.length);
-    res.json({ commands });
+    return { commands };
+  };
+
+  router.get('/commands', async (req, res) => {
+    const device = res.locals.device as DeviceLocals;
+    // Parsed once already by the check-in (a bad query is refused here, as before).
+    const query = device.pollStart?.query ?? parse(pollQuerySchema, req.query, 'query');
+    const answer = await longPoll(device, query, res);
+    if (answer) res.json(answer);
   });
 
   router.post('/commands/:id/result', async (req, res) => {
@@ -220,5 +243,5 @@ export function createAgentGateway(deps: GatewayDeps): Router {
     res.set('x-patchflow-sha256', sha256).set('x-patchflow-cache', got.served === 'origin' ? 'miss' : 'hit').type('application/octet-stream').send(got.bytes);
   });
 
-  return router;
+  return Object.assign(router, { checkInDevice, longPoll });
 }

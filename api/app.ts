@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
@@ -9,6 +9,7 @@ import type { ServerTls } from '../config/tls';
 import type { Db } from '../db/database';
 import type { InstallTimingInput } from '../workflows/install.contract';
 import { createAgentGateway } from './agent-gateway';
+import { pollFastPath } from './poll-fast-path';
 import { PatchFileCache, type CacheResult, type FileCacheOptions } from './file-cache';
 import { createCommandKeysApi } from './command-keys-api';
 import { createCatalogApi } from './catalog-api';
@@ -143,6 +144,21 @@ function cacheWithMetrics(options: Omit<FileCacheOptions, 'onResult'>, metrics: 
 }
 
 export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics, completer?: ResultCompleter): Express {
+  return buildApp(deps, notifier, metrics, completer).app;
+}
+
+/**
+ * What the server answers with: the agents' polls on their own door (api/poll-fast-path.ts) where it
+ * can take them, everything else (and every poll it cannot) through the express app.
+ */
+export function createRequestListener(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics, completer?: ResultCompleter): RequestListener {
+  const { app, pollDoor } = buildApp(deps, notifier, metrics, completer);
+  return (req, res) => {
+    if (!pollDoor(req, res, app)) app(req, res);
+  };
+}
+
+function buildApp(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics, completer?: ResultCompleter) {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestMetrics(metrics));
@@ -156,7 +172,8 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     auditAuthFailures({ ...deps, door: 'operators' }),
   ];
   app.use(['/api/v1', '/metrics', '/dashboard/login'], ...operatorsDoor);
-  app.use('/agent/v1', authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits), auditAuthFailures({ ...deps, door: 'agents' }));
+  const agentsLimiter = authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits);
+  app.use('/agent/v1', agentsLimiter, auditAuthFailures({ ...deps, door: 'agents' }));
   // Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each route's
   // role and tenant come from api/route-roles.ts.
   const authenticated = operatorAuth(deps);
@@ -173,7 +190,8 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
     metrics.oldestUndeliveredSeconds.set(owed.oldestSeconds);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/agent/v1', createAgentGateway({ ...deps, fileCache, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot }));
+  const gateway = createAgentGateway({ ...deps, fileCache, notifier, metrics, completer, pollWaitSeconds: deps.pollWaitSeconds, claimLeaseSeconds: deps.recovery?.claimLeaseSeconds, stalledReboot: deps.recovery?.stalledReboot });
+  app.use('/agent/v1', gateway);
   // The docs page is static (Swagger UI's files): the only /api/v1 route without a key.
   app.use('/api/v1', createDocsRouter());
   // Bodies are parsed only once the caller is authenticated: an unauthenticated 5 MB body is refused unread.
@@ -182,7 +200,8 @@ export function createApp(deps: AppDeps, notifier: CommandNotifier, metrics: Met
   app.use(createDashboardSite({ db: deps.db, apiKey: deps.apiKey, ...deps.dashboard }));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
-  return app;
+  const pollDoor = pollFastPath({ gateway, metrics, log: deps.log, recentlyFailed: agentsLimiter.recentlyFailed });
+  return { app, pollDoor };
 }
 
 export interface RunningServer {
@@ -211,7 +230,7 @@ export async function startServer(deps: AppDeps, options: { port: number; host?:
   // Every replica runs a completer (rows are claimed SKIP LOCKED); the keep-alive runs where the lease is.
   const completer = new ResultCompleter(recoveryDeps, { intervalMs: deps.recovery?.completerIntervalMs, probeIntervalMs: deps.recovery?.completerProbeIntervalMs });
   const keepAlive = new CommandKeepAlive(recoveryDeps, { intervalMs: deps.recovery?.keepAliveIntervalMs });
-  const app = createApp(deps, notifier, metrics, completer);
+  const app = createRequestListener(deps, notifier, metrics, completer);
   const host = options.host ?? '127.0.0.1';
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? 20_000, requestTimeout);

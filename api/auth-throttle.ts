@@ -24,6 +24,9 @@ const isAuthFailure = (res: Response) => res.statusCode === 401 || (res.statusCo
 
 const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
+/** The limiter, and whether an address has a failure counted in the last window (it may be locked out). */
+export type AuthFailureLimiter = RequestHandler & { recentlyFailed(ip: string): boolean };
+
 /**
  * Counts failed authentications per source address and answers 429 with Retry-After once an address
  * has failed `maxFailures` times in the window: 300 wrong keys in 0.2 s went unnoticed before.
@@ -32,7 +35,7 @@ const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unkno
  * The lockout is audited once per window per address. The counts live in this process: each replica
  * limits on its own, which still bounds guessing to `replicas × maxFailures` per window.
  */
-export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators' | 'agents' }, limits: AuthFailureLimits = {}): RequestHandler {
+export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators' | 'agents' }, limits: AuthFailureLimits = {}): AuthFailureLimiter {
   const { maxFailures, windowMs } = { ...DEFAULTS, ...limits };
   const failures = new RateLimiterMemory({ points: maxFailures, duration: Math.ceil(windowMs / 1000) });
   const lockouts = new RateLimiterMemory({ points: 1, duration: Math.ceil(windowMs / 1000) });
@@ -47,7 +50,7 @@ export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators
     failedRecently.set(ip, now + windowMs + 1000);
     failures.consume(ip).catch(() => undefined); // rejects once over: already counted
   };
-  return (req, res, next) => {
+  const handler: RequestHandler = (req, res, next) => {
     const ip = addressOf(req);
     const until = failedRecently.get(ip);
     if (until === undefined || until < Date.now()) {
@@ -75,6 +78,7 @@ export function authFailureLimiter(deps: { db: Db; log: Logger; door: 'operators
       next();
     }).catch(next);
   };
+  return Object.assign(handler, { recentlyFailed: (ip: string) => (failedRecently.get(ip) ?? 0) >= Date.now() });
 }
 
 /**

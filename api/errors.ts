@@ -27,33 +27,29 @@ export function describeZodError(err: ZodError, where: string): string {
 /** Maps every error to a JSON answer in one place; unknown errors are 500 and logged. */
 export function errorMiddleware(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    if (err instanceof HttpError) {
-      res.status(err.status).json({ error: err.message, ...(err.details ? { details: err.details } : {}) });
-      return;
-    }
-    if (err instanceof PatchflowError) {
-      res.status(STATUS_BY_TYPE[err.type] ?? 400).json({ error: err.message, type: err.type });
-      return;
-    }
-    if (err && (err.type === 'entity.parse.failed' || err instanceof SyntaxError)) {
-      res.status(400).json({ error: `request body is not valid JSON: ${err.message}` });
-      return;
-    }
-    // Postgres: unique violation → 409.
-    if (err && err.code === '23505') {
-      res.status(409).json({ error: `already exists: ${err.detail ?? err.message}` });
-      return;
-    }
-    const client = clientFault(err);
-    if (client) {
-      // The client's fault, not ours: the trace stays in the log at warn, the answer names the problem.
-      log.warn({ err, method: req.method, url: req.originalUrl, status: client.status }, 'request refused');
-      res.status(client.status).json({ error: client.message });
-      return;
-    }
-    log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
-    res.status(500).json({ error: 'internal error' });
+    const answer = errorAnswer(err, log, { method: req.method, url: req.originalUrl });
+    res.status(answer.status).json(answer.body);
   };
+}
+
+/**
+ * The answer an error gets, for any door (express's, and the poll's own: api/poll-fast-path.ts): its
+ * status and JSON body. What is not the client's fault is logged with its trace.
+ */
+export function errorAnswer(err: any, log: Logger, request: { method?: string; url?: string }): { status: number; body: Record<string, unknown> } {
+  if (err instanceof HttpError) return { status: err.status, body: { error: err.message, ...(err.details ? { details: err.details } : {}) } };
+  if (err instanceof PatchflowError) return { status: STATUS_BY_TYPE[err.type] ?? 400, body: { error: err.message, type: err.type } };
+  if (err && (err.type === 'entity.parse.failed' || err instanceof SyntaxError)) return { status: 400, body: { error: `request body is not valid JSON: ${err.message}` } };
+  // Postgres: unique violation → 409.
+  if (err && err.code === '23505') return { status: 409, body: { error: `already exists: ${err.detail ?? err.message}` } };
+  const client = clientFault(err);
+  if (client) {
+    // The client's fault, not ours: the trace stays in the log at warn, the answer names the problem.
+    log.warn({ err, ...request, status: client.status }, 'request refused');
+    return { status: client.status, body: { error: client.message } };
+  }
+  log.error({ err, ...request }, 'unhandled error');
+  return { status: 500, body: { error: 'internal error' } };
 }
 
 /** Body-parser's error types (express.json) and what each tells the client. */
