@@ -315,8 +315,11 @@ export const CHECK_IN_WRITE_INTERVAL_SECONDS = 5;
  */
 export async function checkInMany(db: Queryable, requests: readonly CheckInRequest[]): Promise<CheckIn[]> {
   if (requests.length === 0) return [];
-  const { rows } = await db.query(
-    `WITH req AS (
+  // A named statement: each pool connection parses and plans it once, not once per group of check-ins
+  // (the plan was a measurable share of PostgreSQL's CPU per statement at thousands of check-ins a second).
+  const { rows } = await db.query({
+    name: 'check-in-many',
+    text: `WITH req AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::boolean[], $5::float8[], $6::boolean[])
          WITH ORDINALITY AS r(device_id, secret_hash, boot_id, is_poll, lease_seconds, restarted, ord)),
      dev AS (
@@ -335,12 +338,12 @@ export async function checkInMany(db: Queryable, requests: readonly CheckInReque
               SELECT 1 FROM agent_commands c WHERE c.device_id = dev.device_id AND ${claimableWhere('c', 'dev.lease_seconds', 'dev.restarted')})
             END AS has_claimable
      FROM dev`,
-    [
+    values: [
       requests.map((r) => r.deviceId), requests.map((r) => r.secretHash), requests.map((r) => r.bootId ?? null),
       requests.map((r) => r.poll !== undefined), requests.map((r) => r.poll?.claimLeaseSeconds ?? 0), requests.map((r) => r.poll?.restarted ?? false),
       CHECK_IN_WRITE_INTERVAL_SECONDS,
     ],
-  );
+  });
   const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
   return requests.map((q, i): CheckIn => {
     const r = byOrd.get(i + 1);
