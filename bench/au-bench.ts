@@ -13,6 +13,7 @@ import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import type { baselineDeviceWorkflow } from './baseline-workflows';
 import { mapLimit } from './map-limit';
+import { requestsPerUnitLine, temporalRequestCounts, type RequestCounts } from './temporal-requests';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,6 +36,8 @@ interface AuStack {
   rssGroups(fleetPids: number[]): Record<string, () => number[]>;
   /** CPU seconds so far by process kind (undefined: no /proc) */
   cpu(fleetPids: number[]): Map<string, number> | undefined;
+  /** the Temporal frontend's calls so far, by operation (split shape: its dev server's metrics port) */
+  temporalRequests?(): Promise<RequestCounts>;
   stop(): Promise<void>;
 }
 
@@ -207,6 +210,7 @@ async function startSplitShape(devices: number, gatewayProcesses: number, worker
         ['this process (bench; the baseline\'s worker)', (treeCpuTicks(process.pid).get(process.pid) ?? 0) / 100],
       ]);
     },
+    temporalRequests: () => temporalRequestCounts(stack.temporalMetricsUrl),
     stop: () => stack.stop(),
   };
 }
@@ -315,6 +319,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     const fleetPids = fleet.pids();
     const cpu0 = stack.cpu(fleetPids);
     const rss = rssSampler(stack.rssGroups(fleetPids));
+    const requests0 = await stack.temporalRequests?.();
     const t0 = Date.now();
     await api('POST', `/api/v1/schedules/${schedule.id}/trigger`);
     const scheduleHandle = stack.client.schedule.getHandle(temporalScheduleId(schedule.id));
@@ -355,6 +360,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     const wall = (Date.now() - t0) / 1000;
     const rssLine = rss.stop();
     const rolloutCpu = cpuLine(cpu0, stack.cpu(fleetPids), wall);
+    const requests1 = await stack.temporalRequests?.();
     if (result) progressLog(`rollout finished in ${wall.toFixed(1)} s: ${JSON.stringify(result.counts)}, ${result.runs} run(s)`);
 
     // 3. Per-device completion and history, from visibility (when partial: the installs closed by the deadline).
@@ -402,6 +408,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     baselineWorker = { worker, connection, running: worker.run().catch((err) => console.error(`baseline worker stopped with an error: ${err}`)) };
     const runId = Date.now().toString(36);
     const cpuB = stack.cpu([]);
+    const requestsB0 = await stack.temporalRequests?.();
     const tb = Date.now();
     await mapLimit(Array.from({ length: baselineDevices }, (_, i) => i), 100, async (i) => {
       const handle = await stack.client.workflow.start<typeof baselineDeviceWorkflow>('baselineDeviceWorkflow', {
@@ -411,6 +418,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     }).then((handles) => Promise.all(handles.map((h) => h.result())));
     const baselineWall = (Date.now() - tb) / 1000;
     const baselineCpu = cpuLine(cpuB, stack.cpu([]), baselineWall);
+    const requestsB1 = await stack.temporalRequests?.();
     const baselinePerMin = (baselineDevices / baselineWall) * 60;
     const baselineRows = await listUntil(stack, `WorkflowType = "baselineDeviceWorkflow" AND WorkflowId STARTS_WITH "au-bench-baseline/${runId}/"`,
       (rows) => rows.length >= baselineDevices && rows.every((r) => r.status.name !== 'RUNNING'), 'baseline workflows');
@@ -435,6 +443,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
       `  device install started after rollout start: p50 ${s(percentile(childStarts, 50))} s, p95 ${s(percentile(childStarts, 95))} s`,
       `  per device install (sample of ${childPhases.length}): ${phaseLine(childPhases)}`,
       `  CPU during the rollout: ${rolloutCpu}`,
+      ...(requests0 && requests1 ? [`  Temporal frontend calls per device (rollout): ${requestsPerUnitLine(requests0, requests1, result ? devices : completed)}`] : []),
       `  peak RSS during the rollout: ${rssLine}`,
       `  history events per device (Patchflow): ${eventsPerDevice.toFixed(1)} (child installs ${Math.min(...childEvents)}–${Math.max(...childEvents)}, rollout runs ${rolloutEvents} in all)`,
       `  per device install: ${activityCount} activities + ${localActivityCount} local activities`,
@@ -442,6 +451,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
         + `${baselinePerMin.toFixed(0)} devices/min, ${baselineEvents.toFixed(1)} history events per workflow`,
       `  per baseline workflow (sample of ${baselinePhases.length}): ${phaseLine(baselinePhases)}`,
       `  CPU during the baseline: ${baselineCpu}`,
+      ...(requestsB0 && requestsB1 ? [`  Temporal frontend calls per workflow (baseline): ${requestsPerUnitLine(requestsB0, requestsB1, baselineDevices)}`] : []),
       `au${partial ? ' (PARTIAL)' : ''}: ${devices} devices${partial ? `, ${completed} done` : ''} in ${wall.toFixed(1)} s, ${perMin.toFixed(0)} devices/min, `
         + `p50/p95 device completion ${s(percentile(completion, 50))} / ${s(percentile(completion, 95))} s, ${eventsPerDevice.toFixed(1)} history events per device, `
         + `peak RSS ${rssLine}, baseline ratio ${(perMin / baselinePerMin).toFixed(2)}${baselineNote}`,

@@ -20,7 +20,8 @@ export interface Proc { name: string; child: ChildProcess; exited: Promise<void>
  */
 export function startProcess(name: string, script: string, env: NodeJS.ProcessEnv, logFile: string, nodeArgs: string[] = [], options: { ipc?: boolean } = {}): Proc {
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, script)], {
+  const prof = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, ...nodeArgs, '--import', 'tsx', path.join(ROOT, script)], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: options.ipc ? ['ignore', out, out, 'ipc'] : ['ignore', out, out],
   });
   fs.closeSync(out);

@@ -77,6 +77,8 @@ export interface ProductionStack {
   workers: Proc[];
   /** the embedded PostgreSQL's data folder (bench/process-cpu.ts postmasterPid) */
   postgresDir: string;
+  /** the dev server's Prometheus endpoint (the same port after restartTemporal()) */
+  temporalMetricsUrl: string;
   /** the dev server's process (the current one, after restartTemporal()) */
   readonly temporalPid?: number;
   /** stops PostgreSQL, waits `downMs`, starts it again on the same port and data folder (needs `persistentPostgres`) */
@@ -100,7 +102,7 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     if (ownScratch) fs.rmSync(scratch, { recursive: true, force: true });
   };
   try {
-    const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [pgPort, temporalPort, apiPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const signingKey = ensureDevSigningKey(path.join(scratch, 'command-signing-key.pem'));
     const feed = publishDevCatalogFeed(loadConfig({ DATA_DIR: scratch, PORT: '0', DEMO_DEVICES: '0' } as NodeJS.ProcessEnv));
     const postgresDir = path.join(scratch, 'postgres');
@@ -111,7 +113,7 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     await runMigrations(pg.databaseUrl);
     const cli = findTemporalCli();
     if (!cli) throw new Error('no Temporal CLI (.tools/venv/bin/temporal or PATH): run node tools/setup.js');
-    const temporalOptions = { cliPath: cli, port: temporalPort, dbFile: path.join(scratch, 'temporal.db'), logFile: path.join(scratch, 'temporal.log') };
+    const temporalOptions = { cliPath: cli, port: temporalPort, dbFile: path.join(scratch, 'temporal.db'), logFile: path.join(scratch, 'temporal.log'), metricsPort };
     let temporal: DevServerHandle = await startTemporalDevServer(temporalOptions);
     stops.push(() => temporal.stop());
     const bundlePath = path.join(scratch, 'workflow-bundle.js');
@@ -183,7 +185,7 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     await client.workflow.getHandle(sync.workflowId, sync.runId).result();
     return {
       scratch, apiUrl, caCert, fetch: benchFetch, databaseUrl: pg.databaseUrl, temporalAddress: temporal.address, db, client, api, workers,
-      postgresDir,
+      postgresDir, temporalMetricsUrl: temporal.metricsUrl!,
       get temporalPid() { return temporal.pid; },
       restartPostgres: async (downMs = 0) => {
         if (!pgOptions.persistent) throw new Error('restartPostgres needs persistentPostgres: a throw-away PostgreSQL removes its data when it stops');

@@ -26,6 +26,8 @@ export function findTemporalCli(explicit?: string): string | undefined {
 export interface DevServerHandle {
   address: string;
   uiUrl?: string;
+  /** its Prometheus endpoint, when started with `metricsPort` */
+  metricsUrl?: string;
   /** the CLI's process, when this module started it (not the SDK's download) */
   pid?: number;
   stop(): Promise<void>;
@@ -50,6 +52,8 @@ export async function startTemporalDevServer(options: {
   dbFile?: string;
   namespace?: string;
   logFile?: string;
+  /** serve the server's Prometheus metrics on this port (absent: the CLI picks a random one and does not say which) */
+  metricsPort?: number;
   extraArgs?: string[];
 }): Promise<DevServerHandle> {
   const port = options.port ?? (await freePort());
@@ -63,6 +67,7 @@ export async function startTemporalDevServer(options: {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
   }
+  if (options.metricsPort) args.push('--metrics-port', String(options.metricsPort));
   for (const key of PATCHFLOW_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${typeName(key.type)}`);
   args.push(...(options.extraArgs ?? []));
 
@@ -94,6 +99,7 @@ export async function startTemporalDevServer(options: {
   return {
     address,
     uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    metricsUrl: options.metricsPort ? `http://127.0.0.1:${options.metricsPort}/metrics` : undefined,
     pid: child.pid,
     stop: () => new Promise<void>((resolve) => {
       if (exited) return resolve();
