@@ -13,6 +13,7 @@ import { BOOT_ID_HEADER, bootIdHeader, commandIdParam, enrollSchema, fileHashPar
 import { settleCheckIn } from './check-in-settlement';
 import type { CommandNotifier } from './command-notifier';
 import { acceptCommandResult, acceptProgress } from './command-result-service';
+import { ProgressHeartbeats } from './progress-heartbeats';
 import { hashMatches, hashSecret, parseCredential } from './credentials';
 import { enrollAgent } from './enrollment-service';
 import { describeZodError, HttpError } from './errors';
@@ -57,6 +58,8 @@ export interface GatewayDeps {
   fileCache?: PatchFileCache;
   /** group commit of the check-ins (default: one of this gateway's own on `db`) */
   checkIns?: CheckInWriter;
+  /** the devices' progress as activity heartbeats, throttled per command (default: this gateway's own, 2 s: api/progress-heartbeats.ts) */
+  progressHeartbeats?: ProgressHeartbeats;
 }
 
 /** The gateway's router, and the two halves of a poll for the door that answers it without express (api/poll-fast-path.ts). */
@@ -75,6 +78,8 @@ export function createAgentGateway(deps: GatewayDeps): AgentGateway {
   const checkIns = deps.checkIns ?? new CheckInWriter(db, {
     onStatement: (n) => { metrics.checkIns.inc(n); metrics.checkInStatements.inc(); },
   });
+  const progressHeartbeats = deps.progressHeartbeats ?? new ProgressHeartbeats(deps);
+  const resultDeps = { ...deps, progressHeartbeats };
   const router = express.Router();
 
   // The enrollment token is in the body: the body is read first, but only a small one.
@@ -206,13 +211,13 @@ export function createAgentGateway(deps: GatewayDeps): AgentGateway {
   router.post('/commands/:id/result', async (req, res) => {
     const { id } = parse(commandIdParam, req.params, 'params');
     const outcome = parse(outcomeSchema, req.body, 'body');
-    res.json(await acceptCommandResult(deps, res.locals.device as DeviceLocals, id, outcome));
+    res.json(await acceptCommandResult(resultDeps, res.locals.device as DeviceLocals, id, outcome));
   });
 
   router.post('/commands/:id/progress', async (req, res) => {
     const device = res.locals.device as DeviceLocals;
     const { id } = parse(commandIdParam, req.params, 'params');
-    const answer = await acceptProgress(deps, device.deviceId, id, parse(progressSchema, req.body, 'body'));
+    const answer = await acceptProgress(resultDeps, device.deviceId, id, parse(progressSchema, req.body, 'body'));
     res.status(202).json({ accepted: true, ...answer });
   });
 

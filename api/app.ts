@@ -42,6 +42,7 @@ import type { ScanServiceDeps } from './scan-service';
 import type { InitialUpdateDeps } from './initial-update-service';
 import { createDashboardConfigApi, createDashboardSite, type LoginCodes } from './dashboard';
 import { createFleetSummaryApi } from './fleet-summary-api';
+import { ProgressHeartbeats } from './progress-heartbeats';
 
 export interface AppDeps {
   db: Db;
@@ -80,6 +81,8 @@ export interface AppDeps {
   dashboard?: DashboardOptions;
   /** the Patchflow cache file source (README "File sources"); absent: GET /agent/v1/files/:sha256 answers 503 */
   fileCache?: Omit<FileCacheOptions, 'onResult'>;
+  /** the devices' progress as activity heartbeats, throttled per command (GatewayDeps.progressHeartbeats) */
+  progressHeartbeats?: ProgressHeartbeats;
 }
 
 export interface DashboardOptions {
@@ -230,7 +233,8 @@ export async function startServer(deps: AppDeps, options: { port: number; host?:
   // Every replica runs a completer (rows are claimed SKIP LOCKED); the keep-alive runs where the lease is.
   const completer = new ResultCompleter(recoveryDeps, { intervalMs: deps.recovery?.completerIntervalMs, probeIntervalMs: deps.recovery?.completerProbeIntervalMs });
   const keepAlive = new CommandKeepAlive(recoveryDeps, { intervalMs: deps.recovery?.keepAliveIntervalMs });
-  const app = createRequestListener(deps, notifier, metrics, completer);
+  const progressHeartbeats = deps.progressHeartbeats ?? new ProgressHeartbeats({ client: deps.client, log: deps.log, metrics });
+  const app = createRequestListener({ ...deps, progressHeartbeats }, notifier, metrics, completer);
   const host = options.host ?? '127.0.0.1';
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? 20_000, requestTimeout);
@@ -257,6 +261,7 @@ export async function startServer(deps: AppDeps, options: { port: number; host?:
     port,
     stop: async () => {
       await Promise.all([completer.stop(), keepAlive.stop()]);
+      progressHeartbeats.stop();
       await notifier.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,3 @@
-import { ActivityNotFoundError } from '@temporalio/client';
 import { runIdOfCommand } from '../activities/device-command';
 import { appendAudit } from '../db/audit-repository';
 import { acknowledgeReboot, findCommandForDevice, recordProgress, storeOutcome } from '../db/command-repository';
@@ -10,12 +9,13 @@ import type { GatewayDeps } from './agent-gateway';
 import { BOOT_ID_HEADER, resultSchemas, type outcomeSchema, type progressSchema } from './agent-schemas';
 import { completeActivity, type CommandCompletionDeps, type StoredOutcome } from './command-completion';
 import { describeZodError, HttpError } from './errors';
+import type { ProgressHeartbeats } from './progress-heartbeats';
 import { storedOutcomeOf } from './result-delivery';
 import { scanResultFromReport } from './scan-report';
 import { executeGoAheadQuery } from '../workflows/install.contract';
 import type { z } from 'zod';
 
-export type CommandResultDeps = CommandCompletionDeps & Pick<GatewayDeps, 'metrics'>;
+export type CommandResultDeps = CommandCompletionDeps & Pick<GatewayDeps, 'metrics'> & { progressHeartbeats: ProgressHeartbeats };
 
 /** The device as its credential and boot id header name it. */
 export interface ReportingDevice { deviceId: string; bootId?: string }
@@ -74,6 +74,7 @@ export async function acceptCommandResult(deps: CommandResultDeps, device: Repor
   }
   const updated = await storeOutcome(db, id, stored);
   if (!updated) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
+  deps.progressHeartbeats.settle(id);
   const delivered = await completeActivity(deps, updated, stored);
   metrics.commandResults.inc({ type: row.type, status: outcome.status });
   log.info({ deviceId: device.deviceId, commandId: id, type: row.type, status: outcome.status, delivered }, 'command result');
@@ -85,12 +86,12 @@ const GO_AHEAD_DEADLINE_MS = 5_000;
 
 /**
  * A waiting command's progress: stored, and heartbeated so the Web UI's pending activity shows
- * "download 50%". Progress that names the next patch of an execute_patches command (`starting`) is
+ * "download 50%" (at most one heartbeat per command per interval: api/progress-heartbeats.ts). Progress that names the next patch of an execute_patches command (`starting`) is
  * also the agent's question "may I start it?": the install workflow answers it (executeGoAheadQuery),
  * from its own halts and maintenance window, with this server's clock; the agent starts the patch
  * only on `goAhead.proceed`. An install that cannot be asked now is a 503: the agent asks again.
  */
-export async function acceptProgress(deps: CommandCompletionDeps, deviceId: string, id: string, progress: z.infer<typeof progressSchema>): Promise<{ goAhead?: GoAhead }> {
+export async function acceptProgress(deps: CommandCompletionDeps & Pick<CommandResultDeps, 'progressHeartbeats'>, deviceId: string, id: string, progress: z.infer<typeof progressSchema>): Promise<{ goAhead?: GoAhead }> {
   const row = await findCommandForDevice(deps.db, id, deviceId);
   if (!row) throw new HttpError(404, `command ${id} not found for this device`);
   if (!isWaitingOnDevice(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
@@ -102,9 +103,7 @@ export async function acceptProgress(deps: CommandCompletionDeps, deviceId: stri
     }
   }
   await recordProgress(deps.db, id, progress);
-  await deps.client.activity.heartbeat(row.taskToken, progress).catch((err) => {
-    if (!(err instanceof ActivityNotFoundError)) throw err;
-  });
+  await deps.progressHeartbeats.report(id, row.taskToken, progress);
   if (!starting) return {};
   return { goAhead: await askInstall(deps, row.workflowId, id, starting) };
 }

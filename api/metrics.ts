@@ -61,6 +61,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    progressHeartbeats: new Counter({
+      name: 'patchflow_progress_heartbeats_total',
+      help: "Devices' progress reports by how they ended: sent (heartbeated to the step's activity), replaced (held within the heartbeat interval, then a newer report of the command came), superseded (held, then the command's result came)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     keepAliveHeartbeats: new Counter({
       name: 'patchflow_command_keepalive_heartbeats_total',
       help: 'Heartbeats the gateway sent for device steps waiting on their device',

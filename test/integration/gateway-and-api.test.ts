@@ -1,3 +1,4 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import { API_KEY, eventually, startHarness, type Harness } from './harness';
 
 jest.setTimeout(60_000);
@@ -124,5 +125,42 @@ describe('agent gateway', () => {
     expect(second.body.error).toContain(started.body.workflowId);
 
     await h.client.workflow.getHandle(started.body.workflowId).terminate('test over');
+  });
+
+  test("a device's progress shows on its step's pending activity: the first report at once, the newest of a burst after 2 s, none after the result", async () => {
+    const { deviceId, enrollmentToken } = await h.createDevice('SRV-PROGRESS');
+    const cred = await enroll(enrollmentToken);
+    const progressMetric = async () => {
+      const text = await (await fetch(`${h.server.url}/metrics`, { headers: { 'x-api-key': API_KEY } })).text();
+      const of = (outcome: string) => Number(new RegExp(`patchflow_progress_heartbeats_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      return { sent: of('sent'), replaced: of('replaced'), superseded: of('superseded') };
+    };
+    const before = await progressMetric();
+    const started = await h.api('POST', `/api/v1/devices/${deviceId}/installs`, {});
+    expect(started.status).toBe(202);
+    const handle = h.client.workflow.getHandle(started.body.workflowId);
+    const command = await eventually(async () => (await agent('GET', '/agent/v1/commands?wait=1', cred)).body.commands[0], 20_000, 'the pre-scan command');
+    const shown = async () => {
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      const payload = pending[0]?.heartbeatDetails?.payloads?.[0];
+      return payload ? defaultPayloadConverter.fromPayload<{ message: string }>(payload).message : undefined;
+    };
+    const post = (message: string) => agent('POST', `/agent/v1/commands/${encodeURIComponent(command.id)}/progress`, cred, { message });
+    for (const message of ['scan 1 of 3', 'scan 2 of 3', 'scan 3 of 3']) expect((await post(message)).status).toBe(202);
+    // Every report is stored on its command at once (the keep-alive resends the newest).
+    expect((await h.db.query('SELECT last_progress FROM agent_commands WHERE id = $1', [command.id])).rows[0].last_progress).toEqual({ message: 'scan 3 of 3' });
+    // The first went at once, the second was replaced by the third, held to the end of the interval.
+    expect(await progressMetric()).toEqual({ sent: before.sent + 1, replaced: before.replaced + 1, superseded: before.superseded });
+    await eventually(async () => ((await progressMetric()).sent === before.sent + 2 ? true : undefined), 10_000, 'the held report sent');
+    // (The keep-alive, every second here, heartbeats the stored newest too: never an older one.)
+    expect(await shown()).toBe('scan 3 of 3');
+
+    // Within the next interval a report is held; the result that follows makes it moot.
+    expect((await post('scan done')).status).toBe(202);
+    const result = await agent('POST', `/agent/v1/commands/${encodeURIComponent(command.id)}/result`, cred,
+      { status: 'succeeded', result: { bootId: 'boot-1', updates: [], rebootPending: false, freeDiskBytes: 10 ** 10, scannedAt: new Date().toISOString() } });
+    expect(result.status).toBe(200);
+    expect(await progressMetric()).toEqual({ sent: before.sent + 2, replaced: before.replaced + 1, superseded: before.superseded + 1 });
+    await handle.terminate('test over');
   });
 });
