@@ -13,6 +13,8 @@ import { INSTALL_WORKFLOW_TYPE } from '../workflows/install.contract';
 import { BENCH_API_KEY, startBenchStack } from './bench-stack';
 import type { baselineDeviceWorkflow } from './baseline-workflows';
 import { mapLimit } from './map-limit';
+import { PG_STATEMENTS_SETTINGS, readStatements, resetStatements, statementsPerUnit } from './pg-statements';
+import type { Db } from '../db/database';
 import { requestsPerUnitLine, temporalRequestCounts, type RequestCounts } from './temporal-requests';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -38,6 +40,8 @@ interface AuStack {
   cpu(fleetPids: number[]): Map<string, number> | undefined;
   /** the Temporal frontend's calls so far, by operation (split shape: its dev server's metrics port) */
   temporalRequests?(): Promise<RequestCounts>;
+  /** split shape with `statements`: the bench's pool on PostgreSQL, which runs pg_stat_statements */
+  statementsDb?: Db;
   stop(): Promise<void>;
 }
 
@@ -176,9 +180,10 @@ async function startSingleShape(devices: number): Promise<AuStack> {
  * (bench/production-stack.ts), HTTPS with the dev certificate; production's install timing, but for the
  * single shape's retry timing (STEP_RETRY_INITIAL_SECONDS / STEP_RETRY_MAX_SECONDS), so the shapes compare.
  */
-async function startSplitShape(devices: number, gatewayProcesses: number, workers: number): Promise<AuStack> {
+async function startSplitShape(devices: number, gatewayProcesses: number, workers: number, statements: boolean): Promise<AuStack> {
   const stack = await startProductionStack({
     name: 'au-bench', apiKey: BENCH_API_KEY, requestedBy: 'au bench', tls: true, gatewayProcesses, workers,
+    postgresSettings: statements ? PG_STATEMENTS_SETTINGS : undefined,
     // The two-person rule holds a trigger reaching more devices than this (default 500): keep it above the bench's fleet.
     env: {
       TWO_PERSON_DEVICE_THRESHOLD: String(Math.max(500, devices + 1)),
@@ -211,6 +216,7 @@ async function startSplitShape(devices: number, gatewayProcesses: number, worker
       ]);
     },
     temporalRequests: () => temporalRequestCounts(stack.temporalMetricsUrl),
+    statementsDb: statements ? stack.db : undefined,
     stop: () => stack.stop(),
   };
 }
@@ -240,6 +246,8 @@ export interface AuBenchOptions {
   baselineDevices?: number;
   /** the agents' long-poll wait (default 20 s) */
   pollWaitSeconds?: number;
+  /** split: PostgreSQL runs pg_stat_statements, and the statements per device of the rollout are printed */
+  statements?: boolean;
 }
 
 export async function auBench(o: AuBenchOptions): Promise<void> {
@@ -248,7 +256,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
   const baselineDevices = Math.min(o.baselineDevices ?? devices, devices);
   const pollWaitSeconds = o.pollWaitSeconds ?? 20;
   const shape = o.shape ?? 'split';
-  const stack = shape === 'single' ? await startSingleShape(devices) : await startSplitShape(devices, o.gatewayProcesses ?? 1, o.workers ?? 1);
+  const stack = shape === 'single' ? await startSingleShape(devices) : await startSplitShape(devices, o.gatewayProcesses ?? 1, o.workers ?? 1, o.statements ?? false);
   const { scratch } = stack;
   const apiKey = BENCH_API_KEY;
   let fleet: FleetProcesses | undefined;
@@ -320,6 +328,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     const cpu0 = stack.cpu(fleetPids);
     const rss = rssSampler(stack.rssGroups(fleetPids));
     const requests0 = await stack.temporalRequests?.();
+    if (stack.statementsDb) await resetStatements(stack.statementsDb);
     const t0 = Date.now();
     await api('POST', `/api/v1/schedules/${schedule.id}/trigger`);
     const scheduleHandle = stack.client.schedule.getHandle(temporalScheduleId(schedule.id));
@@ -361,6 +370,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
     const rssLine = rss.stop();
     const rolloutCpu = cpuLine(cpu0, stack.cpu(fleetPids), wall);
     const requests1 = await stack.temporalRequests?.();
+    const statements = stack.statementsDb ? await readStatements(stack.statementsDb) : undefined;
     if (result) progressLog(`rollout finished in ${wall.toFixed(1)} s: ${JSON.stringify(result.counts)}, ${result.runs} run(s)`);
 
     // 3. Per-device completion and history, from visibility (when partial: the installs closed by the deadline).
@@ -444,6 +454,7 @@ export async function auBench(o: AuBenchOptions): Promise<void> {
       `  per device install (sample of ${childPhases.length}): ${phaseLine(childPhases)}`,
       `  CPU during the rollout: ${rolloutCpu}`,
       ...(requests0 && requests1 ? [`  Temporal frontend calls per device (rollout): ${requestsPerUnitLine(requests0, requests1, result ? devices : completed)}`] : []),
+      ...(statements ? statementsPerUnit(statements, result ? devices : completed).map((l, i) => (i === 0 ? `  PostgreSQL (rollout): ${l}` : l)) : []),
       `  peak RSS during the rollout: ${rssLine}`,
       `  history events per device (Patchflow): ${eventsPerDevice.toFixed(1)} (child installs ${Math.min(...childEvents)}–${Math.max(...childEvents)}, rollout runs ${rolloutEvents} in all)`,
       `  per device install: ${activityCount} activities + ${localActivityCount} local activities`,

@@ -33,11 +33,12 @@ program
     .choices(['split', 'single']).default('split'))
   .option('--gateway-processes <n>', 'split: api/main.ts\'s GATEWAY_PROCESSES (node:cluster, one port)', positiveInt, 1)
   .option('--workers <n>', 'split: worker/main.ts processes', positiveInt, 1)
-  .action(async (opts: { devices: number; fleetProcesses?: number; maxMinutes: number; baselineDevices?: number; pollWait: number; shape: 'split' | 'single'; gatewayProcesses: number; workers: number }, cmd: Command) => {
-    if (opts.shape === 'single' && (opts.gatewayProcesses !== 1 || opts.workers !== 1)) cmd.error('error: --gateway-processes and --workers are for --shape split');
+  .option('--statements', 'split: run pg_stat_statements on the bench\'s PostgreSQL and print the rollout\'s statements per device')
+  .action(async (opts: { devices: number; fleetProcesses?: number; maxMinutes: number; baselineDevices?: number; pollWait: number; shape: 'split' | 'single'; gatewayProcesses: number; workers: number; statements?: boolean }, cmd: Command) => {
+    if (opts.shape === 'single' && (opts.gatewayProcesses !== 1 || opts.workers !== 1 || opts.statements)) cmd.error('error: --gateway-processes, --workers and --statements are for --shape split');
     await auBench({
       devices: opts.devices, fleetProcesses: opts.fleetProcesses, maxMinutes: opts.maxMinutes, baselineDevices: opts.baselineDevices, pollWaitSeconds: opts.pollWait,
-      shape: opts.shape, gatewayProcesses: opts.gatewayProcesses, workers: opts.workers,
+      shape: opts.shape, gatewayProcesses: opts.gatewayProcesses, workers: opts.workers, statements: opts.statements,
     });
   });
 program

