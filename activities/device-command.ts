@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import type { CommandKeyring } from '../config/command-keys';
 import { pinnableKeys } from '../config/command-keys';
 import { appendAudit } from '../db/audit-repository';
-import { recordCommandAttempt, recordPinnedCommandKeys, storeOutcome } from '../db/command-repository';
+import { DeviceRetiredError, recordCommandAttempt, recordPinnedCommandKeys, storeOutcome } from '../db/command-repository';
 import { withTransaction, type Db } from '../db/database';
-import { deviceFileSource, findDevice, isDeviceRetired } from '../db/fleet-repository';
+import { deviceFileSource, findDevice } from '../db/fleet-repository';
 import { commandExpiry, signCommand } from '../domain/command-envelope';
 import { CommandStatus, rebootVerdict } from '../domain/command-lifecycle';
 import { CommandType, type CommandPayloads, type DownloadPatchesPayload, type DownloadPayload, type RebootResult, type TrustKeysResult } from '../domain/device-protocol';
@@ -51,10 +51,6 @@ async function askDevice<T extends CommandType>(deps: DeviceCommandDeps, deviceI
   const info = Context.current().info;
   if (!info.workflowExecution) throw ApplicationFailure.nonRetryable('deviceCommand runs only inside a workflow', 'Misuse');
   const id = commandIdOf({ workflowExecution: info.workflowExecution, activityId: info.activityId });
-  // A retired device will never answer: fail the step at once rather than wait for its timeouts.
-  if (await isDeviceRetired(db, deviceId)) {
-    throw ApplicationFailure.create({ type: DEVICE_RETIRED, message: `device ${deviceId} is retired; ${type} not sent`, nonRetryable: true });
-  }
   const key = commandKeys.current;
   if (!key.privateKey) throw ApplicationFailure.nonRetryable(`command key ${key.keyId} has no private key: the worker cannot sign`, 'Misconfigured');
   const issuedAtMs = Date.now();
@@ -64,7 +60,11 @@ async function askDevice<T extends CommandType>(deps: DeviceCommandDeps, deviceI
     db,
     { id, deviceId, workflowId: info.workflowExecution.workflowId, type, payload, taskToken: Buffer.from(info.taskToken), attempt: info.attempt },
     ({ sequence, payload: stored }) => signCommand(key.privateKey!, key.keyId, { id, type, payload: stored as never }, { deviceId, sequence, issuedAtMs, expiresAtMs }),
-  );
+  ).catch((err: unknown) => {
+    // A retired device will never answer: fail the step at once rather than wait for its timeouts.
+    if (err instanceof DeviceRetiredError) throw ApplicationFailure.create({ type: DEVICE_RETIRED, message: `device ${deviceId} is retired; ${type} not sent`, nonRetryable: true });
+    throw err;
+  });
   switch (row.status) {
     case CommandStatus.Succeeded:
       return row.result;

@@ -70,6 +70,14 @@ const toRow = (r: Record<string, any>): CommandRow => ({
   rebootOffers: r.reboot_offers ?? 0,
 });
 
+/** The device a step was to be recorded for is retired: it will never answer, so nothing was recorded. */
+export class DeviceRetiredError extends Error {
+  constructor(readonly deviceId: string) {
+    super(`device ${deviceId} is retired`);
+    this.name = 'DeviceRetiredError';
+  }
+}
+
 /**
  * Records the current attempt of a device step, signs it, and returns the row as it now stands.
  * - new: inserted as pending.
@@ -83,6 +91,8 @@ const toRow = (r: Record<string, any>): CommandRow => ({
  * second statement stores it and announces the command on the device's channel. Both run in one
  * transaction, so no poll ever sees a pending attempt without its own signature (the row is locked,
  * and the claim skips locked rows); NOTIFY is delivered on commit.
+ * A retired device gets nothing (DeviceRetiredError): the first statement checks it too, one round
+ * trip for both, as a device step is recorded about six times per install.
  */
 export async function recordCommandAttempt(
   db: Db,
@@ -91,11 +101,13 @@ export async function recordCommandAttempt(
 ): Promise<CommandRow> {
   return withTransaction(db, async (tx) => {
     const { rows } = await tx.query(
-      `WITH seq AS (
-         UPDATE devices SET command_sequence = command_sequence + 1 WHERE id = $2::uuid RETURNING command_sequence
+      `WITH device AS (
+         SELECT retired_at IS NOT NULL AS retired FROM devices WHERE id = $2::uuid
+       ), seq AS (
+         UPDATE devices SET command_sequence = command_sequence + 1 WHERE id = $2::uuid AND retired_at IS NULL RETURNING command_sequence
        ), up AS (
          INSERT INTO agent_commands AS ac (id, device_id, workflow_id, type, payload, task_token, attempt, status)
-         VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::jsonb, $6::bytea, $7::int, '${CommandStatus.Pending}')
+         SELECT $1::text, $2::uuid, $3::text, $4::text, $5::jsonb, $6::bytea, $7::int, '${CommandStatus.Pending}' WHERE EXISTS (SELECT 1 FROM seq)
          ON CONFLICT (id) DO UPDATE SET
            task_token = EXCLUDED.task_token,
            attempt = EXCLUDED.attempt,
@@ -110,11 +122,13 @@ export async function recordCommandAttempt(
            updated_at = now()
          RETURNING *
        )
-       SELECT up.*, (SELECT command_sequence FROM seq) AS sequence FROM up`,
+       SELECT up.*, (SELECT command_sequence FROM seq) AS sequence, (SELECT retired FROM device) AS device_retired
+       FROM (SELECT 1) AS one LEFT JOIN up ON true`,
       [c.id, c.deviceId, c.workflowId, c.type, JSON.stringify(c.payload), c.taskToken, c.attempt],
     );
     const recorded = rows[0];
-    if (recorded.sequence === null) throw new Error(`device ${c.deviceId} not found`);
+    if (recorded.device_retired === true) throw new DeviceRetiredError(c.deviceId);
+    if (recorded.device_retired === null || recorded.sequence === null) throw new Error(`device ${c.deviceId} not found`);
     if (recorded.status !== CommandStatus.Pending) return toRow(recorded);
     // Signed over the payload as stored (the row's, not the caller's), so what the agent gets is what was signed.
     const signature = sign({ sequence: Number(recorded.sequence), payload: recorded.payload });

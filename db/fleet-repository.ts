@@ -401,8 +401,3 @@ export async function retireDevice(db: Queryable, deviceId: string): Promise<boo
   return (rowCount ?? 0) === 1;
 }
 
-/** Whether a device is retired (unknown devices are not). */
-export async function isDeviceRetired(db: Queryable, deviceId: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT retired_at IS NOT NULL AS retired FROM devices WHERE id = $1::uuid', [deviceId]);
-  return rows[0]?.retired ?? false;
-}
