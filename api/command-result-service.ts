@@ -1,6 +1,6 @@
 import { runIdOfCommand } from '../activities/device-command';
 import { appendAudit } from '../db/audit-repository';
-import { acknowledgeReboot, findCommandForDevice, recordProgress, storeOutcome } from '../db/command-repository';
+import { acknowledgeReboot, findCommandForDevice, recordProgress, recordWaitingProgress, storeOutcome, type CommandRow } from '../db/command-repository';
 import { refusalReasonOf } from '../domain/command-envelope';
 import { CommandStatus, isWaitingOnDevice } from '../domain/command-lifecycle';
 import { CommandErrorCode, NotStartedReason, type ExecutePatchesPayload, type GoAhead, type PatchStart, type RebootPayload, type RebootResult } from '../domain/device-protocol';
@@ -92,6 +92,16 @@ const GO_AHEAD_DEADLINE_MS = 5_000;
  * only on `goAhead.proceed`. An install that cannot be asked now is a 503: the agent asks again.
  */
 export async function acceptProgress(deps: CommandCompletionDeps & Pick<CommandResultDeps, 'progressHeartbeats'>, deviceId: string, id: string, progress: z.infer<typeof progressSchema>): Promise<{ goAhead?: GoAhead }> {
+  const { starting } = progress;
+  // One round trip when the report fits (the usual case); else the checks below name what does not.
+  const row = await recordWaitingProgress(deps.db, id, deviceId, progress, starting?.updateId) ?? await checkedProgress(deps, deviceId, id, progress);
+  await deps.progressHeartbeats.report(id, row.taskToken, progress);
+  if (!starting) return {};
+  return { goAhead: await askInstall(deps, row.workflowId, id, starting) };
+}
+
+/** A report recordWaitingProgress did not take: refused with the reason, or (its command changed meanwhile) stored after all. */
+async function checkedProgress(deps: CommandCompletionDeps, deviceId: string, id: string, progress: z.infer<typeof progressSchema>): Promise<CommandRow> {
   const row = await findCommandForDevice(deps.db, id, deviceId);
   if (!row) throw new HttpError(404, `command ${id} not found for this device`);
   if (!isWaitingOnDevice(row.status)) throw new HttpError(409, `command ${id} is already finished (${row.status})`);
@@ -103,9 +113,7 @@ export async function acceptProgress(deps: CommandCompletionDeps & Pick<CommandR
     }
   }
   await recordProgress(deps.db, id, progress);
-  await deps.progressHeartbeats.report(id, row.taskToken, progress);
-  if (!starting) return {};
-  return { goAhead: await askInstall(deps, row.workflowId, id, starting) };
+  return row;
 }
 
 /** The install's go-ahead for one patch (the run that sent the command), at this server's time. */

@@ -1,4 +1,4 @@
-import type { CommandError, CommandSignature, CommandType } from '../domain/device-protocol';
+import { CommandType, type CommandError, type CommandSignature } from '../domain/device-protocol';
 import { ANSWERED, CLAIMABLE, CommandEvent, CommandStatus, WAITING_ON_DEVICE, sqlFrom, sqlStatuses } from '../domain/command-lifecycle';
 import { withTransaction, type Db, type Queryable } from './database';
 
@@ -293,6 +293,24 @@ export async function recordProgress(db: Queryable, id: string, progress: unknow
      WHERE id = $1::text`,
     [id, JSON.stringify(progress)],
   );
+}
+
+/**
+ * The usual progress report in one round trip: stored (as recordProgress) only on the device's own
+ * command while it waits on the device and, for a report naming the patch it is about to start
+ * (`startingUpdateId`), only on an execute_patches command with that patch; the row as it now is.
+ * Undefined when any of that does not hold: the caller finds out which, and says so.
+ */
+export async function recordWaitingProgress(db: Queryable, id: string, deviceId: string, progress: unknown, startingUpdateId?: string): Promise<CommandRow | undefined> {
+  const { rows } = await db.query(
+    `UPDATE agent_commands SET last_progress = $3::jsonb,
+            claimed_at = CASE WHEN status = '${CommandStatus.Claimed}' THEN now() ELSE claimed_at END
+     WHERE id = $1::text AND device_id = $2::uuid AND status IN ${WAITING}
+       AND ($4::text IS NULL OR (type = '${CommandType.ExecutePatches}' AND payload->'patches' @> jsonb_build_array(jsonb_build_object('updateId', $4::text))))
+     RETURNING *`,
+    [id, deviceId, JSON.stringify(progress), startingUpdateId ?? null],
+  );
+  return rows[0] ? toRow(rows[0]) : undefined;
 }
 
 /**

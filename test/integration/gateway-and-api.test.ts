@@ -155,12 +155,26 @@ describe('agent gateway', () => {
     // (The keep-alive, every second here, heartbeats the stored newest too: never an older one.)
     expect(await shown()).toBe('scan 3 of 3');
 
+    const asksOnScan = await agent('POST', `/agent/v1/commands/${encodeURIComponent(command.id)}/progress`, cred,
+      { message: 'starting KB1', starting: { updateId: 'u-1', kb: 'KB5034439' } });
+    expect(asksOnScan.status).toBe(400);
+    expect(asksOnScan.body.error).toBe('body.starting: only an execute_patches command asks before a patch, not scan');
+    expect((await h.db.query('SELECT last_progress FROM agent_commands WHERE id = $1', [command.id])).rows[0].last_progress).toEqual({ message: 'scan 3 of 3' });
+
     // Within the next interval a report is held; the result that follows makes it moot.
     expect((await post('scan done')).status).toBe(202);
     const result = await agent('POST', `/agent/v1/commands/${encodeURIComponent(command.id)}/result`, cred,
       { status: 'succeeded', result: { bootId: 'boot-1', updates: [], rebootPending: false, freeDiskBytes: 10 ** 10, scannedAt: new Date().toISOString() } });
     expect(result.status).toBe(200);
     expect(await progressMetric()).toEqual({ sent: before.sent + 2, replaced: before.replaced + 1, superseded: before.superseded + 1 });
+
+    // Reports that do not fit are refused, naming why, and change nothing.
+    const stored = async () => (await h.db.query('SELECT last_progress FROM agent_commands WHERE id = $1', [command.id])).rows[0].last_progress;
+    const late = await post('scan still running?');
+    expect(late).toEqual({ status: 409, body: { error: `command ${command.id} is already finished (succeeded)` } });
+    const unknown = await agent('POST', `/agent/v1/commands/${encodeURIComponent(`${command.id}x`)}/progress`, cred, { message: 'x' });
+    expect(unknown).toEqual({ status: 404, body: { error: `command ${command.id}x not found for this device` } });
+    expect(await stored()).toEqual({ message: 'scan done' });
     await handle.terminate('test over');
   });
 });
