@@ -51,7 +51,11 @@ export async function acceptCommandResult(deps: CommandResultDeps, device: Repor
     if (row.type !== 'reboot') throw new HttpError(400, `body.status: "acknowledged" is only for reboot commands, not ${row.type}`);
     if (!device.bootId) throw new HttpError(400, `header ${BOOT_ID_HEADER} is required to acknowledge a reboot`);
     const acked = await acknowledgeReboot(db, id, device.bootId);
-    if (acked) await deps.client.activity.heartbeat(row.taskToken, { stage: 'rebooting' }).catch(() => undefined);
+    if (acked) {
+      // Said now, and last: a warning or prompt still held back must not replace it afterwards.
+      deps.progressHeartbeats.settle(id);
+      await deps.client.activity.heartbeat(row.taskToken, { stage: 'rebooting' }).catch(() => undefined);
+    }
     metrics.commandResults.inc({ type: row.type, status: 'acknowledged' });
     return { accepted: true, status: acked?.status ?? row.status };
   }
@@ -86,9 +90,10 @@ const GO_AHEAD_DEADLINE_MS = 5_000;
 
 /**
  * A waiting command's progress: stored, and heartbeated so the Web UI's pending activity shows
- * "download 50%" (at most one heartbeat per command per interval: api/progress-heartbeats.ts). Progress that names the next patch of an execute_patches command (`starting`) is
- * also the agent's question "may I start it?": the install workflow answers it (executeGoAheadQuery),
- * from its own halts and maintenance window, with this server's clock; the agent starts the patch
+ * "download 50%" (at most one heartbeat per command per interval: api/progress-heartbeats.ts).
+ * Progress that names the next patch of an execute_patches command (`starting`) is also the agent's
+ * question "may I start it?": the install workflow answers it (executeGoAheadQuery), from its own
+ * halts and maintenance window, with this server's clock; the agent starts the patch
  * only on `goAhead.proceed`. An install that cannot be asked now is a 503: the agent asks again.
  */
 export async function acceptProgress(deps: CommandCompletionDeps & Pick<CommandResultDeps, 'progressHeartbeats'>, deviceId: string, id: string, progress: z.infer<typeof progressSchema>): Promise<{ goAhead?: GoAhead }> {
