@@ -181,6 +181,9 @@ export function createAgentGateway(deps: GatewayDeps): AgentGateway {
         // The check-in's subscription was made without the poll's signal: the end of the poll ends its wait too.
         if (subscribedAtCheckIn) ended.addEventListener('abort', announced.cancel, { once: true });
         await announced.promise;
+        // The wait ran out with no announcement: answer empty without a claim. The agent polls again at
+        // once, and that poll's check-in finds anything a lost announcement or an expired claim left.
+        if (Date.now() >= deadline) break;
       }
     } finally {
       poll.close();
