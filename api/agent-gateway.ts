@@ -11,7 +11,7 @@ import type { CheckIn } from '../db/fleet-repository';
 import type { AgentCommand } from '../domain/device-protocol';
 import { BOOT_ID_HEADER, bootIdHeader, commandIdParam, enrollSchema, fileHashParam, outcomeSchema, pollQuerySchema, progressSchema } from './agent-schemas';
 import { settleCheckIn } from './check-in-settlement';
-import type { CommandNotifier } from './command-notifier';
+import type { CommandNotifier, WakeReason } from './command-notifier';
 import { acceptCommandResult, acceptProgress } from './command-result-service';
 import { ProgressHeartbeats } from './progress-heartbeats';
 import { hashMatches, hashSecret, parseCredential } from './credentials';
@@ -29,7 +29,7 @@ export interface DeviceLocals {
   deviceId: string;
   bootId?: string;
   /** a poll's first round: its subscription (made before the check-in) and whether the check-in found nothing to claim */
-  pollStart?: { wake: { promise: Promise<void>; cancel: () => void }; nothingToClaim: boolean; query: z.infer<typeof pollQuerySchema> };
+  pollStart?: { wake: { promise: Promise<WakeReason>; cancel: () => void }; nothingToClaim: boolean; query: z.infer<typeof pollQuerySchema> };
 }
 
 export interface GatewayDeps {
@@ -180,10 +180,9 @@ export function createAgentGateway(deps: GatewayDeps): AgentGateway {
         }
         // The check-in's subscription was made without the poll's signal: the end of the poll ends its wait too.
         if (subscribedAtCheckIn) ended.addEventListener('abort', announced.cancel, { once: true });
-        await announced.promise;
         // The wait ran out with no announcement: answer empty without a claim. The agent polls again at
         // once, and that poll's check-in finds anything a lost announcement or an expired claim left.
-        if (Date.now() >= deadline) break;
+        if ((await announced.promise) === 'timeout') break;
       }
     } finally {
       poll.close();

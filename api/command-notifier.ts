@@ -9,6 +9,9 @@ import { announcePolls, listenForAgentEvents, POLL_CHANNEL } from '../db/agent-c
  * no in-memory queue another replica cannot see. If the connection drops, it reconnects, and waiting
  * polls are woken so they re-read the table (nothing is lost, a poll just returns early).
  */
+/** Why a subscription's wait ended (CommandNotifier.subscribe). */
+export type WakeReason = 'announced' | 'timeout' | 'ended';
+
 export class CommandNotifier {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** each device's open long polls on this replica, with when each opened */
@@ -67,31 +70,34 @@ export class CommandNotifier {
   }
 
   /**
-   * Subscribes to the device's announcements: `promise` resolves when a command for it is announced,
-   * after `ms`, or when `signal` aborts; `cancel` ends the subscription. Subscribe *before* reading the
-   * table, so a command announced between the read and the wait is not missed.
+   * Subscribes to the device's announcements: `promise` resolves when a command for it is announced
+   * (or the LISTEN connection came back, which may have missed one: 'announced'), after `ms`
+   * ('timeout'), or when `signal` aborts or `cancel` ends the subscription ('ended'). Subscribe
+   * *before* reading the table, so a command announced between the read and the wait is not missed.
    */
-  subscribe(deviceId: string, ms: number, signal?: AbortSignal): { promise: Promise<void>; cancel: () => void } {
-    let done!: () => void;
-    const promise = new Promise<void>((resolve) => {
+  subscribe(deviceId: string, ms: number, signal?: AbortSignal): { promise: Promise<WakeReason>; cancel: () => void } {
+    let finish!: (reason: WakeReason) => void;
+    const promise = new Promise<WakeReason>((resolve) => {
       let set = this.waiters.get(deviceId);
       if (!set) this.waiters.set(deviceId, (set = new Set()));
       let finished = false;
       // Idempotent: a second call must not remove a later subscription's set of the same device.
-      done = () => {
+      finish = (reason) => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        set!.delete(done);
+        signal?.removeEventListener('abort', ended);
+        set!.delete(announced);
         if (set!.size === 0) this.waiters.delete(deviceId);
-        resolve();
+        resolve(reason);
       };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener('abort', done, { once: true });
-      set.add(done);
+      const announced = () => finish('announced');
+      const ended = () => finish('ended');
+      const timer = setTimeout(() => finish('timeout'), Math.max(0, ms));
+      signal?.addEventListener('abort', ended, { once: true });
+      set.add(announced);
     });
-    return { promise, cancel: done };
+    return { promise, cancel: () => finish('ended') };
   }
 
   /**

@@ -86,3 +86,23 @@ test('an idle poll answers empty, and a long poll is woken by a command written 
   // Woken by the announcement, not by the end of the 20 s wait.
   expect(Date.now() - started).toBeLessThan(15_000);
 });
+
+test('a poll whose wait runs out answers empty; a command it was never told of goes out on the next poll', async () => {
+  const d = await enrolled('CLAIMABLE-4');
+  const get = async (wait: number) => {
+    const res = await fetch(`${h.server.url}/agent/v1/commands?wait=${wait}`, {
+      headers: { authorization: `Bearer ${d.credential}`, 'x-patchflow-boot-id': 'boot-1' },
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { commands: { id: string }[] }).commands.map((c) => c.id);
+  };
+  // A command written during the wait with no announcement (a NOTIFY lost while the gateway's LISTEN
+  // connection was down): the wait runs out, and the poll answers empty without claiming it.
+  const waiting = get(2);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await addCommand(d.deviceId, `${d.deviceId}/unannounced`, 'pending');
+  expect(await waiting).toEqual([]);
+  expect((await h.db.query('SELECT status FROM agent_commands WHERE id = $1', [`${d.deviceId}/unannounced`])).rows[0].status).toBe('pending');
+  // The agent polls again at once: that poll's check-in sees the command, and it is handed out.
+  expect(await get(2)).toEqual([`${d.deviceId}/unannounced`]);
+});
