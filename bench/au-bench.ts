@@ -86,6 +86,9 @@ function cpuByCommand(): Map<string, number> | undefined {
 }
 
 /** Ticks of `pids` and their descendants, summed (Linux; 0 elsewhere). */
+/** This process's own CPU seconds (not its children's, which have lines of their own). */
+const ownCpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+
 function treesCpuSeconds(pids: (number | undefined)[]): number {
   let ticks = 0;
   for (const pid of pids) if (pid !== undefined) for (const t of treeCpuTicks(pid).values()) ticks += t;
@@ -164,7 +167,7 @@ async function startSingleShape(devices: number): Promise<AuStack> {
       const byCommand = cpuByCommand();
       if (!byCommand) return undefined;
       return new Map([
-        ['API + gateway + worker (this process)', (treeCpuTicks(process.pid).get(process.pid) ?? 0) / 100],
+        ['API + gateway + worker (this process)', ownCpuSeconds()],
         ['fleet processes', treesCpuSeconds(fleetPids)],
         ['Temporal dev server', byCommand.get('temporal') ?? 0],
         ['PostgreSQL', byCommand.get('postgres') ?? 0],
@@ -212,7 +215,7 @@ async function startSplitShape(devices: number, gatewayProcesses: number, worker
         ['fleet processes', treesCpuSeconds(fleetPids)],
         ['Temporal dev server', treesCpuSeconds([stack.temporalPid])],
         ['PostgreSQL', treesCpuSeconds([postmasterPid(stack.postgresDir)])],
-        ['this process (bench; the baseline\'s worker)', (treeCpuTicks(process.pid).get(process.pid) ?? 0) / 100],
+        ['this process (bench; the baseline\'s worker)', ownCpuSeconds()],
       ]);
     },
     temporalRequests: () => temporalRequestCounts(stack.temporalMetricsUrl),

@@ -1,7 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** CPU ticks (user + system, 1/100 s) of a process and each of its descendants so far, by pid, from /proc (Linux; empty elsewhere). */
+/**
+ * CPU ticks (1/100 s) of a process and each of its descendants so far, by pid, from /proc (Linux; empty
+ * elsewhere): each one's user + system time and that of its children it has reaped. So a child that
+ * ended (a PostgreSQL backend whose connection closed, a restarted cluster worker) still counts, in its
+ * parent's figure, instead of dropping out of the tree's sum.
+ */
 export function treeCpuTicks(rootPid: number): Map<number, number> {
   let entries: string[];
   try {
@@ -15,7 +20,8 @@ export function treeCpuTicks(rootPid: number): Map<number, number> {
       const text = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
       // The command name may hold spaces and parentheses: the fields start after the last ')'.
       const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(e), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      // utime, stime, cutime, cstime (proc(5) fields 14-17)
+      stats.set(Number(e), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) });
     } catch {
       // gone meanwhile
     }
@@ -34,7 +40,8 @@ export function treeCpuTicks(rootPid: number): Map<number, number> {
 
 /**
  * CPU seconds a process tree used between two `treeCpuTicks` readings: processes that started since
- * count in full, processes that ended since are left out (their time is not readable any more).
+ * count in full; one that ended since counts in its parent's reaped time (a parent outside the tree, or
+ * one that never waits for it, loses it).
  */
 export function cpuSecondsBetween(before: Map<number, number>, after: Map<number, number>): number {
   let ticks = 0;
