@@ -3,15 +3,15 @@ import { Client as PgClient } from 'pg';
 import type { Logger } from 'pino';
 import { announcePolls, listenForAgentEvents, POLL_CHANNEL } from '../db/agent-channels';
 
+/** Why a subscription's wait ended (CommandNotifier.subscribe). */
+export type WakeReason = 'announced' | 'timeout' | 'ended';
+
 /**
  * Wakes agents' long polls when a command for their device is written. One LISTEN connection per
  * gateway process; the NOTIFY payload is the device id. Any replica learns of any command, so there is
  * no in-memory queue another replica cannot see. If the connection drops, it reconnects, and waiting
  * polls are woken so they re-read the table (nothing is lost, a poll just returns early).
  */
-/** Why a subscription's wait ended (CommandNotifier.subscribe). */
-export type WakeReason = 'announced' | 'timeout' | 'ended';
-
 export class CommandNotifier {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** each device's open long polls on this replica, with when each opened */

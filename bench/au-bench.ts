@@ -85,10 +85,10 @@ function cpuByCommand(): Map<string, number> | undefined {
   return out;
 }
 
-/** Ticks of `pids` and their descendants, summed (Linux; 0 elsewhere). */
 /** This process's own CPU seconds (not its children's, which have lines of their own). */
 const ownCpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
+/** CPU seconds of `pids` and their descendants, summed (Linux; 0 elsewhere). */
 function treesCpuSeconds(pids: (number | undefined)[]): number {
   let ticks = 0;
   for (const pid of pids) if (pid !== undefined) for (const t of treeCpuTicks(pid).values()) ticks += t;

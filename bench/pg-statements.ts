@@ -7,11 +7,13 @@ import type { Db } from '../db/database';
  */
 export const PG_STATEMENTS_SETTINGS = { shared_preload_libraries: 'pg_stat_statements' };
 
-/**
+/*
  * What PostgreSQL ran during a phase, from pg_stat_statements: each statement shape's calls per unit
  * (device). Statements are where PostgreSQL's CPU goes in a rollout (most are one row each), and the
  * count per device says which round trips of the worker and the gateway are worth folding.
  */
+
+/** Starts a phase: the extension in this database, its counts at zero. */
 export async function resetStatements(db: Db): Promise<void> {
   await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   await db.query('SELECT pg_stat_statements_reset()');
