@@ -4,12 +4,16 @@ export interface Fault {
   kind: 'kill-workers-share' | 'kill-all-workers' | 'restart-temporal' | 'restart-postgres' | 'kill-agent-process';
 }
 
+/** How often a quarter of the workers is killed, from the first period on. */
+export const WORKER_SHARE_PERIOD_SECONDS = 30;
+
 /**
  * The faulty run's timetable: kill -9 a quarter of the workers (at least one) every 30 s and all of
  * them once, restart the Temporal dev server once and PostgreSQL once, kill -9 an agent process once
  * (and start it again). Early and dense, so a CI-sized rollout of a few minutes meets every one of them;
  * faults due after the rollout has finished are reported as skipped. (The proxy's dropped answers and
- * the agent killed after acknowledging a reboot run throughout, outside this table.)
+ * the agent killed after acknowledging a reboot run throughout, outside this table.) The soak passes
+ * its drain deadline as the horizon, so the share kills last as long as the rollout does.
  */
 export function faultTimetable(horizonSeconds = 600): Fault[] {
   const faults: Fault[] = [
@@ -18,6 +22,15 @@ export function faultTimetable(horizonSeconds = 600): Fault[] {
     { atSeconds: 50, kind: 'kill-all-workers' },
     { atSeconds: 70, kind: 'restart-postgres' },
   ];
-  for (let t = 30; t <= horizonSeconds; t += 30) faults.push({ atSeconds: t, kind: 'kill-workers-share' });
+  for (let t = WORKER_SHARE_PERIOD_SECONDS; t <= horizonSeconds; t += WORKER_SHARE_PERIOD_SECONDS) faults.push({ atSeconds: t, kind: 'kill-workers-share' });
   return faults.sort((a, b) => a.atSeconds - b.atSeconds);
+}
+
+/** The timetable for the log: the one-off faults by time, the share kills as one line (a long run has hundreds). */
+export function describeTimetable(faults: Fault[]): string {
+  const shares = faults.filter((f) => f.kind === 'kill-workers-share');
+  const oneOff = faults.filter((f) => f.kind !== 'kill-workers-share').map((f) => `${f.atSeconds} ${f.kind}`);
+  if (shares.length === 0) return oneOff.join('; ');
+  const last = shares[shares.length - 1]!.atSeconds;
+  return [...oneOff, `kill-workers-share every ${WORKER_SHARE_PERIOD_SECONDS} s from ${shares[0]!.atSeconds} s to ${last} s or the end of the rollout`].join('; ');
 }

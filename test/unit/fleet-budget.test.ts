@@ -1,5 +1,6 @@
 import { checkGatewayBudget, FDS_PER_AGENT, FDS_RESERVED_PER_PROCESS, FleetBudgetError, openFileLimit, planFleet } from '../../agent/fleet-budget';
-import { faultTimetable } from '../../bench/soak-timetable';
+import { describeTimetable, faultTimetable } from '../../bench/soak-timetable';
+import { soakDrainMinutes } from '../../bench/soak';
 
 describe('fleet file-descriptor budget', () => {
   test.each([
@@ -47,5 +48,18 @@ describe('soak fault timetable', () => {
       '10 kill-agent-process', '30 kill-workers-share', '40 restart-temporal', '50 kill-all-workers',
       '60 kill-workers-share', '70 restart-postgres', '90 kill-workers-share', '120 kill-workers-share',
     ]);
+  });
+
+  test('the log names the one-off faults by time and the share kills as one period to the horizon', () => {
+    expect(describeTimetable(faultTimetable(7200))).toBe(
+      '10 kill-agent-process; 40 restart-temporal; 50 kill-all-workers; 70 restart-postgres; kill-workers-share every 30 s from 30 s to 7200 s or the end of the rollout',
+    );
+    expect(describeTimetable(faultTimetable(20))).toBe('10 kill-agent-process; 40 restart-temporal; 50 kill-all-workers; 70 restart-postgres');
+  });
+
+  test('the drain deadline is an hour, longer for fleets this machine drains slower than that', () => {
+    expect(soakDrainMinutes(500)).toBe(60);
+    expect(soakDrainMinutes(3000)).toBe(60);
+    expect(soakDrainMinutes(10_000)).toBe(200);
   });
 });
