@@ -15,7 +15,7 @@ import { createCommandKeysApi } from './command-keys-api';
 import { createCatalogApi } from './catalog-api';
 import type { CatalogConfig } from './catalog-service';
 import { CommandNotifier } from './command-notifier';
-import { auditAuthFailures, authFailureLimiter, type AuthFailureLimits } from './auth-throttle';
+import { auditAuthFailures, authFailureLimiter, claimedDevice, type AuthFailureLimits } from './auth-throttle';
 import { refuseControlCharacters } from './control-characters';
 import { jsonBody, OPERATOR_BODY_LIMIT } from './request-body';
 import { createDocsRouter, createOpenApiRouter } from './openapi-docs';
@@ -175,7 +175,8 @@ function buildApp(deps: AppDeps, notifier: CommandNotifier, metrics: Metrics, co
     auditAuthFailures({ ...deps, door: 'operators' }),
   ];
   app.use(['/api/v1', '/metrics', '/dashboard/login'], ...operatorsDoor);
-  const agentsLimiter = authFailureLimiter({ ...deps, door: 'agents' }, deps.authFailureLimits);
+  // Per address and the device a credential claims: a site's devices share one NAT address.
+  const agentsLimiter = authFailureLimiter({ ...deps, door: 'agents', identify: (req) => claimedDevice(req.get('authorization')) }, deps.authFailureLimits);
   app.use('/agent/v1', agentsLimiter, auditAuthFailures({ ...deps, door: 'agents' }));
   // Operators authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each route's
   // role and tenant come from api/route-roles.ts.

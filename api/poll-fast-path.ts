@@ -3,6 +3,7 @@ import { parse as parseQueryString } from 'node:querystring';
 import type { Logger } from 'pino';
 import type { AgentGateway } from './agent-gateway';
 import { BOOT_ID_HEADER, pollQuerySchema } from './agent-schemas';
+import { claimedDevice } from './auth-throttle';
 import { findControlCharacter } from './control-characters';
 import { errorAnswer, HttpError } from './errors';
 import type { Metrics } from './metrics';
@@ -13,8 +14,8 @@ export interface PollFastPathDeps {
   gateway: Pick<AgentGateway, 'checkInDevice' | 'longPoll'>;
   metrics: Metrics;
   log: Logger;
-  /** the agents' door limiter: an address with a recent failure may be locked out, so express answers it */
-  recentlyFailed(ip: string): boolean;
+  /** the agents' door limiter: an address (and device) with a recent failure may be locked out, so express answers it */
+  recentlyFailed(ip: string, deviceId?: string): boolean;
 }
 
 /**
@@ -23,8 +24,8 @@ export interface PollFastPathDeps {
  * middleware, the door's limiter and audit hooks) were a fifth of a check-in's CPU.
  *
  * It takes only a poll it can answer exactly as the express route would: the exact path, no body, a
- * well-formed query with no control characters, a credential header, from an address with no failed
- * authentication in the limiter's window. Anything else goes to express at once. So does a poll whose
+ * well-formed query with no control characters, a credential header, from an address (and claimed
+ * device) with no failed authentication in the limiter's window. Anything else goes to express at once. So does a poll whose
  * check-in does not authenticate (or fails): the check-in wrote nothing for it, and express checks it
  * in again and answers it, and counts and audits the failure, as for any other route. Once the
  * device is authenticated the poll is answered here, with the gateway's own wait (`longPoll`), the
@@ -41,7 +42,7 @@ export function pollFastPath(deps: PollFastPathDeps): (req: IncomingMessage, res
     const authorization = req.headers.authorization;
     if (authorization === undefined || hasBody(req)) return false;
     const ip = req.socket.remoteAddress ?? 'unknown';
-    if (deps.recentlyFailed(ip)) return false;
+    if (deps.recentlyFailed(ip, claimedDevice(authorization))) return false;
     const rawQuery = q < 0 ? {} : parseQueryString(url.slice(q + 1));
     if (findControlCharacter(rawQuery, 'query') || !pollQuerySchema.safeParse(rawQuery).success) return false;
     const bootIdHeader = req.headers[BOOT_ID_HEADER];

@@ -6,9 +6,12 @@ jest.setTimeout(60_000);
 let h: Harness;
 /** The run's database is shared by every test file: look only at audit rows written after this one started. */
 let firstAuditId: number;
+/** Created before the first test locks the operators' door for this address. */
+let natGoodToken: string;
 beforeAll(async () => {
-  h = await startHarness({ startWorker: false, app: { authFailureLimits: { maxFailures: 5, windowMs: 60_000 } } });
+  h = await startHarness({ startWorker: false, app: { authFailureLimits: { maxFailures: 5, maxAddressFailures: 12, windowMs: 60_000 } } });
   firstAuditId = Number((await h.db.query('SELECT coalesce(max(id), 0) AS id FROM audit_log')).rows[0].id);
+  natGoodToken = (await h.createDevice('NAT-GOOD')).enrollmentToken;
 });
 afterAll(async () => { await h.stop(); });
 
@@ -47,6 +50,44 @@ test('the agents\' door counts on its own, and names the device a credential cla
   await new Promise((res) => setTimeout(res, 200));
   const failed = (await audits('auth.failed')).filter((a) => a.details.door === 'agents');
   expect(failed).toEqual([expect.objectContaining({ actor: `device:${deviceId}`, details: expect.objectContaining({ status: 401 }) })]);
+});
+
+test('devices behind one address are locked out one by one: a failing device does not lock out the others, an address spraying made-up devices is locked out whole', async () => {
+  const enrolled = await fetch(`${h.server.url}/agent/v1/enroll`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enrollmentToken: natGoodToken, hostname: 'nat-good', bootId: 'boot-1' }),
+  });
+  expect(enrolled.status).toBe(201);
+  const good = ((await enrolled.json()) as { credential: string }).credential;
+  const poll = (credential: string) => fetch(`${h.server.url}/agent/v1/commands?wait=0`, { headers: { authorization: `Bearer ${credential}`, 'x-patchflow-boot-id': 'boot-1' } });
+  const bogus = (n: number) => `${n.toString(16).padStart(8, '0')}-5f2d-4e8a-9c6b-1d2e3f4a5b6c.${'y'.repeat(43)}`;
+
+  // One device (a re-imaged machine with a stale credential) fails 5 times: it alone is locked out.
+  const stale = bogus(0xabc);
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) statuses.push((await poll(stale)).status);
+  expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+  const refused = await poll(stale);
+  expect(refused.status).toBe(429);
+  expect(((await refused.json()) as { error: string }).error).toContain('for device 00000abc-5f2d-4e8a-9c6b-1d2e3f4a5b6c from');
+  // Its neighbour behind the same address still checks in.
+  expect((await poll(good)).status).toBe(200);
+
+  // Made-up devices, one failure each, until the address's ceiling (12 in this harness): then the address is out.
+  let sprayed = 0;
+  let status = 401;
+  while (status === 401 && sprayed < 20) status = (await poll(bogus(0x100 + sprayed++))).status;
+  expect(status).toBe(429);
+  expect(sprayed).toBeLessThanOrEqual(12);
+  const goodRefused = await poll(good);
+  expect(goodRefused.status).toBe(429);
+  expect(((await goodRefused.json()) as { error: string }).error).toMatch(/too many failed authentications from \S+; try again/);
+
+  await new Promise((r) => setTimeout(r, 200));
+  const locked = (await audits('auth.locked_out')).filter((a) => a.details.door === 'agents');
+  expect(locked.map((a) => a.details)).toEqual([
+    expect.objectContaining({ scope: 'device', deviceId: '00000abc-5f2d-4e8a-9c6b-1d2e3f4a5b6c', failures: 5 }),
+    expect.objectContaining({ scope: 'address', failures: 12 }),
+  ]);
 });
 
 test('busy agents are never throttled: only failures count, not open long polls', async () => {
