@@ -174,7 +174,8 @@ async function obtainCredential(
   for (let attempt = 1; !ctx.signal.aborted; attempt++) {
     try {
       const enrolled: EnrollResponse = await ctx.client.enroll(
-        { enrollmentToken: options.enrollmentToken, hostname: ctx.device.name, bootId: ctx.device.bootId, enrollmentNonce },
+        // Numbered: a try that timed out here may still reach the server after this one was answered.
+        { enrollmentToken: options.enrollmentToken, hostname: ctx.device.name, bootId: ctx.device.bootId, enrollmentNonce, enrollmentAttempt: attempt },
         ctx.signal,
       );
       ctx.log({ deviceId: enrolled.deviceId }, 'enrolled');

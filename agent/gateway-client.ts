@@ -16,6 +16,8 @@ export interface EnrollRequest {
   bootId: string;
   /** the same for every try of one enrollment (a retry after a lost answer) */
   enrollmentNonce?: string;
+  /** which try under that nonce, from 1: a late earlier try then cannot replace the credential a later one returned */
+  enrollmentAttempt?: number;
 }
 export interface EnrollResponse {
   deviceId: string;

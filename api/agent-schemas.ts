@@ -164,6 +164,12 @@ export const enrollSchema = z.object({
    * and nonce within the retry window enrols it again (its first answer was lost); absent: no retry
    */
   enrollmentNonce: z.string().min(16).max(200).optional(),
+  /**
+   * which try of this enrollment (1, 2, …) under one nonce: a try that reaches the server after a later
+   * one was answered is refused (409) and leaves the later try's credential in place; absent: every
+   * retry replaces the credential
+   */
+  enrollmentAttempt: z.number().int().min(1).max(1_000_000).optional(),
 });
 
 export const pollQuerySchema = z.object({

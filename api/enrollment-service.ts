@@ -23,7 +23,7 @@ export async function enrollAgent(deps: Pick<GatewayDeps, 'db' | 'log' | 'comman
   const enrollment = deps.enrollment ?? {};
   const deviceId = await withTransaction(deps.db, async (tx) => {
     const id = await enrollDevice(tx, tokenHash, hashSecret(secret), body.bootId, {
-      nonceHash, tokenTtlSeconds: enrollment.tokenTtlSeconds, retryWindowSeconds: enrollment.retryWindowSeconds ?? 600,
+      nonceHash, attempt: body.enrollmentAttempt, tokenTtlSeconds: enrollment.tokenTtlSeconds, retryWindowSeconds: enrollment.retryWindowSeconds ?? 600,
     });
     if (id) {
       await recordPinnedCommandKeys(tx, id, commandKeys.map((k) => k.keyId));
@@ -32,7 +32,8 @@ export async function enrollAgent(deps: Pick<GatewayDeps, 'db' | 'log' | 'comman
     }
     // The same agent again (same spent token, same nonce, in the window): its first answer was lost.
     // The server holds only hashes, so the credential is replaced: the lost one never reached anyone.
-    const retried = nonceHash ? await retryEnrollment(tx, tokenHash, nonceHash, hashSecret(secret), body.bootId) : undefined;
+    const retried = nonceHash ? await retryEnrollment(tx, tokenHash, nonceHash, hashSecret(secret), body.bootId, body.enrollmentAttempt) : undefined;
+    if (retried === 'superseded') return retried;
     if (retried) {
       await recordPinnedCommandKeys(tx, retried, commandKeys.map((k) => k.keyId));
       await appendAudit(tx, [{ actor: `device:${retried}`, action: 'device.enrollment_retried', deviceId: retried, details: { hostname: body.hostname ?? null, commandKeyIds: commandKeys.map((k) => k.keyId) } }]);
@@ -40,6 +41,9 @@ export async function enrollAgent(deps: Pick<GatewayDeps, 'db' | 'log' | 'comman
     return retried;
   });
   if (!deviceId) throw new HttpError(401, 'enrollment token is unknown, expired or already used');
+  // The right token and nonce, so no failed authentication: a try that arrived after a later one was
+  // answered. Its agent has stopped waiting for it and holds the later try's credential, which stays.
+  if (deviceId === 'superseded') throw new HttpError(409, `enrollment try ${body.enrollmentAttempt} arrived after a later try was answered; the credential that try returned stays`);
   deps.log.info({ deviceId, hostname: body.hostname }, 'device enrolled');
   return { deviceId, credential: formatCredential(deviceId, secret), commandKeys };
 }

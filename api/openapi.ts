@@ -615,8 +615,8 @@ export const ROUTES: RouteSpec[] = [
   {
     method: 'post', path: '/agent/v1/enroll', operationId: 'enroll', summary: 'An agent enrolls with its one-time token and gets its credential', tag: 'agent gateway', door: 'public', body: enrollSchema,
     bodyCredential: 'the enrollment token is unknown, expired or spent',
-    description: 'No credential: the enrollment token in the body is the authentication (401 when it is unknown, expired or spent).',
-    answers: { 201: { description: 'enrolled', json: answer.enrolled } },
+    description: 'No credential: the enrollment token in the body is the authentication (401 when it is unknown, expired or spent). A retry with the same token and enrollmentNonce re-enrolls an agent whose answer was lost; a numbered try (enrollmentAttempt) that arrives after a later one was answered gets 409 and changes nothing.',
+    answers: { 201: { description: 'enrolled', json: answer.enrolled }, 409: { description: 'a later try of this enrollment (same token and nonce) was already answered; this one changed nothing' } },
   },
   {
     method: 'get', path: '/agent/v1/commands', operationId: 'pollCommands', summary: "Long poll for the device's commands", tag: 'agent gateway', door: 'device', query: pollQuerySchema, headers: z.object({ 'x-patchflow-boot-id': bootIdHeader.optional() }),

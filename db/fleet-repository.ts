@@ -223,18 +223,18 @@ export async function enrollDevice(
   enrollmentTokenHash: string,
   credentialHash: string,
   bootId: string,
-  options: { nonceHash?: string; tokenTtlSeconds?: number; retryWindowSeconds?: number } = {},
+  options: { nonceHash?: string; attempt?: number; tokenTtlSeconds?: number; retryWindowSeconds?: number } = {},
 ): Promise<string | undefined> {
   const { rows } = await db.query(
     `UPDATE devices SET credential_hash = $2::text, enrollment_token_hash = NULL, enrolled_at = now(),
             boot_id = $3::text, last_check_in_at = now(),
             spent_enrollment_token_hash = CASE WHEN $4::text IS NULL THEN NULL ELSE $1::text END,
-            enrollment_nonce_hash = $4::text,
+            enrollment_nonce_hash = $4::text, enrollment_attempt = $7::int,
             enrollment_retry_until = now() + make_interval(secs => $6::float8)
      WHERE enrollment_token_hash = $1::text
        AND coalesce(enrollment_token_issued_at, now()) > now() - make_interval(secs => $5::float8)
      RETURNING id`,
-    [enrollmentTokenHash, credentialHash, bootId, options.nonceHash ?? null, options.tokenTtlSeconds ?? 1e9, options.retryWindowSeconds ?? 0],
+    [enrollmentTokenHash, credentialHash, bootId, options.nonceHash ?? null, options.tokenTtlSeconds ?? 1e9, options.retryWindowSeconds ?? 0, options.attempt ?? null],
   );
   return rows[0]?.id;
 }
@@ -243,17 +243,37 @@ export async function enrollDevice(
  * An enrollment retried by the agent whose answer was lost: the spent token and the agent's own nonce,
  * within the retry window, on a device whose credential was not revoked or replaced since. The server
  * keeps only hashes, so it cannot answer the lost credential again: it replaces it with `credentialHash`
- * (the lost one, never received, stops working). Returns the device id, or undefined.
+ * (the lost one, never received, stops working). Returns the device id; 'superseded' for a try older
+ * than the one last answered (`attempt`: it reached the server late, and the agent holds the later
+ * try's credential, which stays); undefined when the token and nonce do not match a retryable enrollment.
  */
-export async function retryEnrollment(db: Queryable, enrollmentTokenHash: string, nonceHash: string, credentialHash: string, bootId: string): Promise<string | undefined> {
+export async function retryEnrollment(
+  db: Queryable,
+  enrollmentTokenHash: string,
+  nonceHash: string,
+  credentialHash: string,
+  bootId: string,
+  attempt?: number,
+): Promise<string | 'superseded' | undefined> {
   const { rows } = await db.query(
-    `UPDATE devices SET credential_hash = $3::text, boot_id = $4::text, last_check_in_at = now()
-     WHERE spent_enrollment_token_hash = $1::text AND enrollment_nonce_hash = $2::text
-       AND enrollment_retry_until > now() AND credential_hash IS NOT NULL AND retired_at IS NULL
-     RETURNING id`,
-    [enrollmentTokenHash, nonceHash, credentialHash, bootId],
+    `WITH device AS (
+       SELECT id, enrollment_attempt FROM devices
+        WHERE spent_enrollment_token_hash = $1::text AND enrollment_nonce_hash = $2::text
+          AND enrollment_retry_until > now() AND credential_hash IS NOT NULL AND retired_at IS NULL
+        FOR UPDATE
+     ), up AS (
+       UPDATE devices d SET credential_hash = $3::text, boot_id = $4::text, last_check_in_at = now(),
+              enrollment_attempt = coalesce($5::int, d.enrollment_attempt)
+         FROM device
+        WHERE d.id = device.id AND ($5::int IS NULL OR device.enrollment_attempt IS NULL OR $5::int > device.enrollment_attempt)
+        RETURNING d.id
+     )
+     SELECT device.id, (SELECT id FROM up) IS NOT NULL AS replaced FROM device`,
+    [enrollmentTokenHash, nonceHash, credentialHash, bootId, attempt ?? null],
   );
-  return rows[0]?.id;
+  const row = rows[0] as { id: string; replaced: boolean } | undefined;
+  if (!row) return undefined;
+  return row.replaced ? row.id : 'superseded';
 }
 
 /** What one authenticated check-in learned, from one round trip (`checkIn`). */

@@ -193,7 +193,9 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
   test('an enrollment whose answer is dropped, then retried: one device, one working credential; another nonce or an expired token gets 401', async () => {
     const { deviceId, enrollmentToken } = await h.createDevice('SRV-ENROLL');
     let droppedAnswers = 0;
+    const tries: unknown[] = [];
     const droppingFetch: typeof fetch = async (input, init) => {
+      if (String(input).endsWith('/agent/v1/enroll')) tries.push(JSON.parse(String(init?.body)).enrollmentAttempt);
       const res = await fetch(input, init);
       if (String(input).endsWith('/agent/v1/enroll') && res.status === 201 && droppedAnswers === 0) {
         droppedAnswers++;
@@ -208,6 +210,7 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
     const agent = fleet.agents[0]!;
 
     expect(droppedAnswers).toBe(1);
+    expect(tries).toEqual([1, 2]);
     expect(agent.deviceId).toBe(deviceId);
     const poll = await fetch(`${h.server.url}/agent/v1/commands?wait=0`, { headers: { authorization: `Bearer ${agent.credential}` } });
     expect(poll.status).toBe(200);
@@ -229,6 +232,31 @@ describe('a lost activity is noticed within the heartbeat timeout (issue 16.2)',
       body: JSON.stringify({ enrollmentToken: late.enrollmentToken, bootId: 'boot-y', enrollmentNonce: 'late-agent-nonce-0123456789' }),
     });
     expect(expired.status).toBe(401);
+  });
+
+  test('an enrollment try that reaches the server after the next try was answered gets 409 and leaves the agent\'s credential working', async () => {
+    const { deviceId, enrollmentToken } = await h.createDevice('SRV-ENROLL-LATE');
+    const enrollmentNonce = 'late-try-nonce-0123456789abcdef';
+    const enroll = (enrollmentAttempt: number) => fetch(`${h.server.url}/agent/v1/enroll`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enrollmentToken, bootId: 'boot-late', enrollmentNonce, enrollmentAttempt }),
+    });
+    const poll = (credential: string) => fetch(`${h.server.url}/agent/v1/commands?wait=0`, { headers: { authorization: `Bearer ${credential}` } });
+    // Try 1 timed out at the agent before it got anywhere; try 2 is answered first.
+    const second = await enroll(2);
+    expect(second.status).toBe(201);
+    const held = ((await second.json()) as { credential: string }).credential;
+    // Then try 1 arrives: the right token and nonce, but older than the try answered. Nothing changes.
+    const late = await enroll(1);
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as { error: string }).error).toContain('enrollment try 1 arrived after a later try was answered');
+    expect((await poll(held)).status).toBe(200);
+    // A later try (its answer lost too) still re-enrolls, as before.
+    const third = await enroll(3);
+    expect(third.status).toBe(201);
+    expect((await poll(((await third.json()) as { credential: string }).credential)).status).toBe(200);
+    const audit = (await h.api('GET', `/api/v1/audit?deviceId=${deviceId}`)).body.entries as { action: string }[];
+    expect(audit.filter((e) => e.action.startsWith('device.enroll')).map((e) => e.action).sort()).toEqual(['device.enrolled', 'device.enrollment_retried']);
   });
 
   /**
