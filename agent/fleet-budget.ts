@@ -11,6 +11,21 @@ export const FDS_RESERVED_PER_PROCESS = 128;
 /** Descriptors the gateway process needs beside one socket per polling agent: PostgreSQL, Temporal, the worker, logs. */
 export const FDS_RESERVED_FOR_GATEWAY = 512;
 
+/** Descriptors a proxy in front of the gateway holds per agent: the agent's connection and its own upstream. */
+export const FDS_PER_PROXIED_AGENT = 2;
+
+/**
+ * How many processes a proxy between `devices` agents and the gateway needs to stay inside `fdLimit`
+ * (each agent's connection and its upstream, with a fifth of the limit kept spare: connections of
+ * agents that restart linger a moment). The 10,000-device soak's proxy, in one process, died of
+ * EMFILE at 20,000 open files.
+ */
+export function proxyProcesses(devices: number, fdLimit: number): number {
+  const perProcess = Math.floor((fdLimit * 0.8 - FDS_RESERVED_PER_PROCESS) / FDS_PER_PROXIED_AGENT);
+  if (perProcess < 1) throw new FleetBudgetError(`the open-file limit (ulimit -n) is ${fdLimit}: too low for a proxy process; raise it (e.g. ulimit -n 65536)`);
+  return Math.max(1, Math.ceil(devices / perProcess));
+}
+
 /** Thrown when the fleet (or the gateway that serves it) cannot fit in the open-file limit. */
 export class FleetBudgetError extends Error {
   constructor(message: string) {

@@ -65,7 +65,7 @@ export interface SoakRunReport {
   drainSeconds: number;
   checks: SoakCheck[];
   faultsDone: string[];
-  proxy: FaultProxy['counts'];
+  proxy: Awaited<ReturnType<FaultProxy['counts']>>;
   /** the faulty run's: where its time went */
   recovery?: RecoveryBreakdown;
 }
@@ -133,7 +133,7 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
     let rebootKillPending = o.faults;
     let rebootKill: { deviceId: string; name: string } | undefined;
     const proxy = await startFaultProxy({
-      target: apiUrl, dropResults: 0.05, dropPolls: 0.05, seed: 15,
+      target: apiUrl, dropResults: 0.05, dropPolls: 0.05, seed: 15, devices: o.devices,
       onRebootAcknowledged: async (deviceId) => {
         // Once: the agent process dies right after the gateway accepted its reboot acknowledgement,
         // before the answer reaches it (so before it restarts the machine: the boot id stays).
@@ -163,7 +163,7 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
     ref.fleet = fleet;
     stops.push(() => fleet.stop());
     await fleet.ready;
-    log(`${o.devices} devices enrolled in ${fleet.shares.length} agent processes; ${o.workers} workers; proxy ${proxy.url} → ${apiUrl}`);
+    log(`${o.devices} devices enrolled in ${fleet.shares.length} agent processes; ${o.workers} workers; proxy ${proxy.url} (${proxy.processes} process${proxy.processes === 1 ? '' : 'es'}) → ${apiUrl}`);
 
     const schedule = await call('POST', '/api/v1/schedules', {
       name: `Soak ${o.label}`, kind: 'automatic_update', scope: { scopeType: 'client', scopeId: tenant.id },
@@ -261,7 +261,7 @@ export async function soakRun(o: SoakOptions & { faults: boolean; label: string 
       detail: `${reboots.devices} devices rebooted (expected ${members.filter((_, i) => rebootsOf(i)).length}); ${reboots.unfinished} reboot commands not succeeded; ${reboots.reoffered} offered again after the reboot timeout` });
     if (o.faults) checks.push(await rebootKillCheck(db, rebootKill));
     const recovery = o.faults ? await recoveryBreakdown({ client, db, faults: windows, drops: proxy.drops }).catch((err) => { log(`recovery breakdown failed: ${err}`); return undefined; }) : undefined;
-    return { label: o.label, drainSeconds, checks, faultsDone, proxy: { ...proxy.counts }, recovery };
+    return { label: o.label, drainSeconds, checks, faultsDone, proxy: await proxy.counts(), recovery };
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     if (!process.env.SOAK_KEEP) fs.rmSync(scratch, { recursive: true, force: true });

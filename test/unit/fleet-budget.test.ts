@@ -1,4 +1,4 @@
-import { checkGatewayBudget, FDS_PER_AGENT, FDS_RESERVED_PER_PROCESS, FleetBudgetError, openFileLimit, planFleet } from '../../agent/fleet-budget';
+import { checkGatewayBudget, FDS_PER_AGENT, FDS_RESERVED_PER_PROCESS, FleetBudgetError, openFileLimit, planFleet, proxyProcesses } from '../../agent/fleet-budget';
 import { describeTimetable, faultTimetable } from '../../bench/soak-timetable';
 import { soakDrainMinutes } from '../../bench/soak';
 
@@ -38,6 +38,17 @@ describe('fleet file-descriptor budget', () => {
     expect(openFileLimit(text)).toBe(20000);
     expect(openFileLimit('Max open files            unlimited            unlimited            files\n')).toBe(Number.MAX_SAFE_INTEGER);
     expect(openFileLimit('nothing here')).toBeUndefined();
+  });
+});
+
+describe('the soak proxy\'s processes', () => {
+  test('one process while the agents\' two descriptors each fit in four fifths of the limit, more past that', () => {
+    expect(proxyProcesses(500, 20_000)).toBe(1);
+    expect(proxyProcesses(7_936, 20_000)).toBe(1);
+    // The 10,000-device soak's proxy died of EMFILE in one process at ulimit -n 20,000.
+    expect(proxyProcesses(10_000, 20_000)).toBe(2);
+    expect(proxyProcesses(10_000, 1024)).toBe(29);
+    expect(() => proxyProcesses(10, 100)).toThrow(/ulimit -n/);
   });
 });
 
