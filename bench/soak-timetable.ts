@@ -34,3 +34,15 @@ export function describeTimetable(faults: Fault[]): string {
   const last = shares[shares.length - 1]!.atSeconds;
   return [...oneOff, `kill-workers-share every ${WORKER_SHARE_PERIOD_SECONDS} s from ${shares[0]!.atSeconds} s to ${last} s or the end of the rollout`].join('; ');
 }
+
+/**
+ * The faults a run met, for the report: each one-off fault on its own line, in the order they ran, and
+ * the share kills (one every 30 s, 173 in a 10,000-device run) as one line with their count and span.
+ */
+export function summarizeFaultsDone(done: string[]): string[] {
+  const shareAt = done.map((f) => /^kill-workers-share at (\d+) s$/.exec(f)?.[1]).filter((t): t is string => t !== undefined).map(Number);
+  const others = done.filter((f) => !/^kill-workers-share at \d+ s$/.test(f));
+  if (shareAt.length === 0) return others;
+  const span = shareAt.length === 1 ? `at ${shareAt[0]} s` : `from ${Math.min(...shareAt)} s to ${Math.max(...shareAt)} s`;
+  return [...others, `kill-workers-share ${shareAt.length}× (${span})`];
+}

@@ -16,7 +16,7 @@ import { temporalScheduleId, type RolloutResult } from '../workflows/automatic-u
 import { startProductionStack } from './production-stack';
 import { startFaultProxy, type FaultProxy } from './soak-proxy';
 import { recoveryBreakdown, type FaultWindow, type RecoveryBreakdown } from './soak-recovery';
-import { describeTimetable, faultTimetable, type Fault } from './soak-timetable';
+import { describeTimetable, faultTimetable, summarizeFaultsDone, type Fault } from './soak-timetable';
 import { checkSoak, type SoakCheck } from './soak-checks';
 
 const API_KEY = 'soak-api-key-0123456789abcdef';
@@ -293,6 +293,9 @@ async function rebootKillCheck(db: Db, killed: { deviceId: string; name: string 
   return { name, ok, detail: row ? `${killed.name}: reboot ${row.status} after ${row.reboot_offers} offer(s) again; boot id ${row.result?.previousBootId ?? '?'} → ${row.result?.bootId ?? '?'}` : `${killed.name}: no reboot command` };
 }
 
+/** How many faults the report's "by fault" lines name, the largest first. */
+const BY_FAULT_LINES = 15;
+
 /** Both runs, the report, and the exit status (checks only). */
 export async function soak(o: SoakOptions): Promise<boolean> {
   const runs: SoakRunReport[] = [];
@@ -301,7 +304,7 @@ export async function soak(o: SoakOptions): Promise<boolean> {
   let ok = true;
   for (const r of runs) {
     console.log(`soak ${r.label}: ${o.devices} devices, drained in ${r.drainSeconds.toFixed(1)} s; proxy forwarded ${r.proxy.forwarded}, dropped ${r.proxy.droppedResults} result answers and ${r.proxy.droppedPolls} poll replies`);
-    for (const f of r.faultsDone) console.log(`  fault: ${f}`);
+    for (const f of summarizeFaultsDone(r.faultsDone)) console.log(`  fault: ${f}`);
     for (const c of r.checks) {
       console.log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
       if (!c.ok) ok = false;
@@ -310,7 +313,14 @@ export async function soak(o: SoakOptions): Promise<boolean> {
       console.log(`  recovery breakdown (time beyond the run's median per step phase and type, ≥ 1.5 s, summed over the devices, which wait in parallel; settings ${Object.entries(SOAK_RECOVERY_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}):`);
       for (const l of r.recovery.byCause) console.log(`    ${l.excessSeconds.toFixed(1).padStart(7)} s in ${String(l.phases).padStart(3)} (max ${l.maxSeconds.toFixed(1)} s): ${l.cause}`);
       console.log('  by fault:');
-      for (const l of r.recovery.byFault) console.log(`    ${l.excessSeconds.toFixed(1).padStart(7)} s in ${String(l.phases).padStart(3)} (max ${l.maxSeconds.toFixed(1)} s): ${l.cause}`);
+      // The largest only: a long run's share kills are each a fault of their own (173 at 10,000 devices).
+      const shown = r.recovery.byFault.slice(0, BY_FAULT_LINES);
+      for (const l of shown) console.log(`    ${l.excessSeconds.toFixed(1).padStart(7)} s in ${String(l.phases).padStart(3)} (max ${l.maxSeconds.toFixed(1)} s): ${l.cause}`);
+      const rest = r.recovery.byFault.slice(BY_FAULT_LINES);
+      if (rest.length > 0) {
+        const sum = rest.reduce((a, l) => ({ s: a.s + l.excessSeconds, p: a.p + l.phases }), { s: 0, p: 0 });
+        console.log(`    ${sum.s.toFixed(1).padStart(7)} s in ${String(sum.p).padStart(3)}: ${rest.length} more faults, each smaller`);
+      }
       console.log('  last to finish:');
       for (const l of r.recovery.last) console.log(`    ${l}`);
     }

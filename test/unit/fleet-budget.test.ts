@@ -1,5 +1,5 @@
 import { checkGatewayBudget, FDS_PER_AGENT, FDS_RESERVED_PER_PROCESS, FleetBudgetError, openFileLimit, planFleet, proxyProcesses } from '../../agent/fleet-budget';
-import { describeTimetable, faultTimetable } from '../../bench/soak-timetable';
+import { describeTimetable, faultTimetable, summarizeFaultsDone } from '../../bench/soak-timetable';
 import { soakDrainMinutes } from '../../bench/soak';
 
 describe('fleet file-descriptor budget', () => {
@@ -66,6 +66,14 @@ describe('soak fault timetable', () => {
       '10 kill-agent-process; 40 restart-temporal; 50 kill-all-workers; 70 restart-postgres; kill-workers-share every 30 s from 30 s to 7200 s or the end of the rollout',
     );
     expect(describeTimetable(faultTimetable(20))).toBe('10 kill-agent-process; 40 restart-temporal; 50 kill-all-workers; 70 restart-postgres');
+  });
+
+  test('the report lists each one-off fault and the share kills as one line', () => {
+    expect(summarizeFaultsDone(['kill-agent-process at 10 s', 'kill-workers-share at 30 s', 'restart-temporal at 40 s', 'kill-workers-share at 60 s', 'kill-workers-share at 90 s']))
+      .toEqual(['kill-agent-process at 10 s', 'restart-temporal at 40 s', 'kill-workers-share 3× (from 30 s to 90 s)']);
+    expect(summarizeFaultsDone(['kill-workers-share at 30 s', 'restart-postgres at 70 s skipped: the rollout had finished']))
+      .toEqual(['restart-postgres at 70 s skipped: the rollout had finished', 'kill-workers-share 1× (at 30 s)']);
+    expect(summarizeFaultsDone([])).toEqual([]);
   });
 
   test('the drain deadline is an hour, longer for fleets this machine drains slower than that', () => {
